@@ -1,0 +1,871 @@
+"""Publication 1220 (FIRE) file for Form 1099-R: T, A, B, C, K and F records of 750 bytes.
+
+Authority: Publication 1220, *Specifications for Electronic Filing of Forms 1097, 1098, 1099, 3921,
+3922, 5498, and W-2G* (Rev. 9-2025, tax year 2025), as transcribed in
+``shared/reference/irs-filing-formats.md`` §§2-14. Every position below is **(transcribed)**: verify
+it against Publication 1220 before a production filing (open question 1 of that document).
+
+Choices made here (irs-filing-formats.md §17):
+
+* positions 749-750 of every record hold CR LF, inside the 750 bytes (never appended after them);
+* one A record per (payer TIN, correction kind): originals, "G" and "C" returns under separate A
+  records (§2, §13), sorted original, G, C; B records sorted by account number inside each A;
+* Combined Federal/State Filing (§12) is used for every return whose box 15 state is a CF/SF
+  state in the tax year: A position 6 = "1", B 747-748 = the numeric code, one K record per state
+  after the C record.
+
+The record layouts are declared once, as data (``LAYOUTS``); the writer here and the reader and
+checker in :mod:`transforms.irs.pub1220_reader` both use them. B records are built for all
+returns at once with polars string expressions; the few T, A, C, K and F records go through the
+same renderer from small frames.
+
+Privacy: error messages name returns by ``form_id`` / ``account_number`` only, never by TIN or name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import polars as pl
+
+RECORD_LENGTH = 750
+LINE_END = "\r\n"
+
+
+class Field(NamedTuple):
+    """One field of a record: 1-based ``start``, ``length``, ``name`` and ``kind``.
+
+    kinds: ``const`` (the text in ``fixed``), ``blank``, ``zeros``, ``eol`` (CR LF), ``alpha``
+    (upper case, left-justified, blank-filled), ``name`` (as alpha, only A-Z 0-9 space & -),
+    ``text`` (mixed case allowed: the contact e-mail), ``tin`` (9 digits, or blanks),
+    ``number`` (right-justified, zero-filled integer), ``money`` (same, in cents),
+    ``opt_number`` (number or blanks), ``date`` (YYYYMMDD or blanks), ``opt_digits`` (digit
+    code or blanks).
+    """
+
+    start: int
+    length: int
+    name: str
+    kind: str
+    fixed: str = ""
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length - 1
+
+
+#: Amount codes in Publication 1220 order: the 18 payment-amount slots of the B record and the 18
+#: control totals of the C and K records (irs-filing-formats.md §6, §9).
+AMOUNT_CODES: tuple[str, ...] = (
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F", "G", "H", "J",
+)  # fmt: skip
+
+#: Form 1099-R box behind each amount code (irs-filing-formats.md §5.1). Code 7 and C-J are unused
+#: (zeros). Code A (traditional IRA/SEP/SIMPLE or Roth conversion) repeats box 1 when the
+#: IRA/SEP/SIMPLE indicator is set, which never happens for employer plans (§17 rule 3).
+BOX_BY_AMOUNT_CODE: dict[str, str] = {
+    "1": "box1_cents",
+    "2": "box2a_cents",
+    "3": "box3_cents",
+    "4": "box4_cents",
+    "5": "box5_cents",
+    "6": "box6_cents",
+    "8": "box8_cents",
+    "9": "box9b_cents",
+    "B": "box10_cents",
+}
+
+
+def amount_field(code: str) -> str:
+    """Name of the B-record payment field of an amount code (``amount_1`` ... ``amount_j``)."""
+    return f"amount_{code.lower()}"
+
+
+def total_field(code: str) -> str:
+    """Name of the C/K-record control-total field of an amount code (``total_1`` ... ``total_j``)."""
+    return f"total_{code.lower()}"
+
+
+def _amount_slots(first: int, width: int, *, totals: bool) -> list[Field]:
+    namer = total_field if totals else amount_field
+    return [Field(first + i * width, width, namer(code), "money") for i, code in enumerate(AMOUNT_CODES)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Record layouts (irs-filing-formats.md §4-§11, transcribed from Publication 1220)
+# ---------------------------------------------------------------------------------------------
+
+T_LAYOUT: tuple[Field, ...] = (
+    Field(1, 1, "record_type", "const", "T"),
+    Field(2, 4, "payment_year", "number"),
+    Field(6, 1, "prior_year_indicator", "alpha"),
+    Field(7, 9, "transmitter_tin", "tin"),
+    Field(16, 5, "transmitter_control_code", "alpha"),
+    Field(21, 7, "blank_21", "blank"),
+    Field(28, 1, "test_file_indicator", "alpha"),
+    Field(29, 1, "foreign_entity_indicator", "alpha"),
+    Field(30, 40, "transmitter_name", "alpha"),
+    Field(70, 40, "transmitter_name_continuation", "alpha"),
+    Field(110, 40, "company_name", "alpha"),
+    Field(150, 40, "company_name_continuation", "alpha"),
+    Field(190, 40, "company_mailing_address", "alpha"),
+    Field(230, 40, "company_city", "alpha"),
+    Field(270, 2, "company_state", "alpha"),
+    Field(272, 9, "company_zip", "alpha"),
+    Field(281, 15, "blank_281", "blank"),
+    Field(296, 8, "total_number_of_payees", "number"),
+    Field(304, 40, "contact_name", "alpha"),
+    Field(344, 15, "contact_phone", "alpha"),
+    Field(359, 50, "contact_email", "text"),
+    Field(409, 91, "blank_409", "blank"),
+    Field(500, 8, "record_sequence_number", "number"),
+    Field(508, 10, "blank_508", "blank"),
+    Field(518, 1, "vendor_indicator", "alpha"),
+    Field(519, 40, "vendor_name", "alpha"),
+    Field(559, 40, "vendor_mailing_address", "alpha"),
+    Field(599, 40, "vendor_city", "alpha"),
+    Field(639, 2, "vendor_state", "alpha"),
+    Field(641, 9, "vendor_zip", "alpha"),
+    Field(650, 40, "vendor_contact_name", "alpha"),
+    Field(690, 15, "vendor_contact_phone", "alpha"),
+    Field(705, 35, "blank_705", "blank"),
+    Field(740, 1, "vendor_foreign_entity_indicator", "alpha"),
+    Field(741, 8, "blank_741", "blank"),
+    Field(749, 2, "line_end", "eol"),
+)
+
+A_LAYOUT: tuple[Field, ...] = (
+    Field(1, 1, "record_type", "const", "A"),
+    Field(2, 4, "payment_year", "number"),
+    Field(6, 1, "cfsf_indicator", "alpha"),
+    Field(7, 5, "blank_7", "blank"),
+    Field(12, 9, "payer_tin", "tin"),
+    Field(21, 4, "payer_name_control", "alpha"),
+    Field(25, 1, "last_filing_indicator", "alpha"),
+    Field(26, 2, "type_of_return", "const", "9 "),
+    # 18 positions since TY2021 (16 before): open question 2 of irs-filing-formats.md.
+    Field(28, 18, "amount_codes", "alpha"),
+    Field(46, 6, "blank_46", "blank"),
+    Field(52, 1, "foreign_entity_indicator", "alpha"),
+    Field(53, 40, "payer_name", "alpha"),
+    Field(93, 40, "payer_name_2", "alpha"),
+    Field(133, 1, "transfer_agent_indicator", "alpha"),
+    Field(134, 40, "payer_shipping_address", "alpha"),
+    Field(174, 40, "payer_city", "alpha"),
+    Field(214, 2, "payer_state", "alpha"),
+    Field(216, 9, "payer_zip", "alpha"),
+    Field(225, 15, "payer_phone", "alpha"),
+    Field(240, 260, "blank_240", "blank"),
+    Field(500, 8, "record_sequence_number", "number"),
+    Field(508, 241, "blank_508", "blank"),
+    Field(749, 2, "line_end", "eol"),
+)
+
+B_LAYOUT: tuple[Field, ...] = (
+    Field(1, 1, "record_type", "const", "B"),
+    Field(2, 4, "payment_year", "number"),
+    Field(6, 1, "corrected_return_indicator", "alpha"),
+    Field(7, 4, "payee_name_control", "alpha"),
+    Field(11, 1, "type_of_tin", "alpha"),
+    Field(12, 9, "payee_tin", "tin"),
+    Field(21, 20, "account_number", "alpha"),
+    Field(41, 4, "payer_office_code", "alpha"),
+    Field(45, 10, "blank_45", "blank"),
+    *_amount_slots(55, 12, totals=False),
+    Field(271, 16, "blank_271", "blank"),
+    Field(287, 1, "foreign_country_indicator", "alpha"),
+    Field(288, 40, "payee_name_line_1", "name"),
+    Field(328, 40, "payee_name_line_2", "name"),
+    Field(368, 40, "payee_mailing_address", "alpha"),
+    Field(408, 40, "blank_408", "blank"),
+    Field(448, 40, "payee_city", "alpha"),
+    Field(488, 2, "payee_state", "alpha"),
+    Field(490, 9, "payee_zip", "alpha"),
+    Field(499, 1, "blank_499", "blank"),
+    Field(500, 8, "record_sequence_number", "number"),
+    Field(508, 37, "blank_508", "blank"),
+    Field(545, 2, "distribution_codes", "alpha"),
+    Field(547, 1, "taxable_amount_not_determined_indicator", "alpha"),
+    Field(548, 1, "ira_sep_simple_indicator", "alpha"),
+    Field(549, 1, "total_distribution_indicator", "alpha"),
+    Field(550, 2, "percentage_of_total_distribution", "opt_number"),
+    Field(552, 4, "first_year_of_designated_roth_contribution", "opt_number"),
+    Field(556, 1, "fatca_filing_requirement_indicator", "alpha"),
+    Field(557, 8, "date_of_payment", "date"),
+    Field(565, 98, "blank_565", "blank"),
+    Field(663, 60, "special_data_entries", "alpha"),
+    Field(723, 12, "state_income_tax_withheld", "money"),
+    Field(735, 12, "local_income_tax_withheld", "money"),
+    Field(747, 2, "combined_federal_state_code", "opt_digits"),
+    Field(749, 2, "line_end", "eol"),
+)
+
+C_LAYOUT: tuple[Field, ...] = (
+    Field(1, 1, "record_type", "const", "C"),
+    Field(2, 8, "number_of_payees", "number"),
+    Field(10, 6, "blank_10", "blank"),
+    *_amount_slots(16, 18, totals=True),
+    Field(340, 160, "blank_340", "blank"),
+    Field(500, 8, "record_sequence_number", "number"),
+    Field(508, 241, "blank_508", "blank"),
+    Field(749, 2, "line_end", "eol"),
+)
+
+K_LAYOUT: tuple[Field, ...] = (
+    Field(1, 1, "record_type", "const", "K"),
+    Field(2, 8, "number_of_payees", "number"),
+    Field(10, 6, "blank_10", "blank"),
+    *_amount_slots(16, 18, totals=True),
+    Field(340, 160, "blank_340", "blank"),
+    Field(500, 8, "record_sequence_number", "number"),
+    Field(508, 199, "blank_508", "blank"),
+    Field(707, 18, "state_income_tax_withheld_total", "money"),
+    Field(725, 18, "local_income_tax_withheld_total", "money"),
+    Field(743, 4, "blank_743", "blank"),
+    Field(747, 2, "combined_federal_state_code", "opt_digits"),
+    Field(749, 2, "line_end", "eol"),
+)
+
+F_LAYOUT: tuple[Field, ...] = (
+    Field(1, 1, "record_type", "const", "F"),
+    Field(2, 8, "number_of_a_records", "number"),
+    Field(10, 21, "zeros_10", "zeros"),
+    Field(31, 19, "blank_31", "blank"),
+    Field(50, 8, "total_number_of_payees", "number"),
+    Field(58, 442, "blank_58", "blank"),
+    Field(500, 8, "record_sequence_number", "number"),
+    Field(508, 241, "blank_508", "blank"),
+    Field(749, 2, "line_end", "eol"),
+)
+
+LAYOUTS: dict[str, tuple[Field, ...]] = {
+    "T": T_LAYOUT,
+    "A": A_LAYOUT,
+    "B": B_LAYOUT,
+    "C": C_LAYOUT,
+    "K": K_LAYOUT,
+    "F": F_LAYOUT,
+}
+
+#: Kinds that carry no input value.
+FILLER_KINDS = frozenset({"const", "blank", "zeros", "eol"})
+
+# ---------------------------------------------------------------------------------------------
+# Combined Federal/State Filing (irs-filing-formats.md §12)
+# ---------------------------------------------------------------------------------------------
+
+#: CF/SF participating states and their numeric codes. The 30 long-standing states are
+#: (transcribed); District of Columbia and Pennsylvania take part from TY2023 (secondary: IRS
+#: QuickAlert of 19 Jan 2023). Changes after TY2023 are (unconfirmed): open question 4.
+CFSF_STATE_CODES: dict[str, str] = {
+    "AL": "01", "AZ": "04", "AR": "05", "CA": "06", "CO": "07", "CT": "08", "DE": "10",
+    "DC": "11", "GA": "13", "HI": "15", "ID": "16", "IN": "18", "KS": "20", "LA": "22",
+    "ME": "23", "MD": "24", "MA": "25", "MI": "26", "MN": "27", "MS": "28", "MO": "29",
+    "MT": "30", "NE": "31", "NJ": "34", "NM": "35", "NC": "37", "ND": "38", "OH": "39",
+    "OK": "40", "PA": "42", "SC": "45", "WI": "55",
+}  # fmt: skip
+
+#: First tax year of participation where it is not "always" (irs-filing-formats.md §12).
+CFSF_FIRST_TAX_YEAR: dict[str, int] = {"DC": 2023, "PA": 2023}
+
+
+def cfsf_state_codes(tax_year: int) -> dict[str, str]:
+    """CF/SF states (USPS abbreviation → numeric code) taking part in ``tax_year``."""
+    return {
+        state: code
+        for state, code in CFSF_STATE_CODES.items()
+        if tax_year >= CFSF_FIRST_TAX_YEAR.get(state, 0)
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+
+MONEY_COLUMNS: tuple[str, ...] = (
+    "box1_cents", "box2a_cents", "box3_cents", "box4_cents", "box5_cents", "box6_cents",
+    "box8_cents", "box9b_cents", "box10_cents",
+)  # fmt: skip
+STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
+    "state_withholding_cents", "state_distribution_cents",
+    "local_withholding_cents", "local_distribution_cents",
+)  # fmt: skip
+
+#: forms.parquet columns the writers read (shared/spec/outputs.md).
+FORM_COLUMNS: tuple[str, ...] = (
+    "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
+    "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
+    "box9a_percent", "box11_year", "box13_date", "state", "state_payer_id",
+    "state_withholding_cents", "state_distribution_cents", "locality",
+    "local_withholding_cents", "local_distribution_cents",
+)  # fmt: skip
+PAYER_COLUMNS: tuple[str, ...] = (
+    "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone",
+)  # fmt: skip
+PAYEE_COLUMNS: tuple[str, ...] = (
+    "tin_type", "first_name", "last_name", "address", "city", "state_code", "zip", "country",
+)  # fmt: skip
+#: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
+REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
+
+#: Corrected Return Indicator values (irs-filing-formats.md §6, §13) in file order.
+CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
+
+#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (irs-filing-formats.md §6).
+TYPE_OF_TIN: dict[str, str] = {"ein": "1", "ssn": "2", "itin": "2", "atin": "2"}
+
+#: Country codes treated as a U.S. address: the United States and the possessions that have a USPS
+#: state abbreviation (PR, GU, VI, AS, MP); B position 287 stays blank for them.
+DOMESTIC_COUNTRIES: tuple[str, ...] = ("US", "PR", "GU", "VI", "AS", "MP")
+
+MAX_B_AMOUNT_CENTS = 10**12 - 1  # 12 positions
+
+
+@dataclass(frozen=True)
+class Transmitter:
+    """The transmitter of a FIRE file (T record) or an IRIS transmission (manifest)."""
+
+    tin: str
+    tcc: str
+    name: str
+    company_name: str
+    address: str
+    city: str
+    state: str
+    zip: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    vendor_indicator: str = "I"
+
+
+class FilingInputError(ValueError):
+    """The filing frame or the transmitter cannot be written as it is."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Text rules (irs-filing-formats.md §3)
+# ---------------------------------------------------------------------------------------------
+
+#: Letters that have no Unicode decomposition to ASCII.
+_TRANSLITERATE = {"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l"}
+_TRANSLITERATE |= {"Đ": "D", "đ": "d", "Þ": "TH", "þ": "th", "ß": "SS"}
+
+
+def alpha_text(expr: pl.Expr) -> pl.Expr:
+    """Upper-case ASCII text with only A-Z, 0-9, space, hyphen and ampersand.
+
+    Publication 1220: alphanumeric fields upper case; payee name lines without punctuation, the
+    hyphen and the ampersand being the only special characters allowed (irs-filing-formats.md §3).
+    Accents are dropped (NFKD), apostrophes and periods removed (O'NEIL → ONEIL), any other
+    character becomes a space; runs of spaces collapse. The same rule is applied to every text
+    field so that one check covers the file.
+    """
+    return (
+        expr.cast(pl.String)
+        .fill_null("")
+        .str.replace_many(_TRANSLITERATE)
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{M}", "")
+        .str.to_uppercase()
+        .str.replace_all(r"['.’]", "")
+        .str.replace_all(r"[^A-Z0-9&\- ]", " ")
+        .str.replace_all(r" {2,}", " ")
+        .str.strip_chars(" ")
+    )
+
+
+def digits_only(expr: pl.Expr) -> pl.Expr:
+    """The digits of a TIN, ZIP code or telephone number (hyphens, spaces and brackets dropped)."""
+    return expr.cast(pl.String).fill_null("").str.replace_all(r"\D", "")
+
+
+def name_control(surname: pl.Expr, is_entity: pl.Expr) -> pl.Expr:
+    """Payee Name Control, B positions 7-10: the first four characters of the surname.
+
+    irs-filing-formats.md §6: "the first 4 characters of the surname of the person whose TIN is in
+    12-20; shorter surnames left-justified, blank-filled". Blanks and punctuation are skipped
+    (VAN DYKE → VAND, O'NEIL → ONEI); the hyphen is kept. For an entity (EIN) the first four
+    significant characters of its name, the ampersand kept and a leading "THE" dropped when more
+    than one word follows (IRS name-control convention; the FIRE layout itself only asks for 4
+    characters or blanks).
+    """
+    cleaned = alpha_text(surname)
+    entity_name = pl.when(cleaned.str.contains(r"^THE \S+ \S")).then(cleaned.str.slice(4)).otherwise(cleaned)
+    return (
+        pl.when(is_entity)
+        .then(entity_name.str.replace_all(r"[^A-Z0-9&-]", ""))
+        .otherwise(cleaned.str.replace_all(r"[^A-Z0-9-]", ""))
+        .str.strip_chars_start("-&")
+        .str.slice(0, 4)
+    )
+
+
+def is_foreign_address(country: pl.Expr) -> pl.Expr:
+    """True when the payee address is outside the United States (B position 287)."""
+    code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return ~(code.is_in(DOMESTIC_COUNTRIES) | (code == ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering: one expression per layout
+# ---------------------------------------------------------------------------------------------
+
+
+def _field_expr(field: Field) -> pl.Expr:
+    width = field.length
+    col = pl.col(field.name)
+    match field.kind:
+        case "const":
+            return pl.lit(field.fixed.ljust(width))
+        case "blank":
+            return pl.lit(" " * width)
+        case "zeros":
+            return pl.lit("0" * width)
+        case "eol":
+            return pl.lit(LINE_END)
+        case "alpha" | "name":
+            return col.cast(pl.String).fill_null("").str.to_uppercase().str.pad_end(width).str.slice(0, width)
+        case "text" | "tin":
+            return col.cast(pl.String).fill_null("").str.pad_end(width).str.slice(0, width)
+        case "number" | "money":
+            # No fill_null: a missing count or amount makes the line null, caught by _render.
+            return col.cast(pl.Int64).cast(pl.String).str.pad_start(width, "0")
+        case "opt_number":
+            return col.cast(pl.Int64).cast(pl.String).str.pad_start(width, "0").fill_null(" " * width)
+        case "date":
+            return col.cast(pl.Date).dt.strftime("%Y%m%d").fill_null(" " * width)
+        case "opt_digits":
+            return col.cast(pl.String).fill_null("").str.pad_end(width)
+    raise AssertionError(f"unknown field kind {field.kind!r}")
+
+
+def render_records(layout: tuple[Field, ...], frame: pl.DataFrame) -> pl.Series:
+    """One record line per row of ``frame`` (columns named after the layout's value fields)."""
+    lines = frame.select(pl.concat_str([_field_expr(f) for f in layout]).alias("line"))["line"]
+    bad = lines.is_null() | (lines.str.len_bytes() != RECORD_LENGTH)
+    if bad.any():
+        kind = layout[0].fixed
+        where = ""
+        if "account_number" in frame.columns:
+            where = ", accounts " + ", ".join(map(str, frame.filter(bad)["account_number"].head(5)))
+        raise FilingInputError(
+            f"{int(bad.sum())} {kind} record(s) would not be {RECORD_LENGTH} ASCII bytes "
+            f"(a value too long for its field or missing){where}"
+        )
+    return lines
+
+
+def _value_schema(layout: tuple[Field, ...]) -> dict[str, pl.DataType]:
+    dtypes = {"number": pl.Int64, "money": pl.Int64, "opt_number": pl.Int64, "date": pl.Date}
+    return {f.name: dtypes.get(f.kind, pl.String) for f in layout if f.kind not in FILLER_KINDS}
+
+
+def _render_rows(layout: tuple[Field, ...], rows: list[dict[str, object]]) -> pl.Series:
+    schema = _value_schema(layout)
+    frame = pl.DataFrame([{name: row.get(name) for name in schema} for row in rows], schema=schema)
+    return render_records(layout, frame)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _examples(frame: pl.DataFrame, mask: pl.Expr | pl.Series, limit: int = 5) -> str:
+    ids = frame.filter(mask).get_column("form_id").cast(pl.String).head(limit).to_list()
+    more = frame.filter(mask).height - len(ids)
+    return ", ".join(ids) + (f" (+{more} more)" if more > 0 else "")
+
+
+def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
+    """Raise :class:`FilingInputError` when ``filing`` cannot be written; returns are named by form_id."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in filing.columns]
+    if missing:
+        raise FilingInputError(f"filing frame lacks columns: {', '.join(missing)}")
+    if filing.height == 0:
+        raise FilingInputError("filing frame has no returns")
+
+    tin_ok = r"^\d{9}$"
+    same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
+    payer_tin = digits_only(pl.col("payer_tin"))
+    payee_tin = digits_only(pl.col("payee_tin"))
+    amounts_bad = pl.any_horizontal(
+        [pl.col(c).is_null() | (pl.col(c) < 0) | (pl.col(c) > MAX_B_AMOUNT_CENTS) for c in MONEY_COLUMNS]
+    )
+    state_local_bad = pl.any_horizontal(
+        [
+            (pl.col(c).fill_null(0) < 0) | (pl.col(c).fill_null(0) > MAX_B_AMOUNT_CENTS)
+            for c in STATE_LOCAL_MONEY_COLUMNS
+        ]
+    )
+    foreign = is_foreign_address(pl.col("country"))
+    account = pl.col("account_number").cast(pl.String).fill_null("")
+    checks: list[tuple[pl.Expr, str]] = [
+        (pl.col("form_id").is_null(), "form_id missing"),
+        (pl.col("tax_year") != tax_year, f"tax_year differs from {tax_year} (one file, one tax year)"),
+        (
+            ~payer_tin.str.contains(tin_ok) | payer_tin.str.contains(same_digit),
+            "payer TIN not 9 valid digits",
+        ),
+        (
+            (payee_tin != "") & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
+            "payee TIN not 9 valid digits",
+        ),
+        (
+            ~pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase().is_in(list(TYPE_OF_TIN)),
+            "tin_type not one of ssn, itin, atin, ein",
+        ),
+        (
+            (account == "") | (account.str.len_chars() > 20) | ~account.str.contains(r"^[\x20-\x7E]*$"),
+            "account_number empty, longer than 20 characters or not printable ASCII",
+        ),
+        (amounts_bad, "box amount missing, negative or over 12 digits"),
+        (state_local_bad, "state or local amount negative or over 12 digits"),
+        (
+            ~pl.col("distribution_codes").cast(pl.String).fill_null("").str.contains(r"^[0-9A-Za-z]{1,2}$"),
+            "distribution_codes not one or two codes",
+        ),
+        (
+            ~pl.col("corrected").cast(pl.String).fill_null("").is_in(list(CORRECTION_ORDER)),
+            'corrected not "", "G" or "C"',
+        ),
+        (
+            pl.col("box9a_percent").is_not_null()
+            & ((pl.col("box9a_percent") < 0) | (pl.col("box9a_percent") > 100)),
+            "box9a_percent outside 0-100",
+        ),
+        (
+            pl.col("box11_year").is_not_null()
+            & ((pl.col("box11_year") < 1000) | (pl.col("box11_year") > 9999)),
+            "box11_year not a 4-digit year",
+        ),
+        (
+            ~foreign & ~digits_only(pl.col("zip")).str.contains(r"^(\d{5}|\d{9})$"),
+            "U.S. payee ZIP code not 5 or 9 digits",
+        ),
+        (
+            ~foreign & ~pl.col("state_code").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$"),
+            "U.S. payee state_code not a 2-letter abbreviation",
+        ),
+        (alpha_text(pl.col("last_name")) == "", "payee last_name (or entity name) empty"),
+        (alpha_text(pl.col("payer_name")) == "", "payer_name empty"),
+    ]
+    problems = []
+    for mask, message in checks:
+        hits = filing.select(mask.fill_null(True).alias("m"))["m"]
+        if hits.any():
+            problems.append(f"{message}: form_id {_examples(filing, pl.Series(hits))}")
+    dup = filing.with_columns(acct=account.str.to_uppercase(), corr=pl.col("corrected").fill_null(""))
+    dup_mask = pl.struct("payer_tin", "corr", "acct").is_duplicated()
+    if dup.select(dup_mask.any()).item():
+        problems.append(
+            "account_number not unique within a payer and correction kind: form_id "
+            + _examples(dup, dup_mask)
+        )
+    payer_details = filing.select("payer_tin", *PAYER_COLUMNS).unique()
+    if payer_details["payer_tin"].is_duplicated().any():
+        problems.append("payer details (name, address, phone) differ between returns of one payer")
+    if problems:
+        raise FilingInputError("cannot write the filing: " + "; ".join(problems))
+
+
+def _validate_transmitter(t: Transmitter) -> None:
+    problems = []
+    tin = "".join(ch for ch in t.tin if ch.isdigit())
+    if len(tin) != 9 or len(set(tin)) == 1:
+        problems.append("transmitter TIN not 9 valid digits")
+    if not (len(t.tcc) == 5 and t.tcc.isascii() and t.tcc.isalnum()):
+        problems.append("TCC not 5 alphanumeric characters")
+    if t.vendor_indicator != "I":
+        problems.append('vendor_indicator must be "I" (vendor details are not modelled)')
+    if t.contact_email and not (
+        t.contact_email.isascii() and "@" in t.contact_email and " " not in t.contact_email
+    ):
+        problems.append("contact e-mail not a plain ASCII address")
+    if len(t.contact_email) > 50:
+        problems.append("contact e-mail longer than 50 characters")
+    if problems:
+        raise FilingInputError("transmitter settings: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# Record frames
+# ---------------------------------------------------------------------------------------------
+
+
+def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
+    """The B-record values of every return, columns named after ``B_LAYOUT`` fields.
+
+    Also carries ``form_id``, ``payer_tin`` and ``correction_rank`` for grouping. Rows are sorted
+    (payer_tin, original/G/C, account_number). Vectorized: no Python loop over returns.
+    """
+    cfsf = cfsf_state_codes(tax_year)
+    is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
+    foreign = is_foreign_address(pl.col("country"))
+    surname = alpha_text(pl.col("last_name"))
+    full_name = pl.concat_str([surname, alpha_text(pl.col("first_name"))], separator=" ").str.strip_chars(" ")
+    # Foreign address: city, province/state, postal code and country as one 51-position free-format
+    # field over the city (40), state (2) and ZIP (9) fields (irs-filing-formats.md §5, §6).
+    free_format = (
+        pl.concat_str(
+            [
+                alpha_text(pl.col("city")),
+                alpha_text(pl.col("state_code")),
+                alpha_text(pl.col("zip")),
+                alpha_text(pl.col("country")),
+            ],
+            separator=" ",
+        )
+        .str.replace_all(r" {2,}", " ")
+        .str.strip_chars(" ")
+        .str.pad_end(51)
+    )
+    tnd = pl.col("taxable_not_determined").fill_null(False)
+    ira = pl.col("ira_sep_simple").fill_null(False)
+    amounts = {amount_field(code): pl.lit(0, dtype=pl.Int64) for code in AMOUNT_CODES}
+    for code, column in BOX_BY_AMOUNT_CODE.items():
+        amounts[amount_field(code)] = pl.col(column).cast(pl.Int64)
+    # Amount code 2 is zeros when the Taxable Amount Not Determined Indicator is set (§5.1, §7).
+    amounts[amount_field("2")] = pl.when(tnd).then(0).otherwise(pl.col("box2a_cents")).cast(pl.Int64)
+    amounts[amount_field("A")] = pl.when(ira).then(pl.col("box1_cents")).otherwise(0).cast(pl.Int64)
+    state = pl.col("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    percent = pl.col("box9a_percent")
+
+    def flag(expr: pl.Expr) -> pl.Expr:
+        return pl.when(expr.fill_null(False)).then(pl.lit("1")).otherwise(pl.lit(" "))
+
+    corrected = pl.col("corrected").cast(pl.String).fill_null("")
+    return filing.select(
+        pl.col("form_id").cast(pl.String),
+        digits_only(pl.col("payer_tin")).alias("payer_tin"),
+        corrected.replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8).alias("correction_rank"),
+        pl.lit(tax_year, dtype=pl.Int64).alias("payment_year"),
+        corrected.alias("corrected_return_indicator"),
+        name_control(pl.col("last_name"), is_entity).alias("payee_name_control"),
+        pl.col("tin_type").str.to_lowercase().replace_strict(TYPE_OF_TIN).alias("type_of_tin"),
+        digits_only(pl.col("payee_tin")).alias("payee_tin"),
+        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("account_number"),
+        pl.lit("").alias("payer_office_code"),
+        *(expr.alias(name) for name, expr in amounts.items()),
+        flag(foreign).alias("foreign_country_indicator"),
+        full_name.str.slice(0, 40).str.strip_chars(" ").alias("payee_name_line_1"),
+        full_name.str.slice(40, 40).str.strip_chars(" ").alias("payee_name_line_2"),
+        alpha_text(pl.col("address")).alias("payee_mailing_address"),
+        pl.when(foreign)
+        .then(free_format.str.slice(0, 40))
+        .otherwise(alpha_text(pl.col("city")))
+        .alias("payee_city"),
+        pl.when(foreign)
+        .then(free_format.str.slice(40, 2))
+        .otherwise(pl.col("state_code").cast(pl.String).str.to_uppercase())
+        .alias("payee_state"),
+        pl.when(foreign)
+        .then(free_format.str.slice(42, 9))
+        .otherwise(digits_only(pl.col("zip")))
+        .alias("payee_zip"),
+        pl.col("distribution_codes").cast(pl.String).str.to_uppercase().alias("distribution_codes"),
+        flag(tnd).alias("taxable_amount_not_determined_indicator"),
+        flag(ira).alias("ira_sep_simple_indicator"),
+        flag(pl.col("total_distribution")).alias("total_distribution_indicator"),
+        # Box 9a: whole percent, blank when 100 % or not applicable (§7).
+        pl.when(percent == 100)
+        .then(None)
+        .otherwise(percent)
+        .cast(pl.Int64)
+        .alias("percentage_of_total_distribution"),
+        pl.col("box11_year").cast(pl.Int64).alias("first_year_of_designated_roth_contribution"),
+        pl.lit("").alias("fatca_filing_requirement_indicator"),
+        pl.col("box13_date").cast(pl.Date).alias("date_of_payment"),
+        pl.lit("").alias("special_data_entries"),
+        pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
+        pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
+        state.replace_strict(cfsf, default=None, return_dtype=pl.String).alias("combined_federal_state_code"),
+    ).sort("payer_tin", "correction_rank", "account_number")
+
+
+def _amount_codes(sums: dict[str, int]) -> str:
+    """A positions 28-45: the amount codes with money in the group, in Pub 1220 order, at least "1"."""
+    used = [code for code in AMOUNT_CODES if sums.get(amount_field(code), 0) != 0]
+    return "".join(used) or "1"
+
+
+def write_pub1220(
+    filing: pl.DataFrame,
+    transmitter: Transmitter,
+    *,
+    tax_year: int,
+    test_file: bool,
+    prior_year: bool = False,
+) -> bytes:
+    """The Publication 1220 file (T, A, B..., C, K..., F) for the returns in ``filing``.
+
+    ``filing``: one row per return, the forms.parquet columns plus payer and payee details and
+    ``corrected`` ("" original, "G", "C"); see ``REQUIRED_COLUMNS``. Returns are grouped under one A
+    record per (payer_tin, correction kind). ``test_file`` sets T position 28 = "T"; ``prior_year``
+    sets T position 6 = "P". Same input, same bytes.
+    """
+    _validate_transmitter(transmitter)
+    validate_filing(filing, tax_year)
+    payees = payee_records_frame(filing, tax_year=tax_year)
+
+    group_keys = ["payer_tin", "correction_rank"]
+    payees = payees.with_columns(
+        (pl.struct(group_keys).rle_id() + 1).cast(pl.Int64).alias("group_no"),
+        pl.int_range(pl.len(), dtype=pl.Int64).over(group_keys).alias("index_in_group"),
+    )
+    amount_names = [amount_field(code) for code in AMOUNT_CODES]
+    sums = (
+        payees.group_by("group_no")
+        .agg(
+            pl.len().alias("count"),
+            pl.col("payer_tin").first(),
+            pl.col("corrected_return_indicator").first(),
+            pl.col("combined_federal_state_code").is_not_null().any().alias("cfsf"),
+            *(pl.col(name).sum() for name in amount_names),
+        )
+        .sort("group_no")
+    )
+    state_sums = (
+        payees.filter(pl.col("combined_federal_state_code").is_not_null())
+        .group_by("group_no", "combined_federal_state_code")
+        .agg(
+            pl.len().alias("count"),
+            *(pl.col(name).sum() for name in amount_names),
+            pl.col("state_income_tax_withheld").sum(),
+            pl.col("local_income_tax_withheld").sum(),
+        )
+        .sort("group_no", "combined_federal_state_code")
+    )
+    payer_rows = {
+        row["payer_tin"]: row
+        for row in filing.select(
+            digits_only(pl.col("payer_tin")).alias("payer_tin"),
+            alpha_text(pl.col("payer_name")).alias("payer_name"),
+            alpha_text(pl.col("payer_address")).alias("payer_address"),
+            alpha_text(pl.col("payer_city")).alias("payer_city"),
+            pl.col("payer_state").cast(pl.String).fill_null("").str.to_uppercase().alias("payer_state"),
+            digits_only(pl.col("payer_zip")).alias("payer_zip"),
+            digits_only(pl.col("payer_phone")).alias("payer_phone"),
+        )
+        .unique("payer_tin", keep="first")
+        .iter_rows(named=True)
+    }
+
+    # Sequence numbers across the whole file: T = 1, then A, B..., C, K... per group, F last (§2).
+    seq = 1
+    a_rows, c_rows, k_rows, b_start = [], [], [], []
+    for group in sums.iter_rows(named=True):
+        payer = payer_rows[group["payer_tin"]]
+        seq += 1
+        a_rows.append(
+            {
+                "record_sequence_number": seq,
+                "payment_year": tax_year,
+                "cfsf_indicator": "1" if group["cfsf"] else "",
+                "payer_tin": group["payer_tin"],
+                "amount_codes": _amount_codes(group),
+                "payer_name": payer["payer_name"][:40],
+                "payer_name_2": payer["payer_name"][40:80].strip(),
+                "transfer_agent_indicator": "0",
+                "payer_shipping_address": payer["payer_address"],
+                "payer_city": payer["payer_city"],
+                "payer_state": payer["payer_state"],
+                "payer_zip": payer["payer_zip"],
+                "payer_phone": payer["payer_phone"],
+            }
+        )
+        b_start.append({"group_no": group["group_no"], "b_start": seq + 1})
+        seq += group["count"] + 1
+        c_rows.append(
+            {
+                "record_sequence_number": seq,
+                "number_of_payees": group["count"],
+                **{total_field(code): group[amount_field(code)] for code in AMOUNT_CODES},
+            }
+        )
+        for state in state_sums.filter(pl.col("group_no") == group["group_no"]).iter_rows(named=True):
+            seq += 1
+            k_rows.append(
+                {
+                    "record_sequence_number": seq,
+                    "number_of_payees": state["count"],
+                    **{total_field(code): state[amount_field(code)] for code in AMOUNT_CODES},
+                    "state_income_tax_withheld_total": state["state_income_tax_withheld"],
+                    "local_income_tax_withheld_total": state["local_income_tax_withheld"],
+                    "combined_federal_state_code": state["combined_federal_state_code"],
+                }
+            )
+    seq += 1
+    number_of_payees = payees.height
+    t_row = {
+        "record_sequence_number": 1,
+        "payment_year": tax_year,
+        "prior_year_indicator": "P" if prior_year else "",
+        "transmitter_tin": "".join(ch for ch in transmitter.tin if ch.isdigit()),
+        "transmitter_control_code": transmitter.tcc.upper(),
+        "test_file_indicator": "T" if test_file else "",
+        "transmitter_name": _first_line(transmitter.name),
+        "transmitter_name_continuation": _second_line(transmitter.name),
+        "company_name": _first_line(transmitter.company_name),
+        "company_name_continuation": _second_line(transmitter.company_name),
+        "company_mailing_address": transmitter.address,
+        "company_city": transmitter.city,
+        "company_state": transmitter.state,
+        "company_zip": "".join(ch for ch in transmitter.zip if ch.isdigit()),
+        "total_number_of_payees": number_of_payees,
+        "contact_name": transmitter.contact_name,
+        "contact_phone": "".join(ch for ch in transmitter.contact_phone if ch.isdigit()),
+        "contact_email": transmitter.contact_email.strip(),
+        "vendor_indicator": transmitter.vendor_indicator,
+    }
+    for key in ("company_mailing_address", "company_city", "company_state", "contact_name"):
+        t_row[key] = _alpha(str(t_row[key]))
+    f_row = {
+        "record_sequence_number": seq,
+        "number_of_a_records": len(a_rows),
+        "total_number_of_payees": number_of_payees,
+    }
+
+    payees = payees.join(
+        pl.DataFrame(b_start, schema={"group_no": pl.Int64, "b_start": pl.Int64}), on="group_no"
+    )
+    payees = payees.with_columns(
+        (pl.col("b_start") + pl.col("index_in_group")).alias("record_sequence_number")
+    )
+    parts = [
+        pl.DataFrame({"seq": [1], "line": _render_rows(T_LAYOUT, [t_row])}),
+        pl.DataFrame(
+            {"seq": [r["record_sequence_number"] for r in a_rows], "line": _render_rows(A_LAYOUT, a_rows)}
+        ),
+        payees.select(
+            pl.col("record_sequence_number").alias("seq"), render_records(B_LAYOUT, payees).alias("line")
+        ),
+        pl.DataFrame(
+            {"seq": [r["record_sequence_number"] for r in c_rows], "line": _render_rows(C_LAYOUT, c_rows)}
+        ),
+        pl.DataFrame({"seq": [seq], "line": _render_rows(F_LAYOUT, [f_row])}),
+    ]
+    if k_rows:
+        parts.append(
+            pl.DataFrame(
+                {"seq": [r["record_sequence_number"] for r in k_rows], "line": _render_rows(K_LAYOUT, k_rows)}
+            )
+        )
+    records = pl.concat([p.cast({"seq": pl.Int64}) for p in parts]).sort("seq")
+    if records["seq"].to_list() != list(range(1, records.height + 1)):  # pragma: no cover - internal
+        raise AssertionError("record sequence numbers are not 1..n")
+    return records["line"].str.join("").item().encode("ascii")
+
+
+def _alpha(text: str) -> str:
+    return pl.select(alpha_text(pl.lit(text))).item()
+
+
+def _first_line(text: str) -> str:
+    return _alpha(text)[:40]
+
+
+def _second_line(text: str) -> str:
+    return _alpha(text)[40:80].strip()
