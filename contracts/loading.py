@@ -40,22 +40,23 @@ class Manifest:
     @classmethod
     def read(cls, folder: Path) -> Manifest:
         path = folder / "manifest.json"
+        name = str(path)
         if not path.is_file():
-            raise ExtractError("manifest.json", "file is missing")
+            raise ExtractError(name, "file is missing")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ExtractError("manifest.json", f"not readable as JSON ({type(exc).__name__})") from None
+            raise ExtractError(name, f"not readable as JSON ({type(exc).__name__})") from None
         if not isinstance(raw, dict):
-            raise ExtractError("manifest.json", "must be a JSON object")
+            raise ExtractError(name, "must be a JSON object")
         for key in ("extract_id", "recordkeeper", "tax_year", "created_at"):
             if key not in raw or raw[key] in (None, ""):
-                raise ExtractError("manifest.json", f"required key '{key}' is missing")
+                raise ExtractError(name, f"required key '{key}' is missing")
         tax_year = raw["tax_year"]
         if isinstance(tax_year, str) and tax_year.isdigit():
             tax_year = int(tax_year)
         if not isinstance(tax_year, int) or isinstance(tax_year, bool) or not 1987 <= tax_year <= 2100:
-            raise ExtractError("manifest.json", "'tax_year' must be a calendar year such as 2025")
+            raise ExtractError(name, "'tax_year' must be a calendar year such as 2025")
         return cls(
             extract_id=str(raw["extract_id"]),
             recordkeeper=str(raw["recordkeeper"]),
@@ -88,16 +89,22 @@ def read_table(folder: Path, table: Table) -> pl.DataFrame | None:
     if not path.is_file():
         if table.optional_file:
             return None
-        raise ExtractError(table.file, "file is missing")
+        raise ExtractError(str(path), "file is missing")
     try:
         pq.read_schema(path)
         frame = pl.read_parquet(path)
     except Exception as exc:  # any reader failure means the file cannot be used
-        raise ExtractError(table.file, f"not a readable Parquet file ({type(exc).__name__})") from None
+        raise ExtractError(str(path), f"not a readable Parquet file ({type(exc).__name__})") from None
 
+    return conform(frame, table, str(path))
+
+
+def conform(frame: pl.DataFrame, table: Table, file: str | None = None) -> pl.DataFrame:
+    """Check required columns, cast to the declared types, apply defaults, add ``_row``."""
+    file = file or table.file
     missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
     if missing:
-        raise ExtractError(table.file, f"required column '{missing[0]}' is missing")
+        raise ExtractError(file, f"required column '{missing[0]}' is missing")
 
     casts: list[pl.Expr] = []
     for col in table.columns:
@@ -107,7 +114,7 @@ def read_table(folder: Path, table: Table) -> pl.DataFrame | None:
         dtype = frame.schema[col.name]
         if not _accepts(col.kind, dtype):
             raise ExtractError(
-                table.file, f"column '{col.name}' has type {dtype}; expected {_KIND_WORDS[col.kind]}"
+                file, f"column '{col.name}' has type {dtype}; expected {_KIND_WORDS[col.kind]}"
             )
         expr = pl.col(col.name).cast(col.dtype, strict=True)
         if col.default is not None:
@@ -117,7 +124,7 @@ def read_table(folder: Path, table: Table) -> pl.DataFrame | None:
         frame = frame.with_columns(casts)
     except pl.exceptions.PolarsError:
         bad = _first_uncastable(frame, table)
-        raise ExtractError(table.file, f"column '{bad}' has values out of range for its type") from None
+        raise ExtractError(file, f"column '{bad}' has values out of range for its type") from None
     declared = table.names
     extra = [c for c in frame.columns if c not in declared]
     return frame.select(declared + extra).with_row_index(ROW)
@@ -144,3 +151,27 @@ def read_extract(folder: Path) -> tuple[Manifest, dict[str, pl.DataFrame]]:
         if frame is not None:
             frames[name] = frame
     return manifest, frames
+
+
+def precheck(folder: Path) -> Manifest:
+    """The table-level checks that need no data: folder, manifest, files and required columns.
+
+    Cheap (Parquet footers only), so a broken extract is refused before any orchestration starts.
+    """
+    if not folder.is_dir():
+        raise ExtractError(str(folder), "extract folder does not exist")
+    manifest = Manifest.read(folder)
+    for table in TABLES.values():
+        path = folder / table.file
+        if not path.is_file():
+            if table.optional_file:
+                continue
+            raise ExtractError(str(path), "file is missing")
+        try:
+            names = set(pq.read_schema(path).names)
+        except Exception as exc:
+            raise ExtractError(str(path), f"not a readable Parquet file ({type(exc).__name__})") from None
+        missing = [c.name for c in table.columns if c.required and c.name not in names]
+        if missing:
+            raise ExtractError(str(path), f"required column '{missing[0]}' is missing")
+    return manifest

@@ -1,0 +1,203 @@
+"""The stages of ``prorata run`` as plain functions: read + validate, split, write.
+
+The Prefect flow (:mod:`flows.run_flow`) calls these same functions as tasks; tests call them
+directly. Nothing here logs personal data: only ids, counts, totals and hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import polars as pl
+
+from contracts.extract import TABLES
+from contracts.loading import Manifest, read_extract
+from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
+from flows.outputs import StagedOutput, write_json, write_parquet
+from transforms.engine import EngineResult, compute
+from transforms.params import TaxParameters
+
+Progress = Callable[[str], None]
+BOXES = ["box1", "box2a", "box3", "box4", "box5", "box6", "box8", "box9b", "box10"]
+
+
+def software_version() -> str:
+    try:
+        return version("prorata")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+source"
+
+
+def file_hashes(extract_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file of the extract, for the manifest and the run id."""
+    out = {}
+    for path in sorted(extract_dir.iterdir()):
+        if path.is_file():
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+            out[path.name] = digest.hexdigest()
+    return out
+
+
+@dataclass
+class Loaded:
+    manifest: Manifest
+    validated: Validated
+    rows_in: dict[str, int]
+    hashes: dict[str, str]
+    extras: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+@dataclass
+class Computed:
+    result: EngineResult
+    quarantine: pl.DataFrame
+
+
+@dataclass
+class RunSummary:
+    manifest: dict
+    out_dir: Path
+
+
+def load_and_validate(extract_dir: Path) -> Loaded:
+    """Stage 1: read every table (table-level faults raise ExtractError) and split off quarantine."""
+    hashes = file_hashes(extract_dir) if extract_dir.is_dir() else {}
+    manifest, frames = read_extract(extract_dir)
+    validated = validate(frames, manifest.tax_year)
+    rows_in = {name: frame.height for name, frame in frames.items()}
+    extras = {"control_totals": frames["control_totals"]} if "control_totals" in frames else {}
+    return Loaded(manifest, validated, rows_in, hashes, extras)
+
+
+def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Quarantine rows for events the engine cannot report (outputs.md: ``codes_over_two``)."""
+    from contracts.rules import message_for
+
+    if result.rejected.height == 0:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    bad = result.rejected.select("distribution_id", "rule")
+    events = result.rejected["event_id"].unique().implode()
+    d = (
+        tables["distributions"]
+        .filter(pl.col("event_id").is_in(events))
+        .join(bad, on="distribution_id", how="left")
+    )
+    first = (
+        result.rejected.sort("distribution_id")
+        .unique("event_id", keep="first", maintain_order=True)
+        .select("event_id", pl.col("distribution_id").alias("_c_key"), pl.col("rule").alias("_c_rule"))
+    )
+    d = d.join(first, on="event_id")
+    messages = {r: message_for("distributions", r) for r in bad["rule"].unique().to_list()}
+    held = pl.format("held back with its event: distributions {} broke rule '{}'", "_c_key", "_c_rule")
+    dist_rows = d.select(
+        pl.lit("distributions").alias("table"),
+        pl.col("distribution_id").alias("key"),
+        "event_id",
+        pl.col("rule").fill_null("event_quarantined"),
+        pl.when(pl.col("rule").is_null())
+        .then(held)
+        .otherwise(pl.col("rule").replace_strict(messages, default=None))
+        .alias("message"),
+        "_row",
+    )
+    c = tables["contracts"].filter(pl.col("event_id").is_in(events)).join(first, on="event_id")
+    contract_rows = c.select(
+        pl.lit("contracts").alias("table"),
+        pl.concat_str([pl.col("event_id"), pl.col("contract")], separator="|").alias("key"),
+        "event_id",
+        pl.lit("event_quarantined").alias("rule"),
+        held.alias("message"),
+        "_row",
+    )
+    return pl.concat([dist_rows.sort("_row"), contract_rows.sort("_row")]).drop("_row")
+
+
+def compute_split(loaded: Loaded) -> Computed:
+    """Stage 2: the tax engine over the clean rows (pure polars)."""
+    params = TaxParameters.for_year(loaded.manifest.tax_year)
+    result = compute(loaded.validated.tables, params)
+    quarantine = pl.concat([loaded.validated.quarantine, _engine_quarantine(result, loaded.validated.tables)])
+    return Computed(result, quarantine)
+
+
+def _totals(forms: pl.DataFrame) -> dict[str, int]:
+    return {f"{b}_cents": int(forms[f"{b}_cents"].sum()) for b in BOXES}
+
+
+def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]) -> dict:
+    """manifest.json (outputs.md): ids, hashes, counts, totals, version, timings — no personal data."""
+    q = computed.quarantine
+    q_counts = dict(q.group_by("table").len().iter_rows()) if q.height else {}
+    tables = {}
+    for name in ("plans", "payees", "participants", "contracts", "distributions"):
+        rows_in = loaded.rows_in.get(name, 0)
+        quarantined = int(q_counts.get(name, 0))
+        tables[name] = {"in": rows_in, "quarantined": quarantined, "out": rows_in - quarantined}
+    tables["distributions"]["out"] = computed.result.distributions.height
+    rules = dict(q.group_by("rule").len().sort("rule").iter_rows()) if q.height else {}
+    forms = computed.result.forms
+    params = TaxParameters.for_year(loaded.manifest.tax_year)
+    run_key = "|".join([software_version(), *(f"{k}={v}" for k, v in sorted(loaded.hashes.items()))])
+    return {
+        "run_id": hashlib.sha256(run_key.encode()).hexdigest()[:16],
+        "extract_id": loaded.manifest.extract_id,
+        "recordkeeper": loaded.manifest.recordkeeper,
+        "tax_year": loaded.manifest.tax_year,
+        "supersedes": loaded.manifest.supersedes,
+        "input_sha256": loaded.hashes,
+        "rows": tables,
+        "quarantine_by_rule": {k: int(v) for k, v in rules.items()},
+        "forms": {
+            "count": forms.height,
+            "below_filing_threshold": int((forms["box1_cents"] < params.filing_threshold_cents).sum()),
+        },
+        "totals": _totals(forms),
+        "software_version": software_version(),
+        "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def write_outputs(out_dir: Path, loaded: Loaded, computed: Computed, timings: dict[str, float]) -> dict:
+    """Stage 3: write every output into a staging folder and swap it into place."""
+    started = time.perf_counter()
+    with StagedOutput(out_dir) as staged:
+        root = staged.path
+        result = computed.result
+        write_parquet(result.distributions, root / "distributions.parquet")
+        write_parquet(result.forms, root / "forms.parquet")
+        write_parquet(computed.quarantine, root / "quarantine.parquet")
+        write_parquet(result.explain, root / "explain.parquet")
+        timings["write"] = time.perf_counter() - started
+        manifest = build_manifest(loaded, computed, timings)
+        write_json(manifest, root / "manifest.json")
+    return manifest
+
+
+def run_pipeline(extract_dir: Path, out_dir: Path, progress: Progress | None = None) -> RunSummary:
+    """``prorata run`` without Prefect: the three stages in order."""
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    loaded = load_and_validate(extract_dir)
+    timings["read_validate"] = time.perf_counter() - t0
+    say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
+    t0 = time.perf_counter()
+    computed = compute_split(loaded)
+    timings["split"] = time.perf_counter() - t0
+    say(
+        f"split {computed.result.distributions.height:,} disbursements into {computed.result.forms.height:,} forms"
+    )
+    manifest = write_outputs(out_dir, loaded, computed, timings)
+    return RunSummary(manifest, out_dir)
+
+
+__all__ = ["TABLES", "load_and_validate", "compute_split", "write_outputs", "run_pipeline", "RunSummary"]
