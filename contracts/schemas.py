@@ -19,7 +19,8 @@ from contracts.rules import RowRule, rules_for
 def _check(rule: RowRule) -> pa.Check:
     valid = rule.valid
     assert valid is not None
-    return pa.Check(lambda data, v=valid: data.lazyframe.select(v()), name=rule.name, error=rule.message)
+    # no `error=`: pandera would then report the message instead of the rule name
+    return pa.Check(lambda data, v=valid: data.lazyframe.select(v()), name=rule.name)
 
 
 def build_schema(table: Table) -> pa.DataFrameSchema:
@@ -75,7 +76,11 @@ def failures(table_name: str, frame: pl.DataFrame) -> pl.DataFrame:
         raise RuntimeError(f"{table_name}: schema failed without row detail ({err.reason_code})") from None
     else:
         return empty
-    cases = cases.filter(pl.col("index").is_not_null())
+    broken = cases.filter(pl.col("index").is_null())
+    if broken.height:
+        # A check that errors, or a table-wide failure, has no row index: never drop it silently.
+        what = ", ".join(sorted(set(broken["check"].cast(pl.String).fill_null("?").to_list())))
+        raise RuntimeError(f"{table_name}: schema check could not run row by row: {what}")
     if cases.height == 0:
         return empty
     return cases.select(

@@ -49,7 +49,9 @@ def account_number() -> pl.Expr:
 
 
 def event_closes_account() -> pl.Expr:
-    """Over one event's contract rows: every contract the payee holds is drawn down to zero."""
+    """Over one event's contract rows: every contract the payee holds is drawn down to zero — the
+    event closes out the account (i1099r box 2b "Total distribution"; outputs.md).
+    """
     return (pl.col("draw_cents") == pl.col("value_cents")).all()
 
 

@@ -1,0 +1,63 @@
+"""Conventions enforced by tests: every rule cites its authority, every parameter is dated and cited."""
+
+import inspect
+import re
+
+import pytest
+
+from transforms import allocation, basis, boxes, codes, exceptions, forms, money, roth
+from transforms.box7 import BOX7_CODES, CODES
+from transforms.params import TaxParameters, all_parameters
+
+RULE_MODULES = [basis, allocation, boxes, codes, exceptions, roth, forms]
+CITATION = re.compile(
+    r"§|Notice \d{4}-\d+|Reg\.|i1099r|Instructions for Forms|Pub(lication)? \d+|outputs\.md|extract\.md|Table 1"
+)
+
+
+def rule_functions():
+    for module in RULE_MODULES:
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and not name.startswith("_"):
+                yield f"{module.__name__}.{name}", fn
+
+
+@pytest.mark.parametrize(("name", "fn"), list(rule_functions()))
+def test_every_rule_function_cites_its_authority(name, fn):
+    doc = inspect.getdoc(fn) or ""
+    assert CITATION.search(doc), f"{name} has no citation in its docstring"
+
+
+@pytest.mark.parametrize("fn", [money.mul_div_half_up, money.mul_div_floor])
+def test_the_rounding_helpers_cite_the_convention_they_implement(fn):
+    assert CITATION.search(inspect.getdoc(fn) or "")
+
+
+def test_every_parameter_entry_has_a_value_a_unit_a_date_and_a_reference():
+    for name, entries in all_parameters().items():
+        for entry in entries:
+            assert {"from", "value", "unit", "reference"} <= set(entry), name
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", entry["from"]), name
+
+
+@pytest.mark.parametrize("year", range(2016, 2027))
+def test_parameters_resolve_for_every_supported_tax_year(year):
+    p = TaxParameters.for_year(year)
+    assert p.age_59_half_months == 714 and p.roth_period_years == 5 and p.filing_threshold_cents == 1000
+
+
+def test_the_box7_table_is_symmetric_in_what_it_allows_and_names_each_code_once():
+    assert len(CODES) == len(BOX7_CODES)
+    for code in BOX7_CODES:
+        for other in code.used_with:
+            assert other in CODES, (code.code, other)
+
+
+def test_transforms_do_no_io_and_no_orchestration():
+    import pathlib
+
+    root = pathlib.Path(basis.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert "import prefect" not in text and "from prefect" not in text, path
+        assert "map_elements" not in text and "iter_rows" not in text, path
