@@ -54,13 +54,21 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
         f"  box 1 {_dollars(t['box1_cents'])}   box 2a {_dollars(t['box2a_cents'])}   "
         f"box 4 {_dollars(t['box4_cents'])}   box 5 {_dollars(t['box5_cents'])}   box 10 {_dollars(t['box10_cents'])}",
     ]
+    checks = manifest.get("edit_checks", {})
+    errors, warnings = sum(checks.get("error", {}).values()), sum(checks.get("warning", {}).values())
+    lines.append(
+        f"  edit checks    {errors:,} errors (block filing), {warnings:,} warnings; "
+        f"{manifest['forms'].get('to_file', 0):,} forms to file"
+    )
     if manifest.get("quarantine_by_rule"):
         top = sorted(manifest["quarantine_by_rule"].items(), key=lambda kv: (-kv[1], kv[0]))[:6]
         lines.append("  quarantine     " + ", ".join(f"{rule} {n:,}" for rule, n in top))
     secs = manifest.get("stage_seconds", {})
     if secs:
         lines.append("  stages         " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
-    lines.append(f"  outputs        {out_dir}/ (distributions, forms, quarantine, explain, manifest.json)")
+    lines.append(
+        f"  outputs        {out_dir}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, manifest.json)"
+    )
     return "\n".join(lines)
 
 

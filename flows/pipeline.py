@@ -19,6 +19,7 @@ from contracts.extract import TABLES
 from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows.outputs import StagedOutput, write_json, write_parquet
+from transforms.edit_checks import filable, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
 from transforms.params import TaxParameters
 
@@ -59,6 +60,9 @@ class Loaded:
 class Computed:
     result: EngineResult
     quarantine: pl.DataFrame
+    edit_checks: pl.DataFrame
+    tieout_945: pl.DataFrame
+    filable: pl.DataFrame
 
 
 @dataclass
@@ -126,11 +130,49 @@ def compute_split(loaded: Loaded) -> Computed:
     params = TaxParameters.for_year(loaded.manifest.tax_year)
     result = compute(loaded.validated.tables, params)
     quarantine = pl.concat([loaded.validated.quarantine, _engine_quarantine(result, loaded.validated.tables)])
-    return Computed(result, quarantine)
+    checks = run_edit_checks(result.forms, result.legs, params)
+    return Computed(result, quarantine, checks, tieout_945(result.legs), filable(result.forms, checks))
 
 
 def _totals(forms: pl.DataFrame) -> dict[str, int]:
     return {f"{b}_cents": int(forms[f"{b}_cents"].sum()) for b in BOXES}
+
+
+RECIPIENT_COLUMNS = [
+    "payee_id",
+    "tin",
+    "tin_type",
+    "first_name",
+    "last_name",
+    "address",
+    "city",
+    "state",
+    "zip",
+    "country",
+]
+PAYER_COLUMNS = [
+    "plan_id",
+    "plan_name",
+    "plan_type",
+    "payer_tin",
+    "payer_name",
+    "payer_address",
+    "payer_city",
+    "payer_state",
+    "payer_zip",
+    "payer_phone",
+]
+
+
+def parties(tables: dict[str, pl.DataFrame], forms: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The payee and payer blocks of the forms (recipients.parquet, payers.parquet), for the IRS
+    file and the recipient statements; only parties that appear on a form."""
+    payees = tables["payees"].filter(pl.col("payee_id").is_in(forms["payee_id"].implode()))
+    plans = tables["plans"].filter(pl.col("plan_id").is_in(forms["plan_id"].implode()))
+    return {
+        "recipients": payees.select(RECIPIENT_COLUMNS).sort("payee_id"),
+        "payers": plans.select(PAYER_COLUMNS).sort("plan_id"),
+    }
 
 
 def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]) -> dict:
@@ -159,6 +201,17 @@ def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]
         "forms": {
             "count": forms.height,
             "below_filing_threshold": int((forms["box1_cents"] < params.filing_threshold_cents).sum()),
+            "to_file": computed.filable.height,
+        },
+        "edit_checks": {
+            sev: dict(
+                computed.edit_checks.filter(pl.col("severity") == sev)
+                .group_by("check")
+                .len()
+                .sort("check")
+                .iter_rows()
+            )
+            for sev in ("error", "warning")
         },
         "totals": _totals(forms),
         "software_version": software_version(),
@@ -176,6 +229,10 @@ def write_outputs(out_dir: Path, loaded: Loaded, computed: Computed, timings: di
         write_parquet(result.forms, root / "forms.parquet")
         write_parquet(computed.quarantine, root / "quarantine.parquet")
         write_parquet(result.explain, root / "explain.parquet")
+        write_parquet(computed.edit_checks, root / "edit_checks.parquet")
+        write_parquet(computed.tieout_945, root / "tieout_945.parquet")
+        for name, frame in parties(loaded.validated.tables, result.forms).items():
+            write_parquet(frame, root / f"{name}.parquet")
         timings["write"] = time.perf_counter() - started
         manifest = build_manifest(loaded, computed, timings)
         write_json(manifest, root / "manifest.json")
