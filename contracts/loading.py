@@ -117,6 +117,9 @@ def conform(frame: pl.DataFrame, table: Table, file: str | None = None) -> pl.Da
                 file, f"column '{col.name}' has type {dtype}; expected {_KIND_WORDS[col.kind]}"
             )
         expr = pl.col(col.name).cast(col.dtype, strict=True)
+        if col.kind == STR and not col.required and col.default is None:
+            # an optional code left empty (state, locality, state payer id) means "none"
+            expr = pl.when(expr.str.strip_chars() == "").then(None).otherwise(expr).alias(col.name)
         if col.default is not None:
             expr = expr.fill_null(col.default)
         casts.append(expr)

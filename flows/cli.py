@@ -135,7 +135,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             return 0
         _err(f"distribution {args.distribution_id} is not in {args.out}")
         return EXIT_BAD_INPUT
-    row = hit.row(0, named=True)
+    from transforms.explain import explanation
+
+    row = hit.with_columns(explanation()).row(0, named=True)
     print(f"{row['distribution_id']} (event {row['event_id']})")
     print(row["explanation"])
     return 0
@@ -162,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--tax-year", type=int, default=2025)
     sample.add_argument("--fault-fraction", type=float, default=0.0)
     sample.set_defaults(func=cmd_sample)
+
+    from flows.statements import add_parser as add_statements_parser
+
+    add_statements_parser(sub)
 
     explain = sub.add_parser("explain", help="show the rule trace of one disbursement")
     explain.add_argument("distribution_id")

@@ -9,7 +9,8 @@ each leg. The Roth account is allocated within itself and never mixed with non-R
 
 The functions work on a frame of legs (one row per disbursement) carrying ``event_id``, ``pool``,
 ``distribution_id``, ``destination``, ``rollover_order``, ``amount_cents`` and the pool's pre-tax
-total ``pool_pretax_cents``.
+total ``pool_pretax_cents``. :func:`allocate_pretax` adds the intermediate columns in stages (one
+window per stage: nested windows are slow in polars) and then the result.
 """
 
 from __future__ import annotations
@@ -44,10 +45,27 @@ def rollover_priority() -> list[pl.Expr]:
     """
     elected = pl.col("rollover_order").is_not_null()
     return [
-        ~elected,
-        pl.col("rollover_order"),
-        pl.when(elected).then(0).otherwise(pl.col("destination").replace_strict(DESTINATION_RANK, default=2)),
-        pl.col("distribution_id"),
+        (~elected).alias("_k0"),
+        pl.col("rollover_order").alias("_k1"),
+        pl.when(elected).then(0).otherwise(pl.col("destination").replace_strict(DESTINATION_RANK, default=2)).alias("_k2"),
+        pl.col("distribution_id").alias("_k3"),
+    ]
+
+
+def _stage_amounts() -> list[pl.Expr]:
+    return [
+        pl.when(is_direct_rollover()).then(A).otherwise(0).alias("_rolled"),
+        pl.when(is_direct_rollover()).then(0).otherwise(A).alias("_other"),
+    ]
+
+
+def _stage_windows() -> list[pl.Expr]:
+    rolled, other = pl.col("_rolled"), pl.col("_other")
+    return [
+        (rolled.cum_sum().over(POOL, order_by=rollover_priority()) - rolled).alias("_rolled_before"),
+        rolled.sum().over(POOL).alias("_rolled_total"),
+        other.sum().over(POOL).alias("_other_total"),
+        pl.when(~is_direct_rollover()).then(pl.col("distribution_id")).rank("ordinal").over(POOL).alias("_other_rank"),
     ]
 
 
@@ -56,30 +74,25 @@ def pretax_to_direct_rollovers() -> pl.Expr:
     over consists first of the pre-tax amount. Each rollover leg, in :func:`rollover_priority` order,
     takes ``min(amount, pre-tax left)``.
     """
-    rolled = pl.when(is_direct_rollover()).then(A).otherwise(0)
-    before = rolled.cum_sum().over(POOL, order_by=rollover_priority()) - rolled
-    return (pl.col("pool_pretax_cents") - before).clip(0, None).clip(None, A)
+    return (pl.col("pool_pretax_cents") - pl.col("_rolled_before")).clip(0, None).clip(None, A)
 
 
 def pretax_left_for_other_legs() -> pl.Expr:
     """Pre-tax money left after the direct rollovers (Notice 2014-54, §III: R2 converse)."""
-    rolled_total = pl.when(is_direct_rollover()).then(A).otherwise(0).sum().over(POOL)
-    return (pl.col("pool_pretax_cents") - rolled_total).clip(0, None)
+    return (pl.col("pool_pretax_cents") - pl.col("_rolled_total")).clip(0, None)
+
+
+def proportional_share() -> pl.Expr:
+    """A non-rollover leg's share of the pre-tax money left, in proportion to its amount, rounded
+    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5)."""
+    return mul_div_floor(pl.col("_left"), pl.col("_other"), pl.col("_other_total"))
 
 
 def pretax_to_other_legs() -> pl.Expr:
-    """The pre-tax money left is shared by the legs that are not direct rollovers in proportion to
-    their amounts, rounded down to the cent; the cents left over go one per leg in
-    ``distribution_id`` order (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5).
-    """
-    other = ~is_direct_rollover()
-    left = pretax_left_for_other_legs()
-    other_total = pl.when(other).then(A).otherwise(0).sum().over(POOL)
-    share = mul_div_floor(left, A, other_total)
-    shared = pl.when(other).then(share).otherwise(0).sum().over(POOL)
-    rank = pl.when(other).then(pl.col("distribution_id")).otherwise(None).rank("ordinal").over(POOL) - 1
-    extra = pl.when(rank < left - shared).then(1).otherwise(0)
-    return share + extra
+    """The proportional share, plus one of the cents left over by rounding down for the first legs in
+    ``distribution_id`` order (``extract.md`` convention)."""
+    leftover = pl.col("_left") - pl.col("_shared")
+    return pl.col("_share") + pl.when(pl.col("_other_rank") <= leftover).then(1).otherwise(0)
 
 
 def allocate_pretax(legs: pl.LazyFrame) -> pl.LazyFrame:
@@ -88,10 +101,19 @@ def allocate_pretax(legs: pl.LazyFrame) -> pl.LazyFrame:
     ``pretax_cents + basis_cents = amount_cents`` on every leg, and the legs of a pool take exactly
     the pool's pre-tax total between them.
     """
-    return legs.with_columns(
-        pl.when(is_direct_rollover())
-        .then(pretax_to_direct_rollovers())
-        .otherwise(pretax_to_other_legs())
-        .cast(pl.Int64)
-        .alias("pretax_cents")
-    ).with_columns((A - pl.col("pretax_cents")).alias("basis_cents"))
+    return (
+        legs.with_columns(_stage_amounts())
+        .with_columns(_stage_windows())
+        .with_columns(pretax_left_for_other_legs().alias("_left"))
+        .with_columns(proportional_share().alias("_share"))
+        .with_columns(pl.col("_share").sum().over(POOL).alias("_shared"))
+        .with_columns(
+            pl.when(is_direct_rollover())
+            .then(pretax_to_direct_rollovers())
+            .otherwise(pretax_to_other_legs())
+            .cast(pl.Int64)
+            .alias("pretax_cents")
+        )
+        .with_columns((A - pl.col("pretax_cents")).alias("basis_cents"))
+        .drop("_rolled", "_other", "_rolled_before", "_rolled_total", "_other_total", "_other_rank", "_left", "_share", "_shared")
+    )

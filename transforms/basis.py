@@ -43,13 +43,14 @@ def prorata_basis(draw: pl.Expr, basis: pl.Expr, value: pl.Expr) -> pl.Expr:
     return pl.min_horizontal(draw, basis, mul_div_half_up(draw, basis, value))
 
 
-def basis_recovered() -> pl.Expr:
+def basis_recovered(tier: pl.Expr | None = None) -> pl.Expr:
     """Basis recovered by the event's draw on one contract (§72(e)(8)(B), (D); §72(d)(2); §402A(d)(4)).
 
     Whole contract: ``min(D, B)``. Otherwise the pre-1987 tier ``t`` first, then the rest of the
     draw pro rata with basis ``B − t`` and value ``V − t``. Project convention for the remainder
     (``tax-rules.md`` b.5, open question 4; ``extract.md``): the balance after the first tier.
+    ``tier`` may name a column already holding :func:`pre1987_tier` (faster on large frames).
     """
-    t = pre1987_tier()
+    t = pre1987_tier() if tier is None else tier
     partial = t + prorata_basis(D - t, B - t, V - t)
     return pl.when(takes_whole_contract()).then(pl.min_horizontal(D, B)).otherwise(partial)

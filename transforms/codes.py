@@ -50,16 +50,17 @@ def corrective_code() -> pl.Expr:
     )
 
 
-def distribution_codes(p: TaxParameters) -> pl.Expr:
+def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.Expr | None = None) -> pl.Expr:
     """Box 7 for one disbursement, in the canonical order (a digit before a letter, otherwise
     ascending). i1099r: G direct rollover (4G for a beneficiary); H designated Roth account to a
     Roth IRA (4H); B with G for a Roth-to-Roth-account rollover; B with the numeric code for other
     Roth money (2 for 3, B is not paired with 3, Table 1); M qualified plan loan offset, L deemed
     loan (Roth: BM, BL; 2 for 3 beside them too); 8/P corrective (with 1, 2 or 4; Roth: 8B, BP). A case needing three codes
-    gives ``"4BG"``, which :func:`needs_three_codes` flags for quarantine.
+    gives ``"4BG"``, which :func:`needs_three_codes` flags for quarantine. ``num`` and ``death`` may
+    name columns already holding :func:`numeric_code` and ``paid_because_of_death`` (faster).
     """
-    num = numeric_code(p)
-    death = paid_because_of_death()
+    num = numeric_code(p) if num is None else num
+    death = paid_because_of_death() if death is None else death
     corrective = corrective_code()
     pairs_with_8 = num.is_in(["1", "2", "4"])
     # Table 1 pairs 3 only with D: for a disabled participant, 2 (an exception applies) stands in

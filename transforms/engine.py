@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms import allocation, basis, boxes, codes, explain, forms, roth
+from transforms.exceptions import paid_because_of_death
 from transforms.params import TaxParameters
 
 DISTRIBUTION_COLUMNS = [
@@ -31,14 +32,13 @@ DISTRIBUTION_COLUMNS = [
     "form_id",
     "foreign_source_cents",
 ]
-EXPLAIN_COLUMNS = ["distribution_id", "event_id", "explanation"]
 
 
 @dataclass(frozen=True)
 class EngineResult:
     distributions: pl.DataFrame  # outputs.md distributions.parquet (plus the extract's extra columns)
     forms: pl.DataFrame  # outputs.md forms.parquet
-    explain: pl.DataFrame  # distribution_id, event_id, explanation
+    explain: pl.DataFrame  # the facts of each rule trace (transforms.explain.FACT_COLUMNS)
     legs: pl.DataFrame  # working frame for reports (edit checks, tie-out); never written as is
     rejected: pl.DataFrame  # (distribution_id, event_id, rule) of events the engine cannot report
 
@@ -59,9 +59,9 @@ def contract_draws(d: pl.LazyFrame, contracts: pl.LazyFrame, plans: pl.LazyFrame
         contracts.join(draws, on=["event_id", "contract"], how="left")
         .join(event_plan, on="event_id", how="left")
         .with_columns(pl.col("draw_cents").fill_null(0), _pool(pl.col("contract")).alias("pool"))
+        .with_columns(basis.pre1987_tier().alias("pre1987_tier_cents"))
         .with_columns(
-            basis.basis_recovered().alias("contract_basis_recovered_cents"),
-            basis.pre1987_tier().alias("pre1987_tier_cents"),
+            basis.basis_recovered(pl.col("pre1987_tier_cents")).alias("contract_basis_recovered_cents"),
             basis.takes_whole_contract().alias("whole_contract"),
         )
     )
@@ -142,8 +142,9 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
             roth.roth_qualified(p).alias("roth_qualified"),
             roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
             codes.numeric_code(p).alias("numeric_code"),
-            codes.distribution_codes(p).alias("distribution_codes"),
+            paid_because_of_death().alias("_death"),
         )
+        .with_columns(codes.distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes"))
         .with_columns(
             boxes.box2a_taxable_amount().alias("box2a_cents"),
             boxes.box5_employee_contributions().alias("box5_cents"),
@@ -152,7 +153,7 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         .with_columns(boxes.foreign_source_part().alias("foreign_source_cents"))
         .with_columns(forms.form_key().alias("_form_key"))
         .with_columns(forms.form_id())
-        .drop("_form_key")
+        .drop("_form_key", "_death")
         .collect()
     )
 
@@ -178,7 +179,7 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
     ]
     extra = [c for c in extra if c not in _ENGINE_ONLY and c not in {"payment_date"} | set(_INPUT_COLUMNS)]
     dist = kept.select(DISTRIBUTION_COLUMNS + extra).sort("distribution_id")
-    why = kept.select("distribution_id", "event_id", explain.explanation()).sort("distribution_id")
+    why = kept.select(explain.FACT_COLUMNS).sort("distribution_id")
     return EngineResult(distributions=dist, forms=form_frame, explain=why, legs=kept, rejected=rejected_rows)
 
 

@@ -1,7 +1,10 @@
 """A plain-language trace of the rules applied to each disbursement, with citations.
 
-Built with vectorized string expressions over the engine's working frame; written to
-``explain.parquet`` and shown by ``prorata explain DISTRIBUTION_ID --out OUT_DIR``.
+``explain.parquet`` keeps, for every disbursement, the facts each rule used (:data:`FACT_COLUMNS`:
+contract value and basis, the event's draw, the basis recovered, the pool's pre-tax money, the Roth
+test, the numeric code). :func:`explanation` renders them as text with vectorized string
+expressions — for one disbursement in ``prorata explain``, or for any set of rows. Storing the
+numbers rather than the sentences keeps a 20-million-row run small.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from transforms.money import dollars
 
 CONTRACT_WORDS = {
     "non_roth": "the plan account (non-Roth money)",
-    "after_tax": "the separately accounted after-tax account, its own contract under §72(d)(2)",
-    "roth": "the designated Roth account, its own contract under §402A(d)(4)",
+    "after_tax": "the separately accounted after-tax account (its own contract under §72(d)(2))",
+    "roth": "the designated Roth account (its own contract under §402A(d)(4))",
 }
 DESTINATION_WORDS = {
     "cash": "paid to the payee",
@@ -90,15 +93,63 @@ def _roth_sentence() -> pl.Expr:
     )
 
 
+FACT_COLUMNS = [
+    "distribution_id",
+    "event_id",
+    "contract",
+    "destination",
+    "pool",
+    "amount_cents",
+    "pretax_cents",
+    "basis_cents",
+    "draw_cents",
+    "value_cents",
+    "contract_basis_cents",
+    "contract_basis_recovered_cents",
+    "pre1987_tier_cents",
+    "whole_contract",
+    "pool_pretax_cents",
+    "pool_rollover_cents",
+    "roth_first_year",
+    "roth_period_complete",
+    "roth_qualified",
+    "numeric_code",
+    "distribution_codes",
+    "box2a_cents",
+    "box5_cents",
+    "box10_cents",
+]
+
+
+LETTER_WORDS = {
+    "G": "G = direct rollover",
+    "H": "H = designated Roth account rolled directly to a Roth IRA",
+    "B": "B = designated Roth account money",
+    "M": "M = qualified plan loan offset",
+    "L": "L = loan treated as a distribution (deemed loan)",
+    "8": "8 = corrective distribution taxable in the payment year",
+    "P": "P = corrective distribution taxable in the prior year",
+}
+
+
+def _letters_sentence() -> pl.Expr:
+    parts = [
+        pl.when(pl.col("distribution_codes").str.contains(code, literal=True)).then(pl.lit(words))
+        for code, words in LETTER_WORDS.items()
+    ]
+    return pl.concat_list(parts).list.drop_nulls().list.join("; ")
+
+
 def explanation() -> pl.Expr:
     """One paragraph per disbursement: basis recovery, allocation, Roth test, boxes and box 7."""
     return pl.format(
-        "{} {}{} Box 7 {}: {}. Box 2a {}, box 5 {}, box 10 {}.",
+        "{} {}{} Box 7 {}: {}{}. Box 2a {}, box 5 {}, box 10 {}.",
         _basis_sentence(),
         _allocation_sentence(),
         _roth_sentence(),
         pl.col("distribution_codes"),
-        pl.col("numeric_code").replace_strict(NUMERIC_WORDS),
+        pl.when(_letters_sentence() != "").then(pl.format("{}; ", _letters_sentence())).otherwise(pl.lit("")),
+        pl.format("the age/exception test gives: {}", pl.col("numeric_code").replace_strict(NUMERIC_WORDS)),
         dollars(pl.col("box2a_cents")),
         dollars(pl.col("box5_cents")),
         dollars(pl.col("box10_cents")),

@@ -15,9 +15,10 @@ Choices made here (irs-filing-formats.md §17):
   after the C record.
 
 The record layouts are declared once, as data (``LAYOUTS``); the writer here and the reader and
-checker in :mod:`transforms.irs.pub1220_reader` both use them. B records are built for all
-returns at once with polars string expressions; the few T, A, C, K and F records go through the
-same renderer from small frames.
+checker in :mod:`transforms.irs.pub1220_reader` both use them. Every record goes through one
+renderer (``render_records``): B records for all returns at once with polars string expressions,
+A, C and K records from group-bys of the B values, T and F from one-row frames. No Python loop
+over returns or payers.
 
 Privacy: error messages name returns by ``form_id`` / ``account_number`` only, never by TIN or name.
 """
@@ -358,9 +359,9 @@ def alpha_text(expr: pl.Expr) -> pl.Expr:
 
     Publication 1220: alphanumeric fields upper case; payee name lines without punctuation, the
     hyphen and the ampersand being the only special characters allowed (irs-filing-formats.md §3).
-    Accents are dropped (NFKD), apostrophes and periods removed (O'NEIL → ONEIL), any other
-    character becomes a space; runs of spaces collapse. The same rule is applied to every text
-    field so that one check covers the file.
+    Accents are dropped (NFKD), apostrophes, periods and brackets removed (O'NEIL → ONEIL,
+    401(K) → 401K), any other character becomes a space; runs of spaces collapse. The same rule
+    is applied to every text field so that one check covers the file.
     """
     return (
         expr.cast(pl.String)
@@ -369,7 +370,7 @@ def alpha_text(expr: pl.Expr) -> pl.Expr:
         .str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
         .str.to_uppercase()
-        .str.replace_all(r"['.’]", "")
+        .str.replace_all(r"['.’()]", "")
         .str.replace_all(r"[^A-Z0-9&\- ]", " ")
         .str.replace_all(r" {2,}", " ")
         .str.strip_chars(" ")
@@ -381,7 +382,7 @@ def digits_only(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).fill_null("").str.replace_all(r"\D", "")
 
 
-def name_control(surname: pl.Expr, is_entity: pl.Expr) -> pl.Expr:
+def name_control(surname: pl.Expr, is_entity: pl.Expr, *, clean_first: bool = True) -> pl.Expr:
     """Payee Name Control, B positions 7-10: the first four characters of the surname.
 
     irs-filing-formats.md §6: "the first 4 characters of the surname of the person whose TIN is in
@@ -389,9 +390,9 @@ def name_control(surname: pl.Expr, is_entity: pl.Expr) -> pl.Expr:
     (VAN DYKE → VAND, O'NEIL → ONEI); the hyphen is kept. For an entity (EIN) the first four
     significant characters of its name, the ampersand kept and a leading "THE" dropped when more
     than one word follows (IRS name-control convention; the FIRE layout itself only asks for 4
-    characters or blanks).
+    characters or blanks). ``clean_first=False`` when ``surname`` is already :func:`alpha_text`.
     """
-    cleaned = alpha_text(surname)
+    cleaned = alpha_text(surname) if clean_first else surname
     entity_name = pl.when(cleaned.str.contains(r"^THE \S+ \S")).then(cleaned.str.slice(4)).otherwise(cleaned)
     return (
         pl.when(is_entity)
@@ -413,9 +414,10 @@ def is_foreign_address(country: pl.Expr) -> pl.Expr:
 # ---------------------------------------------------------------------------------------------
 
 
-def _field_expr(field: Field) -> pl.Expr:
+def _field_expr(field: Field, columns: list[str]) -> pl.Expr:
     width = field.length
-    col = pl.col(field.name)
+    # A value column the frame lacks renders as blanks (alpha) or nulls the line (numbers).
+    col = pl.col(field.name) if field.name in columns else pl.lit(None, pl.String)
     match field.kind:
         case "const":
             return pl.lit(field.fixed.ljust(width))
@@ -430,7 +432,7 @@ def _field_expr(field: Field) -> pl.Expr:
         case "text" | "tin":
             return col.cast(pl.String).fill_null("").str.pad_end(width).str.slice(0, width)
         case "number" | "money":
-            # No fill_null: a missing count or amount makes the line null, caught by _render.
+            # No fill_null: a missing count or amount makes the line null, caught by render_records.
             return col.cast(pl.Int64).cast(pl.String).str.pad_start(width, "0")
         case "opt_number":
             return col.cast(pl.Int64).cast(pl.String).str.pad_start(width, "0").fill_null(" " * width)
@@ -442,8 +444,12 @@ def _field_expr(field: Field) -> pl.Expr:
 
 
 def render_records(layout: tuple[Field, ...], frame: pl.DataFrame) -> pl.Series:
-    """One record line per row of ``frame`` (columns named after the layout's value fields)."""
-    lines = frame.select(pl.concat_str([_field_expr(f) for f in layout]).alias("line"))["line"]
+    """One record line per row of ``frame`` (columns named after the layout's value fields).
+
+    Raises :class:`FilingInputError` when a line would not be 750 ASCII bytes: a value too long for
+    its field, a non-ASCII character, or a missing number or amount.
+    """
+    lines = frame.select(pl.concat_str([_field_expr(f, frame.columns) for f in layout]).alias("line"))["line"]
     bad = lines.is_null() | (lines.str.len_bytes() != RECORD_LENGTH)
     if bad.any():
         kind = layout[0].fixed
@@ -460,12 +466,6 @@ def render_records(layout: tuple[Field, ...], frame: pl.DataFrame) -> pl.Series:
 def _value_schema(layout: tuple[Field, ...]) -> dict[str, pl.DataType]:
     dtypes = {"number": pl.Int64, "money": pl.Int64, "opt_number": pl.Int64, "date": pl.Date}
     return {f.name: dtypes.get(f.kind, pl.String) for f in layout if f.kind not in FILLER_KINDS}
-
-
-def _render_rows(layout: tuple[Field, ...], rows: list[dict[str, object]]) -> pl.Series:
-    schema = _value_schema(layout)
-    frame = pl.DataFrame([{name: row.get(name) for name in schema} for row in rows], schema=schema)
-    return render_records(layout, frame)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,14 +549,20 @@ def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
             ~foreign & ~pl.col("state_code").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$"),
             "U.S. payee state_code not a 2-letter abbreviation",
         ),
-        (alpha_text(pl.col("last_name")) == "", "payee last_name (or entity name) empty"),
-        (alpha_text(pl.col("payer_name")) == "", "payer_name empty"),
+        (
+            ~pl.col("payer_state").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$")
+            | ~digits_only(pl.col("payer_zip")).str.contains(r"^(\d{5}|\d{9})$"),
+            "payer state not a 2-letter abbreviation or payer ZIP code not 5 or 9 digits",
+        ),
+        (~pl.col("last_name").str.contains(r"\w"), "payee last_name (or entity name) empty"),
+        (~pl.col("payer_name").str.contains(r"\w"), "payer_name empty"),
     ]
-    problems = []
-    for mask, message in checks:
-        hits = filing.select(mask.fill_null(True).alias("m"))["m"]
-        if hits.any():
-            problems.append(f"{message}: form_id {_examples(filing, pl.Series(hits))}")
+    masks = filing.select(*(mask.fill_null(True).alias(str(i)) for i, (mask, _) in enumerate(checks)))
+    problems = [
+        f"{message}: form_id {_examples(filing, masks[str(i)])}"
+        for i, (_, message) in enumerate(checks)
+        if masks[str(i)].any()
+    ]
     dup = filing.with_columns(acct=account.str.to_uppercase(), corr=pl.col("corrected").fill_null(""))
     dup_mask = pl.struct("payer_tin", "corr", "acct").is_duplicated()
     if dup.select(dup_mask.any()).item():
@@ -602,22 +608,17 @@ def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
     (payer_tin, original/G/C, account_number). Vectorized: no Python loop over returns.
     """
     cfsf = cfsf_state_codes(tax_year)
+    # Each text column is cleaned once (alpha_text is the costly part of the writer).
+    text_columns = ("last_name", "first_name", "address", "city", "state_code", "zip", "country")
+    filing = filing.with_columns(alpha_text(pl.col(c)).alias(f"_clean_{c}") for c in text_columns)
+    clean = {c: pl.col(f"_clean_{c}") for c in text_columns}
     is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
     foreign = is_foreign_address(pl.col("country"))
-    surname = alpha_text(pl.col("last_name"))
-    full_name = pl.concat_str([surname, alpha_text(pl.col("first_name"))], separator=" ").str.strip_chars(" ")
+    full_name = pl.concat_str([clean["last_name"], clean["first_name"]], separator=" ").str.strip_chars(" ")
     # Foreign address: city, province/state, postal code and country as one 51-position free-format
     # field over the city (40), state (2) and ZIP (9) fields (irs-filing-formats.md §5, §6).
     free_format = (
-        pl.concat_str(
-            [
-                alpha_text(pl.col("city")),
-                alpha_text(pl.col("state_code")),
-                alpha_text(pl.col("zip")),
-                alpha_text(pl.col("country")),
-            ],
-            separator=" ",
-        )
+        pl.concat_str([clean["city"], clean["state_code"], clean["zip"], clean["country"]], separator=" ")
         .str.replace_all(r" {2,}", " ")
         .str.strip_chars(" ")
         .str.pad_end(51)
@@ -643,7 +644,7 @@ def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
         corrected.replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8).alias("correction_rank"),
         pl.lit(tax_year, dtype=pl.Int64).alias("payment_year"),
         corrected.alias("corrected_return_indicator"),
-        name_control(pl.col("last_name"), is_entity).alias("payee_name_control"),
+        name_control(clean["last_name"], is_entity, clean_first=False).alias("payee_name_control"),
         pl.col("tin_type").str.to_lowercase().replace_strict(TYPE_OF_TIN).alias("type_of_tin"),
         digits_only(pl.col("payee_tin")).alias("payee_tin"),
         pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("account_number"),
@@ -652,11 +653,8 @@ def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
         flag(foreign).alias("foreign_country_indicator"),
         full_name.str.slice(0, 40).str.strip_chars(" ").alias("payee_name_line_1"),
         full_name.str.slice(40, 40).str.strip_chars(" ").alias("payee_name_line_2"),
-        alpha_text(pl.col("address")).alias("payee_mailing_address"),
-        pl.when(foreign)
-        .then(free_format.str.slice(0, 40))
-        .otherwise(alpha_text(pl.col("city")))
-        .alias("payee_city"),
+        clean["address"].alias("payee_mailing_address"),
+        pl.when(foreign).then(free_format.str.slice(0, 40)).otherwise(clean["city"]).alias("payee_city"),
         pl.when(foreign)
         .then(free_format.str.slice(40, 2))
         .otherwise(pl.col("state_code").cast(pl.String).str.to_uppercase())
@@ -685,12 +683,6 @@ def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
     ).sort("payer_tin", "correction_rank", "account_number")
 
 
-def _amount_codes(sums: dict[str, int]) -> str:
-    """A positions 28-45: the amount codes with money in the group, in Pub 1220 order, at least "1"."""
-    used = [code for code in AMOUNT_CODES if sums.get(amount_field(code), 0) != 0]
-    return "".join(used) or "1"
-
-
 def write_pub1220(
     filing: pl.DataFrame,
     transmitter: Transmitter,
@@ -705,101 +697,98 @@ def write_pub1220(
     ``corrected`` ("" original, "G", "C"); see ``REQUIRED_COLUMNS``. Returns are grouped under one A
     record per (payer_tin, correction kind). ``test_file`` sets T position 28 = "T"; ``prior_year``
     sets T position 6 = "P". Same input, same bytes.
+
+    Every record is built from frames (B from the returns, A/C/K from group-bys of the B values);
+    sequence numbers come from cumulative sums of the group sizes.
     """
     _validate_transmitter(transmitter)
     validate_filing(filing, tax_year)
     payees = payee_records_frame(filing, tax_year=tax_year)
-
     group_keys = ["payer_tin", "correction_rank"]
     payees = payees.with_columns(
         (pl.struct(group_keys).rle_id() + 1).cast(pl.Int64).alias("group_no"),
         pl.int_range(pl.len(), dtype=pl.Int64).over(group_keys).alias("index_in_group"),
     )
     amount_names = [amount_field(code) for code in AMOUNT_CODES]
-    sums = (
-        payees.group_by("group_no")
-        .agg(
-            pl.len().alias("count"),
-            pl.col("payer_tin").first(),
-            pl.col("corrected_return_indicator").first(),
-            pl.col("combined_federal_state_code").is_not_null().any().alias("cfsf"),
-            *(pl.col(name).sum() for name in amount_names),
-        )
-        .sort("group_no")
-    )
-    state_sums = (
+    state_totals = (
         payees.filter(pl.col("combined_federal_state_code").is_not_null())
         .group_by("group_no", "combined_federal_state_code")
         .agg(
-            pl.len().alias("count"),
-            *(pl.col(name).sum() for name in amount_names),
-            pl.col("state_income_tax_withheld").sum(),
-            pl.col("local_income_tax_withheld").sum(),
+            pl.len().alias("number_of_payees"),
+            *(
+                pl.col(name).sum().alias(total_field(code))
+                for code, name in zip(AMOUNT_CODES, amount_names, strict=True)
+            ),
+            pl.col("state_income_tax_withheld").sum().alias("state_income_tax_withheld_total"),
+            pl.col("local_income_tax_withheld").sum().alias("local_income_tax_withheld_total"),
         )
         .sort("group_no", "combined_federal_state_code")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("group_no").alias("index_in_group"))
     )
-    payer_rows = {
-        row["payer_tin"]: row
-        for row in filing.select(
-            digits_only(pl.col("payer_tin")).alias("payer_tin"),
-            alpha_text(pl.col("payer_name")).alias("payer_name"),
-            alpha_text(pl.col("payer_address")).alias("payer_address"),
-            alpha_text(pl.col("payer_city")).alias("payer_city"),
-            pl.col("payer_state").cast(pl.String).fill_null("").str.to_uppercase().alias("payer_state"),
-            digits_only(pl.col("payer_zip")).alias("payer_zip"),
-            digits_only(pl.col("payer_phone")).alias("payer_phone"),
+    groups = (
+        payees.group_by("group_no")
+        .agg(
+            pl.len().alias("number_of_payees"),
+            pl.col("payer_tin").first(),
+            pl.col("combined_federal_state_code").is_not_null().any().alias("cfsf"),
+            *(
+                pl.col(name).sum().alias(total_field(code))
+                for code, name in zip(AMOUNT_CODES, amount_names, strict=True)
+            ),
         )
-        .unique("payer_tin", keep="first")
-        .iter_rows(named=True)
-    }
-
-    # Sequence numbers across the whole file: T = 1, then A, B..., C, K... per group, F last (§2).
-    seq = 1
-    a_rows, c_rows, k_rows, b_start = [], [], [], []
-    for group in sums.iter_rows(named=True):
-        payer = payer_rows[group["payer_tin"]]
-        seq += 1
-        a_rows.append(
-            {
-                "record_sequence_number": seq,
-                "payment_year": tax_year,
-                "cfsf_indicator": "1" if group["cfsf"] else "",
-                "payer_tin": group["payer_tin"],
-                "amount_codes": _amount_codes(group),
-                "payer_name": payer["payer_name"][:40],
-                "payer_name_2": payer["payer_name"][40:80].strip(),
-                "transfer_agent_indicator": "0",
-                "payer_shipping_address": payer["payer_address"],
-                "payer_city": payer["payer_city"],
-                "payer_state": payer["payer_state"],
-                "payer_zip": payer["payer_zip"],
-                "payer_phone": payer["payer_phone"],
-            }
-        )
-        b_start.append({"group_no": group["group_no"], "b_start": seq + 1})
-        seq += group["count"] + 1
-        c_rows.append(
-            {
-                "record_sequence_number": seq,
-                "number_of_payees": group["count"],
-                **{total_field(code): group[amount_field(code)] for code in AMOUNT_CODES},
-            }
-        )
-        for state in state_sums.filter(pl.col("group_no") == group["group_no"]).iter_rows(named=True):
-            seq += 1
-            k_rows.append(
-                {
-                    "record_sequence_number": seq,
-                    "number_of_payees": state["count"],
-                    **{total_field(code): state[amount_field(code)] for code in AMOUNT_CODES},
-                    "state_income_tax_withheld_total": state["state_income_tax_withheld"],
-                    "local_income_tax_withheld_total": state["local_income_tax_withheld"],
-                    "combined_federal_state_code": state["combined_federal_state_code"],
-                }
-            )
-    seq += 1
-    number_of_payees = payees.height
-    t_row = {
+        .join(state_totals.group_by("group_no").agg(pl.len().alias("number_of_k")), on="group_no", how="left")
+        .sort("group_no")
+        .with_columns(pl.col("number_of_k").fill_null(0).cast(pl.Int64))
+        # Sequence numbers across the whole file (§2): T = 1; per group A, B..., C, K...; F last.
+        .with_columns((2 + pl.col("number_of_payees") + pl.col("number_of_k")).alias("size"))
+        .with_columns((2 + pl.col("size").cum_sum() - pl.col("size")).alias("a_sequence"))
+        .with_columns((pl.col("a_sequence") + 1 + pl.col("number_of_payees")).alias("c_sequence"))
+    )
+    payers = filing.unique("payer_tin", keep="first", maintain_order=True).select(
+        digits_only(pl.col("payer_tin")).alias("payer_tin"),
+        alpha_text(pl.col("payer_name")).alias("payer_name"),
+        alpha_text(pl.col("payer_address")).alias("payer_shipping_address"),
+        alpha_text(pl.col("payer_city")).alias("payer_city"),
+        pl.col("payer_state").cast(pl.String).fill_null("").str.to_uppercase().alias("payer_state"),
+        digits_only(pl.col("payer_zip")).alias("payer_zip"),
+        digits_only(pl.col("payer_phone")).alias("payer_phone"),
+    )
+    # A positions 28-45: the amount codes with money in the group, in Pub 1220 order, at least "1".
+    amount_codes = pl.concat_str(
+        [
+            pl.when(pl.col(total_field(code)) != 0).then(pl.lit(code)).otherwise(pl.lit(""))
+            for code in AMOUNT_CODES
+        ]
+    )
+    a_records = groups.join(payers, on="payer_tin", how="left").select(
+        pl.col("a_sequence").alias("record_sequence_number"),
+        pl.lit(tax_year, pl.Int64).alias("payment_year"),
+        pl.when(pl.col("cfsf")).then(pl.lit("1")).otherwise(pl.lit("")).alias("cfsf_indicator"),
+        "payer_tin",
+        pl.when(amount_codes == "").then(pl.lit("1")).otherwise(amount_codes).alias("amount_codes"),
+        pl.col("payer_name").str.slice(0, 40).alias("payer_name"),
+        pl.col("payer_name").str.slice(40, 40).str.strip_chars(" ").alias("payer_name_2"),
+        pl.lit("0").alias("transfer_agent_indicator"),
+        "payer_shipping_address",
+        "payer_city",
+        "payer_state",
+        "payer_zip",
+        "payer_phone",
+    )
+    c_records = groups.select(
+        pl.col("c_sequence").alias("record_sequence_number"),
+        "number_of_payees",
+        *(total_field(code) for code in AMOUNT_CODES),
+    )
+    k_records = state_totals.join(groups.select("group_no", "c_sequence"), on="group_no").select(
+        (pl.col("c_sequence") + 1 + pl.col("index_in_group")).alias("record_sequence_number"),
+        pl.exclude("group_no", "c_sequence", "index_in_group"),
+    )
+    b_records = payees.join(groups.select("group_no", "a_sequence"), on="group_no").with_columns(
+        (pl.col("a_sequence") + 1 + pl.col("index_in_group")).alias("record_sequence_number")
+    )
+    last = 1 + int(groups["size"].sum()) + 1
+    t_record = {
         "record_sequence_number": 1,
         "payment_year": tax_year,
         "prior_year_indicator": "P" if prior_year else "",
@@ -810,53 +799,47 @@ def write_pub1220(
         "transmitter_name_continuation": _second_line(transmitter.name),
         "company_name": _first_line(transmitter.company_name),
         "company_name_continuation": _second_line(transmitter.company_name),
-        "company_mailing_address": transmitter.address,
-        "company_city": transmitter.city,
-        "company_state": transmitter.state,
+        "company_mailing_address": _alpha(transmitter.address),
+        "company_city": _alpha(transmitter.city),
+        "company_state": _alpha(transmitter.state),
         "company_zip": "".join(ch for ch in transmitter.zip if ch.isdigit()),
-        "total_number_of_payees": number_of_payees,
-        "contact_name": transmitter.contact_name,
+        "total_number_of_payees": payees.height,
+        "contact_name": _alpha(transmitter.contact_name),
         "contact_phone": "".join(ch for ch in transmitter.contact_phone if ch.isdigit()),
         "contact_email": transmitter.contact_email.strip(),
         "vendor_indicator": transmitter.vendor_indicator,
     }
-    for key in ("company_mailing_address", "company_city", "company_state", "contact_name"):
-        t_row[key] = _alpha(str(t_row[key]))
-    f_row = {
-        "record_sequence_number": seq,
-        "number_of_a_records": len(a_rows),
-        "total_number_of_payees": number_of_payees,
+    f_record = {
+        "record_sequence_number": last,
+        "number_of_a_records": groups.height,
+        "total_number_of_payees": payees.height,
     }
 
-    payees = payees.join(
-        pl.DataFrame(b_start, schema={"group_no": pl.Int64, "b_start": pl.Int64}), on="group_no"
-    )
-    payees = payees.with_columns(
-        (pl.col("b_start") + pl.col("index_in_group")).alias("record_sequence_number")
-    )
-    parts = [
-        pl.DataFrame({"seq": [1], "line": _render_rows(T_LAYOUT, [t_row])}),
-        pl.DataFrame(
-            {"seq": [r["record_sequence_number"] for r in a_rows], "line": _render_rows(A_LAYOUT, a_rows)}
-        ),
-        payees.select(
-            pl.col("record_sequence_number").alias("seq"), render_records(B_LAYOUT, payees).alias("line")
-        ),
-        pl.DataFrame(
-            {"seq": [r["record_sequence_number"] for r in c_rows], "line": _render_rows(C_LAYOUT, c_rows)}
-        ),
-        pl.DataFrame({"seq": [seq], "line": _render_rows(F_LAYOUT, [f_row])}),
-    ]
-    if k_rows:
-        parts.append(
-            pl.DataFrame(
-                {"seq": [r["record_sequence_number"] for r in k_rows], "line": _render_rows(K_LAYOUT, k_rows)}
-            )
+    def numbered(layout: tuple[Field, ...], frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(
+            pl.col("record_sequence_number").cast(pl.Int64).alias("seq"),
+            render_records(layout, frame).alias("line"),
         )
-    records = pl.concat([p.cast({"seq": pl.Int64}) for p in parts]).sort("seq")
-    if records["seq"].to_list() != list(range(1, records.height + 1)):  # pragma: no cover - internal
-        raise AssertionError("record sequence numbers are not 1..n")
+
+    records = pl.concat(
+        [
+            numbered(T_LAYOUT, _value_frame(T_LAYOUT, t_record)),
+            numbered(A_LAYOUT, a_records),
+            numbered(B_LAYOUT, b_records),
+            numbered(C_LAYOUT, c_records),
+            numbered(K_LAYOUT, k_records),
+            numbered(F_LAYOUT, _value_frame(F_LAYOUT, f_record)),
+        ]
+    ).sort("seq")
+    if not records["seq"].equals(pl.int_range(1, last + 1, eager=True, dtype=pl.Int64).alias("seq")):
+        raise AssertionError("record sequence numbers are not 1..n")  # pragma: no cover - internal
     return records["line"].str.join("").item().encode("ascii")
+
+
+def _value_frame(layout: tuple[Field, ...], values: dict[str, object]) -> pl.DataFrame:
+    """A one-record frame for :func:`render_records` (unset fields are null → blank)."""
+    schema = _value_schema(layout)
+    return pl.DataFrame([{name: values.get(name) for name in schema}], schema=schema)
 
 
 def _alpha(text: str) -> str:

@@ -1,0 +1,100 @@
+"""Transmitter settings for the IRS filing, from a checked ``prorata.toml``.
+
+    [transmitter]
+    tin = "123456789"          # transmitter's TIN, 9 digits
+    tcc = "ABC12"              # Transmitter Control Code, 5 letters or digits
+    name = "Example Recordkeeping LLC"
+    company_name = "Example Recordkeeping LLC"
+    address = "1 Main St"
+    city = "Springfield"
+    state = "IL"
+    zip = "62701"
+    contact_name = "Tax Operations"
+    contact_phone = "2175550100"
+    contact_email = "taxops@example.com"
+    test_file = false          # true: T record position 28 = "T"
+
+Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
+file with placeholder transmitter details, and the manifest says so (outputs.md).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.extract import USPS_CODES
+
+
+class ConfigError(Exception):
+    """The settings file is unusable; the message is one line for stderr."""
+
+
+@dataclass(frozen=True)
+class TransmitterSettings:
+    tin: str
+    tcc: str
+    name: str
+    company_name: str
+    address: str
+    city: str
+    state: str
+    zip: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    test_file: bool
+    configured: bool  # False: placeholder settings, no prorata.toml
+
+    @classmethod
+    def placeholder(cls) -> TransmitterSettings:
+        return cls(
+            tin="000000001", tcc="TEST0", name="PRORATA TEST TRANSMITTER", company_name="PRORATA TEST TRANSMITTER",
+            address="NOT CONFIGURED", city="NOT CONFIGURED", state="IL", zip="00000", contact_name="NOT CONFIGURED",
+            contact_phone="0000000000", contact_email="", test_file=True, configured=False,
+        )
+
+
+CHECKS = {
+    "tin": (r"^\d{9}$", "must be 9 digits"),
+    "tcc": (r"^[A-Za-z0-9]{5}$", "must be 5 letters or digits"),
+    "zip": (r"^\d{5}(\d{4})?$", "must be 5 or 9 digits"),
+    "contact_phone": (r"^\d{7,15}$", "must be digits only"),
+    "contact_email": (r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$", "must be an e-mail address"),
+}
+REQUIRED = ("tin", "tcc", "name", "address", "city", "state", "zip", "contact_name", "contact_phone")
+
+
+def load_settings(path: Path | None) -> TransmitterSettings:
+    """Read and check the transmitter settings; placeholder settings when there is no file."""
+    if path is None:
+        default = Path("prorata.toml")
+        if not default.is_file():
+            return TransmitterSettings.placeholder()
+        path = default
+    if not path.is_file():
+        raise ConfigError(f"{path}: file is missing")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not readable as TOML ({type(exc).__name__})") from None
+    t = raw.get("transmitter")
+    if not isinstance(t, dict):
+        raise ConfigError(f"{path}: needs a [transmitter] table")
+    for key in REQUIRED:
+        if not str(t.get(key, "")).strip():
+            raise ConfigError(f"{path}: transmitter.{key} is missing")
+    for key, (pattern, words) in CHECKS.items():
+        if not re.fullmatch(pattern, str(t.get(key, ""))):
+            raise ConfigError(f"{path}: transmitter.{key} {words}")
+    if str(t["state"]) not in USPS_CODES:
+        raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
+    return TransmitterSettings(
+        tin=str(t["tin"]), tcc=str(t["tcc"]).upper(), name=str(t["name"]),
+        company_name=str(t.get("company_name") or t["name"]), address=str(t["address"]), city=str(t["city"]),
+        state=str(t["state"]), zip=str(t["zip"]), contact_name=str(t["contact_name"]),
+        contact_phone=str(t["contact_phone"]), contact_email=str(t.get("contact_email", "")),
+        test_file=bool(t.get("test_file", False)), configured=True,
+    )

@@ -1,0 +1,238 @@
+"""IRIS A2A XML for Form 1099-R: structure, corrections, amounts, determinism, the project's XSD.
+
+Uses the sample filing of ``test_irs_pub1220`` (three payers, a foreign payee, CF/SF and other
+states, a Roth form, box 9a, corrections G and C, $1.5 billion).
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+import xmlschema
+from lxml import etree
+
+from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing
+from transforms.irs.iris_xml import (
+    CODE,
+    ELEMENT,
+    NAMESPACE,
+    XSD_PATH,
+    dollars_expr,
+    dollars_text,
+    write_iris_xml,
+)
+from transforms.irs.pub1220 import FilingInputError
+
+NS = {"ir": NAMESPACE}
+
+
+def originals() -> pl.DataFrame:
+    return sample_filing().filter(pl.col("corrected") == "")
+
+
+def corrections() -> pl.DataFrame:
+    # The original records' IRIS ids ("receipt id|submission id|record id") from the acknowledgement.
+    return (
+        sample_filing()
+        .filter(pl.col("corrected") != "")
+        .with_columns(
+            prev_unique_record_id=pl.concat_str(
+                pl.lit("2025-69211234-abc123|1|"), pl.col("form_id").str.slice(1)
+            )
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def original_xml() -> bytes:
+    return write_iris_xml(originals(), TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+
+
+@pytest.fixture(scope="module")
+def correction_xml() -> bytes:
+    return write_iris_xml(corrections(), TRANSMITTER, tax_year=TAX_YEAR, test_file=False)
+
+
+def detail(xml: bytes, account: str) -> etree._Element:
+    root = etree.fromstring(xml)
+    (found,) = root.xpath(f"//ir:Form1099RDetail[ir:RecipientAccountNum='{account}']", namespaces=NS)
+    return found
+
+
+def text(element: etree._Element, path: str) -> str | None:
+    found = element.find(path, NS)
+    return None if found is None else found.text
+
+
+def test_the_originals_validate_against_the_project_xsd_with_xmlschema_and_lxml(original_xml):
+    xmlschema.XMLSchema(str(XSD_PATH)).validate(original_xml.decode("utf-8"))
+    schema = etree.XMLSchema(etree.parse(str(XSD_PATH)))
+    assert schema.validate(etree.fromstring(original_xml)), schema.error_log
+
+
+def test_the_corrections_validate_against_the_project_xsd(correction_xml):
+    xmlschema.XMLSchema(str(XSD_PATH)).validate(correction_xml.decode("utf-8"))
+
+
+def test_the_root_is_irtransmission_in_the_irs_namespace_with_a_manifest_and_one_group_per_payer(
+    original_xml,
+):
+    root = etree.fromstring(original_xml)
+    assert root.tag == f"{{{NAMESPACE}}}IRTransmission"
+    assert [etree.QName(child).localname for child in root] == [
+        "IRTransmissionManifest", "IRSubmission1Grp", "IRSubmission1Grp", "IRSubmission1Grp",
+    ]  # fmt: skip
+    counts = [
+        len(g.findall("ir:IRSubmission1Detail/ir:Form1099RDetail", NS))
+        for g in root.findall("ir:IRSubmission1Grp", NS)
+    ]
+    assert counts == [4, 1, 1]
+    assert text(root, "ir:IRTransmissionManifest/ir:TotalRecipientFormCnt") == "6"
+    assert text(root, "ir:IRTransmissionManifest/ir:TotalIssuerFormCnt") == "3"
+    headers = root.findall("ir:IRSubmission1Grp/ir:IRSubmission1Header", NS)
+    assert [text(h, "ir:FormTypeCd") for h in headers] == ["1099R"] * 3
+    assert [text(h, "ir:TotalReportedRcpntFormCnt") for h in headers] == ["4", "1", "1"]
+    assert [text(h, "ir:SubmissionId") for h in headers] == ["1", "2", "3"]
+
+
+def test_test_cd_is_t_for_a_test_file_and_p_for_production(original_xml, correction_xml):
+    assert text(etree.fromstring(original_xml), "ir:IRTransmissionManifest/ir:TestCd") == "T"
+    assert text(etree.fromstring(correction_xml), "ir:IRTransmissionManifest/ir:TestCd") == "P"
+
+
+def test_corrections_carry_corrected_ind_and_the_original_records_unique_record_id(
+    original_xml, correction_xml
+):
+    root = etree.fromstring(correction_xml)
+    assert text(root, "ir:IRTransmissionManifest/ir:TransmissionTypeCd") == "C"
+    forms = root.findall(".//ir:Form1099RDetail", NS)
+    assert len(forms) == 3
+    assert [text(f, "ir:CorrectedInd") for f in forms] == ["1", "1", "1"]
+    assert [text(f, "ir:PrevSubmittedRecRecipientGrp/ir:UniqueRecordId") for f in forms] == [
+        "2025-69211234-abc123|1|6", "2025-69211234-abc123|1|7", "2025-69211234-abc123|1|8",
+    ]  # fmt: skip
+    original = etree.fromstring(original_xml)
+    assert text(original, "ir:IRTransmissionManifest/ir:TransmissionTypeCd") == "O"
+    assert {text(f, "ir:CorrectedInd") for f in original.findall(".//ir:Form1099RDetail", NS)} == {"0"}
+    assert original.find(".//ir:PrevSubmittedRecRecipientGrp", NS) is None
+
+
+def test_a_transmission_mixing_originals_and_corrections_is_refused():
+    mixed = pl.concat([originals(), corrections().drop("prev_unique_record_id")])
+    with pytest.raises(FilingInputError, match="either originals or corrections"):
+        write_iris_xml(mixed, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+
+
+def test_a_correction_without_the_original_records_id_is_refused_naming_the_form_only():
+    with pytest.raises(FilingInputError, match="prev_unique_record_id") as error:
+        write_iris_xml(
+            corrections().drop("prev_unique_record_id"), TRANSMITTER, tax_year=TAX_YEAR, test_file=True
+        )
+    assert "F6" in str(error.value) and "667788990" not in str(error.value)
+
+
+def test_same_input_in_any_row_order_gives_identical_bytes(original_xml):
+    again = write_iris_xml(
+        originals().sample(fraction=1.0, shuffle=True, seed=3), TRANSMITTER, tax_year=TAX_YEAR, test_file=True
+    )
+    assert again == original_xml
+    utid = text(etree.fromstring(original_xml), "ir:IRTransmissionManifest/ir:UniqueTransmissionId")
+    assert re.fullmatch(r"[0-9a-f-]{36}:IRIS:ABC12::A", utid)
+    given = write_iris_xml(
+        originals(),
+        TRANSMITTER,
+        tax_year=TAX_YEAR,
+        test_file=True,
+        transmission_id="11111111-2222-4333-8444-555555555555:IRIS:ABC12::A",
+    )
+    assert b"11111111-2222-4333-8444-555555555555:IRIS:ABC12::A" in given
+
+
+@pytest.mark.parametrize(
+    ("cents", "dollars"),
+    [(0, "0.00"), (5, "0.05"), (50, "0.50"), (123_450, "1234.50"), (100_000_000_000, "1000000000.00"),
+     (150_000_000_001, "1500000000.01"), (999_999_999_999, "9999999999.99")],
+)  # fmt: skip
+def test_amounts_are_decimal_dollars_with_two_decimals_from_integer_cents(cents, dollars):
+    assert dollars_text(cents) == dollars
+    assert pl.select(dollars_expr(pl.lit(cents, pl.Int64))).item() == dollars
+
+
+def test_box_amounts_in_the_xml_match_the_cents_including_zero_and_one_and_a_half_billion(original_xml):
+    rich = detail(original_xml, "ACCT-0009")
+    assert text(rich, "ir:GrossDistributionAmt") == "1500000000.00"
+    assert text(rich, "ir:FederalIncomeTaxWithheldAmt") == "300000000.00"
+    assert text(rich, "ir:TotalEmployeeContributionsAmt") == "4000.00"
+    assert text(rich, "ir:CapitalGainAmt") == "0.00"
+    assert text(rich, "ir:StateLocalTaxGrp/ir:StateTaxGrp/ir:StateTaxWithheldAmt") == "90000000.00"
+    first = detail(original_xml, "ACCT-0001")
+    assert text(first, "ir:GrossDistributionAmt") == "12345.67"
+    assert text(first, "ir:EmployeeContributionsAmt") == "2345.67"
+    assert text(first, "ir:OtherDistributionAmt") == "123.00"
+    header = etree.fromstring(original_xml).find(".//ir:IRSubmission1Header", NS)
+    # 12 345.67 + 5 000.00 + 2 500.00 + 98 765.43 = 118 611.10
+    assert (
+        text(header, "ir:IRSubmission1FormTotals/ir:Form1099RTotalAmtGrp/ir:GrossDistributionAmt")
+        == "118611.10"
+    )
+
+
+def test_the_roth_form_has_two_distribution_codes_and_its_first_roth_year(original_xml):
+    roth = detail(original_xml, "ACCT-0002")
+    assert [c.text for c in roth.findall("ir:F1099RDistributionCd", NS)] == ["7", "B"]
+    assert text(roth, "ir:DesignatedROTHAcctFirstYr") == "2012"
+    assert text(roth, "ir:StateLocalTaxGrp/ir:LocalTaxGrp/ir:LocalTaxWithheldAmt") == "25.00"
+    assert text(roth, "ir:StateLocalTaxGrp/ir:LocalTaxGrp/ir:LocalityNm") == "NEWARK"
+
+
+def test_box_9a_box_2b_and_cfsf_state_are_written_for_the_split_total_distribution(original_xml):
+    first = detail(original_xml, "ACCT-0001")
+    assert text(first, "ir:RcpntTotalDistributionPct") == "40"
+    assert text(first, "ir:TotalDistributionInd") == "1"
+    assert text(first, "ir:CFSFElectionStateCd") == "CA"
+    assert text(first, "ir:StateLocalTaxGrp/ir:StateTaxGrp/ir:PayerStateIdNum") == "123-4567-8"
+    ny = detail(original_xml, "ACCT-0004")
+    assert text(ny, "ir:CFSFElectionStateCd") is None
+    assert text(ny, "ir:RcpntTotalDistributionPct") is None
+
+
+def test_the_taxable_amount_is_left_out_when_not_determined_and_the_entity_gets_a_business_name(original_xml):
+    trust = detail(original_xml, "ACCT-0005")
+    assert text(trust, "ir:TaxableAmt") is None
+    assert text(trust, "ir:TxblAmountNotDeterminedInd") == "1"
+    assert text(trust, "ir:PaymentDt") == "2025-06-30"
+    assert text(trust, "ir:RecipientDetail/ir:TINSubmittedTypeCd") == "BUSINESS_TIN"
+    assert text(trust, "ir:RecipientDetail/ir:BusinessNameControlTxt") == "SMIT"
+    assert (
+        text(trust, "ir:RecipientDetail/ir:BusinessName/ir:BusinessNameLine1Txt") == "THE SMITH FAMILY TRUST"
+    )
+
+
+def test_the_foreign_payee_gets_a_foreign_address(original_xml):
+    foreign = detail(original_xml, "ACCT-0003").find(
+        "ir:RecipientDetail/ir:MailingAddressGrp/ir:ForeignAddress", NS
+    )
+    assert foreign is not None
+    assert (
+        text(foreign, "ir:CityNm"),
+        text(foreign, "ir:CountryCd"),
+        text(foreign, "ir:ForeignPostalCd"),
+    ) == (
+        "TORONTO ON",
+        "CA",
+        "M5V 3L9",
+    )
+
+
+def test_every_element_name_of_the_mapping_is_declared_in_the_projects_xsd(original_xml, correction_xml):
+    declared = set(re.findall(r'<xs:element name="([A-Za-z0-9]+)"', XSD_PATH.read_text()))
+    assert set(ELEMENT.values()) <= declared
+    used = {
+        etree.QName(e).localname
+        for xml in (original_xml, correction_xml)
+        for e in etree.fromstring(xml).iter()
+    }
+    assert used <= set(ELEMENT.values())
+    assert CODE["form_type"] == "1099R"
