@@ -66,14 +66,22 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
     secs = manifest.get("stage_seconds", {})
     if secs:
         lines.append("  stages         " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
+    irs = manifest.get("irs_filing") or {}
+    if irs.get("file"):
+        kind = "TEST file" if irs["test_file"] else "production file"
+        why = "" if irs["transmitter_configured"] else " (no prorata.toml: placeholder transmitter)"
+        lines.append(
+            f"  IRS filing     {irs['channel']} {kind}{why}: {irs['file']}, {irs['returns']:,} returns"
+        )
     lines.append(
-        f"  outputs        {out_dir}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, manifest.json)"
+        f"  outputs        {out_dir}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, irs/, manifest.json)"
     )
     return "\n".join(lines)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from contracts.loading import ExtractError, precheck
+    from flows.config import ConfigError, load_settings
     from flows.outputs import OutputError, check_target
 
     extract_dir, out_dir = Path(args.extract_dir), Path(args.out)
@@ -81,16 +89,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         check_target(out_dir.resolve())
         precheck(extract_dir)
+        settings = load_settings(Path(args.config) if args.config else None)
         if args.no_prefect:
             from flows.pipeline import run_pipeline
 
-            manifest = run_pipeline(extract_dir, out_dir, progress=say).manifest
+            manifest = run_pipeline(extract_dir, out_dir, progress=say, settings=settings).manifest
         else:
             say("starting the Prefect flow")
             from flows.run_flow import prorata_run
 
-            manifest = prorata_run(extract_dir, out_dir, progress=say)
-    except (ExtractError, OutputError) as exc:
+            manifest = prorata_run(extract_dir, out_dir, progress=say, settings=settings)
+    except (ExtractError, OutputError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     print(summary_text(manifest, out_dir))
@@ -155,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output folder (replaced atomically)")
     run.add_argument("--no-prefect", action="store_true", help="run the stages in-process without Prefect")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--config", help="transmitter settings (default ./prorata.toml; without it a test file)")
     run.set_defaults(func=cmd_run)
 
     sample = sub.add_parser("sample", help="generate a realistic synthetic extract")

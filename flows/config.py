@@ -51,9 +51,19 @@ class TransmitterSettings:
     @classmethod
     def placeholder(cls) -> TransmitterSettings:
         return cls(
-            tin="000000001", tcc="TEST0", name="PRORATA TEST TRANSMITTER", company_name="PRORATA TEST TRANSMITTER",
-            address="NOT CONFIGURED", city="NOT CONFIGURED", state="IL", zip="00000", contact_name="NOT CONFIGURED",
-            contact_phone="0000000000", contact_email="", test_file=True, configured=False,
+            tin="000000001",
+            tcc="TEST0",
+            name="PRORATA TEST TRANSMITTER",
+            company_name="PRORATA TEST TRANSMITTER",
+            address="NOT CONFIGURED",
+            city="NOT CONFIGURED",
+            state="IL",
+            zip="00000",
+            contact_name="NOT CONFIGURED",
+            contact_phone="0000000000",
+            contact_email="",
+            test_file=True,
+            configured=False,
         )
 
 
@@ -92,9 +102,17 @@ def load_settings(path: Path | None) -> TransmitterSettings:
     if str(t["state"]) not in USPS_CODES:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
     return TransmitterSettings(
-        tin=str(t["tin"]), tcc=str(t["tcc"]).upper(), name=str(t["name"]),
-        company_name=str(t.get("company_name") or t["name"]), address=str(t["address"]), city=str(t["city"]),
-        state=str(t["state"]), zip=str(t["zip"]), contact_name=str(t["contact_name"]),
-        contact_phone=str(t["contact_phone"]), contact_email=str(t.get("contact_email", "")),
-        test_file=bool(t.get("test_file", False)), configured=True,
+        tin=str(t["tin"]),
+        tcc=str(t["tcc"]).upper(),
+        name=str(t["name"]),
+        company_name=str(t.get("company_name") or t["name"]),
+        address=str(t["address"]),
+        city=str(t["city"]),
+        state=str(t["state"]),
+        zip=str(t["zip"]),
+        contact_name=str(t["contact_name"]),
+        contact_phone=str(t["contact_phone"]),
+        contact_email=str(t.get("contact_email", "")),
+        test_file=bool(t.get("test_file", False)),
+        configured=True,
     )

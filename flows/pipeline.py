@@ -18,6 +18,8 @@ import polars as pl
 from contracts.extract import TABLES
 from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
+from flows.config import TransmitterSettings
+from flows.filing import filing_frame, write_irs_file
 from flows.outputs import StagedOutput, write_json, write_parquet
 from transforms.edit_checks import filable, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
@@ -219,8 +221,15 @@ def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]
     }
 
 
-def write_outputs(out_dir: Path, loaded: Loaded, computed: Computed, timings: dict[str, float]) -> dict:
+def write_outputs(
+    out_dir: Path,
+    loaded: Loaded,
+    computed: Computed,
+    timings: dict[str, float],
+    settings: TransmitterSettings | None = None,
+) -> dict:
     """Stage 3: write every output into a staging folder and swap it into place."""
+    settings = settings or TransmitterSettings.placeholder()
     started = time.perf_counter()
     with StagedOutput(out_dir) as staged:
         root = staged.path
@@ -233,13 +242,23 @@ def write_outputs(out_dir: Path, loaded: Loaded, computed: Computed, timings: di
         write_parquet(computed.tieout_945, root / "tieout_945.parquet")
         for name, frame in parties(loaded.validated.tables, result.forms).items():
             write_parquet(frame, root / f"{name}.parquet")
+        t0 = time.perf_counter()
+        filing = filing_frame(computed.filable, loaded.validated.tables)
+        irs = write_irs_file(root, filing, settings, loaded.manifest.tax_year)
+        timings["irs_file"] = time.perf_counter() - t0
         timings["write"] = time.perf_counter() - started
         manifest = build_manifest(loaded, computed, timings)
+        manifest["irs_filing"] = irs
         write_json(manifest, root / "manifest.json")
     return manifest
 
 
-def run_pipeline(extract_dir: Path, out_dir: Path, progress: Progress | None = None) -> RunSummary:
+def run_pipeline(
+    extract_dir: Path,
+    out_dir: Path,
+    progress: Progress | None = None,
+    settings: TransmitterSettings | None = None,
+) -> RunSummary:
     """``prorata run`` without Prefect: the three stages in order."""
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
@@ -253,7 +272,7 @@ def run_pipeline(extract_dir: Path, out_dir: Path, progress: Progress | None = N
     say(
         f"split {computed.result.distributions.height:,} disbursements into {computed.result.forms.height:,} forms"
     )
-    manifest = write_outputs(out_dir, loaded, computed, timings)
+    manifest = write_outputs(out_dir, loaded, computed, timings, settings)
     return RunSummary(manifest, out_dir)
 
 

@@ -28,12 +28,14 @@ def split(loaded: pipeline.Loaded) -> pipeline.Computed:
 
 
 @task(name="write-outputs", **TASK_OPTIONS)
-def write(out_dir: Path, loaded: pipeline.Loaded, computed: pipeline.Computed, timings: dict) -> dict:
-    return pipeline.write_outputs(out_dir, loaded, computed, timings)
+def write(
+    out_dir: Path, loaded: pipeline.Loaded, computed: pipeline.Computed, timings: dict, settings=None
+) -> dict:
+    return pipeline.write_outputs(out_dir, loaded, computed, timings, settings)
 
 
 @flow(name="prorata-run", persist_result=False, log_prints=False, validate_parameters=False)
-def prorata_run(extract_dir: Path, out_dir: Path, progress=None) -> dict:
+def prorata_run(extract_dir: Path, out_dir: Path, progress=None, settings=None) -> dict:
     """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes)."""
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
@@ -47,4 +49,4 @@ def prorata_run(extract_dir: Path, out_dir: Path, progress=None) -> dict:
     say(
         f"split {computed.result.distributions.height:,} disbursements into {computed.result.forms.height:,} forms"
     )
-    return write(out_dir, loaded, computed, timings)
+    return write(out_dir, loaded, computed, timings, settings)

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import polars as pl
 
+from transforms.box7 import BOX7_CODES
 from transforms.irs.pub1220 import (
     AMOUNT_CODES,
     FILLER_KINDS,
@@ -44,38 +45,7 @@ CODE_Y_FIRST_TAX_YEAR = 2025
 #: allowed when either row lists the other code. "JS" (early Roth SIMPLE IRA distribution, 2025) is
 #: included because a validator "must not reject it" (tax-rules.md §f.2). Re-check against every
 #: year's i1099r Table 1; this table may move to a shared code-table module.
-CODES_USED_WITH: dict[str, str] = {
-    "1": "8BDKLMP",
-    "2": "8BDKLMP",
-    "3": "D",
-    "4": "8ABDGHKLMP",
-    "5": "",
-    "6": "W",
-    "7": "ABDKLM",
-    "8": "124BJK",
-    "9": "",
-    "A": "47",
-    "B": "12478GLMPU",
-    "C": "D",
-    "D": "12347C",
-    "E": "",
-    "F": "",
-    "G": "4BK",
-    "H": "4",
-    "J": "8PS",
-    "K": "12478G",
-    "L": "1247B",
-    "M": "1247B",
-    "N": "",
-    "P": "124BJK",
-    "Q": "",
-    "R": "",
-    "S": "J",
-    "T": "",
-    "U": "B",
-    "W": "6",
-    "Y": "47K",
-}
+CODES_USED_WITH: dict[str, str] = {c.code: c.used_with for c in BOX7_CODES}  # the one code table
 
 #: Allowed two-code combinations as sorted strings ("18", "7B", "BG", ...).
 ALLOWED_CODE_PAIRS: frozenset[str] = frozenset(

@@ -1,0 +1,91 @@
+"""The IRS electronic filing of a run: one file in ``OUT_DIR/irs/``.
+
+Tax years up to the last FIRE year (parameter ``fire_last_tax_year``, 2025) are written as a
+Publication 1220 file and read back by our own checker before they are kept; later years as IRIS
+XML. Only forms without a blocking edit check and with box 1 of $10 or more are filed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from flows.config import TransmitterSettings
+from transforms.irs import Transmitter, check_pub1220, write_iris_xml, write_pub1220
+from transforms.params import TaxParameters
+
+
+class FilingCheckError(RuntimeError):
+    """Our own Publication 1220 file failed our own checker: nothing is written."""
+
+
+def filing_frame(forms: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Forms joined with the payer and payee blocks the writers need (originals: ``corrected`` empty)."""
+    payers = tables["plans"].select(
+        "plan_id", "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone"
+    )
+    payees = tables["payees"].select(
+        "payee_id",
+        "tin_type",
+        "first_name",
+        "last_name",
+        "address",
+        "city",
+        pl.col("state").fill_null("").alias("state_code"),
+        pl.col("zip").fill_null(""),
+        "country",
+    )
+    return (
+        forms.join(payers, on="plan_id", how="left")
+        .join(payees, on="payee_id", how="left")
+        .with_columns(pl.col("first_name").fill_null(""), pl.lit("").alias("corrected"))
+        .sort("payer_tin", "account_number")
+    )
+
+
+def transmitter(settings: TransmitterSettings) -> Transmitter:
+    return Transmitter(
+        tin=settings.tin,
+        tcc=settings.tcc,
+        name=settings.name,
+        company_name=settings.company_name,
+        address=settings.address,
+        city=settings.city,
+        state=settings.state,
+        zip=settings.zip,
+        contact_name=settings.contact_name,
+        contact_phone=settings.contact_phone,
+        contact_email=settings.contact_email,
+    )
+
+
+def write_irs_file(root: Path, filing: pl.DataFrame, settings: TransmitterSettings, tax_year: int) -> dict:
+    """Write the filing into ``root/irs/``; returns what the manifest records about it."""
+    p = TaxParameters.for_year(tax_year)
+    test_file = settings.test_file or not settings.configured
+    info = {
+        "channel": "FIRE" if tax_year <= p.fire_last_tax_year else "IRIS",
+        "returns": filing.height,
+        "test_file": test_file,
+        "transmitter_configured": settings.configured,
+        "file": None,
+    }
+    if filing.height == 0:
+        return info
+    (root / "irs").mkdir(parents=True, exist_ok=True)
+    t = transmitter(settings)
+    if info["channel"] == "FIRE":
+        data = write_pub1220(filing, t, tax_year=tax_year, test_file=test_file)
+        problems = check_pub1220(data)
+        if problems:
+            raise FilingCheckError(
+                f"Publication 1220 file failed its check: {problems[0]} (+{len(problems) - 1} more)"
+            )
+        name = f"irs/FIRE_1099R_{tax_year}.txt"
+    else:
+        data = write_iris_xml(filing, t, tax_year=tax_year, test_file=test_file)
+        name = f"irs/IRIS_1099R_{tax_year}.xml"
+    (root / name).write_bytes(data)
+    info["file"] = name
+    return info
