@@ -1,6 +1,10 @@
-"""One benchmark measurement in a fresh process: prints a JSON line with stage times and peak RSS.
+"""One benchmark measurement in a fresh process; prints one JSON line.
 
-    python -m benchmarks.one_run EXTRACT_DIR OUT_DIR
+    python -m benchmarks.one_run EXTRACT_DIR OUT_DIR [run|floor]
+
+``run``: the stages of ``prorata run`` (without Prefect's fixed start-up cost), each timed, and the
+peak RSS of the process. ``floor``: polars reading the same inputs and writing outputs of the same
+size, nothing else — the I/O floor the run is compared with.
 """
 
 from __future__ import annotations
@@ -14,48 +18,85 @@ from pathlib import Path
 import polars as pl
 
 
-def io_floor(extract_dir: Path, out_dir: Path) -> float:
-    """polars reading the same inputs and writing outputs of the same size, nothing else."""
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def io_floor(extract_dir: Path, out_dir: Path) -> dict:
     from flows.outputs import write_parquet
 
     t0 = time.perf_counter()
     frames = {p.stem: pl.read_parquet(p) for p in sorted(extract_dir.glob("*.parquet"))}
     d = frames["distributions"]
+    read_s = time.perf_counter() - t0
+    sizes = json.loads((out_dir / "_sizes.json").read_text()) if (out_dir / "_sizes.json").is_file() else {}
+    t0 = time.perf_counter()
     floor_dir = out_dir.with_name(out_dir.name + "-floor")
-    # outputs of the same shape: distributions (17 columns), forms (~0.8 rows per disbursement), explain
-    write_parquet(d.select(d.columns[:17]), floor_dir / "distributions.parquet")
-    write_parquet(d.head(int(d.height * 0.8)), floor_dir / "forms.parquet")
-    write_parquet(d.select(d.columns[:14]), floor_dir / "explain.parquet")
-    return time.perf_counter() - t0
+    # outputs of the same row counts: a row per disbursement (distributions, explain facts), a row per form
+    write_parquet(d, floor_dir / "distributions.parquet")
+    write_parquet(d.head(sizes.get("forms", int(d.height * 0.8))), floor_dir / "forms.parquet")
+    write_parquet(d, floor_dir / "explain.parquet")
+    write_s = time.perf_counter() - t0
+    return {
+        "floor_read_s": read_s,
+        "floor_write_s": write_s,
+        "floor_s": read_s + write_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run(extract_dir: Path, out_dir: Path) -> dict:
+    from contracts.loading import read_extract
+    from contracts.validate import validate
+    from flows.pipeline import Computed, Loaded, _engine_quarantine, file_hashes, write_outputs
+    from transforms.edit_checks import filable, run_edit_checks, tieout_945
+    from transforms.engine import compute
+    from transforms.params import TaxParameters
+
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    manifest, frames = read_extract(extract_dir)
+    t["read"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    validated = validate(frames, manifest.tax_year)
+    t["validate"] = time.perf_counter() - t0
+    p = TaxParameters.for_year(manifest.tax_year)
+    t0 = time.perf_counter()
+    result = compute(validated.tables, p)
+    t["split_codes_forms"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    checks = run_edit_checks(result.forms, result.legs, p)
+    computed = Computed(
+        result,
+        pl.concat([validated.quarantine, _engine_quarantine(result, validated.tables)]),
+        checks,
+        tieout_945(result.legs),
+        filable(result.forms, checks),
+    )
+    t["edit_checks_945"] = time.perf_counter() - t0
+    loaded = Loaded(manifest, validated, {k: v.height for k, v in frames.items()}, file_hashes(extract_dir))
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    write_outputs(out_dir, loaded, computed, timings)
+    t["write_with_irs_file"] = time.perf_counter() - t0
+    t["irs_file"] = timings.get("irs_file", 0.0)
+    rows = frames["distributions"].height
+    (out_dir / "_sizes.json").write_text(json.dumps({"forms": result.forms.height}))
+    return {
+        "rows": rows,
+        "forms": result.forms.height,
+        **{f"{k}_s": v for k, v in t.items()},
+        "total_s": sum(v for k, v in t.items() if k != "irs_file"),
+        "engine_rows_per_s": rows / t["split_codes_forms"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def main() -> None:
     extract_dir, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
     mode = sys.argv[3] if len(sys.argv) > 3 else "run"
-    if mode == "floor":
-        seconds = io_floor(extract_dir, out_dir)
-        print(json.dumps({"floor_s": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-        return
-    from flows.pipeline import compute_split, load_and_validate, write_outputs
-
-    t: dict[str, float] = {}
-    t0 = time.perf_counter()
-    loaded = load_and_validate(extract_dir)
-    t["read_validate"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    computed = compute_split(loaded)
-    t["split_forms_checks"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    write_outputs(out_dir, loaded, computed, dict(t))
-    t["write"] = time.perf_counter() - t0
-    rows = loaded.rows_in["distributions"]
-    print(json.dumps({
-        "rows": rows,
-        "forms": computed.result.forms.height,
-        **{f"{k}_s": v for k, v in t.items()},
-        "total_s": sum(t.values()),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    result = io_floor(extract_dir, out_dir) if mode == "floor" else run(extract_dir, out_dir)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

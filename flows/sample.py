@@ -20,12 +20,10 @@ With `fault_fraction > 0` about that fraction of the events is corrupted, cyclin
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
 import math
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -1428,27 +1426,3 @@ def generate_extract(
         "faults": faults,
         "faulty_events": faulty.len(),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write a synthetic canonical extract.")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("n_disbursements", type=int)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tax-year", type=int, default=2025)
-    parser.add_argument("--fault-fraction", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    counts = generate_extract(
-        args.out_dir,
-        args.n_disbursements,
-        args.seed,
-        tax_year=args.tax_year,
-        fault_fraction=args.fault_fraction,
-    )
-    json.dump(counts, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -38,10 +38,11 @@ REASONS = (
     "qdro",
     "corrective",
 )
-USPS = set(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
-    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP".split()
-)
+USPS = {
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
+    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
+    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP",
+}  # fmt: skip
 REQUIRED_DISTRIBUTION_COLUMNS = (
     "distribution_id",
     "event_id",
@@ -108,7 +109,9 @@ def dangling_reference(x):
     d = x["distributions"]
     return pl.concat(
         [
-            d.filter(pl.col("participant_id").is_not_null()).join(x["participants"], on="participant_id", how="anti"),
+            d.filter(pl.col("participant_id").is_not_null()).join(
+                x["participants"], on="participant_id", how="anti"
+            ),
             d.join(x["payees"], on="payee_id", how="anti"),
             d.join(x["plans"], on="plan_id", how="anti"),
         ]
@@ -124,8 +127,10 @@ def duplicate_distribution_id(x):
 
 
 def amount_above_value(x):
-    return drawn_per_contract(x).join(x["contracts"], on=["event_id", "contract"]).filter(
-        pl.col("drawn") > pl.col("value_cents")
+    return (
+        drawn_per_contract(x)
+        .join(x["contracts"], on=["event_id", "contract"])
+        .filter(pl.col("drawn") > pl.col("value_cents"))
     )
 
 
@@ -158,7 +163,9 @@ def missing_contract_row(x):
 
 
 def null_required_field(x):
-    return x["distributions"].filter(pl.any_horizontal(pl.col(c).is_null() for c in REQUIRED_DISTRIBUTION_COLUMNS))
+    return x["distributions"].filter(
+        pl.any_horizontal(pl.col(c).is_null() for c in REQUIRED_DISTRIBUTION_COLUMNS)
+    )
 
 
 def pre1987_basis_above_basis(x):
@@ -176,7 +183,9 @@ def non_roth_to_rollover_roth_plan(x):
 
 
 def hardship_rolled_over(x):
-    return x["distributions"].filter(pl.col("reason").is_in(NOT_ROLLED_OVER) & (pl.col("destination") != "cash"))
+    return x["distributions"].filter(
+        pl.col("reason").is_in(NOT_ROLLED_OVER) & (pl.col("destination") != "cash")
+    )
 
 
 FAULT_CHECKS = {
@@ -255,7 +264,13 @@ def test_each_event_has_exactly_one_contracts_row_per_contract_the_participant_h
 
 def test_contract_amounts_are_consistent(small):
     c = small["contracts"]
-    money = ("value_cents", "basis_cents", "pre1987_basis_cents", "irr_recapture_cents", "foreign_source_cents")
+    money = (
+        "value_cents",
+        "basis_cents",
+        "pre1987_basis_cents",
+        "irr_recapture_cents",
+        "foreign_source_cents",
+    )
     assert c.filter(pl.any_horizontal(pl.col(m) < 0 for m in money)).height == 0
     untaxed = (pl.col("value_cents") - pl.col("basis_cents")).clip(0)
     assert c.filter(pl.col("foreign_source_cents") > untaxed).height == 0
@@ -285,7 +300,10 @@ def test_governmental_457b_plans_hold_no_after_tax_money(small):
 
 def test_only_moves_the_law_allows_appear(small):
     d = small["distributions"]
-    roth_out = d.filter((pl.col("contract") == "roth") & ~pl.col("destination").is_in(["cash", "rollover_roth_ira", "rollover_roth_plan"]))
+    roth_out = d.filter(
+        (pl.col("contract") == "roth")
+        & ~pl.col("destination").is_in(["cash", "rollover_roth_ira", "rollover_roth_plan"])
+    )
     assert roth_out.height == 0
     assert d.filter(pl.col("reason").is_in(LOANS) & (pl.col("destination") != "cash")).height == 0
     assert hardship_rolled_over(small).height == 0
@@ -296,22 +314,38 @@ def test_corrective_taxable_year_is_the_payment_year_or_the_year_before_and_only
     d = small["distributions"]
     corrective = d.filter(pl.col("reason") == "corrective")
     assert corrective.get_column("corrective_taxable_year").is_in([TAX_YEAR, TAX_YEAR - 1]).all()
-    assert d.filter((pl.col("reason") != "corrective") & pl.col("corrective_taxable_year").is_not_null()).height == 0
+    assert (
+        d.filter((pl.col("reason") != "corrective") & pl.col("corrective_taxable_year").is_not_null()).height
+        == 0
+    )
 
 
 def test_money_from_a_rollover_source_is_flagged_only_in_governmental_457b_plans(small):
     joined = small["distributions"].join(small["plans"], on="plan_id")
-    assert joined.filter(pl.col("from_rollover_source") & (pl.col("plan_type") != "457b_governmental")).height == 0
+    assert (
+        joined.filter(pl.col("from_rollover_source") & (pl.col("plan_type") != "457b_governmental")).height
+        == 0
+    )
 
 
 def test_beneficiaries_are_paid_after_the_death_and_are_never_the_participant(small):
     ev = events_with_people(small)
     death = ev.filter(pl.col("reason") == "death")
     assert death.height > 0
-    assert death.filter(pl.col("date_of_death").is_null() | (pl.col("payment_date") <= pl.col("date_of_death"))).height == 0
+    assert (
+        death.filter(
+            pl.col("date_of_death").is_null() | (pl.col("payment_date") <= pl.col("date_of_death"))
+        ).height
+        == 0
+    )
     assert death.filter(pl.col("payee_id") == pl.col("own_payee_id")).height == 0
     # Nobody is paid as a participant after dying.
-    assert ev.filter(pl.col("date_of_death").is_not_null() & (pl.col("payee_id") == pl.col("own_payee_id"))).height == 0
+    assert (
+        ev.filter(
+            pl.col("date_of_death").is_not_null() & (pl.col("payee_id") == pl.col("own_payee_id"))
+        ).height
+        == 0
+    )
     qdro = ev.filter(pl.col("reason") == "qdro")
     assert qdro.filter(pl.col("payee_id") == pl.col("own_payee_id")).height == 0
     others = ev.filter(~pl.col("reason").is_in(["death", "qdro"]))
@@ -342,9 +376,20 @@ def test_tins_zips_phones_and_states_have_the_canonical_shape(small):
 
 def test_columns_have_the_canonical_types(small):
     d, c, p, pt = small["distributions"], small["contracts"], small["payees"], small["participants"]
-    for col in ("amount_cents", "federal_withholding_cents", "state_withholding_cents", "local_withholding_cents"):
+    for col in (
+        "amount_cents",
+        "federal_withholding_cents",
+        "state_withholding_cents",
+        "local_withholding_cents",
+    ):
         assert d.schema[col] == pl.Int64
-    for col in ("value_cents", "basis_cents", "pre1987_basis_cents", "irr_recapture_cents", "foreign_source_cents"):
+    for col in (
+        "value_cents",
+        "basis_cents",
+        "pre1987_basis_cents",
+        "irr_recapture_cents",
+        "foreign_source_cents",
+    ):
         assert c.schema[col] == pl.Int64
     assert d.schema["payment_date"] == pl.Date
     assert p.schema["date_of_birth"] == pl.Date
@@ -358,7 +403,9 @@ def test_columns_have_the_canonical_types(small):
 
 def test_rollover_legs_carry_no_federal_withholding(small):
     d = small["distributions"]
-    assert d.filter((pl.col("destination") != "cash") & (pl.col("federal_withholding_cents") != 0)).height == 0
+    assert (
+        d.filter((pl.col("destination") != "cash") & (pl.col("federal_withholding_cents") != 0)).height == 0
+    )
     assert d.filter(pl.col("federal_withholding_cents") < 0).height == 0
 
 
@@ -465,7 +512,9 @@ def test_the_sample_spans_the_age_boundaries_of_the_early_distribution_rules(sam
     assert reached.filter(pl.col("payment_date") >= pl.col("half")).height > 0
     sep_age = pl.col("separation_date").dt.year() - pl.col("participant_dob").dt.year()
     assert ev.filter(sep_age == 55).height > 0 and ev.filter(sep_age == 54).height > 0
-    assert ev.filter(pl.col("public_safety_employee") & (pl.col("plan_type") == "457b_governmental")).height > 0
+    assert (
+        ev.filter(pl.col("public_safety_employee") & (pl.col("plan_type") == "457b_governmental")).height > 0
+    )
     assert ev.filter(pl.col("disabled")).height > 0
 
 
@@ -477,7 +526,9 @@ def test_the_sample_has_multi_destination_events(sample):
         cash=(pl.col("destination") == "cash").any(),
         roll=(pl.col("destination") != "cash").any(),
         pretax_to_ira=((pl.col("contract") == "non_roth") & (pl.col("destination") == "rollover_ira")).any(),
-        after_tax_to_roth_ira=((pl.col("contract") == "after_tax") & (pl.col("destination") == "rollover_roth_ira")).any(),
+        after_tax_to_roth_ira=(
+            (pl.col("contract") == "after_tax") & (pl.col("destination") == "rollover_roth_ira")
+        ).any(),
     )
     assert per_event.filter(pl.col("dests") >= 2).height > 50
     assert per_event.filter(pl.col("cash") & pl.col("roll")).height > 10
@@ -488,8 +539,10 @@ def test_the_sample_has_multi_destination_events(sample):
 
 def test_the_sample_has_events_that_empty_a_contract(sample):
     x, _ = sample
-    closed = drawn_per_contract(x).join(x["contracts"], on=["event_id", "contract"]).filter(
-        pl.col("drawn") == pl.col("value_cents")
+    closed = (
+        drawn_per_contract(x)
+        .join(x["contracts"], on=["event_id", "contract"])
+        .filter(pl.col("drawn") == pl.col("value_cents"))
     )
     assert closed.height > 20
 
@@ -497,7 +550,9 @@ def test_the_sample_has_events_that_empty_a_contract(sample):
 def test_the_sample_has_federal_state_and_local_withholding(sample):
     x, _ = sample
     d = x["distributions"]
-    assert d.filter((pl.col("destination") == "cash") & (pl.col("federal_withholding_cents") > 0)).height > 100
+    assert (
+        d.filter((pl.col("destination") == "cash") & (pl.col("federal_withholding_cents") > 0)).height > 100
+    )
     assert d.filter(pl.col("state_withholding_cents") > 0).height > 20
     assert d.filter(pl.col("state_payer_id").is_not_null()).height > 20
     assert d.filter(pl.col("locality").is_not_null() & (pl.col("local_withholding_cents") > 0)).height > 0
@@ -542,4 +597,6 @@ def test_about_the_requested_fraction_of_events_is_corrupted_and_nothing_else_sa
     assert sum(counts["faults"].values()) == counts["faulty_events"] == round(0.2 * counts["events"])
     manifest = (folder / "manifest.json").read_text()
     assert "fault" not in manifest
-    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{t}.parquet" for t in TABLES] + ["manifest.json"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{t}.parquet" for t in TABLES] + ["manifest.json"]
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.allocation import sum_before_within
 from transforms.money import mul_div_half_up
 
 ROTH = pl.col("contract") == "roth"
@@ -34,17 +35,20 @@ def box5_employee_contributions() -> pl.Expr:
     return pl.col("basis_cents")
 
 
-def box10_irr_recapture() -> pl.Expr:
+def box10_irr_recapture(legs: pl.DataFrame) -> pl.DataFrame:
     """Box 10: amount allocable to an in-plan Roth rollover made within the 5-year period (i1099r box
     10; §402A(c)(4)(D) with §408A(d)(3)(F)); empty on rollovers and whenever a §72(t) exception
     applies. Project convention pending Notice 2010-84, Q/A-13 (tax-rules open question 13): the
     basis a nonqualified cash leg recovers is allocated first to the recapture amounts the event's
     Roth account still holds (``irr_recapture_cents``), across its legs in ``distribution_id`` order.
+    Needs the frame order of :func:`transforms.allocation.allocate_pretax` (cash legs of a pool by
+    ``distribution_id``); adds ``box10_cents``.
     """
     eligible = ROTH & (DEST == "cash") & ~pl.col("roth_qualified") & (pl.col("numeric_code") == "1")
     base = pl.when(eligible).then(pl.col("basis_cents")).otherwise(0)
-    before = base.cum_sum().over(["event_id", "pool"], order_by="distribution_id") - base
-    return (pl.col("pool_irr_recapture_cents") - before).clip(0, None).clip(None, base).cast(pl.Int64)
+    legs = sum_before_within(legs, base, ["event_id", "pool"], "_box10_before")
+    box10 = (pl.col("pool_irr_recapture_cents") - pl.col("_box10_before")).clip(0, None).clip(None, base)
+    return legs.with_columns(box10.cast(pl.Int64).alias("box10_cents")).drop("_box10_before")
 
 
 def foreign_source_part() -> pl.Expr:

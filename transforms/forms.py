@@ -125,12 +125,14 @@ def build_forms(legs: pl.LazyFrame, event_closes: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("distribution_codes").first(),
         pl.col("destination").first(),
         pl.col("roth").first(),
-        pl.when(pl.col("participant_id").n_unique() == 1).then(pl.col("_pct").first()).alias("box9a_percent"),
+        pl.when(pl.col("participant_id").min() == pl.col("participant_id").max())
+        .then(pl.col("_pct").first())
+        .alias("box9a_percent"),
         pl.when(pl.col("roth")).then(pl.col("roth_first_year")).max().cast(pl.Int32).alias("box11_year"),
         pl.col("state").first(),
-        pl.col("state_payer_id").drop_nulls().sort().first(),
+        pl.col("state_payer_id").min(),
         pl.col("state_withholding_cents").sum(),
-        pl.col("locality").drop_nulls().sort().first(),
+        pl.col("locality").min(),
         pl.col("local_withholding_cents").sum(),
     )
     return (
