@@ -48,10 +48,7 @@ def io_floor(extract_dir: Path, out_dir: Path) -> dict:
 def run(extract_dir: Path, out_dir: Path) -> dict:
     from contracts.loading import read_extract
     from contracts.validate import validate
-    from flows.pipeline import Computed, Loaded, _engine_quarantine, file_hashes, write_outputs
-    from transforms.edit_checks import filable, run_edit_checks, tieout_945
-    from transforms.engine import compute
-    from transforms.params import TaxParameters
+    from flows.pipeline import Loaded, compute_split, file_hashes, write_outputs
 
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -60,31 +57,22 @@ def run(extract_dir: Path, out_dir: Path) -> dict:
     t0 = time.perf_counter()
     validated = validate(frames, manifest.tax_year)
     t["validate"] = time.perf_counter() - t0
-    p = TaxParameters.for_year(manifest.tax_year)
-    t0 = time.perf_counter()
-    result = compute(validated.tables, p)
-    t["split_codes_forms"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    checks = run_edit_checks(result.forms, result.legs, p)
-    computed = Computed(
-        result,
-        pl.concat([validated.quarantine, _engine_quarantine(result, validated.tables)]),
-        checks,
-        tieout_945(result.legs),
-        filable(result.forms, checks),
-    )
-    t["edit_checks_945"] = time.perf_counter() - t0
     loaded = Loaded(manifest, validated, {k: v.height for k, v in frames.items()}, file_hashes(extract_dir))
+    del frames
+    t0 = time.perf_counter()
+    computed = compute_split(loaded)
+    t["split_codes_forms"] = computed.seconds["engine"]
+    t["edit_checks_945"] = time.perf_counter() - t0 - computed.seconds["engine"]
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     write_outputs(out_dir, loaded, computed, timings)
     t["write_with_irs_file"] = time.perf_counter() - t0
     t["irs_file"] = timings.get("irs_file", 0.0)
-    rows = frames["distributions"].height
-    (out_dir / "_sizes.json").write_text(json.dumps({"forms": result.forms.height}))
+    rows = loaded.rows_in["distributions"]
+    (out_dir / "_sizes.json").write_text(json.dumps({"forms": computed.forms.height}))
     return {
         "rows": rows,
-        "forms": result.forms.height,
+        "forms": computed.forms.height,
         **{f"{k}_s": v for k, v in t.items()},
         "total_s": sum(v for k, v in t.items() if k != "irs_file"),
         "engine_rows_per_s": rows / t["split_codes_forms"],

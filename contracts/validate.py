@@ -43,10 +43,8 @@ def _key_expr(table: str) -> pl.Expr:
     return pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in key], separator="|")
 
 
-def _failing(frame: pl.DataFrame, checks: dict[str, pl.Expr]) -> pl.DataFrame:
+def _failing(frame: pl.LazyFrame, checks: dict[str, pl.Expr]) -> pl.LazyFrame:
     """(_row, rule) for every row where a check expression is False."""
-    if not checks or frame.height == 0:
-        return pl.DataFrame(schema={ROW: pl.UInt32, "rule": pl.String})
     flags = frame.select(ROW, *[(~e.fill_null(True)).alias(name) for name, e in checks.items()])
     return (
         flags.unpivot(index=ROW, variable_name="rule", value_name="broken")
@@ -69,52 +67,51 @@ def _first(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> dict[str, pl.DataFrame]:
-    plans = t["plans"].unique("plan_id", keep="first").drop(ROW)
-    payees = t["payees"].unique("payee_id", keep="first").drop(ROW)
-    parts = t["participants"].unique("participant_id", keep="first").drop(ROW)
-    d = t["distributions"]
-    c = t["contracts"]
+    """The cross-table rules of extract.md, as one lazy plan per table collected together."""
+    plans = t["plans"].lazy().unique("plan_id", keep="any").drop(ROW)
+    payees = t["payees"].lazy().unique("payee_id", keep="any").drop(ROW)
+    parts = t["participants"].lazy().unique("participant_id", keep="any").drop(ROW)
+    d = t["distributions"].lazy()
+    c = t["contracts"].lazy()
 
+    dob = payees.select(pl.col("payee_id").alias("_p_payee"), pl.col("date_of_birth").alias("_p_dob"))
     part_cols = parts.select(
         "participant_id",
         pl.col("plan_id").alias("_p_plan"),
         pl.col("roth_first_year").alias("_p_roth"),
         pl.col("payee_id").alias("_p_payee"),
-    )
-    dob = payees.select(pl.col("payee_id").alias("_p_payee"), pl.col("date_of_birth").alias("_p_dob"))
+    ).join(dob, on="_p_payee", how="left")
     plan_cols = plans.select(
         "plan_id",
         pl.col("plan_type").alias("_plan_type"),
         pl.col("after_tax_separately_accounted").alias("_sep"),
     )
-    draws = d.group_by("event_id", "contract").agg(pl.col("amount_cents").sum().alias("_draw"))
-    contract_vals = c.unique(["event_id", "contract"], keep="first").select(
+    contract_vals = c.unique(["event_id", "contract"], keep="any").select(
         "event_id", "contract", pl.col("value_cents").alias("_value")
     )
-    event_consistency = d.group_by("event_id").agg(
-        (
-            (pl.col("participant_id").n_unique() > 1)
-            | (pl.col("payee_id").n_unique() > 1)
-            | (pl.col("plan_id").n_unique() > 1)
-            | (pl.col("payment_date").n_unique() > 1)
+    payee_ids = payees.select("payee_id", pl.lit(True).alias("_known_payee"))
+    # n_unique in a group-by: string min/max in windows is very slow in polars 2.1
+    mixed = d.group_by("event_id").agg(
+        pl.any_horizontal(
+            [pl.col(col).n_unique() > 1 for col in ("participant_id", "payee_id", "plan_id", "payment_date")]
         ).alias("_mixed")
     )
     dx = (
         d.join(part_cols, on="participant_id", how="left")
-        .join(dob, on="_p_payee", how="left")
         .join(plan_cols, on="plan_id", how="left")
-        .join(draws, on=["event_id", "contract"], how="left")
+        .join(payee_ids, on="payee_id", how="left")
         .join(contract_vals, on=["event_id", "contract"], how="left")
-        .join(event_consistency, on="event_id", how="left")
+        .join(mixed, on="event_id", how="left")
         .with_columns(
-            pl.col("participant_id").is_in(parts["participant_id"].implode()).alias("_known_part"),
+            pl.col("amount_cents").sum().over(["event_id", "contract"]).alias("_draw"),
+            pl.col("_p_plan").is_not_null().alias("_known_part"),
         )
     )
     dest, contract, reason = pl.col("destination"), pl.col("contract"), pl.col("reason")
     d_checks = {
-        "unknown_plan": pl.col("plan_id").is_in(plans["plan_id"].implode()),
+        "unknown_plan": pl.col("_plan_type").is_not_null(),
         "unknown_participant": pl.col("_known_part"),
-        "unknown_payee": pl.col("payee_id").is_in(payees["payee_id"].implode()),
+        "unknown_payee": pl.col("_known_payee").fill_null(False),
         "plan_mismatch": ~pl.col("_known_part") | (pl.col("_p_plan") == pl.col("plan_id")),
         "event_mixed": ~pl.col("_mixed"),
         "payment_outside_tax_year": pl.col("payment_date").dt.year() == tax_year,
@@ -132,15 +129,15 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> dict[str, pl.Data
         "participant_birth_date_missing": ~pl.col("_known_part") | pl.col("_p_dob").is_not_null(),
     }
 
-    event_plan = (
-        d.unique("event_id", keep="first")
-        .select("event_id", "plan_id", "participant_id")
-        .join(plan_cols, on="plan_id", how="left")
-        .join(part_cols.select("participant_id", "_p_roth"), on="participant_id", how="left")
+    event_facts = dx.group_by("event_id").agg(
+        pl.col("_plan_type").first(),
+        pl.col("_sep").first(),
+        pl.col("_p_roth").first(),
+        pl.lit(True).alias("_has_event"),
     )
-    cx = c.join(event_plan, on="event_id", how="left")
+    cx = c.join(event_facts, on="event_id", how="left")
     c_checks = {
-        "orphan_contract_row": pl.col("event_id").is_in(d["event_id"].implode()),
+        "orphan_contract_row": pl.col("_has_event").fill_null(False),
         "after_tax_not_separately_accounted": (pl.col("contract") != "after_tax")
         | pl.col("_sep").fill_null(True),
         "govt_457b_after_tax": (pl.col("_plan_type") != "457b_governmental")
@@ -149,17 +146,16 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> dict[str, pl.Data
         "roth_without_first_year": (pl.col("contract") != "roth") | pl.col("_p_roth").is_not_null(),
     }
 
-    p = t["participants"]
+    p = t["participants"].lazy()
     p_checks = {
-        "unknown_plan": pl.col("plan_id").is_in(plans["plan_id"].implode()),
-        "unknown_payee": pl.col("payee_id").is_in(payees["payee_id"].implode()),
+        "unknown_plan": pl.col("plan_id").is_in(t["plans"]["plan_id"].implode()),
+        "unknown_payee": pl.col("payee_id").is_in(t["payees"]["payee_id"].implode()),
         "roth_first_year_invalid": pl.col("roth_first_year").is_between(2006, tax_year),
     }
-    return {
-        "distributions": _failing(dx, d_checks),
-        "contracts": _failing(cx, c_checks),
-        "participants": _failing(p, p_checks),
-    }
+    d_fail, c_fail, p_fail = pl.collect_all(
+        [_failing(dx, d_checks), _failing(cx, c_checks), _failing(p, p_checks)]
+    )
+    return {"distributions": d_fail, "contracts": c_fail, "participants": p_fail}
 
 
 def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:

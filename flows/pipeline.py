@@ -7,6 +7,7 @@ directly. Nothing here logs personal data: only ids, counts, totals and hashes.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,11 +61,14 @@ class Loaded:
 
 @dataclass
 class Computed:
-    result: EngineResult
+    distributions: pl.DataFrame
+    forms: pl.DataFrame
+    explain: pl.DataFrame
     quarantine: pl.DataFrame
     edit_checks: pl.DataFrame
     tieout_945: pl.DataFrame
     filable: pl.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,7 +92,7 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
     from contracts.rules import message_for
 
     if result.rejected.height == 0:
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_row": pl.UInt32})
     bad = result.rejected.select("distribution_id", "rule")
     events = result.rejected["event_id"].unique().implode()
     d = (
@@ -124,16 +128,102 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
         held.alias("message"),
         "_row",
     )
-    return pl.concat([dist_rows.sort("_row"), contract_rows.sort("_row")]).drop("_row")
+    return pl.concat([dist_rows, contract_rows])
 
 
-def compute_split(loaded: Loaded) -> Computed:
-    """Stage 2: the tax engine over the clean rows (pure polars)."""
+PARTITION_ROWS = int(os.environ.get("PRORATA_PARTITION_ROWS", "2000000"))
+
+
+def plan_partitions(distributions: pl.DataFrame, max_rows: int = PARTITION_ROWS) -> list[list[str]]:
+    """Plans packed, in plan_id order, into batches of at most ``max_rows`` disbursements (a larger
+    plan is a batch of its own). Every rule works within one plan — an event, a form, a payee's
+    total distribution, a participant's box 9a — so batches are computed independently."""
+    sizes = distributions.group_by("plan_id").len().sort("plan_id").rows()
+    batches: list[list[str]] = []
+    current: list[str] = []
+    rows = 0
+    for plan_id, n in sizes:
+        if current and rows + n > max_rows:
+            batches.append(current)
+            current, rows = [], 0
+        current.append(plan_id)
+        rows += n
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _partition(
+    tables: dict[str, pl.DataFrame], plans: list[str], event_plan: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    keep = pl.Series(plans).implode()
+    d = tables["distributions"].filter(pl.col("plan_id").is_in(keep))
+    events = event_plan.filter(pl.col("plan_id").is_in(keep)).select("event_id")
+    return {
+        "distributions": d,
+        "contracts": tables["contracts"].join(events, on="event_id", how="semi"),
+        "participants": tables["participants"].filter(pl.col("plan_id").is_in(keep)),
+        "payees": tables["payees"],
+        "plans": tables["plans"].filter(pl.col("plan_id").is_in(keep)),
+    }
+
+
+def compute_split(loaded: Loaded, progress: Progress | None = None, max_rows: int | None = None) -> Computed:
+    """Stage 2: the tax engine over the clean rows (pure polars), plan batch by plan batch.
+
+    Each batch's working frame (the legs) is reduced to the outputs and the edit checks before the
+    next batch starts, so memory follows the largest batch, not the extract."""
+    say = progress or (lambda _msg: None)
     params = TaxParameters.for_year(loaded.manifest.tax_year)
-    result = compute(loaded.validated.tables, params)
-    quarantine = pl.concat([loaded.validated.quarantine, _engine_quarantine(result, loaded.validated.tables)])
-    checks = run_edit_checks(result.forms, result.legs, params)
-    return Computed(result, quarantine, checks, tieout_945(result.legs), filable(result.forms, checks))
+    tables = loaded.validated.tables
+    batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
+    event_plan = tables["distributions"].select("event_id", "plan_id").unique("event_id")
+    parts: dict[str, list[pl.DataFrame]] = {
+        k: [] for k in ("distributions", "forms", "explain", "quarantine", "checks", "tieout")
+    }
+    seconds = {"engine": 0.0, "edit_checks": 0.0}
+    for i, plans in enumerate(batches, start=1):
+        batch = _partition(tables, plans, event_plan) if len(batches) > 1 else tables
+        t0 = time.perf_counter()
+        result = compute(batch, params)
+        seconds["engine"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parts["distributions"].append(result.distributions)
+        parts["forms"].append(result.forms)
+        parts["explain"].append(result.explain)
+        parts["quarantine"].append(_engine_quarantine(result, batch))
+        parts["checks"].append(run_edit_checks(result.forms, result.legs, params))
+        parts["tieout"].append(tieout_945(result.legs))
+        seconds["edit_checks"] += time.perf_counter() - t0
+        del result
+        if len(batches) > 1:
+            say(f"plan batch {i}/{len(batches)} done")
+    one = len(batches) == 1
+    distributions = (
+        parts["distributions"][0] if one else pl.concat(parts["distributions"]).sort("distribution_id")
+    )
+    forms = parts["forms"][0] if one else pl.concat(parts["forms"]).sort("form_id")
+    explain = parts["explain"][0] if one else pl.concat(parts["explain"]).sort("distribution_id")
+    checks = pl.concat(parts["checks"]).sort("plan_id", "form_id", maintain_order=True)
+    tieout = tieout_945_merge(pl.concat(parts["tieout"]))
+    engine_rows = (
+        pl.concat(parts["quarantine"])
+        .sort(pl.col("table") != "distributions", "_row")  # distributions first, then contracts; input order
+        .drop("_row")
+    )
+    quarantine = pl.concat([loaded.validated.quarantine, engine_rows])
+    return Computed(
+        distributions, forms, explain, quarantine, checks, tieout, filable(forms, checks), seconds
+    )
+
+
+def tieout_945_merge(tieout: pl.DataFrame) -> pl.DataFrame:
+    """Batches may share a payer EIN: add their monthly totals up again."""
+    return (
+        tieout.group_by("payer_tin", "month")
+        .agg(pl.col("box4_cents").sum(), pl.col("gross_cents").sum(), pl.col("disbursements").sum())
+        .sort("payer_tin", "month")
+    )
 
 
 def _totals(forms: pl.DataFrame) -> dict[str, int]:
@@ -186,9 +276,9 @@ def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]
         rows_in = loaded.rows_in.get(name, 0)
         quarantined = int(q_counts.get(name, 0))
         tables[name] = {"in": rows_in, "quarantined": quarantined, "out": rows_in - quarantined}
-    tables["distributions"]["out"] = computed.result.distributions.height
+    tables["distributions"]["out"] = computed.distributions.height
     rules = dict(q.group_by("rule").len().sort("rule").iter_rows()) if q.height else {}
-    forms = computed.result.forms
+    forms = computed.forms
     params = TaxParameters.for_year(loaded.manifest.tax_year)
     run_key = "|".join([software_version(), *(f"{k}={v}" for k, v in sorted(loaded.hashes.items()))])
     return {
@@ -233,7 +323,7 @@ def write_outputs(
     started = time.perf_counter()
     with StagedOutput(out_dir) as staged:
         root = staged.path
-        result = computed.result
+        result = computed
         write_parquet(result.distributions, root / "distributions.parquet")
         write_parquet(result.forms, root / "forms.parquet")
         write_parquet(computed.quarantine, root / "quarantine.parquet")
@@ -269,9 +359,7 @@ def run_pipeline(
     t0 = time.perf_counter()
     computed = compute_split(loaded)
     timings["split"] = time.perf_counter() - t0
-    say(
-        f"split {computed.result.distributions.height:,} disbursements into {computed.result.forms.height:,} forms"
-    )
+    say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
     manifest = write_outputs(out_dir, loaded, computed, timings, settings)
     return RunSummary(manifest, out_dir)
 

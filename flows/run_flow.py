@@ -46,7 +46,5 @@ def prorata_run(extract_dir: Path, out_dir: Path, progress=None, settings=None) 
     t0 = time.perf_counter()
     computed = split(loaded)
     timings["split"] = time.perf_counter() - t0
-    say(
-        f"split {computed.result.distributions.height:,} disbursements into {computed.result.forms.height:,} forms"
-    )
+    say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
     return write(out_dir, loaded, computed, timings, settings)

@@ -115,7 +115,7 @@ def test_corrupted_extract_conserves_every_disbursement_and_names_each_rule(tmp_
     folder = case.write(tmp_path / "extract")
     loaded = load_and_validate(folder)
     computed = compute_split(loaded)
-    out = computed.result.distributions
+    out = computed.distributions
     q = computed.quarantine
     qd = q.filter(pl.col("table") == "distributions")
 
@@ -167,3 +167,14 @@ def test_the_quarantine_file_has_the_outputs_md_columns(tmp_path):
         q.filter(pl.col("table") == "distributions").height
         == computed.quarantine.filter(pl.col("table") == "distributions").height
     )
+
+
+def test_plan_batches_give_exactly_the_outputs_of_one_batch():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data" / "extract"
+    loaded = load_and_validate(sample)
+    whole = compute_split(loaded)
+    batched = compute_split(loaded, max_rows=700)  # several plans per batch, several batches
+    for name in ("distributions", "forms", "explain", "quarantine", "edit_checks", "tieout_945", "filable"):
+        assert getattr(batched, name).equals(getattr(whole, name)), name
