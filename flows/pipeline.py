@@ -16,7 +16,6 @@ from pathlib import Path
 
 import polars as pl
 
-from contracts.extract import TABLES
 from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows.config import TransmitterSettings
@@ -323,14 +322,13 @@ def write_outputs(
     started = time.perf_counter()
     with StagedOutput(out_dir) as staged:
         root = staged.path
-        result = computed
-        write_parquet(result.distributions, root / "distributions.parquet")
-        write_parquet(result.forms, root / "forms.parquet")
+        write_parquet(computed.distributions, root / "distributions.parquet")
+        write_parquet(computed.forms, root / "forms.parquet")
         write_parquet(computed.quarantine, root / "quarantine.parquet")
-        write_parquet(result.explain, root / "explain.parquet")
+        write_parquet(computed.explain, root / "explain.parquet")
         write_parquet(computed.edit_checks, root / "edit_checks.parquet")
         write_parquet(computed.tieout_945, root / "tieout_945.parquet")
-        for name, frame in parties(loaded.validated.tables, result.forms).items():
+        for name, frame in parties(loaded.validated.tables, computed.forms).items():
             write_parquet(frame, root / f"{name}.parquet")
         t0 = time.perf_counter()
         filing = filing_frame(computed.filable, loaded.validated.tables)
@@ -363,5 +361,3 @@ def run_pipeline(
     manifest = write_outputs(out_dir, loaded, computed, timings, settings)
     return RunSummary(manifest, out_dir)
 
-
-__all__ = ["TABLES", "load_and_validate", "compute_split", "write_outputs", "run_pipeline", "RunSummary"]
