@@ -93,12 +93,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.no_prefect:
             from flows.pipeline import run_pipeline
 
-            manifest = run_pipeline(extract_dir, out_dir, progress=say, settings=settings).manifest
+            manifest = run_pipeline(
+                extract_dir, out_dir, progress=say, settings=settings, batch_rows=args.batch_rows
+            ).manifest
+        elif args.dask_address or args.workers:
+            say("starting the Prefect flow on a Dask cluster")
+            from flows.run_flow import run_on_dask
+
+            manifest = run_on_dask(
+                extract_dir,
+                out_dir,
+                address=args.dask_address,
+                workers=args.workers,
+                progress=say,
+                settings=settings,
+                batch_rows=args.batch_rows,
+            )
         else:
             say("starting the Prefect flow")
             from flows.run_flow import prorata_run
 
-            manifest = prorata_run(extract_dir, out_dir, progress=say, settings=settings)
+            manifest = prorata_run(
+                extract_dir, out_dir, progress=say, settings=settings, batch_rows=args.batch_rows
+            )
     except (ExtractError, OutputError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -165,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-prefect", action="store_true", help="run the stages in-process without Prefect")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.add_argument("--config", help="transmitter settings (default ./prorata.toml; without it a test file)")
+    run.add_argument("--batch-rows", type=int, help="disbursements per plan batch (default 2,000,000)")
+    cluster = run.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--dask-address", help="run the plan batches on an existing Dask cluster (tcp://HOST:PORT)"
+    )
+    cluster.add_argument(
+        "--workers", type=int, help="run the plan batches on a local Dask cluster of N worker processes"
+    )
     run.set_defaults(func=cmd_run)
 
     sample = sub.add_parser("sample", help="generate a realistic synthetic extract")

@@ -167,53 +167,90 @@ def _partition(
     }
 
 
+@dataclass
+class BatchResult:
+    """What one plan batch leaves once its working frame is gone."""
+
+    distributions: pl.DataFrame
+    forms: pl.DataFrame
+    explain: pl.DataFrame
+    quarantine: pl.DataFrame  # engine quarantine rows, with ``_row``
+    checks: pl.DataFrame
+    tieout: pl.DataFrame
+    seconds: dict[str, float]
+
+
+def split_batches(loaded: Loaded, max_rows: int | None = None) -> list[dict[str, pl.DataFrame]]:
+    """The validated tables cut into independent plan batches (a single batch when small)."""
+    tables = loaded.validated.tables
+    batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
+    if len(batches) <= 1:
+        return [tables]
+    event_plan = tables["distributions"].select("event_id", "plan_id").unique("event_id")
+    return [_partition(tables, plans, event_plan) for plans in batches]
+
+
+def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
+    """The engine, the edit checks and the 945 tie-out over one plan batch (pure)."""
+    params = TaxParameters.for_year(tax_year)
+    t0 = time.perf_counter()
+    result = compute(batch, params)
+    engine_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = BatchResult(
+        result.distributions,
+        result.forms,
+        result.explain,
+        _engine_quarantine(result, batch),
+        run_edit_checks(result.forms, result.legs, params),
+        tieout_945(result.legs),
+        {},
+    )
+    out.seconds = {"engine": engine_s, "edit_checks": time.perf_counter() - t0}
+    return out
+
+
+def combine(loaded: Loaded, parts: list[BatchResult]) -> Computed:
+    """Batch results put together in a fixed order: the same bytes whatever the batching."""
+    one = len(parts) == 1
+
+    def cat(name: str, key: str) -> pl.DataFrame:
+        frames = [getattr(p, name) for p in parts]
+        return frames[0] if one else pl.concat(frames).sort(key)
+
+    forms = cat("forms", "form_id")
+    checks = pl.concat([p.checks for p in parts]).sort("plan_id", "form_id", maintain_order=True)
+    engine_rows = (
+        pl.concat([p.quarantine for p in parts])
+        .sort(pl.col("table") != "distributions", "_row")  # distributions first, then contracts; input order
+        .drop("_row")
+    )
+    seconds = {k: sum(p.seconds[k] for p in parts) for k in ("engine", "edit_checks")}
+    return Computed(
+        cat("distributions", "distribution_id"),
+        forms,
+        cat("explain", "distribution_id"),
+        pl.concat([loaded.validated.quarantine, engine_rows]),
+        checks,
+        tieout_945_merge(pl.concat([p.tieout for p in parts])),
+        filable(forms, checks),
+        seconds,
+    )
+
+
 def compute_split(loaded: Loaded, progress: Progress | None = None, max_rows: int | None = None) -> Computed:
     """Stage 2: the tax engine over the clean rows (pure polars), plan batch by plan batch.
 
     Each batch's working frame (the legs) is reduced to the outputs and the edit checks before the
     next batch starts, so memory follows the largest batch, not the extract."""
     say = progress or (lambda _msg: None)
-    params = TaxParameters.for_year(loaded.manifest.tax_year)
-    tables = loaded.validated.tables
-    batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
-    event_plan = tables["distributions"].select("event_id", "plan_id").unique("event_id")
-    parts: dict[str, list[pl.DataFrame]] = {
-        k: [] for k in ("distributions", "forms", "explain", "quarantine", "checks", "tieout")
-    }
-    seconds = {"engine": 0.0, "edit_checks": 0.0}
-    for i, plans in enumerate(batches, start=1):
-        batch = _partition(tables, plans, event_plan) if len(batches) > 1 else tables
-        t0 = time.perf_counter()
-        result = compute(batch, params)
-        seconds["engine"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        parts["distributions"].append(result.distributions)
-        parts["forms"].append(result.forms)
-        parts["explain"].append(result.explain)
-        parts["quarantine"].append(_engine_quarantine(result, batch))
-        parts["checks"].append(run_edit_checks(result.forms, result.legs, params))
-        parts["tieout"].append(tieout_945(result.legs))
-        seconds["edit_checks"] += time.perf_counter() - t0
-        del result
+    batches = split_batches(loaded, max_rows)
+    parts = []
+    for i, batch in enumerate(batches, start=1):
+        parts.append(compute_batch(batch, loaded.manifest.tax_year))
         if len(batches) > 1:
             say(f"plan batch {i}/{len(batches)} done")
-    one = len(batches) == 1
-    distributions = (
-        parts["distributions"][0] if one else pl.concat(parts["distributions"]).sort("distribution_id")
-    )
-    forms = parts["forms"][0] if one else pl.concat(parts["forms"]).sort("form_id")
-    explain = parts["explain"][0] if one else pl.concat(parts["explain"]).sort("distribution_id")
-    checks = pl.concat(parts["checks"]).sort("plan_id", "form_id", maintain_order=True)
-    tieout = tieout_945_merge(pl.concat(parts["tieout"]))
-    engine_rows = (
-        pl.concat(parts["quarantine"])
-        .sort(pl.col("table") != "distributions", "_row")  # distributions first, then contracts; input order
-        .drop("_row")
-    )
-    quarantine = pl.concat([loaded.validated.quarantine, engine_rows])
-    return Computed(
-        distributions, forms, explain, quarantine, checks, tieout, filable(forms, checks), seconds
-    )
+    return combine(loaded, parts)
 
 
 def tieout_945_merge(tieout: pl.DataFrame) -> pl.DataFrame:
@@ -346,6 +383,7 @@ def run_pipeline(
     out_dir: Path,
     progress: Progress | None = None,
     settings: TransmitterSettings | None = None,
+    batch_rows: int | None = None,
 ) -> RunSummary:
     """``prorata run`` without Prefect: the three stages in order."""
     say = progress or (lambda _msg: None)
@@ -355,9 +393,8 @@ def run_pipeline(
     timings["read_validate"] = time.perf_counter() - t0
     say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
     t0 = time.perf_counter()
-    computed = compute_split(loaded)
+    computed = compute_split(loaded, say, batch_rows)
     timings["split"] = time.perf_counter() - t0
     say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
     manifest = write_outputs(out_dir, loaded, computed, timings, settings)
     return RunSummary(manifest, out_dir)
-

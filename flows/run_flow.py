@@ -1,7 +1,13 @@
-"""``prorata run`` as a Prefect flow of three coarse tasks: read + validate, split, write.
+"""``prorata run`` as a Prefect flow of coarse tasks: read + validate, one split per plan batch, write.
 
 Tasks pass frames in memory and never persist results (a persisted frame of payees would write TINs
 to disk); nothing is cached, so a corrected extract at the same path is always read again.
+
+On one machine the batches run one after another, so memory follows the largest batch. With a Dask
+cluster (``--dask-address`` or ``--workers N``) the batches are submitted to Prefect's
+``DaskTaskRunner`` and run on the workers; reading and writing stay in the flow's own process, so
+the extract and OUT_DIR are on this machine's disk. Batch results are combined in a fixed order:
+the outputs are byte-identical to the single-process run.
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ def read_and_validate(extract_dir: Path) -> pipeline.Loaded:
     return pipeline.load_and_validate(extract_dir)
 
 
-@task(name="split", **TASK_OPTIONS)
-def split(loaded: pipeline.Loaded) -> pipeline.Computed:
-    return pipeline.compute_split(loaded)
+@task(name="split-plan-batch", **TASK_OPTIONS)
+def split_batch(batch: dict, tax_year: int) -> pipeline.BatchResult:
+    return pipeline.compute_batch(batch, tax_year)
 
 
 @task(name="write-outputs", **TASK_OPTIONS)
@@ -35,16 +41,65 @@ def write(
 
 
 @flow(name="prorata-run", persist_result=False, log_prints=False, validate_parameters=False)
-def prorata_run(extract_dir: Path, out_dir: Path, progress=None, settings=None) -> dict:
+def prorata_run(
+    extract_dir: Path,
+    out_dir: Path,
+    progress=None,
+    settings=None,
+    batch_rows: int | None = None,
+    distributed: bool = False,
+) -> dict:
     """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes)."""
     say = progress or (lambda _m: None)
+    local = (lambda t: t.fn) if distributed else (lambda t: t)  # I/O stays in this process on a cluster
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    loaded = read_and_validate(extract_dir)
+    loaded = local(read_and_validate)(extract_dir)
     timings["read_validate"] = time.perf_counter() - t0
     say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
     t0 = time.perf_counter()
-    computed = split(loaded)
+    batches = pipeline.split_batches(loaded, batch_rows)
+    tax_year = loaded.manifest.tax_year
+    if distributed:
+        futures = [split_batch.submit(batch, tax_year) for batch in batches]
+        parts = [f.result() for f in futures]
+    else:
+        parts = []
+        for i, batch in enumerate(batches, start=1):
+            parts.append(split_batch(batch, tax_year))
+            if len(batches) > 1:
+                say(f"plan batch {i}/{len(batches)} done")
+    computed = pipeline.combine(loaded, parts)
     timings["split"] = time.perf_counter() - t0
     say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
-    return write(out_dir, loaded, computed, timings, settings)
+    return local(write)(out_dir, loaded, computed, timings, settings)
+
+
+def run_on_dask(
+    extract_dir: Path,
+    out_dir: Path,
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    progress=None,
+    settings=None,
+    batch_rows: int | None = None,
+) -> dict:
+    """The flow with its plan batches on a Dask cluster: an existing one at ``address``
+    (``tcp://HOST:PORT``), or a local cluster of ``workers`` processes."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        runner = DaskTaskRunner(address=address)
+    else:
+        runner = DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": workers or 2,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    return prorata_run.with_options(task_runner=runner)(
+        extract_dir, out_dir, progress=progress, settings=settings, batch_rows=batch_rows, distributed=True
+    )
