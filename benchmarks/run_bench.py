@@ -81,10 +81,35 @@ def main() -> None:
             }
         )
         print(json.dumps(results[-1]), flush=True)
-    write_report(ROOT / args.report, results)
+    statements = measure_statements(data)
+    print(json.dumps(statements), flush=True)
+    write_report(ROOT / args.report, results, statements)
 
 
-def write_report(path: Path, results: list[dict]) -> None:
+def measure_statements(data: Path) -> dict:
+    """Recipient PDFs are measured apart: pages per second on the demo extract's forms."""
+    out = data / "out-statements"
+    sh(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "sample_data/extract",
+            "--out",
+            str(out),
+            "--no-prefect",
+            "--quiet",
+        ]
+    )
+    code = (
+        "import json, sys; from pathlib import Path; from flows.statements import write_statements; "
+        "print(json.dumps(write_statements(Path(sys.argv[1]))))"
+    )
+    return json.loads(sh([sys.executable, "-c", code, str(out)]).strip().splitlines()[-1])
+
+
+def write_report(path: Path, results: list[dict], statements: dict | None = None) -> None:
     cpu = os.cpu_count()
     lines = [
         "# Benchmarks",
