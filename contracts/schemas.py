@@ -23,26 +23,61 @@ def _check(rule: RowRule) -> pa.Check:
     return pa.Check(lambda data, v=valid: data.lazyframe.select(v()), name=rule.name)
 
 
+NEIGHBOURS = 8  # how far apart two rows of one run may be compared, before hashing instead
+
+
+def duplicated(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """``frame.select(columns).is_duplicated()`` (null equals null), without hashing when the first
+    column is sorted: equal keys then lie within one run of equal first values, so each row is
+    compared with its neighbours up to the longest run (a few rows: an event's contract rows)."""
+    first = frame.get_column(columns[0])
+    if frame.height and first.is_sorted():
+        longest = (
+            2
+            if len(columns) == 1
+            else frame.select(pl.col(columns[0]).rle().struct.field("len").max()).item()
+        )
+        reach = int(longest) - 1
+        if reach <= NEIGHBOURS:
+
+            def same(k: int) -> pl.Expr:
+                return pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(k)) for c in columns)
+
+            steps = [*range(1, reach + 1), *range(-reach, 0)]
+            if not steps:
+                return pl.Series("duplicated", [False] * frame.height, pl.Boolean)
+            return frame.select(pl.any_horizontal(same(k) for k in steps).fill_null(False)).to_series()
+    return frame.select(columns).is_duplicated()
+
+
+def _unique(check_name: str, columns: list[str]) -> pa.Check:
+    """pandera's own uniqueness checks (``field_uniqueness``, ``multiple_fields_uniqueness``: the
+    rows whose key appears more than once), with :func:`duplicated` instead of a hash of the key."""
+
+    def unique(data) -> pl.LazyFrame:
+        keys = data.lazyframe.select(columns).collect()
+        return pl.LazyFrame({"unique": ~duplicated(keys, columns)})
+
+    return pa.Check(unique, name=check_name)
+
+
 def build_schema(table: Table) -> pa.DataFrameSchema:
     rules = rules_for(table.name)
     single_key = table.key[0] if len(table.key) == 1 else None
     columns = {
         col.name: pa.Column(
             col.dtype,
-            checks=[_check(r) for r in rules if r.column == col.name],
+            checks=[_check(r) for r in rules if r.column == col.name]
+            + ([_unique("field_uniqueness", [col.name])] if col.name == single_key else []),
             nullable=col.nullable,
-            unique=col.name == single_key,
             required=True,
         )
         for col in table.columns
     }
-    return pa.DataFrameSchema(
-        columns,
-        checks=[_check(r) for r in rules if r.column is None],
-        unique=list(table.key) if single_key is None else None,
-        strict=False,
-        name=table.name,
-    )
+    frame_checks = [_check(r) for r in rules if r.column is None]
+    if single_key is None:
+        frame_checks.append(_unique("multiple_fields_uniqueness", list(table.key)))
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, name=table.name)
 
 
 @cache

@@ -4,6 +4,11 @@ A row that breaks a rule takes its whole event into quarantine (``shared/spec/ou
 offending row under the first rule it breaks, the other rows of the event under
 ``event_quarantined``. Faulty rows of plans, payees and participants take every event that depends
 on them.
+
+The cross-table rules hash each key column once: every disbursement is matched with the row number
+of its participant, plan, payee and contract row (:func:`_row_of`), and every event gets a number
+(``_eid``, :func:`_dense_id`); the rules and the quarantine of whole events then work on those
+integers.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ QUARANTINE_SCHEMA = {
 LOAN_REASONS = ("loan_offset", "qualified_loan_offset", "deemed_loan")
 NOT_ROLLOVER_ELIGIBLE = ("hardship", "required_minimum", "corrective", "deemed_loan")
 ROTH_DESTINATIONS = ("cash", "rollover_roth_ira", "rollover_roth_plan")
+MIXED_COLUMNS = ("participant_id", "payee_id", "plan_id", "payment_date")
 
 
 @dataclass(frozen=True)
@@ -43,14 +49,11 @@ def _key_expr(table: str) -> pl.Expr:
     return pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in key], separator="|")
 
 
-def _failing(frame: pl.LazyFrame, checks: dict[str, pl.Expr]) -> pl.LazyFrame:
+def _failing(frame: pl.DataFrame, checks: dict[str, pl.Expr]) -> pl.DataFrame:
     """(_row, rule) for every row where a check expression is False."""
     flags = frame.select(ROW, *[(~e.fill_null(True)).alias(name) for name, e in checks.items()])
-    return (
-        flags.unpivot(index=ROW, variable_name="rule", value_name="broken")
-        .filter(pl.col("broken"))
-        .select(ROW, "rule")
-    )
+    parts = [flags.filter(pl.col(name)).select(ROW, pl.lit(name).alias("rule")) for name in checks]
+    return pl.concat(parts)
 
 
 def _first(frame: pl.DataFrame) -> pl.DataFrame:
@@ -66,46 +69,105 @@ def _first(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> dict[str, pl.DataFrame]:
-    """The cross-table rules of extract.md, as one lazy plan per table collected together."""
-    plans = t["plans"].lazy().unique("plan_id", keep="any").drop(ROW)
-    payees = t["payees"].lazy().unique("payee_id", keep="any").drop(ROW)
-    parts = t["participants"].lazy().unique("participant_id", keep="any").drop(ROW)
-    d = t["distributions"].lazy()
-    c = t["contracts"].lazy()
+def _dense_id(values: pl.Series) -> pl.Series:
+    """Integers 0, 1, ... numbering the distinct values of a column in order of first appearance
+    (null counts as a value): one pass over a sorted column, one hash group-by otherwise."""
+    if values.is_sorted():
+        return values.rle_id()
+    frame = values.to_frame("_k").with_row_index("_i")
+    numbered = frame.group_by("_k", maintain_order=True).agg("_i").with_row_index("_id")
+    return numbered.explode("_i").sort("_i").get_column("_id")
 
-    dob = payees.select(pl.col("payee_id").alias("_p_payee"), pl.col("date_of_birth").alias("_p_dob"))
-    part_cols = parts.select(
-        "participant_id",
-        pl.col("plan_id").alias("_p_plan"),
-        pl.col("roth_first_year").alias("_p_roth"),
-        pl.col("payee_id").alias("_p_payee"),
-    ).join(dob, on="_p_payee", how="left")
-    plan_cols = plans.select(
-        "plan_id",
-        pl.col("plan_type").alias("_plan_type"),
-        pl.col("after_tax_separately_accounted").alias("_sep"),
+
+NEIGHBOURS = 8  # rows sharing a first key value scanned after a binary search, before joining instead
+
+
+def _row_of(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> tuple[pl.Series, pl.DataFrame]:
+    """For each row of ``frame``, the number of the first row of ``table`` with the same ``on``
+    values (null keys never match; null if none), and the table those numbers index. A binary search
+    when the table is sorted by its first key column (each key then starts a short run of rows);
+    otherwise one join on the key columns — against ``table`` itself when the keys ``frame`` uses
+    are unique in it, against its first row of each key otherwise."""
+    first = table.get_column(on[0])
+    if table.height and first.is_sorted():
+        reach = table.select(pl.col(on[0]).rle().struct.field("len").max()).item()
+        if reach <= NEIGHBOURS:
+            start = first.search_sorted(frame.get_column(on[0]), side="left").cast(pl.Int64)
+            keys = frame.select(on)
+            found = []
+            for k in range(reach):
+                at = (start + k).clip(0, table.height - 1)
+                same = pl.all_horizontal(
+                    keys.get_column(c).eq(table.get_column(c).gather(at)).fill_null(False) for c in on
+                )
+                found.append(pl.when(same & (start + k < table.height)).then(at))
+            return pl.select(pl.coalesce(found).cast(pl.UInt32).alias("_r")).to_series(), table
+    keys = frame.select(on)
+    rows = keys.join(table.select(on).with_row_index("_r"), on=on, how="left", maintain_order="left")
+    if rows.height == frame.height:
+        return rows.get_column("_r"), table
+    table = table.unique(on, keep="first", maintain_order=True)
+    rows = keys.join(table.select(on).with_row_index("_r"), on=on, how="left", maintain_order="left")
+    return rows.get_column("_r"), table
+
+
+def _event_mixed(d: pl.DataFrame, eid: pl.Series) -> pl.Series:
+    """Per disbursement: the rows of its event do not share one participant, payee, plan and payment
+    date (null counts as a value). The event's rows are compared one after the other, in event
+    order; rows without an event_id are never mixed."""
+    frame = d.select(*MIXED_COLUMNS).with_columns(
+        eid.alias("_eid"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i")
     )
-    contract_vals = c.unique(["event_id", "contract"], keep="any").select(
-        "event_id", "contract", pl.col("value_cents").alias("_value")
+    in_order = eid.is_sorted()
+    if not in_order:
+        frame = frame.sort("_eid", maintain_order=True)
+    start = (pl.col("_eid") != pl.col("_eid").shift(1)).fill_null(True)
+    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in MIXED_COLUMNS) & ~start
+    flagged = frame.select("_i", "_eid", differs.alias("_differs")).select(
+        "_i", (pl.col("_differs").sum().over(pl.col("_eid").set_sorted()) > 0).alias("_mixed")
     )
-    payee_ids = payees.select("payee_id", pl.lit(True).alias("_known_payee"))
-    # n_unique in a group-by: string min/max in windows is very slow in polars 2.1
-    mixed = d.group_by("event_id").agg(
-        pl.any_horizontal(
-            [pl.col(col).n_unique() > 1 for col in ("participant_id", "payee_id", "plan_id", "payment_date")]
-        ).alias("_mixed")
+    if not in_order:
+        flagged = flagged.sort("_i")
+    return flagged.get_column("_mixed") & d.get_column("event_id").is_not_null()
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Integer keys of the cross-table rules, kept for the quarantine of whole events."""
+
+    d_event: pl.Series  # per disbursement, its event number (0 .. events - 1)
+    c_event: pl.Series  # per contract row, the number of its event among the disbursements, or null
+    events: int
+
+
+def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, pl.DataFrame], _Keys]:
+    """The cross-table rules of extract.md: (_row, rule) failures of distributions, contracts and
+    participants."""
+    d, c = t["distributions"], t["contracts"]
+    part, parts = _row_of(d, t["participants"], ["participant_id"])
+    plan, plans = _row_of(d, t["plans"], ["plan_id"])
+    payee, _ = _row_of(d, t["payees"], ["payee_id"])
+    crow, contract_rows = _row_of(d, c, ["event_id", "contract"])
+    own, payees = _row_of(parts, t["payees"], ["payee_id"])
+
+    facts = pl.DataFrame(
+        {
+            "_p_plan": parts.get_column("plan_id").gather(part),
+            "_p_roth": parts.get_column("roth_first_year").gather(part),
+            "_p_dob": payees.get_column("date_of_birth").gather(own).gather(part),
+            "_plan_type": plans.get_column("plan_type").gather(plan),
+            "_sep": plans.get_column("after_tax_separately_accounted").gather(plan),
+            "_known_payee": payee.is_not_null(),
+            "_value": contract_rows.get_column("value_cents").gather(crow),
+            "_crow": crow,
+        }
     )
-    dx = (
-        d.join(part_cols, on="participant_id", how="left")
-        .join(plan_cols, on="plan_id", how="left")
-        .join(payee_ids, on="payee_id", how="left")
-        .join(contract_vals, on=["event_id", "contract"], how="left")
-        .join(mixed, on="event_id", how="left")
-        .with_columns(
-            pl.col("amount_cents").sum().over(["event_id", "contract"]).alias("_draw"),
-            pl.col("_p_plan").is_not_null().alias("_known_part"),
-        )
+    eid = _dense_id(d.get_column("event_id")).cast(pl.UInt32)
+    eid = pl.select(pl.when(d.get_column("event_id").is_not_null()).then(eid)).to_series().alias("_eid")
+    dx = pl.concat([d, facts], how="horizontal").with_columns(
+        pl.col("amount_cents").sum().over("_crow").alias("_draw"),
+        pl.col("_p_plan").is_not_null().alias("_known_part"),
+        _event_mixed(d, eid).alias("_mixed"),
     )
     dest, contract, reason = pl.col("destination"), pl.col("contract"), pl.col("reason")
     d_checks = {
@@ -129,13 +191,14 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> dict[str, pl.Data
         "participant_birth_date_missing": ~pl.col("_known_part") | pl.col("_p_dob").is_not_null(),
     }
 
-    event_facts = dx.group_by("event_id").agg(
-        pl.col("_plan_type").first(),
-        pl.col("_sep").first(),
-        pl.col("_p_roth").first(),
-        pl.lit(True).alias("_has_event"),
-    )
-    cx = c.join(event_facts, on="event_id", how="left")
+    # The event facts the contract rows read: those of the event's first disbursement.
+    first = dx.select("event_id", "_plan_type", "_sep", "_p_roth").filter(eid.is_first_distinct())
+    # event numbers follow first appearance, so row k of ``first`` is event k (the null event, if
+    # any, has its own row and no number)
+    c_event, _ = _row_of(c, first, ["event_id"])
+    cx = c.with_columns(
+        first.get_column(name).gather(c_event) for name in ("_plan_type", "_sep", "_p_roth")
+    ).with_columns(c_event.is_not_null().alias("_has_event"))
     c_checks = {
         "orphan_contract_row": pl.col("_has_event").fill_null(False),
         "after_tax_not_separately_accounted": (pl.col("contract") != "after_tax")
@@ -146,22 +209,27 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> dict[str, pl.Data
         "roth_without_first_year": (pl.col("contract") != "roth") | pl.col("_p_roth").is_not_null(),
     }
 
-    p = t["participants"].lazy()
     p_checks = {
         "unknown_plan": pl.col("plan_id").is_in(t["plans"]["plan_id"].implode()),
-        "unknown_payee": pl.col("payee_id").is_in(t["payees"]["payee_id"].implode()),
+        "unknown_payee": (
+            pl.when(pl.col("payee_id").is_not_null()).then(own.is_not_null())
+            if parts is t["participants"]
+            else pl.col("payee_id").is_in(t["payees"]["payee_id"].implode())
+        ),
         "roth_first_year_invalid": pl.col("roth_first_year").is_between(2006, tax_year),
     }
-    d_fail, c_fail, p_fail = pl.collect_all(
-        [_failing(dx, d_checks), _failing(cx, c_checks), _failing(p, p_checks)]
-    )
-    return {"distributions": d_fail, "contracts": c_fail, "participants": p_fail}
+    fails = {
+        "distributions": _failing(dx, d_checks),
+        "contracts": _failing(cx, c_checks),
+        "participants": _failing(t["participants"], p_checks),
+    }
+    return fails, _Keys(eid, c_event.cast(pl.UInt32), first.height)
 
 
 def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
     """Split every table into clean rows and quarantine rows."""
     faults: dict[str, pl.DataFrame] = {}
-    cross = _cross_table(tables, tax_year)
+    cross, keys = _cross_table(tables, tax_year)
     for name in ROW_TABLES:
         parts = [failures(name, tables[name])]
         if name in cross:
@@ -169,30 +237,31 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
         faults[name] = _first(pl.concat(parts))
 
     d, c = tables["distributions"], tables["contracts"]
+    d = d.with_columns(keys.d_event.alias("_eid"))
+    c = c.with_columns(keys.c_event.alias("_eid"))
+    framed = {**tables, "distributions": d, "contracts": c}
 
-    def faulty(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.join(faults[name], on=ROW, how="inner")
-
-    bad_d, bad_c = faulty("distributions", d), faulty("contracts", c)
-    bad_payees = faulty("payees", tables["payees"])
-    bad_plans = faulty("plans", tables["plans"])
-    bad_parts = faulty("participants", tables["participants"])
+    bad = {
+        name: framed[name].join(faults[name], on=ROW, how="inner", maintain_order="right")
+        for name in ROW_TABLES
+    }
+    bad_payees = bad["payees"]
     own_payee_bad = tables["participants"].filter(pl.col("payee_id").is_in(bad_payees["payee_id"].implode()))
 
     def cause(frame: pl.DataFrame, table: str) -> pl.DataFrame:
         return frame.select(
-            "event_id",
+            "_eid",
             pl.lit(table).alias("_c_table"),
             _key_expr(table).alias("_c_key"),
             pl.col("rule").alias("_c_rule"),
         )
 
-    def events_via(column: str, bad: pl.DataFrame, table: str, key_col: str) -> pl.DataFrame:
-        ref = bad.select(
+    def events_via(column: str, bad_rows: pl.DataFrame, table: str, key_col: str) -> pl.DataFrame:
+        ref = bad_rows.select(
             pl.col(key_col).alias(column), _key_expr(table).alias("_c_key"), pl.col("rule").alias("_c_rule")
         )
         return d.join(ref, on=column, how="inner").select(
-            "event_id", pl.lit(table).alias("_c_table"), "_c_key", "_c_rule"
+            "_eid", pl.lit(table).alias("_c_table"), "_c_key", "_c_rule"
         )
 
     own = own_payee_bad.join(bad_payees.select("payee_id", "rule"), on="payee_id").select(
@@ -203,42 +272,51 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
     )
     causes = pl.concat(
         [
-            cause(bad_d, "distributions"),
-            cause(bad_c.filter(pl.col("rule") != "orphan_contract_row"), "contracts"),
+            cause(bad["distributions"].filter(pl.col("event_id").is_not_null()), "distributions"),
+            cause(bad["contracts"].filter(pl.col("rule") != "orphan_contract_row"), "contracts"),
             events_via("payee_id", bad_payees, "payees", "payee_id"),
-            events_via("plan_id", bad_plans, "plans", "plan_id"),
-            events_via("participant_id", bad_parts, "participants", "participant_id"),
-            d.join(own, on="participant_id", how="inner").select("event_id", "_c_table", "_c_key", "_c_rule"),
+            events_via("plan_id", bad["plans"], "plans", "plan_id"),
+            events_via("participant_id", bad["participants"], "participants", "participant_id"),
+            d.join(own, on="participant_id", how="inner").select("_eid", "_c_table", "_c_key", "_c_rule"),
         ]
-    ).filter(pl.col("event_id").is_not_null())
+    ).filter(pl.col("_eid").is_not_null())
     event_cause = (
         causes.with_columns(
             pl.col("_c_rule").replace_strict(RULE_RANK, default=len(RULE_RANK)).alias("_rank")
         )
-        .sort("event_id", "_rank", "_c_table", "_c_key")
-        .unique("event_id", keep="first", maintain_order=True)
+        .sort("_eid", "_rank", "_c_table", "_c_key")
+        .unique("_eid", keep="first", maintain_order=True)
         .drop("_rank")
     )
-    bad_events = event_cause["event_id"].implode()
+    bad_event = (
+        pl.Series("_bad", [False], pl.Boolean)
+        .extend_constant(False, keys.events - 1)
+        .scatter(event_cause.get_column("_eid"), True)
+        if keys.events
+        else pl.Series("_bad", [], pl.Boolean)
+    )
+
+    def faulty(frame: pl.DataFrame, name: str) -> pl.Series:
+        return frame.get_column(ROW).is_in(faults[name].get_column(ROW).implode())
 
     quarantine_parts: list[pl.DataFrame] = []
     for name in ROW_TABLES:
-        bad = faulty(name, tables[name])
-        if bad.height == 0:
+        rows = bad[name]
+        if rows.height == 0:
             continue
         msgs = {
             (r, col): message_for(name, r, col)
-            for r, col in bad.select("rule", "column").unique().iter_rows()
+            for r, col in rows.select("rule", "column").unique().iter_rows()
         }
         message_table = pl.DataFrame(
             {"rule": [k[0] for k in msgs], "column": [k[1] for k in msgs], "message": list(msgs.values())},
             schema={"rule": pl.String, "column": pl.String, "message": pl.String},
         )
         quarantine_parts.append(
-            bad.join(message_table, on=["rule", "column"], how="left", nulls_equal=True).select(
+            rows.join(message_table, on=["rule", "column"], how="left", nulls_equal=True).select(
                 pl.lit(name).alias("table"),
                 _key_expr(name).alias("key"),
-                (pl.col("event_id") if "event_id" in bad.columns else pl.lit(None, pl.String)).alias(
+                (pl.col("event_id") if "event_id" in rows.columns else pl.lit(None, pl.String)).alias(
                     "event_id"
                 ),
                 "rule",
@@ -246,10 +324,11 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
                 ROW,
             )
         )
+    faulty_rows: dict[str, pl.Series] = {}
     for name, frame in (("distributions", d), ("contracts", c)):
-        held = frame.join(faults[name].select(ROW), on=ROW, how="anti").join(
-            event_cause, on="event_id", how="inner"
-        )
+        faulty_rows[name] = faulty(frame, name)
+        in_bad_event = bad_event.gather(frame.get_column("_eid")).fill_null(False)
+        held = frame.filter(in_bad_event & ~faulty_rows[name]).join(event_cause, on="_eid", how="inner")
         quarantine_parts.append(
             held.select(
                 pl.lit(name).alias("table"),
@@ -273,10 +352,22 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
     )
 
     clean = dict(tables)
-    clean["distributions"] = d.join(faults["distributions"].select(ROW), on=ROW, how="anti").filter(
-        ~pl.col("event_id").is_in(bad_events)
+    keep_d = ~faulty_rows["distributions"] & ~bad_event.gather(keys.d_event).fill_null(True)
+    clean["distributions"] = (
+        tables["distributions"] if keep_d.all() else tables["distributions"].filter(keep_d)
     )
-    clean["contracts"] = c.filter(pl.col("event_id").is_in(clean["distributions"]["event_id"].implode()))
+    clean_event = (
+        pl.Series("_clean", [False], pl.Boolean)
+        .extend_constant(False, keys.events - 1)
+        .scatter(keys.d_event.filter(keep_d), True)
+        if keys.events
+        else pl.Series("_clean", [], pl.Boolean)
+    )
+    keep_c = clean_event.gather(keys.c_event).fill_null(False)
+    clean["contracts"] = tables["contracts"] if keep_c.all() else tables["contracts"].filter(keep_c)
     for name in ("plans", "payees", "participants"):
-        clean[name] = tables[name].join(faults[name].select(ROW), on=ROW, how="anti")
+        if faults[name].height:
+            clean[name] = tables[name].join(
+                faults[name].select(ROW), on=ROW, how="anti", maintain_order="left"
+            )
     return Validated(tables=clean, quarantine=quarantine)

@@ -6,7 +6,9 @@ states, a Roth form, box 9a, corrections G and C, $1.5 billion).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 
 import polars as pl
 import pytest
@@ -21,6 +23,7 @@ from transforms.irs.iris_xml import (
     XSD_PATH,
     dollars_expr,
     dollars_text,
+    iter_iris_xml,
     write_iris_xml,
 )
 from transforms.irs.pub1220 import FilingInputError
@@ -236,3 +239,88 @@ def test_every_element_name_of_the_mapping_is_declared_in_the_projects_xsd(origi
     }
     assert used <= set(ELEMENT.values())
     assert CODE["form_type"] == "1099R"
+
+
+# --- the document as text ----------------------------------------------------------------------
+# The writer builds the document as text, chunk by chunk (no parse of the whole document: a
+# transmission of millions of returns would not fit in memory). It must be exactly what lxml
+# writes for the same tree, and its transmission id the hash of lxml's canonical form.
+
+
+def awkward() -> pl.DataFrame:
+    """Originals whose free-text values need escaping, have CR LF, are empty or not ASCII."""
+
+    def put(frame: pl.DataFrame, column: str, form: str, value: str) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.when(pl.col("form_id") == form).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+        )
+
+    frame = put(originals(), "state_payer_id", "F1", 'A&B <C> "d"\r\ne\rf\tg')
+    frame = put(frame, "last_name", "F2", "Smith & Sons (Ünïcode) Ltd")
+    frame = put(frame, "city", "F2", "...")  # nothing left after cleaning: an empty element
+    frame = put(frame, "state_code", "F3", "Québec & <Ontario>")
+    return put(frame, "account_number", "F4", "acct <&> 4")
+
+
+def lxml_document(xml: bytes) -> bytes:
+    return etree.tostring(etree.fromstring(xml), xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+@pytest.mark.parametrize("frame", [originals, corrections, awkward])
+def test_the_document_is_what_lxml_writes_for_it_and_its_id_the_hash_of_its_canonical_form(frame):
+    xml = write_iris_xml(frame(), TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert lxml_document(xml) == xml
+    # The id is derived from the document without the indentation, and without the id.
+    root = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+    utid = root.find("ir:IRTransmissionManifest/ir:UniqueTransmissionId", NS)
+    given = utid.text
+    utid.text = None
+    digest = hashlib.sha256(etree.tostring(root, method="c14n")).digest()
+    assert given == f"{uuid.UUID(bytes=digest[:16], version=4)}:IRIS:ABC12::A"
+
+
+def test_escaped_and_empty_values_are_written_as_lxml_reads_them():
+    root = etree.fromstring(write_iris_xml(awkward(), TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    first = root.xpath("//ir:Form1099RDetail[ir:RecipientAccountNum='ACCT-0001']", namespaces=NS)[0]
+    assert text(first, ".//ir:PayerStateIdNum") == 'A&B <C> "d"\ne\nf\tg'
+    assert root.xpath("//ir:Form1099RDetail[ir:RecipientAccountNum='ACCT <&> 4']", namespaces=NS)
+    second = root.xpath("//ir:Form1099RDetail[ir:RecipientAccountNum='ACCT-0002']", namespaces=NS)[0]
+    assert text(second, ".//ir:PersonLastNm") == "SMITH & SONS UNICODE LTD"
+    assert text(second, ".//ir:USAddress/ir:CityNm") is None
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
+def test_the_document_in_pieces_is_the_same_document(original_xml, chunk_rows):
+    pieces = iter_iris_xml(originals(), TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows)
+    assert b"".join(pieces) == original_xml
+    given = "11111111-2222-4333-8444-555555555555:IRIS:ABC12::A"
+    pieces = iter_iris_xml(
+        originals(),
+        TRANSMITTER,
+        tax_year=TAX_YEAR,
+        test_file=True,
+        chunk_rows=chunk_rows,
+        transmission_id=given,
+    )
+    assert b"".join(pieces) == write_iris_xml(
+        originals(), TRANSMITTER, tax_year=TAX_YEAR, test_file=True, transmission_id=given
+    )
+
+
+def test_a_character_xml_does_not_allow_is_refused_when_it_would_be_written():
+    bad = originals().with_columns(
+        pl.when(pl.col("form_id") == "F1")
+        .then(pl.lit("12\x0034"))
+        .otherwise(pl.col("state_payer_id"))
+        .alias("state_payer_id")
+    )
+    with pytest.raises(etree.XMLSyntaxError):
+        write_iris_xml(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    # F3 has no state: its state payer id is not written, so it does not matter.
+    unused = originals().with_columns(
+        pl.when(pl.col("form_id") == "F3")
+        .then(pl.lit("12\x0034"))
+        .otherwise(pl.col("state_payer_id"))
+        .alias("state_payer_id")
+    )
+    assert write_iris_xml(unused, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)

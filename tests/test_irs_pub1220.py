@@ -22,6 +22,7 @@ from transforms.irs.pub1220 import (
     Transmitter,
     amount_field,
     cfsf_state_codes,
+    iter_pub1220,
     total_field,
     write_pub1220,
 )
@@ -614,3 +615,137 @@ def test_check_catches_a_byte_outside_printable_ascii_and_a_code_that_cannot_sta
         "record 4 (B, account ACCT-0002): positions 545-546 distribution codes: code D must be used with "
         "another code" in problems
     )
+
+
+# --- chunks ------------------------------------------------------------------------------------
+# The writer, the reader and the checker go through the returns chunk by chunk (memory bounded for
+# millions of returns): the results must not depend on where the chunks end.
+
+
+def many_returns(count: int) -> pl.DataFrame:
+    """``count`` returns: the sample filing's originals over and over, with their own accounts."""
+    base = sample_filing().filter(pl.col("corrected") == "")
+    copies = -(-count // base.height)
+    return (
+        pl.concat([base] * copies)
+        .head(count)
+        .with_columns(
+            form_id=pl.format("F{}", pl.int_range(pl.len())),
+            account_number=pl.format("ACCT-{}", pl.int_range(pl.len()).cast(pl.String).str.pad_start(7, "0")),
+        )
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 5, 1000])
+def test_the_file_is_the_same_whatever_the_size_of_the_chunks_it_is_written_in(filing, data, chunk_rows):
+    pieces = list(iter_pub1220(filing, TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows))
+    assert b"".join(pieces) == data
+    assert all(len(p) % RECORD_LENGTH == 0 for p in pieces)
+
+
+def test_a_b_record_that_cannot_be_written_is_counted_over_all_chunks(filing):
+    # Arabic-Indic digits are digits to the validation, but not one byte each in the record.
+    bad = filing.with_columns(
+        pl.when(pl.col("form_id").is_in(["F2", "F9"]))
+        .then(pl.lit("٣٣٣٣٣٣٣٣٤"))
+        .otherwise(pl.col("payee_tin"))
+        .alias("payee_tin")
+    )
+    for chunk_rows in (1, 1000):
+        with pytest.raises(FilingInputError) as error:
+            b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows))
+        assert str(error.value).startswith("2 B record(s) would not be 750 ASCII bytes")
+        assert str(error.value).endswith("accounts ACCT-0002, ACCT-0009")
+
+
+def broken_files(data: bytes) -> list[bytes]:
+    recs = records(data)
+    return [
+        data,
+        with_record(data, 4, replace(recs[3], 545, "3B")),
+        with_record(data, 7, replace(recs[6], 16, "000000000011861111")),
+        b"".join(recs[:2]) + recs[2][:-3] + b"\r\n" + b"".join(recs[3:]),  # a short record
+        b"".join(recs[:3]) + recs[3][:300] + b"\r\n" + recs[3][300:] + b"".join(recs[4:]),  # CR LF inside
+        with_record(data, 5, recs[4][:447] + "Ü".encode("latin-1") + recs[4][448:]),
+        with_record(data, 6, replace(recs[5], 21, "ACCT-0003")),  # an account twice under one A
+        b"".join(r[:-2] + b"  " for r in recs),  # no CR LF at all
+        data[:-2],  # no CR LF at the end
+        b"".join(recs[1:]),  # no T record first
+        b"".join([recs[0], recs[2], recs[1], *recs[3:]]),  # B before A
+        data + data[:750],
+        data.replace(b"ACCT-0003", b"acct-0003"),
+    ]
+
+
+@pytest.mark.parametrize("records_per_chunk", [1, 2, 7])
+def test_check_and_read_give_the_same_results_whatever_the_size_of_the_chunks(
+    data, monkeypatch, records_per_chunk
+):
+    import transforms.irs.pub1220_reader as reader
+
+    def outcome(check, read, file):
+        try:
+            parsed = read(file)
+            frames = [parsed.transmitter, parsed.payers, parsed.payees, parsed.end_of_payer]
+        except ValueError as error:
+            frames = [str(error)]
+        return check(file), frames
+
+    expected = [outcome(check_pub1220, read_pub1220, file) for file in broken_files(data)]
+    monkeypatch.setattr(reader, "CHUNK_RECORDS", records_per_chunk)
+    for file, (problems, frames) in zip(broken_files(data), expected, strict=True):
+        got_problems, got_frames = outcome(check_pub1220, read_pub1220, file)
+        assert got_problems == problems
+        for got, want in zip(got_frames, frames, strict=True):
+            assert got == want if isinstance(want, str) else got.equals(want)
+        # The file in pieces of any size: the same findings.
+        pieces = [file[i : i + 1000] for i in range(0, len(file), 1000)]
+        assert check_pub1220(pieces) == problems
+
+
+def test_the_checker_lists_the_first_thousand_violations_and_counts_the_others():
+    data = write_pub1220(many_returns(1200), TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    lower = data.replace(b"ACCT-", b"acct-")  # 1200 B records: account not upper case
+    problems = check_pub1220(lower)
+    assert len(problems) == 1001
+    assert problems[-1] == "... and 200 more violations"
+    assert problems[0].startswith("record 3 (B, account acct-0000000): positions 21-40 account_number")
+
+
+def test_the_b_record_expression_lets_through_no_record_that_breaks_a_rule(data):
+    """The checker evaluates its rules one by one only on the B records the expression of
+    ``_b_clean`` (and the rules it leaves out) do not pass: any record it passes must break none."""
+    import random
+
+    import transforms.irs.pub1220_reader as reader
+
+    rng = random.Random(1220)
+    b_lines = [r.decode("ascii") for r in records(data) if r[:1] == b"B"]
+    fields = [f for f in LAYOUTS["B"] if f.kind != "eol"]
+    alphabet = " 0123456789ABCDGJYZaz&-.'/\x7f"
+    lines = []
+    for _ in range(4000):
+        line = rng.choice(b_lines)
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            f = rng.choice(fields)
+            text = "".join(rng.choice(alphabet) for _ in range(f.length))
+            text = rng.choice([text, text.strip().ljust(f.length), " " * f.length, "0" * f.length,
+                               "9" * f.length, text[:1] + " " * (f.length - 1)])  # fmt: skip
+            line = line[: f.start - 1] + text + line[f.end :]
+        lines.append(line)
+    t_year = records(data)[0][1:5].decode()
+    pattern, covered = reader._b_clean(t_year, int(t_year))
+    frame = (
+        pl.DataFrame({"line": lines})
+        .with_row_index("record_number")
+        .with_columns(pl.col("record_number").cast(pl.Int64))
+    )
+    full = reader._raw_fields(frame, LAYOUTS["B"])
+    rules = reader._b_rules(full, t_year, int(t_year))
+    passed = full.select(
+        pl.col("line").str.contains(pattern)
+        & ~pl.any_horizontal(r.mask.fill_null(True) for r in rules if r.key and r.key not in covered)
+    ).to_series()
+    broken = full.select(pl.any_horizontal(r.mask.fill_null(True) for r in rules)).to_series()
+    assert 100 < int(passed.sum()) < len(lines) - 100  # both kinds are there
+    assert not (passed & broken).any()

@@ -7,10 +7,12 @@ money left is shared by the other legs in proportion to their amounts; basis tak
 each leg. The Roth account is allocated within itself and never mixed with non-Roth money
 (§402A(d)(4); T.D. 9769).
 
-The functions work on a frame of legs (one row per disbursement) carrying ``event_id``, ``pool``,
-``distribution_id``, ``destination``, ``rollover_order``, ``amount_cents`` and the pool's pre-tax
-total ``pool_pretax_cents``. :func:`allocate_pretax` sorts the legs by pool and priority once, then
-adds the intermediate columns in stages (one window per stage: nested windows are slow in polars).
+The functions work on a frame of legs (one row per disbursement) carrying ``destination``,
+``rollover_order``, ``amount_cents`` and the pool's pre-tax total ``pool_pretax_cents``, in
+allocation order: :func:`sort_for_allocation` sorts the legs once so that each pool is a run of
+consecutive rows (``_seg``, its number, and ``_seg_start``) in :func:`rollover_priority` order.
+Every sum over a pool is then a sum over a run of rows — a running sum read at the run's ends —
+with no hashing, no window and no ordered window (all slow in polars).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from transforms.money import mul_div_floor
 
 POOL = ["event_id", "pool"]
 A = pl.col("amount_cents")
+SEG, SEG_START = "_seg", "_seg_start"
 
 # Default order among direct rollovers without an election: non-Roth destinations first, so that no
 # Roth conversion is taxed by default (extract.md, "Allocation within an event").
@@ -38,44 +41,62 @@ def is_direct_rollover() -> pl.Expr:
     return pl.col("destination") != "cash"
 
 
-def rollover_priority() -> list[pl.Expr]:
+def rollover_priority() -> pl.Expr:
     """Order in which direct rollovers take pre-tax money (Notice 2014-54, §III: the recipient may
-    choose; ``extract.md`` convention otherwise): legs with a ``rollover_order``, lowest first; then
-    the others, traditional IRA and plan before Roth destinations; ties by ``distribution_id``.
-    Legs that are not direct rollovers sort after them, by ``distribution_id``.
+    choose; ``extract.md`` convention otherwise), as one integer, lowest first: legs with a
+    ``rollover_order``, by that order (its rank among the orders present); then the others,
+    traditional IRA and plan before Roth destinations; then the legs that are not direct
+    rollovers. Ties go by ``distribution_id`` (the frame order :func:`sort_for_allocation` keeps).
     """
     elected = pl.col("rollover_order").is_not_null() & is_direct_rollover()
-    return [
-        (~elected).alias("_k0"),
-        pl.when(elected).then(pl.col("rollover_order")).alias("_k1"),
-        pl.when(elected)
-        .then(0)
-        .when(is_direct_rollover())
-        .then(pl.col("destination").replace_strict(DESTINATION_RANK, default=2))
+    rank = pl.when(elected).then(pl.col("rollover_order")).rank("dense").cast(pl.Int64)
+    orders = rank.max().fill_null(0)
+    default = (
+        pl.when(is_direct_rollover())
+        .then(pl.col("destination").replace_strict(DESTINATION_RANK, default=2, return_dtype=pl.Int64))
         .otherwise(2)
-        .alias("_k2"),
-        pl.col("distribution_id").alias("_k3"),
-    ]
-
-
-SORT_KEYS = [*POOL, "_k0", "_k1", "_k2", "_k3"]
-
-
-def sort_for_allocation(legs: pl.DataFrame) -> pl.DataFrame:
-    """Legs sorted by pool and :func:`rollover_priority` (Notice 2014-54, §III; extract.md order):
-    the running sums below follow this frame order (an eager frame keeps it; a sort is much cheaper than ``over(order_by=...)`` on strings)."""
-    return legs.with_columns(rollover_priority()).sort(SORT_KEYS, nulls_last=True)
-
-
-def sum_before_within(frame: pl.DataFrame, expr: pl.Expr, keys: list[str], name: str) -> pl.DataFrame:
-    """Add ``name``: the sum of a non-negative ``expr`` over the earlier rows of the same group, in
-    frame order (the allocation order of Notice 2014-54, §III, and extract.md). Needs the frame sorted by ``keys`` (groups contiguous): the global running sum less
-    its value where the group starts — much faster than ``cum_sum().over(keys)`` in polars 2.1.
-    """
-    before = frame.select((expr.cum_sum() - expr).alias(name))
-    return frame.with_columns(before[name]).with_columns(
-        (pl.col(name) - pl.col(name).min().over(keys)).alias(name)
     )
+    return pl.when(elected).then(rank - 1).otherwise(orders + default)
+
+
+def sort_for_allocation(legs: pl.DataFrame, pool_key: str) -> pl.DataFrame:
+    """Legs in allocation order (Notice 2014-54, §III; extract.md order): each pool — the rows
+    sharing the integer ``pool_key`` — a run of consecutive rows in :func:`rollover_priority` order,
+    ties kept in the frame's order (``legs`` must come in ``distribution_id`` order). Adds ``_seg``
+    (the run's number, sorted) and ``_seg_start``. One stable sort on one integer: much cheaper than
+    ``over(order_by=...)`` or a sort on strings.
+    """
+    legs = legs.with_columns(rollover_priority().alias("_prio"))
+    width = legs.get_column("_prio").max()
+    width = 1 if width is None else int(width) + 1
+    limit = (legs.get_column(pool_key).max() or 0) + 1
+    if limit * width >= 2**63:  # pragma: no cover - needs more pools than rows fit in memory
+        raise OverflowError("allocation key does not fit in 64 bits")
+    key = pl.col(pool_key).cast(pl.UInt64) * width + pl.col("_prio").cast(pl.UInt64)
+    ordered = legs.with_columns(key.alias("_alloc_key")).sort("_alloc_key", maintain_order=True)
+    start = (pl.col(pool_key) != pl.col(pool_key).shift(1)).fill_null(True)
+    return (
+        ordered.drop("_alloc_key", "_prio")
+        .with_columns(start.alias(SEG_START))
+        .with_columns((pl.col(SEG_START).cum_sum() - 1).set_sorted().alias(SEG))
+    )
+
+
+def sum_before_within(expr: pl.Expr) -> pl.Expr:
+    """The sum of ``expr`` over the earlier rows of the same pool, in allocation order (Notice
+    2014-54, §III; extract.md order): the global running sum less its value where the pool's run
+    starts. Needs the frame of :func:`sort_for_allocation`. Integer sums wrap like polars' own
+    ``sum`` does, so the difference is exact whenever the pool's sum is.
+    """
+    before = expr.cum_sum() - expr
+    return before - pl.when(pl.col(SEG_START)).then(before).forward_fill()
+
+
+def pool_sum(expr: pl.Expr) -> pl.Expr:
+    """The sum of ``expr`` over the leg's pool (Notice 2014-54, §III: the pool is allocated as a
+    whole; §402A(d)(4)), broadcast to every leg of the pool; frame of :func:`sort_for_allocation`.
+    """
+    return expr.sum().over(SEG)
 
 
 def _stage_amounts() -> list[pl.Expr]:
@@ -85,16 +106,14 @@ def _stage_amounts() -> list[pl.Expr]:
     ]
 
 
-def _stage_windows(legs: pl.DataFrame) -> pl.DataFrame:
-    rolled, other = pl.col("_rolled"), pl.col("_other")
+def _stage_windows() -> list[pl.Expr]:
     other_leg = (~is_direct_rollover()).cast(pl.Int64)
-    legs = sum_before_within(legs, rolled, POOL, "_rolled_before")
-    legs = sum_before_within(legs, other_leg, POOL, "_other_rank")
-    return legs.with_columns(
-        rolled.sum().over(POOL).alias("_rolled_total"),
-        other.sum().over(POOL).alias("_other_total"),
-        (pl.col("_other_rank") + other_leg).alias("_other_rank"),
-    )
+    return [
+        sum_before_within(pl.col("_rolled")).alias("_rolled_before"),
+        (sum_before_within(other_leg) + other_leg).alias("_other_rank"),
+        pool_sum(pl.col("_rolled")).alias("_rolled_total"),
+        pool_sum(pl.col("_other")).alias("_other_total"),
+    ]
 
 
 def pretax_to_direct_rollovers() -> pl.Expr:
@@ -123,19 +142,15 @@ def pretax_to_other_legs() -> pl.Expr:
     return pl.col("_share") + pl.when(pl.col("_other_rank") <= leftover).then(1).otherwise(0)
 
 
-def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:
-    """Add ``pretax_cents`` and ``basis_cents`` to every leg (Notice 2014-54, §III; §402A(d)(4)).
-
-    ``pretax_cents + basis_cents = amount_cents`` on every leg, and the legs of a pool take exactly
-    the pool's pre-tax total between them. Eager: returns the legs sorted by :data:`SORT_KEYS`.
-    """
+def allocate_in_order(legs: pl.DataFrame) -> pl.DataFrame:
+    """Add ``pretax_cents`` and ``basis_cents`` to legs already in allocation order (the frame of
+    :func:`sort_for_allocation`; Notice 2014-54, §III; §402A(d)(4))."""
     return (
-        sort_for_allocation(legs)
-        .with_columns(_stage_amounts())
-        .pipe(_stage_windows)
+        legs.with_columns(_stage_amounts())
+        .with_columns(_stage_windows())
         .with_columns(pretax_left_for_other_legs().alias("_left"))
         .with_columns(proportional_share().alias("_share"))
-        .with_columns(pl.col("_share").sum().over(POOL).alias("_shared"))
+        .with_columns(pool_sum(pl.col("_share")).alias("_shared"))
         .with_columns(
             pl.when(is_direct_rollover())
             .then(pretax_to_direct_rollovers())
@@ -156,3 +171,16 @@ def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:
             "_shared",
         )
     )
+
+
+def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:
+    """Add ``pretax_cents`` and ``basis_cents`` to every leg (Notice 2014-54, §III; §402A(d)(4)).
+
+    ``pretax_cents + basis_cents = amount_cents`` on every leg, and the legs of a pool (``event_id``,
+    ``pool``) take exactly the pool's pre-tax total between them. Eager: returns the legs in
+    allocation order (pools in ``event_id``, ``pool`` order).
+    """
+    keyed = legs.sort("distribution_id").with_columns(
+        pl.struct(POOL).rank("dense").cast(pl.UInt64).alias("_pool_key")
+    )
+    return allocate_in_order(sort_for_allocation(keyed, "_pool_key")).drop("_pool_key", SEG, SEG_START)

@@ -35,20 +35,28 @@ def box5_employee_contributions() -> pl.Expr:
     return pl.col("basis_cents")
 
 
-def box10_irr_recapture(legs: pl.DataFrame) -> pl.DataFrame:
+def box10_eligible() -> pl.Expr:
+    """The legs box 10 can apply to (i1099r box 10: an in-plan Roth rollover amount is recaptured
+    only on a nonqualified distribution, and box 10 stays empty on rollovers and whenever a §72(t)
+    exception applies): Roth cash legs, not qualified, numeric code 1.
+    """
+    return ROTH & (DEST == "cash") & ~pl.col("roth_qualified") & (pl.col("numeric_code") == "1")
+
+
+def box10_irr_recapture(eligible: pl.Expr | None = None) -> pl.Expr:
     """Box 10: amount allocable to an in-plan Roth rollover made within the 5-year period (i1099r box
     10; §402A(c)(4)(D) with §408A(d)(3)(F)); empty on rollovers and whenever a §72(t) exception
-    applies. Project convention pending Notice 2010-84, Q/A-13 (tax-rules open question 13): the
-    basis a nonqualified cash leg recovers is allocated first to the recapture amounts the event's
-    Roth account still holds (``irr_recapture_cents``), across its legs in ``distribution_id`` order.
-    Needs the frame order of :func:`transforms.allocation.allocate_pretax` (cash legs of a pool by
-    ``distribution_id``); adds ``box10_cents``.
+    applies (:func:`box10_eligible`). Project convention pending Notice 2010-84, Q/A-13 (tax-rules
+    open question 13): the basis a nonqualified cash leg recovers is allocated first to the
+    recapture amounts the event's Roth account still holds (``pool_irr_recapture_cents``), across
+    its legs in ``distribution_id`` order. Needs the frame of
+    :func:`transforms.allocation.sort_for_allocation` (cash legs of a pool by ``distribution_id``).
+    ``eligible`` may name a column already holding :func:`box10_eligible`.
     """
-    eligible = ROTH & (DEST == "cash") & ~pl.col("roth_qualified") & (pl.col("numeric_code") == "1")
+    eligible = box10_eligible() if eligible is None else eligible
     base = pl.when(eligible).then(pl.col("basis_cents")).otherwise(0)
-    legs = sum_before_within(legs, base, ["event_id", "pool"], "_box10_before")
-    box10 = (pl.col("pool_irr_recapture_cents") - pl.col("_box10_before")).clip(0, None).clip(None, base)
-    return legs.with_columns(box10.cast(pl.Int64).alias("box10_cents")).drop("_box10_before")
+    before = sum_before_within(base)
+    return (pl.col("pool_irr_recapture_cents") - before).clip(0, None).clip(None, base).cast(pl.Int64)
 
 
 def foreign_source_part() -> pl.Expr:

@@ -100,6 +100,82 @@ def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.E
     )
 
 
+CODE_INPUTS = ("numeric_code", "_death", "contract", "destination", "reason", "_corrective_8")
+TABLE_ROWS = 100_000  # at most this many combinations are tabulated (validated extracts: under 10,000)
+
+
+def corrective_in_payment_year() -> pl.Expr:
+    """The leg's corrective code is 8 rather than P (i1099r codes 8 and P): true or false on every
+    leg, the one fact :func:`corrective_code` reads."""
+    return (corrective_code() == "8").fill_null(False)
+
+
+def _domain(legs: pl.DataFrame, column: str) -> pl.Series:
+    """The values of ``column`` to tabulate: ``[False, True, None]`` for a flag, otherwise the
+    values present (sorted), with ``None`` last when the column has nulls."""
+    series = legs.get_column(column)
+    if series.dtype == pl.Boolean:
+        return pl.Series(column, [False, True, None], pl.Boolean)
+    values = series.drop_nulls().unique().sort()
+    return values.extend(pl.Series(column, [None], values.dtype)) if series.null_count() else values
+
+
+def _index(column: str, domain: pl.Series) -> pl.Expr:
+    """Position of each leg's value in ``domain`` (see :func:`_domain`)."""
+    col = pl.col(column)
+    if domain.dtype == pl.Boolean:
+        index = col.cast(pl.UInt64)
+    else:
+        index = col.cast(pl.String).cast(pl.Enum(domain.drop_nulls().cast(pl.String))).to_physical()
+    return index.cast(pl.UInt64).fill_null(domain.len() - 1)
+
+
+def code_table(p: TaxParameters, domains: dict[str, pl.Series]) -> pl.DataFrame:
+    """Box 7 for every combination of the :data:`CODE_INPUTS` values in ``domains``, coded by
+    :func:`distribution_codes` itself (outputs.md, "Which box 7 code"): a few thousand rows at most,
+    however many legs, in the order of the combinations (the last input varies fastest).
+    ``_corrective_8`` rows carry a payment date and a corrective year for which
+    :func:`corrective_code` gives 8 (true) or P (false, or null)."""
+    table = pl.DataFrame({"_i": [0]})
+    for column in CODE_INPUTS:
+        table = table.join(domains[column].to_frame(), how="cross")
+    table = table.drop("_i").with_columns(
+        pl.date(2000, 6, 1).alias("payment_date"),
+        pl.when(pl.col("_corrective_8"))
+        .then(2000)
+        .otherwise(1999)
+        .cast(pl.Int64)
+        .alias("corrective_taxable_year"),
+    )
+    return table.select(
+        *CODE_INPUTS,
+        distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes"),
+    )
+
+
+def distribution_codes_by_table(p: TaxParameters, legs: pl.DataFrame) -> pl.DataFrame:
+    """:func:`distribution_codes` for every leg (outputs.md), read from :func:`code_table` at the
+    position of the leg's combination of inputs: the same strings, without building them leg by
+    leg; and ``_codes_bad``, true where the entry cannot be reported (:func:`needs_three_codes` or
+    not :func:`codes_are_valid`). ``legs`` holds the :data:`CODE_INPUTS` columns."""
+    domains = {column: _domain(legs, column) for column in CODE_INPUTS}
+    combinations = 1
+    for domain in domains.values():
+        combinations *= domain.len()
+    if combinations > max(TABLE_ROWS, legs.height):  # unvalidated values: build the strings leg by leg
+        return legs.select(
+            distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes")
+        ).with_columns((needs_three_codes() | ~codes_are_valid()).alias("_codes_bad"))
+    position = pl.lit(0, pl.UInt64)
+    for column in CODE_INPUTS:
+        position = position * domains[column].len() + _index(column, domains[column])
+    at = legs.select(position.alias("_at")).get_column("_at")
+    table = code_table(p, domains).select(
+        "distribution_codes", (needs_three_codes() | ~codes_are_valid()).alias("_codes_bad")
+    )
+    return table[at]
+
+
 def needs_three_codes() -> pl.Expr:
     """More than two codes would be needed; box 7 takes at most two (i1099r 2023: "Enter a maximum
     of two alphanumeric codes"). Such rows are quarantined under ``codes_over_two`` (outputs.md).

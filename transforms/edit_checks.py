@@ -116,11 +116,15 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
     ]
 
 
-def form_details(legs: pl.LazyFrame) -> pl.LazyFrame:
-    """Per form, the facts the checks need beyond forms.parquet (from the engine's legs)."""
-    eligible = ~pl.col("reason").is_in(NOT_ELIGIBLE_ROLLOVER) & ~pl.col("reason").is_in(
+def _eligible() -> pl.Expr:
+    return ~pl.col("reason").is_in(NOT_ELIGIBLE_ROLLOVER) & ~pl.col("reason").is_in(
         ["loan_offset", "qualified_loan_offset"]
     )
+
+
+def form_details(legs: pl.LazyFrame) -> pl.LazyFrame:
+    """Per form, the facts the checks need beyond forms.parquet (from the engine's legs)."""
+    eligible = _eligible()
     per_payee = (
         legs.filter(eligible)
         .group_by("tax_year", "plan_id", "payee_id")
@@ -140,33 +144,85 @@ def form_details(legs: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+DETAILS = ["roth", "destination", "eligible_rollover", "born_before_1936", "payee_eligible_rollover_cents"]
+
+
+def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | None:
+    """:func:`form_details` in the order of ``forms``, when the engine's legs say which row of
+    ``forms`` each leg is on (``_form_row``, checked against ``form_id``): integer group-bys, no
+    join on form ids. ``None`` otherwise."""
+    needed = {"_form_row", "_plan", "_payee", "form_id"}
+    if not needed <= set(legs.columns) or legs.height == 0:
+        return None
+    row = legs.get_column("_form_row")
+    if row.null_count() or row.max() >= forms.height:
+        return None
+    if not forms.get_column("form_id").gather(row).equals(legs.get_column("form_id")):
+        return None
+    eligible = _eligible()
+    per_form = (
+        legs.select(
+            "_form_row",
+            "tax_year",
+            "_plan",
+            "_payee",
+            "roth",
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("_first"),
+            eligible.alias("_eligible"),
+            (pl.col("date_of_birth") < pl.date(1936, 1, 2)).alias("_born"),
+            pl.when(eligible).then(pl.col("amount_cents")).alias("_eligible_cents"),
+        )
+        .group_by("_form_row")
+        .agg(
+            pl.col("tax_year", "_plan", "_payee", "roth", "_first").first(),
+            pl.col("_eligible").all().alias("eligible_rollover"),
+            pl.col("_born").any().fill_null(False).alias("born_before_1936"),
+            pl.col("_eligible_cents").sum(),
+        )
+        .sort("_form_row")
+    )
+    if per_form.height != forms.height:
+        return None
+    payee = ["tax_year", "_plan", "_payee"]
+    return per_form.select(
+        "roth",
+        legs.get_column("destination").gather(per_form.get_column("_first")).alias("destination"),
+        "eligible_rollover",
+        "born_before_1936",
+        pl.col("_eligible_cents").sum().over(payee).alias("payee_eligible_rollover_cents"),
+    )
+
+
 def run_edit_checks(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """edit_checks.parquet: one row per (form, failed check), with plan and severity."""
-    details = form_details(legs.lazy()).drop("tax_year", "plan_id", "payee_id")
-    frame = forms.lazy().join(details, on="form_id", how="left")
+    details = _details_by_row(forms, legs)
+    if details is None:
+        frame = forms.lazy().join(
+            form_details(legs.lazy()).drop("tax_year", "plan_id", "payee_id"), on="form_id", how="left"
+        )
+    else:
+        frame = pl.concat([forms, details], how="horizontal").lazy()
     checks = edit_checks(p)
-    flagged = frame.select(
+    flags = frame.select(
         "plan_id",
         "form_id",
         "account_number",
         *[chk.failing.fill_null(False).alias(chk.name) for chk in checks],
-    ).unpivot(index=["plan_id", "form_id", "account_number"], variable_name="check", value_name="failed")
-    meta = pl.LazyFrame(
-        {
-            "check": [chk.name for chk in checks],
-            "severity": [chk.severity for chk in checks],
-            "message": [chk.message for chk in checks],
-            "reference": [chk.reference for chk in checks],
-            "_order": list(range(len(checks))),
-        }
-    )
-    return (
-        flagged.filter(pl.col("failed"))
-        .join(meta, on="check")
-        .sort("plan_id", "form_id", "_order")
-        .select("plan_id", "form_id", "account_number", "severity", "check", "message", "reference")
-        .collect()
-    )
+    ).collect()
+    failed = [
+        flags.filter(pl.col(chk.name)).select(
+            "plan_id",
+            "form_id",
+            "account_number",
+            pl.lit(chk.severity).alias("severity"),
+            pl.lit(chk.name).alias("check"),
+            pl.lit(chk.message).alias("message"),
+            pl.lit(chk.reference).alias("reference"),
+            pl.lit(order, pl.Int64).alias("_order"),
+        )
+        for order, chk in enumerate(checks)
+    ]
+    return pl.concat(failed).sort("plan_id", "form_id", "_order").drop("_order")
 
 
 def filable(forms: pl.DataFrame, checks: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,15 @@
 """The tax engine: from validated extract tables to the split, the codes and the forms.
 
-Pure polars, lazy: no I/O, no clock, no Prefect. ``compute`` is the one entry point the flows use.
+Pure polars: no I/O, no clock, no Prefect. ``compute`` is the one entry point the flows use.
+
+How it stays fast on millions of legs (polars 2.1): strings are hashed once — one join each for the
+participant, the plan, the payee and the contract row — and everything after runs on integers: the
+row numbers of those tables (``_part``, ``_plan``, ``_payee``, ``_crow``) and a dense event number
+(``_eid``). The legs stay in ``distribution_id`` order (the order of the outputs); the pool
+allocation runs on a narrow copy sorted once in allocation order, where each pool is a run of rows
+(:mod:`transforms.allocation`); the forms on a narrow copy sorted by the packed form key
+(:mod:`transforms.forms`). Box 7 is read from a table of every combination of its inputs
+(:func:`transforms.codes.distribution_codes_by_table`).
 """
 
 from __future__ import annotations
@@ -51,89 +60,97 @@ CONTRACT = ["event_id", "contract"]
 POOL = ["event_id", "pool"]
 
 
-def contract_facts(legs: pl.LazyFrame, contracts: pl.LazyFrame) -> pl.LazyFrame:
-    """Per leg, its contract's draw D in the event and the basis that draw recovers (§72(e)(8)).
+def dense_id(values: pl.Series) -> pl.Series:
+    """Integers 0, 1, ... numbering the distinct values of a column (equal values, equal numbers):
+    one pass over a sorted column, one hash group-by otherwise."""
+    if values.is_sorted():
+        return values.rle_id()
+    frame = values.to_frame("_k").with_row_index("_i")
+    numbered = frame.group_by("_k", maintain_order=True).agg("_i").with_row_index("_id")
+    return numbered.explode("_i").sort("_i").get_column("_id")
 
-    The draw is a window sum over the event's legs on the same contract; the contract row (value,
-    basis, pre-1987 basis, recapture and foreign-source amounts) is joined once. Every leg of a
-    contract carries the same contract figures; ``_first_of_contract`` marks one of them so that pool
-    totals count each contract once.
-    """
-    crow = contracts.select(
-        "event_id",
-        "contract",
+
+def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
+    """The contract rows the legs read (one per event and contract): the value, basis, pre-1987
+    basis, recapture and foreign-source amounts; the event number ``_eid``; and ``_held``, the total
+    value of the event's contract rows (for box 2b)."""
+    rows = contracts.select(
+        *CONTRACT,
         "value_cents",
         pl.col("basis_cents").alias("contract_basis_cents"),
         "pre1987_basis_cents",
         "irr_recapture_cents",
         pl.col("foreign_source_cents").alias("contract_foreign_cents"),
     )
+    eid = dense_id(rows.get_column("event_id")).cast(pl.UInt32).alias("_eid")
+    return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
+
+
+NEIGHBOURS = 8  # rows sharing a first key value scanned after a binary search, before joining instead
+
+
+def row_of(frame: pl.DataFrame, table: pl.DataFrame, on: list[str], name: str) -> pl.Series:
+    """For each row of ``frame``, the number of the first row of ``table`` with the same ``on``
+    values (null keys never match; null if none), in ``frame``'s order. A binary search when the
+    table is sorted by its first key column (each key then starts a short run of rows), one join on
+    the key columns otherwise."""
+    first = table.get_column(on[0])
+    if table.height and first.is_sorted():
+        reach = table.select(pl.col(on[0]).rle().struct.field("len").max()).item()
+        if reach <= NEIGHBOURS:
+            start = first.search_sorted(frame.get_column(on[0]), side="left").cast(pl.Int64)
+            keys = frame.select(on)
+            found = []
+            for k in range(reach):
+                at = (start + k).clip(0, table.height - 1)
+                same = pl.all_horizontal(
+                    keys.get_column(c).eq(table.get_column(c).gather(at)).fill_null(False) for c in on
+                )
+                found.append(pl.when(same & (start + k < table.height)).then(at))
+            return pl.select(pl.coalesce(found).cast(pl.UInt32).alias(name)).to_series()
+    index = table.select(on).with_row_index(name)
+    rows = frame.select(on).join(index, on=on, how="left", maintain_order="left").get_column(name)
+    if rows.len() != frame.height:
+        raise ValueError(f"compute needs validated tables: {', '.join(on)} is not unique")
+    return rows
+
+
+def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The participant columns the rules read, with the date of birth of the participant's own payee
+    row, in the participants' row order."""
+    participants = tables["participants"]
+    own = row_of(participants, tables["payees"], ["payee_id"], "_own")
+    return participants.select(
+        pl.col("payee_id").alias("participant_payee_id"),
+        "date_of_death",
+        "disabled",
+        "separation_date",
+        "public_safety_employee",
+        "roth_first_year",
+    ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
+
+
+def joined(tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Disbursements, in ``distribution_id`` order, with what the rules read about the participant,
+    the payee, the plan and (given ``rows`` of :func:`contract_rows`) the contract row. ``_part``,
+    ``_plan``, ``_payee`` and ``_crow`` number the row of each table joined."""
+    d = tables["distributions"].drop("_row", strict=False)
+    if not d.get_column("distribution_id").is_sorted():
+        d = d.sort("distribution_id")
+    part = row_of(d, tables["participants"], ["participant_id"], "_part")
+    plan = row_of(d, tables["plans"], ["plan_id"], "_plan")
+    payee = row_of(d, tables["payees"], ["payee_id"], "_payee")
+    plans = tables["plans"].select("plan_type", "payer_tin", "pre1987_recovery")
+    payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
+    parts = [d, _participants(tables)[part], plans[plan], payees[payee]]
+    ids = [part, plan, payee]
+    if rows is not None:
+        crow = row_of(d, rows, CONTRACT, "_crow")
+        parts.append(rows.drop(CONTRACT)[crow])
+        ids.append(crow)
     return (
-        legs.with_columns(
-            pl.col("amount_cents").sum().over(CONTRACT).alias("draw_cents"),
-            (pl.int_range(pl.len()).over(CONTRACT) == 0).alias("_first_of_contract"),
-        )
-        .join(crow, on=CONTRACT, how="left")
-        .with_columns(pl.col("contract_basis_cents").alias("basis_cents"))
-        .with_columns(basis.pre1987_tier().alias("pre1987_tier_cents"))
-        .with_columns(
-            basis.basis_recovered(pl.col("pre1987_tier_cents")).alias("contract_basis_recovered_cents"),
-            basis.takes_whole_contract().alias("whole_contract"),
-        )
-        .drop("basis_cents")
-    )
-
-
-def pool_totals() -> list[pl.Expr]:
-    """Per event and pool, over the contracts the event draws on (each counted once): the pre-tax
-    total, the foreign-source and untaxed totals (outputs.md foreign-source formula) and the Roth
-    recapture amounts."""
-    once = pl.col("_first_of_contract")
-
-    def total(expr: pl.Expr) -> pl.Expr:
-        return pl.when(once).then(expr).otherwise(0).sum().over(POOL)
-
-    return [
-        total(pl.col("draw_cents") - pl.col("contract_basis_recovered_cents")).alias("pool_pretax_cents"),
-        total(pl.col("contract_foreign_cents")).alias("pool_foreign_cents"),
-        total(pl.col("value_cents") - pl.col("contract_basis_cents")).alias("pool_untaxed_cents"),
-        total(pl.col("irr_recapture_cents")).alias("pool_irr_recapture_cents"),
-    ]
-
-
-def event_closes(contracts: pl.LazyFrame, legs: pl.LazyFrame) -> pl.LazyFrame:
-    """Per event: it draws every contract the payee holds down to zero. Each draw is at most its
-    contract's value (contracts.validate), so this holds exactly when the event's total draw equals
-    the total value of its contract rows (i1099r box 2b; outputs.md)."""
-    held = contracts.group_by("event_id").agg(pl.col("value_cents").sum().alias("_held"))
-    drawn = legs.group_by("event_id").agg(pl.col("amount_cents").sum().alias("_drawn"))
-    return drawn.join(held, on="event_id", how="left").select(
-        "event_id", (pl.col("_drawn") == pl.col("_held")).fill_null(False).alias("closes")
-    )
-
-
-def enrich(tables: dict[str, pl.DataFrame]) -> pl.LazyFrame:
-    """Disbursements joined with what the rules read about the participant, the payee and the plan."""
-    d = tables["distributions"].lazy()
-    birth = tables["payees"].lazy().select(pl.col("payee_id").alias("participant_payee_id"), "date_of_birth")
-    participants = (
-        tables["participants"]
-        .lazy()
-        .select(
-            "participant_id",
-            pl.col("payee_id").alias("participant_payee_id"),
-            "date_of_death",
-            "disabled",
-            "separation_date",
-            "public_safety_employee",
-            "roth_first_year",
-        )
-        .join(birth, on="participant_payee_id", how="left")
-    )
-    plans = tables["plans"].lazy().select("plan_id", "plan_type", "payer_tin", "pre1987_recovery")
-    return (
-        d.join(participants, on="participant_id", how="left")
-        .join(plans, on="plan_id", how="left")
+        pl.concat(parts, how="horizontal")
+        .with_columns(ids)
         .with_columns(
             pl.col("payment_date").dt.year().cast(pl.Int32).alias("tax_year"),
             _pool(pl.col("contract")).alias("pool"),
@@ -142,65 +159,221 @@ def enrich(tables: dict[str, pl.DataFrame]) -> pl.LazyFrame:
     )
 
 
-def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
-    """Split every disbursement, code it and group it into forms."""
-    contracts = tables["contracts"].lazy()
-    facts = enrich(tables).pipe(contract_facts, contracts).with_columns(pool_totals()).collect()
-    legs = (
-        allocation.allocate_pretax(facts)  # eager from here: the running sums follow the sorted order
-        .with_columns(
-            pl.when(allocation.is_direct_rollover())
-            .then(pl.col("amount_cents"))
-            .otherwise(0)
-            .sum()
-            .over(POOL)
-            .alias("pool_rollover_cents"),
-            roth.roth_qualified(p).alias("roth_qualified"),
-            roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
-            codes.numeric_code(p).alias("numeric_code"),
-            paid_because_of_death().alias("_death"),
-        )
-        .with_columns(
-            codes.distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes")
-        )
-        .with_columns(
-            boxes.box2a_taxable_amount().alias("box2a_cents"),
-            boxes.box5_employee_contributions().alias("box5_cents"),
-        )
-        .pipe(boxes.box10_irr_recapture)
-        .with_columns(boxes.foreign_source_part().alias("foreign_source_cents"))
-        .with_columns(forms.form_key().alias("_form_key"))
-        .with_columns(forms.form_id())
-        .drop("_form_key", "_death", "_first_of_contract", *allocation.SORT_KEYS[2:])
-    )
+def enrich(tables: dict[str, pl.DataFrame]) -> pl.LazyFrame:
+    """Disbursements joined with what the rules read about the participant, the payee and the plan."""
+    return joined(tables).lazy()
 
-    rejected_rows = legs.filter(codes.needs_three_codes() | ~codes.codes_are_valid()).select(
+
+def contract_facts(contract_sorted: bool = False) -> list[list[pl.Expr]]:
+    """Per leg, its contract's draw D in the event and the basis that draw recovers (§72(e)(8)),
+    as stages of expressions over the legs joined with :func:`contract_rows`.
+
+    The draw is a sum over the event's legs on the same contract (``_crow``); every leg of a contract
+    carries the same contract figures; ``_first_of_contract`` marks one of them so that pool totals
+    count each contract once. ``contract_sorted``: the legs come in ``_crow`` order (the usual case
+    when both files list events in the same order), so the sums run over runs of rows.
+    """
+    crow = pl.col("_crow").set_sorted() if contract_sorted else pl.col("_crow")
+    first = (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
+    return [
+        [
+            pl.col("amount_cents").sum().over(crow).alias("draw_cents"),
+            first.alias("_first_of_contract"),
+            pl.col("contract_basis_cents").alias("basis_cents"),
+        ],
+        [basis.pre1987_tier().alias("pre1987_tier_cents")],
+        [
+            basis.basis_recovered(pl.col("pre1987_tier_cents")).alias("contract_basis_recovered_cents"),
+            basis.takes_whole_contract().alias("whole_contract"),
+        ],
+    ]
+
+
+POOL_TOTALS = {
+    "pool_pretax_cents": "_c_pretax",
+    "pool_foreign_cents": "_c_foreign",
+    "pool_untaxed_cents": "_c_untaxed",
+    "pool_irr_recapture_cents": "_c_irr",
+}
+
+
+def pool_parts() -> list[pl.Expr]:
+    """Per leg, what its contract adds to the pool totals — once per contract the event draws on:
+    the pre-tax part of the draw, the foreign-source and untaxed amounts (outputs.md foreign-source
+    formula) and the Roth recapture amounts. Summed over the pool by :func:`pool_totals`."""
+    once = pl.col("_first_of_contract")
+
+    def part(expr: pl.Expr) -> pl.Expr:
+        return pl.when(once).then(expr).otherwise(0)
+
+    return [
+        part(pl.col("draw_cents") - pl.col("contract_basis_recovered_cents")).alias("_c_pretax"),
+        part(pl.col("contract_foreign_cents")).alias("_c_foreign"),
+        part(pl.col("value_cents") - pl.col("contract_basis_cents")).alias("_c_untaxed"),
+        part(pl.col("irr_recapture_cents")).alias("_c_irr"),
+    ]
+
+
+def pool_totals() -> list[pl.Expr]:
+    """Per event and pool, over the contracts the event draws on (each counted once, see
+    :func:`pool_parts`): the pre-tax total, the foreign-source and untaxed totals (outputs.md
+    foreign-source formula) and the Roth recapture amounts. Frame in allocation order."""
+    return [allocation.pool_sum(pl.col(part)).alias(total) for total, part in POOL_TOTALS.items()]
+
+
+def event_closes() -> pl.Expr:
+    """Per event: it draws every contract the payee holds down to zero. Each draw is at most its
+    contract's value (contracts.validate), so this holds exactly when the event's total draw equals
+    the total value of its contract rows (i1099r box 2b; outputs.md). Frame in allocation order
+    (``_ev_start`` marks each event's first row)."""
+    start = pl.col("_ev_start")
+    before = pl.col("amount_cents").cum_sum() - pl.col("amount_cents")
+    end_sum = pl.when(start.shift(-1).fill_null(True)).then(pl.col("amount_cents").cum_sum()).backward_fill()
+    drawn = end_sum - pl.when(start).then(before).forward_fill()
+    return (drawn == pl.col("_held")).fill_null(False)
+
+
+ALLOCATION_INPUTS = [
+    "_pos",
+    "_pool_key",
+    "_eid",
+    "destination",
+    "rollover_order",
+    "amount_cents",
+    "_held",
+    "_box10_eligible",
+    *POOL_TOTALS.values(),
+]
+ALLOCATION_OUTPUTS = [
+    *POOL_TOTALS,
+    "pool_rollover_cents",
+    "pretax_cents",
+    "basis_cents",
+    "box10_cents",
+    "closes",
+]
+
+
+def allocate(legs: pl.DataFrame) -> pl.DataFrame:
+    """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, computed
+    on a narrow copy of the legs in allocation order, returned in the legs' order."""
+    ordered = allocation.sort_for_allocation(legs.select(ALLOCATION_INPUTS), "_pool_key")
+    done = (
+        ordered.with_columns(pool_totals())
+        .with_columns(
+            allocation.pool_sum(
+                pl.when(allocation.is_direct_rollover()).then(pl.col("amount_cents")).otherwise(0)
+            ).alias("pool_rollover_cents"),
+            (pl.col("_eid") != pl.col("_eid").shift(1)).fill_null(True).alias("_ev_start"),
+        )
+        .pipe(allocation.allocate_in_order)
+        .with_columns(
+            boxes.box10_irr_recapture(pl.col("_box10_eligible")).alias("box10_cents"),
+            event_closes().alias("closes"),
+        )
+    )
+    return done.select("_pos", *ALLOCATION_OUTPUTS).sort("_pos").drop("_pos")
+
+
+REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
+"""What the edit checks and the Form 945 tie-out read on the legs (:mod:`transforms.edit_checks`)."""
+WORK_COLUMNS = [*ALLOCATION_INPUTS, "contract_foreign_cents", "_first_of_contract", "_codes_bad"]
+
+
+def _require_joined(legs: pl.DataFrame) -> None:
+    for column, what in (
+        ("_part", "participant"),
+        ("_plan", "plan"),
+        ("_payee", "payee"),
+        ("_crow", "contract row"),
+    ):
+        if legs.get_column(column).null_count():
+            raise ValueError(f"compute needs validated tables: a disbursement has no {what} row")
+
+
+def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> pl.DataFrame:
+    """The legs with every fact the rules read: the joined rows (:func:`joined`), the contract draw
+    and its basis recovery (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool
+    (:func:`pool_parts`), the Roth test (§402A(d)(2)) and box 7 (i1099r, Guide to Distribution
+    Codes)."""
+    legs = joined(tables, contract_rows(tables["contracts"])).with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos"),
+        (pl.col("_eid").cast(pl.UInt64) * 2 + pl.col("roth").cast(pl.UInt64)).alias("_pool_key"),
+    )
+    _require_joined(legs)
+    for stage in contract_facts(legs.get_column("_crow").is_sorted()):
+        legs = legs.with_columns(stage)
+    legs = legs.drop("basis_cents").with_columns(
+        *pool_parts(),
+        roth.roth_qualified(p).alias("roth_qualified"),
+        roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
+        codes.numeric_code(p).alias("numeric_code"),
+        paid_because_of_death().alias("_death"),
+        codes.corrective_in_payment_year().alias("_corrective_8"),
+    )
+    return pl.concat([legs, codes.distribution_codes_by_table(p, legs)], how="horizontal")
+
+
+def set_aside_uncodable(legs: pl.DataFrame, keep: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The legs of events whose box 7 cannot be reported — three codes needed (i1099r 2023: "Enter a
+    maximum of two alphanumeric codes") or a pair Table 1 does not allow — leave with their whole
+    event: (the other legs, reduced to the ``keep`` columns; the rejected rows and their rule)."""
+    rejected = legs.filter(pl.col("_codes_bad")).select(
         "distribution_id",
         "event_id",
         pl.when(codes.needs_three_codes())
         .then(pl.lit("codes_over_two"))
         .otherwise(pl.lit("codes_invalid"))
         .alias("rule"),
+        "_eid",
     )
-    kept = (
-        legs.filter(~pl.col("event_id").is_in(rejected_rows["event_id"].implode()))
-        if rejected_rows.height
-        else legs
-    )
+    legs = legs.select(keep)
+    if rejected.height:
+        legs = legs.filter(~pl.col("_eid").is_in(rejected.get_column("_eid").unique().implode()))
+    return legs, rejected.drop("_eid")
 
-    kept_lazy = kept.lazy()
-    payee_tin = tables["payees"].lazy().select("payee_id", pl.col("tin").alias("payee_tin"))
-    form_frame = forms.build_forms(
-        kept_lazy.join(payee_tin, on="payee_id", how="left"), event_closes(contracts, kept_lazy)
-    ).collect()
 
+def split(legs: pl.DataFrame) -> pl.DataFrame:
+    """The Notice 2014-54 split of every leg and boxes 2a, 5, 10 and the foreign-source part
+    (:mod:`transforms.allocation`, :mod:`transforms.boxes`)."""
+    legs = legs.with_columns(boxes.box10_eligible().alias("_box10_eligible"))
+    legs = pl.concat([legs, allocate(legs)], how="horizontal")
+    return legs.with_columns(
+        boxes.box2a_taxable_amount().alias("box2a_cents"),
+        boxes.box5_employee_contributions().alias("box5_cents"),
+    ).with_columns(boxes.foreign_source_part().alias("foreign_source_cents"))
+
+
+def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
+    """Split every disbursement, code it and group it into forms."""
     extra = [
         c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
     ]
     extra = [c for c in extra if c not in _INPUT_COLUMNS]
-    dist = kept.select(DISTRIBUTION_COLUMNS + extra).sort("distribution_id")
-    why = kept.select(explain.FACT_COLUMNS).sort("distribution_id")
-    return EngineResult(distributions=dist, forms=form_frame, explain=why, legs=kept, rejected=rejected_rows)
+    legs = leg_facts(tables, p)
+    wanted = [
+        *DISTRIBUTION_COLUMNS,
+        *extra,
+        *explain.FACT_COLUMNS,
+        *forms.LEG_COLUMNS,
+        *REPORT_COLUMNS,
+        *WORK_COLUMNS,
+    ]
+    legs, rejected = set_aside_uncodable(legs, list(dict.fromkeys(c for c in wanted if c in legs.columns)))
+    legs = split(legs)
+    built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
+    kept = legs.with_columns(built.form_id, built.form_row).drop(
+        "_pos",
+        "_pool_key",
+        "_box10_eligible",
+        "_first_of_contract",
+        "_held",
+        "_codes_bad",
+        *POOL_TOTALS.values(),
+    )
+    dist = kept.select(DISTRIBUTION_COLUMNS + extra)
+    why = kept.select(explain.FACT_COLUMNS)
+    return EngineResult(distributions=dist, forms=built.forms, explain=why, legs=kept, rejected=rejected)
 
 
 _INPUT_COLUMNS = (

@@ -27,9 +27,13 @@ Choices:
 * ``TaxableAmt`` is left out when the taxable amount is not determined (box 2b, first box);
 * same input → same bytes: returns sorted (payer_tin, original/G/C, account_number); the unique
   transmission id, when not given, is derived from a hash of the content;
-* no Python loop over returns: each ``Form1099RDetail`` and each payer's ``IRSubmission1Grp`` is an
-  XML fragment built with polars string expressions from ``ELEMENT`` (values escaped), and lxml
-  parses the fragments into the document it serializes (a malformed fragment raises).
+* no Python loop over returns: each ``Form1099RDetail`` and each payer's ``IRSubmission1Grp`` is
+  XML text built with polars string expressions from ``ELEMENT``, chunk by chunk, exactly as lxml
+  writes the document (``pretty_print``: two spaces per level, empty elements as ``<X/>``; values
+  escaped as lxml reads and writes them); the manifest is built with lxml. The document is never
+  parsed as a whole (millions of returns do not fit in memory as an lxml tree): tests compare the
+  text with lxml's serialization, and a value with a character XML does not allow is parsed with
+  lxml, which raises as it would for the whole document. :func:`iter_iris_xml` streams it.
 
 Privacy: error messages name returns by ``form_id`` only.
 """
@@ -37,10 +41,17 @@ Privacy: error messages name returns by ``form_id`` only.
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 from lxml import etree
 
 from transforms.irs.pub1220 import (
@@ -50,9 +61,11 @@ from transforms.irs.pub1220 import (
     Transmitter,
     alpha_text,
     cfsf_state_codes,
+    clean_text,
     digits_only,
     is_foreign_address,
     name_control,
+    string_buffer,
     validate_filing,
 )
 
@@ -228,51 +241,133 @@ def _us_address(parent: etree._Element, line: str, city: str, state: str, zip_co
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-return and per-payer XML fragments, built with polars expressions (no loop over returns);
-# lxml parses them into the document, so a malformed fragment cannot go out.
+# XML text, built with polars expressions (no loop over returns). Every fragment exists in two
+# styles: compact (depth None: no whitespace between tags, empty elements as <X></X>; the
+# canonical form the transmission id is derived from) and indented (depth d: what lxml's
+# pretty_print writes for the element at depth d: one element per line, two spaces per level,
+# empty elements as <X/>). Values are escaped as lxml would write them after parsing them: CR LF
+# and CR become LF, then & < > are escaped.
 # ---------------------------------------------------------------------------------------------
+
+Piece = str | pl.Expr
+#: Characters XML 1.0 does not allow in a document.
+_NOT_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+
+
+def _cat(pieces: list[Piece]) -> pl.Expr:
+    """One ``concat_str`` of the pieces, runs of literal text merged."""
+    parts: list[pl.Expr] = []
+    text: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            text.append(piece)
+            continue
+        if text:
+            parts.append(pl.lit("".join(text)))
+            text = []
+        parts.append(piece)
+    if text:
+        parts.append(pl.lit("".join(text)))
+    return pl.concat_str(parts) if len(parts) > 1 else parts[0]
+
+
+def _xml_text(text: str) -> str:
+    return (
+        text.replace("\r\n", "\n")
+        .replace("\r", "\n")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
 
 
 def _escaped(value: pl.Expr) -> pl.Expr:
+    """Any text, as it is written in the document."""
     return (
         value.cast(pl.String)
+        .str.replace_all("\r\n", "\n", literal=True)
+        .str.replace_all("\r", "\n", literal=True)
         .str.replace_all("&", "&amp;", literal=True)
         .str.replace_all("<", "&lt;", literal=True)
         .str.replace_all(">", "&gt;", literal=True)
     )
 
 
-def _el(role: str, value: pl.Expr) -> pl.Expr:
-    """``<Name>value</Name>`` with the value escaped."""
+def _alpha_escaped(value: pl.Expr) -> pl.Expr:
+    """Text from alpha_text (A-Z 0-9 space & -), as it is written in the document."""
+    return value.str.replace_all("&", "&amp;", literal=True)
+
+
+def _plain(value: pl.Expr) -> pl.Expr:
+    """Digits, amounts, codes, flags: written as they are."""
+    return value.cast(pl.String)
+
+
+def _indent(depth: int | None) -> str:
+    return "" if depth is None else "  " * depth
+
+
+def _el(role: str, value: Piece, depth: int | None, *, may_be_empty: bool = True) -> list[Piece]:
+    """``<Name>value</Name>`` (value written already: see _escaped, _alpha_escaped, _plain)."""
     name = ELEMENT[role]
-    return pl.concat_str(pl.lit(f"<{name}>"), _escaped(value), pl.lit(f"</{name}>"))
+    if isinstance(value, str):
+        value = _xml_text(value)
+        if depth is not None and value == "":
+            return [f"{_indent(depth)}<{name}/>\n"]
+        may_be_empty = False
+    if depth is None:
+        return [f"<{name}>", value, f"</{name}>"]
+    opened, closed = f"{_indent(depth)}<{name}>", f"</{name}>\n"
+    if not may_be_empty:
+        return [opened, value, closed]
+    full = pl.concat_str(pl.lit(opened), value, pl.lit(closed))
+    return [pl.when(value == "").then(pl.lit(f"{_indent(depth)}<{name}/>\n")).otherwise(full)]
 
 
-def _group(role: str, *children: pl.Expr) -> pl.Expr:
+def _group(role: str, depth: int | None, *children: list[Piece]) -> list[Piece]:
     name = ELEMENT[role]
-    return pl.concat_str(pl.lit(f"<{name}>"), *children, pl.lit(f"</{name}>"))
+    end = "" if depth is None else "\n"
+    inner = [piece for child in children for piece in child]
+    return [f"{_indent(depth)}<{name}>{end}", *inner, f"{_indent(depth)}</{name}>{end}"]
 
 
-def _when(condition: pl.Expr, fragment: pl.Expr) -> pl.Expr:
-    return pl.when(condition).then(fragment).otherwise(pl.lit(""))
+def _when(condition: pl.Expr, fragment: list[Piece]) -> list[Piece]:
+    return [pl.when(condition).then(_cat(fragment)).otherwise(pl.lit(""))]
+
+
+def _either(condition: pl.Expr, yes: list[Piece], no: list[Piece]) -> list[Piece]:
+    return [pl.when(condition).then(_cat(yes)).otherwise(_cat(no))]
 
 
 def _flag(condition: pl.Expr) -> pl.Expr:
     return pl.when(condition).then(pl.lit(CODE["true"])).otherwise(pl.lit(CODE["false"]))
 
 
-def _us_address_fragment(line: pl.Expr, city: pl.Expr, state: pl.Expr, zip_code: pl.Expr) -> pl.Expr:
+def _below(depth: int | None, levels: int = 1) -> int | None:
+    return None if depth is None else depth + levels
+
+
+def _us_address_fragment(
+    line: pl.Expr, city: pl.Expr, state: pl.Expr, zip_code: pl.Expr, depth: int | None
+) -> list[Piece]:
+    inner = _below(depth)
     return _group(
         "us_address",
-        _el("address_line_1", line),
-        _el("city_nm", city),
-        _el("state_abbreviation_cd", state),
-        _el("zip_cd", zip_code),
+        depth,
+        _el("address_line_1", line, inner),
+        _el("city_nm", city, inner),
+        _el("state_abbreviation_cd", state, inner),
+        _el("zip_cd", zip_code, inner),
     )
 
 
-def _recipient_frame(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
-    """Per-return values for the XML, cleaned and formatted; sorted deterministically."""
+#: Depths of the elements repeated per payer and per return.
+_GROUP_DEPTH = 1
+_DETAIL_DEPTH = 3
+
+
+def _recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
+    """Per-return values for the XML, cleaned and formatted (in ``filing``'s row order)."""
     cfsf = cfsf_state_codes(tax_year)
     is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
     corrected = pl.col("corrected").cast(pl.String).fill_null("")
@@ -282,281 +377,494 @@ def _recipient_frame(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         if "prev_unique_record_id" in filing.columns
         else pl.lit(None, pl.String)
     )
-    last_name = alpha_text(pl.col("last_name"))
-    first_name = alpha_text(pl.col("first_name"))
-    return (
-        filing.select(
-            pl.col("form_id").cast(pl.String),
-            digits_only(pl.col("payer_tin")).alias("payer_tin"),
-            corrected.alias("corrected"),
-            corrected.replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8).alias("correction_rank"),
-            prev.cast(pl.String).alias("prev_unique_record_id"),
-            pl.col("account_number")
-            .cast(pl.String)
-            .str.strip_chars()
-            .str.to_uppercase()
-            .alias("account_number"),
-            digits_only(pl.col("payee_tin")).alias("payee_tin"),
-            is_entity.alias("is_entity"),
-            last_name.alias("last_name"),
-            first_name.alias("first_name"),
-            pl.concat_str(last_name, first_name, separator=" ").str.strip_chars(" ").alias("entity_name"),
-            alpha_text(pl.col("address")).alias("address"),
-            alpha_text(pl.col("city")).alias("city"),
-            pl.col("state_code")
-            .cast(pl.String)
-            .fill_null("")
-            .str.strip_chars()
-            .str.to_uppercase()
-            .alias("state_code"),
-            is_foreign_address(pl.col("country")).alias("foreign"),
-            digits_only(pl.col("zip")).alias("us_zip"),
-            alpha_text(pl.col("zip")).alias("foreign_postal"),
-            pl.col("country")
-            .cast(pl.String)
-            .fill_null("US")
-            .str.strip_chars()
-            .str.to_uppercase()
-            .alias("country"),
-            *(pl.col(column).cast(pl.Int64) for column, _ in AMOUNT_ELEMENTS),
-            pl.col("taxable_not_determined").fill_null(False),
-            pl.col("total_distribution").fill_null(False),
-            pl.col("ira_sep_simple").fill_null(False),
-            pl.col("distribution_codes").cast(pl.String).str.to_uppercase(),
-            pl.col("box9a_percent").cast(pl.Int64),
-            pl.col("box11_year").cast(pl.Int64),
-            pl.col("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
-            state.alias("state"),
-            state.replace_strict(cfsf, default=None, return_dtype=pl.String).is_not_null().alias("cfsf"),
-            pl.col("state_payer_id").cast(pl.String).fill_null("").str.strip_chars(),
-            *(pl.col(c).fill_null(0).cast(pl.Int64) for c in STATE_LOCAL_MONEY_COLUMNS),
-            alpha_text(pl.col("locality")).alias("locality"),
-        )
-        .with_columns(
-            name_control(pl.col("last_name"), pl.col("is_entity"), clean_first=False).alias("name_control")
-        )
-        .sort("payer_tin", "correction_rank", "account_number")
-        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("payer_tin").alias("record_id"))
+    text_columns = ("last_name", "first_name", "address", "city", "zip", "locality")
+    filing = filing.with_columns(clean_text(filing[c]).alias(f"_clean_{c}") for c in text_columns)
+    clean = {c: pl.col(f"_clean_{c}") for c in text_columns}
+    return filing.select(
+        pl.col("form_id").cast(pl.String),
+        digits_only(pl.col("payer_tin")).alias("payer_tin"),
+        corrected.alias("corrected"),
+        prev.cast(pl.String).alias("prev_unique_record_id"),
+        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("account_number"),
+        digits_only(pl.col("payee_tin")).alias("payee_tin"),
+        is_entity.alias("is_entity"),
+        clean["last_name"].alias("last_name"),
+        clean["first_name"].alias("first_name"),
+        pl.concat_str(clean["last_name"], clean["first_name"], separator=" ")
+        .str.strip_chars(" ")
+        .alias("entity_name"),
+        clean["address"].alias("address"),
+        clean["city"].alias("city"),
+        pl.col("state_code")
+        .cast(pl.String)
+        .fill_null("")
+        .str.strip_chars()
+        .str.to_uppercase()
+        .alias("state_code"),
+        is_foreign_address(pl.col("country")).alias("foreign"),
+        digits_only(pl.col("zip")).alias("us_zip"),
+        clean["zip"].alias("foreign_postal"),
+        pl.col("country")
+        .cast(pl.String)
+        .fill_null("US")
+        .str.strip_chars()
+        .str.to_uppercase()
+        .alias("country"),
+        *(pl.col(column).cast(pl.Int64) for column, _ in AMOUNT_ELEMENTS),
+        pl.col("taxable_not_determined").fill_null(False),
+        pl.col("total_distribution").fill_null(False),
+        pl.col("ira_sep_simple").fill_null(False),
+        pl.col("distribution_codes").cast(pl.String).str.to_uppercase(),
+        pl.col("box9a_percent").cast(pl.Int64),
+        pl.col("box11_year").cast(pl.Int64),
+        pl.col("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
+        state.alias("state"),
+        state.replace_strict(cfsf, default=None, return_dtype=pl.String).is_not_null().alias("cfsf"),
+        pl.col("state_payer_id").cast(pl.String).fill_null("").str.strip_chars(),
+        *(pl.col(c).fill_null(0).cast(pl.Int64) for c in STATE_LOCAL_MONEY_COLUMNS),
+        clean["locality"].alias("locality"),
+    ).with_columns(
+        name_control(pl.col("last_name"), pl.col("is_entity"), clean_first=False).alias("name_control")
     )
 
 
-def _recipient_detail_fragment() -> pl.Expr:
+#: Per-return values written as they come (not from alpha_text, digits or numbers): they may hold
+#: any character, including ones XML does not allow.
+_RAW_VALUES = ("prev_unique_record_id", "account_number", "state_code", "country", "state", "state_payer_id")
+
+
+def _recipient_detail_fragment(depth: int | None) -> list[Piece]:
     c = pl.col
-    business = pl.concat_str(
-        _when(c("name_control") != "", _el("business_name_control", c("name_control"))),
-        _group(
+    inner, name_depth = _below(depth), _below(depth, 2)
+    entity_name = c("entity_name")
+    business = [
+        *_when(
+            c("name_control") != "",
+            _el("business_name_control", _alpha_escaped(c("name_control")), inner, may_be_empty=False),
+        ),
+        *_group(
             "business_name",
-            _el("business_name_line_1", c("entity_name").str.slice(0, 75).str.strip_chars(" ")),
+            inner,
+            _el(
+                "business_name_line_1",
+                _alpha_escaped(entity_name.str.slice(0, 75).str.strip_chars(" ")),
+                name_depth,
+            ),
             _when(
-                c("entity_name").str.len_chars() > 75,
-                _el("business_name_line_2", c("entity_name").str.slice(75, 75).str.strip_chars(" ")),
+                entity_name.str.len_chars() > 75,
+                _el(
+                    "business_name_line_2",
+                    _alpha_escaped(entity_name.str.slice(75, 75).str.strip_chars(" ")),
+                    name_depth,
+                ),
             ),
         ),
-    )
-    person = pl.concat_str(
-        _when(c("name_control") != "", _el("person_name_control", c("name_control"))),
-        _group(
-            "person_name",
-            _when(c("first_name") != "", _el("person_first_nm", c("first_name"))),
-            _el("person_last_nm", c("last_name")),
+    ]
+    person = [
+        *_when(
+            c("name_control") != "",
+            _el("person_name_control", _alpha_escaped(c("name_control")), inner, may_be_empty=False),
         ),
-    )
+        *_group(
+            "person_name",
+            inner,
+            _when(
+                c("first_name") != "",
+                _el("person_first_nm", _alpha_escaped(c("first_name")), name_depth, may_be_empty=False),
+            ),
+            _el("person_last_nm", _alpha_escaped(c("last_name")), name_depth),
+        ),
+    ]
+    address_depth = _below(depth, 2)
+    field_depth = _below(depth, 3)
     foreign = _group(
         "foreign_address",
-        _el("address_line_1", c("address")),
-        _el("city_nm", c("city")),
-        _when(c("state_code") != "", _el("province_or_state_nm", c("state_code"))),
-        _el("country_cd", c("country")),
-        _when(c("foreign_postal") != "", _el("foreign_postal_cd", c("foreign_postal"))),
+        address_depth,
+        _el("address_line_1", _alpha_escaped(c("address")), field_depth),
+        _el("city_nm", _alpha_escaped(c("city")), field_depth),
+        _when(
+            c("state_code") != "",
+            _el("province_or_state_nm", _escaped(c("state_code")), field_depth, may_be_empty=False),
+        ),
+        _el("country_cd", _escaped(c("country")), field_depth),
+        _when(
+            c("foreign_postal") != "",
+            _el("foreign_postal_cd", _alpha_escaped(c("foreign_postal")), field_depth, may_be_empty=False),
+        ),
     )
-    domestic = _us_address_fragment(c("address"), c("city"), c("state_code"), c("us_zip"))
+    domestic = _us_address_fragment(
+        _alpha_escaped(c("address")),
+        _alpha_escaped(c("city")),
+        _escaped(c("state_code")),
+        c("us_zip"),
+        address_depth,
+    )
     return _group(
         "recipient_detail",
-        _when(c("payee_tin") != "", _el("tin", c("payee_tin"))),
+        depth,
+        _when(c("payee_tin") != "", _el("tin", c("payee_tin"), inner, may_be_empty=False)),
         _el(
             "tin_submitted_type_cd",
             pl.when(c("is_entity"))
             .then(pl.lit(CODE["business_tin"]))
             .otherwise(pl.lit(CODE["individual_tin"])),
+            inner,
+            may_be_empty=False,
         ),
-        pl.when(c("is_entity")).then(business).otherwise(person),
-        _group("mailing_address_grp", pl.when(c("foreign")).then(foreign).otherwise(domestic)),
+        _either(c("is_entity"), business, person),
+        _group("mailing_address_grp", inner, _either(c("foreign"), foreign, domestic)),
     )
 
 
-def _form_detail_fragment(tax_year: int) -> pl.Expr:
+def _form_detail_fragment(tax_year: int, depth: int | None) -> list[Piece]:
     """One ``Form1099RDetail`` per return (boxes 1-19, irs-filing-formats.md §15.3)."""
     c = pl.col
+    d1, d2, d3 = _below(depth), _below(depth, 2), _below(depth, 3)
     amount = {role: dollars_expr(c(column)) for column, role in AMOUNT_ELEMENTS}
+
+    def money(role: str, value: pl.Expr, at: int | None) -> list[Piece]:
+        return _el(role, value, at, may_be_empty=False)
+
     codes = c("distribution_codes")
     corrected = c("corrected") != ""
     state_local = _group(
         "state_local_tax_grp",
-        _el("state_abbreviation_cd", c("state")),
+        d1,
+        _el("state_abbreviation_cd", _escaped(c("state")), d2, may_be_empty=False),
         _group(
             "state_tax_grp",
-            _el("state_tax_withheld_amt", dollars_expr(c("state_withholding_cents"))),
-            _when(c("state_payer_id") != "", _el("payer_state_id_num", c("state_payer_id"))),
-            _el("state_distribution_amt", dollars_expr(c("state_distribution_cents"))),
+            d2,
+            money("state_tax_withheld_amt", dollars_expr(c("state_withholding_cents")), d3),
+            _when(
+                c("state_payer_id") != "",
+                _el("payer_state_id_num", _escaped(c("state_payer_id")), d3, may_be_empty=False),
+            ),
+            money("state_distribution_amt", dollars_expr(c("state_distribution_cents")), d3),
         ),
         _when(
             (c("locality") != "") | (c("local_withholding_cents") + c("local_distribution_cents") > 0),
             _group(
                 "local_tax_grp",
-                _el("local_tax_withheld_amt", dollars_expr(c("local_withholding_cents"))),
-                _when(c("locality") != "", _el("locality_nm", c("locality"))),
-                _el("local_distribution_amt", dollars_expr(c("local_distribution_cents"))),
+                d2,
+                money("local_tax_withheld_amt", dollars_expr(c("local_withholding_cents")), d3),
+                _when(
+                    c("locality") != "",
+                    _el("locality_nm", _alpha_escaped(c("locality")), d3, may_be_empty=False),
+                ),
+                money("local_distribution_amt", dollars_expr(c("local_distribution_cents")), d3),
             ),
         ),
     )
     return _group(
         "form_detail",
-        _el("tax_year", pl.lit(str(tax_year))),
-        _el("record_id", c("record_id")),
-        _when(c("cfsf"), _el("cfsf_election_state_cd", c("state"))),
-        _el("void_ind", pl.lit(CODE["false"])),
-        _el("corrected_ind", _flag(corrected)),
+        depth,
+        _el("tax_year", str(tax_year), d1),
+        _el("record_id", _plain(c("record_id")), d1, may_be_empty=False),
+        _when(c("cfsf"), _el("cfsf_election_state_cd", _escaped(c("state")), d1, may_be_empty=False)),
+        _el("void_ind", CODE["false"], d1),
+        _el("corrected_ind", _flag(corrected), d1, may_be_empty=False),
         _when(
             corrected,
-            _group("prev_submitted_grp", _el("unique_record_id", c("prev_unique_record_id").fill_null(""))),
+            _group(
+                "prev_submitted_grp",
+                d1,
+                _el("unique_record_id", _escaped(c("prev_unique_record_id").fill_null("")), d2),
+            ),
         ),
-        _recipient_detail_fragment(),
-        _el("recipient_account_num", c("account_number")),
-        _el("gross_distribution_amt", amount["gross_distribution_amt"]),
+        _recipient_detail_fragment(d1),
+        _el("recipient_account_num", _escaped(c("account_number")), d1),
+        money("gross_distribution_amt", amount["gross_distribution_amt"], d1),
         # Box 2a is left blank when the taxable amount is not determined (box 2b, first box).
-        _when(~c("taxable_not_determined"), _el("taxable_amt", amount["taxable_amt"])),
-        _el("taxable_not_determined_ind", _flag(c("taxable_not_determined"))),
-        _el("total_distribution_ind", _flag(c("total_distribution"))),
-        _el("capital_gain_amt", amount["capital_gain_amt"]),
-        _el("federal_income_tax_withheld_amt", amount["federal_income_tax_withheld_amt"]),
-        _el("employee_contributions_amt", amount["employee_contributions_amt"]),
-        _el("net_unrealized_appreciation_amt", amount["net_unrealized_appreciation_amt"]),
-        _el("distribution_cd", codes.str.slice(0, 1)),
-        _when(codes.str.len_chars() > 1, _el("distribution_cd", codes.str.slice(1, 1))),
-        _el("ira_sep_simple_ind", _flag(c("ira_sep_simple"))),
-        _el("other_distribution_amt", amount["other_distribution_amt"]),
+        _when(~c("taxable_not_determined"), money("taxable_amt", amount["taxable_amt"], d1)),
+        _el("taxable_not_determined_ind", _flag(c("taxable_not_determined")), d1, may_be_empty=False),
+        _el("total_distribution_ind", _flag(c("total_distribution")), d1, may_be_empty=False),
+        money("capital_gain_amt", amount["capital_gain_amt"], d1),
+        money("federal_income_tax_withheld_amt", amount["federal_income_tax_withheld_amt"], d1),
+        money("employee_contributions_amt", amount["employee_contributions_amt"], d1),
+        money("net_unrealized_appreciation_amt", amount["net_unrealized_appreciation_amt"], d1),
+        _el("distribution_cd", _plain(codes.str.slice(0, 1)), d1),
+        _when(codes.str.len_chars() > 1, _el("distribution_cd", _plain(codes.str.slice(1, 1)), d1)),
+        _el("ira_sep_simple_ind", _flag(c("ira_sep_simple")), d1, may_be_empty=False),
+        money("other_distribution_amt", amount["other_distribution_amt"], d1),
         # Box 9a: blank at 100 % or when not applicable, as in the FIRE record.
         _when(
             c("box9a_percent").is_not_null() & (c("box9a_percent") != 100),
-            _el("total_distribution_pct", c("box9a_percent").fill_null(0)),
+            _el("total_distribution_pct", _plain(c("box9a_percent").fill_null(0)), d1, may_be_empty=False),
         ),
-        _el("total_employee_contributions_amt", amount["total_employee_contributions_amt"]),
-        _el("irr_allocated_amt", amount["irr_allocated_amt"]),
-        _when(c("box11_year").is_not_null(), _el("roth_first_year", c("box11_year").fill_null(0))),
-        _el("fatca_filing_requirement_ind", pl.lit(CODE["false"])),
-        _when(c("box13_date").is_not_null(), _el("payment_dt", c("box13_date").fill_null(""))),
+        money("total_employee_contributions_amt", amount["total_employee_contributions_amt"], d1),
+        money("irr_allocated_amt", amount["irr_allocated_amt"], d1),
+        _when(
+            c("box11_year").is_not_null(),
+            _el("roth_first_year", _plain(c("box11_year").fill_null(0)), d1, may_be_empty=False),
+        ),
+        _el("fatca_filing_requirement_ind", CODE["false"], d1),
+        _when(
+            c("box13_date").is_not_null(),
+            _el("payment_dt", _plain(c("box13_date").fill_null("")), d1, may_be_empty=False),
+        ),
         _when(c("state") != "", state_local),
     )
 
 
-def _submission_fragments(filing: pl.DataFrame, rows: pl.DataFrame, tax_year: int) -> pl.Series:
-    """One ``IRSubmission1Grp`` per payer: header (issuer, counts, totals) and the returns' details."""
+def _payer_frame(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
+    """One row per payer in file order: its returns' count and totals, issuer details and the XML
+    before and after its returns (IRSubmission1Grp, header, IRSubmission1Detail) in both styles."""
     c = pl.col
-    details = (
-        rows.select("payer_tin", _form_detail_fragment(tax_year).alias("fragment"))
-        .group_by("payer_tin", maintain_order=True)
-        .agg(c("fragment").str.join(""))
+    cfsf = cfsf_state_codes(tax_year)
+    state = c("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    totals = (
+        filing.lazy()
+        .select(
+            digits_only(c("payer_tin")).alias("payer_tin"),
+            state.replace_strict(cfsf, default=None, return_dtype=pl.String).is_not_null().alias("cfsf"),
+            *(c(column).cast(pl.Int64) for column, _ in AMOUNT_ELEMENTS),
+            c("taxable_not_determined").fill_null(False),
+        )
+        .group_by("payer_tin")
+        .agg(
+            pl.len().alias("count"),
+            c("cfsf").any().alias("cfsf"),
+            *(c(column).sum() for column, _ in AMOUNT_ELEMENTS if column != "box2a_cents"),
+            # TaxableAmt is left out of the returns whose taxable amount is not determined.
+            c("box2a_cents").filter(~c("taxable_not_determined")).sum().alias("box2a_cents"),
+        )
+        .collect()
     )
-    totals = rows.group_by("payer_tin", maintain_order=True).agg(
-        pl.len().alias("count"),
-        c("cfsf").any().alias("cfsf"),
-        *(c(column).sum() for column, _ in AMOUNT_ELEMENTS if column != "box2a_cents"),
-        # TaxableAmt is left out of the returns whose taxable amount is not determined.
-        c("box2a_cents").filter(~c("taxable_not_determined")).sum().alias("box2a_cents"),
+    payers = (
+        filing.unique("payer_tin", keep="first", maintain_order=True)
+        .select(
+            digits_only(c("payer_tin")).alias("payer_tin"),
+            alpha_text(c("payer_name")).alias("payer_name"),
+            alpha_text(c("payer_address")).alias("payer_address"),
+            alpha_text(c("payer_city")).alias("payer_city"),
+            c("payer_state").cast(pl.String).str.to_uppercase().alias("payer_state"),
+            digits_only(c("payer_zip")).alias("payer_zip"),
+            digits_only(c("payer_phone")).alias("payer_phone"),
+        )
+        .unique("payer_tin", keep="first", maintain_order=True)
     )
-    payers = filing.unique("payer_tin", keep="first").select(
-        digits_only(c("payer_tin")).alias("payer_tin"),
-        alpha_text(c("payer_name")).alias("payer_name"),
-        alpha_text(c("payer_address")).alias("payer_address"),
-        alpha_text(c("payer_city")).alias("payer_city"),
-        c("payer_state").cast(pl.String).str.to_uppercase().alias("payer_state"),
-        digits_only(c("payer_zip")).alias("payer_zip"),
-        digits_only(c("payer_phone")).alias("payer_phone"),
-    )
-    header = _group(
-        "submission_header",
-        _el("submission_id", c("submission_id")),
-        _el("tax_year", pl.lit(str(tax_year))),
-        _group(
-            "issuer_detail",
-            _el("foreign_entity_ind", pl.lit(CODE["false"])),
-            _el("tin", c("payer_tin")),
-            _el("tin_submitted_type_cd", pl.lit(CODE["business_tin"])),
-            _group(
-                "business_name",
-                _el("business_name_line_1", c("payer_name").str.slice(0, 75).str.strip_chars(" ")),
-                _when(
-                    c("payer_name").str.len_chars() > 75,
-                    _el("business_name_line_2", c("payer_name").str.slice(75, 75).str.strip_chars(" ")),
-                ),
-            ),
-            _group(
-                "mailing_address_grp",
-                _us_address_fragment(c("payer_address"), c("payer_city"), c("payer_state"), c("payer_zip")),
-            ),
-            _when(c("payer_phone") != "", _el("phone_num", c("payer_phone"))),
-        ),
-        _el("form_type_cd", pl.lit(CODE["form_type"])),
-        _el("parent_form_type_cd", pl.lit(CODE["parent_form_type"])),
-        _el("cfsf_election_ind", _flag(c("cfsf"))),
-        _el("total_reported_rcpnt_form_cnt", c("count")),
-        _group(
-            "form_totals",
-            _group(
-                "form_total_amt_grp",
-                *(_el(role, dollars_expr(c(column))) for column, role in AMOUNT_ELEMENTS),
-            ),
-        ),
-    )
-    return (
-        totals.join(details, on="payer_tin")
-        .join(payers, on="payer_tin", how="left")
+    frame = (
+        totals.join(payers, on="payer_tin", how="left")
         .sort("payer_tin")
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("submission_id"))
-        .select(_group("submission_group", header, _group("submission_detail", c("fragment"))))
-        .to_series()
+    )
+
+    def header(depth: int | None) -> list[Piece]:
+        d1, d2, d3 = _below(depth), _below(depth, 2), _below(depth, 3)
+        return _group(
+            "submission_header",
+            depth,
+            _el("submission_id", _plain(c("submission_id")), d1, may_be_empty=False),
+            _el("tax_year", str(tax_year), d1),
+            _group(
+                "issuer_detail",
+                d1,
+                _el("foreign_entity_ind", CODE["false"], d2),
+                _el("tin", c("payer_tin"), d2),
+                _el("tin_submitted_type_cd", CODE["business_tin"], d2),
+                _group(
+                    "business_name",
+                    d2,
+                    _el(
+                        "business_name_line_1",
+                        _alpha_escaped(c("payer_name").str.slice(0, 75).str.strip_chars(" ")),
+                        d3,
+                    ),
+                    _when(
+                        c("payer_name").str.len_chars() > 75,
+                        _el(
+                            "business_name_line_2",
+                            _alpha_escaped(c("payer_name").str.slice(75, 75).str.strip_chars(" ")),
+                            d3,
+                        ),
+                    ),
+                ),
+                _group(
+                    "mailing_address_grp",
+                    d2,
+                    _us_address_fragment(
+                        _alpha_escaped(c("payer_address")),
+                        _alpha_escaped(c("payer_city")),
+                        _escaped(c("payer_state")),
+                        c("payer_zip"),
+                        d3,
+                    ),
+                ),
+                _when(c("payer_phone") != "", _el("phone_num", c("payer_phone"), d2, may_be_empty=False)),
+            ),
+            _el("form_type_cd", CODE["form_type"], d1),
+            _el("parent_form_type_cd", CODE["parent_form_type"], d1),
+            _el("cfsf_election_ind", _flag(c("cfsf")), d1, may_be_empty=False),
+            _el("total_reported_rcpnt_form_cnt", _plain(c("count")), d1, may_be_empty=False),
+            _group(
+                "form_totals",
+                d1,
+                _group(
+                    "form_total_amt_grp",
+                    d2,
+                    *(
+                        _el(role, dollars_expr(c(column)), d3, may_be_empty=False)
+                        for column, role in AMOUNT_ELEMENTS
+                    ),
+                ),
+            ),
+        )
+
+    def opening(depth: int | None) -> pl.Expr:
+        group, detail = ELEMENT["submission_group"], ELEMENT["submission_detail"]
+        end = "" if depth is None else "\n"
+        return _cat(
+            [
+                f"{_indent(depth)}<{group}>{end}",
+                *header(_below(depth)),
+                f"{_indent(_below(depth))}<{detail}>{end}",
+            ]
+        )
+
+    return frame.with_columns(
+        opening(None).alias("opening"),
+        opening(_GROUP_DEPTH).alias("opening_indented"),
+        (pl.col("count").cast(pl.Int64).cum_sum()).alias("end"),
     )
 
 
-def write_iris_xml(
-    filing: pl.DataFrame,
-    transmitter: Transmitter,
-    *,
-    tax_year: int,
-    test_file: bool,
-    prior_year: bool = False,
-    transmission_id: str | None = None,
-) -> bytes:
-    """IRIS A2A XML (UTF-8) of the returns in ``filing``: one IRSubmission1Grp per payer.
+def _closing(depth: int | None) -> str:
+    group, detail = ELEMENT["submission_group"], ELEMENT["submission_detail"]
+    end = "" if depth is None else "\n"
+    return f"{_indent(_below(depth))}</{detail}>{end}{_indent(depth)}</{group}>{end}"
 
-    ``filing`` has the columns of :func:`transforms.irs.pub1220.write_pub1220` (see
-    ``REQUIRED_COLUMNS``), plus ``prev_unique_record_id`` for corrections. ``test_file`` sets
-    ``TestCd`` T (else P). ``transmission_id`` defaults to an id derived from the content.
-    """
+
+#: Returns per chunk: the writer holds the values and XML text of one chunk at a time.
+CHUNK_ROWS = 25_000
+#: Chunks built at the same time (polars releases the GIL).
+_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class _Document:
+    """The transmission but its returns: the manifest, the payers' XML and the returns' order."""
+
+    filing: pl.DataFrame
+    tax_year: int
+    head_canonical: bytes  # canonical XML of the root and manifest, transmission id empty
+    payers: pl.DataFrame  # see _payer_frame
+    order: pl.Series  # row numbers of ``filing`` in file order (payer_tin, original/G/C, account)
+    manifest: etree._Element
+    root: etree._Element
+
+    def head(self, transmission_id: str) -> bytes:
+        """XML declaration, root start tag and the indented manifest."""
+        self.manifest.find(_q("unique_transmission_id")).text = transmission_id
+        text = etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        closing = f"</{ELEMENT['transmission']}>\n".encode()
+        if not text.endswith(closing):  # pragma: no cover - lxml always closes the root
+            raise AssertionError("unexpected serialization of the manifest")
+        return text[: -len(closing)]
+
+    def pieces(self, styles: tuple[bool, ...], chunk_rows: int) -> Iterator[list[pa.Buffer]]:
+        """The returns (and their payers' XML) chunk by chunk, in each style (indented or not)."""
+        starts = iter(range(0, self.order.len(), chunk_rows))
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            pending = deque(
+                pool.submit(self._chunk, start, chunk_rows, styles) for start in islice(starts, _WORKERS)
+            )
+            while pending:
+                pieces = pending.popleft().result()
+                for start in islice(starts, 1):
+                    pending.append(pool.submit(self._chunk, start, chunk_rows, styles))
+                yield pieces
+
+    def _chunk(self, start: int, chunk_rows: int, styles: tuple[bool, ...]) -> list[pa.Buffer]:
+        rows = self.order.slice(start, chunk_rows)
+        part = self.filing.select(pl.all().gather(rows))
+        values = _recipient_values(part, self.tax_year)
+        del part  # memory: one chunk's values, then its text
+        position = pl.int_range(start, start + rows.len(), dtype=pl.Int64, eager=True)
+        payer = self.payers["end"].search_sorted(position, side="right")
+        first = self.payers["end"].gather(payer) - self.payers["count"].cast(pl.Int64).gather(payer)
+        values = values.with_columns(
+            (position - first + 1).alias("record_id"),
+            (position == first).alias("_first"),
+            (position == self.payers["end"].gather(payer) - 1).alias("_last"),
+            self.payers["opening"].gather(payer).alias("_opening"),
+            self.payers["opening_indented"].gather(payer).alias("_opening_indented"),
+        )
+        bad = values.select(
+            pl.any_horizontal(pl.col(c).str.contains(_NOT_XML) for c in _RAW_VALUES)
+        ).to_series()
+        if bad.any():
+            _raise_if_not_xml(values.filter(bad), self.tax_year)
+        texts = values.select(
+            pl.concat_str(
+                pl.when(pl.col("_first"))
+                .then(pl.col("_opening_indented" if indented else "_opening"))
+                .otherwise(pl.lit("")),
+                _cat(_form_detail_fragment(self.tax_year, _DETAIL_DEPTH if indented else None)).fill_null(""),
+                pl.when(pl.col("_last"))
+                .then(pl.lit(_closing(_GROUP_DEPTH if indented else None)))
+                .otherwise(pl.lit("")),
+            ).alias(str(i))
+            for i, indented in enumerate(styles)
+        )
+        del values
+        return [string_buffer(texts[str(i)]) for i in range(len(styles))]
+
+
+def _raise_if_not_xml(values: pl.DataFrame, tax_year: int) -> None:
+    """Parse the compact XML of returns whose values hold characters XML does not allow: raises
+    lxml's XMLSyntaxError when one of them is written in the document (as a whole parse would)."""
+    details = values.select(_cat(_form_detail_fragment(tax_year, None))).to_series().drop_nulls()
+    name = ELEMENT["transmission"]
+    etree.fromstring(f'<{name} xmlns="{NAMESPACE}">{"".join(details)}</{name}>'.encode())
+
+
+def _document(
+    filing: pl.DataFrame, transmitter: Transmitter, *, tax_year: int, test_file: bool, prior_year: bool
+) -> _Document:
     validate_filing(filing, tax_year)
     tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
     if len(tin) != 9 or len(set(tin)) == 1 or len(transmitter.tcc) != 5:
         raise FilingInputError("transmitter settings: TIN must be 9 valid digits and the TCC 5 characters")
-    rows = _recipient_frame(filing, tax_year)
-    kinds = set(rows["corrected"].unique().to_list())
+    keys = [
+        digits_only(pl.col("payer_tin")),
+        pl.col("corrected")
+        .cast(pl.String)
+        .fill_null("")
+        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8),
+        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase(),
+    ]
+    corrected = pl.col("corrected").cast(pl.String).fill_null("")
+    kinds = set(filing.select(corrected.unique()).to_series().to_list())
     if "" in kinds and len(kinds) > 1:
         raise FilingInputError(
             "an IRIS transmission holds either originals or corrections: split the filing by `corrected`"
         )
     is_correction = "" not in kinds
-    missing_ref = rows.filter(
-        (pl.col("corrected") != "") & (pl.col("prev_unique_record_id").fill_null("") == "")
+    prev = (
+        pl.col("prev_unique_record_id").cast(pl.String)
+        if "prev_unique_record_id" in filing.columns
+        else pl.lit(None, pl.String)
     )
+    missing_ref = filing.filter((corrected != "") & (prev.fill_null("") == ""))
     if missing_ref.height:
-        ids = ", ".join(missing_ref["form_id"].head(5).to_list())
+        first = missing_ref.select(
+            pl.col("form_id").cast(pl.String), *(k.alias(f"_k{i}") for i, k in enumerate(keys))
+        )
+        ids = ", ".join(first.sort("_k0", "_k1", "_k2", maintain_order=True)["form_id"].head(5).to_list())
         raise FilingInputError(
             "corrections need prev_unique_record_id (the original record's IRIS UniqueRecordId): form_id "
             + ids
         )
+    order = filing.select(pl.arg_sort_by(*keys, maintain_order=True)).to_series()
+    payers = _payer_frame(filing, tax_year)
+    bad = payers.select(pl.col("payer_state").str.contains(_NOT_XML)).to_series()
+    if bad.any():  # as _raise_if_not_xml, for the payers' headers
+        name = ELEMENT["transmission"]
+        etree.fromstring(f'<{name} xmlns="{NAMESPACE}">{"".join(payers["opening"])}</{name}>'.encode())
 
     root = etree.Element(_q("transmission"), nsmap={None: NAMESPACE})
     manifest = _add(root, "manifest")
-    utid = _add(manifest, "unique_transmission_id")
+    _add(manifest, "unique_transmission_id")
     _add(manifest, "tax_year", tax_year)
     _add(manifest, "prior_year_data_ind", _indicator(prior_year))
     _add(manifest, "transmission_type_cd", CODE["correction"] if is_correction else CODE["original"])
@@ -581,28 +889,96 @@ def write_iris_xml(
         _add(group, "contact_email", transmitter.contact_email.strip())
     _add(group, "contact_phone", "".join(ch for ch in transmitter.contact_phone if ch.isdigit()))
     _add(manifest, "vendor_cd", transmitter.vendor_indicator)
-    _add(manifest, "total_issuer_form_cnt", rows["payer_tin"].n_unique())
-    _add(manifest, "total_recipient_form_cnt", rows.height)
+    _add(manifest, "total_issuer_form_cnt", payers.height)
+    _add(manifest, "total_recipient_form_cnt", filing.height)
     _add(manifest, "paper_submission_ind", CODE["false"])
     _add(manifest, "submission_channel_cd", CODE["channel"])
+    canonical = etree.tostring(root, method="c14n")
+    closing = f"</{ELEMENT['transmission']}>".encode()
+    if not canonical.endswith(closing):  # pragma: no cover - c14n always closes the root
+        raise AssertionError("unexpected canonical form of the manifest")
+    return _Document(filing, tax_year, canonical[: -len(closing)], payers, order, manifest, root)
 
-    # One parse of the whole document: the lxml-built manifest followed by the submission
-    # fragments (moving large parsed subtrees between lxml documents is very slow).
-    submissions = _submission_fragments(filing, rows, tax_year).str.join("").item()
+
+def _transmission_id(digest: bytes, tcc: str) -> str:
+    return UTID_FORMAT.format(uuid=_uuid(digest), tcc=tcc.upper())
+
+
+def _uuid(digest: bytes) -> str:
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def write_iris_xml(
+    filing: pl.DataFrame,
+    transmitter: Transmitter,
+    *,
+    tax_year: int,
+    test_file: bool,
+    prior_year: bool = False,
+    transmission_id: str | None = None,
+) -> bytes:
+    """IRIS A2A XML (UTF-8) of the returns in ``filing``: one IRSubmission1Grp per payer.
+
+    ``filing`` has the columns of :func:`transforms.irs.pub1220.write_pub1220` (see
+    ``REQUIRED_COLUMNS``), plus ``prev_unique_record_id`` for corrections. ``test_file`` sets
+    ``TestCd`` T (else P). ``transmission_id`` defaults to an id derived from the content (the
+    SHA-256 of the canonical XML with an empty UniqueTransmissionId).
+
+    One pass over the returns: the document is written with a placeholder id of the same length,
+    replaced at the end. Memory: the document plus one chunk of returns; :func:`iter_iris_xml`
+    streams it instead.
+    """
+    document = _document(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
+    placeholder = _uuid(bytes(16))
+    head = document.head(transmission_id or _transmission_id(bytes(16), transmitter.tcc))
+    buffer = io.BytesIO()
+    buffer.write(head)
     closing = f"</{ELEMENT['transmission']}>"
-    head = etree.tostring(root, encoding="unicode")
-    if not head.endswith(closing):  # pragma: no cover - lxml always closes a non-empty root
-        raise AssertionError("unexpected serialization of the manifest")
-    root = etree.fromstring((head[: -len(closing)] + submissions + closing).encode("utf-8"))
-    utid = root.find(f"{_q('manifest')}/{_q('unique_transmission_id')}")
+    digest = hashlib.sha256(document.head_canonical)
+    for pieces in document.pieces((True,) if transmission_id else (True, False), CHUNK_ROWS):
+        buffer.write(pieces[0])
+        if not transmission_id:
+            digest.update(pieces[1])
+    if not transmission_id:
+        digest.update(closing.encode())
+        buffer.seek(head.find(placeholder.encode()))  # the first one: the id comes first
+        buffer.write(_uuid(digest.digest()).encode())
+        buffer.seek(0, io.SEEK_END)
+    buffer.write(f"{closing}\n".encode())
+    return buffer.getvalue()
 
+
+def iter_iris_xml(
+    filing: pl.DataFrame,
+    transmitter: Transmitter,
+    *,
+    tax_year: int,
+    test_file: bool,
+    prior_year: bool = False,
+    transmission_id: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[bytes]:
+    """:func:`write_iris_xml`'s document in consecutive pieces, ``chunk_rows`` returns at a time,
+    for a transmission too large to hold in memory. Without ``transmission_id`` the returns are
+    gone through twice: once for the id (it comes first in the document), once to write them."""
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    document = _document(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
+    closing = f"</{ELEMENT['transmission']}>"
     if transmission_id is None:
-        digest = hashlib.sha256(etree.tostring(root, method="c14n")).digest()
-        transmission_id = UTID_FORMAT.format(
-            uuid=uuid.UUID(bytes=digest[:16], version=4), tcc=transmitter.tcc.upper()
-        )
-    utid.text = transmission_id
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        digest = hashlib.sha256(document.head_canonical)
+        for (canonical,) in document.pieces((False,), chunk_rows):
+            digest.update(canonical)
+        digest.update(closing.encode())
+        transmission_id = _transmission_id(digest.digest(), transmitter.tcc)
+
+    def pieces() -> Iterator[bytes]:
+        yield document.head(transmission_id)
+        for (piece,) in document.pieces((True,), chunk_rows):
+            yield piece.to_pybytes()
+        yield f"{closing}\n".encode()
+
+    return pieces()
 
 
 def _clean(text: str) -> str:

@@ -1,0 +1,154 @@
+"""The shortcuts that make the engine and the contracts fast give exactly what the plain forms give.
+
+Each fast path (binary search instead of a join, neighbour comparison instead of a hash, a table of
+box 7 combinations instead of building strings leg by leg, packed integer keys) is checked against
+the straightforward polars expression it replaces, on sorted and shuffled rows, with nulls and
+duplicates; and the whole run is checked not to depend on the order of the input rows.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from contracts.loading import read_extract
+from contracts.schemas import NEIGHBOURS, duplicated
+from contracts.validate import _dense_id, _row_of, validate
+from transforms import codes, engine, forms
+from transforms.params import TaxParameters
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "extract"
+
+
+def _keys(rng: random.Random, n: int, alphabet: str, nulls: bool) -> list[str | None]:
+    return [
+        None if nulls and rng.random() < 0.1 else rng.choice(alphabet) + rng.choice(alphabet)
+        for _ in range(n)
+    ]
+
+
+def _joined_first_row(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> list[int | None]:
+    """The plain answer: the first table row with the same (non-null) key, by a join."""
+    first = table.with_row_index("_r").group_by(on, maintain_order=True).agg(pl.col("_r").first())
+    out = frame.select(on).join(first, on=on, how="left", maintain_order="left", nulls_equal=False)
+    return out.get_column("_r").to_list()
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("sort_table", [True, False])
+def test_row_lookup_by_binary_search_equals_the_join(seed, sort_table):
+    rng = random.Random(seed)
+    table = pl.DataFrame(
+        {"a": _keys(rng, 60, "abcd", nulls=True), "b": _keys(rng, 60, "xy", nulls=True)},
+        schema={"a": pl.String, "b": pl.String},
+    )
+    if sort_table:
+        table = table.sort("a", nulls_last=False)
+    frame = pl.DataFrame(
+        {"a": _keys(rng, 200, "abcde", nulls=True), "b": _keys(rng, 200, "xyz", nulls=True)},
+        schema={"a": pl.String, "b": pl.String},
+    )
+    expected = _joined_first_row(frame, table, ["a", "b"])
+    rows, indexed = _row_of(frame, table, ["a", "b"])
+    got = [None if r is None else indexed.row(r, named=True) for r in rows.to_list()]
+    want = [None if r is None else table.row(r, named=True) for r in expected]
+    assert got == want
+    unique_table = table.unique(["a", "b"], keep="first", maintain_order=True)
+    engine_rows = engine.row_of(frame, unique_table, ["a", "b"], "_r").to_list()
+    assert engine_rows == _joined_first_row(frame, unique_table, ["a", "b"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("columns", [["a"], ["a", "b"]])
+@pytest.mark.parametrize("run", [2, NEIGHBOURS + 3])
+def test_duplicated_by_neighbours_equals_is_duplicated(seed, columns, run):
+    rng = random.Random(seed)
+    n = 300
+    a = sorted((rng.randrange(n // run) for _ in range(n)), key=lambda v: v)
+    frame = pl.DataFrame(
+        {
+            "a": [None if rng.random() < 0.05 else f"k{v:04d}" for v in a],
+            "b": [None if rng.random() < 0.1 else rng.choice("xyz") for _ in range(n)],
+        }
+    ).sort("a", nulls_last=False)
+    assert duplicated(frame, columns).to_list() == frame.select(columns).is_duplicated().to_list()
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+    assert duplicated(shuffled, columns).to_list() == shuffled.select(columns).is_duplicated().to_list()
+
+
+@pytest.mark.parametrize("sort", [True, False])
+def test_dense_ids_number_equal_values_alike(sort):
+    rng = random.Random(3)
+    values = pl.Series("v", _keys(rng, 500, "abcdefg", nulls=True))
+    if sort:
+        values = values.sort()
+    ids = _dense_id(values)
+    pairs = set(zip(values.to_list(), ids.to_list(), strict=True))
+    assert len(pairs) == values.n_unique() == ids.n_unique()
+    first_seen = list(dict.fromkeys(values.to_list()))
+    assert [dict(pairs)[v] for v in first_seen] == list(range(len(first_seen)))
+    assert engine.dense_id(values).n_unique() == values.n_unique()
+
+
+@pytest.mark.parametrize("table_rows", [codes.TABLE_ROWS, 0])
+def test_box7_read_from_the_table_of_combinations_equals_the_rule(table_rows, monkeypatch):
+    monkeypatch.setattr(codes, "TABLE_ROWS", table_rows)  # 0: too many combinations, built leg by leg
+    p = TaxParameters.for_year(2025)
+    rows = []
+    rng = random.Random(11)
+    for _ in range(3000):
+        rows.append(
+            {
+                "numeric_code": rng.choice(["1", "2", "3", "4", "7"]),
+                "_death": rng.choice([True, False, None]),
+                "contract": rng.choice(["non_roth", "after_tax", "roth"]),
+                "destination": rng.choice(
+                    ["cash", "rollover_ira", "rollover_roth_ira", "rollover_plan", "rollover_roth_plan", "x"]
+                ),
+                "reason": rng.choice(
+                    ["separation", "corrective", "deemed_loan", "qualified_loan_offset", "death"]
+                ),
+                "corrective_taxable_year": rng.choice([2024, 2025, None]),
+                "payment_date": date(2025, rng.randrange(1, 13), 1),
+            }
+        )
+    legs = pl.DataFrame(rows).with_columns(codes.corrective_in_payment_year().alias("_corrective_8"))
+    direct = legs.select(
+        codes.distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes")
+    )
+    direct = direct.with_columns((codes.needs_three_codes() | ~codes.codes_are_valid()).alias("_codes_bad"))
+    assert codes.distribution_codes_by_table(p, legs).equals(direct)
+
+
+def test_the_form_key_falls_back_to_a_dense_rank_when_it_does_not_fit_in_64_bits():
+    frame = pl.DataFrame({"x": [5, 1, 5, 3, 1], "y": [0, 2, 0, 2, 1]})
+    packed, radix = forms._dense([(pl.col("x"), 6), (pl.col("y"), 3)], frame.height)
+    ranked, rank_radix = forms._dense([(pl.col("x"), 2**40), (pl.col("y"), 2**40)], frame.height)
+    a = frame.select(packed.alias("k")).to_series()
+    b = frame.select(ranked.alias("k")).to_series()
+    assert radix == 18 and rank_radix == frame.height + 1
+    assert a.rank("dense").to_list() == b.to_list() == [4, 2, 4, 3, 1]
+
+
+def _shuffled(tables: dict[str, pl.DataFrame], seed: int) -> dict[str, pl.DataFrame]:
+    out = {}
+    for name, frame in tables.items():
+        out[name] = frame.drop("_row").sample(fraction=1.0, shuffle=True, seed=seed).with_row_index("_row")
+    return out
+
+
+def test_the_engine_and_the_contracts_do_not_depend_on_the_order_of_the_rows():
+    manifest, tables = read_extract(SAMPLE)
+    p = TaxParameters.for_year(manifest.tax_year)
+    base = validate(tables, manifest.tax_year)
+    shuffled = validate(_shuffled(tables, 5), manifest.tax_year)
+    q = ["table", "key", "event_id", "rule", "message"]
+    assert base.quarantine.sort(q).equals(shuffled.quarantine.sort(q))
+    a, b = engine.compute(base.tables, p), engine.compute(shuffled.tables, p)
+    for name in ("distributions", "forms", "explain"):
+        assert getattr(a, name).equals(getattr(b, name)), name
+    assert a.rejected.sort("distribution_id").equals(b.rejected.sort("distribution_id"))
