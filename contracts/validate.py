@@ -13,7 +13,9 @@ integers.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 import polars as pl
 
@@ -114,21 +116,27 @@ def _row_of(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> tuple[pl
 def _event_mixed(d: pl.DataFrame, eid: pl.Series) -> pl.Series:
     """Per disbursement: the rows of its event do not share one participant, payee, plan and payment
     date (null counts as a value). The event's rows are compared one after the other, in event
-    order; rows without an event_id are never mixed."""
-    frame = d.select(*MIXED_COLUMNS).with_columns(
-        eid.alias("_eid"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i")
+    order (each row with the one before, on zero-copy slices); rows without an event_id are never
+    mixed."""
+    order = None if eid.is_sorted() else eid.arg_sort()
+    ids = eid if order is None else eid.gather(order)
+    n = ids.len()
+    if n == 0:
+        return pl.Series("_mixed", [], pl.Boolean)
+    same_event = ids.slice(1).eq(ids.slice(0, n - 1)).fill_null(False)
+    steps = []
+    for name in MIXED_COLUMNS:
+        col = d.get_column(name) if order is None else d.get_column(name).gather(order)
+        steps.append(col.slice(1).ne_missing(col.slice(0, n - 1)))
+    differs = pl.Series("_d", [False], pl.Boolean).append(reduce(operator.or_, steps) & same_event)
+    mixed = (
+        pl.DataFrame({"_eid": ids, "_d": differs})
+        .select(pl.col("_d").any().over(pl.col("_eid").set_sorted()))
+        .to_series()
     )
-    in_order = eid.is_sorted()
-    if not in_order:
-        frame = frame.sort("_eid", maintain_order=True)
-    start = (pl.col("_eid") != pl.col("_eid").shift(1)).fill_null(True)
-    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in MIXED_COLUMNS) & ~start
-    flagged = frame.select("_i", "_eid", differs.alias("_differs")).select(
-        "_i", (pl.col("_differs").sum().over(pl.col("_eid").set_sorted()) > 0).alias("_mixed")
-    )
-    if not in_order:
-        flagged = flagged.sort("_i")
-    return flagged.get_column("_mixed") & d.get_column("event_id").is_not_null()
+    if order is not None:
+        mixed = mixed.clone().scatter(order, mixed)
+    return mixed & d.get_column("event_id").is_not_null()
 
 
 @dataclass(frozen=True)
@@ -241,10 +249,11 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
     c = c.with_columns(keys.c_event.alias("_eid"))
     framed = {**tables, "distributions": d, "contracts": c}
 
-    bad = {
-        name: framed[name].join(faults[name], on=ROW, how="inner", maintain_order="right")
-        for name in ROW_TABLES
-    }
+    def rows_matching(frame: pl.DataFrame, ref: pl.DataFrame, on: str) -> pl.DataFrame:
+        """``frame.join(ref, on=on)`` for a small ``ref``: the few matching rows first, then the join."""
+        return frame.filter(pl.col(on).is_in(ref.get_column(on).implode())).join(ref, on=on, how="inner")
+
+    bad = {name: rows_matching(framed[name], faults[name], ROW) for name in ROW_TABLES}
     bad_payees = bad["payees"]
     own_payee_bad = tables["participants"].filter(pl.col("payee_id").is_in(bad_payees["payee_id"].implode()))
 
@@ -260,7 +269,7 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
         ref = bad_rows.select(
             pl.col(key_col).alias(column), _key_expr(table).alias("_c_key"), pl.col("rule").alias("_c_rule")
         )
-        return d.join(ref, on=column, how="inner").select(
+        return rows_matching(d, ref, column).select(
             "_eid", pl.lit(table).alias("_c_table"), "_c_key", "_c_rule"
         )
 
@@ -277,7 +286,7 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
             events_via("payee_id", bad_payees, "payees", "payee_id"),
             events_via("plan_id", bad["plans"], "plans", "plan_id"),
             events_via("participant_id", bad["participants"], "participants", "participant_id"),
-            d.join(own, on="participant_id", how="inner").select("_eid", "_c_table", "_c_key", "_c_rule"),
+            rows_matching(d, own, "participant_id").select("_eid", "_c_table", "_c_key", "_c_rule"),
         ]
     ).filter(pl.col("_eid").is_not_null())
     event_cause = (

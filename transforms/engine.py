@@ -2,14 +2,16 @@
 
 Pure polars: no I/O, no clock, no Prefect. ``compute`` is the one entry point the flows use.
 
-How it stays fast on millions of legs (polars 2.1): strings are hashed once — one join each for the
-participant, the plan, the payee and the contract row — and everything after runs on integers: the
-row numbers of those tables (``_part``, ``_plan``, ``_payee``, ``_crow``) and a dense event number
-(``_eid``). The legs stay in ``distribution_id`` order (the order of the outputs); the pool
-allocation runs on a narrow copy sorted once in allocation order, where each pool is a run of rows
-(:mod:`transforms.allocation`); the forms on a narrow copy sorted by the packed form key
-(:mod:`transforms.forms`). Box 7 is read from a table of every combination of its inputs
-(:func:`transforms.codes.distribution_codes_by_table`).
+How it stays fast on millions of legs (polars 2.1): strings are matched once — each disbursement
+gets the row number of its participant, plan, payee and contract row (``_part``, ``_plan``,
+``_payee``, ``_crow``; :func:`row_of`: a binary search in a sorted table, a join otherwise) — and
+everything after runs on integers, with a dense event number (``_eid``). The legs stay in
+``distribution_id`` order (the order of the outputs); the pool allocation runs on a narrow copy
+sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.allocation`);
+the forms on a narrow copy sorted by the packed form key (:mod:`transforms.forms`). Box 7 is read
+from a table of every combination of its inputs (:func:`transforms.codes.distribution_codes_by_table`).
+The tables must be validated (:mod:`contracts.validate`): unique keys, every disbursement with its
+participant, plan, payee and contract row.
 """
 
 from __future__ import annotations

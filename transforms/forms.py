@@ -273,7 +273,6 @@ def _form_columns() -> list[pl.Expr]:
     # box 9a: one participant behind the form, a cash form, and the payee's total distribution
     box9a = pl.when(pl.col("_one_participant") & (pl.col("destination") == "cash") & td).then(pl.col("_pct"))
     columns = {
-        "account_number": account_number(),
         "box3_cents": zero,
         "box6_cents": zero,
         "box8_cents": zero,
@@ -344,9 +343,10 @@ def build_forms(legs: pl.DataFrame) -> Forms:
     form_of_leg = form_of_leg.scatter(narrow.get_column("_pos"), narrow.get_column("_form"))
     del narrow
     ids = legs.select(FORM_KEY)[per_form.get_column("_pos")].select(form_key().alias("_form_key"))
-    ids = ids.select(form_id("_form_key")).get_column("form_id")
-    order = _form_id_order(ids)
-    per_form = per_form.with_columns(ids)[order]
+    # account numbers from the ids in key order: upper-casing strings gathered out of order is slow
+    ids = ids.select(form_id("_form_key")).with_columns(account_number())
+    order = _form_id_order(ids.get_column("form_id"))
+    per_form = pl.concat([per_form, ids], how="horizontal")[order]
     row_of_form = order.arg_sort()  # form in key order → its row in form_id order
     firsts = legs.select(FORM_FIRSTS)[per_form.get_column("_pos")]
     forms = (

@@ -63,6 +63,7 @@ from transforms.irs.pub1220 import (
     cfsf_state_codes,
     clean_text,
     digits_only,
+    file_order,
     is_foreign_address,
     name_control,
     string_buffer,
@@ -631,7 +632,7 @@ def _payer_frame(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         .collect()
     )
     payers = (
-        filing.unique("payer_tin", keep="first", maintain_order=True)
+        filing.filter(pl.col("payer_tin").is_first_distinct())
         .select(
             digits_only(c("payer_tin")).alias("payer_tin"),
             alpha_text(c("payer_name")).alias("payer_name"),
@@ -855,7 +856,7 @@ def _document(
             "corrections need prev_unique_record_id (the original record's IRIS UniqueRecordId): form_id "
             + ids
         )
-    order = filing.select(pl.arg_sort_by(*keys, maintain_order=True)).to_series()
+    order = file_order(filing)
     payers = _payer_frame(filing, tax_year)
     bad = payers.select(pl.col("payer_state").str.contains(_NOT_XML)).to_series()
     if bad.any():  # as _raise_if_not_xml, for the payers' headers

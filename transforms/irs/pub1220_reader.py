@@ -895,6 +895,12 @@ class _Chunk(NamedTuple):
     corrections: pl.DataFrame  # payer_group, corrected return indicator pairs
 
 
+def _own(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """``frame`` with its text ``columns`` copied: kept from chunk to chunk, a slice or a filter of
+    the lines would keep the chunk's whole buffer of lines alive with it."""
+    return frame.with_columns(pl.col(c) + "" for c in columns)
+
+
 def _check_chunk(chunk: _Lines, t_year: str | None, payment_year: int) -> _Chunk:
     """Line rules and B-record rules of one chunk of lines; counts and sums per payer group."""
     pattern, covered = _b_clean(t_year, payment_year)
@@ -989,13 +995,16 @@ def _check_chunk(chunk: _Lines, t_year: str | None, payment_year: int) -> _Chunk
         number_of_a=int((ok_rest["record_type"] == "A").sum()),
         number_of_b=b.height,
         hits=hits,
-        others=ok_rest.filter(pl.col("record_type") != "B"),
+        others=_own(ok_rest.filter(pl.col("record_type") != "B"), "line", "record_type"),
         group_sums=group_sums,
         state_sums=state_sums,
-        accounts=fields.select(
-            "record_number", "payer_group", pl.col("account_number").str.strip_chars_end(" ")
+        accounts=_own(
+            fields.select("record_number", "payer_group", pl.col("account_number").str.strip_chars_end(" ")),
+            "account_number",
         ),
-        corrections=fields.select("payer_group", "corrected_return_indicator").unique(),
+        corrections=_own(
+            fields.select("payer_group", "corrected_return_indicator").unique(), "corrected_return_indicator"
+        ),
     )
 
 
