@@ -28,38 +28,17 @@ from pathlib import Path
 
 import polars as pl
 
+from contracts.extract import CONTRACTS, DESTINATIONS, PLAN_TYPES, REASONS
+
 __all__ = ["FAULT_KINDS", "generate_extract"]
 
 # ---------------------------------------------------------------------------------------------
-# Vocabulary of the canonical format (extract.md)
+# Vocabulary of the canonical format (extract.md), declared once in contracts.extract
 # ---------------------------------------------------------------------------------------------
-CONTRACTS = ("non_roth", "after_tax", "roth")
 NR, AT, RO = 0, 1, 2
-DESTINATIONS = (
-    "cash",
-    "rollover_ira",
-    "rollover_roth_ira",
-    "rollover_plan",
-    "rollover_roth_plan",
-    "in_plan_roth_rollover",
-)
 CASH, R_IRA, R_RIRA, R_PLAN, R_RPLAN, IRR = range(6)
-REASONS = (
-    "separation",
-    "in_service",
-    "hardship",
-    "death",
-    "disability",
-    "required_minimum",
-    "loan_offset",
-    "qualified_loan_offset",
-    "deemed_loan",
-    "qdro",
-    "corrective",
-)
 (SEP, INSERV, HARD, DEATH, DISAB, RMD, LOAN, QLOAN, DEEMED, QDRO, CORR) = range(11)
 CASH_ONLY_REASONS = (HARD, RMD, CORR, DEEMED, LOAN, QLOAN)
-PLAN_TYPES = ("401k", "403b", "457b_governmental")
 G457 = 2
 
 TABLES = ("plans", "payees", "participants", "contracts", "distributions", "control_totals")
