@@ -795,17 +795,24 @@ class _Document:
         ).to_series()
         if bad.any():
             _raise_if_not_xml(values.filter(bad), self.tax_year)
-        texts = values.select(
-            pl.concat_str(
-                pl.when(pl.col("_first"))
-                .then(pl.col("_opening_indented" if indented else "_opening"))
-                .otherwise(pl.lit("")),
-                _cat(_form_detail_fragment(self.tax_year, _DETAIL_DEPTH if indented else None)).fill_null(""),
-                pl.when(pl.col("_last"))
-                .then(pl.lit(_closing(_GROUP_DEPTH if indented else None)))
-                .otherwise(pl.lit("")),
-            ).alias(str(i))
-            for i, indented in enumerate(styles)
+        # Lazy: the values both styles share are computed once (common subexpressions).
+        texts = (
+            values.lazy()
+            .select(
+                pl.concat_str(
+                    pl.when(pl.col("_first"))
+                    .then(pl.col("_opening_indented" if indented else "_opening"))
+                    .otherwise(pl.lit("")),
+                    _cat(_form_detail_fragment(self.tax_year, _DETAIL_DEPTH if indented else None)).fill_null(
+                        ""
+                    ),
+                    pl.when(pl.col("_last"))
+                    .then(pl.lit(_closing(_GROUP_DEPTH if indented else None)))
+                    .otherwise(pl.lit("")),
+                ).alias(str(i))
+                for i, indented in enumerate(styles)
+            )
+            .collect()
         )
         del values
         return [string_buffer(texts[str(i)]) for i in range(len(styles))]

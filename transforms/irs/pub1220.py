@@ -23,9 +23,10 @@ and written out as they come, so memory holds the file and one chunk of returns,
 returns' fields at once (:func:`iter_pub1220` streams the file itself). No Python loop over
 returns or payers.
 
-Cost, measured on a 2-core machine with a generated extract (787 k returns): the writer went from
-11 s and 2.8 GB above its input to about 5 s and 1.5 GB (0.6 GB of which is the file), the checker
-from 18 s and 4 GB to about 4 s and 0.2 GB, byte for byte the same output and findings.
+Cost, measured on a 2-core machine with a generated extract (785 k returns, idle machine): the
+writer went from 6.6 s and 2.9 GB above its input to 3.5 s and 1.1 GB (0.6 GB of which is the
+file), the checker from 16 s and 4.0 GB to 2.2 s and 0.24 GB; byte for byte the same output and
+the same findings.
 
 Privacy: error messages name returns by ``form_id`` / ``account_number`` only, never by TIN or name.
 """
