@@ -491,6 +491,17 @@ def test_check_catches_a_c_total_that_is_not_the_sum_of_its_b_records(data):
     ]
 
 
+def test_check_names_a_c_total_that_is_not_a_number_and_shows_the_text_it_read(data):
+    c = records(data)[6]
+    broken = with_record(data, 7, replace(c, 16, "0000000000118611X1"))
+    problems = check_pub1220(broken)
+    assert (
+        "record 7 (C): positions 16-33 control total 1 is '0000000000118611X1' (not a number) but its "
+        "B records sum to 11861110" in problems
+    )
+    assert None not in problems
+
+
 def test_check_catches_a_bad_sequence_number(data):
     b = records(data)[3]
     broken = with_record(data, 4, replace(b, 500, "00000044"))

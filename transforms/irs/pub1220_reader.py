@@ -1352,6 +1352,16 @@ def check_pub1220(data: bytes | Iterable[bytes]) -> list[str]:
     return check.finish()
 
 
+def _number_as_read(name: str) -> pl.Expr:
+    """A numeric field for a message: its value, or the text as read when it is not a number."""
+    return (
+        pl.col(name)
+        .cast(pl.Int64, strict=False)
+        .cast(pl.String)
+        .fill_null(pl.format("'{}' (not a number)", pl.col(name).str.strip_chars()))
+    )
+
+
 def _control_totals(
     a: pl.DataFrame, per_group: pl.DataFrame, state_sums: pl.DataFrame, c: pl.DataFrame, k: pl.DataFrame
 ) -> list[_Rule]:
@@ -1390,7 +1400,7 @@ def _control_totals(
                     pl.lit(field.start),
                     pl.lit(field.end),
                     pl.lit(code),
-                    pl.col(total).cast(pl.Int64, strict=False),
+                    _number_as_read(total),
                     pl.col(amount).fill_null(0),
                 ),
             )
@@ -1456,7 +1466,7 @@ def _control_totals(
                     pl.lit(field.start),
                     pl.lit(field.end),
                     pl.lit(code),
-                    pl.col(total).cast(pl.Int64, strict=False),
+                    _number_as_read(total),
                     pl.col(amount),
                 ),
             )
