@@ -78,19 +78,31 @@ def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
     tables = {"plans": pl.read_parquet(out / "payers.parquet"), "payees": pl.read_parquet(out / "recipients.parquet")}
     threshold = TaxParameters.for_year(tax_year).filing_threshold_cents
     ok = filable(forms, checks).select("form_id")
-    live = st.live_tables(store, tax_year)["distributions"].select("distribution_id", st.EXTRACT_COL)
+    live = st.live_tables(store, tax_year)
+    payee_source = live["payees"].select("payee_id", pl.col(st.EXTRACT_COL).alias("_payee_extract"))
     per_form = (
-        dist.join(live, on="distribution_id", how="left")
+        dist.join(live["distributions"].select("distribution_id", st.EXTRACT_COL), on="distribution_id", how="left")
         .group_by("form_id")
         .agg(
             (pl.col("contract") == "roth").any().alias("roth"),
             pl.col("destination").first(),
-            pl.col(st.EXTRACT_COL).drop_nulls().unique().sort().alias("extract_ids"),
+            pl.col(st.EXTRACT_COL).drop_nulls().unique().alias("extract_ids"),
         )
     )
     frame = filing_frame(forms.filter(pl.col("box1_cents") >= threshold), tables)
-    return frame.join(per_form, on="form_id", how="left").with_columns(
-        (~pl.col("form_id").is_in(ok["form_id"].implode())).alias("blocked")
+    # the extracts behind a return: those of its disbursements and of its payee's name and TIN
+    return (
+        frame.join(per_form, on="form_id", how="left")
+        .join(payee_source, on="payee_id", how="left")
+        .with_columns(
+            pl.concat_list("extract_ids", pl.col("_payee_extract").fill_null(""))
+            .list.eval(pl.element().filter(pl.element() != ""))
+            .list.unique()
+            .list.sort()
+            .alias("extract_ids"),
+            (~pl.col("form_id").is_in(ok["form_id"].implode())).alias("blocked"),
+        )
+        .drop("_payee_extract")
     )
 
 

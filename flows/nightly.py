@@ -129,6 +129,11 @@ def _flow():
 
         settings = load_settings(Path(config) if config else None)
         report = run_nightly(Path(inbox), Path(store), settings=settings, ingest=ingest_task, rebuild=rebuild_task)
+        from prefect.artifacts import create_markdown_artifact
+
+        create_markdown_artifact(  # ids and counts only
+            "```\n" + report.text() + "\n```", key="prorata-nightly-summary", description="nightly summary"
+        )
         return summary(report)
 
     return prorata_nightly
