@@ -20,7 +20,6 @@ line, while it is missing.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,14 +73,21 @@ def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
     out = store.outputs(tax_year)
     forms = pl.read_parquet(out / "forms.parquet")
     checks = pl.read_parquet(out / "edit_checks.parquet")
-    dist = pl.read_parquet(out / "distributions.parquet", columns=["distribution_id", "form_id", "contract", "destination"])
-    tables = {"plans": pl.read_parquet(out / "payers.parquet"), "payees": pl.read_parquet(out / "recipients.parquet")}
+    dist = pl.read_parquet(
+        out / "distributions.parquet", columns=["distribution_id", "form_id", "contract", "destination"]
+    )
+    tables = {
+        "plans": pl.read_parquet(out / "payers.parquet"),
+        "payees": pl.read_parquet(out / "recipients.parquet"),
+    }
     threshold = TaxParameters.for_year(tax_year).filing_threshold_cents
     ok = filable(forms, checks).select("form_id")
     live = st.live_tables(store, tax_year)
     payee_source = live["payees"].select("payee_id", pl.col(st.EXTRACT_COL).alias("_payee_extract"))
     per_form = (
-        dist.join(live["distributions"].select("distribution_id", st.EXTRACT_COL), on="distribution_id", how="left")
+        dist.join(
+            live["distributions"].select("distribution_id", st.EXTRACT_COL), on="distribution_id", how="left"
+        )
         .group_by("form_id")
         .agg(
             (pl.col("contract") == "roth").any().alias("roth"),
@@ -110,7 +116,10 @@ def _with_identity(frame: pl.DataFrame) -> pl.DataFrame:
     """``payee_identity``: SHA-256 of the payee's TIN, TIN type and name (first 16 hex digits), to
     compare identities across filings without showing them."""
     text = pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("") for c in ("payee_tin", "tin_type", "last_name", "first_name")],
+        [
+            pl.col(c).cast(pl.String).fill_null("")
+            for c in ("payee_tin", "tin_type", "last_name", "first_name")
+        ],
         separator="\x1f",
     )
     return (
@@ -126,7 +135,10 @@ def iris_ids(frame: pl.DataFrame) -> pl.DataFrame:
     tin = pl.col("payer_tin").cast(pl.String).str.replace_all(r"\D", "")
     keyed = frame.with_columns(
         tin.alias("_tin"),
-        pl.col("corrected").fill_null("").replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8).alias("_rank"),
+        pl.col("corrected")
+        .fill_null("")
+        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8)
+        .alias("_rank"),
         pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("_acct"),
     ).sort("_tin", "_rank", "_acct")
     return keyed.with_columns(
@@ -136,14 +148,21 @@ def iris_ids(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _filing_id(tax_year: int, seq: int, kind: str, frame: pl.DataFrame, ytd_id: str) -> str:
-    text = "|".join([str(tax_year), str(seq), kind, ytd_id, *frame["form_id"].to_list(), *frame["corrected"].to_list()])
+    text = "|".join(
+        [str(tax_year), str(seq), kind, ytd_id, *frame["form_id"].to_list(), *frame["corrected"].to_list()]
+    )
     return f"{tax_year}-{seq:03d}-{kind[0]}{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
-def _irs_file(root: Path, filing: pl.DataFrame, settings: TransmitterSettings, tax_year: int, suffix: str) -> dict:
+def _irs_file(
+    root: Path, filing: pl.DataFrame, settings: TransmitterSettings, tax_year: int, suffix: str
+) -> dict:
     """One IRS file (write_irs_file: the Pub 1220 file is read back by our checker) renamed with
     ``suffix`` so originals and corrections sit side by side in ``root/irs/``."""
-    columns = [*REQUIRED_COLUMNS, *(["prev_unique_record_id"] if "prev_unique_record_id" in filing.columns else [])]
+    columns = [
+        *REQUIRED_COLUMNS,
+        *(["prev_unique_record_id"] if "prev_unique_record_id" in filing.columns else []),
+    ]
     scratch = root / f".{suffix}"
     info = write_irs_file(scratch, filing.select(columns), settings, tax_year)
     if info["file"]:
@@ -158,7 +177,15 @@ def _irs_file(root: Path, filing: pl.DataFrame, settings: TransmitterSettings, t
 
 
 def _record_rows(
-    frame: pl.DataFrame, *, filing_id: str, filed_at: str, kind: str, seq: int, tax_year: int, ytd_id: str, test_file: bool
+    frame: pl.DataFrame,
+    *,
+    filing_id: str,
+    filed_at: str,
+    kind: str,
+    seq: int,
+    tax_year: int,
+    ytd_id: str,
+    test_file: bool,
 ) -> pl.DataFrame:
     """Rows of the filings table for the records of one filing."""
     defaults = {
@@ -173,7 +200,9 @@ def _record_rows(
     frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
     frame = _with_identity(iris_ids(frame) if channel(tax_year) == "IRIS" else frame)
     if "submission_id" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id"))
+        frame = frame.with_columns(
+            pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")
+        )
     return frame.select(
         pl.lit(filing_id).alias("filing_id"),
         pl.lit(seq, pl.Int64).alias("seq"),
@@ -217,7 +246,13 @@ def file_year(
             first = filings.sort("seq")["filing_id"][0]
             plan = plan_corrections(filed_state(filings), current)
             if plan.empty:
-                return FilingResult(tax_year, "unchanged", first, plan.counts(), message=f"already filed ({first}); nothing changed since")
+                return FilingResult(
+                    tax_year,
+                    "unchanged",
+                    first,
+                    plan.counts(),
+                    message=f"already filed ({first}); nothing changed since",
+                )
             return FilingResult(
                 tax_year,
                 "changed",
@@ -234,7 +269,13 @@ def file_year(
         target = out or store.filings_dir(tax_year) / filing_id
         with StagedOutput(target) as staged:
             info = _irs_file(staged.path, returns, settings, tax_year, "original")
-            summary = {"filing_id": filing_id, "tax_year": tax_year, "kind": "original", "ytd_id": ytd_id, "irs": info}
+            summary = {
+                "filing_id": filing_id,
+                "tax_year": tax_year,
+                "kind": "original",
+                "ytd_id": ytd_id,
+                "irs": info,
+            }
             write_json(summary, staged.path / "manifest.json")
         if out is not None:  # keep the store's copy too
             _copy(target, store.filings_dir(tax_year) / filing_id)
@@ -250,7 +291,14 @@ def file_year(
             test_file=info["test_file"],
         )
         st.append_delta(rows, store.table(tax_year, "filings"))  # the commit point
-        return FilingResult(tax_year, "filed", filing_id, {"returns": returns.height}, [info["file"]], f"{channel(tax_year)} file written")
+        return FilingResult(
+            tax_year,
+            "filed",
+            filing_id,
+            {"returns": returns.height},
+            [info["file"]],
+            f"{channel(tax_year)} file written",
+        )
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -268,13 +316,19 @@ def acknowledge(store_root: Path, tax_year: int, filing_id: str, receipt_id: str
         if not receipt_id.strip():
             raise st.StoreError("the receipt id is empty")
         row = pl.DataFrame(
-            {"filing_id": [filing_id], "receipt_id": [receipt_id.strip()], "recorded_at": [datetime.now(UTC).isoformat(timespec="seconds")]},
+            {
+                "filing_id": [filing_id],
+                "receipt_id": [receipt_id.strip()],
+                "recorded_at": [datetime.now(UTC).isoformat(timespec="seconds")],
+            },
             schema=ACK_SCHEMA,
         )
         st.append_delta(row, store.table(tax_year, "acknowledgements"))
 
 
-def _prev_record_ids(store: st.Store, tax_year: int, filings: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+def _prev_record_ids(
+    store: st.Store, tax_year: int, filings: pl.DataFrame, records: pl.DataFrame
+) -> pl.DataFrame:
     """IRIS: each correction record's ``prev_unique_record_id`` — the lineage's original record
     ("receipt id|submission id|record id"); refused while an original filing has no receipt id."""
     acks = acknowledgements(store, tax_year).unique("filing_id", keep="last")
@@ -292,9 +346,10 @@ def _prev_record_ids(store: st.Store, tax_year: int, filings: pl.DataFrame, reco
             f"record it with 'prorata acknowledge --store STORE --tax-year {tax_year} --filing-id ID --receipt-id RECEIPT'"
         )
     return joined.with_columns(
-        pl.concat_str(["receipt_id", pl.col("submission_id").cast(pl.String), pl.col("record_id").cast(pl.String)], separator="|").alias(
-            "prev_unique_record_id"
-        )
+        pl.concat_str(
+            ["receipt_id", pl.col("submission_id").cast(pl.String), pl.col("record_id").cast(pl.String)],
+            separator="|",
+        ).alias("prev_unique_record_id")
     ).drop("filing_id", "submission_id", "record_id", "receipt_id")
 
 
@@ -313,10 +368,15 @@ def corrections_year(
         plan: CorrectionPlan = plan_corrections(filed_state(filings), current)
         counts = plan.counts()
         if plan.empty:
-            return FilingResult(tax_year, "no corrections", counts=counts, message="nothing changed since the last filing: no IRS file written")
-        records = plan.records.join(current.select("form_id", "extract_ids"), on="form_id", how="left").with_columns(
-            pl.col("extract_ids").fill_null(pl.lit([], pl.List(pl.String)))
-        )
+            return FilingResult(
+                tax_year,
+                "no corrections",
+                counts=counts,
+                message="nothing changed since the last filing: no IRS file written",
+            )
+        records = plan.records.join(
+            current.select("form_id", "extract_ids"), on="form_id", how="left"
+        ).with_columns(pl.col("extract_ids").fill_null(pl.lit([], pl.List(pl.String))))
         if channel(tax_year) == "IRIS" and records.height:
             records = _prev_record_ids(store, tax_year, filings, records)
         late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
@@ -327,8 +387,12 @@ def corrections_year(
         files: list[str] = []
         test_file = settings.test_file or not settings.configured
         with StagedOutput(out) as staged:
-            info_c = _irs_file(staged.path, records, settings, tax_year, "corrections") if records.height else None
-            info_l = _irs_file(staged.path, late, settings, tax_year, "late_originals") if late.height else None
+            info_c = (
+                _irs_file(staged.path, records, settings, tax_year, "corrections") if records.height else None
+            )
+            info_l = (
+                _irs_file(staged.path, late, settings, tax_year, "late_originals") if late.height else None
+            )
             files = [i["file"] for i in (info_c, info_l) if i and i["file"]]
             write_parquet(
                 pl.concat(
@@ -349,13 +413,27 @@ def corrections_year(
             if plan.held.height:
                 write_parquet(plan.held, staged.path / "held.parquet")
             write_json(
-                {"filing_id": filing_id, "tax_year": tax_year, "kind": "correction", "ytd_id": ytd_id, "counts": counts, "files": files},
+                {
+                    "filing_id": filing_id,
+                    "tax_year": tax_year,
+                    "kind": "correction",
+                    "ytd_id": ytd_id,
+                    "counts": counts,
+                    "files": files,
+                },
                 staged.path / "manifest.json",
             )
         _copy(out, store.filings_dir(tax_year) / filing_id)
         st.crash_point("corrections:written")
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        common = {"filing_id": filing_id, "filed_at": now, "seq": seq, "tax_year": tax_year, "ytd_id": ytd_id, "test_file": test_file}
+        common = {
+            "filing_id": filing_id,
+            "filed_at": now,
+            "seq": seq,
+            "tax_year": tax_year,
+            "ytd_id": ytd_id,
+            "test_file": test_file,
+        }
         rows = []
         if records.height:
             rows.append(_record_rows(records, kind="correction", **common))

@@ -128,7 +128,9 @@ def _flow():
         from flows.config import load_settings
 
         settings = load_settings(Path(config) if config else None)
-        report = run_nightly(Path(inbox), Path(store), settings=settings, ingest=ingest_task, rebuild=rebuild_task)
+        report = run_nightly(
+            Path(inbox), Path(store), settings=settings, ingest=ingest_task, rebuild=rebuild_task
+        )
         from prefect.artifacts import create_markdown_artifact
 
         create_markdown_artifact(  # ids and counts only

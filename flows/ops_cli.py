@@ -54,7 +54,10 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     report = nightly.NightlyReport(
-        ingested=result["ingested"], skipped=result["skipped"], faults=result["faults"], warnings=result["warnings"]
+        ingested=result["ingested"],
+        skipped=result["skipped"],
+        faults=result["faults"],
+        warnings=result["warnings"],
     )
     print(report.text())
     for year, ytd in sorted(result["rebuilt"].items()):
@@ -84,14 +87,19 @@ def cmd_file(args: argparse.Namespace) -> int:
 
     try:
         result = file_year(
-            Path(args.store), args.tax_year, out=Path(args.out) if args.out else None, settings=_settings(args)
+            Path(args.store),
+            args.tax_year,
+            out=Path(args.out) if args.out else None,
+            settings=_settings(args),
         )
     except (StoreError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     line = f"prorata file: tax year {result.tax_year}: {result.message}"
     if result.status == "filed":
-        line += f"; filing {result.filing_id}, {result.counts['returns']:,} returns: {', '.join(result.files)}"
+        line += (
+            f"; filing {result.filing_id}, {result.counts['returns']:,} returns: {', '.join(result.files)}"
+        )
     elif result.status == "changed":
         c = result.counts
         line += f" ({c['type1'] + c['type2'] + c['void']} corrections, {c['late_originals']} late originals pending)"

@@ -157,7 +157,9 @@ def all_ledgered(store: Store) -> pl.DataFrame:
 
 def ledger_id(led: pl.DataFrame, tax_year: int) -> str:
     """The id of the live year: a hash of the ledgered extracts in order (ids and file hashes)."""
-    text = "|".join(f"{r['ingest_seq']}:{r['extract_id']}:{r['file_hashes']}" for r in led.iter_rows(named=True))
+    text = "|".join(
+        f"{r['ingest_seq']}:{r['extract_id']}:{r['file_hashes']}" for r in led.iter_rows(named=True)
+    )
     return f"ytd-{tax_year}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
@@ -365,7 +367,10 @@ def inbox_extracts(inbox: Path) -> list[tuple[Path, Manifest | None]]:
             found.append((folder, Manifest.read(folder)))
         except Exception:
             found.append((folder, None))
-    return sorted(found, key=lambda fm: ("", "", fm[0].name) if fm[1] is None else ("1", fm[1].created_at, fm[1].extract_id))
+    return sorted(
+        found,
+        key=lambda fm: ("", "", fm[0].name) if fm[1] is None else ("1", fm[1].created_at, fm[1].extract_id),
+    )
 
 
 def drop_row(frame: pl.DataFrame) -> pl.DataFrame:

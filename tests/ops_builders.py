@@ -61,7 +61,12 @@ def write_extract(
     rows["payees"] += extra_payees or []
     for t in TABLES:
         frame(t, rows[t]).write_parquet(folder / f"{t}.parquet")
-    manifest = {"extract_id": extract_id, "recordkeeper": "tests", "tax_year": tax_year, "created_at": created_at}
+    manifest = {
+        "extract_id": extract_id,
+        "recordkeeper": "tests",
+        "tax_year": tax_year,
+        "created_at": created_at,
+    }
     if supersedes:
         manifest["supersedes"] = supersedes
     (folder / "manifest.json").write_text(json.dumps(manifest))

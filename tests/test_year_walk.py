@@ -56,7 +56,9 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
     assert filings_table(Store(store), 2025).filter(pl.col("kind") == "original").height == 8
 
     out_dir = tmp_path / "corrections"
-    code, out, err = cli(["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)], capsys)
+    code, out, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)], capsys
+    )
     assert code == 0, err
     assert "Type 1 2, Type 2 1" in out
     _no_personal_data(out + err)
@@ -84,9 +86,12 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
 
     # lineage: every correction row names its original and the extract it came from
     rows = filings_table(Store(store), 2025).filter(pl.col("kind") == "correction")
-    assert sorted(rows["lineage_account"].unique().to_list()) == sorted([acct["PY2"], acct["PY6"], acct["PY7"]])
+    assert sorted(rows["lineage_account"].unique().to_list()) == sorted(
+        [acct["PY2"], acct["PY6"], acct["PY7"]]
+    )
     sources = {
-        r["payee_id"]: r["extract_ids"] for r in rows.filter(pl.col("role") != "type2_void").iter_rows(named=True)
+        r["payee_id"]: r["extract_ids"]
+        for r in rows.filter(pl.col("role") != "type2_void").iter_rows(named=True)
     }
     assert sources == {"PY2": ["fix-2025", "n1-2025"], "PY6": ["fix-2025"], "PY7": ["fix-2025"]}
     assert (store / "filings" / "2025").is_dir() and len(list((store / "filings" / "2025").iterdir())) == 2
@@ -95,7 +100,9 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
     code, out, _ = cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"], capsys)
     assert code == 0 and "0 extracts ingested, 3 already in the store" in out
     again = tmp_path / "again"
-    code, out, _ = cli(["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(again)], capsys)
+    code, out, _ = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(again)], capsys
+    )
     assert code == 0 and "nothing changed since the last filing" in out
     assert not again.exists()
     code, out, _ = cli(["file", "--store", str(store), "--tax-year", "2025"], capsys)
@@ -121,7 +128,17 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
     assert not out_dir.exists()
 
     code, _, err = cli(
-        ["acknowledge", "--store", str(store), "--tax-year", "2026", "--filing-id", filing_id, "--receipt-id", "R-1"],
+        [
+            "acknowledge",
+            "--store",
+            str(store),
+            "--tax-year",
+            "2026",
+            "--filing-id",
+            filing_id,
+            "--receipt-id",
+            "R-1",
+        ],
         capsys,
     )
     assert code == 0, err

@@ -119,14 +119,18 @@ def _differs(columns: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
     """Whether any of ``columns`` differs between current (plain name) and filed (``_f`` suffix),
     nulls equal; and the list of the names that differ."""
     flags = [pl.col(c).ne_missing(pl.col(f"{c}_f")) for c in columns]
-    names = pl.concat_list([pl.when(f).then(pl.lit(c)) for f, c in zip(flags, columns, strict=True)]).list.drop_nulls()
+    names = pl.concat_list(
+        [pl.when(f).then(pl.lit(c)) for f, c in zip(flags, columns, strict=True)]
+    ).list.drop_nulls()
     return pl.any_horizontal(flags), names
 
 
 def _pair_one_to_one(filed: pl.DataFrame, current: pl.DataFrame, key: list[str], rule: str) -> pl.DataFrame:
     """(payer_tin, lineage_account, form_id, match) where exactly one filed lineage and one current
     form share ``key``."""
-    f = filed.group_by(key).agg(pl.len().alias("_nf"), pl.col("lineage_account").first(), pl.col("payer_tin").first())
+    f = filed.group_by(key).agg(
+        pl.len().alias("_nf"), pl.col("lineage_account").first(), pl.col("payer_tin").first()
+    )
     c = current.group_by(key).agg(pl.len().alias("_nc"), pl.col("form_id").first())
     return (
         f.join(c, on=key, how="inner", nulls_equal=True)
@@ -147,7 +151,10 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     matched_forms = same.select("form_id")
     matched_lineages = same.select(LINEAGE)
     open_state = state.filter(~pl.col("voided"))
-    for rule, key in (("same_key_but_codes", list(PAIR_KEY)), ("same_key_but_codes_and_state", list(PAIR_KEY[:-1]))):
+    for rule, key in (
+        ("same_key_but_codes", list(PAIR_KEY)),
+        ("same_key_but_codes_and_state", list(PAIR_KEY[:-1])),
+    ):
         f = open_state.join(matched_lineages, on=LINEAGE, how="anti")
         c = current.join(matched_forms, on="form_id", how="anti")
         found = _pair_one_to_one(f, c, key, rule)
@@ -163,16 +170,15 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
     ``blocked`` — true when a blocking edit check holds it back)."""
     pairs = pair(state, current)
     cols = [c for c in (*RETURN_COLUMNS, "roth", "destination") if c in current.columns]
-    filed_cols = [*LINEAGE, "voided", *(c for c in (*RETURN_COLUMNS, "roth", "destination") if c not in LINEAGE)]
-    joined = (
-        pairs.join(current.select(*cols, "blocked"), on="form_id", how="inner")
-        .join(
-            state.select(filed_cols).rename(
-                {c: f"{c}_f" for c in filed_cols if c not in LINEAGE}
-            ),
-            on=LINEAGE,
-            how="inner",
-        )
+    filed_cols = [
+        *LINEAGE,
+        "voided",
+        *(c for c in (*RETURN_COLUMNS, "roth", "destination") if c not in LINEAGE),
+    ]
+    joined = pairs.join(current.select(*cols, "blocked"), on="form_id", how="inner").join(
+        state.select(filed_cols).rename({c: f"{c}_f" for c in filed_cols if c not in LINEAGE}),
+        on=LINEAGE,
+        how="inner",
     )
     id_diff, id_names = _differs(IDENTITY_COLUMNS)
     value_diff, value_names = _differs(VALUE_COLUMNS)
@@ -190,7 +196,10 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
 
     def current_record(frame: pl.DataFrame, corrected: str, role: str) -> pl.DataFrame:
         return frame.select(
-            *[pl.col("lineage_account").alias("account_number") if c == "account_number" else pl.col(c) for c in cols],
+            *[
+                pl.col("lineage_account").alias("account_number") if c == "account_number" else pl.col(c)
+                for c in cols
+            ],
             "lineage_account",
             pl.lit(corrected).alias("corrected"),
             pl.lit(role).alias("role"),
@@ -247,8 +256,12 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
     )
     held = pl.concat(
         [
-            joined.filter(pl.col("_action") == "held").select("form_id", pl.lit("blocking edit check").alias("reason")),
-            unpaired.filter(pl.col("blocked")).select("form_id", pl.lit("blocking edit check").alias("reason")),
+            joined.filter(pl.col("_action") == "held").select(
+                "form_id", pl.lit("blocking edit check").alias("reason")
+            ),
+            unpaired.filter(pl.col("blocked")).select(
+                "form_id", pl.lit("blocking edit check").alias("reason")
+            ),
             clash.filter(~pl.col("blocked")).select(
                 "form_id", pl.lit("account number already used by a filed lineage").alias("reason")
             ),
