@@ -13,6 +13,7 @@ only for transient I/O errors (:func:`transient_io`), never for a bad extract or
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,11 +80,17 @@ def run_nightly(
         raise st.StoreError(f"{inbox}: inbox folder does not exist")
     with store.lock():
         store.clean_tmp()
-        done = set(st.all_ledgered(store)["extract_id"].to_list())
+        ledgered = st.all_ledgered(store)
+        known = dict(zip(ledgered["extract_id"].to_list(), ledgered["file_hashes"].to_list(), strict=True))
         touched: set[int] = set()
         for folder, manifest in st.inbox_extracts(inbox):
-            if manifest is not None and manifest.extract_id in done:
-                report.skipped.append(manifest.extract_id)
+            if manifest is not None and manifest.extract_id in known:
+                if json.loads(known[manifest.extract_id]) != st.file_hashes(folder):
+                    report.faults.append(
+                        f"{folder}: extract_id {manifest.extract_id} is already in the store with other file contents"
+                    )
+                else:
+                    report.skipped.append(manifest.extract_id)
                 continue
             try:
                 result = ingest(store, folder)
@@ -94,7 +101,7 @@ def run_nightly(
             if result.status == "ingested":
                 report.ingested.append(result.extract_id)
                 touched.add(result.tax_year)
-                done.add(result.extract_id)
+                known[result.extract_id] = json.dumps(st.file_hashes(folder), sort_keys=True)
                 say(f"ingested {result.extract_id}: {result.rows.get('distributions', 0):,} disbursements")
             else:
                 report.skipped.append(result.extract_id)

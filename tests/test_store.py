@@ -53,6 +53,23 @@ def test_an_extract_id_already_ingested_with_other_files_is_refused(tmp_path):
         st.ingest_extract(store, other)
 
 
+def test_nightly_refuses_an_inbox_extract_that_reuses_an_ingested_id_with_other_files(tmp_path):
+    src = year_extracts(tmp_path / "src")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    assert run_nightly(inbox, tmp_path / "store").ok
+    write_extract(
+        inbox / "night1",
+        [_person(1, 2025, amount=5)],
+        extract_id="n1-2025",
+        created_at="2026-01-05",
+        tax_year=2025,
+    )
+    report = run_nightly(inbox, tmp_path / "store")
+    assert not report.ok and "other file contents" in report.faults[0] and report.rebuilt == {}
+
+
 def test_a_superseding_extract_replaces_the_earlier_rows_of_its_plans_only(tmp_path):
     store = st.Store(tmp_path / "store")
     # the first extract has plans P1 and P2; the correction covers P1 only
