@@ -164,3 +164,32 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
     for d in original_tree.findall(".//i:Form1099RDetail", ns):
         acct = d.findtext("i:RecipientAccountNum", namespaces=ns)
         assert expected[acct].endswith("|1|" + d.findtext("i:RecordId", namespaces=ns))
+
+
+def test_forms_that_appear_after_the_filing_go_out_as_late_originals_apart_from_corrections(tmp_path, capsys):
+    src = year_extracts(tmp_path / "src", 2025)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
+    assert cli(nightly, capsys)[0] == 0
+    assert cli(["file", "--store", str(store), "--tax-year", "2025"], capsys)[0] == 0
+    shutil.copytree(src["night2"], inbox / "night2")  # three payees paid after the filing
+    assert cli(nightly, capsys)[0] == 0
+    out_dir = tmp_path / "late"
+    code, out, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)], capsys
+    )
+    assert code == 0, err
+    assert "Type 1 0, Type 2 0 (two records each), voided 0, late originals 3" in out
+    assert not (out_dir / "irs" / "FIRE_1099R_2025_corrections.txt").exists()
+    data = (out_dir / "irs" / "FIRE_1099R_2025_late_originals.txt").read_bytes()
+    assert check_pub1220(data) == []
+    b = read_pub1220(data).payees
+    assert b.height == 3 and b["corrected_return_indicator"].to_list() == ["", "", ""]
+    filings = filings_table(Store(store), 2025)
+    assert filings.group_by("kind").len().sort("kind").rows() == [("late_original", 3), ("original", 5)]
+    code, out, _ = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(tmp_path / "x")], capsys
+    )
+    assert code == 0 and "nothing changed" in out

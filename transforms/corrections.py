@@ -164,6 +164,69 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(pairs)
 
 
+def correction_kind() -> pl.Expr:
+    """Over a pair (current columns, filed columns with ``_f``): ``held`` when a blocking edit check
+    holds the current form back; ``type2`` when the payee's TIN, TIN type or name differs; ``type1``
+    when an amount, code, check box, state or local box or the address differs, or the filed return
+    was voided; else ``unchanged`` (General Instructions for Certain Information Returns, "Error
+    Type 1" and "Error Type 2"; irs-filing-formats.md §13)."""
+    id_diff, _ = _differs(IDENTITY_COLUMNS)
+    value_diff, _ = _differs(VALUE_COLUMNS)
+    return (
+        pl.when(pl.col("blocked"))
+        .then(pl.lit("held"))
+        .when(id_diff)
+        .then(pl.lit("type2"))
+        .when(value_diff | pl.col("voided_f"))
+        .then(pl.lit("type1"))
+        .otherwise(pl.lit("unchanged"))
+    )
+
+
+def changed_fields() -> pl.Expr:
+    """The names of the fields that differ between the current and the filed return (for the
+    analyst; names only, never values — outputs.md keeps personal data out of reports)."""
+    _, id_names = _differs(IDENTITY_COLUMNS)
+    _, value_names = _differs(VALUE_COLUMNS)
+    return pl.concat_list(id_names, value_names)
+
+
+def corrected_record(frame: pl.DataFrame, cols: list[str], corrected: str, role: str) -> pl.DataFrame:
+    """The complete correct return under the ORIGINAL account number: a Type 1 record ("G") or the
+    second transaction of a Type 2 correction ("C") (Pub 1220 B record position 6 and 21-40:
+    corrections are matched on the account number; irs-filing-formats.md §13)."""
+    return frame.select(
+        *[
+            pl.col("lineage_account").alias("account_number") if c == "account_number" else pl.col(c)
+            for c in cols
+        ],
+        "lineage_account",
+        pl.lit(corrected).alias("corrected"),
+        pl.lit(role).alias("role"),
+        pl.lit(True).alias("state_row"),
+        pl.lit(False).alias("voided"),
+        "changed",
+        "match",
+    )
+
+
+def zero_amount_record(frame: pl.DataFrame, cols: list[str], role: str, *, state_row: bool) -> pl.DataFrame:
+    """The return exactly as last filed with every amount zero, coded "G": the first transaction of
+    a Type 2 correction, or a Type 1 correction of a return that should not have been filed
+    (``state_row``: the lineage is voided from now on) (General Instructions for Certain
+    Information Returns; Pub 1220 B record position 6; irs-filing-formats.md §13)."""
+    return frame.select(
+        *[pl.lit(0, pl.Int64).alias(c) if c in ZEROED else pl.col(c) for c in cols],
+        "lineage_account",
+        pl.lit("G").alias("corrected"),
+        pl.lit(role).alias("role"),
+        pl.lit(state_row).alias("state_row"),
+        pl.lit(state_row).alias("voided"),
+        "changed",
+        "match",
+    )
+
+
 def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPlan:
     """What to send after a change: ``state`` from :func:`filed_state`; ``current``: every current
     form at or above the filing threshold (RETURN_COLUMNS, ``roth``, ``destination`` and
@@ -180,55 +243,15 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
         on=LINEAGE,
         how="inner",
     )
-    id_diff, id_names = _differs(IDENTITY_COLUMNS)
-    value_diff, value_names = _differs(VALUE_COLUMNS)
-    joined = joined.with_columns(
-        pl.when(pl.col("blocked"))
-        .then(pl.lit("held"))
-        .when(id_diff)
-        .then(pl.lit("type2"))
-        .when(value_diff | pl.col("voided_f"))
-        .then(pl.lit("type1"))
-        .otherwise(pl.lit("unchanged"))
-        .alias("_action"),
-        pl.concat_list(id_names, value_names).alias("changed"),
-    )
+    joined = joined.with_columns(correction_kind().alias("_action"), changed_fields().alias("changed"))
 
-    def current_record(frame: pl.DataFrame, corrected: str, role: str) -> pl.DataFrame:
-        return frame.select(
-            *[
-                pl.col("lineage_account").alias("account_number") if c == "account_number" else pl.col(c)
-                for c in cols
-            ],
-            "lineage_account",
-            pl.lit(corrected).alias("corrected"),
-            pl.lit(role).alias("role"),
-            pl.lit(True).alias("state_row"),
-            pl.lit(False).alias("voided"),
-            "changed",
-            "match",
-        )
-
-    def filed_zero(frame: pl.DataFrame, role: str, state_row: bool) -> pl.DataFrame:
-        """The lineage's last filed return exactly as filed, every amount zero, coded G."""
-        return frame.select(
-            *[pl.lit(0, pl.Int64).alias(c) if c in ZEROED else pl.col(c) for c in cols],
-            "lineage_account",
-            pl.lit("G").alias("corrected"),
-            pl.lit(role).alias("role"),
-            pl.lit(state_row).alias("state_row"),
-            pl.lit(state_row).alias("voided"),
-            "changed",
-            "match",
-        )
-
-    type1 = current_record(joined.filter(pl.col("_action") == "type1"), "G", "type1")
+    type1 = corrected_record(joined.filter(pl.col("_action") == "type1"), cols, "G", "type1")
     t2 = joined.filter(pl.col("_action") == "type2")
     t2_filed = t2.select(
         *LINEAGE, "changed", "match", *[pl.col(f"{c}_f").alias(c) for c in cols if c != "payer_tin"]
     ).with_columns(pl.col("lineage_account").alias("account_number"))
-    type2_void = filed_zero(t2_filed, "type2_void", False)
-    type2_correct = current_record(t2, "C", "type2_correct")
+    type2_void = zero_amount_record(t2_filed, cols, "type2_void", state_row=False)
+    type2_correct = corrected_record(t2, cols, "C", "type2_correct")
     # filed lineages, not voided, with no current form: returns that should not have been filed now
     orphan = (
         state.filter(~pl.col("voided"))
@@ -240,7 +263,7 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
             pl.lit("none").alias("match"),
         )
     )
-    void = filed_zero(orphan, "void", True)
+    void = zero_amount_record(orphan, cols, "void", state_row=True)
     records = pl.concat([type1, type2_void, type2_correct, void], how="diagonal_relaxed")
     records = records.sort("payer_tin", "corrected", "account_number")
 
