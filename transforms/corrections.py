@@ -92,7 +92,8 @@ class CorrectionPlan:
         return self.records.height == 0 and self.late.height == 0
 
     def counts(self) -> dict[str, int]:
-        roles = dict(self.records.group_by("role").len().iter_rows()) if self.records.height else {}
+        roles = self.records["role"].value_counts()
+        roles = dict(zip(roles["role"].to_list(), roles["count"].to_list(), strict=True))
         return {
             "type1": int(roles.get("type1", 0)),
             "void": int(roles.get("void", 0)),
