@@ -275,8 +275,9 @@ def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
     for name in DATA_TABLES:
         path = store.table(tax_year, name)
         schema = {c.name: c.dtype for c in TABLES[name].columns} | {EXTRACT_COL: pl.String}
-        lf = pl.scan_delta(str(path)) if is_delta(path) else pl.LazyFrame(schema=schema)
-        raw[name] = lf.join(order.lazy(), on=EXTRACT_COL, how="inner")  # ledgered extracts only
+        # read once, eagerly: each table is used by several of the steps below
+        df = pl.read_delta(str(path)) if is_delta(path) else pl.DataFrame(schema=schema)
+        raw[name] = df.join(order, on=EXTRACT_COL, how="inner").lazy()  # ledgered extracts only
     # plans of an event: its disbursements' plan (contracts carry no plan_id)
     event_plan = raw["distributions"].select(EXTRACT_COL, "event_id", "plan_id").unique()
     contracts = raw["contracts"].join(event_plan, on=[EXTRACT_COL, "event_id"], how="left")
@@ -287,7 +288,10 @@ def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
             for n, lf in planned.items()
         }
     # an event comes whole from the latest extract that holds it (its disbursements and contract rows)
+    planned = dict(zip(planned, pl.collect_all(planned.values()), strict=True))
     latest = planned["distributions"].group_by("event_id").agg(pl.col("_seq").max())
+    planned = {n: df.lazy() for n, df in planned.items()}
+    latest = latest.lazy()
     out: dict[str, pl.DataFrame] = {}
     for name in DATA_TABLES:
         lf = planned[name]
