@@ -270,3 +270,21 @@ def test_the_ledger_and_live_rows_hold_no_row_positions(tmp_path):
     st.ingest_extract(store, year_extracts(tmp_path / "src")["night1"])
     for frame in st.live_tables(store, 2025).values():
         assert "_row" not in frame.columns
+
+
+@pytest.mark.prefect
+def test_the_prefect_nightly_flow_refuses_a_faulty_extract_and_ingests_the_rest(tmp_path, prefect_server):
+    from flows.nightly import nightly_flow
+
+    src = year_extracts(tmp_path / "src")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    broken = shutil.copytree(src["night2"], inbox / "night2")
+    (broken / "distributions.parquet").write_bytes(b"not parquet")
+    result = nightly_flow()(str(inbox), str(tmp_path / "store"))
+    assert result["ingested"] == ["n1-2025"] and list(result["rebuilt"]) == ["2025"]
+    assert (
+        len(result["faults"]) == 1
+        and "distributions.parquet: not a readable Parquet file" in result["faults"][0]
+    )

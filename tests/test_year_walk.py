@@ -62,6 +62,9 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
     assert code == 0, err
     assert "Type 1 2, Type 2 1" in out
     _no_personal_data(out + err)
+    report = pl.read_parquet(out_dir / "corrections.parquet")
+    assert report.columns == ["form_id", "lineage_account", "role", "corrected", "changed", "match"]
+    _no_personal_data((out_dir / "manifest.json").read_text())
     data = (out_dir / "irs" / "FIRE_1099R_2025_corrections.txt").read_bytes()
     assert check_pub1220(data) == []
     parsed = read_pub1220(data)
