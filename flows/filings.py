@@ -331,7 +331,7 @@ def _prev_record_ids(
 ) -> pl.DataFrame:
     """IRIS: each correction record's ``prev_unique_record_id`` — the lineage's original record
     ("receipt id|submission id|record id"); refused while an original filing has no receipt id."""
-    acks = acknowledgements(store, tax_year).unique("filing_id", keep="last")
+    acks = acknowledgements(store, tax_year).sort("recorded_at").unique("filing_id", keep="last")
     originals = (
         filings.filter(pl.col("role").is_in(["original"]))
         .select("payer_tin", "lineage_account", "filing_id", "submission_id", "record_id")
