@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("distribution_id")
     explain.add_argument("--out", required=True, help="the OUT_DIR of a prorata run")
     explain.set_defaults(func=cmd_explain)
+
+    from flows.ops_cli import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub)
     return parser
 
 

@@ -1,0 +1,443 @@
+"""``prorata file``, ``prorata corrections`` and ``prorata acknowledge``: what was sent to the IRS.
+
+The store keeps, per tax year, a Delta table ``filings`` with one row per record transmitted
+(originals, corrections, late originals): the return's values as sent (the store holds TINs, like
+the extracts it is built from; nothing here prints them), its lineage (``lineage_account``: the
+account number of the original, with the payer TIN), its role, the extracts behind it
+(``extract_ids``), a hash of the payee's identity, and for IRIS the submission and record ids the
+writer gives it. The append of a filing's rows is the commit point: the IRS file is written first
+(atomically, into ``STORE/filings/TAX_YEAR/<filing_id>/`` and ``--out``), so a killed command
+leaves either a recorded filing or none, and its rerun writes the same file again (the filing id
+is derived from the content).
+
+FIRE (Publication 1220) for tax years up to ``fire_last_tax_year``, IRIS XML after
+(transforms/parameters.toml). IRIS corrections point at the original record's
+``UniqueRecordId`` = "receipt id|submission id|record id": the receipt id the IRS returns for the
+original transmission is recorded with ``prorata acknowledge``; corrections are refused, with one
+line, while it is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import polars_hash as plh
+
+from flows import store as st
+from flows.config import TransmitterSettings
+from flows.filing import filing_frame, write_irs_file
+from flows.outputs import StagedOutput, write_json, write_parquet
+from transforms.corrections import RETURN_COLUMNS, CorrectionPlan, filed_state, plan_corrections
+from transforms.edit_checks import filable
+from transforms.irs.pub1220 import CORRECTION_ORDER, REQUIRED_COLUMNS
+from transforms.params import TaxParameters
+
+ACK_SCHEMA = {"filing_id": pl.String, "receipt_id": pl.String, "recorded_at": pl.String}
+
+
+@dataclass
+class FilingResult:
+    tax_year: int
+    status: str  # "filed", "unchanged", "changed", "nothing to file", "corrections", "no corrections"
+    filing_id: str | None = None
+    counts: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def channel(tax_year: int) -> str:
+    return "FIRE" if tax_year <= TaxParameters.for_year(tax_year).fire_last_tax_year else "IRIS"
+
+
+def filings_table(store: st.Store, tax_year: int) -> pl.DataFrame:
+    return st.read_delta(store.table(tax_year, "filings"))
+
+
+def acknowledgements(store: st.Store, tax_year: int) -> pl.DataFrame:
+    return st.read_delta(store.table(tax_year, "acknowledgements"), ACK_SCHEMA)
+
+
+def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
+    """The year's forms at or above the filing threshold, as the writers take them, with ``roth``,
+    ``destination``, ``blocked`` (a blocking edit check) and ``extract_ids`` (the extracts their
+    disbursements came from)."""
+    if not st.outputs_current(store, tax_year):
+        raise st.StoreError(
+            f"tax year {tax_year}: the outputs are not those of the store's extracts; run 'prorata nightly' first"
+        )
+    out = store.outputs(tax_year)
+    forms = pl.read_parquet(out / "forms.parquet")
+    checks = pl.read_parquet(out / "edit_checks.parquet")
+    dist = pl.read_parquet(
+        out / "distributions.parquet", columns=["distribution_id", "form_id", "contract", "destination"]
+    )
+    tables = {
+        "plans": pl.read_parquet(out / "payers.parquet"),
+        "payees": pl.read_parquet(out / "recipients.parquet"),
+    }
+    threshold = TaxParameters.for_year(tax_year).filing_threshold_cents
+    ok = filable(forms, checks).select("form_id")
+    live = st.live_tables(store, tax_year)
+    payee_source = live["payees"].select("payee_id", pl.col(st.EXTRACT_COL).alias("_payee_extract"))
+    per_form = (
+        dist.join(
+            live["distributions"].select("distribution_id", st.EXTRACT_COL), on="distribution_id", how="left"
+        )
+        .group_by("form_id")
+        .agg(
+            (pl.col("contract") == "roth").any().alias("roth"),
+            pl.col("destination").first(),
+            pl.col(st.EXTRACT_COL).drop_nulls().unique().alias("extract_ids"),
+        )
+    )
+    frame = filing_frame(forms.filter(pl.col("box1_cents") >= threshold), tables)
+    # the extracts behind a return: those of its disbursements and of its payee's name and TIN
+    return (
+        frame.join(per_form, on="form_id", how="left")
+        .join(payee_source, on="payee_id", how="left")
+        .with_columns(
+            pl.concat_list("extract_ids", pl.col("_payee_extract").fill_null(""))
+            .list.eval(pl.element().filter(pl.element() != ""))
+            .list.unique()
+            .list.sort()
+            .alias("extract_ids"),
+            (~pl.col("form_id").is_in(ok["form_id"].implode())).alias("blocked"),
+        )
+        .drop("_payee_extract")
+    )
+
+
+def _with_identity(frame: pl.DataFrame) -> pl.DataFrame:
+    """``payee_identity``: SHA-256 of the payee's TIN, TIN type and name (first 16 hex digits), to
+    compare identities across filings without showing them."""
+    text = pl.concat_str(
+        [
+            pl.col(c).cast(pl.String).fill_null("")
+            for c in ("payee_tin", "tin_type", "last_name", "first_name")
+        ],
+        separator="\x1f",
+    )
+    return (
+        frame.with_columns(text.alias("_identity_text"))
+        .with_columns(plh.col("_identity_text").chash.sha2_256().str.slice(0, 16).alias("payee_identity"))
+        .drop("_identity_text")
+    )
+
+
+def iris_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """The SubmissionId (payer, in payer TIN order) and RecordId (return within its payer, in file
+    order) the IRIS writer gives each return of one transmission (transforms/irs/iris_xml.py)."""
+    tin = pl.col("payer_tin").cast(pl.String).str.replace_all(r"\D", "")
+    keyed = frame.with_columns(
+        tin.alias("_tin"),
+        pl.col("corrected")
+        .fill_null("")
+        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8)
+        .alias("_rank"),
+        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("_acct"),
+    ).sort("_tin", "_rank", "_acct")
+    return keyed.with_columns(
+        pl.col("_tin").rank("dense").cast(pl.Int64).alias("submission_id"),
+        (pl.int_range(pl.len()).over("_tin") + 1).cast(pl.Int64).alias("record_id"),
+    ).drop("_tin", "_rank", "_acct")
+
+
+def _filing_id(tax_year: int, seq: int, kind: str, frame: pl.DataFrame, ytd_id: str) -> str:
+    text = "|".join(
+        [str(tax_year), str(seq), kind, ytd_id, *frame["form_id"].to_list(), *frame["corrected"].to_list()]
+    )
+    return f"{tax_year}-{seq:03d}-{kind[0]}{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def _irs_file(
+    root: Path, filing: pl.DataFrame, settings: TransmitterSettings, tax_year: int, suffix: str
+) -> dict:
+    """One IRS file (write_irs_file: the Pub 1220 file is read back by our checker) renamed with
+    ``suffix`` so originals and corrections sit side by side in ``root/irs/``."""
+    columns = [
+        *REQUIRED_COLUMNS,
+        *(["prev_unique_record_id"] if "prev_unique_record_id" in filing.columns else []),
+    ]
+    scratch = root / f".{suffix}"
+    info = write_irs_file(scratch, filing.select(columns), settings, tax_year)
+    if info["file"]:
+        src = scratch / info["file"]
+        name = Path(info["file"])
+        target = root / "irs" / f"{name.stem}{'_' + suffix if suffix != 'original' else ''}{name.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        src.replace(target)
+        info["file"] = str(target.relative_to(root))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return info
+
+
+def _record_rows(
+    frame: pl.DataFrame,
+    *,
+    filing_id: str,
+    filed_at: str,
+    kind: str,
+    seq: int,
+    tax_year: int,
+    ytd_id: str,
+    test_file: bool,
+) -> pl.DataFrame:
+    """Rows of the filings table for the records of one filing."""
+    defaults = {
+        "lineage_account": pl.col("account_number"),
+        "role": pl.lit("original"),
+        "state_row": pl.lit(True),
+        "voided": pl.lit(False),
+        "changed": pl.lit([], pl.List(pl.String)),
+        "match": pl.lit(""),
+        "extract_ids": pl.lit([], pl.List(pl.String)),
+    }
+    frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
+    frame = _with_identity(iris_ids(frame) if channel(tax_year) == "IRIS" else frame)
+    if "submission_id" not in frame.columns:
+        frame = frame.with_columns(
+            pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")
+        )
+    return frame.select(
+        pl.lit(filing_id).alias("filing_id"),
+        pl.lit(seq, pl.Int64).alias("seq"),
+        pl.lit(filed_at).alias("filed_at"),
+        pl.lit(kind).alias("kind"),
+        pl.lit(channel(tax_year)).alias("channel"),
+        pl.lit(test_file).alias("test_file"),
+        pl.lit(ytd_id).alias("ytd_id"),
+        *RETURN_COLUMNS,
+        "roth",
+        "destination",
+        "corrected",
+        "lineage_account",
+        "role",
+        "state_row",
+        "voided",
+        pl.col("changed").cast(pl.List(pl.String)),
+        pl.col("match").cast(pl.String),
+        pl.col("extract_ids").cast(pl.List(pl.String)),
+        "payee_identity",
+        pl.col("submission_id").cast(pl.Int64),
+        pl.col("record_id").cast(pl.Int64),
+    )
+
+
+def _next_seq(filings: pl.DataFrame) -> int:
+    return int(filings["seq"].max()) + 1 if filings.height else 1
+
+
+def file_year(
+    store_root: Path, tax_year: int, *, out: Path | None = None, settings: TransmitterSettings | None = None
+) -> FilingResult:
+    """Record and write the original filing of the year's current forms; a year already filed is
+    not filed again (it says whether anything changed since)."""
+    settings = settings or TransmitterSettings.placeholder()
+    store = st.Store(store_root)
+    with store.lock():
+        current = current_forms(store, tax_year)
+        filings = filings_table(store, tax_year)
+        if filings.height:
+            first = filings.sort("seq")["filing_id"][0]
+            plan = plan_corrections(filed_state(filings), current)
+            if plan.empty:
+                return FilingResult(
+                    tax_year,
+                    "unchanged",
+                    first,
+                    plan.counts(),
+                    message=f"already filed ({first}); nothing changed since",
+                )
+            return FilingResult(
+                tax_year,
+                "changed",
+                first,
+                plan.counts(),
+                message=f"already filed ({first}); returns changed since: run 'prorata corrections'",
+            )
+        returns = current.filter(~pl.col("blocked"))
+        if returns.height == 0:
+            return FilingResult(tax_year, "nothing to file", message="no returns to file")
+        ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
+        seq = 1
+        filing_id = _filing_id(tax_year, seq, "original", returns, ytd_id)
+        target = out or store.filings_dir(tax_year) / filing_id
+        with StagedOutput(target) as staged:
+            info = _irs_file(staged.path, returns, settings, tax_year, "original")
+            summary = {
+                "filing_id": filing_id,
+                "tax_year": tax_year,
+                "kind": "original",
+                "ytd_id": ytd_id,
+                "irs": info,
+            }
+            write_json(summary, staged.path / "manifest.json")
+        if out is not None:  # keep the store's copy too
+            _copy(target, store.filings_dir(tax_year) / filing_id)
+        st.crash_point("file:written")
+        rows = _record_rows(
+            returns,
+            filing_id=filing_id,
+            filed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            kind="original",
+            seq=seq,
+            tax_year=tax_year,
+            ytd_id=ytd_id,
+            test_file=info["test_file"],
+        )
+        st.append_delta(rows, store.table(tax_year, "filings"))  # the commit point
+        return FilingResult(
+            tax_year,
+            "filed",
+            filing_id,
+            {"returns": returns.height},
+            [info["file"]],
+            f"{channel(tax_year)} file written",
+        )
+
+
+def _copy(src: Path, dst: Path) -> None:
+    with StagedOutput(dst) as staged:
+        shutil.copytree(src, staged.path, dirs_exist_ok=True)
+
+
+def acknowledge(store_root: Path, tax_year: int, filing_id: str, receipt_id: str) -> None:
+    """Record the IRS receipt id of a transmitted filing (IRIS acknowledgement)."""
+    store = st.Store(store_root)
+    with store.lock():
+        filings = filings_table(store, tax_year)
+        if filings.height == 0 or filing_id not in filings["filing_id"].to_list():
+            raise st.StoreError(f"tax year {tax_year}: no filing {filing_id} in the store")
+        if not receipt_id.strip():
+            raise st.StoreError("the receipt id is empty")
+        row = pl.DataFrame(
+            {
+                "filing_id": [filing_id],
+                "receipt_id": [receipt_id.strip()],
+                "recorded_at": [datetime.now(UTC).isoformat(timespec="seconds")],
+            },
+            schema=ACK_SCHEMA,
+        )
+        st.append_delta(row, store.table(tax_year, "acknowledgements"))
+
+
+def _prev_record_ids(
+    store: st.Store, tax_year: int, filings: pl.DataFrame, records: pl.DataFrame
+) -> pl.DataFrame:
+    """IRIS: each correction record's ``prev_unique_record_id`` — the lineage's original record
+    ("receipt id|submission id|record id"); refused while an original filing has no receipt id."""
+    acks = acknowledgements(store, tax_year).sort("recorded_at").unique("filing_id", keep="last")
+    originals = (
+        filings.filter(pl.col("role").is_in(["original"]))
+        .select("payer_tin", "lineage_account", "filing_id", "submission_id", "record_id")
+        .join(acks.select("filing_id", "receipt_id"), on="filing_id", how="left")
+    )
+    joined = records.join(originals, on=["payer_tin", "lineage_account"], how="left")
+    missing = joined.filter(pl.col("receipt_id").is_null())
+    if missing.height:
+        ids = sorted(set(missing["filing_id"].drop_nulls().to_list()))
+        raise st.StoreError(
+            f"IRIS corrections need the receipt id of filing {', '.join(ids) or '?'}: "
+            f"record it with 'prorata acknowledge --store STORE --tax-year {tax_year} --filing-id ID --receipt-id RECEIPT'"
+        )
+    return joined.with_columns(
+        pl.concat_str(
+            ["receipt_id", pl.col("submission_id").cast(pl.String), pl.col("record_id").cast(pl.String)],
+            separator="|",
+        ).alias("prev_unique_record_id")
+    ).drop("filing_id", "submission_id", "record_id", "receipt_id")
+
+
+def corrections_year(
+    store_root: Path, tax_year: int, out: Path, *, settings: TransmitterSettings | None = None
+) -> FilingResult:
+    """Write and record the corrections (and late originals) of the returns that changed since the
+    last filing; nothing is written when nothing changed."""
+    settings = settings or TransmitterSettings.placeholder()
+    store = st.Store(store_root)
+    with store.lock():
+        filings = filings_table(store, tax_year)
+        if filings.height == 0:
+            raise st.StoreError(f"tax year {tax_year} has not been filed: run 'prorata file' first")
+        current = current_forms(store, tax_year)
+        plan: CorrectionPlan = plan_corrections(filed_state(filings), current)
+        counts = plan.counts()
+        if plan.empty:
+            return FilingResult(
+                tax_year,
+                "no corrections",
+                counts=counts,
+                message="nothing changed since the last filing: no IRS file written",
+            )
+        records = plan.records.join(
+            current.select("form_id", "extract_ids"), on="form_id", how="left"
+        ).with_columns(pl.col("extract_ids").fill_null(pl.lit([], pl.List(pl.String))))
+        if channel(tax_year) == "IRIS" and records.height:
+            records = _prev_record_ids(store, tax_year, filings, records)
+        late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
+        ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
+        seq = _next_seq(filings)
+        both = pl.concat([records.select("form_id", "corrected"), late.select("form_id", "corrected")])
+        filing_id = _filing_id(tax_year, seq, "correction", both, ytd_id)
+        files: list[str] = []
+        test_file = settings.test_file or not settings.configured
+        with StagedOutput(out) as staged:
+            info_c = (
+                _irs_file(staged.path, records, settings, tax_year, "corrections") if records.height else None
+            )
+            info_l = (
+                _irs_file(staged.path, late, settings, tax_year, "late_originals") if late.height else None
+            )
+            files = [i["file"] for i in (info_c, info_l) if i and i["file"]]
+            write_parquet(
+                pl.concat(
+                    [
+                        records.select("form_id", "lineage_account", "role", "corrected", "changed", "match"),
+                        late.select(
+                            "form_id",
+                            pl.col("account_number").alias("lineage_account"),
+                            pl.lit("late_original").alias("role"),
+                            "corrected",
+                            pl.lit([], pl.List(pl.String)).alias("changed"),
+                            pl.lit("").alias("match"),
+                        ),
+                    ]
+                ).sort("lineage_account", "role"),
+                staged.path / "corrections.parquet",
+            )
+            if plan.held.height:
+                write_parquet(plan.held, staged.path / "held.parquet")
+            write_json(
+                {
+                    "filing_id": filing_id,
+                    "tax_year": tax_year,
+                    "kind": "correction",
+                    "ytd_id": ytd_id,
+                    "counts": counts,
+                    "files": files,
+                },
+                staged.path / "manifest.json",
+            )
+        _copy(out, store.filings_dir(tax_year) / filing_id)
+        st.crash_point("corrections:written")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        common = {
+            "filing_id": filing_id,
+            "filed_at": now,
+            "seq": seq,
+            "tax_year": tax_year,
+            "ytd_id": ytd_id,
+            "test_file": test_file,
+        }
+        rows = []
+        if records.height:
+            rows.append(_record_rows(records, kind="correction", **common))
+        if late.height:
+            rows.append(_record_rows(late, kind="late_original", **common))
+        st.append_delta(pl.concat(rows), store.table(tax_year, "filings"))  # the commit point
+        return FilingResult(tax_year, "corrections", filing_id, counts, files, "corrections written")

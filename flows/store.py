@@ -1,0 +1,381 @@
+"""The year-to-date store: every ingested extract's rows, per tax year, in Delta Lake tables.
+
+Layout (docs/OPERATIONS.md)::
+
+    STORE/ytd/TAX_YEAR/extracts/        the ledger (Delta): one row per ingested extract — the commit point
+    STORE/ytd/TAX_YEAR/<table>/         plans, payees, participants, contracts, distributions (partitioned
+                                        by plan_id), control_totals: the extract's canonical rows, append-only,
+                                        each tagged with ``_extract_id``
+    STORE/ytd/TAX_YEAR/filings/         what was transmitted (flows/filings.py): one row per filed record
+    STORE/ytd/TAX_YEAR/acknowledgements/  IRIS receipt ids of transmitted filings
+    STORE/outputs/TAX_YEAR/             the year's outputs (shared/spec/outputs.md), rebuilt by ``nightly``
+    STORE/filings/TAX_YEAR/<filing_id>/ the IRS files written by ``file`` and ``corrections``
+    STORE/.lock                         one writer at a time (flock)
+
+Crash safety. Each Delta commit is atomic (delta-rs writes the data files, then the log entry by
+atomic rename), but an ingest touches several tables, so the ledger row is the single commit point:
+rows of an extract that is not in the ledger are ignored by every reader, and deleted before the
+extract is ingested again. A process killed at any moment leaves the ledgered extracts whole.
+
+The live year (:func:`live_tables`): rows of ledgered extracts, less the rows of a superseded
+extract for the plans its successor covers (extract.md ``supersedes``), with the latest extract
+(ledger order) winning on each key — an event's disbursements and contract rows come whole from the
+latest extract that holds the event; then ``distribution_id``, ``plan_id``, ``payee_id``,
+``participant_id`` and (``plan_id``, ``month``) are unique, latest first.
+
+Nothing here logs or raises with personal data: messages name extracts, tables and counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from contracts.extract import TABLES
+from contracts.loading import ROW, Manifest, read_extract
+from flows.outputs import write_json, write_parquet
+
+DATA_TABLES = ("plans", "payees", "participants", "contracts", "distributions", "control_totals")
+EXTRACT_COL = "_extract_id"
+PARTITION = {"distributions": ["plan_id"]}
+LEDGER_SCHEMA = {
+    "extract_id": pl.String,
+    "tax_year": pl.Int64,
+    "created_at": pl.String,
+    "recordkeeper": pl.String,
+    "supersedes": pl.String,
+    "plan_ids": pl.List(pl.String),
+    "file_hashes": pl.String,  # JSON {file: sha256}
+    "rows": pl.String,  # JSON {table: count}
+    "ingest_seq": pl.Int64,
+    "ingested_at": pl.String,
+}
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; ``str(err)`` is the one line for stderr."""
+
+
+def crash_point(name: str) -> None:
+    """Test hook (docs/OPERATIONS.md): ``PRORATA_CRASH_AFTER=name`` kills this process with SIGKILL
+    right after the step ``name`` — no cleanup, no finally blocks, as a power cut would."""
+    if os.environ.get("PRORATA_CRASH_AFTER") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Store:
+    root: Path
+
+    def year(self, tax_year: int) -> Path:
+        return self.root / "ytd" / str(tax_year)
+
+    def table(self, tax_year: int, name: str) -> Path:
+        return self.year(tax_year) / name
+
+    def outputs(self, tax_year: int) -> Path:
+        return self.root / "outputs" / str(tax_year)
+
+    def filings_dir(self, tax_year: int) -> Path:
+        return self.root / "filings" / str(tax_year)
+
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def years(self) -> list[int]:
+        base = self.root / "ytd"
+        if not base.is_dir():
+            return []
+        return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and is_delta(p / "extracts"))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer at a time: a second ``nightly`` (or ``file``) waits for none — it is refused."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fh = (self.root / ".lock").open("a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(f"{self.root}: another prorata process is writing this store") from None
+            yield
+        finally:
+            fh.close()
+
+    def clean_tmp(self) -> None:
+        """Leftovers of a killed run: the scratch folder and half-written output staging folders."""
+        shutil.rmtree(self.tmp(), ignore_errors=True)
+        for parent in (self.root / "outputs", self.root / "filings"):
+            if parent.is_dir():
+                for p in parent.rglob(".*.tmp-*"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+
+def is_delta(path: Path) -> bool:
+    return (path / "_delta_log").is_dir() and any((path / "_delta_log").glob("*.json"))
+
+
+def read_delta(path: Path, schema: dict | None = None) -> pl.DataFrame:
+    if not is_delta(path):
+        return pl.DataFrame(schema=schema or {})
+    return pl.read_delta(str(path))
+
+
+def append_delta(frame: pl.DataFrame, path: Path, partition_by: list[str] | None = None) -> None:
+    """One atomic Delta commit appending ``frame`` (the table is created on first write)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"partition_by": partition_by} if partition_by and not is_delta(path) else None
+    frame.write_delta(str(path), mode="append", delta_write_options=options)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# ---- the ledger ---------------------------------------------------------------------------------
+
+
+def ledger(store: Store, tax_year: int) -> pl.DataFrame:
+    return read_delta(store.table(tax_year, "extracts"), LEDGER_SCHEMA).sort("ingest_seq")
+
+
+def all_ledgered(store: Store) -> pl.DataFrame:
+    frames = [ledger(store, y) for y in store.years()]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=LEDGER_SCHEMA)
+
+
+def ledger_id(led: pl.DataFrame, tax_year: int) -> str:
+    """The id of the live year: a hash of the ledgered extracts in order (ids and file hashes)."""
+    text = "|".join(
+        f"{r['ingest_seq']}:{r['extract_id']}:{r['file_hashes']}" for r in led.iter_rows(named=True)
+    )
+    return f"ytd-{tax_year}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+# ---- ingest -------------------------------------------------------------------------------------
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    from flows.pipeline import file_hashes as hashes
+
+    return hashes(folder)
+
+
+@dataclass
+class Ingested:
+    extract_id: str
+    tax_year: int
+    status: str  # "ingested", "already in store"
+    rows: dict[str, int]
+    warning: str | None = None
+
+
+def ingest_extract(store: Store, folder: Path) -> Ingested:
+    """Add one extract folder to the store (contracts.loading.ExtractError on a table-level fault:
+    nothing is committed). An extract already in the ledger is skipped; one whose id is known with
+    other file contents is refused."""
+    manifest, frames = read_extract(folder)
+    hashes = file_hashes(folder)
+    known = all_ledgered(store).filter(pl.col("extract_id") == manifest.extract_id)
+    if known.height:
+        if json.loads(known["file_hashes"][0]) != hashes:
+            raise StoreError(
+                f"{folder}: extract_id {manifest.extract_id} is already in the store with other file contents"
+            )
+        return Ingested(manifest.extract_id, manifest.tax_year, "already in store", {})
+    year = manifest.tax_year
+    led = ledger(store, year)
+    warning = None
+    if manifest.supersedes:
+        all_led = all_ledgered(store)
+        prior = all_led.filter(pl.col("extract_id") == manifest.supersedes)
+        if prior.height == 0:
+            warning = f"supersedes {manifest.supersedes}, which is not in the store: nothing replaced"
+        elif int(prior["tax_year"][0]) != year:
+            raise StoreError(
+                f"{folder}: supersedes {manifest.supersedes} of tax year {prior['tax_year'][0]}, not {year}"
+            )
+    rows: dict[str, int] = {}
+    for name in DATA_TABLES:
+        path = store.table(year, name)
+        if is_delta(path):  # leftovers of an earlier, killed attempt: never ledgered, so never read
+            stale = pl.scan_delta(str(path)).filter(pl.col(EXTRACT_COL) == manifest.extract_id)
+            if stale.select(pl.len()).collect().item():
+                from deltalake import DeltaTable
+
+                DeltaTable(str(path)).delete(f"{EXTRACT_COL} = {_sql_text(manifest.extract_id)}")
+        frame = frames.get(name)
+        if frame is None:
+            frame = pl.DataFrame(schema={c.name: c.dtype for c in TABLES[name].columns})
+        frame = frame.select(TABLES[name].names).with_columns(pl.lit(manifest.extract_id).alias(EXTRACT_COL))
+        rows[name] = frame.height
+        if frame.height or not is_delta(path):
+            append_delta(frame, path, PARTITION.get(name))
+        crash_point(f"ingest:{name}")
+    plan_ids = sorted(
+        set(frames["plans"]["plan_id"].to_list()) | set(frames["distributions"]["plan_id"].unique().to_list())
+    )
+    entry = pl.DataFrame(
+        {
+            "extract_id": [manifest.extract_id],
+            "tax_year": [year],
+            "created_at": [manifest.created_at],
+            "recordkeeper": [manifest.recordkeeper],
+            "supersedes": [manifest.supersedes],
+            "plan_ids": [plan_ids],
+            "file_hashes": [json.dumps(hashes, sort_keys=True)],
+            "rows": [json.dumps(rows, sort_keys=True)],
+            "ingest_seq": [int(led["ingest_seq"].max() or 0) + 1 if led.height else 1],
+            "ingested_at": [datetime.now(UTC).isoformat(timespec="seconds")],
+        },
+        schema=LEDGER_SCHEMA,
+    )
+    append_delta(entry, store.table(year, "extracts"))  # the commit point
+    crash_point("ingest:ledger")
+    return Ingested(manifest.extract_id, year, "ingested", rows, warning)
+
+
+# ---- the live year ------------------------------------------------------------------------------
+
+KEYS = {
+    "plans": ["plan_id"],
+    "payees": ["payee_id"],
+    "participants": ["participant_id"],
+    "control_totals": ["plan_id", "month"],
+}
+
+
+def _superseded(led: pl.DataFrame) -> pl.DataFrame:
+    """(extract_id, plan_id) pairs removed by a later extract's ``supersedes`` (extract.md)."""
+    return (
+        led.filter(pl.col("supersedes").is_not_null())
+        .select(pl.col("supersedes").alias(EXTRACT_COL), pl.col("plan_ids").alias("plan_id"))
+        .explode("plan_id")
+        .unique()
+    )
+
+
+def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
+    """The live rows of the year (module docstring), each with ``_extract_id``, sorted by key."""
+    led = ledger(store, tax_year)
+    order = led.select(pl.col("extract_id").alias(EXTRACT_COL), pl.col("ingest_seq").alias("_seq"))
+    gone = _superseded(led)
+    raw: dict[str, pl.LazyFrame] = {}
+    for name in DATA_TABLES:
+        path = store.table(tax_year, name)
+        schema = {c.name: c.dtype for c in TABLES[name].columns} | {EXTRACT_COL: pl.String}
+        # read once, eagerly: each table is used by several of the steps below
+        df = pl.read_delta(str(path)) if is_delta(path) else pl.DataFrame(schema=schema)
+        raw[name] = df.join(order, on=EXTRACT_COL, how="inner").lazy()  # ledgered extracts only
+    # plans of an event: its disbursements' plan (contracts carry no plan_id)
+    event_plan = raw["distributions"].select(EXTRACT_COL, "event_id", "plan_id").unique()
+    contracts = raw["contracts"].join(event_plan, on=[EXTRACT_COL, "event_id"], how="left")
+    planned = {**raw, "contracts": contracts}
+    if gone.height:
+        planned = {
+            n: (lf if n == "payees" else lf.join(gone.lazy(), on=[EXTRACT_COL, "plan_id"], how="anti"))
+            for n, lf in planned.items()
+        }
+    # an event comes whole from the latest extract that holds it (its disbursements and contract rows)
+    planned = dict(zip(planned, pl.collect_all(planned.values()), strict=True))
+    latest = planned["distributions"].group_by("event_id").agg(pl.col("_seq").max())
+    planned = {n: df.lazy() for n, df in planned.items()}
+    latest = latest.lazy()
+    out: dict[str, pl.DataFrame] = {}
+    for name in DATA_TABLES:
+        lf = planned[name]
+        if name == "distributions":
+            lf = lf.join(latest, on=["event_id", "_seq"], how="semi")
+            lf = lf.sort("_seq").unique("distribution_id", keep="last")
+            key = ["distribution_id"]
+        elif name == "contracts":
+            lf = lf.join(latest, on=["event_id", "_seq"], how="semi").drop("plan_id")
+            lf = lf.sort("_seq").unique(["event_id", "contract"], keep="last")
+            key = ["event_id", "contract"]
+        else:
+            key = KEYS[name]
+            lf = lf.sort("_seq").unique(key, keep="last")
+        out[name] = lf.drop("_seq").sort(key).collect()
+    return out
+
+
+def materialise(store: Store, tax_year: int, folder: Path) -> str:
+    """Write the live year as a canonical extract (extract.md) into ``folder``; returns its id."""
+    led = ledger(store, tax_year)
+    if led.height == 0:
+        raise StoreError(f"tax year {tax_year}: no extract in the store")
+    tables = live_tables(store, tax_year)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if name == "control_totals" and frame.height == 0:
+            continue
+        write_parquet(frame.drop(EXTRACT_COL), folder / f"{name}.parquet")
+    extract_id = ledger_id(led, tax_year)
+    write_json(
+        {
+            "extract_id": extract_id,
+            "recordkeeper": ",".join(sorted(set(led["recordkeeper"].to_list()))),
+            "tax_year": tax_year,
+            "created_at": max(led["created_at"].to_list()),
+            "ytd_extracts": led["extract_id"].to_list(),
+        },
+        folder / "manifest.json",
+    )
+    return extract_id
+
+
+def outputs_current(store: Store, tax_year: int) -> bool:
+    """The year's outputs were built from the ledger as it is now."""
+    manifest = store.outputs(tax_year) / "manifest.json"
+    if not manifest.is_file():
+        return False
+    built = json.loads(manifest.read_text(encoding="utf-8")).get("extract_id")
+    return built == ledger_id(ledger(store, tax_year), tax_year)
+
+
+def rebuild_year(store: Store, tax_year: int, settings=None) -> dict:
+    """Rebuild STORE/outputs/TAX_YEAR from the live year with the ``prorata run`` pipeline (it writes
+    atomically: a killed rebuild leaves the previous outputs)."""
+    from flows.pipeline import run_pipeline
+
+    store.tmp().mkdir(parents=True, exist_ok=True)
+    folder = store.tmp() / f"extract-{tax_year}"
+    shutil.rmtree(folder, ignore_errors=True)
+    materialise(store, tax_year, folder)
+    crash_point("rebuild:materialised")
+    try:
+        manifest = run_pipeline(folder, store.outputs(tax_year), settings=settings).manifest
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    crash_point("rebuild:outputs")
+    return manifest
+
+
+def inbox_extracts(inbox: Path) -> list[tuple[Path, Manifest | None]]:
+    """Extract folders of the inbox, oldest first (manifest ``created_at``, then ``extract_id``);
+    a folder whose manifest cannot be read comes first, with ``None``."""
+    found: list[tuple[Path, Manifest | None]] = []
+    for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            found.append((folder, Manifest.read(folder)))
+        except Exception:
+            found.append((folder, None))
+    return sorted(
+        found,
+        key=lambda fm: ("", "", fm[0].name) if fm[1] is None else ("1", fm[1].created_at, fm[1].extract_id),
+    )
+
+
+def drop_row(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop(ROW) if ROW in frame.columns else frame

@@ -1,0 +1,198 @@
+"""The year walk of issue 5: nightly extracts, a filing, a corrected extract, corrections for exactly
+the changed returns, an unchanged rerun with none — FIRE (2025) through the Prefect flow, and IRIS (2026)."""
+
+from __future__ import annotations
+
+import shutil
+
+import polars as pl
+import pytest
+from ops_builders import year_extracts
+
+from flows.cli import main
+from flows.filings import filings_table
+from flows.store import Store
+from transforms.irs import check_pub1220, read_pub1220
+
+
+def cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _no_personal_data(text: str) -> None:
+    for secret in ("400000002", "400000092", "Case2", "Elm St", "Columbus"):
+        assert secret not in text
+
+
+def _walk_to_corrections(tmp_path, capsys, tax_year: int, *, prefect: bool):
+    src = year_extracts(tmp_path / "src", tax_year)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    for night in ("night1", "night2"):
+        shutil.copytree(src[night], inbox / night)
+    flags = [] if prefect else ["--no-prefect"]
+    code, out, err = cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet", *flags], capsys)
+    assert code == 0, err
+    assert "2 extracts ingested" in out
+    code, out, err = cli(["file", "--store", str(store), "--tax-year", str(tax_year)], capsys)
+    assert code == 0, err
+    assert "8 returns" in out
+    shutil.copytree(src["fix"], inbox / "fix")
+    code, out, err = cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet", *flags], capsys)
+    assert code == 0, err
+    assert "1 extracts ingested, 2 already in the store" in out
+    _no_personal_data(out + err)
+    return inbox, store
+
+
+@pytest.mark.prefect
+def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, capsys, prefect_server):
+    inbox, store = _walk_to_corrections(tmp_path, capsys, 2025, prefect=True)
+    # filing again says the year changed and creates no second original
+    code, out, _ = cli(["file", "--store", str(store), "--tax-year", "2025"], capsys)
+    assert code == 0 and "already filed" in out and "run 'prorata corrections'" in out
+    assert filings_table(Store(store), 2025).filter(pl.col("kind") == "original").height == 8
+
+    out_dir = tmp_path / "corrections"
+    code, out, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)], capsys
+    )
+    assert code == 0, err
+    assert "Type 1 2, Type 2 1" in out
+    _no_personal_data(out + err)
+    report = pl.read_parquet(out_dir / "corrections.parquet")
+    assert report.columns == ["form_id", "lineage_account", "role", "corrected", "changed", "match"]
+    _no_personal_data((out_dir / "manifest.json").read_text())
+    data = (out_dir / "irs" / "FIRE_1099R_2025_corrections.txt").read_bytes()
+    assert check_pub1220(data) == []
+    parsed = read_pub1220(data)
+    b = parsed.payees.sort("corrected_return_indicator", "account_number")
+    assert b["corrected_return_indicator"].to_list() == ["C", "G", "G", "G"]
+    assert parsed.payers.height == 2  # G and C records under separate A records
+
+    filed = filings_table(Store(store), 2025).filter(pl.col("kind") == "original")
+    acct = {r["payee_id"]: r["account_number"] for r in filed.iter_rows(named=True)}
+    by = {(r["corrected_return_indicator"], r["account_number"]): r for r in b.iter_rows(named=True)}
+    # PY2's TIN fix: the original as filed with zero amounts (G, old TIN), then the right return (C)
+    void, right = by[("G", acct["PY2"])], by[("C", acct["PY2"])]
+    assert void["payee_tin"] == "400000002" and void["amount_1"] == 0 and void["amount_4"] == 0
+    assert right["payee_tin"] == "400000092" and right["amount_1"] == 200_000
+    # PY6's amount: one G record with the right amounts, same account number
+    assert by[("G", acct["PY6"])]["amount_1"] == 654_321
+    # PY7's code 1 -> 3: a new form key, corrected under the ORIGINAL account number
+    py7 = by[("G", acct["PY7"])]
+    assert py7["distribution_codes"] == "3" and py7["amount_1"] == 700_000
+    current = pl.read_parquet(store / "outputs" / "2025" / "forms.parquet")
+    assert current.filter(pl.col("payee_id") == "PY7")["account_number"][0] != acct["PY7"]
+
+    # lineage: every correction row names its original and the extract it came from
+    rows = filings_table(Store(store), 2025).filter(pl.col("kind") == "correction")
+    assert sorted(rows["lineage_account"].unique().to_list()) == sorted(
+        [acct["PY2"], acct["PY6"], acct["PY7"]]
+    )
+    sources = {
+        r["payee_id"]: r["extract_ids"]
+        for r in rows.filter(pl.col("role") != "type2_void").iter_rows(named=True)
+    }
+    assert sources == {"PY2": ["fix-2025", "n1-2025"], "PY6": ["fix-2025"], "PY7": ["fix-2025"]}
+    assert (store / "filings" / "2025").is_dir() and len(list((store / "filings" / "2025").iterdir())) == 2
+
+    # an unchanged rerun: the same extracts again, nothing ingested, no corrections, no IRS file
+    code, out, _ = cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"], capsys)
+    assert code == 0 and "0 extracts ingested, 3 already in the store" in out
+    again = tmp_path / "again"
+    code, out, _ = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(again)], capsys
+    )
+    assert code == 0 and "nothing changed since the last filing" in out
+    assert not again.exists()
+    code, out, _ = cli(["file", "--store", str(store), "--tax-year", "2025"], capsys)
+    assert "nothing changed since" in out
+
+
+def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp_path, capsys):
+    import xmlschema
+    from lxml import etree
+
+    from transforms.irs.iris_xml import NAMESPACE, XSD_PATH
+
+    inbox, store = _walk_to_corrections(tmp_path, capsys, 2026, prefect=False)
+    filing_id = filings_table(Store(store), 2026)["filing_id"][0]
+    original = next((store / "filings" / "2026" / filing_id / "irs").iterdir())
+    assert original.name == "IRIS_1099R_2026.xml"
+    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(original))
+
+    out_dir = tmp_path / "corrections"
+    args = ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out_dir)]
+    code, _, err = cli(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and "prorata acknowledge" in err and filing_id in err
+    assert not out_dir.exists()
+
+    code, _, err = cli(
+        [
+            "acknowledge",
+            "--store",
+            str(store),
+            "--tax-year",
+            "2026",
+            "--filing-id",
+            filing_id,
+            "--receipt-id",
+            "R-1",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    code, out, err = cli(args, capsys)
+    assert code == 0, err
+    assert "Type 1 2, Type 2 1" in out
+    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections.xml"
+    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(xml))
+    tree = etree.parse(str(xml))
+    ns = {"i": NAMESPACE}
+    details = tree.findall(".//i:Form1099RDetail", ns)
+    assert len(details) == 4
+    assert all(d.findtext("i:CorrectedInd", namespaces=ns) == "1" for d in details)
+    # the original transmission: one payer (SubmissionId 1), records numbered in account order
+    filed = filings_table(Store(store), 2026).filter(pl.col("kind") == "original")
+    expected = {
+        r["account_number"]: f"R-1|{r['submission_id']}|{r['record_id']}" for r in filed.iter_rows(named=True)
+    }
+    for d in details:
+        acct = d.findtext("i:RecipientAccountNum", namespaces=ns)
+        assert d.findtext("i:PrevSubmittedRecRecipientGrp/i:UniqueRecordId", namespaces=ns) == expected[acct]
+    original_tree = etree.parse(str(original))
+    for d in original_tree.findall(".//i:Form1099RDetail", ns):
+        acct = d.findtext("i:RecipientAccountNum", namespaces=ns)
+        assert expected[acct].endswith("|1|" + d.findtext("i:RecordId", namespaces=ns))
+
+
+def test_forms_that_appear_after_the_filing_go_out_as_late_originals_apart_from_corrections(tmp_path, capsys):
+    src = year_extracts(tmp_path / "src", 2025)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
+    assert cli(nightly, capsys)[0] == 0
+    assert cli(["file", "--store", str(store), "--tax-year", "2025"], capsys)[0] == 0
+    shutil.copytree(src["night2"], inbox / "night2")  # three payees paid after the filing
+    assert cli(nightly, capsys)[0] == 0
+    out_dir = tmp_path / "late"
+    code, out, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)], capsys
+    )
+    assert code == 0, err
+    assert "Type 1 0, Type 2 0 (two records each), voided 0, late originals 3" in out
+    assert not (out_dir / "irs" / "FIRE_1099R_2025_corrections.txt").exists()
+    data = (out_dir / "irs" / "FIRE_1099R_2025_late_originals.txt").read_bytes()
+    assert check_pub1220(data) == []
+    b = read_pub1220(data).payees
+    assert b.height == 3 and b["corrected_return_indicator"].to_list() == ["", "", ""]
+    filings = filings_table(Store(store), 2025)
+    assert filings.group_by("kind").len().sort("kind").rows() == [("late_original", 3), ("original", 5)]
+    code, out, _ = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(tmp_path / "x")], capsys
+    )
+    assert code == 0 and "nothing changed" in out

@@ -1,0 +1,295 @@
+"""Corrected Forms 1099-R: the returns that changed since they were filed (pure polars, no I/O).
+
+IRS rules (General Instructions for Certain Information Returns, "Error Type 1/2"; Publication 1220
+B record position 6; irs-filing-formats.md §13):
+
+* **Type 1** — a wrong amount, code or checkbox, a wrong address, or a return that should not have
+  been filed: one B record coded ``"G"`` with all the correct information and the **same account
+  number as the original** (a return that should not have been filed: ``"G"`` with every amount zero).
+* **Type 2** — a wrong payee TIN or name: transaction 1 is the return **exactly as filed** with every
+  amount zero, coded ``"G"``; transaction 2 is the complete correct return coded ``"C"``.
+
+Lineage. Every filed return belongs to a *lineage*, named by the account number of its original
+(``lineage_account``, with the payer TIN). A form's id and account number derive from its key,
+which includes the box 7 codes (transforms/forms.py), so a code fix gives the form a new id: the
+new form is paired with the filed lineage it replaces, and the correction keeps the original
+account number (Pub 1220 B 21-40: corrections are matched on it). Pairing rule, first match wins:
+
+1. **same form**: the current form's ``form_id`` is the one the lineage last filed;
+2. **same key but the codes**: (tax_year, plan_id, payee_id, Roth or not, destination, state), when
+   exactly one unmatched filed lineage and one unmatched current form share it;
+3. **same key but codes and state**: (tax_year, plan_id, payee_id, Roth or not, destination), 1:1 again.
+
+Ambiguous cases (one filed form split into two current forms, two merged into one, several
+candidates on either side) are not guessed: the filed lineages left over are voided (Type 1 with
+zero amounts) and the current forms left over are **late originals** under their own account
+numbers, filed apart from the corrections. A current form that is held back by a blocking edit
+check (or is under the $10 filing threshold) is not filed: a lineage paired with a held form is left
+as filed and reported as held; a filed lineage without any current form is voided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.irs.pub1220 import (
+    FORM_COLUMNS,
+    MONEY_COLUMNS,
+    PAYEE_COLUMNS,
+    PAYER_COLUMNS,
+    STATE_LOCAL_MONEY_COLUMNS,
+)
+
+#: Columns of a return as the writers take it (transforms/irs/pub1220.REQUIRED_COLUMNS, plus the
+#: plan and payee it belongs to).
+RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_COLUMNS, *PAYEE_COLUMNS)
+#: The pairing key of rule 2 (outputs.md's form key without the box 7 codes).
+PAIR_KEY: tuple[str, ...] = ("tax_year", "plan_id", "payee_id", "roth", "destination", "state")
+#: A difference here is a Type 2 error: the payee's TIN or name (TIN type with the TIN).
+IDENTITY_COLUMNS: tuple[str, ...] = ("payee_tin", "tin_type", "first_name", "last_name")
+#: A difference here is a Type 1 error: amounts, codes, check boxes, state and local boxes, address.
+VALUE_COLUMNS: tuple[str, ...] = (
+    *MONEY_COLUMNS,
+    "taxable_not_determined",
+    "total_distribution",
+    "ira_sep_simple",
+    "distribution_codes",
+    "box9a_percent",
+    "box11_year",
+    "box13_date",
+    "state",
+    "state_payer_id",
+    *STATE_LOCAL_MONEY_COLUMNS,
+    "locality",
+    "address",
+    "city",
+    "state_code",
+    "zip",
+    "country",
+)
+ZEROED: tuple[str, ...] = (*MONEY_COLUMNS, *STATE_LOCAL_MONEY_COLUMNS)
+LINEAGE = ["payer_tin", "lineage_account"]
+
+
+@dataclass(frozen=True)
+class CorrectionPlan:
+    """``records``: the correction B records in file order (RETURN_COLUMNS, ``corrected`` G or C,
+    ``account_number`` = the lineage's), with ``lineage_account``, ``role`` (``type1``, ``void``,
+    ``type2_void``, ``type2_correct``), ``state_row`` (the record is the lineage's new state),
+    ``voided``, ``changed`` (names of the columns that differ) and ``match`` (pairing rule);
+    ``late``: current forms never filed (originals, ``corrected`` empty); ``held``: form_id and
+    why it is not filed; ``unchanged``: how many lineages need nothing."""
+
+    records: pl.DataFrame
+    late: pl.DataFrame
+    held: pl.DataFrame
+    unchanged: int
+
+    @property
+    def empty(self) -> bool:
+        return self.records.height == 0 and self.late.height == 0
+
+    def counts(self) -> dict[str, int]:
+        roles = self.records["role"].value_counts()
+        roles = dict(zip(roles["role"].to_list(), roles["count"].to_list(), strict=True))
+        return {
+            "type1": int(roles.get("type1", 0)),
+            "void": int(roles.get("void", 0)),
+            "type2": int(roles.get("type2_correct", 0)),
+            "records": self.records.height,
+            "late_originals": self.late.height,
+            "held": self.held.height,
+            "unchanged": self.unchanged,
+        }
+
+
+def filed_state(filings: pl.DataFrame) -> pl.DataFrame:
+    """Each lineage as last filed: its latest state row (an original, a Type 1 "G", a Type 2 "C",
+    or a void). ``filings`` is the store's filings table (``seq`` orders the filings)."""
+    return (
+        filings.filter(pl.col("state_row"))
+        .sort("seq", maintain_order=True)
+        .unique(LINEAGE, keep="last", maintain_order=True)
+        .sort(LINEAGE)
+    )
+
+
+def _differs(columns: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
+    """Whether any of ``columns`` differs between current (plain name) and filed (``_f`` suffix),
+    nulls equal; and the list of the names that differ."""
+    flags = [pl.col(c).ne_missing(pl.col(f"{c}_f")) for c in columns]
+    names = pl.concat_list(
+        [pl.when(f).then(pl.lit(c)) for f, c in zip(flags, columns, strict=True)]
+    ).list.drop_nulls()
+    return pl.any_horizontal(flags), names
+
+
+def _pair_one_to_one(filed: pl.DataFrame, current: pl.DataFrame, key: list[str], rule: str) -> pl.DataFrame:
+    """(payer_tin, lineage_account, form_id, match) where exactly one filed lineage and one current
+    form share ``key``."""
+    f = filed.group_by(key).agg(
+        pl.len().alias("_nf"), pl.col("lineage_account").first(), pl.col("payer_tin").first()
+    )
+    c = current.group_by(key).agg(pl.len().alias("_nc"), pl.col("form_id").first())
+    return (
+        f.join(c, on=key, how="inner", nulls_equal=True)
+        .filter((pl.col("_nf") == 1) & (pl.col("_nc") == 1))
+        .select(*LINEAGE, "form_id", pl.lit(rule).alias("match"))
+    )
+
+
+def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Current forms matched to filed lineages by the module's pairing rule: one row per pair
+    (payer_tin, lineage_account, form_id, match)."""
+    same = (
+        state.select(*LINEAGE, "form_id")
+        .join(current.select("form_id"), on="form_id", how="inner")
+        .with_columns(pl.lit("same_form").alias("match"))
+    )
+    pairs = [same]
+    matched_forms = same.select("form_id")
+    matched_lineages = same.select(LINEAGE)
+    open_state = state.filter(~pl.col("voided"))
+    for rule, key in (
+        ("same_key_but_codes", list(PAIR_KEY)),
+        ("same_key_but_codes_and_state", list(PAIR_KEY[:-1])),
+    ):
+        f = open_state.join(matched_lineages, on=LINEAGE, how="anti")
+        c = current.join(matched_forms, on="form_id", how="anti")
+        found = _pair_one_to_one(f, c, key, rule)
+        pairs.append(found)
+        matched_forms = pl.concat([matched_forms, found.select("form_id")])
+        matched_lineages = pl.concat([matched_lineages, found.select(LINEAGE)])
+    return pl.concat(pairs)
+
+
+def correction_kind() -> pl.Expr:
+    """Over a pair (current columns, filed columns with ``_f``): ``held`` when a blocking edit check
+    holds the current form back; ``type2`` when the payee's TIN, TIN type or name differs; ``type1``
+    when an amount, code, check box, state or local box or the address differs, or the filed return
+    was voided; else ``unchanged`` (General Instructions for Certain Information Returns, "Error
+    Type 1" and "Error Type 2"; irs-filing-formats.md §13)."""
+    id_diff, _ = _differs(IDENTITY_COLUMNS)
+    value_diff, _ = _differs(VALUE_COLUMNS)
+    return (
+        pl.when(pl.col("blocked"))
+        .then(pl.lit("held"))
+        .when(id_diff)
+        .then(pl.lit("type2"))
+        .when(value_diff | pl.col("voided_f"))
+        .then(pl.lit("type1"))
+        .otherwise(pl.lit("unchanged"))
+    )
+
+
+def changed_fields() -> pl.Expr:
+    """The names of the fields that differ between the current and the filed return (for the
+    analyst; names only, never values — outputs.md keeps personal data out of reports)."""
+    _, id_names = _differs(IDENTITY_COLUMNS)
+    _, value_names = _differs(VALUE_COLUMNS)
+    return pl.concat_list(id_names, value_names)
+
+
+def corrected_record(frame: pl.DataFrame, cols: list[str], corrected: str, role: str) -> pl.DataFrame:
+    """The complete correct return under the ORIGINAL account number: a Type 1 record ("G") or the
+    second transaction of a Type 2 correction ("C") (Pub 1220 B record position 6 and 21-40:
+    corrections are matched on the account number; irs-filing-formats.md §13)."""
+    return frame.select(
+        *[
+            pl.col("lineage_account").alias("account_number") if c == "account_number" else pl.col(c)
+            for c in cols
+        ],
+        "lineage_account",
+        pl.lit(corrected).alias("corrected"),
+        pl.lit(role).alias("role"),
+        pl.lit(True).alias("state_row"),
+        pl.lit(False).alias("voided"),
+        "changed",
+        "match",
+    )
+
+
+def zero_amount_record(frame: pl.DataFrame, cols: list[str], role: str, *, state_row: bool) -> pl.DataFrame:
+    """The return exactly as last filed with every amount zero, coded "G": the first transaction of
+    a Type 2 correction, or a Type 1 correction of a return that should not have been filed
+    (``state_row``: the lineage is voided from now on) (General Instructions for Certain
+    Information Returns; Pub 1220 B record position 6; irs-filing-formats.md §13)."""
+    return frame.select(
+        *[pl.lit(0, pl.Int64).alias(c) if c in ZEROED else pl.col(c) for c in cols],
+        "lineage_account",
+        pl.lit("G").alias("corrected"),
+        pl.lit(role).alias("role"),
+        pl.lit(state_row).alias("state_row"),
+        pl.lit(state_row).alias("voided"),
+        "changed",
+        "match",
+    )
+
+
+def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPlan:
+    """What to send after a change: ``state`` from :func:`filed_state`; ``current``: every current
+    form at or above the filing threshold (RETURN_COLUMNS, ``roth``, ``destination`` and
+    ``blocked`` — true when a blocking edit check holds it back)."""
+    pairs = pair(state, current)
+    cols = [c for c in (*RETURN_COLUMNS, "roth", "destination") if c in current.columns]
+    filed_cols = [
+        *LINEAGE,
+        "voided",
+        *(c for c in (*RETURN_COLUMNS, "roth", "destination") if c not in LINEAGE),
+    ]
+    joined = pairs.join(current.select(*cols, "blocked"), on="form_id", how="inner").join(
+        state.select(filed_cols).rename({c: f"{c}_f" for c in filed_cols if c not in LINEAGE}),
+        on=LINEAGE,
+        how="inner",
+    )
+    joined = joined.with_columns(correction_kind().alias("_action"), changed_fields().alias("changed"))
+
+    type1 = corrected_record(joined.filter(pl.col("_action") == "type1"), cols, "G", "type1")
+    t2 = joined.filter(pl.col("_action") == "type2")
+    t2_filed = t2.select(
+        *LINEAGE, "changed", "match", *[pl.col(f"{c}_f").alias(c) for c in cols if c != "payer_tin"]
+    ).with_columns(pl.col("lineage_account").alias("account_number"))
+    type2_void = zero_amount_record(t2_filed, cols, "type2_void", state_row=False)
+    type2_correct = corrected_record(t2, cols, "C", "type2_correct")
+    # filed lineages, not voided, with no current form: returns that should not have been filed now
+    orphan = (
+        state.filter(~pl.col("voided"))
+        .join(pairs.select(LINEAGE), on=LINEAGE, how="anti")
+        .select(*[c for c in cols if c in state.columns], "lineage_account")
+        .with_columns(
+            pl.col("lineage_account").alias("account_number"),
+            pl.lit(["no_current_form"]).alias("changed"),
+            pl.lit("none").alias("match"),
+        )
+    )
+    void = zero_amount_record(orphan, cols, "void", state_row=True)
+    records = pl.concat([type1, type2_void, type2_correct, void], how="diagonal_relaxed")
+    records = records.sort("payer_tin", "corrected", "account_number")
+
+    unpaired = current.join(pairs.select("form_id"), on="form_id", how="anti")
+    in_use = state.select(pl.col("payer_tin"), pl.col("lineage_account").alias("account_number"))
+    clash = unpaired.join(in_use, on=["payer_tin", "account_number"], how="semi")
+    late = (
+        unpaired.filter(~pl.col("blocked"))
+        .join(clash.select("form_id"), on="form_id", how="anti")
+        .select(cols)
+        .with_columns(pl.lit("").alias("corrected"))
+        .sort("payer_tin", "account_number")
+    )
+    held = pl.concat(
+        [
+            joined.filter(pl.col("_action") == "held").select(
+                "form_id", pl.lit("blocking edit check").alias("reason")
+            ),
+            unpaired.filter(pl.col("blocked")).select(
+                "form_id", pl.lit("blocking edit check").alias("reason")
+            ),
+            clash.filter(~pl.col("blocked")).select(
+                "form_id", pl.lit("account number already used by a filed lineage").alias("reason")
+            ),
+        ]
+    ).sort("form_id")
+    unchanged = joined.filter(pl.col("_action") == "unchanged").height
+    return CorrectionPlan(records, late, held, unchanged)
