@@ -3,6 +3,7 @@
     prorata run EXTRACT_DIR --out OUT_DIR        split an extract and write the 1099-R outputs
     prorata sample --disbursements N --seed S --out DIR
     prorata explain DISTRIBUTION_ID --out OUT_DIR
+    prorata reconcile --extract EXTRACT_DIR --run OUT_DIR --out DIR
 
 Errors are one line on stderr naming the file and the problem; exit status 2 for a bad extract or
 target folder, 1 for an unexpected failure (``--debug`` shows the traceback).
@@ -169,6 +170,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from contracts.loading import ExtractError, precheck
+    from flows.outputs import OutputError, check_target
+    from flows.reconcile import reconcile_extract, reconcile_flow, summary_text
+
+    out_dir = Path(args.out)
+    try:
+        check_target(out_dir.resolve())
+        precheck(Path(args.extract))
+        run = reconcile_extract if args.no_prefect else reconcile_flow
+        manifest = run(Path(args.extract), Path(args.run), out_dir)
+    except (ExtractError, OutputError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    print(summary_text(manifest, out_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prorata", description="Form 1099-R taxable/non-taxable split pipeline"
@@ -208,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("distribution_id")
     explain.add_argument("--out", required=True, help="the OUT_DIR of a prorata run")
     explain.set_defaults(func=cmd_explain)
+
+    recon = sub.add_parser("reconcile", help="reconcile an extract with its run: control totals, forms, 945")
+    recon.add_argument("--extract", required=True, help="the EXTRACT_DIR that was run")
+    recon.add_argument("--run", required=True, help="the OUT_DIR of its prorata run")
+    recon.add_argument("--out", required=True, help="reconciliation folder (replaced atomically)")
+    recon.add_argument("--no-prefect", action="store_true", help="run in-process without Prefect")
+    recon.set_defaults(func=cmd_reconcile)
     return parser
 
 
