@@ -83,7 +83,9 @@ def artifact_markdown(rec: Reconciliation, facts: dict[str, str], limit: int = 5
     lines += [f"- {k}: `{v}`" for k, v in facts.items()]
     if not s["control_totals"]:
         lines.append("- no control totals in the extract")
-    lines.append(f"- plans: {s['plans']}, breaks: **{s['breaks']}**, disbursements traced: {s['traced_disbursements']}")
+    lines.append(
+        f"- plans: {s['plans']}, breaks: **{s['breaks']}**, disbursements traced: {s['traced_disbursements']}"
+    )
     lines += ["", "| check | breaks |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in s["breaks_by_check"].items()]
     b = rec.breaks
@@ -177,7 +179,9 @@ def reconcile_flow(extract_dir: Path, outputs_dir: Path, out_dir: Path) -> dict:
 def summary_text(manifest: dict, out_dir: Path) -> str:
     s = manifest
     head = f"prorata reconcile: {s['plans']} plan(s), " + (
-        "no break" if s["breaks"] == 0 else f"{s['breaks']} break(s), {s['traced_disbursements']:,} disbursements traced"
+        "no break"
+        if s["breaks"] == 0
+        else f"{s['breaks']} break(s), {s['traced_disbursements']:,} disbursements traced"
     )
     lines = [head]
     if not s["control_totals"]:

@@ -87,7 +87,9 @@ def plan_chart(plan_id: str, months: pl.DataFrame, has_control: bool) -> str:
     for i in range(5):
         v = ymax * i // 4
         yy = y(v)
-        out.append(f'<line x1="{left}" y1="{yy}" x2="{width - right}" y2="{yy}" stroke="#dde" stroke-width="1"/>')
+        out.append(
+            f'<line x1="{left}" y1="{yy}" x2="{width - right}" y2="{yy}" stroke="#dde" stroke-width="1"/>'
+        )
         out.append(
             f'<text x="{left - 6}" y="{yy + 4}" font-size="11" text-anchor="end" fill="#556">{short_money(v)}</text>'
         )
@@ -138,7 +140,9 @@ def _month_frame(rec: Reconciliation, plan_id: str) -> pl.DataFrame:
     check breaks for that plan and month (945 groups count for each of their plans)."""
     c = rec.checks
     gross = c.filter(
-        (pl.col("check") == "extract_vs_control") & (pl.col("plan_id") == plan_id) & (pl.col("measure") == "gross_cents")
+        (pl.col("check") == "extract_vs_control")
+        & (pl.col("plan_id") == plan_id)
+        & (pl.col("measure") == "gross_cents")
     ).select(
         "month",
         pl.col("actual").alias("extract"),
@@ -161,7 +165,9 @@ def _month_frame(rec: Reconciliation, plan_id: str) -> pl.DataFrame:
 
 
 def _table(headers: list[str], rows: list[list[str]], left_cols: int = 1) -> str:
-    th = "".join(f'<th class="{"l" if i < left_cols else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
+    th = "".join(
+        f'<th class="{"l" if i < left_cols else ""}">{escape(h)}</th>' for i, h in enumerate(headers)
+    )
     body = []
     for row in rows:
         cells = "".join(
@@ -175,9 +181,7 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
     """The whole page. ``heading``: a few non-personal facts (extract id, run id, tax year)."""
     s = rec.summary()
     c = rec.checks
-    plans = sorted(
-        c.filter(pl.col("check") != "box4_vs_945")["plan_id"].drop_nulls().unique().to_list()
-    )
+    plans = sorted(c.filter(pl.col("check") != "box4_vs_945")["plan_id"].drop_nulls().unique().to_list())
     traced = rec.trace.group_by("break_id").len()
     traced_n = dict(traced.iter_rows())
     parts = [
@@ -210,13 +214,19 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
         pc = c.filter(in_plan)
         pb = pc.filter(pl.col("status") == BREAK)
         n_breaks = pb["break_id"].n_unique()
-        status = '<span class="ok">ok</span>' if n_breaks == 0 else f'<span class="break">{n_breaks} break(s)</span>'
+        status = (
+            '<span class="ok">ok</span>'
+            if n_breaks == 0
+            else f'<span class="break">{n_breaks} break(s)</span>'
+        )
         parts.append(f'<section class="plan" id="plan-{escape(plan_id)}">')
         parts.append(f"<h2>Plan {escape(plan_id)} — {status}</h2>")
         parts.append(plan_chart(plan_id, _month_frame(rec, plan_id), rec.has_control_totals))
         year = (
             pc.filter(pl.col("month").is_null())
-            .select("check", "plan_id", "measure", "expected", "actual", "difference", "quarantined", "status")
+            .select(
+                "check", "plan_id", "measure", "expected", "actual", "difference", "quarantined", "status"
+            )
             .rows()
         )
         parts.append(

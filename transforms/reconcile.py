@@ -185,7 +185,10 @@ def outputs_not_in_extract(ext: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame
 
 
 def _long(
-    wide: pl.DataFrame, check: str, keys: list[str], measures: dict[str, tuple[str, str, str | None, str | None]]
+    wide: pl.DataFrame,
+    check: str,
+    keys: list[str],
+    measures: dict[str, tuple[str, str, str | None, str | None]],
 ) -> pl.DataFrame:
     """Wide per-scope sums → one row per measure: ``measures[name] = (expected, actual, reported,
     quarantined)`` column names (None → null)."""
@@ -278,9 +281,7 @@ def control_totals_check(disp: pl.DataFrame, control: pl.DataFrame | None) -> pl
         is_q.sum().cast(pl.Int64).alias("q_n"),
     )
     if control is None:
-        wide = ext.with_columns(
-            pl.lit(None, pl.Int64).alias(c) for c in ("c_gross", "c_fwh", "c_n")
-        )
+        wide = ext.with_columns(pl.lit(None, pl.Int64).alias(c) for c in ("c_gross", "c_fwh", "c_n"))
     else:
         c = (
             control.select(
@@ -340,7 +341,9 @@ def conservation_check(disp: pl.DataFrame, extra: pl.DataFrame) -> tuple[pl.Data
                 "reported_amount_cents",
                 "federal_withholding_cents",
             ),
-            extra.select("plan_id", "reported_amount_cents", pl.lit(0, pl.Int64).alias("federal_withholding_cents")),
+            extra.select(
+                "plan_id", "reported_amount_cents", pl.lit(0, pl.Int64).alias("federal_withholding_cents")
+            ),
         ]
     )
     out = reported.group_by("plan_id").agg(
@@ -377,7 +380,9 @@ def conservation_check(disp: pl.DataFrame, extra: pl.DataFrame) -> tuple[pl.Data
     suspect = pl.concat(
         [
             _trace_rows(suspect, "extract_vs_outputs"),
-            _trace_rows(extra.with_columns(pl.lit("not_in_extract").alias("disposition")), "extract_vs_outputs"),
+            _trace_rows(
+                extra.with_columns(pl.lit("not_in_extract").alias("disposition")), "extract_vs_outputs"
+            ),
         ]
     )
     b = rows.filter(pl.col("break_id").is_not_null()).select("plan_id", "break_id").unique()
@@ -395,7 +400,10 @@ def forms_check(
     on_forms = pl.concat(
         [
             disp.filter(pl.col("disposition") == "reported").select(
-                "form_id", pl.col("out_plan_id").alias("plan_id"), "reported_amount_cents", "federal_withholding_cents"
+                "form_id",
+                pl.col("out_plan_id").alias("plan_id"),
+                "reported_amount_cents",
+                "federal_withholding_cents",
             ),
             extra.select(
                 "form_id",
@@ -427,8 +435,13 @@ def forms_check(
         )
     )
     is_q = pl.col("disposition") == "quarantined"
-    q = disp.filter(is_q).group_by("plan_id").agg(
-        pl.col("amount_cents").sum().alias("q_gross"), pl.col("federal_withholding_cents").sum().alias("q_fwh")
+    q = (
+        disp.filter(is_q)
+        .group_by("plan_id")
+        .agg(
+            pl.col("amount_cents").sum().alias("q_gross"),
+            pl.col("federal_withholding_cents").sum().alias("q_fwh"),
+        )
     )
     wide = (
         both.group_by("plan_id")
@@ -450,7 +463,9 @@ def forms_check(
     bad_forms = both.filter("differs").select("form_id")
     behind = pl.concat(
         [
-            disp.filter(pl.col("disposition") == "reported").with_columns(pl.col("out_plan_id").alias("plan_id")),
+            disp.filter(pl.col("disposition") == "reported").with_columns(
+                pl.col("out_plan_id").alias("plan_id")
+            ),
             extra.with_columns(pl.lit("not_in_extract").alias("disposition")),
         ],
         how="diagonal_relaxed",
@@ -484,13 +499,17 @@ def tieout_check(
     rep = (
         disp.filter(pl.col("disposition") == "reported")
         .with_columns(pl.col("out_plan_id").alias("plan_id"))
-        .join(groups.select("plan_id", "payer_tin", "payer_group"), on="plan_id", how="left", nulls_equal=True)
+        .join(
+            groups.select("plan_id", "payer_tin", "payer_group"), on="plan_id", how="left", nulls_equal=True
+        )
     )
     monthly_disb = rep.group_by("payer_tin", "month").agg(
         pl.col("federal_withholding_cents").sum().alias("d_box4"), pl.col("payer_group").first()
     )
     t = tieout.select(
-        pl.col("payer_tin").cast(pl.String), pl.col("month").dt.truncate("1mo"), pl.col("box4_cents").cast(pl.Int64)
+        pl.col("payer_tin").cast(pl.String),
+        pl.col("month").dt.truncate("1mo"),
+        pl.col("box4_cents").cast(pl.Int64),
     )
     monthly = (
         monthly_disb.join(
@@ -500,7 +519,9 @@ def tieout_check(
             coalesce=True,
             nulls_equal=True,
         )
-        .join(groups.select("payer_tin", pl.col("payer_group").alias("g2")).unique(), on="payer_tin", how="left")
+        .join(
+            groups.select("payer_tin", pl.col("payer_group").alias("g2")).unique(), on="payer_tin", how="left"
+        )
         .with_columns(
             pl.coalesce("payer_group", "g2").alias("plan_id"),
             pl.col("d_box4", "t_box4").fill_null(0),
@@ -515,14 +536,25 @@ def tieout_check(
         t.group_by("payer_tin")
         .agg(pl.col("box4_cents").sum().alias("t_box4"))
         .join(f, on="payer_tin", how="full", coalesce=True, nulls_equal=True)
-        .join(groups.select("payer_tin", pl.col("payer_group").alias("plan_id")).unique(), on="payer_tin", how="left")
+        .join(
+            groups.select("payer_tin", pl.col("payer_group").alias("plan_id")).unique(),
+            on="payer_tin",
+            how="left",
+        )
         .with_columns(pl.col("t_box4", "f_box4").fill_null(0))
     )
     rows = _with_break_ids(
         pl.concat(
             [
-                _long(monthly, "box4_vs_945", ["plan_id", "month"], {"box4_cents": ("t_box4", "d_box4", "d_box4", None)}),
-                _long(yearly, "box4_vs_945", ["plan_id"], {"box4_cents": ("t_box4", "f_box4", "f_box4", None)}),
+                _long(
+                    monthly,
+                    "box4_vs_945",
+                    ["plan_id", "month"],
+                    {"box4_cents": ("t_box4", "d_box4", "d_box4", None)},
+                ),
+                _long(
+                    yearly, "box4_vs_945", ["plan_id"], {"box4_cents": ("t_box4", "f_box4", "f_box4", None)}
+                ),
             ]
         )
     )
@@ -532,7 +564,9 @@ def tieout_check(
         "plan_id", "month", "break_id"
     )
     monthly_trace = rep.drop("plan_id").rename({"payer_group": "plan_id"}).join(mb, on=["plan_id", "month"])
-    yb = rows.filter(pl.col("break_id").is_not_null() & pl.col("month").is_null()).select("plan_id", "break_id")
+    yb = rows.filter(pl.col("break_id").is_not_null() & pl.col("month").is_null()).select(
+        "plan_id", "break_id"
+    )
     form_box4 = rep.group_by("form_id").agg(pl.col("federal_withholding_cents").sum().alias("d_box4"))
     bad_forms = (
         forms.select("form_id", pl.col("box4_cents").cast(pl.Int64))
@@ -541,7 +575,9 @@ def tieout_check(
         .select("form_id")
     )
     in_bad = rep.join(bad_forms, on="form_id", how="semi")
-    in_bad_month = rep.join(mb.select(pl.col("plan_id").alias("payer_group"), "month"), on=["payer_group", "month"], how="semi")
+    in_bad_month = rep.join(
+        mb.select(pl.col("plan_id").alias("payer_group"), "month"), on=["payer_group", "month"], how="semi"
+    )
     yearly_trace = (
         pl.concat([in_bad, in_bad_month])
         .unique("_row", keep="first")
@@ -549,9 +585,7 @@ def tieout_check(
         .rename({"payer_group": "plan_id"})
         .join(yb, on="plan_id")
     )
-    trace = pl.concat(
-        [_trace_rows(monthly_trace, "box4_vs_945"), _trace_rows(yearly_trace, "box4_vs_945")]
-    )
+    trace = pl.concat([_trace_rows(monthly_trace, "box4_vs_945"), _trace_rows(yearly_trace, "box4_vs_945")])
     return rows, trace
 
 
