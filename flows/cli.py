@@ -84,9 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from contracts.loading import ExtractError, precheck
     from flows.config import ConfigError, load_settings
     from flows.outputs import OutputError, check_target
+    from flows.progress import RunProgress
 
     extract_dir, out_dir = Path(args.extract_dir), Path(args.out)
-    say = _progress(args.quiet)
+    say = RunProgress.for_cli(_progress(args.quiet), args.quiet)  # + a bar when stderr is a terminal
     try:
         check_target(out_dir.resolve())
         precheck(extract_dir)
@@ -120,6 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ExtractError, OutputError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    say.finish()
     print(summary_text(manifest, out_dir))
     return 0
 
