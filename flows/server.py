@@ -18,6 +18,7 @@ server and the workers it spawned), found by the pid it recorded — never by na
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -121,7 +122,9 @@ def start(
         url = (home / "server.url").read_text().strip()
         if healthy(url):
             return Server(running, url, home, 0.0)
-        raise RuntimeError(f"a server recorded in {home}/server.pid (pid {running}) is not healthy; stop it first")
+        raise RuntimeError(
+            f"a server recorded in {home}/server.pid (pid {running}) is not healthy; stop it first"
+        )
     port = port or free_port()
     api_url = f"http://{HOST}:{port}/api"
     log = (home / "server.log").open("ab")
@@ -142,10 +145,14 @@ def start(
     while not healthy(api_url):
         if process.poll() is not None:
             (home / "server.pid").unlink(missing_ok=True)
-            raise RuntimeError(f"the Prefect server exited with status {process.returncode}; see {home}/server.log")
+            raise RuntimeError(
+                f"the Prefect server exited with status {process.returncode}; see {home}/server.log"
+            )
         if time.monotonic() > deadline:
             stop(home)
-            raise RuntimeError(f"the Prefect server was not healthy within {timeout:.0f} s; see {home}/server.log")
+            raise RuntimeError(
+                f"the Prefect server was not healthy within {timeout:.0f} s; see {home}/server.log"
+            )
         time.sleep(0.25)
     return Server(process.pid, api_url, home, time.perf_counter() - t0, process)
 
@@ -167,16 +174,12 @@ def stop(home: Path, timeout: float = 30.0) -> bool:
             os.killpg(pid, 0)
         except ProcessLookupError:
             break
-        try:  # reap it when it is our child (the test fixture)
+        with contextlib.suppress(ChildProcessError):  # reap it when it is our child (the test fixture)
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.2)
     else:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return True
 
 
@@ -185,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("--home", default=".prefect-server", help="PREFECT_HOME of the server")
     parser.add_argument("--port", type=int, default=4200)
-    parser.add_argument("--database-url", help="postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (default SQLite)")
+    parser.add_argument(
+        "--database-url", help="postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (default SQLite)"
+    )
     parser.add_argument("--no-ui", action="store_true")
     args = parser.parse_args(argv)
     home = Path(args.home)

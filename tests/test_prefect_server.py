@@ -50,12 +50,20 @@ def test_prorata_run_and_reconcile_against_a_real_prefect_server(real_prefect_se
     out, rec = tmp_path / "out", tmp_path / "rec"
     run = subprocess.run(
         [*PRORATA, "run", str(SAMPLE), "--out", str(out), "--batch-rows", "1500"],
-        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     recon = subprocess.run(
         [*PRORATA, "reconcile", "--extract", str(SAMPLE), "--run", str(out), "--out", str(rec)],
-        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert recon.returncode == 0, recon.stderr[-3000:]
     assert "no break" in recon.stdout
@@ -74,13 +82,22 @@ def test_prorata_run_and_reconcile_against_a_real_prefect_server(real_prefect_se
         assert names.count("read-and-validate") == 1 and names.count("write-outputs") == 1
         assert names.count("split-plan-batch") >= 3  # --batch-rows 1500: several plan batches
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in by_name.values()]))
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in by_name.values()])
+            )
         )
         keys = {a.key: a for a in artifacts}
-        assert {"prorata-run-progress", "prorata-run-summary", "prorata-reconciliation", "prorata-reconciliation-plans"} <= set(keys)
+        assert {
+            "prorata-run-progress",
+            "prorata-run-summary",
+            "prorata-reconciliation",
+            "prorata-reconciliation-plans",
+        } <= set(keys)
         assert float(keys["prorata-run-progress"].data) == 100.0
         assert keys["prorata-run-progress"].flow_run_id == run_id
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in by_name.values()])))
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in by_name.values()]))
+        )
     text = "\n".join([*(f"{a.description}\n{a.data}" for a in artifacts), *(log.message for log in logs)])
     assert len(logs) > 0 and "3,829" in text  # the summary's form count
     leaked = [v for v in personal_values() if v in text]
