@@ -135,14 +135,11 @@ def plan_chart(plan_id: str, months: pl.DataFrame, has_control: bool) -> str:
     return "\n".join(out)
 
 
-def _month_frame(rec: Reconciliation, plan_id: str) -> pl.DataFrame:
-    """Per month of one plan: extract, reported, quarantined and control gross, and whether any
-    check breaks for that plan and month (945 groups count for each of their plans)."""
-    c = rec.checks
-    gross = c.filter(
-        (pl.col("check") == "extract_vs_control")
-        & (pl.col("plan_id") == plan_id)
-        & (pl.col("measure") == "gross_cents")
+def _month_frame(pc: pl.DataFrame) -> pl.DataFrame:
+    """Per month of one plan (``pc``: the plan's check rows): extract, reported, quarantined and
+    control gross, and whether any check breaks in that month (945 groups count for each plan)."""
+    gross = pc.filter(
+        (pl.col("check") == "extract_vs_control") & (pl.col("measure") == "gross_cents")
     ).select(
         "month",
         pl.col("actual").alias("extract"),
@@ -150,9 +147,8 @@ def _month_frame(rec: Reconciliation, plan_id: str) -> pl.DataFrame:
         "quarantined",
         pl.col("expected").alias("control"),
     )
-    in_plan = (pl.col("plan_id") == plan_id) | pl.col("plan_id").str.split("+").list.contains(plan_id)
     broken = (
-        c.filter(in_plan & (pl.col("status") == BREAK) & pl.col("month").is_not_null())
+        pc.filter((pl.col("status") == BREAK) & pl.col("month").is_not_null())
         .select("month")
         .unique()
         .with_columns(pl.lit(True).alias("breaks"))
@@ -209,9 +205,16 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
             [[escape(k), str(s["breaks_by_check"][k])] for k in CHECKS],
         )
     )
+    # each plan's rows, a 945 group's rows under each of its plans (plan ids joined with "+")
+    by_plan = (
+        c.with_row_index("_i")
+        .with_columns(pl.col("plan_id").str.split("+").alias("_plan"))
+        .explode("_plan")
+        .partition_by("_plan", as_dict=True, include_key=False)
+    )
+    empty = c.clear()
     for plan_id in plans:
-        in_plan = (pl.col("plan_id") == plan_id) | pl.col("plan_id").str.split("+").list.contains(plan_id)
-        pc = c.filter(in_plan)
+        pc = by_plan.get((plan_id,), empty.with_row_index("_i")).sort("_i").drop("_i")
         pb = pc.filter(pl.col("status") == BREAK)
         n_breaks = pb["break_id"].n_unique()
         status = (
@@ -221,7 +224,7 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
         )
         parts.append(f'<section class="plan" id="plan-{escape(plan_id)}">')
         parts.append(f"<h2>Plan {escape(plan_id)} — {status}</h2>")
-        parts.append(plan_chart(plan_id, _month_frame(rec, plan_id), rec.has_control_totals))
+        parts.append(plan_chart(plan_id, _month_frame(pc), rec.has_control_totals))
         year = (
             pc.filter(pl.col("month").is_null())
             .select(

@@ -87,9 +87,9 @@ class Reconciliation:
     def summary(self) -> dict:
         """Counts only: plans, checks, breaks by check, traced disbursements."""
         b = self.breaks
+        counts = b.group_by("check").agg(pl.col("break_id").n_unique().alias("n"))
         by_check = dict.fromkeys(CHECKS, 0)
-        for check, n in b.group_by("check").agg(pl.col("break_id").n_unique()).iter_rows():
-            by_check[check] = int(n)
+        by_check.update(zip(counts["check"].to_list(), counts["n"].to_list(), strict=True))
         plans = self.checks.filter(pl.col("check") != "box4_vs_945")["plan_id"].drop_nulls().unique()
         return {
             "control_totals": self.has_control_totals,
@@ -224,13 +224,11 @@ def _long(
 
 
 def break_id(check: pl.Expr, plan: pl.Expr, month: pl.Expr) -> pl.Expr:
-    """A readable, stable break id: ``check/plan/YYYY-MM`` (``-`` for a whole-year scope)."""
+    """A readable, stable break id: ``check/plan/YYYY-MM`` — ``year`` for a whole-year scope,
+    ``no-date`` for extract rows without a payment date; ``?`` for rows without a plan."""
+    no_month = pl.when(check == "extract_vs_control").then(pl.lit("no-date")).otherwise(pl.lit("year"))
     return pl.concat_str(
-        [
-            check,
-            plan.fill_null("?"),
-            month.dt.strftime("%Y-%m").fill_null("year"),
-        ],
+        [check, plan.fill_null("?"), month.dt.strftime("%Y-%m").fill_null(no_month)],
         separator="/",
     )
 
@@ -269,13 +267,14 @@ def control_totals_check(disp: pl.DataFrame, control: pl.DataFrame | None) -> pl
     quarantined parts are shown beside it. A plan-month on one side only compares with 0."""
     keys = ["plan_id", "month"]
     is_q = pl.col("disposition") == "quarantined"
+    is_r = pl.col("disposition") == "reported"
     ext = disp.group_by(keys).agg(
         pl.col("amount_cents").sum().alias("x_gross"),
         pl.col("federal_withholding_cents").sum().alias("x_fwh"),
         pl.len().cast(pl.Int64).alias("x_n"),
-        pl.col("amount_cents").filter(~is_q).sum().alias("r_gross"),
-        pl.col("federal_withholding_cents").filter(~is_q).sum().alias("r_fwh"),
-        (~is_q).sum().cast(pl.Int64).alias("r_n"),
+        pl.col("amount_cents").filter(is_r).sum().alias("r_gross"),
+        pl.col("federal_withholding_cents").filter(is_r).sum().alias("r_fwh"),
+        is_r.sum().cast(pl.Int64).alias("r_n"),
         pl.col("amount_cents").filter(is_q).sum().alias("q_gross"),
         pl.col("federal_withholding_cents").filter(is_q).sum().alias("q_fwh"),
         is_q.sum().cast(pl.Int64).alias("q_n"),
