@@ -137,14 +137,28 @@ def publish_artifacts(rec: Reconciliation, facts: dict[str, str]) -> bool:
     return True
 
 
+def check_reconciliation_target(out_dir: Path, outputs_dir: Path) -> None:
+    """The reconciliation replaces ``out_dir`` whole: never the run's folder, an extract or any
+    folder other than an earlier reconciliation (or an empty or new one)."""
+    if out_dir.resolve() == outputs_dir.resolve():
+        raise OutputError(f"{out_dir}: is the run's own OUT_DIR; choose another --out for the reconciliation")
+    marker = out_dir / "manifest.json"
+    if marker.is_file():
+        try:
+            kind = json.loads(marker.read_text(encoding="utf-8")).get("kind")
+        except (ValueError, AttributeError):
+            kind = None
+        if kind != "prorata-reconciliation":
+            raise OutputError(f"{out_dir}: holds something other than a reconciliation; choose another --out")
+
+
 def reconcile_run(extract_tables: dict[str, pl.DataFrame], outputs_dir: Path, out_dir: Path) -> dict:
     """Reconcile the extract's tables (as read: ``distributions``, ``plans``, optional
     ``control_totals``) against the run in ``outputs_dir``; write the reconciliation into
     ``out_dir`` (atomically) and, inside a flow run, the Prefect artifacts. Returns the summary
     (the manifest: counts only)."""
     outputs_dir, out_dir = Path(outputs_dir), Path(out_dir)
-    if out_dir.resolve() == outputs_dir.resolve():
-        raise OutputError(f"{out_dir}: is the run's own OUT_DIR; choose another --out for the reconciliation")
+    check_reconciliation_target(out_dir, outputs_dir)
     rec = reconcile(extract_tables, read_run_outputs(outputs_dir))
     facts = _run_facts(outputs_dir)
     manifest = write_reconciliation(rec, out_dir, facts)

@@ -234,6 +234,13 @@ def test_prorata_reconcile_on_the_command_line_writes_the_reconciliation(sample_
         == 2
     )
     assert "run's own OUT_DIR" in capsys.readouterr().err
+    # nor the extract, nor any folder that is not an earlier reconciliation
+    assert (
+        main(["reconcile", "--extract", str(SAMPLE), "--run", str(out), "--out", str(SAMPLE), "--no-prefect"])
+        == 2
+    )
+    assert "other than a reconciliation" in capsys.readouterr().err
+    assert (SAMPLE / "distributions.parquet").is_file()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
