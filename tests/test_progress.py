@@ -2,6 +2,9 @@
 updated per plan batch and at 100 when the run is over; the summary artifact."""
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -84,3 +87,48 @@ def test_the_progress_artifact_reaches_100_on_a_run_updated_per_plan_batch(tmp_p
     payees = read_extract(SAMPLE)[1]["payees"]
     assert not [t for t in payees["tin"].to_list() if t in text]
     assert not [n for n in payees["last_name"].to_list() if len(n) > 3 and n in text]
+
+
+def _run_with_stderr(stderr, tmp_path: Path):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            str(SAMPLE),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-prefect",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        cwd=ROOT,
+        timeout=300,
+        env={**os.environ, "PRORATA_PARTITION_ROWS": "1500"},
+    )
+
+
+def test_prorata_run_draws_the_bar_on_a_terminal_and_only_lines_into_a_pipe(tmp_path):
+    master, slave = os.openpty()
+    try:
+        done = _run_with_stderr(slave, tmp_path / "tty")
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    assert done.returncode == 0
+    tty = b"".join(chunks).decode()
+    assert "] 100%" in tty and "plan batch" in tty and "\r" in tty
+    piped = _run_with_stderr(subprocess.PIPE, tmp_path / "pipe")
+    assert piped.returncode == 0
+    err = piped.stderr.decode()
+    assert "plan batch" in err and "%" not in err and "\r" not in err
