@@ -167,10 +167,16 @@ def reconcile_run(extract_tables: dict[str, pl.DataFrame], outputs_dir: Path, ou
 
 
 def reconcile_extract(extract_dir: Path, outputs_dir: Path, out_dir: Path) -> dict:
-    """``prorata reconcile --extract --run --out`` without Prefect: read the extract, reconcile."""
-    from contracts.loading import read_extract
+    """``prorata reconcile --extract --run --out`` without Prefect: read the three tables the checks
+    use (``distributions``, ``plans``, optional ``control_totals``), reconcile."""
+    from contracts.extract import TABLES
+    from contracts.loading import read_table
 
-    _manifest, tables = read_extract(Path(extract_dir))
+    tables = {}
+    for name in ("distributions", "plans", "control_totals"):
+        frame = read_table(Path(extract_dir), TABLES[name])
+        if frame is not None:
+            tables[name] = frame
     return reconcile_run(tables, outputs_dir, out_dir)
 
 

@@ -132,14 +132,24 @@ def dispositions(ext: pl.DataFrame, out: pl.DataFrame, quarantine: pl.DataFrame)
     exactly once): ``reported``, ``quarantined``, ``unaccounted`` (neither) or ``ambiguous``
     (more than once, or both). Reported rows get their output ``form_id``, ``plan_id`` and amount."""
     id_ = "distribution_id"
-    n_ext = ext.group_by(id_).agg(pl.len().alias("n_ext"))
-    n_out = out.group_by(id_).agg(pl.len().alias("n_out"))
     q = quarantine.filter(pl.col("table") == "distributions").select(pl.col("key").alias(id_))
-    n_q = q.group_by(id_).agg(pl.len().alias("n_q"))
+    # one pass over every id of the three sides: how often each side has it
+    src = pl.col("_src")
     counts = (
-        n_ext.join(n_out, on=id_, how="left", nulls_equal=True)
-        .join(n_q, on=id_, how="left", nulls_equal=True)
-        .with_columns(pl.col("n_out", "n_q").fill_null(0))
+        pl.concat(
+            [
+                ext.select(id_, pl.lit(0, pl.Int8).alias("_src")),
+                out.select(id_, pl.lit(1, pl.Int8).alias("_src")),
+                q.select(id_, pl.lit(2, pl.Int8).alias("_src")),
+            ]
+        )
+        .group_by(id_)
+        .agg(
+            (src == 0).sum().alias("n_ext"),
+            (src == 1).sum().alias("n_out"),
+            (src == 2).sum().alias("n_q"),
+        )
+        .filter(pl.col("n_ext") > 0)
     )
     disposition = (
         pl.when((pl.col("n_ext") == 1) & (pl.col("n_out") == 1) & (pl.col("n_q") == 0))
@@ -150,24 +160,21 @@ def dispositions(ext: pl.DataFrame, out: pl.DataFrame, quarantine: pl.DataFrame)
         .then(pl.lit("unaccounted"))
         .otherwise(pl.lit("ambiguous"))
     )
-    one_out = out.join(n_out.filter(pl.col("n_out") == 1), on=id_, how="semi").select(
+    # output columns only for ids reported exactly once (so the join below cannot add rows)
+    reported = counts.filter(disposition == "reported").select(id_)
+    one_out = out.join(reported, on=id_, how="semi").select(
         id_,
         pl.col("plan_id").alias("out_plan_id"),
         pl.col("form_id"),
         pl.col("amount_cents").alias("reported_amount_cents"),
     )
-    return (
-        ext.join(counts.select(id_, disposition.alias("disposition")), on=id_, how="left", nulls_equal=True)
-        .join(one_out, on=id_, how="left", nulls_equal=True)
-        .with_columns(
-            # an id reported twice or beside its quarantine row is not "reported": no form attached
-            *(
-                pl.when(pl.col("disposition") == "reported").then(pl.col(c)).otherwise(None).alias(c)
-                for c in ("out_plan_id", "form_id", "reported_amount_cents")
-            )
-        )
-        .sort("_row")
-    )
+    return ext.join(
+        counts.select(id_, disposition.alias("disposition")),
+        on=id_,
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    ).join(one_out, on=id_, how="left", nulls_equal=True, maintain_order="left")
 
 
 def outputs_not_in_extract(ext: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
