@@ -84,8 +84,9 @@ def plan_chart(plan_id: str, months: pl.DataFrame, has_control: bool) -> str:
         f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for i in range(5):
-        v = ymax * i // 4
+    steps = 5 if str(ymax).startswith("5") else 4  # gridlines at round amounts: 1, 2 or 5 × 10^k
+    for i in range(steps + 1):
+        v = ymax * i // steps
         yy = y(v)
         out.append(
             f'<line x1="{left}" y1="{yy}" x2="{width - right}" y2="{yy}" stroke="#dde" stroke-width="1"/>'
