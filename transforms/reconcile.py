@@ -401,7 +401,8 @@ def forms_check(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``forms_vs_disbursements``: per plan, Σ box 1 and Σ box 4 of the forms (outputs.md: sums
     over the form's disbursements) against the reported disbursements — box 1 from their output
-    amounts, box 4 from their extract withholding. Compared form by form; the plan's quarantined
+    amounts, box 4 from their extract withholding. Compared form by form (a form without any
+    disbursement breaks with nothing to trace); the plan's quarantined
     gross and withholding are shown beside (extract = reported + quarantined). Returns (rows, trace)."""
     on_forms = pl.concat(
         [
@@ -615,7 +616,7 @@ def reconcile(extract: dict[str, pl.DataFrame], outputs: dict[str, pl.DataFrame]
     extra = outputs_not_in_extract(ext, out)
     control = extract.get("control_totals")
     plans = extract.get("plans")
-    if plans is None:  # the forms carry each plan's payer EIN too
+    if plans is None or "payer_tin" not in plans.columns:  # the forms carry each plan's payer EIN too
         plans = outputs["forms"].select("plan_id", "payer_tin").unique()
 
     c_rows = _with_break_ids(control_totals_check(disp, control))
