@@ -103,3 +103,78 @@ def test_prorata_run_and_reconcile_against_a_real_prefect_server(real_prefect_se
     leaked = [v for v in personal_values() if v in text]
     assert leaked == []
     assert pl.read_parquet(rec / "reconciliation.parquet").height > 0
+
+
+def _postgres_installed() -> bool:
+    return any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _postgres_installed(), reason="PostgreSQL (Debian package postgresql) is not installed"
+)
+def test_prorata_run_against_a_prefect_server_on_postgresql(tmp_path):
+    """`make postgres` + `make prefect-server-postgres`, in a temporary folder: the flow run lands in
+    PostgreSQL's tables, not in a SQLite file."""
+    import shutil
+    import tempfile
+
+    from prefect.client.orchestration import SyncPrefectClient
+
+    from flows import server
+
+    # not under pytest's tmp_path: when run as root, the "postgres" user must reach the data folder
+    base = Path(tempfile.mkdtemp(prefix="prorata-pg-"))
+    base.chmod(0o755)
+    pg_dir, port = base / "pg", server.free_port()
+    script = ROOT / "scripts" / "postgres.sh"
+    home = base / "prefect-home"
+    try:
+        up = subprocess.run(
+            [str(script), "start", str(pg_dir), str(port)], capture_output=True, text=True, timeout=300
+        )
+        assert up.returncode == 0, up.stderr
+        url = f"postgresql+asyncpg://prefect:prefect@127.0.0.1:{port}/prefect"
+        assert url in up.stdout
+        started = server.start(home, server.free_port(), database_url=url, ui=False, timeout=240)
+        try:
+            run = subprocess.run(
+                [*PRORATA, "run", str(SAMPLE), "--out", str(tmp_path / "out"), "--quiet"],
+                env=client_env(started.api_url, tmp_path / "client-home"),
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=tmp_path,
+            )
+            assert run.returncode == 0, run.stderr[-3000:]
+            with SyncPrefectClient(started.api_url) as client:
+                runs = client.read_flow_runs()
+            assert [r.state.type.value for r in runs] == ["COMPLETED"]
+        finally:
+            server.stop(home)
+        assert not (home / "prefect.db").exists()  # the state is in PostgreSQL
+        psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))[-1]
+        rows = subprocess.run(
+            [
+                str(psql),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "prefect",
+                "-d",
+                "prefect",
+                "-tAc",
+                "select count(*) from flow_run where state_type = 'COMPLETED'",
+            ],
+            env={**os.environ, "PGPASSWORD": "prefect"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert rows.stdout.strip() == "1", rows.stderr
+    finally:
+        subprocess.run([str(script), "stop", str(pg_dir)], capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
