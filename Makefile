@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPLOG := $(VENV)/pip-install.log
 
-.PHONY: demo test lint bench clean env
+.PHONY: demo test lint bench clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
 
 env: $(STAMP)
 
@@ -33,6 +33,30 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m benchmarks.run_bench
+
+# A self-hosted Prefect server (docs/OPERATIONS-server.md): SQLite under $(PREFECT_SERVER_HOME) by
+# default; `make prefect-server-postgres` runs it on PostgreSQL from Debian's packages instead.
+PREFECT_SERVER_HOME ?= .prefect-server
+PREFECT_SERVER_PORT ?= 4200
+PG_DIR  ?= .postgres
+PG_PORT ?= 54329
+PG_URL  := postgresql+asyncpg://prefect:prefect@127.0.0.1:$(PG_PORT)/prefect
+
+prefect-server: $(STAMP)
+	@$(BIN)/python -m flows.server start --home $(PREFECT_SERVER_HOME) --port $(PREFECT_SERVER_PORT)
+
+prefect-server-stop: $(STAMP)
+	@$(BIN)/python -m flows.server stop --home $(PREFECT_SERVER_HOME)
+	@$(BIN)/python -m flows.server stop --home $(PREFECT_SERVER_HOME)-postgres >/dev/null
+
+postgres:
+	@scripts/postgres.sh start $(PG_DIR) $(PG_PORT)
+
+postgres-stop:
+	@scripts/postgres.sh stop $(PG_DIR)
+
+prefect-server-postgres: $(STAMP) postgres
+	@$(BIN)/python -m flows.server start --home $(PREFECT_SERVER_HOME)-postgres --port $(PREFECT_SERVER_PORT) --database-url $(PG_URL)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

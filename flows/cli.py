@@ -3,6 +3,7 @@
     prorata run EXTRACT_DIR --out OUT_DIR        split an extract and write the 1099-R outputs
     prorata sample --disbursements N --seed S --out DIR
     prorata explain DISTRIBUTION_ID --out OUT_DIR
+    prorata reconcile --extract EXTRACT_DIR --run OUT_DIR --out DIR
 
 Errors are one line on stderr naming the file and the problem; exit status 2 for a bad extract or
 target folder, 1 for an unexpected failure (``--debug`` shows the traceback).
@@ -83,9 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from contracts.loading import ExtractError, precheck
     from flows.config import ConfigError, load_settings
     from flows.outputs import OutputError, check_target
+    from flows.progress import RunProgress
 
     extract_dir, out_dir = Path(args.extract_dir), Path(args.out)
-    say = _progress(args.quiet)
+    say = RunProgress.for_cli(_progress(args.quiet), args.quiet)  # + a bar when stderr is a terminal
     try:
         check_target(out_dir.resolve())
         precheck(extract_dir)
@@ -119,6 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ExtractError, OutputError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    say.finish()
     print(summary_text(manifest, out_dir))
     return 0
 
@@ -169,6 +172,37 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from contracts.loading import ExtractError, precheck
+    from flows.outputs import OutputError, check_target
+    from flows.reconcile import reconcile_extract, reconcile_flow, summary_text
+
+    from flows.store import StoreError
+
+    out_dir = Path(args.out)
+    by_store = args.store is not None or args.tax_year is not None
+    if by_store == (args.extract is not None or args.run is not None) or (
+        (args.store is None) != (args.tax_year is None) or (args.extract is None) != (args.run is None)
+    ):
+        _err("prorata reconcile: give either --extract and --run, or --store and --tax-year")
+        return EXIT_BAD_INPUT
+    try:
+        check_target(out_dir.resolve())
+        if by_store:
+            from flows.reconcile import reconcile_store
+
+            manifest = reconcile_store(Path(args.store), args.tax_year, out_dir, prefect=not args.no_prefect)
+        else:
+            precheck(Path(args.extract))
+            run = reconcile_extract if args.no_prefect else reconcile_flow
+            manifest = run(Path(args.extract), Path(args.run), out_dir)
+    except (ExtractError, OutputError, StoreError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    print(summary_text(manifest, out_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prorata", description="Form 1099-R taxable/non-taxable split pipeline"
@@ -208,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("distribution_id")
     explain.add_argument("--out", required=True, help="the OUT_DIR of a prorata run")
     explain.set_defaults(func=cmd_explain)
+
+    recon = sub.add_parser(
+        "reconcile",
+        help="reconcile an extract with its run, or a store's tax year: control totals, forms, 945",
+    )
+    recon.add_argument("--extract", help="the EXTRACT_DIR that was run (with --run)")
+    recon.add_argument("--run", help="the OUT_DIR of its prorata run (with --extract)")
+    recon.add_argument("--store", help="a year-to-date store (with --tax-year): the live year and its outputs")
+    recon.add_argument("--tax-year", type=int, help="the store's tax year to reconcile (with --store)")
+    recon.add_argument("--out", required=True, help="reconciliation folder (replaced atomically)")
+    recon.add_argument("--no-prefect", action="store_true", help="run in-process without Prefect")
+    recon.set_defaults(func=cmd_reconcile)
 
     from flows.ops_cli import add_parsers as add_ops_parsers
 

@@ -19,6 +19,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline
+from flows import progress as progress_view
 
 TASK_OPTIONS = {"persist_result": False, "cache_policy": NO_CACHE}
 
@@ -50,7 +51,7 @@ def prorata_run(
     distributed: bool = False,
 ) -> dict:
     """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes)."""
-    say = progress or (lambda _m: None)
+    say = progress_view.for_flow(progress)  # terminal bar, Prefect progress artifact (flows/progress.py)
     local = (lambda t: t.fn) if distributed else (lambda t: t)  # I/O stays in this process on a cluster
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -72,7 +73,9 @@ def prorata_run(
     computed = pipeline.combine(loaded, parts)
     timings["split"] = time.perf_counter() - t0
     say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
-    return local(write)(out_dir, loaded, computed, timings, settings)
+    manifest = local(write)(out_dir, loaded, computed, timings, settings)
+    progress_view.finished(say, manifest)  # 100 % and the summary artifact
+    return manifest
 
 
 def run_on_dask(

@@ -24,3 +24,20 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def real_prefect_server(tmp_path_factory):
+    """A real, self-hosted Prefect server (``prefect server start``, SQLite under a temporary
+    PREFECT_HOME, a free loopback port), the same way ``make prefect-server`` starts one; yields
+    its API URL and stops it (its own process group) at the end of the session."""
+    from flows import server
+
+    home = tmp_path_factory.mktemp("prefect-server-home")
+    started = server.start(home, server.free_port(), ui=False, timeout=240)
+    started_seconds = round(started.seconds_to_healthy, 1)
+    (home / "seconds_to_healthy").write_text(f"{started_seconds}\n")
+    try:
+        yield started.api_url
+    finally:
+        server.stop(home)
