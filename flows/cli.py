@@ -176,7 +176,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from contracts.loading import ExtractError, precheck
     from flows.outputs import OutputError, check_target
     from flows.reconcile import reconcile_extract, reconcile_flow, summary_text
-
     from flows.store import StoreError
 
     out_dir = Path(args.out)
@@ -249,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recon.add_argument("--extract", help="the EXTRACT_DIR that was run (with --run)")
     recon.add_argument("--run", help="the OUT_DIR of its prorata run (with --extract)")
-    recon.add_argument("--store", help="a year-to-date store (with --tax-year): the live year and its outputs")
+    recon.add_argument(
+        "--store", help="a year-to-date store (with --tax-year): the live year and its outputs"
+    )
     recon.add_argument("--tax-year", type=int, help="the store's tax year to reconcile (with --store)")
     recon.add_argument("--out", required=True, help="reconciliation folder (replaced atomically)")
     recon.add_argument("--no-prefect", action="store_true", help="run in-process without Prefect")
