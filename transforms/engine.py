@@ -22,6 +22,7 @@ import polars as pl
 
 from transforms import allocation, basis, boxes, codes, explain, forms, roth
 from transforms.exceptions import paid_because_of_death
+from transforms.lookup import row_of
 from transforms.params import TaxParameters
 
 DISTRIBUTION_COLUMNS = [
@@ -88,35 +89,6 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
 
 
-NEIGHBOURS = 8  # rows sharing a first key value scanned after a binary search, before joining instead
-
-
-def row_of(frame: pl.DataFrame, table: pl.DataFrame, on: list[str], name: str) -> pl.Series:
-    """For each row of ``frame``, the number of the first row of ``table`` with the same ``on``
-    values (null keys never match; null if none), in ``frame``'s order. A binary search when the
-    table is sorted by its first key column (each key then starts a short run of rows), one join on
-    the key columns otherwise."""
-    first = table.get_column(on[0])
-    if table.height and first.is_sorted():
-        reach = table.select(pl.col(on[0]).rle().struct.field("len").max()).item()
-        if reach <= NEIGHBOURS:
-            start = first.search_sorted(frame.get_column(on[0]), side="left").cast(pl.Int64)
-            keys = frame.select(on)
-            found = []
-            for k in range(reach):
-                at = (start + k).clip(0, table.height - 1)
-                same = pl.all_horizontal(
-                    keys.get_column(c).eq(table.get_column(c).gather(at)).fill_null(False) for c in on
-                )
-                found.append(pl.when(same & (start + k < table.height)).then(at))
-            return pl.select(pl.coalesce(found).cast(pl.UInt32).alias(name)).to_series()
-    index = table.select(on).with_row_index(name)
-    rows = frame.select(on).join(index, on=on, how="left", maintain_order="left").get_column(name)
-    if rows.len() != frame.height:
-        raise ValueError(f"compute needs validated tables: {', '.join(on)} is not unique")
-    return rows
-
-
 def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
     row, in the participants' row order."""
@@ -139,6 +111,7 @@ def joined(tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None) ->
     d = tables["distributions"].drop("_row", strict=False)
     if not d.get_column("distribution_id").is_sorted():
         d = d.sort("distribution_id")
+    d = d.rechunk()  # one chunk per column: frames of columns chunked alike are cheap to extend
     part = row_of(d, tables["participants"], ["participant_id"], "_part")
     plan = row_of(d, tables["plans"], ["plan_id"], "_plan")
     payee = row_of(d, tables["payees"], ["payee_id"], "_payee")
@@ -259,7 +232,10 @@ ALLOCATION_OUTPUTS = [
 def allocate(legs: pl.DataFrame) -> pl.DataFrame:
     """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, computed
     on a narrow copy of the legs in allocation order, returned in the legs' order."""
-    ordered = allocation.sort_for_allocation(legs.select(ALLOCATION_INPUTS), "_pool_key")
+    narrow = legs.select(ALLOCATION_INPUTS).with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")
+    )
+    ordered = allocation.sort_for_allocation(narrow, "_pool_key")
     done = (
         ordered.with_columns(pool_totals())
         .with_columns(
@@ -274,7 +250,14 @@ def allocate(legs: pl.DataFrame) -> pl.DataFrame:
             event_closes().alias("closes"),
         )
     )
-    return done.select("_pos", *ALLOCATION_OUTPUTS).sort("_pos").drop("_pos")
+    # back in the legs' order: allocation row i holds leg _pos[i]
+    pos = done.get_column("_pos")
+    back = (
+        pl.Series("_back", [], pl.UInt32)
+        .extend_constant(0, pos.len())
+        .scatter(pos, pl.int_range(pos.len(), eager=True, dtype=pl.UInt32))
+    )
+    return done.select(pl.col(ALLOCATION_OUTPUTS).gather(back))
 
 
 REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
