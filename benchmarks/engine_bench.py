@@ -73,7 +73,9 @@ def measure_engine(extract_dir: Path) -> dict:
         forms += result.forms.height
         del result
     hwm = _hwm_kb()
-    peak = hwm / 1e6 if reset and hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    peak = (
+        hwm / 1e6 if reset and hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    )
     return {
         "extract": str(extract_dir),
         "rows": rows,

@@ -57,11 +57,11 @@ def rollover_priority(dense: bool = False) -> pl.Expr:
     else:
         number = order.cast(pl.Int64) - order.min().cast(pl.Int64)
     orders = number.max().fill_null(-1) + 1
-    default = (
-        pl.when(is_direct_rollover())
-        .then(pl.col("destination").replace_strict(DESTINATION_RANK, default=2, return_dtype=pl.Int64))
-        .otherwise(2)
-    )
+    default = pl.lit(2, pl.Int64)
+    for destination, rank in DESTINATION_RANK.items():  # a few comparisons: cheaper than a hash per leg
+        default = (
+            pl.when(pl.col("destination") == destination).then(pl.lit(rank, pl.Int64)).otherwise(default)
+        )
     return pl.when(elected).then(number).otherwise(orders + default)
 
 
