@@ -104,6 +104,14 @@ def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
 
 
+def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every column in one chunk: frames whose columns are chunked alike are cheap to
+    extend and gather from (a column at a time: ``DataFrame.rechunk`` also compacts text buffers)."""
+    if max(frame.n_chunks("all"), default=1) == 1:
+        return frame
+    return pl.DataFrame([column.rechunk() for column in frame.get_columns()])
+
+
 def matched(
     tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -113,7 +121,6 @@ def matched(
     d = tables["distributions"].drop("_row", strict=False)
     if not d.get_column("distribution_id").is_sorted():
         d = d.sort("distribution_id")
-    d = d.rechunk()  # one chunk per column: frames of columns chunked alike are cheap to extend
     ids = [
         row_of(d, tables["participants"], ["participant_id"], "_part"),
         row_of(d, tables["plans"], ["plan_id"], "_plan"),
@@ -142,7 +149,7 @@ def joined(tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None) ->
     d, ids = matched(tables, rows)
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
     parts = [
-        d,
+        single_chunk(d),
         _participants(tables)[ids.get_column("_part")],
         tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")],
         payees[ids.get_column("_payee")],
@@ -357,6 +364,7 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
         eid = rows.get_column("_eid").gather(ids.get_column("_crow"))
         keep = ~eid.is_in(eid.filter(coded.get_column("_codes_bad")).unique().implode())
         d, ids, person, plan, coded = (f.filter(keep) for f in (d, ids, person, plan, coded))
+    d, ids, person, plan, coded = (single_chunk(f) for f in (d, ids, person, plan, coded))
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
     legs = pl.concat(
         [
