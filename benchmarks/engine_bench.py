@@ -7,9 +7,10 @@ first (not timed); then :func:`transforms.engine.compute` runs over the validate
 plan batches ``prorata run`` uses (:func:`flows.pipeline.split_batches`), and only that is timed.
 
 Peak RSS: ``peak_rss_gb`` is the process's peak while the engine runs — the high-water mark is reset
-(``/proc/self/clear_refs``) once the validated tables are in memory, so it counts the tables the
+(``/proc/self/clear_refs``) once the validated tables are in memory, so it counts the batches the
 engine reads plus everything the engine builds, not the validation before it;
-``peak_rss_with_validation_gb`` is the whole process's peak. ``engine_cpu_s`` is the CPU time of
+``peak_rss_with_validation_gb`` is the whole process's peak; ``rss_before_engine_gb`` what the
+process holds when the engine starts (the validated tables and the interpreter). ``engine_cpu_s`` is the CPU time of
 all the process's threads during the engine: on a shared machine it varies less than the wall time.
 """
 
@@ -25,11 +26,12 @@ import time
 from pathlib import Path
 
 
-def _hwm_kb() -> int | None:
-    """The process's peak resident set (VmHWM) in kB, or None off Linux."""
+def _status_kb(field: str) -> int | None:
+    """A memory figure of the process from /proc/self/status (``VmHWM``: peak resident set,
+    ``VmRSS``: current) in kB, or None off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         return None
@@ -59,9 +61,11 @@ def measure_engine(extract_dir: Path) -> dict:
     except ImportError:  # the flow's batching is not there: one batch
         batches = [loaded.validated.tables]
     params = TaxParameters.for_year(loaded.manifest.tax_year)
+    del loaded  # the engine reads the batches only (a single batch holds the validated tables)
     rows = sum(b["distributions"].height for b in batches)
     with_validation = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     gc.collect()
+    before = _status_kb("VmRSS")
     reset = _reset_hwm()
     seconds = cpu = 0.0
     forms = 0
@@ -72,7 +76,7 @@ def measure_engine(extract_dir: Path) -> dict:
         cpu += time.process_time() - c0
         forms += result.forms.height
         del result
-    hwm = _hwm_kb()
+    hwm = _status_kb("VmHWM")
     peak = (
         hwm / 1e6 if reset and hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     )
@@ -86,6 +90,7 @@ def measure_engine(extract_dir: Path) -> dict:
         "engine_cpu_s": cpu,
         "peak_rss_gb": peak,
         "peak_rss_with_validation_gb": max(with_validation, peak),
+        "rss_before_engine_gb": before / 1e6 if before is not None else None,
         "load_average": os.getloadavg(),
     }
 
