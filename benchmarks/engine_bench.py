@@ -10,8 +10,9 @@ Peak RSS: ``peak_rss_gb`` is the process's peak while the engine runs — the hi
 (``/proc/self/clear_refs``) once the validated tables are in memory, so it counts the batches the
 engine reads plus everything the engine builds, not the validation before it;
 ``peak_rss_with_validation_gb`` is the whole process's peak; ``rss_before_engine_gb`` what the
-process holds when the engine starts (the validated tables and the interpreter). ``engine_cpu_s`` is the CPU time of
-all the process's threads during the engine: on a shared machine it varies less than the wall time.
+process holds when the engine starts (the batches and the interpreter). ``engine_cpu_s`` is the
+CPU time of all the process's threads during the engine: on a shared machine it varies less than
+the wall time.
 """
 
 from __future__ import annotations
