@@ -6,7 +6,7 @@ offending row under the first rule it breaks, the other rows of the event under
 on them.
 
 The cross-table rules hash each key column once: every disbursement is matched with the row number
-of its participant, plan, payee and contract row (:func:`_row_of`), and every event gets a number
+of its participant, plan, payee and contract row (:func:`transforms.lookup.row_of`), and every event gets a number
 (``_eid``, :func:`_dense_id`); the rules and the quarantine of whole events then work on those
 integers.
 """
@@ -23,6 +23,7 @@ from contracts.extract import TABLES
 from contracts.loading import ROW
 from contracts.rules import RULE_RANK, message_for
 from contracts.schemas import failures
+from transforms.lookup import row_of
 
 ROW_TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 QUARANTINE_SCHEMA = {
@@ -81,38 +82,6 @@ def _dense_id(values: pl.Series) -> pl.Series:
     return numbered.explode("_i").sort("_i").get_column("_id")
 
 
-NEIGHBOURS = 8  # rows sharing a first key value scanned after a binary search, before joining instead
-
-
-def _row_of(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> tuple[pl.Series, pl.DataFrame]:
-    """For each row of ``frame``, the number of the first row of ``table`` with the same ``on``
-    values (null keys never match; null if none), and the table those numbers index. A binary search
-    when the table is sorted by its first key column (each key then starts a short run of rows);
-    otherwise one join on the key columns — against ``table`` itself when the keys ``frame`` uses
-    are unique in it, against its first row of each key otherwise."""
-    first = table.get_column(on[0])
-    if table.height and first.is_sorted():
-        reach = table.select(pl.col(on[0]).rle().struct.field("len").max()).item()
-        if reach <= NEIGHBOURS:
-            start = first.search_sorted(frame.get_column(on[0]), side="left").cast(pl.Int64)
-            keys = frame.select(on)
-            found = []
-            for k in range(reach):
-                at = (start + k).clip(0, table.height - 1)
-                same = pl.all_horizontal(
-                    keys.get_column(c).eq(table.get_column(c).gather(at)).fill_null(False) for c in on
-                )
-                found.append(pl.when(same & (start + k < table.height)).then(at))
-            return pl.select(pl.coalesce(found).cast(pl.UInt32).alias("_r")).to_series(), table
-    keys = frame.select(on)
-    rows = keys.join(table.select(on).with_row_index("_r"), on=on, how="left", maintain_order="left")
-    if rows.height == frame.height:
-        return rows.get_column("_r"), table
-    table = table.unique(on, keep="first", maintain_order=True)
-    rows = keys.join(table.select(on).with_row_index("_r"), on=on, how="left", maintain_order="left")
-    return rows.get_column("_r"), table
-
-
 def _event_mixed(d: pl.DataFrame, eid: pl.Series) -> pl.Series:
     """Per disbursement: the rows of its event do not share one participant, payee, plan and payment
     date (null counts as a value). The event's rows are compared one after the other, in event
@@ -152,11 +121,12 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     """The cross-table rules of extract.md: (_row, rule) failures of distributions, contracts and
     participants."""
     d, c = t["distributions"], t["contracts"]
-    part, parts = _row_of(d, t["participants"], ["participant_id"])
-    plan, plans = _row_of(d, t["plans"], ["plan_id"])
-    payee, _ = _row_of(d, t["payees"], ["payee_id"])
-    crow, contract_rows = _row_of(d, c, ["event_id", "contract"])
-    own, payees = _row_of(parts, t["payees"], ["payee_id"])
+    parts, plans, payees, contract_rows = t["participants"], t["plans"], t["payees"], c
+    part = row_of(d, parts, ["participant_id"])
+    plan = row_of(d, plans, ["plan_id"])
+    payee = row_of(d, payees, ["payee_id"])
+    crow = row_of(d, c, ["event_id", "contract"])
+    own = row_of(parts, payees, ["payee_id"])
 
     facts = pl.DataFrame(
         {
@@ -203,7 +173,7 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     first = dx.select("event_id", "_plan_type", "_sep", "_p_roth").filter(eid.is_first_distinct())
     # event numbers follow first appearance, so row k of ``first`` is event k (the null event, if
     # any, has its own row and no number)
-    c_event, _ = _row_of(c, first, ["event_id"])
+    c_event = row_of(c, first, ["event_id"])
     cx = c.with_columns(
         first.get_column(name).gather(c_event) for name in ("_plan_type", "_sep", "_p_roth")
     ).with_columns(c_event.is_not_null().alias("_has_event"))
@@ -219,11 +189,7 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
 
     p_checks = {
         "unknown_plan": pl.col("plan_id").is_in(t["plans"]["plan_id"].implode()),
-        "unknown_payee": (
-            pl.when(pl.col("payee_id").is_not_null()).then(own.is_not_null())
-            if parts is t["participants"]
-            else pl.col("payee_id").is_in(t["payees"]["payee_id"].implode())
-        ),
+        "unknown_payee": (pl.when(pl.col("payee_id").is_not_null()).then(own.is_not_null())),
         "roth_first_year_invalid": pl.col("roth_first_year").is_between(2006, tax_year),
     }
     fails = {

@@ -17,8 +17,9 @@ import pytest
 
 from contracts.loading import read_extract
 from contracts.schemas import NEIGHBOURS, duplicated
-from contracts.validate import _dense_id, _row_of, validate
-from transforms import codes, engine, forms
+from contracts.validate import _dense_id, validate
+from transforms import codes, engine, forms, lookup
+from transforms.lookup import row_of
 from transforms.params import TaxParameters
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "extract"
@@ -40,10 +41,17 @@ def _joined_first_row(frame: pl.DataFrame, table: pl.DataFrame, on: list[str]) -
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("sort_table", [True, False])
-def test_row_lookup_by_binary_search_equals_the_join(seed, sort_table):
+@pytest.mark.parametrize("sort_frame", [True, False])
+@pytest.mark.parametrize("on", [["a"], ["a", "b"]])
+@pytest.mark.parametrize("table_rows", [60, 30 * NEIGHBOURS])  # runs of a few rows; runs too long to scan
+@pytest.mark.parametrize("small_table", [lookup.SMALL_TABLE, 0])  # through an enumeration, or not
+def test_row_lookup_by_runs_equals_the_join(
+    seed, sort_table, sort_frame, on, table_rows, small_table, monkeypatch
+):
+    monkeypatch.setattr(lookup, "SMALL_TABLE", small_table)
     rng = random.Random(seed)
     table = pl.DataFrame(
-        {"a": _keys(rng, 60, "abcd", nulls=True), "b": _keys(rng, 60, "xy", nulls=True)},
+        {"a": _keys(rng, table_rows, "abcd", nulls=True), "b": _keys(rng, table_rows, "xy", nulls=True)},
         schema={"a": pl.String, "b": pl.String},
     )
     if sort_table:
@@ -52,14 +60,22 @@ def test_row_lookup_by_binary_search_equals_the_join(seed, sort_table):
         {"a": _keys(rng, 200, "abcde", nulls=True), "b": _keys(rng, 200, "xyz", nulls=True)},
         schema={"a": pl.String, "b": pl.String},
     )
-    expected = _joined_first_row(frame, table, ["a", "b"])
-    rows, indexed = _row_of(frame, table, ["a", "b"])
-    got = [None if r is None else indexed.row(r, named=True) for r in rows.to_list()]
-    want = [None if r is None else table.row(r, named=True) for r in expected]
-    assert got == want
-    unique_table = table.unique(["a", "b"], keep="first", maintain_order=True)
-    engine_rows = engine.row_of(frame, unique_table, ["a", "b"], "_r").to_list()
-    assert engine_rows == _joined_first_row(frame, unique_table, ["a", "b"])
+    if sort_frame:
+        frame = frame.sort("a", nulls_last=rng.random() < 0.5)
+    assert row_of(frame, table, on).to_list() == _joined_first_row(frame, table, on)
+    unique_table = table.unique(on, keep="first", maintain_order=True)
+    assert row_of(frame, unique_table, on).to_list() == _joined_first_row(frame, unique_table, on)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_row_lookup_of_a_frame_listing_every_table_key_in_order_equals_the_join(seed):
+    rng = random.Random(seed)
+    keys = sorted({f"k{rng.randrange(10**6):07d}" for _ in range(300)})
+    table = pl.DataFrame({"a": keys, "b": [rng.choice("xy") for _ in keys]})
+    frame = pl.DataFrame({"a": sorted(keys + [rng.choice(keys) for _ in range(200)])})
+    frame = frame.with_columns(pl.Series("b", [rng.choice("xyz") for _ in range(frame.height)]))
+    for on in (["a"], ["a", "b"]):
+        assert row_of(frame, table, on).to_list() == _joined_first_row(frame, table, on)
 
 
 @pytest.mark.parametrize("seed", range(6))

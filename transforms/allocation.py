@@ -23,7 +23,7 @@ from transforms.money import mul_div_floor
 
 POOL = ["event_id", "pool"]
 A = pl.col("amount_cents")
-SEG, SEG_START = "_seg", "_seg_start"
+SEG, SEG_START, SEG_END = "_seg", "_seg_start", "_seg_end"
 
 # Default order among direct rollovers without an election: non-Roth destinations first, so that no
 # Roth conversion is taxed by default (extract.md, "Allocation within an event").
@@ -41,44 +41,54 @@ def is_direct_rollover() -> pl.Expr:
     return pl.col("destination") != "cash"
 
 
-def rollover_priority() -> pl.Expr:
+def rollover_priority(dense: bool = False) -> pl.Expr:
     """Order in which direct rollovers take pre-tax money (Notice 2014-54, §III: the recipient may
     choose; ``extract.md`` convention otherwise), as one integer, lowest first: legs with a
-    ``rollover_order``, by that order (its rank among the orders present); then the others,
-    traditional IRA and plan before Roth destinations; then the legs that are not direct
-    rollovers. Ties go by ``distribution_id`` (the frame order :func:`sort_for_allocation` keeps).
+    ``rollover_order``, by that order; then the others, traditional IRA and plan before Roth
+    destinations; then the legs that are not direct rollovers. Ties go by ``distribution_id`` (the
+    frame order :func:`sort_for_allocation` keeps). An elected leg's number is its order less the
+    smallest order present (no sort needed), or with ``dense`` its rank among the orders present
+    (smaller numbers when the orders are far apart): the same ordering either way.
     """
     elected = pl.col("rollover_order").is_not_null() & is_direct_rollover()
-    rank = pl.when(elected).then(pl.col("rollover_order")).rank("dense").cast(pl.Int64)
-    orders = rank.max().fill_null(0)
-    default = (
-        pl.when(is_direct_rollover())
-        .then(pl.col("destination").replace_strict(DESTINATION_RANK, default=2, return_dtype=pl.Int64))
-        .otherwise(2)
-    )
-    return pl.when(elected).then(rank - 1).otherwise(orders + default)
+    order = pl.when(elected).then(pl.col("rollover_order"))
+    if dense:
+        number = order.rank("dense").cast(pl.Int64) - 1
+    else:
+        number = order.cast(pl.Int64) - order.min().cast(pl.Int64)
+    orders = number.max().fill_null(-1) + 1
+    default = pl.lit(2, pl.Int64)
+    for destination, rank in DESTINATION_RANK.items():  # a few comparisons: cheaper than a hash per leg
+        default = (
+            pl.when(pl.col("destination") == destination).then(pl.lit(rank, pl.Int64)).otherwise(default)
+        )
+    return pl.when(elected).then(number).otherwise(orders + default)
 
 
 def sort_for_allocation(legs: pl.DataFrame, pool_key: str) -> pl.DataFrame:
     """Legs in allocation order (Notice 2014-54, §III; extract.md order): each pool — the rows
     sharing the integer ``pool_key`` — a run of consecutive rows in :func:`rollover_priority` order,
     ties kept in the frame's order (``legs`` must come in ``distribution_id`` order). Adds ``_seg``
-    (the run's number, sorted) and ``_seg_start``. One stable sort on one integer: much cheaper than
-    ``over(order_by=...)`` or a sort on strings.
+    (the run's number, sorted), ``_seg_start`` and ``_seg_end``. One stable sort on one integer:
+    much cheaper than ``over(order_by=...)`` or a sort on strings.
     """
-    legs = legs.with_columns(rollover_priority().alias("_prio"))
-    width = legs.get_column("_prio").max()
-    width = 1 if width is None else int(width) + 1
     limit = (legs.get_column(pool_key).max() or 0) + 1
-    if limit * width >= 2**63:  # pragma: no cover - needs more pools than rows fit in memory
+    for dense in (False, True):
+        prio = legs.select(rollover_priority(dense).alias("_prio")).to_series()
+        width = prio.max()
+        width = 1 if width is None else int(width) + 1
+        if limit * width < 2**63:
+            break
+    else:  # pragma: no cover - needs more pools than rows fit in memory
         raise OverflowError("allocation key does not fit in 64 bits")
-    key = pl.col(pool_key).cast(pl.UInt64) * width + pl.col("_prio").cast(pl.UInt64)
+    key = pl.col(pool_key).cast(pl.UInt64) * width + prio.cast(pl.UInt64)
     ordered = legs.with_columns(key.alias("_alloc_key")).sort("_alloc_key", maintain_order=True)
     start = (pl.col(pool_key) != pl.col(pool_key).shift(1)).fill_null(True)
+    end = (pl.col(pool_key) != pl.col(pool_key).shift(-1)).fill_null(True)
     return (
-        ordered.drop("_alloc_key", "_prio")
-        .with_columns(start.alias(SEG_START))
-        .with_columns((pl.col(SEG_START).cum_sum() - 1).set_sorted().alias(SEG))
+        ordered.drop("_alloc_key")
+        .with_columns(start.alias(SEG_START), end.alias(SEG_END))
+        .with_columns((pl.col(SEG_START).cum_sum() - 1).cast(pl.UInt32).set_sorted().alias(SEG))
     )
 
 
@@ -95,8 +105,11 @@ def sum_before_within(expr: pl.Expr) -> pl.Expr:
 def pool_sum(expr: pl.Expr) -> pl.Expr:
     """The sum of ``expr`` over the leg's pool (Notice 2014-54, §III: the pool is allocated as a
     whole; §402A(d)(4)), broadcast to every leg of the pool; frame of :func:`sort_for_allocation`.
+    Read from the running sum at the pools' last rows — no hashing, no window. Integer sums wrap
+    like polars' own ``sum``, so each pool's sum is exact whenever it fits.
     """
-    return expr.sum().over(SEG)
+    at_ends = expr.cum_sum().filter(pl.col(SEG_END))
+    return (at_ends - at_ends.shift(1, fill_value=0)).gather(pl.col(SEG))
 
 
 def _stage_amounts() -> list[pl.Expr]:
@@ -183,4 +196,6 @@ def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:
     keyed = legs.sort("distribution_id").with_columns(
         pl.struct(POOL).rank("dense").cast(pl.UInt64).alias("_pool_key")
     )
-    return allocate_in_order(sort_for_allocation(keyed, "_pool_key")).drop("_pool_key", SEG, SEG_START)
+    return allocate_in_order(sort_for_allocation(keyed, "_pool_key")).drop(
+        "_pool_key", SEG, SEG_START, SEG_END
+    )

@@ -22,6 +22,7 @@ import polars as pl
 
 from transforms import allocation, basis, boxes, codes, explain, forms, roth
 from transforms.exceptions import paid_because_of_death
+from transforms.lookup import row_of
 from transforms.params import TaxParameters
 
 DISTRIBUTION_COLUMNS = [
@@ -88,35 +89,6 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
 
 
-NEIGHBOURS = 8  # rows sharing a first key value scanned after a binary search, before joining instead
-
-
-def row_of(frame: pl.DataFrame, table: pl.DataFrame, on: list[str], name: str) -> pl.Series:
-    """For each row of ``frame``, the number of the first row of ``table`` with the same ``on``
-    values (null keys never match; null if none), in ``frame``'s order. A binary search when the
-    table is sorted by its first key column (each key then starts a short run of rows), one join on
-    the key columns otherwise."""
-    first = table.get_column(on[0])
-    if table.height and first.is_sorted():
-        reach = table.select(pl.col(on[0]).rle().struct.field("len").max()).item()
-        if reach <= NEIGHBOURS:
-            start = first.search_sorted(frame.get_column(on[0]), side="left").cast(pl.Int64)
-            keys = frame.select(on)
-            found = []
-            for k in range(reach):
-                at = (start + k).clip(0, table.height - 1)
-                same = pl.all_horizontal(
-                    keys.get_column(c).eq(table.get_column(c).gather(at)).fill_null(False) for c in on
-                )
-                found.append(pl.when(same & (start + k < table.height)).then(at))
-            return pl.select(pl.coalesce(found).cast(pl.UInt32).alias(name)).to_series()
-    index = table.select(on).with_row_index(name)
-    rows = frame.select(on).join(index, on=on, how="left", maintain_order="left").get_column(name)
-    if rows.len() != frame.height:
-        raise ValueError(f"compute needs validated tables: {', '.join(on)} is not unique")
-    return rows
-
-
 def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
     row, in the participants' row order."""
@@ -132,33 +104,59 @@ def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
 
 
+def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every column in one chunk: frames whose columns are chunked alike are cheap to
+    extend and gather from (a column at a time: ``DataFrame.rechunk`` also compacts text buffers)."""
+    if max(frame.n_chunks("all"), default=1) == 1:
+        return frame
+    return pl.DataFrame([column.rechunk() for column in frame.get_columns()])
+
+
+def matched(
+    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The disbursements in ``distribution_id`` order, and the row each one refers to in the
+    participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
+    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`)."""
+    d = tables["distributions"].drop("_row", strict=False)
+    if not d.get_column("distribution_id").is_sorted():
+        d = d.sort("distribution_id")
+    ids = [
+        row_of(d, tables["participants"], ["participant_id"], "_part"),
+        row_of(d, tables["plans"], ["plan_id"], "_plan"),
+        row_of(d, tables["payees"], ["payee_id"], "_payee"),
+    ]
+    if rows is not None:
+        ids.append(row_of(d, rows, CONTRACT, "_crow"))
+    return d, pl.DataFrame(ids)
+
+
+PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
+
+
+def _with_leg_columns(legs: pl.DataFrame) -> pl.DataFrame:
+    return legs.with_columns(
+        pl.col("payment_date").dt.year().cast(pl.Int32).alias("tax_year"),
+        _pool(pl.col("contract")).alias("pool"),
+        (pl.col("contract") == "roth").alias("roth"),
+    )
+
+
 def joined(tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None) -> pl.DataFrame:
     """Disbursements, in ``distribution_id`` order, with what the rules read about the participant,
     the payee, the plan and (given ``rows`` of :func:`contract_rows`) the contract row. ``_part``,
     ``_plan``, ``_payee`` and ``_crow`` number the row of each table joined."""
-    d = tables["distributions"].drop("_row", strict=False)
-    if not d.get_column("distribution_id").is_sorted():
-        d = d.sort("distribution_id")
-    part = row_of(d, tables["participants"], ["participant_id"], "_part")
-    plan = row_of(d, tables["plans"], ["plan_id"], "_plan")
-    payee = row_of(d, tables["payees"], ["payee_id"], "_payee")
-    plans = tables["plans"].select("plan_type", "payer_tin", "pre1987_recovery")
+    d, ids = matched(tables, rows)
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
-    parts = [d, _participants(tables)[part], plans[plan], payees[payee]]
-    ids = [part, plan, payee]
+    parts = [
+        single_chunk(d),
+        _participants(tables)[ids.get_column("_part")],
+        tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")],
+        payees[ids.get_column("_payee")],
+    ]
     if rows is not None:
-        crow = row_of(d, rows, CONTRACT, "_crow")
-        parts.append(rows.drop(CONTRACT)[crow])
-        ids.append(crow)
-    return (
-        pl.concat(parts, how="horizontal")
-        .with_columns(ids)
-        .with_columns(
-            pl.col("payment_date").dt.year().cast(pl.Int32).alias("tax_year"),
-            _pool(pl.col("contract")).alias("pool"),
-            (pl.col("contract") == "roth").alias("roth"),
-        )
-    )
+        parts.append(rows.drop(CONTRACT)[ids.get_column("_crow")])
+    return _with_leg_columns(pl.concat([*parts, ids], how="horizontal"))
 
 
 def enrich(tables: dict[str, pl.DataFrame]) -> pl.LazyFrame:
@@ -236,7 +234,6 @@ def event_closes() -> pl.Expr:
 
 
 ALLOCATION_INPUTS = [
-    "_pos",
     "_pool_key",
     "_eid",
     "destination",
@@ -259,7 +256,10 @@ ALLOCATION_OUTPUTS = [
 def allocate(legs: pl.DataFrame) -> pl.DataFrame:
     """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, computed
     on a narrow copy of the legs in allocation order, returned in the legs' order."""
-    ordered = allocation.sort_for_allocation(legs.select(ALLOCATION_INPUTS), "_pool_key")
+    narrow = legs.select(ALLOCATION_INPUTS).with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")
+    )
+    ordered = allocation.sort_for_allocation(narrow, "_pool_key")
     done = (
         ordered.with_columns(pool_totals())
         .with_columns(
@@ -274,7 +274,14 @@ def allocate(legs: pl.DataFrame) -> pl.DataFrame:
             event_closes().alias("closes"),
         )
     )
-    return done.select("_pos", *ALLOCATION_OUTPUTS).sort("_pos").drop("_pos")
+    # back in the legs' order: allocation row i holds leg _pos[i]
+    pos = done.get_column("_pos")
+    back = (
+        pl.Series("_back", [], pl.UInt32)
+        .extend_constant(0, pos.len())
+        .scatter(pos, pl.int_range(pos.len(), eager=True, dtype=pl.UInt32))
+    )
+    return done.select(pl.col(ALLOCATION_OUTPUTS).gather(back))
 
 
 REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
@@ -282,57 +289,106 @@ REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "feder
 WORK_COLUMNS = [*ALLOCATION_INPUTS, "contract_foreign_cents", "_first_of_contract", "_codes_bad"]
 
 
-def _require_joined(legs: pl.DataFrame) -> None:
+def _require_joined(ids: pl.DataFrame) -> None:
     for column, what in (
         ("_part", "participant"),
         ("_plan", "plan"),
         ("_payee", "payee"),
         ("_crow", "contract row"),
     ):
-        if legs.get_column(column).null_count():
+        if ids.get_column(column).null_count():
             raise ValueError(f"compute needs validated tables: a disbursement has no {what} row")
 
 
-def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> pl.DataFrame:
-    """The legs with every fact the rules read: the joined rows (:func:`joined`), the contract draw
-    and its basis recovery (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool
-    (:func:`pool_parts`), the Roth test (§402A(d)(2)) and box 7 (i1099r, Guide to Distribution
-    Codes)."""
-    legs = joined(tables, contract_rows(tables["contracts"])).with_columns(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos"),
+CODE_INPUTS = [
+    "payee_id",
+    "payment_date",
+    "reason",
+    "destination",
+    "contract",
+    "corrective_taxable_year",
+    "from_rollover_source",
+]
+"""What box 7 reads on the disbursement itself; the rest comes from the participant and the plan."""
+
+
+def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
+    """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
+    the numeric code, the death and corrective facts, ``distribution_codes`` and ``_codes_bad``
+    (:func:`transforms.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
+    the participant's facts and the plan type."""
+    facts = frame.with_columns(
+        codes.numeric_code(p).alias("numeric_code"),
+        paid_because_of_death().alias("_death"),
+        codes.corrective_in_payment_year().alias("_corrective_8"),
+    )
+    return pl.concat(
+        [
+            facts.select("numeric_code", "_death", "_corrective_8"),
+            codes.distribution_codes_by_table(p, facts),
+        ],
+        how="horizontal",
+    )
+
+
+def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
+    """The legs whose box 7 cannot be reported — three codes needed (i1099r 2023: "Enter a maximum
+    of two alphanumeric codes") or a pair Table 1 does not allow: (distribution_id, event_id, rule).
+    Their whole event is set aside (:func:`leg_facts`)."""
+    bad = coded.get_column("_codes_bad")
+    rule = coded.filter(bad).select(
+        pl.when(codes.needs_three_codes())
+        .then(pl.lit("codes_over_two"))
+        .otherwise(pl.lit("codes_invalid"))
+        .alias("rule")
+    )
+    return pl.concat([d.filter(bad).select("distribution_id", "event_id"), rule], how="horizontal")
+
+
+def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The legs with every fact the rules read, and the legs set aside (:func:`uncodable`).
+
+    Box 7 (i1099r, Guide to Distribution Codes) is decided first, on the few columns it reads, so
+    that the events that cannot be reported leave before the other columns are gathered. The rest:
+    the joined rows (:func:`joined`), the contract draw and its basis recovery
+    (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool (:func:`pool_parts`)
+    and the Roth test (§402A(d)(2))."""
+    rows = contract_rows(tables["contracts"])
+    d, ids = matched(tables, rows)
+    _require_joined(ids)
+    person = _participants(tables)[ids.get_column("_part")]
+    plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
+    coded = box7(pl.concat([d.select(CODE_INPUTS), person, plan], how="horizontal"), p)
+    rejected = uncodable(d, coded)
+    if rejected.height:
+        eid = rows.get_column("_eid").gather(ids.get_column("_crow"))
+        keep = ~eid.is_in(eid.filter(coded.get_column("_codes_bad")).unique().implode())
+        d, ids, person, plan, coded = (f.filter(keep) for f in (d, ids, person, plan, coded))
+    d, ids, person, plan, coded = (single_chunk(f) for f in (d, ids, person, plan, coded))
+    payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
+    legs = pl.concat(
+        [
+            d,
+            person,
+            plan,
+            payees[ids.get_column("_payee")],
+            rows.drop(CONTRACT)[ids.get_column("_crow")],
+            ids,
+            coded,
+        ],
+        how="horizontal",
+    )
+    legs = _with_leg_columns(legs).with_columns(
         (pl.col("_eid").cast(pl.UInt64) * 2 + pl.col("roth").cast(pl.UInt64)).alias("_pool_key"),
     )
-    _require_joined(legs)
     for stage in contract_facts(legs.get_column("_crow").is_sorted()):
         legs = legs.with_columns(stage)
     legs = legs.drop("basis_cents").with_columns(
         *pool_parts(),
         roth.roth_qualified(p).alias("roth_qualified"),
         roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
-        codes.numeric_code(p).alias("numeric_code"),
-        paid_because_of_death().alias("_death"),
-        codes.corrective_in_payment_year().alias("_corrective_8"),
     )
-    return pl.concat([legs, codes.distribution_codes_by_table(p, legs)], how="horizontal")
-
-
-def set_aside_uncodable(legs: pl.DataFrame, keep: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The legs of events whose box 7 cannot be reported — three codes needed (i1099r 2023: "Enter a
-    maximum of two alphanumeric codes") or a pair Table 1 does not allow — leave with their whole
-    event: (the other legs, reduced to the ``keep`` columns; the rejected rows and their rule)."""
-    rejected = legs.filter(pl.col("_codes_bad")).select(
-        "distribution_id",
-        "event_id",
-        pl.when(codes.needs_three_codes())
-        .then(pl.lit("codes_over_two"))
-        .otherwise(pl.lit("codes_invalid"))
-        .alias("rule"),
-        "_eid",
-    )
-    legs = legs.select(keep)
-    if rejected.height:
-        legs = legs.filter(~pl.col("_eid").is_in(rejected.get_column("_eid").unique().implode()))
-    return legs, rejected.drop("_eid")
+    return legs, rejected
 
 
 def split(legs: pl.DataFrame) -> pl.DataFrame:
@@ -352,7 +408,7 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
     ]
     extra = [c for c in extra if c not in _INPUT_COLUMNS]
-    legs = leg_facts(tables, p)
+    legs, rejected = leg_facts(tables, p)
     wanted = [
         *DISTRIBUTION_COLUMNS,
         *extra,
@@ -361,11 +417,10 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         *REPORT_COLUMNS,
         *WORK_COLUMNS,
     ]
-    legs, rejected = set_aside_uncodable(legs, list(dict.fromkeys(c for c in wanted if c in legs.columns)))
+    legs = legs.select(list(dict.fromkeys(c for c in wanted if c in legs.columns)))
     legs = split(legs)
     built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
     kept = legs.with_columns(built.form_id, built.form_row).drop(
-        "_pos",
         "_pool_key",
         "_box10_eligible",
         "_first_of_contract",

@@ -1,0 +1,121 @@
+"""The engine alone: split, box 7 codes and forms for every disbursement (issue 3, deliverable 10).
+
+    python -m benchmarks.engine_bench EXTRACT_DIR [EXTRACT_DIR ...]
+
+Each extract is measured in a fresh process (one JSON line each). The extract is read and validated
+first (not timed); then :func:`transforms.engine.compute` runs over the validated tables, in the
+plan batches ``prorata run`` uses (:func:`flows.pipeline.split_batches`), and only that is timed.
+
+Peak RSS: ``peak_rss_gb`` is the process's peak while the engine runs — the high-water mark is reset
+(``/proc/self/clear_refs``) once the validated tables are in memory, so it counts the batches the
+engine reads plus everything the engine builds, not the validation before it;
+``peak_rss_with_validation_gb`` is the whole process's peak; ``rss_before_engine_gb`` what the
+process holds when the engine starts (the batches and the interpreter). ``engine_cpu_s`` is the
+CPU time of all the process's threads during the engine: on a shared machine it varies less than
+the wall time.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _status_kb(field: str) -> int | None:
+    """A memory figure of the process from /proc/self/status (``VmHWM``: peak resident set,
+    ``VmRSS``: current) in kB, or None off Linux."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm() -> bool:
+    """Set the peak resident set back to the current one (Linux: ``clear_refs`` value 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure_engine(extract_dir: Path) -> dict:
+    """Rows, seconds of the engine alone, rows/s and peak RSS (GB) for one extract."""
+    from flows.pipeline import load_and_validate
+    from transforms.engine import compute
+    from transforms.params import TaxParameters
+
+    loaded = load_and_validate(Path(extract_dir))
+    try:
+        from flows.pipeline import split_batches
+
+        batches = split_batches(loaded)
+    except ImportError:  # the flow's batching is not there: one batch
+        batches = [loaded.validated.tables]
+    params = TaxParameters.for_year(loaded.manifest.tax_year)
+    del loaded  # the engine reads the batches only (a single batch holds the validated tables)
+    rows = sum(b["distributions"].height for b in batches)
+    with_validation = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    gc.collect()
+    before = _status_kb("VmRSS")
+    reset = _reset_hwm()
+    seconds = cpu = 0.0
+    forms = 0
+    for batch in batches:
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = compute(batch, params)
+        seconds += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+        forms += result.forms.height
+        del result
+    hwm = _status_kb("VmHWM")
+    peak = (
+        hwm / 1e6 if reset and hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    )
+    return {
+        "extract": str(extract_dir),
+        "rows": rows,
+        "forms": forms,
+        "batches": len(batches),
+        "engine_s": seconds,
+        "rows_per_s": rows / seconds if seconds else None,
+        "engine_cpu_s": cpu,
+        "peak_rss_gb": peak,
+        "peak_rss_with_validation_gb": max(with_validation, peak),
+        "rss_before_engine_gb": before / 1e6 if before is not None else None,
+        "load_average": os.getloadavg(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--one":
+        print(json.dumps(measure_engine(Path(argv[1]))), flush=True)
+        return 0
+    if not argv:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    status = 0
+    for extract in argv:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.engine_bench", "--one", extract],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if done.returncode:
+            status = done.returncode
+        sys.stdout.write(done.stdout)
+        sys.stdout.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
