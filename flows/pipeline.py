@@ -56,6 +56,7 @@ class Loaded:
     rows_in: dict[str, int]
     hashes: dict[str, str]
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # read, validate
 
 
 @dataclass
@@ -78,12 +79,15 @@ class RunSummary:
 
 def load_and_validate(extract_dir: Path) -> Loaded:
     """Stage 1: read every table (table-level faults raise ExtractError) and split off quarantine."""
+    t0 = time.perf_counter()
     hashes = file_hashes(extract_dir) if extract_dir.is_dir() else {}
     manifest, frames = read_extract(extract_dir)
+    t1 = time.perf_counter()
     validated = validate(frames, manifest.tax_year)
     rows_in = {name: frame.height for name, frame in frames.items()}
     extras = {"control_totals": frames["control_totals"]} if "control_totals" in frames else {}
-    return Loaded(manifest, validated, rows_in, hashes, extras)
+    seconds = {"read": t1 - t0, "validate": time.perf_counter() - t1}
+    return Loaded(manifest, validated, rows_in, hashes, extras, seconds)
 
 
 def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -133,10 +137,11 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
 PARTITION_ROWS = int(os.environ.get("PRORATA_PARTITION_ROWS", "2000000"))
 
 
-def plan_partitions(distributions: pl.DataFrame, max_rows: int = PARTITION_ROWS) -> list[list[str]]:
+def plan_partitions(distributions: pl.DataFrame, max_rows: int | None = None) -> list[list[str]]:
     """Plans packed, in plan_id order, into batches of at most ``max_rows`` disbursements (a larger
     plan is a batch of its own). Every rule works within one plan — an event, a form, a payee's
     total distribution, a participant's box 9a — so batches are computed independently."""
+    max_rows = max_rows or PARTITION_ROWS
     sizes = distributions.group_by("plan_id").len().sort("plan_id").rows()
     batches: list[list[str]] = []
     current: list[str] = []
@@ -529,7 +534,7 @@ def stream_batches(
     """Stages 2 and 3 streamed (:class:`StreamedRun`): one plan batch in memory at a time."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    count = len(plan_partitions(loaded.validated.tables["distributions"], batch_rows or PARTITION_ROWS))
+    count = len(plan_partitions(loaded.validated.tables["distributions"], batch_rows))
     with StreamedRun(out_dir, loaded, settings) as run:
         for i, batch in enumerate(iter_batches(loaded, batch_rows), start=1):
             part = compute_batch(batch, loaded.manifest.tax_year)
@@ -558,6 +563,7 @@ def run_pipeline(
     t0 = time.perf_counter()
     loaded = load_and_validate(extract_dir)
     timings["read_validate"] = time.perf_counter() - t0
+    timings.update(loaded.seconds)
     say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
     manifest = stream_batches(loaded, out_dir, timings, say, settings, batch_rows)
     return RunSummary(manifest, out_dir)

@@ -57,14 +57,11 @@ def prorata_run(
     t0 = time.perf_counter()
     loaded = local(read_and_validate)(extract_dir)
     timings["read_validate"] = time.perf_counter() - t0
+    timings.update(loaded.seconds)
     say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
     t0 = time.perf_counter()
     tax_year = loaded.manifest.tax_year
-    count = len(
-        pipeline.plan_partitions(
-            loaded.validated.tables["distributions"], batch_rows or pipeline.PARTITION_ROWS
-        )
-    )
+    count = len(pipeline.plan_partitions(loaded.validated.tables["distributions"], batch_rows))
     with pipeline.StreamedRun(out_dir, loaded, settings) as run:
         if distributed:
             futures = [
