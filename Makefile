@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPLOG := $(VENV)/pip-install.log
 
-.PHONY: demo test lint bench clean env
+.PHONY: demo test lint bench bench-100m clean env
 
 env: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m benchmarks.run_bench
+
+# opt-in: 100 M disbursements (about 15 GB of extract and outputs on disk; not in CI)
+bench-100m: $(STAMP)
+	@BENCH_SIZES=100000000 $(BIN)/python -m benchmarks.run_bench --no-statements
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

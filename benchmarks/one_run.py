@@ -68,6 +68,7 @@ def monitored(args: list[str], env: dict | None = None) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     loads = [load_1min()]
     peak = 0
+    timeline: list[tuple[float, float]] = []  # (seconds since start, tree RSS in MB) every 2 s
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stop = threading.Event()
@@ -76,7 +77,10 @@ def monitored(args: list[str], env: dict | None = None) -> dict:
         nonlocal peak
         ticks = 0
         while not stop.is_set():
-            peak = max(peak, tree_rss_bytes(proc.pid))
+            rss = tree_rss_bytes(proc.pid)
+            peak = max(peak, rss)
+            if ticks % 20 == 0:
+                timeline.append((round(time.perf_counter() - t0, 1), round(rss / 2**20)))
             if ticks % 50 == 0:
                 loads.append(load_1min())
             ticks += 1
@@ -98,6 +102,7 @@ def monitored(args: list[str], env: dict | None = None) -> dict:
         "load_min": min(loads),
         "load_max": max(loads),
         "load_mean": sum(loads) / len(loads),
+        "rss_timeline_mb": timeline,
         "stdout_tail": out.decode(errors="replace")[-400:],
         "stderr_tail": err.decode(errors="replace")[-400:],
     }

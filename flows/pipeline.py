@@ -455,7 +455,7 @@ class StreamedRun:
             name: SortedParquetSink(root / f"{name}.parquet", key) for name, key in self.SORTED.items()
         }
         self.sinks["edit_checks"] = SortedParquetSink(root / "edit_checks.parquet")
-        self.filable = SortedParquetSink(root / ".filable.parquet")
+        self.not_filed: list[pl.DataFrame] = []  # form ids kept out of the IRS file
         self.quarantine: list[pl.DataFrame] = []
         self.tieouts: list[pl.DataFrame] = []
         self.payee_ids: list[pl.Series] = []
@@ -468,14 +468,19 @@ class StreamedRun:
         """One plan batch's outputs: written out, counted, dropped."""
         t0 = time.perf_counter()
         checks = part.checks.sort("plan_id", "form_id", maintain_order=True)
-        filed = filable(part.forms, checks)
+        ids = part.forms.select("form_id")
+        not_filed = ids.join(filable(part.forms, checks).select("form_id"), on="form_id", how="anti")
         self.counts.add(
-            part.distributions.height, part.forms, filed.height, checks, self.params.filing_threshold_cents
+            part.distributions.height,
+            part.forms,
+            part.forms.height - not_filed.height,
+            checks,
+            self.params.filing_threshold_cents,
         )
         for name in self.SORTED:
             self.sinks[name].add(getattr(part, name))
         self.sinks["edit_checks"].add(checks)
-        self.filable.add(filed)
+        self.not_filed.append(not_filed)
         self.quarantine.append(part.quarantine)
         self.tieouts.append(part.tieout)
         self.payee_ids.append(part.forms.get_column("payee_id").unique())
@@ -503,8 +508,11 @@ class StreamedRun:
             write_parquet(frame, root / f"{name}.parquet")
         timings["outputs"] = time.perf_counter() - started
         t0 = time.perf_counter()
-        filing = filing_frame(self.filable.frame(), tables)
-        self.filable.discard()
+        forms = pl.read_parquet(root / "forms.parquet")
+        filed = forms.join(pl.concat(self.not_filed), on="form_id", how="anti") if self.not_filed else forms
+        del forms
+        filing = filing_frame(filed, tables)
+        del filed
         irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
         del filing
         timings["irs_file"] = time.perf_counter() - t0
@@ -520,6 +528,8 @@ class StreamedRun:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
+            for sink in self.sinks.values():
+                sink.discard()
             self.staged.discard()
 
 
