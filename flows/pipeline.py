@@ -433,7 +433,8 @@ def engine_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 class StreamedRun:
     """Stages 2 and 3 partition by partition: each plan batch's outputs go to the staging folder as
-    soon as the batch is computed, and only counts, totals, the 945 tie-out, the quarantine and the
+    soon as the batch is computed (``loaded`` is consumed: :meth:`finish` drops its distributions,
+    contracts and participants to make room for the IRS file), and only counts, totals, the 945 tie-out, the quarantine and the
     ids of the parties stay in memory. :meth:`finish` puts the files together — in the order and
     with the bytes of the in-memory path (:func:`compute_split` + :func:`write_outputs`) — writes
     the IRS file from the forms to file, the manifest, and swaps the folder into place.
@@ -495,6 +496,8 @@ class StreamedRun:
         started = time.perf_counter()
         root = self.staged.path
         tables = self.loaded.validated.tables
+        for name in ("distributions", "contracts", "participants"):
+            tables.pop(name, None)  # the batches are done: only plans and payees are read from here on
         self.counts.quarantine = pl.concat(
             [self.loaded.validated.quarantine, engine_quarantine(self.quarantine)]
         )
