@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import polars as pl
 
@@ -22,13 +22,16 @@ from flows.config import TransmitterSettings
 from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
 from transforms.params import TaxParameters
 
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
 
 class FilingCheckError(RuntimeError):
     """Our own Publication 1220 file failed our own checker: nothing is written."""
 
 
-def filing_frame(forms: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Forms joined with the payer and payee blocks the writers need (originals: ``corrected`` empty)."""
+def filing_frame(forms: Frame, tables: dict[str, Frame]) -> Frame:
+    """Forms joined with the payer and payee blocks the writers need (originals: ``corrected`` empty);
+    lazy in, lazy out (one query: no intermediate copy of the returns)."""
     payers = tables["plans"].select(
         "plan_id", "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone"
     )

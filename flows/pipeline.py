@@ -511,11 +511,10 @@ class StreamedRun:
             write_parquet(frame, root / f"{name}.parquet")
         timings["outputs"] = time.perf_counter() - started
         t0 = time.perf_counter()
-        forms = pl.read_parquet(root / "forms.parquet")
-        filed = forms.join(pl.concat(self.not_filed), on="form_id", how="anti") if self.not_filed else forms
-        del forms
-        filing = filing_frame(filed, tables)
-        del filed
+        filed = pl.scan_parquet(root / "forms.parquet")
+        if self.not_filed:
+            filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
+        filing = filing_frame(filed, {name: tables[name].lazy() for name in ("plans", "payees")}).collect()
         irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
         del filing
         timings["irs_file"] = time.perf_counter() - t0
