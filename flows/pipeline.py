@@ -433,11 +433,12 @@ def engine_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 class StreamedRun:
     """Stages 2 and 3 partition by partition: each plan batch's outputs go to the staging folder as
-    soon as the batch is computed (``loaded`` is consumed: :meth:`finish` drops its distributions,
-    contracts and participants to make room for the IRS file), and only counts, totals, the 945 tie-out, the quarantine and the
+    soon as the batch is computed, and only counts, totals, the 945 tie-out, the quarantine and the
     ids of the parties stay in memory. :meth:`finish` puts the files together — in the order and
     with the bytes of the in-memory path (:func:`compute_split` + :func:`write_outputs`) — writes
-    the IRS file from the forms to file, the manifest, and swaps the folder into place.
+    the IRS file from the forms to file, the manifest, and swaps the folder into place. ``loaded``
+    is consumed: :meth:`finish` drops its distributions, contracts, participants and payees to make
+    room for the IRS file.
 
     Orders: ``distributions`` and ``explain`` by distribution_id and ``forms`` by form_id (merged
     across batches, :class:`flows.outputs.SortedParquetSink`); ``edit_checks`` by plan, then form id —
@@ -515,6 +516,7 @@ class StreamedRun:
         if self.not_filed:
             filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
         filing = filing_frame(filed, {name: tables[name].lazy() for name in ("plans", "payees")}).collect()
+        tables.pop("payees", None)  # in the filing frame now, as far as the IRS file needs them
         irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
         del filing
         timings["irs_file"] = time.perf_counter() - t0
