@@ -16,6 +16,11 @@ at most 12 —, templates, tables and fault kinds).
 
 With `fault_fraction > 0` about that fraction of the events is corrupted, cycling through
 `FAULT_KINDS`; the count per kind is returned, never written into the extract.
+
+Above `SHARD_ROWS` (2 million; `PRORATA_SAMPLE_SHARD_ROWS`) disbursements an extract is built as
+independent shards appended to the files one after the other (`_sharded`): memory follows one
+shard (about 2.8 GB), the rows come grouped by shard — each shard with its own plans, so Parquet
+statistics on `plan_id` separate the shards — and ids leave gaps between shards.
 """
 
 from __future__ import annotations
