@@ -199,7 +199,8 @@ def write_report(path: Path, results: dict) -> None:
     if "statements" in results:
         st = results["statements"]
         lines.append(f"\nRecipient PDFs (apart): {json.dumps({k: v for k, v in st.items()})}")
-    lines += ["", "Raw measurements (JSON):", "", "```", *[json.dumps(r) for r in sizes], "```", ""]
+    raw = [json.dumps({k: v for k, v in r.items() if k != "rss_timeline_mb"}) for r in sizes]
+    lines += ["", "Raw measurements (JSON; RSS timelines in the results file):", "", "```", *raw, "```", ""]
     path.write_text("\n".join(lines))
     print(f"wrote {path}")
 
