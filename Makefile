@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPLOG := $(VENV)/pip-install.log
 
-.PHONY: demo test lint bench clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
+.PHONY: demo test lint bench bench-100m clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
 
 env: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m benchmarks.run_bench
+
+# opt-in: 100 M disbursements (about 15 GB of extract and outputs on disk; not in CI)
+bench-100m: $(STAMP)
+	@BENCH_SIZES=100000000 $(BIN)/python -m benchmarks.run_bench --no-statements
 
 # A self-hosted Prefect server (docs/OPERATIONS-server.md): SQLite under $(PREFECT_SERVER_HOME) by
 # default; `make prefect-server-postgres` runs it on PostgreSQL from Debian's packages instead.

@@ -1,89 +1,177 @@
 """One benchmark measurement in a fresh process; prints one JSON line.
 
-    python -m benchmarks.one_run EXTRACT_DIR OUT_DIR [run|floor]
+    python -m benchmarks.one_run run EXTRACT_DIR OUT_DIR [--no-prefect] [--prorata PATH]
+    python -m benchmarks.one_run floor EXTRACT_DIR OUT_DIR
 
-``run``: the stages of ``prorata run`` (without Prefect's fixed start-up cost), each timed, and the
-peak RSS of the process. ``floor``: polars reading the same inputs and writing outputs of the same
-size, nothing else — the I/O floor the run is compared with.
+``run``: ``prorata run EXTRACT_DIR --out OUT_DIR`` end to end as a child process (with Prefect
+unless ``--no-prefect``; ``--prorata`` picks another installation, e.g. an older checkout's, for
+an old-against-new comparison). Measured from outside: wall time, the peak resident memory of the
+whole process tree (the sum over the command and its children, sampled every 0.1 s) and of its
+largest process (exact, from the kernel), the load average while it ran; the stage times are the
+run's own (manifest.json ``stage_seconds``).
+
+``floor``: the I/O floor the run is compared with — polars reading the same input files and
+writing files of the same size as the run's outputs (the same frames, read back untimed one at a
+time; the IRS file as the same number of bytes), nothing else.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-import polars as pl
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(stat[1]), []).append(int(entry))
+    return tree
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants."""
+    tree = _children()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += tree.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * PAGE
+        except OSError:
+            pass
+    return total
+
+
+def load_1min() -> float:
+    with open("/proc/loadavg") as fh:
+        return float(fh.read().split()[0])
+
+
+def monitored(args: list[str], env: dict | None = None) -> dict:
+    """Run ``args``; wall time, peak tree RSS (sampled), largest process's peak RSS, load average."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    loads = [load_1min()]
+    peak = 0
+    timeline: list[tuple[float, float]] = []  # (seconds since start, tree RSS in MB) every 2 s
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        ticks = 0
+        while not stop.is_set():
+            rss = tree_rss_bytes(proc.pid)
+            peak = max(peak, rss)
+            if ticks % 20 == 0:
+                timeline.append((round(time.perf_counter() - t0, 1), round(rss / 2**20)))
+            if ticks % 50 == 0:
+                loads.append(load_1min())
+            ticks += 1
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    stop.set()
+    sampler.join()
+    loads.append(load_1min())
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "returncode": proc.returncode,
+        "wall_s": wall,
+        "peak_tree_rss_mb": peak / 2**20,
+        "peak_process_rss_mb": (largest if largest > before else float("nan")) / 1024,
+        "load_min": min(loads),
+        "load_max": max(loads),
+        "load_mean": sum(loads) / len(loads),
+        "rss_timeline_mb": timeline,
+        "stdout_tail": out.decode(errors="replace")[-400:],
+        "stderr_tail": err.decode(errors="replace")[-400:],
+    }
+
+
+def run(extract_dir: Path, out_dir: Path, no_prefect: bool, prorata: str) -> dict:
+    args = [prorata, "run", str(extract_dir), "--out", str(out_dir), "--quiet"]
+    if no_prefect:
+        args.append("--no-prefect")
+    result = monitored(args)
+    if result["returncode"] == 0:
+        manifest = json.loads((out_dir / "manifest.json").read_text())
+        result.update(
+            rows=manifest["rows"]["distributions"]["in"],
+            forms=manifest["forms"]["count"],
+            returns=(manifest.get("irs_filing") or {}).get("returns"),
+            stages=manifest["stage_seconds"],
+            prefect=not no_prefect,
+        )
+    return result
 
 
 def io_floor(extract_dir: Path, out_dir: Path) -> dict:
+    import polars as pl
+
     from flows.outputs import write_parquet
 
     t0 = time.perf_counter()
     frames = {p.stem: pl.read_parquet(p) for p in sorted(extract_dir.glob("*.parquet"))}
-    d = frames["distributions"]
     read_s = time.perf_counter() - t0
-    sizes = json.loads((out_dir / "_sizes.json").read_text()) if (out_dir / "_sizes.json").is_file() else {}
-    t0 = time.perf_counter()
+    rows = sum(f.height for f in frames.values())
+    del frames
     floor_dir = out_dir.with_name(out_dir.name + "-floor")
-    # outputs of the same row counts: a row per disbursement (distributions, explain facts), a row per form
-    write_parquet(d, floor_dir / "distributions.parquet")
-    write_parquet(d.head(sizes.get("forms", int(d.height * 0.8))), floor_dir / "forms.parquet")
-    write_parquet(d, floor_dir / "explain.parquet")
-    write_s = time.perf_counter() - t0
+    floor_dir.mkdir(parents=True, exist_ok=True)
+    write_s = 0.0
+    for path in sorted(out_dir.glob("*.parquet")):
+        frame = pl.read_parquet(path)  # untimed: only the writing counts
+        t0 = time.perf_counter()
+        write_parquet(frame, floor_dir / path.name)
+        write_s += time.perf_counter() - t0
+        del frame
+    for path in sorted((out_dir / "irs").glob("*")):
+        size, block = path.stat().st_size, b"0" * (1 << 24)
+        t0 = time.perf_counter()
+        with (floor_dir / path.name).open("wb") as fh:
+            for start in range(0, size, len(block)):
+                fh.write(block[: min(len(block), size - start)])
+        write_s += time.perf_counter() - t0
     return {
         "floor_read_s": read_s,
         "floor_write_s": write_s,
         "floor_s": read_s + write_s,
-        "peak_rss_mb": peak_rss_mb(),
-    }
-
-
-def run(extract_dir: Path, out_dir: Path) -> dict:
-    from contracts.loading import read_extract
-    from contracts.validate import validate
-    from flows.pipeline import Loaded, compute_split, file_hashes, write_outputs
-
-    t: dict[str, float] = {}
-    t0 = time.perf_counter()
-    manifest, frames = read_extract(extract_dir)
-    t["read"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    validated = validate(frames, manifest.tax_year)
-    t["validate"] = time.perf_counter() - t0
-    loaded = Loaded(manifest, validated, {k: v.height for k, v in frames.items()}, file_hashes(extract_dir))
-    del frames
-    t0 = time.perf_counter()
-    computed = compute_split(loaded)
-    t["split_codes_forms"] = computed.seconds["engine"]
-    t["edit_checks_945"] = time.perf_counter() - t0 - computed.seconds["engine"]
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    write_outputs(out_dir, loaded, computed, timings)
-    t["write_with_irs_file"] = time.perf_counter() - t0
-    t["irs_file"] = timings.get("irs_file", 0.0)
-    rows = loaded.rows_in["distributions"]
-    (out_dir / "_sizes.json").write_text(json.dumps({"forms": computed.forms.height}))
-    return {
-        "rows": rows,
-        "forms": computed.forms.height,
-        **{f"{k}_s": v for k, v in t.items()},
-        "total_s": sum(v for k, v in t.items() if k != "irs_file"),
-        "engine_rows_per_s": rows / t["split_codes_forms"],
-        "peak_rss_mb": peak_rss_mb(),
+        "floor_input_rows": rows,
+        "floor_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 def main() -> None:
-    extract_dir, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
-    mode = sys.argv[3] if len(sys.argv) > 3 else "run"
-    result = io_floor(extract_dir, out_dir) if mode == "floor" else run(extract_dir, out_dir)
+    mode, extract_dir, out_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    rest = sys.argv[4:]
+    if mode == "floor":
+        result = io_floor(extract_dir, out_dir)
+    else:
+        prorata = (
+            rest[rest.index("--prorata") + 1]
+            if "--prorata" in rest
+            else str(Path(sys.executable).with_name("prorata"))
+        )
+        result = run(extract_dir, out_dir, "--no-prefect" in rest, prorata)
     print(json.dumps(result))
 
 

@@ -1,9 +1,13 @@
-"""`make bench`: prorata on generated extracts of several sizes; writes docs/BENCHMARKS.md.
+"""`make bench`: ``prorata run`` end to end on generated extracts; writes docs/BENCHMARKS.md.
 
-    python -m benchmarks.run_bench [--sizes 1000000,10000000] [--data bench_data]
+    python -m benchmarks.run_bench [--sizes 1000000,10000000,20000000] [--data bench_data] [--no-prefect]
 
-Each size is generated once (``prorata sample``, seed 1) and cached under ``--data``; every
-measurement runs in a fresh process so that its peak RSS is its own.
+``BENCH_SIZES`` sets the default sizes (``make bench-100m`` runs 100,000,000 alone). Each size is
+generated once (``prorata sample --seed 1``) and cached under ``--data``. Every measurement is a
+fresh process (:mod:`benchmarks.one_run`): the run end to end, then the I/O floor on the same
+input and outputs of the same size. Results are kept per size in ``--data/results.json``, so a
+later run of one size (the 100 M run) adds its row to the same report. Recipient PDFs are measured
+apart, in pages per second.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -50,40 +55,58 @@ def ensure_extract(data: Path, n: int) -> tuple[Path, float]:
     return folder, time.perf_counter() - t0
 
 
-def measure(folder: Path, out: Path, mode: str) -> dict:
-    line = (
-        sh([sys.executable, "-m", "benchmarks.one_run", str(folder), str(out), mode]).strip().splitlines()[-1]
-    )
-    return json.loads(line)
+def one_run(mode: str, folder: Path, out: Path, *extra: str) -> dict:
+    line = sh([sys.executable, "-m", "benchmarks.one_run", mode, str(folder), str(out), *extra])
+    return json.loads(line.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1000000,10000000"))
-    parser.add_argument("--data", default="bench_data")
-    parser.add_argument("--report", default="docs/BENCHMARKS.md")
-    args = parser.parse_args()
-    data = ROOT / args.data
-    data.mkdir(exist_ok=True)
-    results = []
-    for n in [int(s) for s in args.sizes.split(",")]:
-        folder, gen_s = ensure_extract(data, n)
-        print(f"size {n:,}: extract ready", flush=True)
-        run = measure(folder, data / f"out-{n}", "run")
-        floor = measure(folder, data / f"out-{n}", "floor")
-        results.append(
-            {
-                "n": n,
-                "generate_s": gen_s,
-                **run,
-                **{k: v for k, v in floor.items() if k != "peak_rss_mb"},
-                "floor_peak_rss_mb": floor["peak_rss_mb"],
-            }
+def commit() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
         )
-        print(json.dumps(results[-1]), flush=True)
-    statements = measure_statements(data)
-    print(json.dumps(statements), flush=True)
-    write_report(ROOT / args.report, results, statements)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT
+        )
+        return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kb = 0
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({model or 'unknown CPU'}), "
+        f"{mem_kb / 2**20:.0f} GB RAM, Python {platform.python_version()}"
+    )
+
+
+def measure_size(data: Path, n: int, no_prefect: bool) -> dict:
+    folder, gen_s = ensure_extract(data, n)
+    print(f"size {n:,}: extract ready", flush=True)
+    out = data / f"out-{n}"
+    run = one_run("run", folder, out, *(["--no-prefect"] if no_prefect else []))
+    if run["returncode"] != 0:
+        raise SystemExit(f"prorata run failed at {n:,}: {run['stderr_tail']}")
+    floor = one_run("floor", folder, out)
+    shutil.rmtree(out.with_name(out.name + "-floor"), ignore_errors=True)
+    return {
+        "n": n,
+        "generate_s": gen_s,
+        **{k: v for k, v in run.items() if not k.endswith("_tail")},
+        **floor,
+        "commit": commit(),
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+    }
 
 
 def measure_statements(data: Path) -> dict:
@@ -109,37 +132,75 @@ def measure_statements(data: Path) -> dict:
     return json.loads(sh([sys.executable, "-c", code, str(out)]).strip().splitlines()[-1])
 
 
-def write_report(path: Path, results: list[dict], statements: dict | None = None) -> None:
-    cpu = os.cpu_count()
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1000000,10000000,20000000"))
+    parser.add_argument("--data", default="bench_data")
+    parser.add_argument("--report", default="docs/BENCHMARKS.md")
+    parser.add_argument(
+        "--no-prefect", action="store_true", help="time the stages without Prefect's start-up"
+    )
+    parser.add_argument("--no-statements", action="store_true")
+    args = parser.parse_args()
+    data = ROOT / args.data
+    data.mkdir(exist_ok=True)
+    store = data / "results.json"
+    results = json.loads(store.read_text()) if store.is_file() else {}
+    for n in [int(s) for s in args.sizes.split(",")]:
+        results[str(n)] = measure_size(data, n, args.no_prefect)
+        store.write_text(json.dumps(results, indent=1))
+        print(json.dumps(results[str(n)]), flush=True)
+    if not args.no_statements:
+        results["statements"] = {**measure_statements(data), "commit": commit()}
+        store.write_text(json.dumps(results, indent=1))
+    write_report(ROOT / args.report, results)
+
+
+def _row(r: dict) -> str:
+    s = r["stages"]
+    total = r["wall_s"]
+    return (
+        f"| {r['n']:,} | {r['forms']:,} | {s.get('read', float('nan')):.1f} s | {s.get('validate', float('nan')):.1f} s | "
+        f"{s.get('engine', float('nan')):.1f} s | {s.get('edit_checks', float('nan')):.1f} s | "
+        f"{s.get('irs_file', float('nan')):.1f} s | {s.get('write', float('nan')):.1f} s | {total:.1f} s | "
+        f"{r['peak_tree_rss_mb'] / 1024:.2f} GB | {r['floor_s']:.1f} s | {total / r['floor_s']:.1f}× | "
+        f"{r['load_min']:.1f}–{r['load_max']:.1f} | `{r['commit']}` |"
+    )
+
+
+def write_report(path: Path, results: dict) -> None:
+    sizes = sorted((r for k, r in results.items() if k.isdigit()), key=lambda r: r["n"])
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} by `make bench` (`benchmarks/run_bench.py`) on {platform.machine()}, "
-        f"{cpu} cores, Python {platform.python_version()}; extracts from `prorata sample --seed 1`. Each measurement "
-        "is a fresh process running the stages of `prorata run` in-process (Prefect's start-up, about 5–10 s per "
-        "process, is not included); peak RSS is that process's maximum resident set.",
+        "`make bench` (`benchmarks/run_bench.py`) runs `prorata run EXTRACT --out OUT` end to end on extracts "
+        "from `prorata sample --seed 1`, each in a fresh process, and measures it from outside: wall time, "
+        "peak resident memory of the whole process tree (sampled every 0.1 s), the 1-minute load average "
+        "while it ran. Stage times are the run's own (`manifest.json` `stage_seconds`): *engine* is the "
+        "split, the box 7 codes and the forms together (one pass of `transforms.engine.compute`); *write* "
+        "is every output including the IRS file. The I/O floor is polars reading the same inputs and "
+        "writing outputs of the same size, nothing else. `make bench-100m` adds the 100 M row.",
         "",
-        "| disbursements | forms | read | validate | split + codes + forms | edit checks + 945 | write (incl. IRS file) | IRS file | total | engine rows/s | peak RSS | I/O floor | total ÷ floor |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| disbursements | forms | read | validate | engine | edit checks | IRS file | write | end to end | peak RSS (tree) | I/O floor | ÷ floor | load avg | commit |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        *[_row(r) for r in sizes],
     ]
-    for r in results:
-        lines.append(
-            f"| {r['n']:,} | {r['forms']:,} | {r['read_s']:.1f} s | {r['validate_s']:.1f} s | {r['split_codes_forms_s']:.1f} s | "
-            f"{r['edit_checks_945_s']:.1f} s | {r['write_with_irs_file_s']:.1f} s | {r['irs_file_s']:.1f} s | {r['total_s']:.1f} s | "
-            f"{r['engine_rows_per_s']:,.0f} | {r['peak_rss_mb'] / 1024:.2f} GB | {r['floor_s']:.1f} s | {r['total_s'] / r['floor_s']:.1f}× |"
-        )
-    if len(results) > 1:
-        small, large = results[0], results[-1]
+    if sizes:
         lines += [
             "",
-            f"Scaling: {large['n']:,} took {large['total_s'] / small['total_s']:.1f}× the time of {small['n']:,} "
-            f"({large['n'] / small['n']:.0f}× the rows).",
+            f"Machine: {sizes[-1]['machine']}. Measured: "
+            + ", ".join(f"{r['n']:,} at {r['measured_at']}" for r in sizes)
+            + ".",
         ]
-    lines += (
-        ["", "Raw measurements (JSON, one line per size):", "", "```"]
-        + [json.dumps(r) for r in results]
-        + ["```", ""]
-    )
+    by_n = {r["n"]: r for r in sizes}
+    if 1_000_000 in by_n and 10_000_000 in by_n:
+        ratio = by_n[10_000_000]["wall_s"] / by_n[1_000_000]["wall_s"]
+        lines.append(f"\nScaling: 10 M took {ratio:.1f}× the time of 1 M (target ≤ 11×).")
+    if "statements" in results:
+        st = results["statements"]
+        lines.append(f"\nRecipient PDFs (apart): {json.dumps({k: v for k, v in st.items()})}")
+    raw = [json.dumps({k: v for k, v in r.items() if k != "rss_timeline_mb"}) for r in sizes]
+    lines += ["", "Raw measurements (JSON; RSS timelines in the results file):", "", "```", *raw, "```", ""]
     path.write_text("\n".join(lines))
     print(f"wrote {path}")
 

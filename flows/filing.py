@@ -3,25 +3,35 @@
 Tax years up to the last FIRE year (parameter ``fire_last_tax_year``, 2025) are written as a
 Publication 1220 file and read back by our own checker before they are kept; later years as IRIS
 XML. Only forms without a blocking edit check and with box 1 of $10 or more are filed.
+
+The file is written piece by piece (``iter_pub1220`` / ``iter_iris_xml``) to a hidden file beside
+its name, the Publication 1220 checker reading the same pieces as they pass, and renamed only once
+complete and checked: memory holds the returns and one chunk of records, never the whole file.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import polars as pl
 
 from flows.config import TransmitterSettings
-from transforms.irs import Transmitter, check_pub1220, write_iris_xml, write_pub1220
+from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
 from transforms.params import TaxParameters
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 class FilingCheckError(RuntimeError):
     """Our own Publication 1220 file failed our own checker: nothing is written."""
 
 
-def filing_frame(forms: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Forms joined with the payer and payee blocks the writers need (originals: ``corrected`` empty)."""
+def filing_frame(forms: Frame, tables: dict[str, Frame]) -> Frame:
+    """Forms joined with the payer and payee blocks the writers need (originals: ``corrected`` empty);
+    lazy in, lazy out (one query: no intermediate copy of the returns)."""
     payers = tables["plans"].select(
         "plan_id", "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone"
     )
@@ -75,17 +85,34 @@ def write_irs_file(root: Path, filing: pl.DataFrame, settings: TransmitterSettin
         return info
     (root / "irs").mkdir(parents=True, exist_ok=True)
     t = transmitter(settings)
-    if info["channel"] == "FIRE":
-        data = write_pub1220(filing, t, tax_year=tax_year, test_file=test_file)
-        problems = check_pub1220(data)
-        if problems:
-            raise FilingCheckError(
-                f"Publication 1220 file failed its check: {problems[0]} (+{len(problems) - 1} more)"
-            )
-        name = f"irs/FIRE_1099R_{tax_year}.txt"
-    else:
-        data = write_iris_xml(filing, t, tax_year=tax_year, test_file=test_file)
-        name = f"irs/IRIS_1099R_{tax_year}.xml"
-    (root / name).write_bytes(data)
+    kind = "FIRE_1099R_{}.txt" if info["channel"] == "FIRE" else "IRIS_1099R_{}.xml"
+    name = "irs/" + kind.format(tax_year)
+    final = root / name
+    partial = final.with_name(f".{final.name}.partial")
+    try:
+        with partial.open("wb") as fh:
+            if info["channel"] == "FIRE":
+                pieces = iter_pub1220(filing, t, tax_year=tax_year, test_file=test_file)
+                written = _written(pieces, fh)
+                problems = check_pub1220(written)
+                for _ in written:  # whatever the checker did not need
+                    pass
+                if problems:
+                    raise FilingCheckError(
+                        f"Publication 1220 file failed its check: {problems[0]} (+{len(problems) - 1} more)"
+                    )
+            else:
+                for _ in _written(iter_iris_xml(filing, t, tax_year=tax_year, test_file=test_file), fh):
+                    pass
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
     info["file"] = name
     return info
+
+
+def _written(pieces: Iterable[bytes], fh: BinaryIO) -> Iterator[bytes]:
+    """The pieces of a file, each written to ``fh`` as it passes (the file is never whole in memory)."""
+    for piece in pieces:
+        fh.write(piece)
+        yield piece

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -71,3 +72,151 @@ class StagedOutput:
             self.commit()
         else:
             self.discard()
+
+
+ROW_GROUP_ROWS = 1_000_000  # every output file: row groups of exactly this many rows (the last fewer)
+RUN_ROW_GROUP_ROWS = 65_536  # the temporary runs: small row groups, so a slice reads little
+
+
+class SortedParquetSink:
+    """One output Parquet file put together from runs, one run per plan partition.
+
+    With ``key``, every run is sorted by ``key`` (sorted here if it is not) and the file holds the
+    runs merged in ``key`` order (ties: earlier runs first); without, the runs one after the other.
+    The file is written in row groups of exactly :data:`ROW_GROUP_ROWS` rows (the last fewer) whatever
+    the runs' sizes, so the same rows give the same bytes however they were partitioned.
+
+    While the runs come in order (always without ``key``), their rows go straight into the file,
+    a row group at a time (memory: one run and one row group). The first run out of order turns what
+    was written so far into the first sorted run on disk; from then on each run is written to a
+    temporary file beside the output, and :meth:`close` merges them, holding the key column and one
+    row group.
+    """
+
+    def __init__(self, path: Path, key: str | None = None):
+        self.path = path
+        self.key = key
+        self.schema: pl.Schema | None = None
+        self.dir = path.parent / f".runs-{path.name}"
+        self.runs: list[Path] = []
+        self.heights: list[int] = []
+        self.ordered = True  # every row so far came in key order: written straight into the file
+        self._last: object = None
+        self._writer = None
+        self._arrow_schema = None
+        self._buffer: list[pl.DataFrame] = []
+        self._buffered = 0
+        self._direct = 0  # rows in the file's row groups written so far
+
+    @property
+    def rows(self) -> int:
+        return sum(self.heights) + self._direct + self._buffered
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if self.schema is None:
+            self.schema = frame.schema
+            self._arrow_schema = pl.DataFrame(schema=frame.schema).to_arrow().schema
+        if frame.height == 0:
+            return
+        if self.key is not None:
+            if not frame.get_column(self.key).is_sorted():
+                frame = frame.sort(self.key, maintain_order=True)
+            keys = frame.get_column(self.key)
+            if self.ordered and self._last is not None and not keys[0] > self._last:
+                self._to_runs()
+            self._last = keys[-1]
+        if not self.ordered:
+            self._add_run(frame)
+            return
+        self._buffer.append(frame)
+        self._buffered += frame.height
+        while self._buffered >= ROW_GROUP_ROWS:
+            rows = pl.concat(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
+            self._write_group(rows.slice(0, ROW_GROUP_ROWS))
+            rest = rows.slice(ROW_GROUP_ROWS)
+            self._buffer, self._buffered = ([rest] if rest.height else []), rest.height
+
+    def _write_group(self, rows: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(
+                self.path, self._arrow_schema, compression="zstd", compression_level=3, write_statistics=True
+            )
+        table = rows.rechunk().to_arrow().cast(self._arrow_schema)
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self._direct += rows.height
+
+    def _flush(self) -> None:
+        if self._buffered:
+            self._write_group(pl.concat(self._buffer))
+            self._buffer, self._buffered = [], 0
+
+    def _to_runs(self) -> None:
+        """What was written straight into the file (and the buffer) becomes the first sorted run."""
+        self._flush()
+        self.ordered = False
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._writer = None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        first = self.dir / f"{len(self.runs):06d}.parquet"
+        os.replace(self.path, first)
+        self.runs.append(first)
+        self.heights.append(self._direct)
+        self._direct = 0
+
+    def _add_run(self, frame: pl.DataFrame) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        run = self.dir / f"{len(self.runs):06d}.parquet"
+        frame.write_parquet(run, compression="lz4", statistics=False, row_group_size=RUN_ROW_GROUP_ROWS)
+        self.runs.append(run)
+        self.heights.append(frame.height)
+
+    def _take(self, run: int, offset: int, n: int) -> pl.DataFrame:
+        return pl.scan_parquet(self.runs[run]).slice(offset, n).collect()
+
+    def _merged(self) -> Iterator[pl.DataFrame]:
+        """The runs' rows in key order, :data:`ROW_GROUP_ROWS` at a time: which run each row of the
+        file comes from is found on the key column alone; each row group then takes the next rows of
+        every run it draws on (a run's rows stay in order) and sorts just those."""
+        keys = pl.concat(
+            [
+                pl.scan_parquet(run).select(self.key).with_columns(pl.lit(i, pl.UInt32).alias("_run"))
+                for i, run in enumerate(self.runs)
+            ]
+        ).collect()
+        source = keys.sort(self.key, "_run").get_column("_run")
+        del keys
+        offsets = [0] * len(self.runs)
+        total = source.len()
+        for start in range(0, total, ROW_GROUP_ROWS):
+            pieces = []
+            for i, k in source.slice(start, ROW_GROUP_ROWS).value_counts().sort("_run").rows():
+                pieces.append(self._take(i, offsets[i], k))
+                offsets[i] += k
+            yield pl.concat(pieces).sort(self.key, maintain_order=True)
+
+    def close(self) -> int:
+        """Finish the file, remove the runs; the number of rows."""
+        if self._arrow_schema is None:
+            self._arrow_schema = pl.DataFrame(schema=self.schema or {}).to_arrow().schema
+        if not self.ordered:
+            for rows in self._merged():
+                self._write_group(rows)
+        else:
+            self._flush()
+        if self._writer is None:  # no rows: an empty file with the columns
+            self._write_group(pl.DataFrame(schema=self.schema or {}))
+        self._writer.close()
+        self._writer = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self._direct
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        shutil.rmtree(self.dir, ignore_errors=True)

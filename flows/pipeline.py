@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,7 +20,7 @@ from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows.config import TransmitterSettings
 from flows.filing import filing_frame, write_irs_file
-from flows.outputs import StagedOutput, write_json, write_parquet
+from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
 from transforms.edit_checks import filable, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
 from transforms.params import TaxParameters
@@ -56,6 +56,7 @@ class Loaded:
     rows_in: dict[str, int]
     hashes: dict[str, str]
     extras: dict[str, pl.DataFrame] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # read, validate
 
 
 @dataclass
@@ -78,12 +79,15 @@ class RunSummary:
 
 def load_and_validate(extract_dir: Path) -> Loaded:
     """Stage 1: read every table (table-level faults raise ExtractError) and split off quarantine."""
+    t0 = time.perf_counter()
     hashes = file_hashes(extract_dir) if extract_dir.is_dir() else {}
     manifest, frames = read_extract(extract_dir)
+    t1 = time.perf_counter()
     validated = validate(frames, manifest.tax_year)
     rows_in = {name: frame.height for name, frame in frames.items()}
     extras = {"control_totals": frames["control_totals"]} if "control_totals" in frames else {}
-    return Loaded(manifest, validated, rows_in, hashes, extras)
+    seconds = {"read": t1 - t0, "validate": time.perf_counter() - t1}
+    return Loaded(manifest, validated, rows_in, hashes, extras, seconds)
 
 
 def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -133,10 +137,11 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
 PARTITION_ROWS = int(os.environ.get("PRORATA_PARTITION_ROWS", "2000000"))
 
 
-def plan_partitions(distributions: pl.DataFrame, max_rows: int = PARTITION_ROWS) -> list[list[str]]:
+def plan_partitions(distributions: pl.DataFrame, max_rows: int | None = None) -> list[list[str]]:
     """Plans packed, in plan_id order, into batches of at most ``max_rows`` disbursements (a larger
     plan is a batch of its own). Every rule works within one plan — an event, a form, a payee's
     total distribution, a participant's box 9a — so batches are computed independently."""
+    max_rows = max_rows or PARTITION_ROWS
     sizes = distributions.group_by("plan_id").len().sort("plan_id").rows()
     batches: list[list[str]] = []
     current: list[str] = []
@@ -182,12 +187,21 @@ class BatchResult:
 
 def split_batches(loaded: Loaded, max_rows: int | None = None) -> list[dict[str, pl.DataFrame]]:
     """The validated tables cut into independent plan batches (a single batch when small)."""
+    return list(iter_batches(loaded, max_rows))
+
+
+def iter_batches(loaded: Loaded, max_rows: int | None = None) -> Iterator[dict[str, pl.DataFrame]]:
+    """:func:`split_batches` one batch at a time: a batch is cut from the tables only when asked
+    for, so at most one batch's copy of the rows exists beside the tables. ``len`` is not known in
+    advance: :func:`plan_partitions` tells how many there will be."""
     tables = loaded.validated.tables
     batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
     if len(batches) <= 1:
-        return [tables]
+        yield tables
+        return
     event_plan = tables["distributions"].select("event_id", "plan_id").unique("event_id")
-    return [_partition(tables, plans, event_plan) for plans in batches]
+    for plans in batches:
+        yield _partition(tables, plans, event_plan)
 
 
 def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
@@ -220,11 +234,7 @@ def combine(loaded: Loaded, parts: list[BatchResult]) -> Computed:
 
     forms = cat("forms", "form_id")
     checks = pl.concat([p.checks for p in parts]).sort("plan_id", "form_id", maintain_order=True)
-    engine_rows = (
-        pl.concat([p.quarantine for p in parts])
-        .sort(pl.col("table") != "distributions", "_row")  # distributions first, then contracts; input order
-        .drop("_row")
-    )
+    engine_rows = engine_quarantine([p.quarantine for p in parts])
     seconds = {k: sum(p.seconds[k] for p in parts) for k in ("engine", "edit_checks")}
     return Computed(
         cat("distributions", "distribution_id"),
@@ -295,27 +305,70 @@ PAYER_COLUMNS = [
 def parties(tables: dict[str, pl.DataFrame], forms: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The payee and payer blocks of the forms (recipients.parquet, payers.parquet), for the IRS
     file and the recipient statements; only parties that appear on a form."""
-    payees = tables["payees"].filter(pl.col("payee_id").is_in(forms["payee_id"].implode()))
-    plans = tables["plans"].filter(pl.col("plan_id").is_in(forms["plan_id"].implode()))
+    return parties_of(tables, forms["payee_id"], forms["plan_id"])
+
+
+def parties_of(
+    tables: dict[str, pl.DataFrame], payee_ids: pl.Series, plan_ids: pl.Series
+) -> dict[str, pl.DataFrame]:
+    """:func:`parties` from the payee and plan ids on the forms."""
+    payees = tables["payees"].filter(pl.col("payee_id").is_in(payee_ids.implode()))
+    plans = tables["plans"].filter(pl.col("plan_id").is_in(plan_ids.implode()))
     return {
         "recipients": payees.select(RECIPIENT_COLUMNS).sort("payee_id"),
         "payers": plans.select(PAYER_COLUMNS).sort("plan_id"),
     }
 
 
-def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]) -> dict:
+@dataclass
+class Counts:
+    """What manifest.json says about the outputs: counts and totals, added up partition by partition."""
+
+    quarantine: pl.DataFrame
+    distributions: int = 0
+    forms: int = 0
+    below_filing_threshold: int = 0
+    to_file: int = 0
+    totals: dict[str, int] = field(default_factory=lambda: {f"{b}_cents": 0 for b in BOXES})
+    checks: dict[str, dict[str, int]] = field(default_factory=lambda: {"error": {}, "warning": {}})
+
+    def add(self, distributions: int, forms: pl.DataFrame, filed: int, checks: pl.DataFrame, threshold: int):
+        self.distributions += distributions
+        self.forms += forms.height
+        self.below_filing_threshold += int((forms["box1_cents"] < threshold).sum())
+        self.to_file += filed
+        for k, v in _totals(forms).items():
+            self.totals[k] += v
+        for sev, check, n in checks.group_by("severity", "check").len().iter_rows():
+            if sev in self.checks:
+                self.checks[sev][check] = self.checks[sev].get(check, 0) + n
+
+    @classmethod
+    def of(cls, computed: Computed, tax_year: int) -> Counts:
+        counts = cls(computed.quarantine)
+        params = TaxParameters.for_year(tax_year)
+        counts.add(
+            computed.distributions.height,
+            computed.forms,
+            computed.filable.height,
+            computed.edit_checks,
+            params.filing_threshold_cents,
+        )
+        return counts
+
+
+def build_manifest(loaded: Loaded, computed: Computed | Counts, timings: dict[str, float]) -> dict:
     """manifest.json (outputs.md): ids, hashes, counts, totals, version, timings — no personal data."""
-    q = computed.quarantine
+    counts = computed if isinstance(computed, Counts) else Counts.of(computed, loaded.manifest.tax_year)
+    q = counts.quarantine
     q_counts = dict(q.group_by("table").len().iter_rows()) if q.height else {}
     tables = {}
     for name in ("plans", "payees", "participants", "contracts", "distributions"):
         rows_in = loaded.rows_in.get(name, 0)
         quarantined = int(q_counts.get(name, 0))
         tables[name] = {"in": rows_in, "quarantined": quarantined, "out": rows_in - quarantined}
-    tables["distributions"]["out"] = computed.distributions.height
+    tables["distributions"]["out"] = counts.distributions
     rules = dict(q.group_by("rule").len().sort("rule").iter_rows()) if q.height else {}
-    forms = computed.forms
-    params = TaxParameters.for_year(loaded.manifest.tax_year)
     run_key = "|".join([software_version(), *(f"{k}={v}" for k, v in sorted(loaded.hashes.items()))])
     return {
         "run_id": hashlib.sha256(run_key.encode()).hexdigest()[:16],
@@ -327,21 +380,12 @@ def build_manifest(loaded: Loaded, computed: Computed, timings: dict[str, float]
         "rows": tables,
         "quarantine_by_rule": {k: int(v) for k, v in rules.items()},
         "forms": {
-            "count": forms.height,
-            "below_filing_threshold": int((forms["box1_cents"] < params.filing_threshold_cents).sum()),
-            "to_file": computed.filable.height,
+            "count": counts.forms,
+            "below_filing_threshold": counts.below_filing_threshold,
+            "to_file": counts.to_file,
         },
-        "edit_checks": {
-            sev: dict(
-                computed.edit_checks.filter(pl.col("severity") == sev)
-                .group_by("check")
-                .len()
-                .sort("check")
-                .iter_rows()
-            )
-            for sev in ("error", "warning")
-        },
-        "totals": _totals(forms),
+        "edit_checks": {sev: dict(sorted(counts.checks[sev].items())) for sev in ("error", "warning")},
+        "totals": dict(counts.totals),
         "software_version": software_version(),
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -378,6 +422,147 @@ def write_outputs(
     return manifest
 
 
+def engine_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The engine's quarantine rows of every batch, in input order (distributions, then contracts)."""
+    return (
+        pl.concat(parts)
+        .sort(pl.col("table") != "distributions", "_row")  # distributions first, then contracts; input order
+        .drop("_row")
+    )
+
+
+class StreamedRun:
+    """Stages 2 and 3 partition by partition: each plan batch's outputs go to the staging folder as
+    soon as the batch is computed, and only counts, totals, the 945 tie-out, the quarantine and the
+    ids of the parties stay in memory. :meth:`finish` puts the files together — in the order and
+    with the bytes of the in-memory path (:func:`compute_split` + :func:`write_outputs`) — writes
+    the IRS file from the forms to file, the manifest, and swaps the folder into place. ``loaded``
+    is consumed: :meth:`finish` drops its distributions, contracts, participants and payees to make
+    room for the IRS file.
+
+    Orders: ``distributions`` and ``explain`` by distribution_id and ``forms`` by form_id (merged
+    across batches, :class:`flows.outputs.SortedParquetSink`); ``edit_checks`` by plan, then form id —
+    batches hold whole plans in plan_id order, so one batch after the other is that order already.
+    """
+
+    SORTED = {"distributions": "distribution_id", "forms": "form_id", "explain": "distribution_id"}
+
+    def __init__(self, out_dir: Path, loaded: Loaded, settings: TransmitterSettings | None = None):
+        self.loaded = loaded
+        self.settings = settings or TransmitterSettings.placeholder()
+        self.params = TaxParameters.for_year(loaded.manifest.tax_year)
+        self.staged = StagedOutput(out_dir)
+        root = self.staged.path
+        self.sinks = {
+            name: SortedParquetSink(root / f"{name}.parquet", key) for name, key in self.SORTED.items()
+        }
+        self.sinks["edit_checks"] = SortedParquetSink(root / "edit_checks.parquet")
+        self.not_filed: list[pl.DataFrame] = []  # form ids kept out of the IRS file
+        self.quarantine: list[pl.DataFrame] = []
+        self.tieouts: list[pl.DataFrame] = []
+        self.payee_ids: list[pl.Series] = []
+        self.plan_ids: list[pl.Series] = []
+        self.counts = Counts(loaded.validated.quarantine)
+        self.batches = 0
+        self.seconds = {"engine": 0.0, "edit_checks": 0.0, "partition_write": 0.0}
+
+    def add(self, part: BatchResult) -> None:
+        """One plan batch's outputs: written out, counted, dropped."""
+        t0 = time.perf_counter()
+        checks = part.checks.sort("plan_id", "form_id", maintain_order=True)
+        ids = part.forms.select("form_id")
+        not_filed = ids.join(filable(part.forms, checks).select("form_id"), on="form_id", how="anti")
+        self.counts.add(
+            part.distributions.height,
+            part.forms,
+            part.forms.height - not_filed.height,
+            checks,
+            self.params.filing_threshold_cents,
+        )
+        for name in self.SORTED:
+            self.sinks[name].add(getattr(part, name))
+        self.sinks["edit_checks"].add(checks)
+        self.not_filed.append(not_filed)
+        self.quarantine.append(part.quarantine)
+        self.tieouts.append(part.tieout)
+        self.payee_ids.append(part.forms.get_column("payee_id").unique())
+        self.plan_ids.append(part.forms.get_column("plan_id").unique())
+        self.batches += 1
+        for k in ("engine", "edit_checks"):
+            self.seconds[k] += part.seconds.get(k, 0.0)
+        self.seconds["partition_write"] += time.perf_counter() - t0
+
+    def finish(self, timings: dict[str, float]) -> dict:
+        """Everything else written, the manifest last; the folder swapped into place."""
+        started = time.perf_counter()
+        root = self.staged.path
+        tables = self.loaded.validated.tables
+        for name in ("distributions", "contracts", "participants"):
+            tables.pop(name, None)  # the batches are done: only plans and payees are read from here on
+        self.counts.quarantine = pl.concat(
+            [self.loaded.validated.quarantine, engine_quarantine(self.quarantine)]
+        )
+        for sink in self.sinks.values():
+            sink.close()
+        write_parquet(self.counts.quarantine, root / "quarantine.parquet")
+        write_parquet(tieout_945_merge(pl.concat(self.tieouts)), root / "tieout_945.parquet")
+        payee_ids = pl.concat(self.payee_ids) if self.payee_ids else pl.Series("payee_id", [], pl.String)
+        plan_ids = pl.concat(self.plan_ids) if self.plan_ids else pl.Series("plan_id", [], pl.String)
+        for name, frame in parties_of(tables, payee_ids, plan_ids).items():
+            write_parquet(frame, root / f"{name}.parquet")
+        timings["outputs"] = time.perf_counter() - started
+        t0 = time.perf_counter()
+        filed = pl.scan_parquet(root / "forms.parquet")
+        if self.not_filed:
+            filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
+        filing = filing_frame(filed, {name: tables[name].lazy() for name in ("plans", "payees")}).collect()
+        tables.pop("payees", None)  # in the filing frame now, as far as the IRS file needs them
+        irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
+        del filing
+        timings["irs_file"] = time.perf_counter() - t0
+        timings["write"] = time.perf_counter() - started + self.seconds["partition_write"]
+        manifest = build_manifest(self.loaded, self.counts, timings)
+        manifest["irs_filing"] = irs
+        write_json(manifest, root / "manifest.json")
+        self.staged.commit()
+        return manifest
+
+    def __enter__(self) -> StreamedRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            for sink in self.sinks.values():
+                sink.discard()
+            self.staged.discard()
+
+
+def stream_batches(
+    loaded: Loaded,
+    out_dir: Path,
+    timings: dict[str, float],
+    progress: Progress | None = None,
+    settings: TransmitterSettings | None = None,
+    batch_rows: int | None = None,
+) -> dict:
+    """Stages 2 and 3 streamed (:class:`StreamedRun`): one plan batch in memory at a time."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    count = len(plan_partitions(loaded.validated.tables["distributions"], batch_rows))
+    with StreamedRun(out_dir, loaded, settings) as run:
+        for i, batch in enumerate(iter_batches(loaded, batch_rows), start=1):
+            part = compute_batch(batch, loaded.manifest.tax_year)
+            del batch
+            run.add(part)
+            del part
+            if count > 1:
+                say(f"plan batch {i}/{count} done")
+        timings["split"] = time.perf_counter() - t0
+        timings.update({k: v for k, v in run.seconds.items() if k != "partition_write"})
+        say(f"split {run.counts.distributions:,} disbursements into {run.counts.forms:,} forms")
+        return run.finish(timings)
+
+
 def run_pipeline(
     extract_dir: Path,
     out_dir: Path,
@@ -385,16 +570,14 @@ def run_pipeline(
     settings: TransmitterSettings | None = None,
     batch_rows: int | None = None,
 ) -> RunSummary:
-    """``prorata run`` without Prefect: the three stages in order."""
+    """``prorata run`` without Prefect: read and validate, then split and write plan batch by plan
+    batch (:func:`stream_batches`)."""
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     loaded = load_and_validate(extract_dir)
     timings["read_validate"] = time.perf_counter() - t0
+    timings.update(loaded.seconds)
     say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
-    t0 = time.perf_counter()
-    computed = compute_split(loaded, say, batch_rows)
-    timings["split"] = time.perf_counter() - t0
-    say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
-    manifest = write_outputs(out_dir, loaded, computed, timings, settings)
+    manifest = stream_batches(loaded, out_dir, timings, say, settings, batch_rows)
     return RunSummary(manifest, out_dir)

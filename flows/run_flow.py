@@ -6,8 +6,8 @@ to disk); nothing is cached, so a corrected extract at the same path is always r
 On one machine the batches run one after another, so memory follows the largest batch. With a Dask
 cluster (``--dask-address`` or ``--workers N``) the batches are submitted to Prefect's
 ``DaskTaskRunner`` and run on the workers; reading and writing stay in the flow's own process, so
-the extract and OUT_DIR are on this machine's disk. Batch results are combined in a fixed order:
-the outputs are byte-identical to the single-process run.
+the extract and OUT_DIR are on this machine's disk. Each batch's outputs are written as it comes
+and put together in a fixed order: the outputs are byte-identical to the single-process run.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ def split_batch(batch: dict, tax_year: int) -> pipeline.BatchResult:
 
 
 @task(name="write-outputs", **TASK_OPTIONS)
-def write(
-    out_dir: Path, loaded: pipeline.Loaded, computed: pipeline.Computed, timings: dict, settings=None
-) -> dict:
-    return pipeline.write_outputs(out_dir, loaded, computed, timings, settings)
+def write(run: pipeline.StreamedRun, timings: dict) -> dict:
+    return run.finish(timings)
 
 
 @flow(name="prorata-run", persist_result=False, log_prints=False, validate_parameters=False)
@@ -50,30 +48,38 @@ def prorata_run(
     batch_rows: int | None = None,
     distributed: bool = False,
 ) -> dict:
-    """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes)."""
+    """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes).
+
+    Each plan batch's outputs are written to the staging folder as soon as the batch is done
+    (:class:`flows.pipeline.StreamedRun`), so memory follows one batch."""
     say = progress_view.for_flow(progress)  # terminal bar, Prefect progress artifact (flows/progress.py)
     local = (lambda t: t.fn) if distributed else (lambda t: t)  # I/O stays in this process on a cluster
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     loaded = local(read_and_validate)(extract_dir)
     timings["read_validate"] = time.perf_counter() - t0
+    timings.update(loaded.seconds)
     say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
     t0 = time.perf_counter()
-    batches = pipeline.split_batches(loaded, batch_rows)
     tax_year = loaded.manifest.tax_year
-    if distributed:
-        futures = [split_batch.submit(batch, tax_year) for batch in batches]
-        parts = [f.result() for f in futures]
-    else:
-        parts = []
-        for i, batch in enumerate(batches, start=1):
-            parts.append(split_batch(batch, tax_year))
-            if len(batches) > 1:
-                say(f"plan batch {i}/{len(batches)} done")
-    computed = pipeline.combine(loaded, parts)
-    timings["split"] = time.perf_counter() - t0
-    say(f"split {computed.distributions.height:,} disbursements into {computed.forms.height:,} forms")
-    manifest = local(write)(out_dir, loaded, computed, timings, settings)
+    count = len(pipeline.plan_partitions(loaded.validated.tables["distributions"], batch_rows))
+    with pipeline.StreamedRun(out_dir, loaded, settings) as run:
+        if distributed:
+            futures = [
+                split_batch.submit(batch, tax_year) for batch in pipeline.iter_batches(loaded, batch_rows)
+            ]
+            for future in futures:
+                run.add(future.result())
+        else:
+            for i, batch in enumerate(pipeline.iter_batches(loaded, batch_rows), start=1):
+                run.add(split_batch(batch, tax_year))
+                del batch
+                if count > 1:
+                    say(f"plan batch {i}/{count} done")
+        timings["split"] = time.perf_counter() - t0
+        timings.update({k: v for k, v in run.seconds.items() if k != "partition_write"})
+        say(f"split {run.counts.distributions:,} disbursements into {run.counts.forms:,} forms")
+        manifest = local(write)(run, timings)
     progress_view.finished(say, manifest)  # 100 % and the summary artifact
     return manifest
 

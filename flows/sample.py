@@ -16,15 +16,24 @@ at most 12 —, templates, tables and fault kinds).
 
 With `fault_fraction > 0` about that fraction of the events is corrupted, cycling through
 `FAULT_KINDS`; the count per kind is returned, never written into the extract.
+
+Above `SHARD_ROWS` (2 million; `PRORATA_SAMPLE_SHARD_ROWS`) disbursements an extract is built as
+independent shards appended to the files one after the other (`_sharded`): memory follows one
+shard (about 2.8 GB), the rows come grouped by shard — each shard with its own plans, so Parquet
+statistics on `plan_id` separate the shards — and ids leave gaps between shards.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import json
 import math
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import polars as pl
 
@@ -259,8 +268,20 @@ def _map(code: pl.Expr, values: tuple | list, dtype: pl.DataType = pl.Int64) -> 
     return code.replace_strict(dict(enumerate(values)), return_dtype=dtype)
 
 
+#: Per id prefix, the number the current shard's ids start after (empty: one shard, ids from 1).
+_ID_OFFSET: contextvars.ContextVar[Mapping[str, int]] = contextvars.ContextVar(
+    "_ID_OFFSET", default=MappingProxyType({})
+)
+#: Per id prefix, the width of every id in a sharded extract (empty: from the table's size).
+_ID_WIDTH: contextvars.ContextVar[Mapping[str, int]] = contextvars.ContextVar(
+    "_ID_WIDTH", default=MappingProxyType({})
+)
+
+
 def _ident(prefix: str, number: pl.Expr, width: int) -> pl.Expr:
-    return pl.lit(prefix) + (number + 1).cast(pl.String).str.zfill(width)
+    offset = _ID_OFFSET.get().get(prefix, 0)
+    width = _ID_WIDTH.get().get(prefix, width)
+    return pl.lit(prefix) + (number + 1 + offset).cast(pl.String).str.zfill(width)
 
 
 def _width(n: int, minimum: int) -> int:
@@ -1023,14 +1044,99 @@ def generate_extract(
     extract_id: str | None = None,
 ) -> dict:
     """Write a canonical extract with exactly `n_disbursements` rows in distributions.parquet into
-    `out_dir` and return row counts per table, the event count and the injected faults by kind."""
+    `out_dir` and return row counts per table, the event count and the injected faults by kind.
+
+    Above :data:`SHARD_ROWS` disbursements the extract is built shard by shard (:func:`_sharded`),
+    so memory follows one shard whatever the size."""
     if n_disbursements < 1:
         raise ValueError("n_disbursements must be at least 1")
     if not 0.0 <= fault_fraction <= 1.0:
         raise ValueError("fault_fraction must be between 0 and 1")
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if n_disbursements > SHARD_ROWS:
+        counts = _sharded(out_dir, n_disbursements, seed, tax_year, fault_fraction)
+    else:
+        written: dict[str, int] = {}
+
+        def write(name: str, frame: pl.DataFrame) -> None:
+            frame.write_parquet(out_dir / f"{name}.parquet", compression="zstd", statistics=True)
+            written[name] = frame.height
+
+        counts = _generate(_Random(seed), n_disbursements, tax_year, fault_fraction, write)
+        counts = {**{name: written[name] for name in TABLES}, **counts}
     ty = tax_year
-    r = _Random(seed)
+    stamp = _splitmix(seed & 0xFFFFFFFFFFFFFFFF ^ (ty << 32))
+    created = dt.datetime(
+        ty + 1, 1, 2 + stamp % 20, 6 + (stamp >> 8) % 12, (stamp >> 16) % 60, (stamp >> 24) % 60
+    )
+    manifest = {
+        "extract_id": extract_id or f"sample-{ty}-s{seed}-n{n_disbursements}",
+        "recordkeeper": "prorata synthetic sample",
+        "tax_year": ty,
+        "created_at": created.isoformat(),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return counts
+
+
+#: Largest extract built in one piece; a larger one is built in shards of at most this many rows.
+SHARD_ROWS = int(os.environ.get("PRORATA_SAMPLE_SHARD_ROWS", "2000000"))
+
+
+def _sharded(out_dir: Path, n_disbursements: int, seed: int, ty: int, fault_fraction: float) -> dict:
+    """An extract of many shards, each a complete small extract of its own plans, participants,
+    payees and events (drawn with the seed and the shard number), appended to the files one after
+    the other. Ids of shard ``k`` start after ``k · stride`` (stride: a power of ten above four
+    times the shard size, which leaves room for the ids a fault makes up), so they never collide;
+    memory follows one shard. The rows come grouped by shard, hence by plan ranges."""
+    import pyarrow.parquet as pq
+
+    shards = math.ceil(n_disbursements / SHARD_ROWS)
+    sizes = [n_disbursements // shards + (1 if k < n_disbursements % shards else 0) for k in range(shards)]
+    stride = 10 ** len(str(4 * max(sizes)))
+    width = len(str(shards * stride))
+    writers: dict[str, pq.ParquetWriter] = {}
+    schemas: dict[str, object] = {}
+    written = dict.fromkeys(TABLES, 0)
+    totals: dict = {"events": 0, "faults": dict.fromkeys(FAULT_KINDS, 0), "faulty_events": 0}
+
+    def write(name: str, frame: pl.DataFrame) -> None:
+        table = frame.to_arrow()
+        if name not in writers:
+            schemas[name] = table.schema
+            writers[name] = pq.ParquetWriter(out_dir / f"{name}.parquet", table.schema, compression="zstd")
+        writers[name].write_table(table.cast(schemas[name]))
+        written[name] += frame.height
+
+    try:
+        for k, size in enumerate(sizes):
+            offsets = dict.fromkeys(("D", "E", "PT", "PY", "P"), k * stride)
+            token_o, token_w = _ID_OFFSET.set(offsets), _ID_WIDTH.set(dict.fromkeys(offsets, width))
+            try:
+                counts = _generate(_Random(f"{seed}/shard{k}"), size, ty, fault_fraction, write)
+            finally:
+                _ID_OFFSET.reset(token_o)
+                _ID_WIDTH.reset(token_w)
+            totals["events"] += counts["events"]
+            totals["faulty_events"] += counts["faulty_events"]
+            for kind, n in counts["faults"].items():
+                totals["faults"][kind] += n
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return {**written, **totals}
+
+
+def _generate(
+    r: _Random,
+    n_disbursements: int,
+    ty: int,
+    fault_fraction: float,
+    write: Callable[[str, pl.DataFrame], None],
+) -> dict:
+    """The tables of one extract (or shard), each handed to ``write`` as soon as it is final;
+    returns the event count and the injected faults."""
     n_plans = min(max(8, n_disbursements // 25_000), 999)
     plans = _plans(r, n_plans)
 
@@ -1263,11 +1369,10 @@ def generate_extract(
     )
 
     legs = legs.select("event_no", "lc", "plan_no", "pay_day", "amount", "fed")
-    out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
 
-    def write(name: str, frame: pl.DataFrame) -> None:
-        frame.write_parquet(out_dir / f"{name}.parquet", compression="zstd", statistics=True)
+    def write(name: str, frame: pl.DataFrame, _write=write) -> None:
+        _write(name, frame)
         written[name] = frame.height
 
     # ---- plans and participants: no fault touches them, so they are written now -----------------
@@ -1388,19 +1493,7 @@ def generate_extract(
             "disbursement_count",
         ),
     )
-    stamp = _splitmix(seed & 0xFFFFFFFFFFFFFFFF ^ (ty << 32))
-    created = dt.datetime(
-        ty + 1, 1, 2 + stamp % 20, 6 + (stamp >> 8) % 12, (stamp >> 16) % 60, (stamp >> 24) % 60
-    )
-    manifest = {
-        "extract_id": extract_id or f"sample-{ty}-s{seed}-n{n_disbursements}",
-        "recordkeeper": "prorata synthetic sample",
-        "tax_year": ty,
-        "created_at": created.isoformat(),
-    }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return {
-        **{name: written[name] for name in TABLES},
         "events": n_events,
         "faults": faults,
         "faulty_events": faulty.len(),

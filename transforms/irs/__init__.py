@@ -3,8 +3,8 @@
 Pure functions: frames in, bytes out (and back). See ``shared/reference/irs-filing-formats.md``.
 """
 
-from transforms.irs.iris_xml import write_iris_xml
-from transforms.irs.pub1220 import FilingInputError, Transmitter, write_pub1220
+from transforms.irs.iris_xml import iter_iris_xml, write_iris_xml
+from transforms.irs.pub1220 import FilingInputError, Transmitter, iter_pub1220, write_pub1220
 from transforms.irs.pub1220_reader import Pub1220File, check_pub1220, read_pub1220
 
 __all__ = [
@@ -12,6 +12,8 @@ __all__ = [
     "Pub1220File",
     "Transmitter",
     "check_pub1220",
+    "iter_iris_xml",
+    "iter_pub1220",
     "read_pub1220",
     "write_iris_xml",
     "write_pub1220",
