@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ENGINE_MAX_ROWS = 10_000_000  # the engine alone is measured up to this size (issue 3: 1 M and 10 M)
 
 
 def sh(args: list[str]) -> str:
@@ -98,9 +99,14 @@ def measure_size(data: Path, n: int, no_prefect: bool) -> dict:
         raise SystemExit(f"prorata run failed at {n:,}: {run['stderr_tail']}")
     floor = one_run("floor", folder, out)
     shutil.rmtree(out.with_name(out.name + "-floor"), ignore_errors=True)
+    engine = None
+    if n <= ENGINE_MAX_ROWS:  # issue 3: the engine alone at 1 M and 10 M, in a fresh process
+        line = sh([sys.executable, "-m", "benchmarks.engine_bench", "--one", str(folder)])
+        engine = json.loads(line.strip().splitlines()[-1])
     return {
         "n": n,
         "generate_s": gen_s,
+        "engine_alone": engine,
         **{k: v for k, v in run.items() if not k.endswith("_tail")},
         **floor,
         "commit": commit(),
@@ -196,6 +202,33 @@ def write_report(path: Path, results: dict) -> None:
     if 1_000_000 in by_n and 10_000_000 in by_n:
         ratio = by_n[10_000_000]["wall_s"] / by_n[1_000_000]["wall_s"]
         lines.append(f"\nScaling: 10 M took {ratio:.1f}× the time of 1 M (target ≤ 11×).")
+    engine = [r for r in sizes if r.get("engine_alone")]
+    if engine:
+        lines += [
+            "",
+            "## The engine alone (issue 3)",
+            "",
+            "`benchmarks/engine_bench.py`, a fresh process per size: the extract is read and validated "
+            "(not timed), then `transforms.engine.compute` runs over the plan batches of `prorata run` "
+            "(split, box 7 codes, boxes and forms). Peak RSS is the process's high-water mark from the "
+            "start of the engine (the batches it reads plus what it builds); *with validation* is the "
+            "whole process's. Targets: ≥ 1,000,000 disbursements/s, ≤ 8 GB at 10 M, 10 M ≤ 11× 1 M.",
+            "",
+            "| disbursements | batches | engine | rows/s | engine CPU | peak RSS (engine) | peak RSS with validation | load avg |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in engine:
+            e = r["engine_alone"]
+            load = e.get("load_average") or [float("nan")]
+            lines.append(
+                f"| {e['rows']:,} | {e['batches']} | {e['engine_s']:.2f} s | {e['rows_per_s']:,.0f} | "
+                f"{e['engine_cpu_s']:.2f} s | {e['peak_rss_gb']:.2f} GB | "
+                f"{e['peak_rss_with_validation_gb']:.2f} GB | {load[0]:.1f} |"
+            )
+        by_e = {r["n"]: r["engine_alone"] for r in engine}
+        if 1_000_000 in by_e and 10_000_000 in by_e:
+            ratio = by_e[10_000_000]["engine_s"] / by_e[1_000_000]["engine_s"]
+            lines.append(f"\nEngine scaling: 10 M took {ratio:.1f}× the engine time of 1 M (target ≤ 11×).")
     if "statements" in results:
         st = results["statements"]
         lines.append(f"\nRecipient PDFs (apart): {json.dumps({k: v for k, v in st.items()})}")
