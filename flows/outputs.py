@@ -21,10 +21,22 @@ class OutputError(Exception):
     """OUT_DIR cannot be written; the message is the one line for stderr."""
 
 
+def is_extract(folder: Path) -> bool:
+    """The folder is a recordkeeper extract: its manifest.json has the extract keys (extract.md)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"recordkeeper", "created_at"} <= manifest.keys()
+
+
 def check_target(out_dir: Path) -> None:
-    """Refuse early to overwrite a folder that holds something other than a prorata result."""
+    """Refuse early to overwrite a folder that holds something other than a prorata result
+    (an extract has a manifest.json too: it is never replaced)."""
     if out_dir.exists() and (
-        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).is_file())
+        not out_dir.is_dir()
+        or (any(out_dir.iterdir()) and not (out_dir / MARKER).is_file())
+        or is_extract(out_dir)
     ):
         raise OutputError(f"{out_dir}: exists and is not a prorata output folder; choose another --out")
 

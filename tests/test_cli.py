@@ -114,6 +114,14 @@ def test_a_folder_that_is_not_a_prorata_result_is_never_replaced(seed_extract, t
     assert (target / "notes.txt").read_text() == "keep me"
 
 
+def test_an_extract_given_as_out_dir_is_refused_and_left_as_it_was(seed_extract, tmp_path, capsys):
+    extract = copy_extract(seed_extract, tmp_path / "extract")
+    before = digest(extract)
+    code, out, err = run(["run", str(extract), "--out", str(extract), "--no-prefect", "--quiet"], capsys)
+    assert code == 2 and out == "" and "not a prorata output folder" in err
+    assert digest(extract) == before
+
+
 def test_explain_prints_the_rule_trace_of_one_disbursement(seed_extract, tmp_path, capsys):
     out_dir = str(tmp_path / "out")
     run(["run", str(seed_extract), "--out", out_dir, "--no-prefect", "--quiet"], capsys)
