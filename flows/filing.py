@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -20,7 +21,7 @@ import polars as pl
 
 from flows.config import TransmitterSettings
 from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
-from transforms.params import TaxParameters
+from transforms.irs.channel import filing_channel
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -70,12 +71,19 @@ def transmitter(settings: TransmitterSettings) -> Transmitter:
     )
 
 
-def write_irs_file(root: Path, filing: pl.DataFrame, settings: TransmitterSettings, tax_year: int) -> dict:
-    """Write the filing into ``root/irs/``; returns what the manifest records about it."""
-    p = TaxParameters.for_year(tax_year)
+def write_irs_file(
+    root: Path,
+    filing: pl.DataFrame,
+    settings: TransmitterSettings,
+    tax_year: int,
+    transmitted_on: date | None = None,
+) -> dict:
+    """Write the filing into ``root/irs/``; returns what the manifest records about it. The system
+    (FIRE or IRIS) follows :func:`transforms.irs.channel.filing_channel`: by tax year for a run's
+    own file, by ``transmitted_on`` for the store's filings and corrections."""
     test_file = settings.test_file or not settings.configured
     info = {
-        "channel": "FIRE" if tax_year <= p.fire_last_tax_year else "IRIS",
+        "channel": filing_channel(tax_year, transmitted_on),
         "returns": filing.height,
         "test_file": test_file,
         "transmitter_configured": settings.configured,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -34,6 +34,7 @@ from flows.filing import filing_frame, write_irs_file
 from flows.outputs import StagedOutput, write_json, write_parquet
 from transforms.corrections import RETURN_COLUMNS, CorrectionPlan, filed_state, plan_corrections
 from transforms.edit_checks import filable
+from transforms.irs.channel import filing_channel
 from transforms.irs.pub1220 import CORRECTION_ORDER, REQUIRED_COLUMNS
 from transforms.params import TaxParameters
 
@@ -50,8 +51,31 @@ class FilingResult:
     message: str = ""
 
 
-def channel(tax_year: int) -> str:
-    return "FIRE" if tax_year <= TaxParameters.for_year(tax_year).fire_last_tax_year else "IRIS"
+def channel(tax_year: int, transmitted_on: date | None = None) -> str:
+    """FIRE or IRIS for a transmission of the store (by transmission date: filing_channel)."""
+    return filing_channel(tax_year, transmitted_on or today())
+
+
+def today() -> date:
+    """The transmission date when none is given: today, in UTC."""
+    return datetime.now(UTC).date()
+
+
+def _fire_originals_after_fire_closed(tax_year: int, filings: pl.DataFrame, records: pl.DataFrame) -> None:
+    """Refuse IRIS corrections of returns first filed through FIRE: an IRIS correction names its
+    original by IRIS record id (PrevSubmittedRecRecipientGrp/UniqueRecordId), which a FIRE return
+    never had, and the IRS has not said how a FIRE original is corrected once FIRE is closed
+    (irs-filing-formats.md, open question 7). A project choice, easy to change here."""
+    fire = filings.filter((pl.col("role") == "original") & (pl.col("channel") == "FIRE"))
+    hit = records.join(
+        fire.select("payer_tin", "lineage_account").unique(), on=["payer_tin", "lineage_account"]
+    )
+    if hit.height:
+        raise st.StoreError(
+            f"{hit.height} correction record(s) correct returns filed through FIRE, which closed on "
+            f"{TaxParameters.for_year(tax_year).fire_last_transmission_date}: IRIS "
+            "cannot name a FIRE original; see docs/OPERATIONS.md (corrections after FIRE closes)"
+        )
 
 
 def filings_table(store: st.Store, tax_year: int) -> pl.DataFrame:
@@ -155,7 +179,12 @@ def _filing_id(tax_year: int, seq: int, kind: str, frame: pl.DataFrame, ytd_id: 
 
 
 def _irs_file(
-    root: Path, filing: pl.DataFrame, settings: TransmitterSettings, tax_year: int, suffix: str
+    root: Path,
+    filing: pl.DataFrame,
+    settings: TransmitterSettings,
+    tax_year: int,
+    suffix: str,
+    transmitted_on: date,
 ) -> dict:
     """One IRS file (write_irs_file: the Pub 1220 file is read back by our checker) renamed with
     ``suffix`` so originals and corrections sit side by side in ``root/irs/``."""
@@ -164,7 +193,7 @@ def _irs_file(
         *(["prev_unique_record_id"] if "prev_unique_record_id" in filing.columns else []),
     ]
     scratch = root / f".{suffix}"
-    info = write_irs_file(scratch, filing.select(columns), settings, tax_year)
+    info = write_irs_file(scratch, filing.select(columns), settings, tax_year, transmitted_on)
     if info["file"]:
         src = scratch / info["file"]
         name = Path(info["file"])
@@ -186,6 +215,7 @@ def _record_rows(
     tax_year: int,
     ytd_id: str,
     test_file: bool,
+    transmitted_on: date,
 ) -> pl.DataFrame:
     """Rows of the filings table for the records of one filing."""
     defaults = {
@@ -198,7 +228,7 @@ def _record_rows(
         "extract_ids": pl.lit([], pl.List(pl.String)),
     }
     frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
-    frame = _with_identity(iris_ids(frame) if channel(tax_year) == "IRIS" else frame)
+    frame = _with_identity(iris_ids(frame) if channel(tax_year, transmitted_on) == "IRIS" else frame)
     if "submission_id" not in frame.columns:
         frame = frame.with_columns(
             pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")
@@ -208,7 +238,7 @@ def _record_rows(
         pl.lit(seq, pl.Int64).alias("seq"),
         pl.lit(filed_at).alias("filed_at"),
         pl.lit(kind).alias("kind"),
-        pl.lit(channel(tax_year)).alias("channel"),
+        pl.lit(channel(tax_year, transmitted_on)).alias("channel"),
         pl.lit(test_file).alias("test_file"),
         pl.lit(ytd_id).alias("ytd_id"),
         *RETURN_COLUMNS,
@@ -233,11 +263,18 @@ def _next_seq(filings: pl.DataFrame) -> int:
 
 
 def file_year(
-    store_root: Path, tax_year: int, *, out: Path | None = None, settings: TransmitterSettings | None = None
+    store_root: Path,
+    tax_year: int,
+    *,
+    out: Path | None = None,
+    settings: TransmitterSettings | None = None,
+    transmitted_on: date | None = None,
 ) -> FilingResult:
     """Record and write the original filing of the year's current forms; a year already filed is
-    not filed again (it says whether anything changed since)."""
+    not filed again (it says whether anything changed since). ``transmitted_on`` (default today)
+    decides FIRE or IRIS (:func:`transforms.irs.channel.filing_channel`)."""
     settings = settings or TransmitterSettings.placeholder()
+    on = transmitted_on or today()
     store = st.Store(store_root)
     with store.lock():
         current = current_forms(store, tax_year)
@@ -268,7 +305,7 @@ def file_year(
         filing_id = _filing_id(tax_year, seq, "original", returns, ytd_id)
         target = out or store.filings_dir(tax_year) / filing_id
         with StagedOutput(target) as staged:
-            info = _irs_file(staged.path, returns, settings, tax_year, "original")
+            info = _irs_file(staged.path, returns, settings, tax_year, "original", on)
             summary = {
                 "filing_id": filing_id,
                 "tax_year": tax_year,
@@ -289,6 +326,7 @@ def file_year(
             tax_year=tax_year,
             ytd_id=ytd_id,
             test_file=info["test_file"],
+            transmitted_on=on,
         )
         st.append_delta(rows, store.table(tax_year, "filings"))  # the commit point
         return FilingResult(
@@ -297,7 +335,7 @@ def file_year(
             filing_id,
             {"returns": returns.height},
             [info["file"]],
-            f"{channel(tax_year)} file written",
+            f"{channel(tax_year, on)} file written",
         )
 
 
@@ -354,11 +392,18 @@ def _prev_record_ids(
 
 
 def corrections_year(
-    store_root: Path, tax_year: int, out: Path, *, settings: TransmitterSettings | None = None
+    store_root: Path,
+    tax_year: int,
+    out: Path,
+    *,
+    settings: TransmitterSettings | None = None,
+    transmitted_on: date | None = None,
 ) -> FilingResult:
     """Write and record the corrections (and late originals) of the returns that changed since the
-    last filing; nothing is written when nothing changed."""
+    last filing; nothing is written when nothing changed. ``transmitted_on`` (default today)
+    decides FIRE or IRIS: corrections go by transmission date (outputs.md, "IRS files")."""
     settings = settings or TransmitterSettings.placeholder()
+    on = transmitted_on or today()
     store = st.Store(store_root)
     with store.lock():
         filings = filings_table(store, tax_year)
@@ -377,7 +422,8 @@ def corrections_year(
         records = plan.records.join(
             current.select("form_id", "extract_ids"), on="form_id", how="left"
         ).with_columns(pl.col("extract_ids").fill_null(pl.lit([], pl.List(pl.String))))
-        if channel(tax_year) == "IRIS" and records.height:
+        if channel(tax_year, on) == "IRIS" and records.height:
+            _fire_originals_after_fire_closed(tax_year, filings, records)
             records = _prev_record_ids(store, tax_year, filings, records)
         late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
         ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
@@ -388,10 +434,14 @@ def corrections_year(
         test_file = settings.test_file or not settings.configured
         with StagedOutput(out) as staged:
             info_c = (
-                _irs_file(staged.path, records, settings, tax_year, "corrections") if records.height else None
+                _irs_file(staged.path, records, settings, tax_year, "corrections", on)
+                if records.height
+                else None
             )
             info_l = (
-                _irs_file(staged.path, late, settings, tax_year, "late_originals") if late.height else None
+                _irs_file(staged.path, late, settings, tax_year, "late_originals", on)
+                if late.height
+                else None
             )
             files = [i["file"] for i in (info_c, info_l) if i and i["file"]]
             write_parquet(
@@ -433,6 +483,7 @@ def corrections_year(
             "tax_year": tax_year,
             "ytd_id": ytd_id,
             "test_file": test_file,
+            "transmitted_on": on,
         }
         rows = []
         if records.height:

@@ -91,6 +91,7 @@ def cmd_file(args: argparse.Namespace) -> int:
             args.tax_year,
             out=Path(args.out) if args.out else None,
             settings=_settings(args),
+            transmitted_on=args.transmission_date,
         )
     except (StoreError, ConfigError) as exc:
         _err(str(exc))
@@ -113,7 +114,13 @@ def cmd_corrections(args: argparse.Namespace) -> int:
     from flows.store import StoreError
 
     try:
-        result = corrections_year(Path(args.store), args.tax_year, Path(args.out), settings=_settings(args))
+        result = corrections_year(
+            Path(args.store),
+            args.tax_year,
+            Path(args.out),
+            settings=_settings(args),
+            transmitted_on=args.transmission_date,
+        )
     except (StoreError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -141,6 +148,21 @@ def cmd_acknowledge(args: argparse.Namespace) -> int:
     return 0
 
 
+TRANSMISSION_HELP = (
+    "the day the file goes to the IRS, YYYY-MM-DD (default today): FIRE takes tax years up to 2025 "
+    "until it closes at the end of 2026, IRIS everything after"
+)
+
+
+def _iso_date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def add_parsers(sub) -> None:
     nightly = sub.add_parser("nightly", help="ingest new inbox extracts into the store and rebuild the year")
     nightly.add_argument("--inbox", required=True, help="folder of extract folders")
@@ -162,6 +184,7 @@ def add_parsers(sub) -> None:
     file.add_argument("--tax-year", type=int, required=True)
     file.add_argument("--out", help="also write the filing here (default STORE/filings/TAX_YEAR/FILING_ID)")
     file.add_argument("--config")
+    file.add_argument("--transmission-date", type=_iso_date, help=TRANSMISSION_HELP)
     file.set_defaults(func=cmd_file)
 
     corr = sub.add_parser("corrections", help="write the returns changed since the last filing")
@@ -169,6 +192,7 @@ def add_parsers(sub) -> None:
     corr.add_argument("--tax-year", type=int, required=True)
     corr.add_argument("--out", required=True)
     corr.add_argument("--config")
+    corr.add_argument("--transmission-date", type=_iso_date, help=TRANSMISSION_HELP)
     corr.set_defaults(func=cmd_corrections)
 
     ack = sub.add_parser("acknowledge", help="record the IRS receipt id of a filing (IRIS)")

@@ -196,3 +196,48 @@ def test_forms_that_appear_after_the_filing_go_out_as_late_originals_apart_from_
         ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(tmp_path / "x")], capsys
     )
     assert code == 0 and "nothing changed" in out
+
+
+def test_fire_takes_tax_year_2025_until_it_closes_and_iris_everything_after():
+    from datetime import date
+
+    from transforms.irs.channel import filing_channel
+
+    assert filing_channel(2025) == "FIRE"
+    assert filing_channel(2025, date(2026, 12, 31)) == "FIRE"
+    assert filing_channel(2025, date(2027, 1, 1)) == "IRIS"
+    assert filing_channel(2026, date(2026, 12, 31)) == "IRIS"
+    assert filing_channel(2024, date(2026, 3, 1)) == "FIRE"
+
+
+def test_corrections_go_by_transmission_date_and_a_fire_original_is_not_corrected_through_iris(
+    tmp_path, capsys
+):
+    _, store = _walk_to_corrections(tmp_path, capsys, 2025, prefect=False)
+    filed = filings_table(Store(store), 2025)
+    assert set(filed["channel"]) == {"FIRE"}
+    out_dir = tmp_path / "corrections-2027"
+    args = ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)]
+    code, _, err = cli([*args, "--transmission-date", "2027-01-15"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "filed through FIRE, which closed on 2026-12-31" in err
+    assert not out_dir.exists()
+    assert filings_table(Store(store), 2025).height == filed.height  # nothing recorded
+    code, out, err = cli([*args, "--transmission-date", "2026-12-31"], capsys)
+    assert code == 0, err
+    assert (out_dir / "irs" / "FIRE_1099R_2025_corrections.txt").is_file()
+
+
+def test_a_2025_year_first_filed_after_fire_closes_goes_to_iris(tmp_path, capsys):
+    src = year_extracts(tmp_path / "src", 2025)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
+    assert cli(nightly, capsys)[0] == 0
+    code, out, err = cli(
+        ["file", "--store", str(store), "--tax-year", "2025", "--transmission-date", "2027-02-01"], capsys
+    )
+    assert code == 0, err
+    assert "IRIS file written" in out and "IRIS_1099R_2025.xml" in out
+    assert set(filings_table(Store(store), 2025)["channel"]) == {"IRIS"}

@@ -45,6 +45,7 @@ class TaxParameters:
     nonperiodic_withholding_rate_pct: int
     withholding_de_minimis_cents: int
     fire_last_tax_year: int
+    fire_last_transmission_date: date
 
     @classmethod
     def for_year(cls, tax_year: int) -> TaxParameters:
