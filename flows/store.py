@@ -206,6 +206,7 @@ def ingest_extract(store: Store, folder: Path) -> Ingested:
             raise StoreError(
                 f"{folder}: supersedes {manifest.supersedes} of tax year {prior['tax_year'][0]}, not {year}"
             )
+    _refuse_id_clashes(store, year, folder, frames["distributions"])
     rows: dict[str, int] = {}
     for name in DATA_TABLES:
         path = store.table(year, name)
@@ -246,6 +247,40 @@ def ingest_extract(store: Store, folder: Path) -> Ingested:
     return Ingested(manifest.extract_id, year, "ingested", rows, warning)
 
 
+def _refuse_id_clashes(store: Store, year: int, folder: Path, distributions: pl.DataFrame) -> None:
+    """The store is keyed by ``distribution_id`` and its year is run as one extract, whose events
+    and disbursements must have unique ids (extract.md): an ``event_id`` or ``distribution_id``
+    already live under another plan (another recordkeeper's numbering, say) is refused, with the
+    ids and plans only, rather than one event silently replacing the other."""
+    path = store.table(year, "distributions")
+    led = ledger(store, year)
+    if not is_delta(path) or led.height == 0:
+        return
+    live = (
+        pl.scan_delta(str(path))
+        .select(EXTRACT_COL, "plan_id", "event_id", "distribution_id")
+        .filter(pl.col(EXTRACT_COL).is_in(led["extract_id"].implode()))
+        .join(_superseded(led).lazy(), on=[EXTRACT_COL, "plan_id"], how="anti")
+    )
+    new = distributions.lazy().select("plan_id", "event_id", "distribution_id")
+    for key in ("event_id", "distribution_id"):
+        clash = (
+            new.join(live.select(key, pl.col("plan_id").alias("_live_plan")), on=key, how="inner")
+            .filter(pl.col("plan_id") != pl.col("_live_plan"))
+            .select(key, "plan_id", "_live_plan")
+            .unique()
+            .sort(key, "plan_id", "_live_plan")
+            .collect()
+        )
+        if clash.height:
+            first = clash.row(0, named=True)
+            more = f" (+{clash.height - 1} more)" if clash.height > 1 else ""
+            raise StoreError(
+                f"{folder}: {key} {first[key]} of plan {first['plan_id']} is already in the store under "
+                f"plan {first['_live_plan']}{more}; ids must be unique across the plans of a tax year"
+            )
+
+
 # ---- the live year ------------------------------------------------------------------------------
 
 KEYS = {
@@ -266,10 +301,55 @@ def _superseded(led: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def live_order(led: pl.DataFrame) -> pl.DataFrame:
+    """(``_extract_id``, ``_seq``): the order in which extracts win on a key — by the manifest's
+    ``created_at`` (extract.md: an ISO-8601 timestamp; a later extract replaces an earlier one's
+    rows), then by the order they were ingested. An older extract delivered a night late does not
+    override a newer one."""
+    created = pl.col("created_at").str.to_datetime(time_zone="UTC", strict=False)
+    return (
+        led.with_columns(created.alias("_created"))
+        .sort("_created", "ingest_seq", nulls_last=False)
+        .select(pl.col("extract_id").alias(EXTRACT_COL), pl.int_range(1, pl.len() + 1).alias("_seq"))
+    )
+
+
+def _payee_rows_superseded(
+    raw: dict[str, pl.LazyFrame], led: pl.DataFrame, gone: pl.DataFrame
+) -> pl.LazyFrame:
+    """(``_extract_id``, ``payee_id``, ``_gone``): a payee row of an extract is superseded when every
+    plan the payee is paid from in that extract (or, for a payee with no payment in it, every plan
+    the extract covers) has been replaced by a later extract (extract.md ``supersedes``: every row
+    of the earlier extract for the same plan_ids is replaced). Payees carry no plan_id, so this is
+    how their rows follow the supersede rule."""
+    covered = led.select(
+        pl.col("extract_id").alias(EXTRACT_COL), pl.col("plan_ids").alias("plan_id")
+    ).explode("plan_id")
+    paid = raw["distributions"].select(EXTRACT_COL, "payee_id", "plan_id").unique()
+    unpaid = (
+        raw["payees"]
+        .select(EXTRACT_COL, "payee_id")
+        .join(paid.select(EXTRACT_COL, "payee_id"), on=[EXTRACT_COL, "payee_id"], how="anti")
+        .join(covered.lazy(), on=EXTRACT_COL, how="inner")
+    )
+    flagged = gone.lazy().with_columns(pl.lit(True).alias("_g"))
+    return (
+        pl.concat(
+            [
+                paid.select(EXTRACT_COL, "payee_id", "plan_id"),
+                unpaid.select(EXTRACT_COL, "payee_id", "plan_id"),
+            ]
+        )
+        .join(flagged, on=[EXTRACT_COL, "plan_id"], how="left")
+        .group_by(EXTRACT_COL, "payee_id")
+        .agg(pl.col("_g").fill_null(False).all().alias("_gone"))
+    )
+
+
 def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
     """The live rows of the year (module docstring), each with ``_extract_id``, sorted by key."""
     led = ledger(store, tax_year)
-    order = led.select(pl.col("extract_id").alias(EXTRACT_COL), pl.col("ingest_seq").alias("_seq"))
+    order = live_order(led)
     gone = _superseded(led)
     raw: dict[str, pl.LazyFrame] = {}
     for name in DATA_TABLES:
@@ -278,6 +358,7 @@ def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
         # read once, eagerly: each table is used by several of the steps below
         df = pl.read_delta(str(path)) if is_delta(path) else pl.DataFrame(schema=schema)
         raw[name] = df.join(order, on=EXTRACT_COL, how="inner").lazy()  # ledgered extracts only
+    payee_gone = _payee_rows_superseded(raw, led, gone)
     # plans of an event: its disbursements' plan (contracts carry no plan_id)
     event_plan = raw["distributions"].select(EXTRACT_COL, "event_id", "plan_id").unique()
     contracts = raw["contracts"].join(event_plan, on=[EXTRACT_COL, "event_id"], how="left")
@@ -303,6 +384,16 @@ def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
             lf = lf.join(latest, on=["event_id", "_seq"], how="semi").drop("plan_id")
             lf = lf.sort("_seq").unique(["event_id", "contract"], keep="last")
             key = ["event_id", "contract"]
+        elif name == "payees":
+            # a row of a superseded extract only stands in when no live extract has the payee
+            key = KEYS[name]
+            lf = (
+                lf.join(payee_gone, on=[EXTRACT_COL, "payee_id"], how="left")
+                .with_columns(pl.col("_gone").fill_null(False))
+                .sort(pl.col("_gone").not_(), "_seq")
+                .unique(key, keep="last")
+                .drop("_gone")
+            )
         else:
             key = KEYS[name]
             lf = lf.sort("_seq").unique(key, keep="last")

@@ -288,3 +288,90 @@ def test_the_prefect_nightly_flow_refuses_a_faulty_extract_and_ingests_the_rest(
         len(result["faults"]) == 1
         and "distributions.parquet: not a readable Parquet file" in result["faults"][0]
     )
+
+
+def test_a_superseded_extracts_payee_row_gives_way_to_an_earlier_live_one(tmp_path):
+    store = st.Store(tmp_path / "store")
+    a = write_extract(
+        tmp_path / "a",
+        [_person(1, 2025, amount=100_000)],
+        extract_id="A",
+        created_at="2026-01-01",
+        tax_year=2025,
+    )
+    # B (plan P1) wrongly carries PY1 with another TIN; C replaces every row of B for P1, without PY1
+    b = write_extract(
+        tmp_path / "b",
+        [_person(2, 2025, amount=50_000)],
+        extract_id="B",
+        created_at="2026-01-02",
+        tax_year=2025,
+        extra_payees=[payee_row("PY1", tin="499999999", last_name="Wrong")],
+    )
+    c = write_extract(
+        tmp_path / "c",
+        [_person(2, 2025, amount=50_000)],
+        extract_id="C",
+        created_at="2026-01-03",
+        tax_year=2025,
+        supersedes="B",
+    )
+    for x in (a, b, c):
+        st.ingest_extract(store, x)
+    payees = st.live_tables(store, 2025)["payees"]
+    assert payees.filter(pl.col("payee_id") == "PY1")[st.EXTRACT_COL].to_list() == ["A"]
+    assert payees.filter(pl.col("payee_id") == "PY2")[st.EXTRACT_COL].to_list() == ["C"]
+
+
+def test_an_event_id_already_live_under_another_plan_is_refused_naming_ids_and_plans_only(tmp_path):
+    store = st.Store(tmp_path / "store")
+    a = write_extract(
+        tmp_path / "a",
+        [_person(1, 2025, amount=100_000)],
+        extract_id="A",
+        created_at="2026-01-01",
+        tax_year=2025,
+    )
+    b = write_extract(
+        tmp_path / "b",
+        [_person(2, 2025, amount=50_000)],
+        extract_id="B",
+        created_at="2026-01-02",
+        tax_year=2025,
+    )
+    for t in ("plans", "participants", "distributions"):
+        f = pl.read_parquet(b / f"{t}.parquet").with_columns(pl.lit("P2").alias("plan_id"))
+        if "event_id" in f.columns:
+            f = f.with_columns(pl.lit("E1").alias("event_id"))
+        f.write_parquet(b / f"{t}.parquet")
+    contracts = pl.read_parquet(b / "contracts.parquet").with_columns(pl.lit("E1").alias("event_id"))
+    contracts.write_parquet(b / "contracts.parquet")
+    st.ingest_extract(store, a)
+    with pytest.raises(st.StoreError) as err:
+        st.ingest_extract(store, b)
+    assert "event_id E1 of plan P2 is already in the store under plan P1" in str(err.value)
+    assert "40000000" not in str(err.value)
+    assert st.ledger(store, 2025)["extract_id"].to_list() == ["A"]
+    assert st.live_tables(store, 2025)["distributions"]["distribution_id"].to_list() == ["D1"]
+
+
+def test_an_older_extract_delivered_a_night_late_does_not_override_a_newer_one(tmp_path):
+    store = st.Store(tmp_path / "store")
+    new = write_extract(
+        tmp_path / "new",
+        [_person(1, 2025, amount=150_000)],
+        extract_id="NEW",
+        created_at="2026-01-06T02:00:00",
+        tax_year=2025,
+    )
+    old = write_extract(
+        tmp_path / "old",
+        [_person(1, 2025, amount=100_000)],
+        extract_id="OLD",
+        created_at="2026-01-05T02:00:00",
+        tax_year=2025,
+    )
+    st.ingest_extract(store, new)
+    st.ingest_extract(store, old)
+    live = st.live_tables(store, 2025)["distributions"]
+    assert live[st.EXTRACT_COL].to_list() == ["NEW"] and live["amount_cents"].to_list() == [150_000]
