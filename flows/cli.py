@@ -174,7 +174,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from contracts.loading import ExtractError, precheck
-    from flows.outputs import OutputError, check_target
+    from flows.outputs import OutputError
     from flows.reconcile import reconcile_extract, reconcile_flow, summary_text
     from flows.store import StoreError
 
@@ -185,8 +185,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     ):
         _err("prorata reconcile: give either --extract and --run, or --store and --tax-year")
         return EXIT_BAD_INPUT
-    try:
-        check_target(out_dir.resolve())
+    try:  # the target is checked by the reconciliation itself (never a run, an extract or a store)
         if by_store:
             from flows.reconcile import reconcile_store
 

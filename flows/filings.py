@@ -20,6 +20,7 @@ line, while it is missing.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -258,6 +259,34 @@ def _record_rows(
     )
 
 
+def check_filing_target(out: Path) -> None:
+    """``--out`` of ``file`` and ``corrections`` is replaced whole: only a new or empty folder or an
+    earlier filing's (its manifest's ``kind``), never a run's outputs, a store or an extract."""
+    marker = out / "manifest.json"
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    try:
+        kind = json.loads(marker.read_text(encoding="utf-8")).get("kind") if marker.is_file() else None
+    except (ValueError, AttributeError):
+        kind = None
+    if kind not in ("original", "correction"):
+        raise st.StoreError(f"{out}: holds something other than an earlier filing; choose another --out")
+
+
+def _test_mode(settings: TransmitterSettings) -> bool:
+    """The file is a test file (T record position 28): no transmitter settings, or asked for."""
+    return settings.test_file or not settings.configured
+
+
+def _same_kind_of_file(filings: pl.DataFrame, settings: TransmitterSettings) -> pl.DataFrame:
+    """Test files and production files are two separate histories: a test file is never the
+    year's filing, so production originals and corrections compare with production filings only
+    (and a rehearsal with the test files before it)."""
+    if filings.height == 0:
+        return filings
+    return filings.filter(pl.col("test_file") == _test_mode(settings))
+
+
 def _next_seq(filings: pl.DataFrame) -> int:
     return int(filings["seq"].max()) + 1 if filings.height else 1
 
@@ -275,10 +304,13 @@ def file_year(
     decides FIRE or IRIS (:func:`transforms.irs.channel.filing_channel`)."""
     settings = settings or TransmitterSettings.placeholder()
     on = transmitted_on or today()
+    if out is not None:
+        check_filing_target(out)
     store = st.Store(store_root)
     with store.lock():
         current = current_forms(store, tax_year)
-        filings = filings_table(store, tax_year)
+        every = filings_table(store, tax_year)
+        filings = _same_kind_of_file(every, settings)
         if filings.height:
             first = filings.sort("seq")["filing_id"][0]
             plan = plan_corrections(filed_state(filings), current)
@@ -301,7 +333,7 @@ def file_year(
         if returns.height == 0:
             return FilingResult(tax_year, "nothing to file", message="no returns to file")
         ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
-        seq = 1
+        seq = _next_seq(every)
         filing_id = _filing_id(tax_year, seq, "original", returns, ytd_id)
         target = out or store.filings_dir(tax_year) / filing_id
         with StagedOutput(target) as staged:
@@ -404,11 +436,14 @@ def corrections_year(
     decides FIRE or IRIS: corrections go by transmission date (outputs.md, "IRS files")."""
     settings = settings or TransmitterSettings.placeholder()
     on = transmitted_on or today()
+    check_filing_target(out)
     store = st.Store(store_root)
     with store.lock():
-        filings = filings_table(store, tax_year)
+        every = filings_table(store, tax_year)
+        filings = _same_kind_of_file(every, settings)
         if filings.height == 0:
-            raise st.StoreError(f"tax year {tax_year} has not been filed: run 'prorata file' first")
+            kind = "as a test file" if _test_mode(settings) else "in production"
+            raise st.StoreError(f"tax year {tax_year} has not been filed {kind}: run 'prorata file' first")
         current = current_forms(store, tax_year)
         plan: CorrectionPlan = plan_corrections(filed_state(filings), current)
         counts = plan.counts()
@@ -427,11 +462,11 @@ def corrections_year(
             records = _prev_record_ids(store, tax_year, filings, records)
         late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
         ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
-        seq = _next_seq(filings)
+        seq = _next_seq(every)
         both = pl.concat([records.select("form_id", "corrected"), late.select("form_id", "corrected")])
         filing_id = _filing_id(tax_year, seq, "correction", both, ytd_id)
         files: list[str] = []
-        test_file = settings.test_file or not settings.configured
+        test_file = _test_mode(settings)
         with StagedOutput(out) as staged:
             info_c = (
                 _irs_file(staged.path, records, settings, tax_year, "corrections", on)

@@ -40,7 +40,10 @@ def _settings(args):
 def cmd_nightly(args: argparse.Namespace) -> int:
     from flows import nightly
     from flows.config import ConfigError
+    from flows.filing import FilingCheckError
+    from flows.outputs import OutputError
     from flows.store import StoreError
+    from transforms.irs import FilingInputError
 
     try:
         if args.no_prefect:
@@ -50,7 +53,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             print(report.text())
             return 0 if report.ok else EXIT_BAD_INPUT
         result = nightly.nightly_flow()(args.inbox, args.store, args.config)
-    except (StoreError, ConfigError) as exc:
+    except (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     report = nightly.NightlyReport(
@@ -82,8 +85,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_file(args: argparse.Namespace) -> int:
     from flows.config import ConfigError
+    from flows.filing import FilingCheckError
     from flows.filings import file_year
+    from flows.outputs import OutputError
     from flows.store import StoreError
+    from transforms.irs import FilingInputError
 
     try:
         result = file_year(
@@ -93,7 +99,7 @@ def cmd_file(args: argparse.Namespace) -> int:
             settings=_settings(args),
             transmitted_on=args.transmission_date,
         )
-    except (StoreError, ConfigError) as exc:
+    except (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     line = f"prorata file: tax year {result.tax_year}: {result.message}"
@@ -110,8 +116,11 @@ def cmd_file(args: argparse.Namespace) -> int:
 
 def cmd_corrections(args: argparse.Namespace) -> int:
     from flows.config import ConfigError
+    from flows.filing import FilingCheckError
     from flows.filings import corrections_year
+    from flows.outputs import OutputError
     from flows.store import StoreError
+    from transforms.irs import FilingInputError
 
     try:
         result = corrections_year(
@@ -121,7 +130,7 @@ def cmd_corrections(args: argparse.Namespace) -> int:
             settings=_settings(args),
             transmitted_on=args.transmission_date,
         )
-    except (StoreError, ConfigError) as exc:
+    except (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     c = result.counts

@@ -201,3 +201,55 @@ def test_exactly_the_returns_whose_amount_changed_are_corrected(amounts, changed
     plan = _plan(filed, _current(*new))
     assert sorted(plan.records["payee_id"].to_list()) == sorted(changed)
     assert set(plan.records["corrected"].to_list()) <= {"G"} and plan.late.height == 0
+
+
+def test_a_change_to_state_boxes_only_sends_no_irs_correction_and_is_reported():
+    filed = _as_filed(_current(*BASE))
+    plan = _plan(filed, _edit(_current(*BASE), "PY1", state_withholding_cents=1234, state="CA"))
+    assert plan.records.height == 0 and plan.late.height == 0
+    assert plan.held["reason"].to_list() == [
+        "state or local information only: not sent to the IRS; correct it with the state"
+    ]
+
+
+def test_a_type_2_after_the_payer_moved_is_written_with_the_payers_current_details(tmp_path):
+    from datetime import date
+
+    from flows.config import TransmitterSettings
+    from flows.filing import write_irs_file
+    from transforms.irs import check_pub1220
+    from transforms.irs.pub1220 import REQUIRED_COLUMNS
+
+    filed = _as_filed(_current(*BASE))
+    current = _edit(_current(*BASE), "PY1", payee_tin="499999999").with_columns(
+        pl.lit("2 New Plaza").alias("payer_address")
+    )
+    plan = _plan(filed, current)
+    assert plan.counts()["type2"] == 1
+    assert set(plan.records["payer_address"]) == {"2 New Plaza"}
+    info = write_irs_file(
+        tmp_path,
+        plan.records.select(REQUIRED_COLUMNS),
+        TransmitterSettings.placeholder(),
+        2025,
+        date(2026, 6, 1),
+    )
+    assert check_pub1220((tmp_path / info["file"]).read_bytes()) == []
+
+
+def test_a_form_whose_key_comes_back_after_a_code_fix_is_filed_under_a_new_account_number():
+    from transforms.corrections import filed_state, plan_corrections
+
+    first = _current(*BASE)
+    filed = _as_filed(first)
+    old = first.filter(pl.col("payee_id") == "PY2")
+    fixed = _edit(first, "PY2", distribution_codes="3", form_id="F-PY2-CODE3", account_number="F-PY2-CODE3")
+    plan2 = plan_corrections(filed_state(filed), fixed)
+    assert plan2.counts()["type1"] == 1
+    filings = pl.concat([filed, plan2.records.with_columns(pl.lit(2).alias("seq"))], how="diagonal_relaxed")
+    plan3 = plan_corrections(filed_state(filings), pl.concat([fixed, old], how="diagonal_relaxed"))
+    assert plan3.held.height == 0 and plan3.late.height == 1
+    account = plan3.late["account_number"][0]
+    assert account != old["account_number"][0] and len(account) == 20 and account == account.upper()
+    again = plan_corrections(filed_state(filings), pl.concat([fixed, old], how="diagonal_relaxed"))
+    assert again.late["account_number"].to_list() == [account]  # stable

@@ -272,3 +272,40 @@ def OUTPUTS(out: Path) -> dict[str, pl.DataFrame]:
     if out not in _outputs_cache:
         _outputs_cache[out] = read_run_outputs(out)
     return _outputs_cache[out]
+
+
+def test_a_plan_without_any_control_totals_says_so_while_another_plans_are_checked():
+    from datetime import date
+
+    from transforms.reconcile import control_totals_check, dispositions, extract_disbursements
+
+    dist = pl.DataFrame(
+        {
+            "distribution_id": ["D1", "D2"],
+            "event_id": ["E1", "E2"],
+            "plan_id": ["P1", "P2"],
+            "payment_date": [date(2025, 3, 1), date(2025, 3, 2)],
+            "amount_cents": [100_000, 200_000],
+            "federal_withholding_cents": [10_000, 20_000],
+        }
+    )
+    ext = extract_disbursements(dist)
+    out = ext.select("distribution_id", "event_id", "plan_id", pl.lit("F").alias("form_id"), "amount_cents")
+    disp = dispositions(ext, out, pl.DataFrame(schema={"table": pl.String, "key": pl.String}))
+    control = pl.DataFrame(
+        {
+            "plan_id": ["P1"],
+            "month": [date(2025, 3, 1)],
+            "gross_cents": [100_001],
+            "federal_withholding_cents": [10_000],
+            "disbursement_count": [1],
+        }
+    )
+    rows = control_totals_check(disp, control)
+    assert rows.filter(pl.col("plan_id") == "P2")["status"].unique().to_list() == ["no_control_totals"]
+    p1 = rows.filter(pl.col("plan_id") == "P1").sort("measure")
+    assert p1.select("measure", "status").rows() == [
+        ("disbursement_count", "ok"),
+        ("federal_withholding_cents", "ok"),
+        ("gross_cents", "break"),
+    ]

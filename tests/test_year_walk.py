@@ -241,3 +241,44 @@ def test_a_2025_year_first_filed_after_fire_closes_goes_to_iris(tmp_path, capsys
     assert code == 0, err
     assert "IRIS file written" in out and "IRIS_1099R_2025.xml" in out
     assert set(filings_table(Store(store), 2025)["channel"]) == {"IRIS"}
+
+
+def test_a_test_file_is_a_rehearsal_and_never_the_years_production_filing(tmp_path, capsys):
+    import dataclasses
+    from datetime import date
+
+    from flows.config import TransmitterSettings
+    from flows.filings import corrections_year, file_year
+
+    src = year_extracts(tmp_path / "src", 2025)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    assert (
+        cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"], capsys)[0]
+        == 0
+    )
+    trial = file_year(store, 2025, transmitted_on=date(2026, 2, 1))  # no prorata.toml: a test file
+    assert trial.status == "filed"
+    real = dataclasses.replace(
+        TransmitterSettings.placeholder(), tcc="AB123", tin="123456789", configured=True, test_file=False
+    )
+    with pytest.raises(Exception, match="has not been filed in production"):
+        corrections_year(store, 2025, tmp_path / "c", settings=real, transmitted_on=date(2026, 2, 2))
+    prod = file_year(store, 2025, settings=real, transmitted_on=date(2026, 2, 2))
+    assert prod.status == "filed" and prod.filing_id != trial.filing_id
+    again = file_year(store, 2025, settings=real, transmitted_on=date(2026, 2, 3))
+    assert again.status == "unchanged"
+    kinds = filings_table(Store(store), 2025).group_by("test_file").len().sort("test_file").rows()
+    assert kinds == [(False, 5), (True, 5)]
+
+
+def test_corrections_never_replace_a_folder_that_is_not_an_earlier_filing(tmp_path, capsys):
+    _, store = _walk_to_corrections(tmp_path, capsys, 2025, prefect=False)
+    outputs = store / "outputs" / "2025"
+    before = sorted(p.name for p in outputs.iterdir())
+    code, _, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(outputs)], capsys
+    )
+    assert code == 2 and "holds something other than an earlier filing" in err
+    assert sorted(p.name for p in outputs.iterdir()) == before

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
+import polars_hash  # noqa: F401  (registers the .chash expression namespace)
 
 from transforms.irs.pub1220 import (
     FORM_COLUMNS,
@@ -49,8 +50,8 @@ RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_
 PAIR_KEY: tuple[str, ...] = ("tax_year", "plan_id", "payee_id", "roth", "destination", "state")
 #: A difference here is a Type 2 error: the payee's TIN or name (TIN type with the TIN).
 IDENTITY_COLUMNS: tuple[str, ...] = ("payee_tin", "tin_type", "first_name", "last_name")
-#: A difference here is a Type 1 error: amounts, codes, check boxes, state and local boxes, address.
-VALUE_COLUMNS: tuple[str, ...] = (
+#: A difference here is a Type 1 error: federal amounts, codes, check boxes, the payee's address.
+FEDERAL_VALUE_COLUMNS: tuple[str, ...] = (
     *MONEY_COLUMNS,
     "taxable_not_determined",
     "total_distribution",
@@ -59,16 +60,17 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "box9a_percent",
     "box11_year",
     "box13_date",
-    "state",
-    "state_payer_id",
-    *STATE_LOCAL_MONEY_COLUMNS,
-    "locality",
     "address",
     "city",
     "state_code",
     "zip",
     "country",
 )
+#: Boxes 14-19: a change here alone is not sent to the IRS (General Instructions for Certain
+#: Information Returns, corrected returns: "do not send corrected returns to the IRS if you are
+#: correcting state or local information only"); it is reported for the state.
+STATE_LOCAL_COLUMNS: tuple[str, ...] = ("state", "state_payer_id", *STATE_LOCAL_MONEY_COLUMNS, "locality")
+VALUE_COLUMNS: tuple[str, ...] = (*FEDERAL_VALUE_COLUMNS, *STATE_LOCAL_COLUMNS)
 ZEROED: tuple[str, ...] = (*MONEY_COLUMNS, *STATE_LOCAL_MONEY_COLUMNS)
 LINEAGE = ["payer_tin", "lineage_account"]
 
@@ -168,11 +170,13 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
 def correction_kind() -> pl.Expr:
     """Over a pair (current columns, filed columns with ``_f``): ``held`` when a blocking edit check
     holds the current form back; ``type2`` when the payee's TIN, TIN type or name differs; ``type1``
-    when an amount, code, check box, state or local box or the address differs, or the filed return
-    was voided; else ``unchanged`` (General Instructions for Certain Information Returns, "Error
+    when a federal amount, code, check box or the address differs, or the filed return was voided;
+    ``state_only`` when only boxes 14-19 differ (not sent to the IRS: General Instructions,
+    corrected returns); else ``unchanged`` (General Instructions for Certain Information Returns, "Error
     Type 1" and "Error Type 2"; irs-filing-formats.md §13)."""
     id_diff, _ = _differs(IDENTITY_COLUMNS)
-    value_diff, _ = _differs(VALUE_COLUMNS)
+    value_diff, _ = _differs(FEDERAL_VALUE_COLUMNS)
+    state_diff, _ = _differs(STATE_LOCAL_COLUMNS)
     return (
         pl.when(pl.col("blocked"))
         .then(pl.lit("held"))
@@ -180,6 +184,8 @@ def correction_kind() -> pl.Expr:
         .then(pl.lit("type2"))
         .when(value_diff | pl.col("voided_f"))
         .then(pl.lit("type1"))
+        .when(state_diff)
+        .then(pl.lit("state_only"))
         .otherwise(pl.lit("unchanged"))
     )
 
@@ -228,6 +234,31 @@ def zero_amount_record(frame: pl.DataFrame, cols: list[str], role: str, *, state
     )
 
 
+def reissued_account_number() -> pl.Expr:
+    """A new account number for a late original whose own is already a filed lineage's — its form
+    key came back after a code fix moved that lineage to a new form: the first 20 hex digits of
+    SHA-256 over "form_id|reissued", in capitals. Pub 1220 B 21-40: unique per return, stable,
+    never the TIN; a required return is filed, never held for want of a number (IRC §6721)."""
+    tagged = pl.concat_str([pl.col("form_id"), pl.lit("|reissued")])
+    return tagged.chash.sha2_256().str.slice(0, 20).str.to_uppercase().alias("account_number")
+
+
+def current_payer_details(records: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Every correction record of a payer carries the payer's current name, address and phone.
+
+    The IRS matches a correction on the payer's TIN, the payee's TIN and the account number (Pub
+    1220 B record 21-40), not on the payer's address; one file holds one set of payer details per
+    payer TIN (Pub 1220 A record), so a void or a Type 2 "G" record built from the return as filed
+    takes the payer block of the current returns when the sponsor has moved since. A payer with no
+    current return keeps the details as filed."""
+    now = current.select("payer_tin", *PAYER_COLUMNS).unique("payer_tin", keep="first", maintain_order=True)
+    return (
+        records.join(now.rename({c: f"{c}_now" for c in PAYER_COLUMNS}), on="payer_tin", how="left")
+        .with_columns(pl.coalesce(f"{c}_now", c).alias(c) for c in PAYER_COLUMNS)
+        .drop(f"{c}_now" for c in PAYER_COLUMNS)
+    )
+
+
 def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPlan:
     """What to send after a change: ``state`` from :func:`filed_state`; ``current``: every current
     form at or above the filing threshold (RETURN_COLUMNS, ``roth``, ``destination`` and
@@ -266,14 +297,23 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
     )
     void = zero_amount_record(orphan, cols, "void", state_row=True)
     records = pl.concat([type1, type2_void, type2_correct, void], how="diagonal_relaxed")
-    records = records.sort("payer_tin", "corrected", "account_number")
+    records = current_payer_details(records, current).sort("payer_tin", "corrected", "account_number")
 
     unpaired = current.join(pairs.select("form_id"), on="form_id", how="anti")
     in_use = state.select(pl.col("payer_tin"), pl.col("lineage_account").alias("account_number"))
-    clash = unpaired.join(in_use, on=["payer_tin", "account_number"], how="semi")
+    reissued = unpaired.join(in_use, on=["payer_tin", "account_number"], how="semi").with_columns(
+        reissued_account_number()
+    )
+    clash = reissued.join(in_use, on=["payer_tin", "account_number"], how="semi")
     late = (
-        unpaired.filter(~pl.col("blocked"))
-        .join(clash.select("form_id"), on="form_id", how="anti")
+        pl.concat(
+            [
+                unpaired.join(reissued.select("form_id"), on="form_id", how="anti"),
+                reissued.join(clash.select("form_id"), on="form_id", how="anti"),
+            ],
+            how="diagonal_relaxed",
+        )
+        .filter(~pl.col("blocked"))
         .select(cols)
         .with_columns(pl.lit("").alias("corrected"))
         .sort("payer_tin", "account_number")
@@ -288,6 +328,12 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
             ),
             clash.filter(~pl.col("blocked")).select(
                 "form_id", pl.lit("account number already used by a filed lineage").alias("reason")
+            ),
+            joined.filter(pl.col("_action") == "state_only").select(
+                "form_id",
+                pl.lit(
+                    "state or local information only: not sent to the IRS; correct it with the state"
+                ).alias("reason"),
             ),
         ]
     ).sort("form_id")

@@ -271,7 +271,8 @@ def control_totals_check(disp: pl.DataFrame, control: pl.DataFrame | None) -> pl
     """``extract_vs_control``: per plan and month, the extract's gross, federal withholding and
     count against ``control_totals.parquet`` (extract.md: what the trustee says left the trust).
     Every extract row counts — quarantined ones were paid all the same; the reported and
-    quarantined parts are shown beside it. A plan-month on one side only compares with 0."""
+    quarantined parts are shown beside it. A plan-month on one side only compares with 0; a plan
+    without any control total (another recordkeeper's, say) is ``no_control_totals``."""
     keys = ["plan_id", "month"]
     is_q = pl.col("disposition") == "quarantined"
     is_r = pl.col("disposition") == "reported"
@@ -304,8 +305,18 @@ def control_totals_check(disp: pl.DataFrame, control: pl.DataFrame | None) -> pl
                 pl.col("disbursement_count").sum().alias("c_n"),
             )
         )
-        wide = ext.join(c, on=keys, how="full", coalesce=True, nulls_equal=True).with_columns(
-            pl.exclude(keys).fill_null(0)
+        control_cols = ["c_gross", "c_fwh", "c_n"]
+        covered = c.select("plan_id").unique().with_columns(pl.lit(True).alias("_covered"))
+        wide = (
+            ext.join(c, on=keys, how="full", coalesce=True, nulls_equal=True)
+            .join(covered, on="plan_id", how="left")
+            .with_columns(
+                pl.exclude(*keys, *control_cols, "_covered").fill_null(0),
+                # a plan with no control total at all says so; a missing month of a plan that has
+                # control totals compares with 0
+                *(pl.when(pl.col("_covered")).then(pl.col(cc).fill_null(0)).alias(cc) for cc in control_cols),
+            )
+            .drop("_covered")
         )
     return _long(
         wide,
