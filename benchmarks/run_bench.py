@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTES_MARKER = "<!-- analysis: written by hand, kept by make bench; check it against the new figures -->"
 ENGINE_MAX_ROWS = 10_000_000  # the engine alone is measured up to this size (issue 3: 1 M and 10 M)
 
 
@@ -234,7 +235,10 @@ def write_report(path: Path, results: dict) -> None:
         lines.append(f"\nRecipient PDFs (apart): {json.dumps({k: v for k, v in st.items()})}")
     raw = [json.dumps({k: v for k, v in r.items() if k != "rss_timeline_mb"}) for r in sizes]
     lines += ["", "Raw measurements (JSON; RSS timelines in the results file):", "", "```", *raw, "```", ""]
-    path.write_text("\n".join(lines))
+    kept = ""  # the hand-written analysis below the marker survives a new measurement
+    if path.is_file() and NOTES_MARKER in path.read_text():
+        kept = path.read_text().split(NOTES_MARKER, 1)[1]
+    path.write_text("\n".join(lines) + "\n" + NOTES_MARKER + kept)
     print(f"wrote {path}")
 
 
