@@ -39,11 +39,6 @@ def _settings(args):
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from flows import nightly
-    from flows.config import ConfigError
-    from flows.filing import FilingCheckError
-    from flows.outputs import OutputError
-    from flows.store import StoreError
-    from transforms.irs import FilingInputError
 
     try:
         if args.no_prefect:
@@ -53,7 +48,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             print(report.text())
             return 0 if report.ok else EXIT_BAD_INPUT
         result = nightly.nightly_flow()(args.inbox, args.store, args.config)
-    except (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError) as exc:
+    except _operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     report = nightly.NightlyReport(
@@ -83,13 +78,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_file(args: argparse.Namespace) -> int:
+def _operator_errors() -> tuple[type[Exception], ...]:
+    """Faults an operator can act on: one line on stderr naming the file or id, exit status 2."""
     from flows.config import ConfigError
     from flows.filing import FilingCheckError
-    from flows.filings import file_year
     from flows.outputs import OutputError
     from flows.store import StoreError
     from transforms.irs import FilingInputError
+
+    return (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError)
+
+
+def cmd_file(args: argparse.Namespace) -> int:
+    from flows.filings import file_year
 
     try:
         result = file_year(
@@ -99,7 +100,7 @@ def cmd_file(args: argparse.Namespace) -> int:
             settings=_settings(args),
             transmitted_on=args.transmission_date,
         )
-    except (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError) as exc:
+    except _operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     line = f"prorata file: tax year {result.tax_year}: {result.message}"
@@ -115,12 +116,7 @@ def cmd_file(args: argparse.Namespace) -> int:
 
 
 def cmd_corrections(args: argparse.Namespace) -> int:
-    from flows.config import ConfigError
-    from flows.filing import FilingCheckError
     from flows.filings import corrections_year
-    from flows.outputs import OutputError
-    from flows.store import StoreError
-    from transforms.irs import FilingInputError
 
     try:
         result = corrections_year(
@@ -130,7 +126,7 @@ def cmd_corrections(args: argparse.Namespace) -> int:
             settings=_settings(args),
             transmitted_on=args.transmission_date,
         )
-    except (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError) as exc:
+    except _operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     c = result.counts
