@@ -71,6 +71,13 @@ def transmitter(settings: TransmitterSettings) -> Transmitter:
     )
 
 
+def prior_year_data(tax_year: int, transmitted_on: date | None) -> bool:
+    """Publication 1220 T record position 6 (Prior Year Data Indicator): "P" when the returns are
+    for a year before the one whose filing season the transmission falls in — a tax year Y is
+    current through the calendar year Y + 1. A run's own file (no transmission date) is current."""
+    return transmitted_on is not None and transmitted_on.year > tax_year + 1
+
+
 def write_irs_file(
     root: Path,
     filing: pl.DataFrame,
@@ -100,7 +107,13 @@ def write_irs_file(
     try:
         with partial.open("wb") as fh:
             if info["channel"] == "FIRE":
-                pieces = iter_pub1220(filing, t, tax_year=tax_year, test_file=test_file)
+                pieces = iter_pub1220(
+                    filing,
+                    t,
+                    tax_year=tax_year,
+                    test_file=test_file,
+                    prior_year=prior_year_data(tax_year, transmitted_on),
+                )
                 written = _written(pieces, fh)
                 problems = check_pub1220(written)
                 for _ in written:  # whatever the checker did not need

@@ -282,3 +282,42 @@ def test_corrections_never_replace_a_folder_that_is_not_an_earlier_filing(tmp_pa
     )
     assert code == 2 and "holds something other than an earlier filing" in err
     assert sorted(p.name for p in outputs.iterdir()) == before
+
+
+def test_a_2024_return_sent_through_fire_in_2026_is_marked_prior_year_data_and_a_2025_one_is_not():
+    from datetime import date
+
+    from flows.filing import prior_year_data
+
+    assert prior_year_data(2024, date(2026, 3, 1)) is True
+    assert prior_year_data(2025, date(2026, 12, 31)) is False
+    assert prior_year_data(2024, None) is False
+
+
+def test_the_store_files_a_late_2024_year_with_p_in_t_record_position_6(tmp_path, capsys):
+    src = year_extracts(tmp_path / "src", 2024)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    assert (
+        cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"], capsys)[0]
+        == 0
+    )
+    out = tmp_path / "filed"
+    code, _, err = cli(
+        [
+            "file",
+            "--store",
+            str(store),
+            "--tax-year",
+            "2024",
+            "--out",
+            str(out),
+            "--transmission-date",
+            "2026-03-02",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    data = (out / "irs" / "FIRE_1099R_2024.txt").read_bytes()
+    assert data[5:6] == b"P" and check_pub1220(data) == []
