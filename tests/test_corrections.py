@@ -253,3 +253,11 @@ def test_a_form_whose_key_comes_back_after_a_code_fix_is_filed_under_a_new_accou
     assert account != old["account_number"][0] and len(account) == 20 and account == account.upper()
     again = plan_corrections(filed_state(filings), pl.concat([fixed, old], how="diagonal_relaxed"))
     assert again.late["account_number"].to_list() == [account]  # stable
+
+
+def test_an_ssn_recorded_again_as_an_itin_with_the_same_number_needs_no_correction_but_an_ein_does():
+    filed = _as_filed(_current(*BASE))
+    assert _plan(filed, _edit(_current(*BASE), "PY1", tin_type="itin")).records.height == 0
+    plan = _plan(filed, _edit(_current(*BASE), "PY1", tin_type="ein"))
+    assert plan.counts()["type2"] == 1
+    assert "tin_type" in plan.records.filter(pl.col("role") == "type2_correct")["changed"][0].to_list()

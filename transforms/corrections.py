@@ -41,6 +41,7 @@ from transforms.irs.pub1220 import (
     PAYEE_COLUMNS,
     PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
+    TYPE_OF_TIN,
 )
 
 #: Columns of a return as the writers take it (transforms/irs/pub1220.REQUIRED_COLUMNS, plus the
@@ -48,8 +49,8 @@ from transforms.irs.pub1220 import (
 RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_COLUMNS, *PAYEE_COLUMNS)
 #: The pairing key of rule 2 (outputs.md's form key without the box 7 codes).
 PAIR_KEY: tuple[str, ...] = ("tax_year", "plan_id", "payee_id", "roth", "destination", "state")
-#: A difference here is a Type 2 error: the payee's TIN or name (TIN type with the TIN).
-IDENTITY_COLUMNS: tuple[str, ...] = ("payee_tin", "tin_type", "first_name", "last_name")
+#: A difference here is a Type 2 error: the payee's TIN or name (and the kind of TIN, below).
+IDENTITY_COLUMNS: tuple[str, ...] = ("payee_tin", "first_name", "last_name")
 #: A difference here is a Type 1 error: federal amounts, codes, check boxes, the payee's address.
 FEDERAL_VALUE_COLUMNS: tuple[str, ...] = (
     *MONEY_COLUMNS,
@@ -167,6 +168,14 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(pairs)
 
 
+def tin_kind_differs() -> pl.Expr:
+    """The kind of TIN as the return carries it differs: business (EIN) or individual (SSN, ITIN,
+    ATIN all write "2" in Pub 1220 B position 11; IRIS tells only business from individual). An
+    SSN recorded as an ITIN with the same number changes no transmitted field: no correction."""
+    kind = lambda c: pl.col(c).str.to_lowercase().replace_strict(TYPE_OF_TIN, default=None)  # noqa: E731
+    return kind("tin_type").ne_missing(kind("tin_type_f"))
+
+
 def correction_kind() -> pl.Expr:
     """Over a pair (current columns, filed columns with ``_f``): ``held`` when a blocking edit check
     holds the current form back; ``type2`` when the payee's TIN, TIN type or name differs; ``type1``
@@ -175,6 +184,7 @@ def correction_kind() -> pl.Expr:
     corrected returns); else ``unchanged`` (General Instructions for Certain Information Returns, "Error
     Type 1" and "Error Type 2"; irs-filing-formats.md §13)."""
     id_diff, _ = _differs(IDENTITY_COLUMNS)
+    id_diff = id_diff | tin_kind_differs()
     value_diff, _ = _differs(FEDERAL_VALUE_COLUMNS)
     state_diff, _ = _differs(STATE_LOCAL_COLUMNS)
     return (
@@ -195,7 +205,8 @@ def changed_fields() -> pl.Expr:
     analyst; names only, never values — outputs.md keeps personal data out of reports)."""
     _, id_names = _differs(IDENTITY_COLUMNS)
     _, value_names = _differs(VALUE_COLUMNS)
-    return pl.concat_list(id_names, value_names)
+    kind = pl.concat_list(pl.when(tin_kind_differs()).then(pl.lit("tin_type"))).list.drop_nulls()
+    return pl.concat_list(id_names, kind, value_names)
 
 
 def corrected_record(frame: pl.DataFrame, cols: list[str], corrected: str, role: str) -> pl.DataFrame:
