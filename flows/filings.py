@@ -465,6 +465,11 @@ def corrections_year(
         seq = _next_seq(every)
         both = pl.concat([records.select("form_id", "corrected"), late.select("form_id", "corrected")])
         filing_id = _filing_id(tax_year, seq, "correction", both, ytd_id)
+        # late originals are a transmission of their own (an IRIS transmission holds originals or
+        # corrections, never both), so they get their own filing id — and their own receipt id
+        separate = records.height > 0 and late.height > 0
+        late_id = _filing_id(tax_year, seq + 1, "late_original", both, ytd_id) if separate else filing_id
+        late_seq = seq + 1 if separate else seq
         files: list[str] = []
         test_file = _test_mode(settings)
         with StagedOutput(out) as staged:
@@ -500,6 +505,7 @@ def corrections_year(
             write_json(
                 {
                     "filing_id": filing_id,
+                    "late_originals_filing_id": late_id if late.height else None,
                     "tax_year": tax_year,
                     "kind": "correction",
                     "ytd_id": ytd_id,
@@ -524,6 +530,9 @@ def corrections_year(
         if records.height:
             rows.append(_record_rows(records, kind="correction", **common))
         if late.height:
-            rows.append(_record_rows(late, kind="late_original", **common))
+            rows.append(
+                _record_rows(late, kind="late_original", **{**common, "filing_id": late_id, "seq": late_seq})
+            )
         st.append_delta(pl.concat(rows), store.table(tax_year, "filings"))  # the commit point
-        return FilingResult(tax_year, "corrections", filing_id, counts, files, "corrections written")
+        message = "corrections written" + (f"; late originals filed apart as {late_id}" if separate else "")
+        return FilingResult(tax_year, "corrections", filing_id, counts, files, message)

@@ -321,3 +321,65 @@ def test_the_store_files_a_late_2024_year_with_p_in_t_record_position_6(tmp_path
     assert code == 0, err
     data = (out / "irs" / "FIRE_1099R_2024.txt").read_bytes()
     assert data[5:6] == b"P" and check_pub1220(data) == []
+
+
+def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_receipt(tmp_path, capsys):
+    import json
+    from datetime import date
+
+    from builders import payee_row
+    from lxml import etree
+    from ops_builders import _person, write_extract
+
+    from transforms.irs.iris_xml import NAMESPACE
+
+    src = year_extracts(tmp_path / "src", 2026)
+    inbox, store = tmp_path / "inbox", tmp_path / "store"
+    inbox.mkdir()
+    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
+    shutil.copytree(src["night1"], inbox / "night1")
+    assert cli(nightly, capsys)[0] == 0
+    assert cli(["file", "--store", str(store), "--tax-year", "2026"], capsys)[0] == 0
+    first = filings_table(Store(store), 2026)["filing_id"][0]
+    ack = ["acknowledge", "--store", str(store), "--tax-year", "2026"]
+    assert cli([*ack, "--filing-id", first, "--receipt-id", "R-1"], capsys)[0] == 0
+    # PY2's TIN is fixed (a Type 2 of a filed return) and PY6..PY8 appear (late originals)
+    for name in ("night2", "fix"):
+        shutil.copytree(src[name], inbox / name)
+    assert cli(nightly, capsys)[0] == 0
+    out = tmp_path / "c1"
+    code, text, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    late_id = manifest["late_originals_filing_id"]
+    assert late_id and late_id != manifest["filing_id"] and late_id in text
+    filings = filings_table(Store(store), 2026)
+    assert filings.filter(pl.col("filing_id") == late_id)["kind"].unique().to_list() == ["late_original"]
+    assert cli([*ack, "--filing-id", manifest["filing_id"], "--receipt-id", "R-2"], capsys)[0] == 0
+    assert cli([*ack, "--filing-id", late_id, "--receipt-id", "R-3"], capsys)[0] == 0
+    # a late original's amount changes: its correction names the late transmission's receipt
+    write_extract(
+        inbox / "fix2",
+        [
+            _person(6, 2026, amount=612_345),
+            _person(7, 2026, amount=700_000, disabled=True),
+            _person(8, 2026, amount=800_000),
+        ],
+        extract_id="fix2-2026",
+        created_at="2027-01-25T02:00:00",
+        tax_year=2026,
+        supersedes="fix-2026",
+        # a full replacement of fix-2026: it carries PY2's corrected TIN too
+        extra_payees=[payee_row("PY2", tin="400000092", last_name="Case2", dob=date(1980, 1, 15))],
+    )
+    assert cli(nightly, capsys)[0] == 0
+    out2 = tmp_path / "c2"
+    code, _, err = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out2)], capsys
+    )
+    assert code == 0, err
+    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections.xml"))
+    ids = xml.findall(f".//{{{NAMESPACE}}}PrevSubmittedRecRecipientGrp/{{{NAMESPACE}}}UniqueRecordId")
+    assert [i.text.split("|")[0] for i in ids] == ["R-3"]
