@@ -20,7 +20,6 @@ line, while it is missing.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,7 +31,7 @@ import polars_hash as plh
 from flows import store as st
 from flows.config import TransmitterSettings
 from flows.filing import filing_frame, write_irs_file
-from flows.outputs import StagedOutput, write_json, write_parquet
+from flows.outputs import StagedOutput, read_manifest, write_json, write_parquet
 from transforms.corrections import RETURN_COLUMNS, CorrectionPlan, filed_state, plan_corrections
 from transforms.edit_checks import filable
 from transforms.irs.channel import filing_channel
@@ -262,14 +261,9 @@ def _record_rows(
 def check_filing_target(out: Path) -> None:
     """``--out`` of ``file`` and ``corrections`` is replaced whole: only a new or empty folder or an
     earlier filing's (its manifest's ``kind``), never a run's outputs, a store or an extract."""
-    marker = out / "manifest.json"
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return
-    try:
-        kind = json.loads(marker.read_text(encoding="utf-8")).get("kind") if marker.is_file() else None
-    except (ValueError, AttributeError):
-        kind = None
-    if kind not in ("original", "correction"):
+    if (read_manifest(out) or {}).get("kind") not in ("original", "correction"):
         raise st.StoreError(f"{out}: holds something other than an earlier filing; choose another --out")
 
 

@@ -21,13 +21,19 @@ class OutputError(Exception):
     """OUT_DIR cannot be written; the message is the one line for stderr."""
 
 
+def read_manifest(folder: Path) -> dict | None:
+    """The folder's manifest.json, or None when it is missing or not a JSON object."""
+    try:
+        manifest = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 def is_extract(folder: Path) -> bool:
     """The folder is a recordkeeper extract: its manifest.json has the extract keys (extract.md)."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and {"recordkeeper", "created_at"} <= manifest.keys()
+    manifest = read_manifest(folder)
+    return manifest is not None and {"recordkeeper", "created_at"} <= manifest.keys()
 
 
 def check_target(out_dir: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.outputs import OutputError, StagedOutput, write_json, write_parquet
+from flows.outputs import OutputError, StagedOutput, read_manifest, write_json, write_parquet
 from flows.reconcile_html import money, render
 from transforms.reconcile import BREAK, Reconciliation, reconcile
 
@@ -142,14 +142,9 @@ def check_reconciliation_target(out_dir: Path, outputs_dir: Path) -> None:
     folder other than an earlier reconciliation (or an empty or new one)."""
     if out_dir.resolve() == outputs_dir.resolve():
         raise OutputError(f"{out_dir}: is the run's own OUT_DIR; choose another --out for the reconciliation")
-    marker = out_dir / "manifest.json"
-    if marker.is_file():
-        try:
-            kind = json.loads(marker.read_text(encoding="utf-8")).get("kind")
-        except (ValueError, AttributeError):
-            kind = None
-        if kind != "prorata-reconciliation":
-            raise OutputError(f"{out_dir}: holds something other than a reconciliation; choose another --out")
+    marker_kind = (read_manifest(out_dir) or {}).get("kind")
+    if (out_dir / "manifest.json").is_file() and marker_kind != "prorata-reconciliation":
+        raise OutputError(f"{out_dir}: holds something other than a reconciliation; choose another --out")
 
 
 def reconcile_run(extract_tables: dict[str, pl.DataFrame], outputs_dir: Path, out_dir: Path) -> dict:
