@@ -51,11 +51,6 @@ class FilingResult:
     message: str = ""
 
 
-def channel(tax_year: int, transmitted_on: date | None = None) -> str:
-    """FIRE or IRIS for a transmission of the store (by transmission date: filing_channel)."""
-    return filing_channel(tax_year, transmitted_on or today())
-
-
 def today() -> date:
     """The transmission date when none is given: today, in UTC."""
     return datetime.now(UTC).date()
@@ -228,7 +223,8 @@ def _record_rows(
         "extract_ids": pl.lit([], pl.List(pl.String)),
     }
     frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
-    frame = _with_identity(iris_ids(frame) if channel(tax_year, transmitted_on) == "IRIS" else frame)
+    system = filing_channel(tax_year, transmitted_on)
+    frame = _with_identity(iris_ids(frame) if system == "IRIS" else frame)
     if "submission_id" not in frame.columns:
         frame = frame.with_columns(
             pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")
@@ -238,7 +234,7 @@ def _record_rows(
         pl.lit(seq, pl.Int64).alias("seq"),
         pl.lit(filed_at).alias("filed_at"),
         pl.lit(kind).alias("kind"),
-        pl.lit(channel(tax_year, transmitted_on)).alias("channel"),
+        pl.lit(system).alias("channel"),
         pl.lit(test_file).alias("test_file"),
         pl.lit(ytd_id).alias("ytd_id"),
         *RETURN_COLUMNS,
@@ -361,7 +357,7 @@ def file_year(
             filing_id,
             {"returns": returns.height},
             [info["file"]],
-            f"{channel(tax_year, on)} file written",
+            f"{filing_channel(tax_year, on)} file written",
         )
 
 
@@ -451,7 +447,7 @@ def corrections_year(
         records = plan.records.join(
             current.select("form_id", "extract_ids"), on="form_id", how="left"
         ).with_columns(pl.col("extract_ids").fill_null(pl.lit([], pl.List(pl.String))))
-        if channel(tax_year, on) == "IRIS" and records.height:
+        if filing_channel(tax_year, on) == "IRIS" and records.height:
             _fire_originals_after_fire_closed(tax_year, filings, records)
             records = _prev_record_ids(store, tax_year, filings, records)
         late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
