@@ -100,7 +100,8 @@ def read_table(folder: Path, table: Table) -> pl.DataFrame | None:
 
 
 def conform(frame: pl.DataFrame, table: Table, file: str | None = None) -> pl.DataFrame:
-    """Check required columns, cast to the declared types, apply defaults, add ``_row``."""
+    """Check required columns, cast to the declared types, apply defaults, add ``_row`` (the row's
+    number in the file; kept when ``frame`` already has it)."""
     file = file or table.file
     missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
     if missing:
@@ -129,7 +130,9 @@ def conform(frame: pl.DataFrame, table: Table, file: str | None = None) -> pl.Da
         bad = _first_uncastable(frame, table)
         raise ExtractError(file, f"column '{bad}' has values out of range for its type") from None
     declared = table.names
-    extra = [c for c in frame.columns if c not in declared]
+    extra = [c for c in frame.columns if c not in declared and c != ROW]
+    if ROW in frame.columns:  # rows read from part of the file keep their number in the whole file
+        return frame.select(ROW, *declared, *extra)
     return frame.select(declared + extra).with_row_index(ROW)
 
 

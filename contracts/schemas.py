@@ -118,8 +118,10 @@ def failures(table_name: str, frame: pl.DataFrame) -> pl.DataFrame:
         raise RuntimeError(f"{table_name}: schema check could not run row by row: {what}")
     if cases.height == 0:
         return empty
+    # pandera's index is the row's position in ``frame``; ``_row`` its number in the extract's file
+    rows = frame.get_column("_row").gather(cases.get_column("index").cast(pl.UInt32))
     return cases.select(
-        pl.col("index").cast(pl.UInt32).alias("_row"),
+        pl.lit(rows).cast(pl.UInt32).alias("_row"),
         pl.col("check").replace(PANDERA_BUILTINS).alias("rule"),
         pl.col("column"),
     )

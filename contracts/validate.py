@@ -200,8 +200,9 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     return fails, _Keys(eid, c_event.cast(pl.UInt32), first.height)
 
 
-def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
-    """Split every table into clean rows and quarantine rows."""
+def validate(tables: dict[str, pl.DataFrame], tax_year: int, keep_row: bool = False) -> Validated:
+    """Split every table into clean rows and quarantine rows (``keep_row``: the quarantine keeps
+    ``_row``, the input row, for merging the quarantines of partitions, :mod:`flows.partitioned`)."""
     faults: dict[str, pl.DataFrame] = {}
     cross, keys = _cross_table(tables, tax_year)
     for name in ROW_TABLES:
@@ -321,9 +322,9 @@ def validate(tables: dict[str, pl.DataFrame], tax_year: int) -> Validated:
         pl.concat(quarantine_parts)
         .with_columns(pl.col("table").replace_strict(table_rank).alias("_t"))
         .sort("_t", ROW)
-        .select(list(QUARANTINE_SCHEMA))
+        .select(*QUARANTINE_SCHEMA, *([ROW] if keep_row else []))
         if quarantine_parts
-        else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        else pl.DataFrame(schema={**QUARANTINE_SCHEMA, **({ROW: pl.UInt32} if keep_row else {})})
     )
 
     clean = dict(tables)

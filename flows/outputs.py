@@ -96,10 +96,28 @@ ROW_GROUP_ROWS = 1_000_000  # every output file: row groups of exactly this many
 RUN_ROW_GROUP_ROWS = 65_536  # the temporary runs: small row groups, so a slice reads little
 
 
+def _group_bounds(total: int, keep: pl.Series | None) -> Iterator[tuple[int, int]]:
+    """Slices [start, end) of the merged rows that each hold :data:`ROW_GROUP_ROWS` kept rows (the
+    last fewer): every row when ``keep`` is None."""
+    if keep is None:
+        yield from ((s, min(s + ROW_GROUP_ROWS, total)) for s in range(0, total, ROW_GROUP_ROWS))
+        return
+    kept = keep.cast(pl.UInt64).cum_sum()
+    targets = pl.Series(range(ROW_GROUP_ROWS, int(kept[-1]) if total else 0, ROW_GROUP_ROWS), dtype=pl.UInt64)
+    ends = [int(i) + 1 for i in kept.search_sorted(targets, side="left")] + [total]
+    start = 0
+    for end in ends:
+        if end > start:
+            yield start, end
+        start = end
+
+
 class SortedParquetSink:
     """One output Parquet file put together from runs, one run per plan partition.
 
-    With ``key``, every run is sorted by ``key`` (sorted here if it is not) and the file holds the
+    With ``key`` (a column, or columns), every run is sorted by ``key`` (sorted here if it is not)
+    — with ``unique``, a row whose key an earlier row has is a copy and is dropped (the rows of one
+    run must have distinct keys) — and the file holds the
     runs merged in ``key`` order (ties: earlier runs first); without, the runs one after the other.
     The file is written in row groups of exactly :data:`ROW_GROUP_ROWS` rows (the last fewer) whatever
     the runs' sizes, so the same rows give the same bytes however they were partitioned.
@@ -111,9 +129,10 @@ class SortedParquetSink:
     row group.
     """
 
-    def __init__(self, path: Path, key: str | None = None):
+    def __init__(self, path: Path, key: str | list[str] | None = None, unique: bool = False):
         self.path = path
         self.key = key
+        self.unique = unique  # rows with the key of a row before them are dropped (they are equal)
         self.schema: pl.Schema | None = None
         self.dir = path.parent / f".runs-{path.name}"
         self.runs: list[Path] = []
@@ -127,6 +146,10 @@ class SortedParquetSink:
         self._direct = 0  # rows in the file's row groups written so far
 
     @property
+    def _keys(self) -> list[str]:
+        return [] if self.key is None else [self.key] if isinstance(self.key, str) else list(self.key)
+
+    @property
     def rows(self) -> int:
         return sum(self.heights) + self._direct + self._buffered
 
@@ -137,12 +160,13 @@ class SortedParquetSink:
         if frame.height == 0:
             return
         if self.key is not None:
-            if not frame.get_column(self.key).is_sorted():
-                frame = frame.sort(self.key, maintain_order=True)
-            keys = frame.get_column(self.key)
-            if self.ordered and self._last is not None and not keys[0] > self._last:
+            keys = self._keys
+            if len(keys) > 1 or not frame.get_column(keys[0]).is_sorted():
+                frame = frame.sort(keys, maintain_order=True)
+            first, last = frame.select(keys).row(0), frame.select(keys).row(-1)
+            if self.ordered and self._last is not None and not first > self._last:
                 self._to_runs()
-            self._last = keys[-1]
+            self._last = last
         if not self.ordered:
             self._add_run(frame)
             return
@@ -202,20 +226,25 @@ class SortedParquetSink:
         every run it draws on (a run's rows stay in order) and sorts just those."""
         keys = pl.concat(
             [
-                pl.scan_parquet(run).select(self.key).with_columns(pl.lit(i, pl.UInt32).alias("_run"))
+                pl.scan_parquet(run).select(self._keys).with_columns(pl.lit(i, pl.UInt32).alias("_run"))
                 for i, run in enumerate(self.runs)
             ]
         ).collect()
-        source = keys.sort(self.key, "_run").get_column("_run")
+        keys = keys.sort(*self._keys, "_run")
+        source = keys.get_column("_run")
+        keep = None
+        if self.unique:  # a row whose key is the key of the row before it: a copy, dropped
+            same = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in self._keys).fill_null(False)
+            keep = keys.select(~same).to_series()
         del keys
         offsets = [0] * len(self.runs)
-        total = source.len()
-        for start in range(0, total, ROW_GROUP_ROWS):
+        for start, end in _group_bounds(source.len(), keep):
             pieces = []
-            for i, k in source.slice(start, ROW_GROUP_ROWS).value_counts().sort("_run").rows():
+            for i, k in source.slice(start, end - start).value_counts().sort("_run").rows():
                 pieces.append(self._take(i, offsets[i], k))
                 offsets[i] += k
-            yield pl.concat(pieces).sort(self.key, maintain_order=True)
+            rows = pl.concat(pieces).sort(self._keys, maintain_order=True)
+            yield rows if keep is None else rows.filter(keep.slice(start, end - start))
 
     def close(self) -> int:
         """Finish the file, remove the runs; the number of rows."""

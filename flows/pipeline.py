@@ -9,15 +9,18 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from contracts.extract import TABLES
 from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
+from flows import partitioned
 from flows.config import TransmitterSettings
 from flows.filing import filing_frame, write_irs_file
 from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
@@ -142,19 +145,7 @@ def plan_partitions(distributions: pl.DataFrame, max_rows: int | None = None) ->
     plan is a batch of its own). Every rule works within one plan — an event, a form, a payee's
     total distribution, a participant's box 9a — so batches are computed independently."""
     max_rows = max_rows or PARTITION_ROWS
-    sizes = distributions.group_by("plan_id").len().sort("plan_id").rows()
-    batches: list[list[str]] = []
-    current: list[str] = []
-    rows = 0
-    for plan_id, n in sizes:
-        if current and rows + n > max_rows:
-            batches.append(current)
-            current, rows = [], 0
-        current.append(plan_id)
-        rows += n
-    if current:
-        batches.append(current)
-    return batches
+    return partitioned.pack(distributions.group_by("plan_id").len().sort("plan_id").rows(), max_rows)
 
 
 def _partition(
@@ -183,6 +174,7 @@ class BatchResult:
     checks: pl.DataFrame
     tieout: pl.DataFrame
     seconds: dict[str, float]
+    parties: dict[str, pl.DataFrame] = field(default_factory=dict)  # recipients, payers of its forms
 
 
 def split_batches(loaded: Loaded, max_rows: int | None = None) -> list[dict[str, pl.DataFrame]]:
@@ -219,6 +211,7 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
         run_edit_checks(result.forms, result.legs, params),
         tieout_945(result.legs),
         {},
+        parties_of(batch, result.forms.get_column("payee_id"), result.forms.get_column("plan_id")),
     )
     out.seconds = {"engine": engine_s, "edit_checks": time.perf_counter() - t0}
     return out
@@ -456,12 +449,15 @@ class StreamedRun:
         self.sinks = {
             name: SortedParquetSink(root / f"{name}.parquet", key) for name, key in self.SORTED.items()
         }
-        self.sinks["edit_checks"] = SortedParquetSink(root / "edit_checks.parquet")
+        # by plan, then form: batches come in plan order, except where plans that share ids are
+        # read together in one partition (flows/partitioned.py)
+        self.sinks["edit_checks"] = SortedParquetSink(root / "edit_checks.parquet", ["plan_id", "form_id"])
+        # a payee of two plans comes in two batches: written once
+        self.sinks["recipients"] = SortedParquetSink(root / "recipients.parquet", "payee_id", unique=True)
+        self.sinks["payers"] = SortedParquetSink(root / "payers.parquet", "plan_id")
         self.not_filed: list[pl.DataFrame] = []  # form ids kept out of the IRS file
         self.quarantine: list[pl.DataFrame] = []
         self.tieouts: list[pl.DataFrame] = []
-        self.payee_ids: list[pl.Series] = []
-        self.plan_ids: list[pl.Series] = []
         self.counts = Counts(loaded.validated.quarantine)
         self.batches = 0
         self.seconds = {"engine": 0.0, "edit_checks": 0.0, "partition_write": 0.0}
@@ -485,20 +481,23 @@ class StreamedRun:
         self.not_filed.append(not_filed)
         self.quarantine.append(part.quarantine)
         self.tieouts.append(part.tieout)
-        self.payee_ids.append(part.forms.get_column("payee_id").unique())
-        self.plan_ids.append(part.forms.get_column("plan_id").unique())
+        self._add_parties(part.parties)
         self.batches += 1
         for k in ("engine", "edit_checks"):
             self.seconds[k] += part.seconds.get(k, 0.0)
         self.seconds["partition_write"] += time.perf_counter() - t0
 
+    def _add_parties(self, parties: dict[str, pl.DataFrame]) -> None:
+        """A batch's recipients and payers (a payee of two batches is kept once by the sink;
+        batches hold whole plans, so a payer comes in one batch)."""
+        self.sinks["recipients"].add(parties["recipients"])
+        self.sinks["payers"].add(parties["payers"])
+
     def finish(self, timings: dict[str, float]) -> dict:
         """Everything else written, the manifest last; the folder swapped into place."""
         started = time.perf_counter()
         root = self.staged.path
-        tables = self.loaded.validated.tables
-        for name in ("distributions", "contracts", "participants"):
-            tables.pop(name, None)  # the batches are done: only plans and payees are read from here on
+        self.loaded.validated.tables.clear()  # the batches are done: the outputs are read from here on
         self.counts.quarantine = pl.concat(
             [self.loaded.validated.quarantine, engine_quarantine(self.quarantine)]
         )
@@ -506,17 +505,16 @@ class StreamedRun:
             sink.close()
         write_parquet(self.counts.quarantine, root / "quarantine.parquet")
         write_parquet(tieout_945_merge(pl.concat(self.tieouts)), root / "tieout_945.parquet")
-        payee_ids = pl.concat(self.payee_ids) if self.payee_ids else pl.Series("payee_id", [], pl.String)
-        plan_ids = pl.concat(self.plan_ids) if self.plan_ids else pl.Series("plan_id", [], pl.String)
-        for name, frame in parties_of(tables, payee_ids, plan_ids).items():
-            write_parquet(frame, root / f"{name}.parquet")
         timings["outputs"] = time.perf_counter() - started
         t0 = time.perf_counter()
         filed = pl.scan_parquet(root / "forms.parquet")
         if self.not_filed:
             filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
-        filing = filing_frame(filed, {name: tables[name].lazy() for name in ("plans", "payees")}).collect()
-        tables.pop("payees", None)  # in the filing frame now, as far as the IRS file needs them
+        parties = {
+            "plans": pl.scan_parquet(root / "payers.parquet"),
+            "payees": pl.scan_parquet(root / "recipients.parquet"),
+        }
+        filing = filing_frame(filed, parties).collect()
         irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
         del filing
         timings["irs_file"] = time.perf_counter() - t0
@@ -537,30 +535,105 @@ class StreamedRun:
             self.staged.discard()
 
 
-def stream_batches(
-    loaded: Loaded,
+Split = Callable[[dict[str, pl.DataFrame], int], BatchResult]
+Submit = Callable[[dict[str, pl.DataFrame], int], Any]  # returns a future with ``.result()``
+
+
+def loaded_shell(extract_dir: Path) -> Loaded:
+    """What a run partitioned by :mod:`flows.partitioned` knows before it reads a row: the
+    manifest, the files' hashes, the rows of every table (Parquet footers) and the control totals
+    (small). Its quarantine is filled in once every partition is validated."""
+    partitioned.check_tables(extract_dir)
+    manifest = Manifest.read(extract_dir)
+    rows_in = {name: partitioned.row_count(extract_dir, name) for name in TABLES}
+    rows_in = {name: n for name, n in rows_in.items() if (extract_dir / TABLES[name].file).is_file()}
+    empty = Validated(tables={}, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA))
+    return Loaded(manifest, empty, rows_in, file_hashes(extract_dir), partitioned.control_totals(extract_dir))
+
+
+def read_partition(extract_dir: Path, manifest: Manifest, parts: partitioned.Partitions, i: int) -> Loaded:
+    """Partition ``i`` read and validated (:func:`flows.partitioned.read_partition`)."""
+    read = partitioned.read_partition(extract_dir, manifest, parts, i)
+    return Loaded(manifest, read.validated, {}, {}, {}, read.seconds)
+
+
+def stream_extract(
+    extract_dir: Path,
     out_dir: Path,
     timings: dict[str, float],
     progress: Progress | None = None,
     settings: TransmitterSettings | None = None,
     batch_rows: int | None = None,
+    *,
+    load: Callable[[Path], Loaded] | None = None,
+    load_partition: Callable[..., Loaded] | None = None,
+    split: Split | None = None,
+    submit: Submit | None = None,
+    finish: Callable[[StreamedRun, dict[str, float]], dict] | None = None,
 ) -> dict:
-    """Stages 2 and 3 streamed (:class:`StreamedRun`): one plan batch in memory at a time."""
+    """``prorata run`` streamed: read and validate, split plan batch by plan batch, write
+    (:class:`StreamedRun`); returns the manifest. An extract of more than
+    :data:`flows.partitioned.READ_PARTITION_ROWS` disbursements is read, validated and split
+    partition by partition (:mod:`flows.partitioned`): the same outputs, memory bounded by a
+    partition. ``load``, ``load_partition``, ``split`` and ``finish`` are the stages (the Prefect flow passes
+    its tasks); with ``submit`` the batches of each partition are submitted together (Dask)."""
     say = progress or (lambda _msg: None)
+    load, load_partition = load or load_and_validate, load_partition or read_partition
+    split = split or compute_batch
     t0 = time.perf_counter()
-    count = len(plan_partitions(loaded.validated.tables["distributions"], batch_rows))
-    with StreamedRun(out_dir, loaded, settings) as run:
-        for i, batch in enumerate(iter_batches(loaded, batch_rows), start=1):
-            part = compute_batch(batch, loaded.manifest.tax_year)
-            del batch
-            run.add(part)
-            del part
-            if count > 1:
-                say(f"plan batch {i}/{count} done")
-        timings["split"] = time.perf_counter() - t0
+    sources: Iterable[Loaded]
+    if partitioned.needs_partitions(extract_dir):
+        shell = loaded_shell(extract_dir)
+        parts = partitioned.plan_partitions_of(extract_dir)
+        count = len(parts)
+        sources = (load_partition(extract_dir, shell.manifest, parts, i) for i in range(count))
+        timings["partition"] = time.perf_counter() - t0
+        say(f"{shell.rows_in.get('distributions', 0):,} disbursements: read in {count} partitions of plans")
+    else:
+        shell = load(extract_dir)
+        count, parts = 0, None
+        sources = [shell]
+        timings["read_validate"] = time.perf_counter() - t0
+        timings.update(shell.seconds)
+        say(f"read and validated {shell.rows_in.get('distributions', 0):,} disbursements")
+    t0 = time.perf_counter()
+    tax_year = shell.manifest.tax_year
+    quarantines: list[pl.DataFrame] = []
+    read_s = {"read": 0.0, "validate": 0.0}
+    with StreamedRun(out_dir, shell, settings) as run:
+        for n, source in enumerate(sources, start=1):
+            if count:
+                quarantines.append(source.validated.quarantine)
+                for k in read_s:
+                    read_s[k] += source.seconds.get(k, 0.0)
+            batches = len(plan_partitions(source.validated.tables["distributions"], batch_rows))
+            if submit is not None:
+                for future in [submit(b, tax_year) for b in iter_batches(source, batch_rows)]:
+                    run.add(future.result())
+            else:
+                for i, batch in enumerate(iter_batches(source, batch_rows), start=1):
+                    part = split(batch, tax_year)
+                    del batch
+                    run.add(part)
+                    del part
+                    if batches > 1 and count:
+                        say(f"partition {n}/{count}: plan batch {i}/{batches} split")
+                    elif batches > 1:
+                        say(f"plan batch {i}/{batches} done")
+            del source
+            if count:
+                say(f"partition {n}/{count} done")
+        sources, parts = [], None  # the generator and the id hashes of the partitions: not needed to write
+        if count:
+            run.loaded = replace(
+                shell, validated=Validated({}, partitioned.merge_quarantine(quarantines)), seconds=read_s
+            )
+            timings.update(read_s)
+            timings["read_validate"] = timings["partition"] + read_s["read"] + read_s["validate"]
+        timings["split"] = time.perf_counter() - t0 - (read_s["read"] + read_s["validate"])
         timings.update({k: v for k, v in run.seconds.items() if k != "partition_write"})
         say(f"split {run.counts.distributions:,} disbursements into {run.counts.forms:,} forms")
-        return run.finish(timings)
+        return finish(run, timings) if finish else run.finish(timings)
 
 
 def run_pipeline(
@@ -570,14 +643,6 @@ def run_pipeline(
     settings: TransmitterSettings | None = None,
     batch_rows: int | None = None,
 ) -> RunSummary:
-    """``prorata run`` without Prefect: read and validate, then split and write plan batch by plan
-    batch (:func:`stream_batches`)."""
-    say = progress or (lambda _msg: None)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    loaded = load_and_validate(extract_dir)
-    timings["read_validate"] = time.perf_counter() - t0
-    timings.update(loaded.seconds)
-    say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
-    manifest = stream_batches(loaded, out_dir, timings, say, settings, batch_rows)
+    """``prorata run`` without Prefect (:func:`stream_extract`)."""
+    manifest = stream_extract(extract_dir, out_dir, {}, progress, settings, batch_rows)
     return RunSummary(manifest, out_dir)

@@ -30,11 +30,12 @@ SUMMARY_KEY = "prorata-run-summary"
 
 READ_DONE, SPLIT_DONE = 20.0, 90.0
 _BATCH = re.compile(r"plan batch (\d+)/(\d+) done")
+_PARTITION = re.compile(r"^partition (\d+)/(\d+) done")  # a large extract: by partition (flows/partitioned.py)
 
 
 def percent_for(message: str) -> float | None:
     """How far the run is after ``message`` (None: the message does not move it)."""
-    m = _BATCH.search(message)
+    m = _BATCH.search(message) or _PARTITION.search(message)
     if m:
         i, n = int(m.group(1)), int(m.group(2))
         return READ_DONE + (SPLIT_DONE - READ_DONE) * min(i, n) / max(n, 1)

@@ -12,7 +12,6 @@ and put together in a fixed order: the outputs are byte-identical to the single-
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from prefect import flow, task
@@ -27,6 +26,11 @@ TASK_OPTIONS = {"persist_result": False, "cache_policy": NO_CACHE}
 @task(name="read-and-validate", **TASK_OPTIONS)
 def read_and_validate(extract_dir: Path) -> pipeline.Loaded:
     return pipeline.load_and_validate(extract_dir)
+
+
+@task(name="read-and-validate-partition", **TASK_OPTIONS)
+def read_partition(extract_dir: Path, manifest, parts, i: int) -> pipeline.Loaded:
+    return pipeline.read_partition(extract_dir, manifest, parts, i)
 
 
 @task(name="split-plan-batch", **TASK_OPTIONS)
@@ -54,32 +58,19 @@ def prorata_run(
     (:class:`flows.pipeline.StreamedRun`), so memory follows one batch."""
     say = progress_view.for_flow(progress)  # terminal bar, Prefect progress artifact (flows/progress.py)
     local = (lambda t: t.fn) if distributed else (lambda t: t)  # I/O stays in this process on a cluster
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    loaded = local(read_and_validate)(extract_dir)
-    timings["read_validate"] = time.perf_counter() - t0
-    timings.update(loaded.seconds)
-    say(f"read and validated {loaded.rows_in.get('distributions', 0):,} disbursements")
-    t0 = time.perf_counter()
-    tax_year = loaded.manifest.tax_year
-    count = len(pipeline.plan_partitions(loaded.validated.tables["distributions"], batch_rows))
-    with pipeline.StreamedRun(out_dir, loaded, settings) as run:
-        if distributed:
-            futures = [
-                split_batch.submit(batch, tax_year) for batch in pipeline.iter_batches(loaded, batch_rows)
-            ]
-            for future in futures:
-                run.add(future.result())
-        else:
-            for i, batch in enumerate(pipeline.iter_batches(loaded, batch_rows), start=1):
-                run.add(split_batch(batch, tax_year))
-                del batch
-                if count > 1:
-                    say(f"plan batch {i}/{count} done")
-        timings["split"] = time.perf_counter() - t0
-        timings.update({k: v for k, v in run.seconds.items() if k != "partition_write"})
-        say(f"split {run.counts.distributions:,} disbursements into {run.counts.forms:,} forms")
-        manifest = local(write)(run, timings)
+    manifest = pipeline.stream_extract(
+        extract_dir,
+        out_dir,
+        {},
+        say,
+        settings,
+        batch_rows,
+        load=local(read_and_validate),
+        load_partition=local(read_partition),
+        split=split_batch,
+        submit=split_batch.submit if distributed else None,
+        finish=local(write),
+    )
     progress_view.finished(say, manifest)  # 100 % and the summary artifact
     return manifest
 

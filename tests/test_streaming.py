@@ -182,3 +182,28 @@ def test_a_failing_run_leaves_no_staging_folder_and_no_earlier_output_changed(
         pipeline.run_pipeline(faulty_extract, out, batch_rows=3_000)
     assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_unique_sink_keeps_one_copy_of_a_row_that_comes_in_two_runs(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from flows import outputs
+
+    monkeypatch.setattr(outputs, "ROW_GROUP_ROWS", 3)
+    runs = [
+        pl.DataFrame({"k": ["a", "c", "e", "g"], "v": [1, 3, 5, 7]}),
+        pl.DataFrame({"k": ["b", "c", "d", "g", "h"], "v": [2, 3, 4, 7, 8]}),
+        pl.DataFrame({"k": ["c", "i"], "v": [3, 9]}),
+    ]
+    sink = SortedParquetSink(tmp_path / "out.parquet", ["k"], unique=True)
+    for run in runs:
+        sink.add(run)
+    sink.close()
+    expected = pl.concat(runs).unique("k").sort("k")
+    assert pl.read_parquet(tmp_path / "out.parquet").equals(expected)
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [3, 3, 2]  # 8 keys
+    one = SortedParquetSink(tmp_path / "one.parquet", "k", unique=True)
+    one.add(expected)
+    one.close()
+    assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "out.parquet").read_bytes()

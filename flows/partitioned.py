@@ -1,0 +1,330 @@
+"""Read and validate an extract larger than memory, one partition of plans at a time.
+
+Up to :data:`READ_PARTITION_ROWS` disbursements the whole extract is read and validated at once
+(:func:`flows.pipeline.load_and_validate`). Above it, a narrow first pass over the key columns
+cuts the plans into partitions, and each partition's rows are read from the extract's files,
+validated and split before the next partition is read: memory follows the partition, not the
+extract. The outputs are the same bytes as the whole-extract run.
+
+Why a partition validates exactly as the whole extract would. Every rule of ``extract.md`` reads
+rows that end up together in one partition:
+
+- a partition holds whole plans, and with them every disbursement and participant row of those
+  plans; plans that share an event id, a distribution id or a participant id are put in the same
+  partition (the ids are compared through their 64-bit hashes: two ids that collide only put two
+  plans together);
+- the contract rows of a partition's events (an event's rows are in one plan, or its plans are
+  together), every payee row a partition's disbursements and participants refer to, and the whole
+  plans table;
+- the rows nobody refers to — contract rows of no disbursement's event, payees of no disbursement
+  or participant — are validated in a last partition of their own.
+
+A payee row read by two partitions (a beneficiary of two plans), and every plans row, is validated
+the same way in each: its quarantine record is kept once (:func:`merge_quarantine`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from contracts.extract import TABLES
+from contracts.loading import ROW, ExtractError, Manifest, conform, precheck, read_table
+from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
+
+T = TypeVar("T")
+
+READ_PARTITION_ROWS = int(os.environ.get("PRORATA_READ_PARTITION_ROWS", "10000000"))
+"""Disbursements above which an extract is read partition by partition, and the partitions' size."""
+
+_NULL_PLAN = "\x00null"  # the plan code of rows without a plan_id (never a real id: ids are printable)
+
+
+def row_count(extract_dir: Path, table: str) -> int:
+    """Rows of one table from its Parquet footer (0 when the optional file is absent)."""
+    path = extract_dir / TABLES[table].file
+    return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+
+
+def needs_partitions(extract_dir: Path, max_rows: int | None = None) -> bool:
+    """More disbursements than one partition holds: read the extract partition by partition."""
+    path = extract_dir / TABLES["distributions"].file
+    if not path.is_file():
+        return False
+    try:
+        return row_count(extract_dir, "distributions") > (max_rows or READ_PARTITION_ROWS)
+    except Exception:  # an unreadable file: the whole-extract reader says what is wrong with it
+        return False
+
+
+def _scan(extract_dir: Path, table: str) -> pl.LazyFrame:
+    return pl.scan_parquet(extract_dir / TABLES[table].file, row_index_name=ROW)
+
+
+def _text(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String)
+
+
+def _plan_key(column: str = "plan_id") -> pl.Expr:
+    return _text(column).fill_null(_NULL_PLAN)
+
+
+def _hash(column: str) -> pl.Expr:
+    """A 64-bit hash of an id (nulls stay null: a row without the id links nothing)."""
+    return pl.when(pl.col(column).is_not_null()).then(_text(column).hash())
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """Which partition every plan's rows go to, and what each partition reads besides its plans."""
+
+    plans: list[list[str]]  # per partition, its plan keys (plan_id, or _NULL_PLAN)
+    rows: list[int]  # per partition, its disbursements
+    events: list[pl.Series]  # per partition, the hashes of its event ids (contract rows)
+    payees: list[pl.Series]  # per partition, the hashes of the payee ids it refers to
+    all_events: pl.Series  # every event hash of the disbursements
+    all_payees: pl.Series  # every payee hash referred to
+    leftovers: bool  # contract or payee rows nobody refers to: a last partition of their own
+
+    def __len__(self) -> int:
+        return len(self.plans) + (1 if self.leftovers else 0)
+
+
+def pack(sizes: Iterable[tuple[T, int]], max_rows: int) -> list[list[T]]:
+    """Items, in order, packed into consecutive bins of at most ``max_rows`` rows (an item larger
+    than that is a bin of its own): plans into batches, groups of plans into partitions."""
+    bins: list[list[T]] = []
+    current: list[T] = []
+    rows = 0
+    for item, n in sizes:
+        if current and rows + n > max_rows:
+            bins.append(current)
+            current, rows = [], 0
+        current.append(item)
+        rows += n
+    if current:
+        bins.append(current)
+    return bins
+
+
+def _linked_groups(keys: list[int], links: pl.DataFrame) -> dict[int, int]:
+    """Union-find over plan codes: every plan mapped to the smallest plan of its group. ``links``:
+    pairs (a, b) of plans that must be together (few: only where ids cross plans)."""
+    parent = {k: k for k in keys}
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for a, b in links.iter_rows():
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {k: root(k) for k in keys}
+
+
+def _cross_plan_links(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """(plan, other plan) for every id hash in ``column`` seen under more than one plan."""
+    spans = (
+        frame.filter(pl.col(column).is_not_null())
+        .group_by(column)
+        .agg(pl.col("_plan").min().alias("a"), pl.col("_plan").max().alias("b"))
+        .filter(pl.col("a") != pl.col("b"))
+    )
+    # an id seen under three plans: linking each to the smallest is enough (a, b) ... (a, z)
+    many = (
+        frame.filter(pl.col(column).is_in(spans.get_column(column).implode()))
+        .group_by(column, "_plan")
+        .agg()
+        .join(spans.select(column, "a"), on=column)
+        .select("a", pl.col("_plan").alias("b"))
+        .filter(pl.col("a") != pl.col("b"))
+    )
+    return many.unique().sort("a", "b")
+
+
+def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partitions:
+    """The narrow first pass: plans cut into partitions of at most ``max_rows`` disbursements (a
+    group of linked plans larger than that is one partition), in plan_id order."""
+    max_rows = max_rows or READ_PARTITION_ROWS
+    keys = sorted(
+        set().union(
+            *(
+                _scan(extract_dir, table).select(_plan_key().unique()).collect().to_series().to_list()
+                for table in ("plans", "distributions", "participants")
+            )
+        )
+    )
+    codes = {k: i for i, k in enumerate(keys)}
+    plan = _plan_key().replace_strict(codes, return_dtype=pl.UInt32).alias("_plan")
+    d = (
+        _scan(extract_dir, "distributions")
+        .select(
+            plan,
+            _hash("event_id").alias("_event"),
+            _hash("distribution_id").alias("_dist"),
+            _hash("participant_id").alias("_part"),
+            _hash("payee_id").alias("_payee"),
+        )
+        .collect()
+    )
+    p = (
+        _scan(extract_dir, "participants")
+        .select(plan, _hash("participant_id").alias("_part"), _hash("payee_id").alias("_payee"))
+        .collect()
+    )
+    links = pl.concat(
+        [
+            _cross_plan_links(d, "_event"),
+            _cross_plan_links(d, "_dist"),
+            _cross_plan_links(pl.concat([d.select("_plan", "_part"), p.select("_plan", "_part")]), "_part"),
+        ]
+    )
+    group_of = _linked_groups(list(range(len(keys))), links)
+    sizes = dict(d.group_by("_plan").len().iter_rows())
+    groups: dict[int, list[int]] = {}
+    for k in range(len(keys)):
+        groups.setdefault(group_of[k], []).append(k)
+    bins = pack(
+        [(members, sum(sizes.get(k, 0) for k in members)) for _, members in sorted(groups.items())], max_rows
+    )
+    partitions = [[k for members in b for k in members] for b in bins]
+    rows = [sum(sizes.get(k, 0) for k in ks) for ks in partitions]
+    part_of = pl.DataFrame(
+        {
+            "_plan": [k for ks in partitions for k in ks],
+            "_p": [i for i, ks in enumerate(partitions) for _ in ks],
+        },
+        schema={"_plan": pl.UInt32, "_p": pl.UInt32},
+    )
+    d = d.join(part_of, on="_plan", how="left")
+    p = p.join(part_of, on="_plan", how="left")
+    events = d.select("_event", "_p").filter(pl.col("_event").is_not_null()).unique()
+    payee_refs = (
+        pl.concat([d.select("_payee", "_p"), p.select("_payee", "_p")])
+        .filter(pl.col("_payee").is_not_null())
+        .unique()
+    )
+    del d, p
+    by_event = events.partition_by("_p", as_dict=True, include_key=False)
+    by_payee = payee_refs.partition_by("_p", as_dict=True, include_key=False)
+    empty = pl.Series("h", [], pl.UInt64)
+    all_events = events.get_column("_event").unique()
+    all_payees = payee_refs.get_column("_payee").unique()
+    leftovers = _has_leftovers(extract_dir, all_events, all_payees)
+    return Partitions(
+        plans=[[keys[k] for k in ks] for ks in partitions],
+        rows=rows,
+        events=[by_event[(i,)].to_series() if (i,) in by_event else empty for i in range(len(partitions))],
+        payees=[by_payee[(i,)].to_series() if (i,) in by_payee else empty for i in range(len(partitions))],
+        all_events=all_events,
+        all_payees=all_payees,
+        leftovers=leftovers,
+    )
+
+
+def _orphans(extract_dir: Path, table: str, column: str, known: pl.Series) -> pl.LazyFrame:
+    return _scan(extract_dir, table).filter(~_hash(column).is_in(known.implode()).fill_null(False))
+
+
+def _has_leftovers(extract_dir: Path, all_events: pl.Series, all_payees: pl.Series) -> bool:
+    contracts = _orphans(extract_dir, "contracts", "event_id", all_events).select(pl.len()).collect().item()
+    payees = _orphans(extract_dir, "payees", "payee_id", all_payees).select(pl.len()).collect().item()
+    return bool(contracts or payees)
+
+
+def _read(lazy: pl.LazyFrame, extract_dir: Path, table: str) -> pl.DataFrame:
+    """One table's rows of a partition, cast and defaulted like a whole-table read (``_row``: the
+    row's number in the whole file)."""
+    path = extract_dir / TABLES[table].file
+    try:
+        frame = lazy.collect()
+    except Exception as exc:
+        raise ExtractError(str(path), f"not a readable Parquet file ({type(exc).__name__})") from None
+    return conform(frame, TABLES[table], str(path))
+
+
+def partition_tables(extract_dir: Path, parts: Partitions, i: int) -> dict[str, pl.DataFrame]:
+    """The rows partition ``i`` validates (``i == len(parts.plans)``: the leftovers)."""
+    tables = {"plans": _read(_scan(extract_dir, "plans"), extract_dir, "plans")}
+    if i < len(parts.plans):
+        plans = pl.Series(parts.plans[i], dtype=pl.String).implode()
+        in_plans = _plan_key().is_in(plans)
+        tables["distributions"] = _read(
+            _scan(extract_dir, "distributions").filter(in_plans), extract_dir, "distributions"
+        )
+        tables["participants"] = _read(
+            _scan(extract_dir, "participants").filter(in_plans), extract_dir, "participants"
+        )
+        events, payees = parts.events[i].implode(), parts.payees[i].implode()
+        contracts = _scan(extract_dir, "contracts").filter(_hash("event_id").is_in(events).fill_null(False))
+        payee_rows = _scan(extract_dir, "payees").filter(_hash("payee_id").is_in(payees).fill_null(False))
+    else:
+        tables["distributions"] = _read(
+            _scan(extract_dir, "distributions").head(0), extract_dir, "distributions"
+        )
+        tables["participants"] = _read(
+            _scan(extract_dir, "participants").head(0), extract_dir, "participants"
+        )
+        contracts = _orphans(extract_dir, "contracts", "event_id", parts.all_events)
+        payee_rows = _orphans(extract_dir, "payees", "payee_id", parts.all_payees)
+    tables["contracts"] = _read(contracts, extract_dir, "contracts")
+    tables["payees"] = _read(payee_rows, extract_dir, "payees")
+    return tables
+
+
+def check_tables(extract_dir: Path) -> None:
+    """The table-level checks a whole read makes before it reads a row: folder, manifest, files,
+    required columns (:func:`contracts.loading.precheck`) and the columns' types (on no rows)."""
+    precheck(extract_dir)
+    for table in TABLES.values():
+        path = extract_dir / table.file
+        if path.is_file():
+            conform(pl.read_parquet(path, n_rows=0), table, str(path))
+
+
+def merge_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The validation quarantine of every partition (with ``_row``) as one, in the whole run's order
+    (table, then input row); a row validated by two partitions (a shared payee, a plans row) once."""
+    if not parts:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    rank = {n: i for i, n in enumerate(("plans", "payees", "participants", "contracts", "distributions"))}
+    return (
+        pl.concat(parts)
+        .unique(["table", ROW], keep="first", maintain_order=True)
+        .with_columns(pl.col("table").replace_strict(rank).alias("_t"))
+        .sort("_t", ROW)
+        .select(list(QUARANTINE_SCHEMA))
+    )
+
+
+@dataclass
+class PartitionRead:
+    """One partition, read and validated: its clean tables, and its quarantine rows with ``_row``."""
+
+    index: int
+    validated: Validated
+    seconds: dict[str, float]
+
+
+def read_partition(extract_dir: Path, manifest: Manifest, parts: Partitions, i: int) -> PartitionRead:
+    """Partition ``i`` read and validated (its quarantine keeps ``_row`` for :func:`merge_quarantine`)."""
+    t0 = time.perf_counter()
+    tables = partition_tables(extract_dir, parts, i)
+    t1 = time.perf_counter()
+    validated = validate(tables, manifest.tax_year, keep_row=True)
+    return PartitionRead(i, validated, {"read": t1 - t0, "validate": time.perf_counter() - t1})
+
+
+def control_totals(extract_dir: Path) -> dict[str, pl.DataFrame]:
+    frame = read_table(extract_dir, TABLES["control_totals"]) if "control_totals" in TABLES else None
+    return {"control_totals": frame} if frame is not None else {}
