@@ -41,6 +41,7 @@ from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 
 T = TypeVar("T")
 
+NARROW_CHUNK_ROWS = 10_000_000  # rows of a table turned into integer ids at a time (first pass)
 READ_PARTITION_ROWS = int(os.environ.get("PRORATA_READ_PARTITION_ROWS", "10000000"))
 """Disbursements above which an extract is read partition by partition, and the partitions' size."""
 
@@ -81,20 +82,24 @@ def _hash(column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_not_null()).then(_text(column).hash())
 
 
-@dataclass(frozen=True)
+@dataclass
 class Partitions:
-    """Which partition every plan's rows go to, and what each partition reads besides its plans."""
+    """Which plans each partition reads, and the ids (64-bit hashes) of the other rows it reads."""
 
     plans: list[list[str]]  # per partition, its plan keys (plan_id, or _NULL_PLAN)
     rows: list[int]  # per partition, its disbursements
-    events: list[pl.Series]  # per partition, the hashes of its event ids (contract rows)
+    events: list[pl.Series]  # per partition, the hashes of its event ids (its contract rows)
     payees: list[pl.Series]  # per partition, the hashes of the payee ids it refers to
-    all_events: pl.Series  # every event hash of the disbursements
-    all_payees: pl.Series  # every payee hash referred to
-    leftovers: bool  # contract or payee rows nobody refers to: a last partition of their own
+    leftovers: bool = False  # contract or payee rows nobody refers to: a last partition of their own
 
     def __len__(self) -> int:
         return len(self.plans) + (1 if self.leftovers else 0)
+
+    def all_events(self) -> pl.Series:
+        return pl.concat(self.events) if self.events else pl.Series([], dtype=pl.UInt64)
+
+    def all_payees(self) -> pl.Series:
+        return pl.concat(self.payees) if self.payees else pl.Series([], dtype=pl.UInt64)
 
 
 def pack(sizes: Iterable[tuple[T, int]], max_rows: int) -> list[list[T]]:
@@ -133,23 +138,31 @@ def _linked_groups(keys: list[int], links: pl.DataFrame) -> dict[int, int]:
 
 
 def _cross_plan_links(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """(plan, other plan) for every id hash in ``column`` seen under more than one plan."""
-    spans = (
-        frame.filter(pl.col(column).is_not_null())
-        .group_by(column)
-        .agg(pl.col("_plan").min().alias("a"), pl.col("_plan").max().alias("b"))
-        .filter(pl.col("a") != pl.col("b"))
+    """(plan, other plan) for every id hash in ``column`` seen under more than one plan: the rows
+    sorted by the hash (a sort of integers: cheaper than a hash group-by over 100 M rows), and each
+    row whose hash is its predecessor's under another plan links the two plans."""
+    ordered = frame.select(column, "_plan").filter(pl.col(column).is_not_null()).sort(column)
+    return (
+        ordered.select(
+            pl.col("_plan").shift(1).alias("a"),
+            pl.col("_plan").alias("b"),
+            (pl.col(column) == pl.col(column).shift(1)).alias("_same"),
+        )
+        .filter(pl.col("_same") & (pl.col("a") != pl.col("b")))
+        .select("a", "b")
+        .unique()
     )
-    # an id seen under three plans: linking each to the smallest is enough (a, b) ... (a, z)
-    many = (
-        frame.filter(pl.col(column).is_in(spans.get_column(column).implode()))
-        .group_by(column, "_plan")
-        .agg()
-        .join(spans.select(column, "a"), on=column)
-        .select("a", pl.col("_plan").alias("b"))
-        .filter(pl.col("a") != pl.col("b"))
-    )
-    return many.unique().sort("a", "b")
+
+
+def _narrow(extract_dir: Path, table: str, columns: list[pl.Expr]) -> pl.DataFrame:
+    """``columns`` over a whole table, read :data:`NARROW_CHUNK_ROWS` rows at a time (the text ids
+    are turned into integers chunk by chunk: never all in memory at once)."""
+    n = row_count(extract_dir, table)
+    chunks = [
+        _scan(extract_dir, table).slice(start, NARROW_CHUNK_ROWS).select(columns).collect()
+        for start in range(0, n, NARROW_CHUNK_ROWS)
+    ]
+    return pl.concat(chunks) if chunks else _scan(extract_dir, table).select(columns).head(0).collect()
 
 
 def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partitions:
@@ -166,29 +179,20 @@ def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partit
     )
     codes = {k: i for i, k in enumerate(keys)}
     plan = _plan_key().replace_strict(codes, return_dtype=pl.UInt32).alias("_plan")
-    d = (
-        _scan(extract_dir, "distributions")
-        .select(
-            plan,
-            _hash("event_id").alias("_event"),
-            _hash("distribution_id").alias("_dist"),
-            _hash("participant_id").alias("_part"),
-            _hash("payee_id").alias("_payee"),
-        )
-        .collect()
+    ids = ("event_id", "distribution_id", "participant_id", "payee_id")
+    d = _narrow(extract_dir, "distributions", [plan, *(_hash(c).alias(c) for c in ids)])
+    p = _narrow(
+        extract_dir, "participants", [plan, *(_hash(c).alias(c) for c in ("participant_id", "payee_id"))]
     )
-    p = (
-        _scan(extract_dir, "participants")
-        .select(plan, _hash("participant_id").alias("_part"), _hash("payee_id").alias("_payee"))
-        .collect()
-    )
+    people = pl.concat([d.select("_plan", "participant_id"), p.select("_plan", "participant_id")])
     links = pl.concat(
         [
-            _cross_plan_links(d, "_event"),
-            _cross_plan_links(d, "_dist"),
-            _cross_plan_links(pl.concat([d.select("_plan", "_part"), p.select("_plan", "_part")]), "_part"),
+            _cross_plan_links(d, "event_id"),
+            _cross_plan_links(d, "distribution_id"),
+            _cross_plan_links(people, "participant_id"),
         ]
     )
+    del people
     group_of = _linked_groups(list(range(len(keys))), links)
     sizes = dict(d.group_by("_plan").len().iter_rows())
     groups: dict[int, list[int]] = {}
@@ -199,47 +203,33 @@ def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partit
     )
     partitions = [[k for members in b for k in members] for b in bins]
     rows = [sum(sizes.get(k, 0) for k in ks) for ks in partitions]
-    part_of = pl.DataFrame(
-        {
-            "_plan": [k for ks in partitions for k in ks],
-            "_p": [i for i, ks in enumerate(partitions) for _ in ks],
-        },
-        schema={"_plan": pl.UInt32, "_p": pl.UInt32},
+    partition_of_plan = pl.Series("_p", [0] * len(keys), pl.UInt32).scatter(
+        [k for ks in partitions for k in ks], [i for i, ks in enumerate(partitions) for _ in ks]
     )
-    d = d.join(part_of, on="_plan", how="left")
-    p = p.join(part_of, on="_plan", how="left")
-    events = d.select("_event", "_p").filter(pl.col("_event").is_not_null()).unique()
-    payee_refs = (
-        pl.concat([d.select("_payee", "_p"), p.select("_payee", "_p")])
-        .filter(pl.col("_payee").is_not_null())
-        .unique()
+    d_part = partition_of_plan.gather(d.get_column("_plan"))
+    p_part = partition_of_plan.gather(p.get_column("_plan"))
+    events, payees = [], []
+    for i in range(len(partitions)):
+        mine = d.filter(d_part == i)
+        events.append(mine.get_column("event_id").drop_nulls().unique())
+        refs = pl.concat([mine.get_column("payee_id"), p.filter(p_part == i).get_column("payee_id")])
+        payees.append(refs.drop_nulls().unique())
+    del d, p, d_part, p_part
+    parts = Partitions(
+        plans=[[keys[k] for k in ks] for ks in partitions], rows=rows, events=events, payees=payees
     )
-    del d, p
-    by_event = events.partition_by("_p", as_dict=True, include_key=False)
-    by_payee = payee_refs.partition_by("_p", as_dict=True, include_key=False)
-    empty = pl.Series("h", [], pl.UInt64)
-    all_events = events.get_column("_event").unique()
-    all_payees = payee_refs.get_column("_payee").unique()
-    leftovers = _has_leftovers(extract_dir, all_events, all_payees)
-    return Partitions(
-        plans=[[keys[k] for k in ks] for ks in partitions],
-        rows=rows,
-        events=[by_event[(i,)].to_series() if (i,) in by_event else empty for i in range(len(partitions))],
-        payees=[by_payee[(i,)].to_series() if (i,) in by_payee else empty for i in range(len(partitions))],
-        all_events=all_events,
-        all_payees=all_payees,
-        leftovers=leftovers,
-    )
+    parts.leftovers = _has_leftovers(extract_dir, parts)
+    return parts
 
 
 def _orphans(extract_dir: Path, table: str, column: str, known: pl.Series) -> pl.LazyFrame:
     return _scan(extract_dir, table).filter(~_hash(column).is_in(known.implode()).fill_null(False))
 
 
-def _has_leftovers(extract_dir: Path, all_events: pl.Series, all_payees: pl.Series) -> bool:
-    contracts = _orphans(extract_dir, "contracts", "event_id", all_events).select(pl.len()).collect().item()
-    payees = _orphans(extract_dir, "payees", "payee_id", all_payees).select(pl.len()).collect().item()
-    return bool(contracts or payees)
+def _has_leftovers(extract_dir: Path, parts: Partitions) -> bool:
+    contracts = _orphans(extract_dir, "contracts", "event_id", parts.all_events()).select(pl.len()).collect()
+    payees = _orphans(extract_dir, "payees", "payee_id", parts.all_payees()).select(pl.len()).collect()
+    return bool(contracts.item() or payees.item())
 
 
 def _read(lazy: pl.LazyFrame, extract_dir: Path, table: str) -> pl.DataFrame:
@@ -275,8 +265,8 @@ def partition_tables(extract_dir: Path, parts: Partitions, i: int) -> dict[str, 
         tables["participants"] = _read(
             _scan(extract_dir, "participants").head(0), extract_dir, "participants"
         )
-        contracts = _orphans(extract_dir, "contracts", "event_id", parts.all_events)
-        payee_rows = _orphans(extract_dir, "payees", "payee_id", parts.all_payees)
+        contracts = _orphans(extract_dir, "contracts", "event_id", parts.all_events())
+        payee_rows = _orphans(extract_dir, "payees", "payee_id", parts.all_payees())
     tables["contracts"] = _read(contracts, extract_dir, "contracts")
     tables["payees"] = _read(payee_rows, extract_dir, "payees")
     return tables

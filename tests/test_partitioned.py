@@ -107,6 +107,7 @@ def test_an_extract_read_in_partitions_gives_the_bytes_of_the_whole_read(
     tangled_extract, whole_run, tmp_path, monkeypatch, partition_rows
 ):
     monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", partition_rows)
+    monkeypatch.setattr(partitioned, "NARROW_CHUNK_ROWS", 700)  # the first pass in many chunks
     assert partitioned.needs_partitions(tangled_extract)
     parts = partitioned.plan_partitions_of(tangled_extract)
     assert len(parts) >= 2
@@ -179,3 +180,17 @@ def test_partition_progress_moves_the_bar_by_partition():
         < percent_for("partition 4/4 done")
     )
     assert percent_for("partition 2/4: plan batch 1/3 split") is None
+
+
+@pytest.mark.prefect
+def test_the_prefect_flow_reads_a_large_extract_in_partitions_with_the_same_bytes(
+    tangled_extract, whole_run, tmp_path, monkeypatch, prefect_server
+):
+    from flows.run_flow import prorata_run
+
+    monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 2_500)
+    manifest = prorata_run(tangled_extract, tmp_path / "flow")
+    assert "partition" in manifest["stage_seconds"]
+    files, manifest = contents(tmp_path / "flow")
+    assert files == whole_run[0]
+    assert manifest == whole_run[1]
