@@ -30,7 +30,9 @@ SUMMARY_KEY = "prorata-run-summary"
 
 READ_DONE, SPLIT_DONE = 20.0, 90.0
 _BATCH = re.compile(r"plan batch (\d+)/(\d+) done")
-_PARTITION = re.compile(r"^partition (\d+)/(\d+) done")  # a large extract: by partition (flows/partitioned.py)
+_PARTITION = re.compile(
+    r"^partition (\d+)/(\d+) done"
+)  # a large extract: by partition (flows/partitioned.py)
 
 
 def percent_for(message: str) -> float | None:
