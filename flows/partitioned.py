@@ -247,8 +247,10 @@ def partition_tables(extract_dir: Path, parts: Partitions, i: int) -> dict[str, 
     """The rows partition ``i`` validates (``i == len(parts.plans)``: the leftovers)."""
     tables = {"plans": _read(_scan(extract_dir, "plans"), extract_dir, "plans")}
     if i < len(parts.plans):
-        plans = pl.Series(parts.plans[i], dtype=pl.String).implode()
-        in_plans = _plan_key().is_in(plans)
+        plans = pl.Series([k for k in parts.plans[i] if k != _NULL_PLAN], dtype=pl.String).implode()
+        in_plans = pl.col("plan_id").cast(pl.String).is_in(plans)  # the plain column: pushed into the scan
+        if _NULL_PLAN in parts.plans[i]:
+            in_plans = in_plans | pl.col("plan_id").is_null()
         tables["distributions"] = _read(
             _scan(extract_dir, "distributions").filter(in_plans), extract_dir, "distributions"
         )
