@@ -19,7 +19,7 @@ import polars as pl
 from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows.config import TransmitterSettings
-from flows.filing import filing_frame, write_irs_file
+from flows.filing import filing_frame, write_irs_file, write_run_irs_file
 from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
 from transforms.edit_checks import filable, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
@@ -515,10 +515,15 @@ class StreamedRun:
         filed = pl.scan_parquet(root / "forms.parquet")
         if self.not_filed:
             filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
-        filing = filing_frame(filed, {name: tables[name].lazy() for name in ("plans", "payees")}).collect()
-        tables.pop("payees", None)  # in the filing frame now, as far as the IRS file needs them
-        irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
-        del filing
+        tables.pop("payees", None)  # the IRS file reads the staged payers and recipients, group by group
+        irs = write_run_irs_file(
+            root,
+            filed,
+            pl.scan_parquet(root / "payers.parquet"),
+            pl.scan_parquet(root / "recipients.parquet"),
+            self.settings,
+            self.loaded.manifest.tax_year,
+        )
         timings["irs_file"] = time.perf_counter() - t0
         timings["write"] = time.perf_counter() - started + self.seconds["partition_write"]
         manifest = build_manifest(self.loaded, self.counts, timings)
