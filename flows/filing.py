@@ -29,7 +29,13 @@ import polars as pl
 from flows.config import TransmitterSettings
 from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
 from transforms.irs.channel import filing_channel
-from transforms.irs.grouped import GROUP_ROWS, iter_iris_xml_groups, iter_pub1220_groups, outline
+from transforms.irs.grouped import (
+    GROUP_ROWS,
+    GroupedFiling,
+    iter_iris_xml_groups,
+    iter_pub1220_groups,
+    outline,
+)
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -145,10 +151,9 @@ def write_run_irs_file(
         return info
     load = GroupLoader(forms, plans, payees)
     t = transmitter(settings)
-    kwargs = {"tax_year": tax_year, "test_file": info["test_file"], "group_rows": group_rows}
-    if info["channel"] == "FIRE":
-        return _store(root, info, tax_year, lambda: iter_pub1220_groups(summary, load, t, **kwargs), sink)
-    return _store(root, info, tax_year, lambda: iter_iris_xml_groups(summary, load, t, **kwargs), sink)
+    filing = GroupedFiling(summary, load, t, tax_year, info["test_file"], group_rows=group_rows)
+    writer = iter_pub1220_groups if info["channel"] == "FIRE" else iter_iris_xml_groups
+    return _store(root, info, tax_year, lambda: writer(filing), sink)
 
 
 class GroupLoader:

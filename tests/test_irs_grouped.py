@@ -19,7 +19,13 @@ from tests.test_iris_xml import corrections, originals
 from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing
 from transforms.edit_checks import filable
 from transforms.irs import FilingInputError, check_pub1220, iter_iris_xml, iter_pub1220, read_pub1220
-from transforms.irs.grouped import iter_iris_xml_groups, iter_pub1220_groups, outline, payer_groups
+from transforms.irs.grouped import (
+    GroupedFiling,
+    iter_iris_xml_groups,
+    iter_pub1220_groups,
+    outline,
+    payer_groups,
+)
 
 
 class Loader:
@@ -48,6 +54,17 @@ def many_payers() -> pl.DataFrame:
     return pl.concat(copies)
 
 
+def grouped(
+    writer, filing: pl.DataFrame, group_rows: int, tax_year: int = TAX_YEAR, test_file=True, prior_year=False
+) -> tuple[bytes, Loader]:
+    """The file ``writer`` (``iter_pub1220_groups`` or ``iter_iris_xml_groups``) writes from
+    ``filing`` in groups of ``group_rows`` returns (chunks of 2 returns), and the loader it used."""
+    load = Loader(filing)
+    returns = outline(filing.lazy(), tax_year)
+    settings = GroupedFiling(returns, load, TRANSMITTER, tax_year, test_file, prior_year, group_rows)
+    return b"".join(writer(settings, chunk_rows=2)), load
+
+
 @pytest.mark.parametrize("group_rows", [1, 4, 7, 10**9])
 @pytest.mark.parametrize(("test_file", "prior_year"), [(True, False), (False, True)])
 def test_a_fire_file_written_group_by_group_has_the_bytes_of_the_whole_frame_writer(
@@ -57,21 +74,10 @@ def test_a_fire_file_written_group_by_group_has_the_bytes_of_the_whole_frame_wri
     whole = b"".join(
         iter_pub1220(filing, TRANSMITTER, tax_year=TAX_YEAR, test_file=test_file, prior_year=prior_year)
     )
-    load = Loader(filing)
-    pieces = iter_pub1220_groups(
-        outline(filing.lazy(), TAX_YEAR),
-        load,
-        TRANSMITTER,
-        tax_year=TAX_YEAR,
-        test_file=test_file,
-        prior_year=prior_year,
-        group_rows=group_rows,
-        chunk_rows=2,
-    )
-    grouped = b"".join(pieces)
-    assert grouped == whole
-    assert check_pub1220(grouped) == []
-    parsed = read_pub1220(grouped)
+    data, load = grouped(iter_pub1220_groups, filing, group_rows, test_file=test_file, prior_year=prior_year)
+    assert data == whole
+    assert check_pub1220(data) == []
+    parsed = read_pub1220(data)
     assert {"G", "C"} <= set(parsed.payees["corrected_return_indicator"].to_list())
     assert parsed.state_totals.height > 0  # CF/SF states: K records after the C records of their group
     assert sum(load.sizes) == filing.height
@@ -83,31 +89,11 @@ def test_no_group_collects_more_returns_than_the_budget_unless_one_payer_has_mor
     filing = many_payers()
     per_payer = filing.group_by("payer_tin").len()["len"]
     budget = int(per_payer.max()) + 1
-    load = Loader(filing)
-    b"".join(
-        iter_pub1220_groups(
-            outline(filing.lazy(), TAX_YEAR),
-            load,
-            TRANSMITTER,
-            tax_year=TAX_YEAR,
-            test_file=True,
-            group_rows=budget,
-        )
-    )
+    _, load = grouped(iter_pub1220_groups, filing, budget)
     assert max(load.sizes) <= budget < filing.height
     assert len(load.sizes) >= filing.height // budget
 
-    load = Loader(filing)
-    b"".join(
-        iter_pub1220_groups(
-            outline(filing.lazy(), TAX_YEAR),
-            load,
-            TRANSMITTER,
-            tax_year=TAX_YEAR,
-            test_file=True,
-            group_rows=2,
-        )
-    )
+    _, load = grouped(iter_pub1220_groups, filing, 2)
     # Every payer has more than 2 returns: one group per payer, its own returns only.
     assert sorted(load.sizes) == sorted(per_payer.to_list())
 
@@ -145,19 +131,8 @@ def test_an_iris_document_written_group_by_group_has_the_bytes_of_the_whole_fram
         ]
     )
     whole = b"".join(iter_iris_xml(filing, TRANSMITTER, tax_year=tax_year, test_file=True))
-    load = Loader(filing)
-    grouped = b"".join(
-        iter_iris_xml_groups(
-            outline(filing.lazy(), tax_year),
-            load,
-            TRANSMITTER,
-            tax_year=tax_year,
-            test_file=True,
-            group_rows=group_rows,
-            chunk_rows=2,
-        )
-    )
-    assert grouped == whole
+    data, load = grouped(iter_iris_xml_groups, filing, group_rows, tax_year)
+    assert data == whole
     if group_rows == 1:
         assert len(load.sizes) == 2 * filing["payer_tin"].n_unique()  # two passes: the id, then the text
 
@@ -177,18 +152,9 @@ def test_problems_found_in_several_groups_are_reported_as_the_whole_frame_writer
     with pytest.raises(FilingInputError) as whole:
         b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
     for writer in (iter_pub1220_groups, iter_iris_xml_groups):
-        with pytest.raises(FilingInputError) as grouped:
-            b"".join(
-                writer(
-                    outline(bad.lazy(), TAX_YEAR),
-                    Loader(bad),
-                    TRANSMITTER,
-                    tax_year=TAX_YEAR,
-                    test_file=True,
-                    group_rows=1,
-                )
-            )
-        assert str(grouped.value) == str(whole.value)
+        with pytest.raises(FilingInputError) as failed:
+            grouped(writer, bad, 1)
+        assert str(failed.value) == str(whole.value)
     assert "(+" in str(whole.value)  # more returns than the message names, across several groups
 
 

@@ -180,24 +180,46 @@ class _Findings:
             raise self.early
 
 
-def iter_pub1220_groups(
-    returns: Outline,
-    load: Loader,
-    transmitter: Transmitter,
-    *,
-    tax_year: int,
-    test_file: bool,
-    prior_year: bool = False,
-    group_rows: int = GROUP_ROWS,
-    chunk_rows: int = CHUNK_ROWS,
-) -> Iterator[bytes]:
-    """:func:`transforms.irs.pub1220.iter_pub1220`'s file, payer group by payer group."""
+def _groups(returns: Outline, group_rows: int, chunk_rows: int) -> pl.DataFrame:
+    """:func:`payer_groups` of a filing that has returns."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    _validate_transmitter(transmitter)
     if returns.returns == 0:
         raise FilingInputError("filing frame has no returns")
-    groups = payer_groups(returns.payers, group_rows)
+    return payer_groups(returns.payers, group_rows)
+
+
+@dataclass(frozen=True)
+class GroupedFiling:
+    """A filing to write payer group by payer group: its :func:`outline`, the ``load`` function of
+    its groups' filing frames, the transmitter, the file's settings (as the whole-frame writers
+    take them) and the returns per group."""
+
+    returns: Outline
+    load: Loader
+    transmitter: Transmitter
+    tax_year: int
+    test_file: bool
+    prior_year: bool = False
+    group_rows: int = GROUP_ROWS
+
+    def parts(self) -> tuple[Outline, Loader, Transmitter, int, bool, bool, int]:
+        return (
+            self.returns,
+            self.load,
+            self.transmitter,
+            self.tax_year,
+            self.test_file,
+            self.prior_year,
+            self.group_rows,
+        )
+
+
+def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """:func:`transforms.irs.pub1220.iter_pub1220`'s file, payer group by payer group."""
+    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
+    _validate_transmitter(transmitter)
+    groups = _groups(returns, group_rows, chunk_rows)
     t_line, t_error = _render(
         T_LAYOUT,
         _value_frame(T_LAYOUT, _t_values(transmitter, tax_year, test_file, prior_year, returns.returns)),
@@ -242,24 +264,12 @@ def iter_pub1220_groups(
 
 
 def iter_iris_xml_groups(
-    returns: Outline,
-    load: Loader,
-    transmitter: Transmitter,
-    *,
-    tax_year: int,
-    test_file: bool,
-    prior_year: bool = False,
-    transmission_id: str | None = None,
-    group_rows: int = GROUP_ROWS,
-    chunk_rows: int = IRIS_CHUNK_ROWS,
+    filing: GroupedFiling, transmission_id: str | None = None, chunk_rows: int = IRIS_CHUNK_ROWS
 ) -> Iterator[bytes]:
     """:func:`transforms.irs.iris_xml.iter_iris_xml`'s document, payer group by payer group. The
     first pass (checks, and the transmission id when not given) runs before this returns."""
-    if chunk_rows < 1:
-        raise ValueError("chunk_rows must be at least 1")
-    if returns.returns == 0:
-        raise FilingInputError("filing frame has no returns")
-    groups = payer_groups(returns.payers, group_rows)
+    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
+    groups = _groups(returns, group_rows, chunk_rows)
     early: FilingInputError | None = None  # raised after the checks of the returns, as _document does
     try:
         check_transmitter(transmitter)
@@ -318,4 +328,12 @@ def iter_iris_xml_groups(
     return pieces()
 
 
-__all__ = ["GROUP_ROWS", "Outline", "iter_iris_xml_groups", "iter_pub1220_groups", "outline", "payer_groups"]
+__all__ = [
+    "GROUP_ROWS",
+    "GroupedFiling",
+    "Outline",
+    "iter_iris_xml_groups",
+    "iter_pub1220_groups",
+    "outline",
+    "payer_groups",
+]
