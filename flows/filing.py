@@ -168,7 +168,9 @@ class GroupLoader:
 
     def __call__(self, payer_tins: list[str]) -> pl.DataFrame:
         tins = pl.Series(payer_tins, dtype=pl.String).implode()
-        forms = self.forms.filter(pl.col("payer_tin").is_in(tins)).collect(engine="streaming")
+        forms = self.forms.filter(pl.col("payer_tin").is_in(tins, nulls_equal=True)).collect(
+            engine="streaming"
+        )
         self.largest = max(self.largest, forms.height)
         ids = forms.get_column("payee_id").unique().implode()
         payees = self.payees.filter(pl.col("payee_id").is_in(ids)).collect(engine="streaming")

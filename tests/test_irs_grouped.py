@@ -36,7 +36,9 @@ class Loader:
         self.sizes: list[int] = []
 
     def __call__(self, tins: list[str]) -> pl.DataFrame:
-        part = self.filing.filter(pl.col("payer_tin").is_in(tins))
+        part = self.filing.filter(
+            pl.col("payer_tin").is_in(pl.Series(tins, dtype=pl.String).implode(), nulls_equal=True)
+        )
         self.sizes.append(part.height)
         return part
 
@@ -156,6 +158,18 @@ def test_problems_found_in_several_groups_are_reported_as_the_whole_frame_writer
             grouped(writer, bad, 1)
         assert str(failed.value) == str(whole.value)
     assert "(+" in str(whole.value)  # more returns than the message names, across several groups
+
+
+def test_a_return_without_a_payer_tin_is_refused_as_the_whole_frame_writer_refuses_it():
+    filing = many_payers()
+    bad = filing.with_columns(
+        pl.when(pl.col("form_id") == "F2-3").then(None).otherwise(pl.col("payer_tin")).alias("payer_tin")
+    )
+    with pytest.raises(FilingInputError) as whole:
+        b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    with pytest.raises(FilingInputError) as failed:
+        grouped(iter_pub1220_groups, bad, 3)
+    assert str(failed.value) == str(whole.value) and "F2-3" in str(whole.value)
 
 
 # --- a run's file from the staged parquet files ------------------------------------------------

@@ -116,14 +116,16 @@ def outline(returns: pl.LazyFrame, tax_year: int) -> Outline:
         .agg(
             pl.col("returns").sum(),
             pl.len().alias("a_records"),
-            (2 + pl.col("returns") + pl.col("k_records")).sum().alias("records"),
+            (2 + pl.col("returns") + pl.col("k_records")).cast(pl.Int64).sum().alias("records"),
         )
         .join(
             by_state.group_by("tin").agg(pl.col("raw_tin").unique().sort().alias("raw_tins")),
             on="tin",
         )
         .sort("tin")
-        .select("tin", "raw_tins", pl.col("returns").cast(pl.Int64), "a_records", "records")
+        .select(
+            "tin", "raw_tins", pl.col("returns").cast(pl.Int64), pl.col("a_records").cast(pl.Int64), "records"
+        )
     )
     return Outline(payers, sorted(by_state["corrected"].unique().to_list()))
 
