@@ -11,7 +11,8 @@ complete and checked: memory holds the returns and one chunk of records, never t
 A run's own file (:func:`write_run_irs_file`) does not hold the returns either: it reads the forms
 to file, the payers and the payees as lazy frames and writes the same bytes payer group by payer
 group (:mod:`transforms.irs.grouped`: ``PRORATA_IRS_GROUP_ROWS`` returns at most per group, 2
-million by default). Benchmarks only: ``PRORATA_IRS_FILE_SINK=discard`` checks the run's file and
+million by default; with more than one group the forms are first split into one hidden file per
+group, removed at the end, so that each group is read without going through all the forms). Benchmarks only: ``PRORATA_IRS_FILE_SINK=discard`` checks the run's file and
 counts its bytes and SHA-256 without keeping it (the manifest then says ``"file": null``).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -35,6 +37,7 @@ from transforms.irs.grouped import (
     iter_iris_xml_groups,
     iter_pub1220_groups,
     outline,
+    payer_groups,
 )
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
@@ -138,7 +141,8 @@ def write_run_irs_file(
     """A run's IRS file, as :func:`write_irs_file` writes it from ``filing_frame(forms, {"plans":
     plans, "payees": payees}).collect()``, with the returns of a few payers in memory at a time:
     ``forms`` (the forms to file), ``plans`` (plan_id and the payer columns) and ``payees`` (the
-    payee columns) are read once per payer group, only the group's rows kept. ``group_rows``:
+    payee columns) are read once per payer group, only the group's rows kept (the forms from their
+    group's file in ``root/.irs-groups``, see :meth:`GroupLoader.spill`). ``group_rows``:
     returns per group (``PRORATA_IRS_GROUP_ROWS``, else 2 million); one payer with more is one
     group."""
     group_rows = group_rows or int(os.environ.get(GROUP_ROWS_ENV) or GROUP_ROWS)
@@ -150,27 +154,51 @@ def write_run_irs_file(
     if summary.returns == 0:
         return info
     load = GroupLoader(forms, plans, payees)
-    t = transmitter(settings)
-    filing = GroupedFiling(summary, load, t, tax_year, info["test_file"], group_rows=group_rows)
-    writer = iter_pub1220_groups if info["channel"] == "FIRE" else iter_iris_xml_groups
-    return _store(root, info, tax_year, lambda: writer(filing), sink)
+    groups = payer_groups(summary.payers, group_rows)
+    spill = root / ".irs-groups"
+    try:
+        if groups.height > 1:
+            load.spill(groups, spill)
+        t = transmitter(settings)
+        filing = GroupedFiling(summary, load, t, tax_year, info["test_file"], group_rows=group_rows)
+        writer = iter_pub1220_groups if info["channel"] == "FIRE" else iter_iris_xml_groups
+        return _store(root, info, tax_year, lambda: writer(filing), sink)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 class GroupLoader:
     """The filing frame of a few payers (:func:`filing_frame` of their forms, payers and payees):
     the payees read are only those on the group's forms. ``largest``: the most returns collected
-    at once."""
+    at once. After :meth:`spill` a group's forms are read from its own file, not picked out of all
+    the forms again."""
 
     def __init__(self, forms: pl.LazyFrame, plans: pl.LazyFrame, payees: pl.LazyFrame):
         self.forms, self.payees = forms, payees
         self.plans = plans.collect()  # one row per plan
         self.largest = 0
+        self.folder: Path | None = None
+        self.group_of: dict[str | None, int] = {}
+
+    def spill(self, groups: pl.DataFrame, folder: Path) -> None:
+        """One pass over the forms, each payer group's (``payer_groups``' frame) written to its own
+        file in ``folder``."""
+        tins = groups.select("group", pl.col("raw_tins").alias("payer_tin")).explode("payer_tin")
+        self.forms.join(tins.lazy(), on="payer_tin", nulls_equal=True).sink_parquet(
+            pl.PartitionBy(folder, key="group", include_key=False)
+        )
+        self.folder = folder
+        self.group_of = dict(zip(tins["payer_tin"], tins["group"], strict=True))
+
+    def _forms(self, payer_tins: list[str]) -> pl.LazyFrame:
+        if self.folder is not None:
+            group = self.folder / f"group={self.group_of[payer_tins[0]]}"
+            return pl.scan_parquet(group, hive_partitioning=False)
+        tins = pl.Series(payer_tins, dtype=pl.String).implode()
+        return self.forms.filter(pl.col("payer_tin").is_in(tins, nulls_equal=True))
 
     def __call__(self, payer_tins: list[str]) -> pl.DataFrame:
-        tins = pl.Series(payer_tins, dtype=pl.String).implode()
-        forms = self.forms.filter(pl.col("payer_tin").is_in(tins, nulls_equal=True)).collect(
-            engine="streaming"
-        )
+        forms = self._forms(payer_tins).collect(engine="streaming")
         self.largest = max(self.largest, forms.height)
         ids = forms.get_column("payee_id").unique().implode()
         payees = self.payees.filter(pl.col("payee_id").is_in(ids)).collect(engine="streaming")

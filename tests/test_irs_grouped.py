@@ -274,3 +274,28 @@ def test_a_run_with_the_discard_sink_says_in_its_manifest_that_the_file_was_not_
     irs = summary.manifest["irs_filing"]
     assert irs["file"] is None and irs["discarded_bytes"] > 0 and len(irs["sha256"]) == 64
     assert not (tmp_path / "out" / "irs").exists()
+
+
+def test_a_runs_file_in_many_groups_reads_each_group_from_its_own_spilled_file_then_removes_them(
+    staged, tmp_path, monkeypatch
+):
+    from flows import filing as filing_module
+
+    folder, tax_year = staged
+    loaders: list[GroupLoader] = []
+
+    class Watched(GroupLoader):
+        def __init__(self, *args):
+            super().__init__(*args)
+            loaders.append(self)
+
+    monkeypatch.setattr(filing_module, "GroupLoader", Watched)
+    forms = pl.read_parquet(folder / "forms.parquet")
+    largest_payer = forms.group_by("payer_tin").len()["len"].max()
+    budget = largest_payer + 1
+    info = write_run_irs_file(tmp_path, *scans(folder), TransmitterSettings.placeholder(), tax_year, budget)
+    (load,) = loaders
+    assert load.folder == tmp_path / ".irs-groups" and len(set(load.group_of.values())) > 2
+    assert load.largest <= budget < forms.height  # never more than one group's returns at once
+    assert not load.folder.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["irs"] and info["returns"] == forms.height
