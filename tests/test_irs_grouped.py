@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from flows import pipeline
+from flows.cli import summary_text
 from flows.config import TransmitterSettings
 from flows.filing import GroupLoader, filing_frame, write_irs_file, write_run_irs_file
 from flows.sample import generate_extract
@@ -274,6 +275,8 @@ def test_a_run_with_the_discard_sink_says_in_its_manifest_that_the_file_was_not_
     irs = summary.manifest["irs_filing"]
     assert irs["file"] is None and irs["discarded_bytes"] > 0 and len(irs["sha256"]) == 64
     assert not (tmp_path / "out" / "irs").exists()
+    text = summary_text(summary.manifest, tmp_path / "out")
+    assert "NOT KEPT" in text and irs["sha256"] in text
 
 
 def test_a_runs_file_in_many_groups_reads_each_group_from_its_own_spilled_file_then_removes_them(
