@@ -4,7 +4,7 @@
 its payer and payee) in memory. The functions here give the same bytes from a lazy frame of the
 returns' form columns and a ``load`` function that collects the filing frame of a few payers:
 
-1. :func:`outline`, a cheap pass over four narrow columns (payer TIN, ``corrected``, box 15 state —
+1. :func:`outline`, a cheap pass over three narrow columns (payer TIN, ``corrected``, box 15 state —
    aggregated by the streaming engine, never collected per return): per payer TIN its returns, A
    records and K records (CF/SF states), hence every record sequence number (FIRE) and submission
    id (IRIS), and the T, F and IRIS manifest counts;
@@ -18,8 +18,9 @@ returns' form columns and a ``load`` function that collects the filing frame of 
 Every check that involves more than one return stays within one payer TIN (account numbers unique
 per payer, payer details the same), so the groups' problems add up to the whole filing's
 (:func:`merge_problems`), and the error raised is the one the whole-frame writers raise — with one
-exception: an A, C or K record that cannot be rendered is counted within its group only. A failed
-file stops being yielded at its first problem; the checks go on to the last group.
+exception: an A, C or K record that cannot be rendered is counted within its group only, and an
+IRIS value with a character XML does not allow raises in its group, before the checks of later
+groups. A failed file stops being yielded at its first problem; the checks go on to the last group.
 
 Memory: the returns of one group (and their records, chunk by chunk), never the whole filing.
 IRIS without a ``transmission_id`` goes through the groups twice, as :func:`iter_iris_xml` goes
