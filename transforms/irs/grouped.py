@@ -255,7 +255,7 @@ def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> 
             yield piece.to_pybytes()
 
     def pieces() -> Iterator[bytes]:
-        for group in groups.iter_rows(named=True):
+        for group in groups.to_dicts():
             yield from group_pieces(group)  # its frame is released before the next group's is loaded
         found.raise_first()
         f_line, f_error = _render(F_LAYOUT, f_frame)
@@ -313,7 +313,7 @@ def iter_iris_xml_groups(
         for (piece,) in document(group, filing).pieces((True,), chunk_rows):
             yield piece.to_pybytes()
 
-    for group in groups.iter_rows(named=True):
+    for group in groups.to_dicts():
         first_pass(group)
     found.raise_first()
     if found.missing:
@@ -324,7 +324,7 @@ def iter_iris_xml_groups(
 
     def pieces() -> Iterator[bytes]:
         yield head_text(manifest, root, transmission_id)
-        for group in groups.iter_rows(named=True):
+        for group in groups.to_dicts():
             yield from group_pieces(group)
         yield f"{closing}\n".encode()
 
