@@ -74,6 +74,11 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
         lines.append(
             f"  IRS filing     {irs['channel']} {kind}{why}: {irs['file']}, {irs['returns']:,} returns"
         )
+    elif "discarded_bytes" in irs:  # PRORATA_IRS_FILE_SINK=discard (benchmarks)
+        lines.append(
+            f"  IRS filing     {irs['channel']} file checked and NOT KEPT: {irs['discarded_bytes']:,} bytes,"
+            f" sha256 {irs['sha256']}, {irs['returns']:,} returns"
+        )
     lines.append(
         f"  outputs        {out_dir}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, irs/, manifest.json)"
     )

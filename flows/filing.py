@@ -7,12 +7,21 @@ XML. Only forms without a blocking edit check and with box 1 of $10 or more are 
 The file is written piece by piece (``iter_pub1220`` / ``iter_iris_xml``) to a hidden file beside
 its name, the Publication 1220 checker reading the same pieces as they pass, and renamed only once
 complete and checked: memory holds the returns and one chunk of records, never the whole file.
+
+A run's own file (:func:`write_run_irs_file`) does not hold the returns either: it reads the forms
+to file, the payers and the payees as lazy frames and writes the same bytes payer group by payer
+group (:mod:`transforms.irs.grouped`: ``PRORATA_IRS_GROUP_ROWS`` returns at most per group, 2
+million by default; with more than one group the forms are first split into one hidden file per
+group, removed at the end, so that each group is read without going through all the forms). Benchmarks only: ``PRORATA_IRS_FILE_SINK=discard`` checks the run's file and
+counts its bytes and SHA-256 without keeping it (the manifest then says ``"file": null``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterable, Iterator
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -22,6 +31,14 @@ import polars as pl
 from flows.config import TransmitterSettings
 from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
 from transforms.irs.channel import filing_channel
+from transforms.irs.grouped import (
+    GROUP_ROWS,
+    GroupedFiling,
+    iter_iris_xml_groups,
+    iter_pub1220_groups,
+    outline,
+    payer_groups,
+)
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -88,33 +105,133 @@ def write_irs_file(
     """Write the filing into ``root/irs/``; returns what the manifest records about it. The system
     (FIRE or IRIS) follows :func:`transforms.irs.channel.filing_channel`: by tax year for a run's
     own file, by ``transmitted_on`` for the store's filings and corrections."""
-    test_file = settings.test_file or not settings.configured
-    info = {
+    info = _info(settings, tax_year, transmitted_on, filing.height)
+    if filing.height == 0:
+        return info
+    t = transmitter(settings)
+    test_file = info["test_file"]
+    prior_year = prior_year_data(tax_year, transmitted_on)
+    if info["channel"] == "FIRE":
+        return _store(
+            root,
+            info,
+            tax_year,
+            lambda: iter_pub1220(filing, t, tax_year=tax_year, test_file=test_file, prior_year=prior_year),
+        )
+    return _store(
+        root, info, tax_year, lambda: iter_iris_xml(filing, t, tax_year=tax_year, test_file=test_file)
+    )
+
+
+#: Benchmarks only: ``discard`` checks a run's IRS file without keeping it (see the module docstring).
+SINK_ENV = "PRORATA_IRS_FILE_SINK"
+#: Returns per payer group of a run's IRS file (:data:`transforms.irs.grouped.GROUP_ROWS` by default).
+GROUP_ROWS_ENV = "PRORATA_IRS_GROUP_ROWS"
+
+
+def write_run_irs_file(
+    root: Path,
+    forms: pl.LazyFrame,
+    plans: pl.LazyFrame,
+    payees: pl.LazyFrame,
+    settings: TransmitterSettings,
+    tax_year: int,
+    group_rows: int | None = None,
+) -> dict:
+    """A run's IRS file, as :func:`write_irs_file` writes it from ``filing_frame(forms, {"plans":
+    plans, "payees": payees}).collect()``, with the returns of a few payers in memory at a time:
+    ``forms`` (the forms to file), ``plans`` (plan_id and the payer columns) and ``payees`` (the
+    payee columns) are read once per payer group, only the group's rows kept (the forms from their
+    group's file in ``root/.irs-groups``, see :meth:`GroupLoader.spill`). ``group_rows``:
+    returns per group (``PRORATA_IRS_GROUP_ROWS``, else 2 million); one payer with more is one
+    group."""
+    group_rows = group_rows or int(os.environ.get(GROUP_ROWS_ENV) or GROUP_ROWS)
+    sink = os.environ.get(SINK_ENV, "") or "file"
+    if sink not in ("file", "discard"):
+        raise ValueError(f"{SINK_ENV} must be 'file' or 'discard'")
+    summary = outline(forms.select("payer_tin", "state"), tax_year)
+    info = _info(settings, tax_year, None, summary.returns)
+    if summary.returns == 0:
+        return info
+    load = GroupLoader(forms, plans, payees)
+    groups = payer_groups(summary.payers, group_rows)
+    spill = root / ".irs-groups"
+    try:
+        if groups.height > 1:
+            load.spill(groups, spill)
+        t = transmitter(settings)
+        filing = GroupedFiling(summary, load, t, tax_year, info["test_file"], group_rows=group_rows)
+        writer = iter_pub1220_groups if info["channel"] == "FIRE" else iter_iris_xml_groups
+        return _store(root, info, tax_year, lambda: writer(filing), sink)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+class GroupLoader:
+    """The filing frame of a few payers (:func:`filing_frame` of their forms, payers and payees):
+    the payees read are only those on the group's forms. ``largest``: the most returns collected
+    at once. After :meth:`spill` a group's forms are read from its own file, not picked out of all
+    the forms again."""
+
+    def __init__(self, forms: pl.LazyFrame, plans: pl.LazyFrame, payees: pl.LazyFrame):
+        self.forms, self.payees = forms, payees
+        self.plans = plans.collect()  # one row per plan
+        self.largest = 0
+        self.folder: Path | None = None
+        self.group_of: dict[str | None, int] = {}
+
+    def spill(self, groups: pl.DataFrame, folder: Path) -> None:
+        """One pass over the forms, each payer group's (``payer_groups``' frame) written to its own
+        file in ``folder``."""
+        tins = groups.select("group", pl.col("raw_tins").alias("payer_tin")).explode("payer_tin")
+        self.forms.join(tins.lazy(), on="payer_tin", nulls_equal=True).sink_parquet(
+            pl.PartitionBy(folder, key="group", include_key=False)
+        )
+        self.folder = folder
+        self.group_of = dict(zip(tins["payer_tin"], tins["group"], strict=True))
+
+    def _forms(self, payer_tins: list[str]) -> pl.LazyFrame:
+        if self.folder is not None:
+            group = self.folder / f"group={self.group_of[payer_tins[0]]}"
+            return pl.scan_parquet(group, hive_partitioning=False)
+        tins = pl.Series(payer_tins, dtype=pl.String).implode()
+        return self.forms.filter(pl.col("payer_tin").is_in(tins, nulls_equal=True))
+
+    def __call__(self, payer_tins: list[str]) -> pl.DataFrame:
+        forms = self._forms(payer_tins).collect(engine="streaming")
+        self.largest = max(self.largest, forms.height)
+        ids = forms.get_column("payee_id").unique().implode()
+        payees = self.payees.filter(pl.col("payee_id").is_in(ids)).collect(engine="streaming")
+        return filing_frame(forms.lazy(), {"plans": self.plans.lazy(), "payees": payees.lazy()}).collect()
+
+
+def _info(settings: TransmitterSettings, tax_year: int, transmitted_on: date | None, returns: int) -> dict:
+    """What the manifest records about an IRS file, before it is written."""
+    return {
         "channel": filing_channel(tax_year, transmitted_on),
-        "returns": filing.height,
-        "test_file": test_file,
+        "returns": returns,
+        "test_file": settings.test_file or not settings.configured,
         "transmitter_configured": settings.configured,
         "file": None,
     }
-    if filing.height == 0:
-        return info
-    (root / "irs").mkdir(parents=True, exist_ok=True)
-    t = transmitter(settings)
+
+
+def _store(
+    root: Path, info: dict, tax_year: int, make_pieces: Callable[[], Iterable[bytes]], sink: str = "file"
+) -> dict:
+    """The file's pieces written to ``root/irs/`` (renamed into place once complete and, for FIRE,
+    checked); ``sink="discard"``: checked, counted and hashed, not kept."""
     kind = "FIRE_1099R_{}.txt" if info["channel"] == "FIRE" else "IRIS_1099R_{}.xml"
     name = "irs/" + kind.format(tax_year)
     final = root / name
     partial = final.with_name(f".{final.name}.partial")
+    discarded = _Discarded()
+    if sink == "file":
+        final.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with partial.open("wb") as fh:
+        with partial.open("wb") if sink == "file" else discarded as fh:
+            written = _written(make_pieces(), fh)
             if info["channel"] == "FIRE":
-                pieces = iter_pub1220(
-                    filing,
-                    t,
-                    tax_year=tax_year,
-                    test_file=test_file,
-                    prior_year=prior_year_data(tax_year, transmitted_on),
-                )
-                written = _written(pieces, fh)
                 problems = check_pub1220(written)
                 for _ in written:  # whatever the checker did not need
                     pass
@@ -123,13 +240,38 @@ def write_irs_file(
                         f"Publication 1220 file failed its check: {problems[0]} (+{len(problems) - 1} more)"
                     )
             else:
-                for _ in _written(iter_iris_xml(filing, t, tax_year=tax_year, test_file=test_file), fh):
+                for _ in written:
                     pass
-        os.replace(partial, final)
+        if sink == "file":
+            os.replace(partial, final)
     finally:
-        partial.unlink(missing_ok=True)
-    info["file"] = name
+        if sink == "file":
+            partial.unlink(missing_ok=True)
+    if sink == "file":
+        info["file"] = name
+    else:
+        info["discarded_bytes"] = discarded.size
+        info["sha256"] = discarded.digest.hexdigest()
     return info
+
+
+class _Discarded:
+    """A file that keeps only its size and SHA-256."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        self.digest.update(data)
+        return len(data)
+
+    def __enter__(self) -> _Discarded:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
 
 
 def _written(pieces: Iterable[bytes], fh: BinaryIO) -> Iterator[bytes]:

@@ -22,7 +22,7 @@ from contracts.loading import Manifest, read_extract
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows import partitioned
 from flows.config import TransmitterSettings
-from flows.filing import filing_frame, write_irs_file
+from flows.filing import filing_frame, write_irs_file, write_run_irs_file
 from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
 from transforms.edit_checks import filable, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
@@ -510,13 +510,14 @@ class StreamedRun:
         filed = pl.scan_parquet(root / "forms.parquet")
         if self.not_filed:
             filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
-        parties = {
-            "plans": pl.scan_parquet(root / "payers.parquet"),
-            "payees": pl.scan_parquet(root / "recipients.parquet"),
-        }
-        filing = filing_frame(filed, parties).collect()
-        irs = write_irs_file(root, filing, self.settings, self.loaded.manifest.tax_year)
-        del filing
+        irs = write_run_irs_file(  # group by group from the staged forms, payers and recipients
+            root,
+            filed,
+            pl.scan_parquet(root / "payers.parquet"),
+            pl.scan_parquet(root / "recipients.parquet"),
+            self.settings,
+            self.loaded.manifest.tax_year,
+        )
         timings["irs_file"] = time.perf_counter() - t0
         timings["write"] = time.perf_counter() - started + self.seconds["partition_write"]
         manifest = build_manifest(self.loaded, self.counts, timings)

@@ -607,7 +607,7 @@ def _form_detail_fragment(tax_year: int, depth: int | None) -> list[Piece]:
     )
 
 
-def _payer_frame(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
+def _payer_frame(filing: pl.DataFrame, tax_year: int, first_submission: int = 1) -> pl.DataFrame:
     """One row per payer in file order: its returns' count and totals, issuer details and the XML
     before and after its returns (IRSubmission1Grp, header, IRSubmission1Detail) in both styles."""
     c = pl.col
@@ -647,7 +647,9 @@ def _payer_frame(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
     frame = (
         totals.join(payers, on="payer_tin", how="left")
         .sort("payer_tin")
-        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("submission_id"))
+        .with_columns(
+            pl.int_range(first_submission, first_submission + pl.len(), dtype=pl.Int64).alias("submission_id")
+        )
     )
 
     def header(depth: int | None) -> list[Piece]:
@@ -755,12 +757,7 @@ class _Document:
 
     def head(self, transmission_id: str) -> bytes:
         """XML declaration, root start tag and the indented manifest."""
-        self.manifest.find(_q("unique_transmission_id")).text = transmission_id
-        text = etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-        closing = f"</{ELEMENT['transmission']}>\n".encode()
-        if not text.endswith(closing):  # pragma: no cover - lxml always closes the root
-            raise AssertionError("unexpected serialization of the manifest")
-        return text[: -len(closing)]
+        return head_text(self.manifest, self.root, transmission_id)
 
     def pieces(self, styles: tuple[bool, ...], chunk_rows: int) -> Iterator[list[pa.Buffer]]:
         """The returns (and their payers' XML) chunk by chunk, in each style (indented or not)."""
@@ -818,6 +815,16 @@ class _Document:
         return [string_buffer(texts[str(i)]) for i in range(len(styles))]
 
 
+def head_text(manifest: etree._Element, root: etree._Element, transmission_id: str) -> bytes:
+    """XML declaration, root start tag and the indented manifest (``root`` holds ``manifest``)."""
+    manifest.find(_q("unique_transmission_id")).text = transmission_id
+    text = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    closing = f"</{ELEMENT['transmission']}>\n".encode()
+    if not text.endswith(closing):  # pragma: no cover - lxml always closes the root
+        raise AssertionError("unexpected serialization of the manifest")
+    return text[: -len(closing)]
+
+
 def _raise_if_not_xml(values: pl.DataFrame, tax_year: int) -> None:
     """Parse the compact XML of returns whose values hold characters XML does not allow: raises
     lxml's XMLSyntaxError when one of them is written in the document (as a whole parse would)."""
@@ -830,9 +837,43 @@ def _document(
     filing: pl.DataFrame, transmitter: Transmitter, *, tax_year: int, test_file: bool, prior_year: bool
 ) -> _Document:
     validate_filing(filing, tax_year)
+    check_transmitter(transmitter)
+    corrected = pl.col("corrected").cast(pl.String).fill_null("")
+    is_correction = transmission_kind(filing.select(corrected.unique()).to_series().to_list())
+    missing = missing_references(filing)
+    if missing:
+        raise references_error(missing)
+    order, payers = _body(filing, tax_year)
+    head = _manifest(
+        transmitter,
+        tax_year=tax_year,
+        test_file=test_file,
+        prior_year=prior_year,
+        is_correction=is_correction,
+        issuers=payers.height,
+        returns=filing.height,
+    )
+    return _Document(filing, tax_year, head[0], payers, order, head[1], head[2])
+
+
+def check_transmitter(transmitter: Transmitter) -> None:
     tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
     if len(tin) != 9 or len(set(tin)) == 1 or len(transmitter.tcc) != 5:
         raise FilingInputError("transmitter settings: TIN must be 9 valid digits and the TCC 5 characters")
+
+
+def transmission_kind(kinds: list[str | None]) -> bool:
+    """Whether a transmission whose returns have these ``corrected`` values is one of corrections."""
+    kinds = {kind or "" for kind in kinds}
+    if "" in kinds and len(kinds) > 1:
+        raise FilingInputError(
+            "an IRIS transmission holds either originals or corrections: split the filing by `corrected`"
+        )
+    return "" not in kinds
+
+
+def missing_references(filing: pl.DataFrame) -> list[str]:
+    """Form ids (the first five in file order) of corrections without ``prev_unique_record_id``."""
     keys = [
         digits_only(pl.col("payer_tin")),
         pl.col("corrected")
@@ -842,34 +883,51 @@ def _document(
         pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase(),
     ]
     corrected = pl.col("corrected").cast(pl.String).fill_null("")
-    kinds = set(filing.select(corrected.unique()).to_series().to_list())
-    if "" in kinds and len(kinds) > 1:
-        raise FilingInputError(
-            "an IRIS transmission holds either originals or corrections: split the filing by `corrected`"
-        )
-    is_correction = "" not in kinds
     prev = (
         pl.col("prev_unique_record_id").cast(pl.String)
         if "prev_unique_record_id" in filing.columns
         else pl.lit(None, pl.String)
     )
     missing_ref = filing.filter((corrected != "") & (prev.fill_null("") == ""))
-    if missing_ref.height:
-        first = missing_ref.select(
-            pl.col("form_id").cast(pl.String), *(k.alias(f"_k{i}") for i, k in enumerate(keys))
-        )
-        ids = ", ".join(first.sort("_k0", "_k1", "_k2", maintain_order=True)["form_id"].head(5).to_list())
-        raise FilingInputError(
-            "corrections need prev_unique_record_id (the original record's IRIS UniqueRecordId): form_id "
-            + ids
-        )
+    if not missing_ref.height:
+        return []
+    first = missing_ref.select(
+        pl.col("form_id").cast(pl.String), *(k.alias(f"_k{i}") for i, k in enumerate(keys))
+    )
+    return first.sort("_k0", "_k1", "_k2", maintain_order=True)["form_id"].head(5).to_list()
+
+
+def references_error(ids: list[str]) -> FilingInputError:
+    return FilingInputError(
+        "corrections need prev_unique_record_id (the original record's IRIS UniqueRecordId): form_id "
+        + ", ".join(ids[:5])
+    )
+
+
+def _body(filing: pl.DataFrame, tax_year: int, first_submission: int = 1) -> tuple[pl.Series, pl.DataFrame]:
+    """The returns' file order and the payers' frame (:func:`_payer_frame`)."""
     order = file_order(filing)
-    payers = _payer_frame(filing, tax_year)
+    payers = _payer_frame(filing, tax_year, first_submission)
     bad = payers.select(pl.col("payer_state").str.contains(_NOT_XML)).to_series()
     if bad.any():  # as _raise_if_not_xml, for the payers' headers
         name = ELEMENT["transmission"]
         etree.fromstring(f'<{name} xmlns="{NAMESPACE}">{"".join(payers["opening"])}</{name}>'.encode())
+    return order, payers
 
+
+def _manifest(
+    transmitter: Transmitter,
+    *,
+    tax_year: int,
+    test_file: bool,
+    prior_year: bool,
+    is_correction: bool,
+    issuers: int,
+    returns: int,
+) -> tuple[bytes, etree._Element, etree._Element]:
+    """The manifest: its canonical XML (root start tag and manifest, transmission id empty), the
+    manifest element and the root."""
+    tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
     root = etree.Element(_q("transmission"), nsmap={None: NAMESPACE})
     manifest = _add(root, "manifest")
     _add(manifest, "unique_transmission_id")
@@ -897,15 +955,15 @@ def _document(
         _add(group, "contact_email", transmitter.contact_email.strip())
     _add(group, "contact_phone", "".join(ch for ch in transmitter.contact_phone if ch.isdigit()))
     _add(manifest, "vendor_cd", transmitter.vendor_indicator)
-    _add(manifest, "total_issuer_form_cnt", payers.height)
-    _add(manifest, "total_recipient_form_cnt", filing.height)
+    _add(manifest, "total_issuer_form_cnt", issuers)
+    _add(manifest, "total_recipient_form_cnt", returns)
     _add(manifest, "paper_submission_ind", CODE["false"])
     _add(manifest, "submission_channel_cd", CODE["channel"])
     canonical = etree.tostring(root, method="c14n")
     closing = f"</{ELEMENT['transmission']}>".encode()
     if not canonical.endswith(closing):  # pragma: no cover - c14n always closes the root
         raise AssertionError("unexpected canonical form of the manifest")
-    return _Document(filing, tax_year, canonical[: -len(closing)], payers, order, manifest, root)
+    return canonical[: -len(closing)], manifest, root
 
 
 def _transmission_id(digest: bytes, tcc: str) -> str:

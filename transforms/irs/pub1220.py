@@ -37,7 +37,7 @@ import io
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import NamedTuple
 
@@ -596,10 +596,51 @@ def _value_schema(layout: tuple[Field, ...]) -> dict[str, pl.DataType]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _examples(frame: pl.DataFrame, mask: pl.Expr | pl.Series, limit: int = 5) -> str:
-    ids = frame.filter(mask).get_column("form_id").cast(pl.String).head(limit).to_list()
-    more = frame.filter(mask).height - len(ids)
-    return ", ".join(ids) + (f" (+{more} more)" if more > 0 else "")
+#: Returns named in a problem's message.
+_EXAMPLES = 5
+
+
+class Problem(NamedTuple):
+    """One reason a filing cannot be written: the check's place in :func:`validate_filing`'s order,
+    its message, the first returns concerned (form ids, file input order; ``None``: the message
+    names none) and how many returns it concerns."""
+
+    rank: int
+    message: str
+    ids: list[str] | None
+    count: int
+
+    def text(self) -> str:
+        if self.ids is None:
+            return self.message
+        more = self.count - len(self.ids)
+        return f"{self.message}: form_id " + ", ".join(self.ids) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _problem(rank: int, message: str, frame: pl.DataFrame, mask: pl.Expr | pl.Series) -> Problem:
+    found = frame.filter(mask)
+    return Problem(
+        rank, message, found.get_column("form_id").cast(pl.String).head(_EXAMPLES).to_list(), found.height
+    )
+
+
+def merge_problems(found: list[Problem], more: list[Problem]) -> list[Problem]:
+    """The problems of two consecutive parts of a filing (``found`` before ``more`` in file input
+    order) as :func:`filing_problems` finds them for the two together, when every check involving
+    more than one return stays within one payer and no payer is split between the parts."""
+    merged = {p.rank: p for p in found}
+    for p in more:
+        if p.rank in merged:
+            first = merged[p.rank]
+            ids = None if first.ids is None else (first.ids + (p.ids or []))[:_EXAMPLES]
+            merged[p.rank] = first._replace(ids=ids, count=first.count + p.count)
+        else:
+            merged[p.rank] = p
+    return [merged[rank] for rank in sorted(merged)]
+
+
+def problems_error(problems: list[Problem]) -> FilingInputError:
+    return FilingInputError("cannot write the filing: " + "; ".join(p.text() for p in problems))
 
 
 class _Distinct(NamedTuple):
@@ -646,12 +687,24 @@ def _plain_mask(filing: pl.DataFrame, check: _Plain) -> pl.Series:
 
 def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
     """Raise :class:`FilingInputError` when ``filing`` cannot be written; returns are named by form_id."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in filing.columns]
-    if missing:
-        raise FilingInputError(f"filing frame lacks columns: {', '.join(missing)}")
+    check_columns(filing.columns)
     if filing.height == 0:
         raise FilingInputError("filing frame has no returns")
+    problems = filing_problems(filing, tax_year)
+    if problems:
+        raise problems_error(problems)
 
+
+def check_columns(columns: list[str]) -> None:
+    """Raise :class:`FilingInputError` when a column of ``REQUIRED_COLUMNS`` is missing."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise FilingInputError(f"filing frame lacks columns: {', '.join(missing)}")
+
+
+def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
+    """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
+    checks involving several returns stay within one payer TIN (see :func:`merge_problems`)."""
     tin_ok = r"^\d{9}$"
     same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
     payer_tin = digits_only(pl.col("payer_tin"))
@@ -759,7 +812,7 @@ def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
         if not isinstance(mask, pl.Expr)
     )
     problems = [
-        f"{message}: form_id {_examples(filing, masks[str(i)])}"
+        _problem(i, message, filing, masks[str(i)])
         for i, (_, message) in enumerate(checks)
         if masks[str(i)].any()
     ]
@@ -778,15 +831,13 @@ def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
         filing.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
     ):
         dup = filing.with_columns(**keyed)
-        problems.append(
-            "account_number not unique within a payer and correction kind: form_id "
-            + _examples(dup, dup_mask)
-        )
+        message = "account_number not unique within a payer and correction kind"
+        problems.append(_problem(len(checks), message, dup, dup_mask))
     payer_details = filing.lazy().select("payer_tin", *PAYER_COLUMNS).unique().collect(engine="streaming")
     if payer_details["payer_tin"].is_duplicated().any():
-        problems.append("payer details (name, address, phone) differ between returns of one payer")
-    if problems:
-        raise FilingInputError("cannot write the filing: " + "; ".join(problems))
+        message = "payer details (name, address, phone) differ between returns of one payer"
+        problems.append(Problem(len(checks) + 1, message, None, 1))
+    return problems
 
 
 def _validate_transmitter(t: Transmitter) -> None:
@@ -1036,12 +1087,22 @@ class _FilePlan:
     group_b_start: pl.Series  # per A record: B records before it
     group_a_sequence: pl.Series  # per A record: its sequence number
     order: pl.Series  # row numbers of ``filing`` in file order (payer_tin, original/G/C, account)
-    last: int  # sequence number of the F record
+    first: int  # sequence number of the first record (the T record's, or the first A record's)
+    last: int  # sequence number of the last record (the F record's, or the last C or K record's)
 
     @staticmethod
     def build(
-        filing: pl.DataFrame, transmitter: Transmitter, *, tax_year: int, test_file: bool, prior_year: bool
+        filing: pl.DataFrame,
+        transmitter: Transmitter,
+        *,
+        tax_year: int,
+        test_file: bool,
+        prior_year: bool,
+        first_sequence: int = 2,
+        ends: bool = True,
     ) -> _FilePlan:
+        """The plan of the file of ``filing``; ``ends=False``: of the payers' part of a larger file
+        (no T and F records), its first A record numbered ``first_sequence``."""
         amounts = _amount_exprs()
         valued = [code for code in AMOUNT_CODES if code not in ZERO_AMOUNT_CODES]
         cfsf = pl.col("combined_federal_state_code")
@@ -1101,7 +1162,7 @@ class _FilePlan:
             .with_columns(pl.col("number_of_k").fill_null(0).cast(pl.Int64))
             # Sequence numbers across the whole file (§2): T = 1; per group A, B..., C, K...; F last.
             .with_columns((2 + pl.col("number_of_payees") + pl.col("number_of_k")).alias("size"))
-            .with_columns((2 + pl.col("size").cum_sum() - pl.col("size")).alias("a_sequence"))
+            .with_columns((first_sequence + pl.col("size").cum_sum() - pl.col("size")).alias("a_sequence"))
             .with_columns((pl.col("a_sequence") + 1 + pl.col("number_of_payees")).alias("c_sequence"))
             .with_columns(pl.col("number_of_payees").cast(pl.Int64).cum_sum().alias("b_end"))
         )
@@ -1146,43 +1207,19 @@ class _FilePlan:
             pl.exclude("group_no", "c_sequence", "index_in_group"),
         )
         number_of_b = filing.height
-        last = 1 + int(groups["size"].sum()) + 1
-        t_record = {
-            "record_sequence_number": 1,
-            "payment_year": tax_year,
-            "prior_year_indicator": "P" if prior_year else "",
-            "transmitter_tin": "".join(ch for ch in transmitter.tin if ch.isdigit()),
-            "transmitter_control_code": transmitter.tcc.upper(),
-            "test_file_indicator": "T" if test_file else "",
-            "transmitter_name": _first_line(transmitter.name),
-            "transmitter_name_continuation": _second_line(transmitter.name),
-            "company_name": _first_line(transmitter.company_name),
-            "company_name_continuation": _second_line(transmitter.company_name),
-            "company_mailing_address": _alpha(transmitter.address),
-            "company_city": _alpha(transmitter.city),
-            "company_state": _alpha(transmitter.state),
-            "company_zip": "".join(ch for ch in transmitter.zip if ch.isdigit()),
-            "total_number_of_payees": number_of_b,
-            "contact_name": _alpha(transmitter.contact_name),
-            "contact_phone": "".join(ch for ch in transmitter.contact_phone if ch.isdigit()),
-            "contact_email": transmitter.contact_email.strip(),
-            "vendor_indicator": transmitter.vendor_indicator,
-        }
-        f_record = {
-            "record_sequence_number": last,
-            "number_of_a_records": groups.height,
-            "total_number_of_payees": number_of_b,
-        }
+        last = first_sequence + int(groups["size"].sum()) - (0 if ends else 1)
         # Rendering order (T, A, B, C, K, F) decides which error is raised first: T and A now, C, K
         # and F after the B records.
         numbered: list[pl.DataFrame] = []
         deferred: FilingInputError | None = None
+        t_record = _t_values(transmitter, tax_year, test_file, prior_year, number_of_b)
+        f_record = _f_values(last, groups.height, number_of_b)
         for layout, frame in (
-            (T_LAYOUT, _value_frame(T_LAYOUT, t_record)),
+            *([(T_LAYOUT, _value_frame(T_LAYOUT, t_record))] if ends else []),
             (A_LAYOUT, a_records),
             (C_LAYOUT, c_records),
             (K_LAYOUT, k_records),
-            (F_LAYOUT, _value_frame(F_LAYOUT, f_record)),
+            *([(F_LAYOUT, _value_frame(F_LAYOUT, f_record))] if ends else []),
         ):
             lines, error = _render(layout, frame)
             if error is not None:
@@ -1200,12 +1237,17 @@ class _FilePlan:
             group_b_start=groups["b_end"] - groups["number_of_payees"].cast(pl.Int64),
             group_a_sequence=groups["a_sequence"],
             order=order,
+            first=1 if ends else first_sequence,
             last=last,
         )
 
-    def pieces(self, filing: pl.DataFrame, chunk_rows: int) -> Iterator[pa.Buffer]:
+    def pieces(
+        self, filing: pl.DataFrame, chunk_rows: int, failures: RenderFailures | None = None
+    ) -> Iterator[pa.Buffer]:
         """The file in pieces of whole records, ``chunk_rows`` B records per piece (two pieces are
-        built at a time, on two threads: polars releases the GIL)."""
+        built at a time, on two threads: polars releases the GIL). With ``failures``, B, C, K and F
+        records that cannot be rendered are added to it (nothing more is yielded after the first)
+        instead of raised at the end."""
         constants = {
             f.name: rendered_constant(f, value)
             for f in B_LAYOUT
@@ -1225,12 +1267,16 @@ class _FilePlan:
                 chunk = pending.popleft().result()
                 for start in islice(starts, 1):
                     pending.append(pool.submit(self._chunk, source, start, chunk_rows, constants))
-                if failed or chunk.failed:
+                if failed or chunk.failed or (failures is not None and failures.any()):
                     # Go on through the returns: the error counts every B record that fails.
                     failed += chunk.failed
                     examples += chunk.examples[: 5 - len(examples)]
                     continue
                 yield chunk.data
+        if failures is not None:
+            failures.add(failed, examples, self.deferred_error)
+            if failures.any():
+                return
         if failed:
             raise _render_error("B", failed, examples)
         if self.deferred_error is not None:
@@ -1265,7 +1311,7 @@ class _FilePlan:
         del part  # memory: one chunk's values, then its lines, then its bytes
         position = pl.int_range(start - 1, start + rows.len(), dtype=pl.Int64, eager=True)
         sequence = self._b_sequence(position.clip(0))
-        after = int(sequence[0]) if start else 0  # the previous chunk's last B record
+        after = int(sequence[0]) if start else self.first - 1  # the previous chunk's last B record
         sequence = sequence.slice(1)
         values = values.with_columns(sequence.alias("record_sequence_number"))
         constants = constants | uniform_constants(B_LAYOUT, values)
@@ -1283,6 +1329,29 @@ class _FilePlan:
             del chunk
         _check_sequence(sequence, after + 1, int(sequence[-1]))
         return _Chunk(string_buffer(lines), 0, [])
+
+
+@dataclass
+class RenderFailures:
+    """Records of a file's parts that cannot be rendered, added up part by part (in file order)."""
+
+    failed: int = 0  # B records
+    examples: list[str] = field(default_factory=list)  # their first account numbers
+    deferred: FilingInputError | None = None  # the first C, K or F record error
+
+    def add(self, failed: int, examples: list[str], deferred: FilingInputError | None) -> None:
+        self.failed += failed
+        self.examples += examples[: _EXAMPLES - len(self.examples)]
+        self.deferred = self.deferred or deferred
+
+    def any(self) -> bool:
+        return bool(self.failed) or self.deferred is not None
+
+    def raise_if_any(self) -> None:
+        if self.failed:
+            raise _render_error("B", self.failed, self.examples)
+        if self.deferred is not None:
+            raise self.deferred
 
 
 class _Chunk(NamedTuple):
@@ -1336,6 +1405,42 @@ def string_buffer(lines: pl.Series) -> pa.Buffer:
     bounds = pa.Array.from_buffers(pa.int64(), len(array) + 1, [None, offsets], offset=array.offset)
     start, end = bounds[0].as_py(), bounds[-1].as_py()
     return data.slice(start, end - start)
+
+
+def _t_values(
+    transmitter: Transmitter, tax_year: int, test_file: bool, prior_year: bool, returns: int
+) -> dict[str, object]:
+    """The T record's values (irs-filing-formats.md §4)."""
+    return {
+        "record_sequence_number": 1,
+        "payment_year": tax_year,
+        "prior_year_indicator": "P" if prior_year else "",
+        "transmitter_tin": "".join(ch for ch in transmitter.tin if ch.isdigit()),
+        "transmitter_control_code": transmitter.tcc.upper(),
+        "test_file_indicator": "T" if test_file else "",
+        "transmitter_name": _first_line(transmitter.name),
+        "transmitter_name_continuation": _second_line(transmitter.name),
+        "company_name": _first_line(transmitter.company_name),
+        "company_name_continuation": _second_line(transmitter.company_name),
+        "company_mailing_address": _alpha(transmitter.address),
+        "company_city": _alpha(transmitter.city),
+        "company_state": _alpha(transmitter.state),
+        "company_zip": "".join(ch for ch in transmitter.zip if ch.isdigit()),
+        "total_number_of_payees": returns,
+        "contact_name": _alpha(transmitter.contact_name),
+        "contact_phone": "".join(ch for ch in transmitter.contact_phone if ch.isdigit()),
+        "contact_email": transmitter.contact_email.strip(),
+        "vendor_indicator": transmitter.vendor_indicator,
+    }
+
+
+def _f_values(last: int, a_records: int, returns: int) -> dict[str, object]:
+    """The F record's values (irs-filing-formats.md §10)."""
+    return {
+        "record_sequence_number": last,
+        "number_of_a_records": a_records,
+        "total_number_of_payees": returns,
+    }
 
 
 def _value_frame(layout: tuple[Field, ...], values: dict[str, object]) -> pl.DataFrame:

@@ -1,0 +1,342 @@
+"""The IRS file of a filing too large for memory, written payer group by payer group.
+
+:func:`iter_pub1220` and :func:`iter_iris_xml` take the whole filing frame (every return joined with
+its payer and payee) in memory. The functions here give the same bytes from a lazy frame of the
+returns' form columns and a ``load`` function that collects the filing frame of a few payers:
+
+1. :func:`outline`, a cheap pass over three narrow columns (payer TIN, ``corrected``, box 15 state —
+   aggregated by the streaming engine, never collected per return): per payer TIN its returns, A
+   records and K records (CF/SF states), hence every record sequence number (FIRE) and submission
+   id (IRIS), and the T, F and IRIS manifest counts;
+2. :func:`payer_groups`: consecutive payers (file order) in groups of at most ``group_rows``
+   returns; a payer with more returns than that is a group of its own (memory then follows that
+   payer);
+3. per group: ``load`` collects its filing frame, :func:`filing_problems` checks it, and the
+   writers' own machinery renders its A, B, C and K records (FIRE) or its IRSubmission1Grp elements
+   (IRIS), numbered from where the previous group stopped.
+
+Every check that involves more than one return stays within one payer TIN (account numbers unique
+per payer, payer details the same), so the groups' problems add up to the whole filing's
+(:func:`merge_problems`), and the error raised is the one the whole-frame writers raise — with one
+exception: an A, C or K record that cannot be rendered is counted within its group only, and an
+IRIS value with a character XML does not allow raises in its group, before the checks of later
+groups. A failed file stops being yielded at its first problem; the checks go on to the last group.
+
+Memory: the returns of one group (and their records, chunk by chunk), never the whole filing.
+IRIS without a ``transmission_id`` goes through the groups twice, as :func:`iter_iris_xml` goes
+through the returns twice: once for the id, which comes first in the document, once to write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from transforms.irs.iris_xml import CHUNK_ROWS as IRIS_CHUNK_ROWS
+from transforms.irs.iris_xml import (
+    ELEMENT,
+    _body,
+    _Document,
+    _manifest,
+    _transmission_id,
+    check_transmitter,
+    head_text,
+    missing_references,
+    references_error,
+    transmission_kind,
+)
+from transforms.irs.pub1220 import (
+    CHUNK_ROWS,
+    F_LAYOUT,
+    T_LAYOUT,
+    FilingInputError,
+    Problem,
+    RenderFailures,
+    Transmitter,
+    _cfsf_code,
+    _f_values,
+    _FilePlan,
+    _render,
+    _t_values,
+    _validate_transmitter,
+    _value_frame,
+    check_columns,
+    digits_only,
+    filing_problems,
+    merge_problems,
+    problems_error,
+    string_buffer,
+)
+
+#: Returns per payer group: the writers hold one group's filing frame at a time.
+GROUP_ROWS = 2_000_000
+
+#: ``load(payer_tins)``: the filing frame (``REQUIRED_COLUMNS``, as ``flows.filing.filing_frame``
+#: builds it) of the returns whose ``payer_tin`` column is one of ``payer_tins`` (as written).
+Loader = Callable[[list[str]], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What the cheap pass knows of a filing: per payer (file order) its TINs as written, returns,
+    A records and records in a FIRE file (A + B + C + K); the ``corrected`` values."""
+
+    payers: pl.DataFrame  # tin (digits), raw_tins (list), returns, a_records, records
+    kinds: list[str]
+
+    @property
+    def returns(self) -> int:
+        return int(self.payers["returns"].sum())
+
+
+def outline(returns: pl.LazyFrame, tax_year: int) -> Outline:
+    """The cheap pass over ``returns`` (``payer_tin``, ``state``, optionally ``corrected``: "" when
+    absent), aggregated by the streaming engine."""
+    names = returns.collect_schema().names()
+    corrected = pl.col("corrected").cast(pl.String).fill_null("") if "corrected" in names else pl.lit("")
+    by_state = (
+        returns.select(
+            pl.col("payer_tin").cast(pl.String).alias("raw_tin"),
+            corrected.alias("corrected"),
+            _cfsf_code(tax_year).alias("cfsf"),
+        )
+        .group_by("raw_tin", "corrected", "cfsf")
+        .agg(pl.len().alias("returns"))
+        .collect(engine="streaming")
+        .with_columns(digits_only(pl.col("raw_tin")).alias("tin"))
+    )
+    # One A record per (payer TIN, correction kind), one K record per CF/SF state in it (§2, §12).
+    by_kind = by_state.group_by("tin", "corrected").agg(
+        pl.col("returns").sum(), pl.col("cfsf").drop_nulls().n_unique().alias("k_records")
+    )
+    payers = (
+        by_kind.group_by("tin")
+        .agg(
+            pl.col("returns").sum(),
+            pl.len().alias("a_records"),
+            (2 + pl.col("returns") + pl.col("k_records")).cast(pl.Int64).sum().alias("records"),
+        )
+        .join(
+            by_state.group_by("tin").agg(pl.col("raw_tin").unique().sort().alias("raw_tins")),
+            on="tin",
+        )
+        .sort("tin")
+        .select(
+            "tin", "raw_tins", pl.col("returns").cast(pl.Int64), pl.col("a_records").cast(pl.Int64), "records"
+        )
+    )
+    return Outline(payers, sorted(by_state["corrected"].unique().to_list()))
+
+
+def payer_groups(payers: pl.DataFrame, group_rows: int) -> pl.DataFrame:
+    """Consecutive payers in groups of at most ``group_rows`` returns (a payer with more is a group
+    of its own): per group its raw TINs, returns, first record sequence number (after the T record)
+    and first submission id. A loop over payers, not returns."""
+    if group_rows < 1:
+        raise ValueError("group_rows must be at least 1")
+    numbers: list[int] = []
+    group, size = -1, 0
+    for returns in payers["returns"].to_list():
+        if group < 0 or size + returns > group_rows:
+            group, size = group + 1, 0
+        size += returns
+        numbers.append(group)
+    return (
+        payers.with_columns(
+            pl.Series("group", numbers, dtype=pl.Int64),
+            (2 + pl.col("records").cum_sum() - pl.col("records")).alias("first_sequence"),
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("first_submission"),
+        )
+        .group_by("group", maintain_order=True)
+        .agg(
+            pl.col("raw_tins").list.explode(keep_nulls=False, empty_as_null=False),
+            pl.col("returns").sum(),
+            pl.col("first_sequence").first(),
+            pl.col("first_submission").first(),
+        )
+    )
+
+
+@dataclass
+class _Findings:
+    """What the groups gone through so far found wrong (see the module docstring for the order)."""
+
+    problems: list[Problem] = field(default_factory=list)  # filing_problems, merged
+    early: FilingInputError | None = None  # raised after the problems, before the rest
+    failures: RenderFailures = field(default_factory=RenderFailures)
+    missing: list[str] = field(default_factory=list)  # corrections without their IRIS record id
+
+    def check(self, filing: pl.DataFrame, tax_year: int, first: bool) -> bool:
+        """Whether ``filing`` (a group) and every group before it are free of problems."""
+        if first:
+            check_columns(filing.columns)
+        self.problems = merge_problems(self.problems, filing_problems(filing, tax_year))
+        return not self.problems and self.early is None
+
+    def raise_first(self) -> None:
+        if self.problems:
+            raise problems_error(self.problems)
+        if self.early is not None:
+            raise self.early
+
+
+def _groups(returns: Outline, group_rows: int, chunk_rows: int) -> pl.DataFrame:
+    """:func:`payer_groups` of a filing that has returns."""
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    if returns.returns == 0:
+        raise FilingInputError("filing frame has no returns")
+    return payer_groups(returns.payers, group_rows)
+
+
+@dataclass(frozen=True)
+class GroupedFiling:
+    """A filing to write payer group by payer group: its :func:`outline`, the ``load`` function of
+    its groups' filing frames, the transmitter, the file's settings (as the whole-frame writers
+    take them) and the returns per group."""
+
+    returns: Outline
+    load: Loader
+    transmitter: Transmitter
+    tax_year: int
+    test_file: bool
+    prior_year: bool = False
+    group_rows: int = GROUP_ROWS
+
+    def parts(self) -> tuple[Outline, Loader, Transmitter, int, bool, bool, int]:
+        return (
+            self.returns,
+            self.load,
+            self.transmitter,
+            self.tax_year,
+            self.test_file,
+            self.prior_year,
+            self.group_rows,
+        )
+
+
+def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """:func:`transforms.irs.pub1220.iter_pub1220`'s file, payer group by payer group."""
+    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
+    _validate_transmitter(transmitter)
+    groups = _groups(returns, group_rows, chunk_rows)
+    t_line, t_error = _render(
+        T_LAYOUT,
+        _value_frame(T_LAYOUT, _t_values(transmitter, tax_year, test_file, prior_year, returns.returns)),
+    )
+    last = 2 + int(returns.payers["records"].sum())
+    f_frame = _value_frame(F_LAYOUT, _f_values(last, int(returns.payers["a_records"].sum()), returns.returns))
+
+    found = _Findings(early=t_error)  # the T record's error: raised before the B records'
+
+    def group_pieces(group: dict) -> Iterator[bytes]:
+        filing = load(group["raw_tins"])
+        if not found.check(filing, tax_year, group["group"] == 0):
+            return  # the checks go on; nothing more is rendered
+        try:
+            plan = _FilePlan.build(
+                filing,
+                transmitter,
+                tax_year=tax_year,
+                test_file=test_file,
+                prior_year=prior_year,
+                first_sequence=group["first_sequence"],
+                ends=False,
+            )
+        except FilingInputError as error:  # an A record
+            found.early = error
+            return
+        if group["group"] == 0:
+            yield string_buffer(t_line).to_pybytes()
+        for piece in plan.pieces(filing, chunk_rows, found.failures):
+            yield piece.to_pybytes()
+
+    def pieces() -> Iterator[bytes]:
+        for group in groups.to_dicts():
+            yield from group_pieces(group)  # its frame is released before the next group's is loaded
+        found.raise_first()
+        f_line, f_error = _render(F_LAYOUT, f_frame)
+        found.failures.add(0, [], f_error)
+        found.failures.raise_if_any()
+        yield string_buffer(f_line).to_pybytes()
+
+    return pieces()
+
+
+def iter_iris_xml_groups(
+    filing: GroupedFiling, transmission_id: str | None = None, chunk_rows: int = IRIS_CHUNK_ROWS
+) -> Iterator[bytes]:
+    """:func:`transforms.irs.iris_xml.iter_iris_xml`'s document, payer group by payer group. The
+    first pass (checks, and the transmission id when not given) runs before this returns."""
+    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
+    groups = _groups(returns, group_rows, chunk_rows)
+    early: FilingInputError | None = None  # raised after the checks of the returns, as _document does
+    try:
+        check_transmitter(transmitter)
+        is_correction = transmission_kind(returns.kinds)
+    except FilingInputError as error:
+        early = error
+        is_correction = False
+    canonical, manifest, root = _manifest(
+        transmitter,
+        tax_year=tax_year,
+        test_file=test_file,
+        prior_year=prior_year,
+        is_correction=is_correction,
+        issuers=returns.payers.height,
+        returns=returns.returns,
+    )
+    closing = f"</{ELEMENT['transmission']}>"
+
+    def document(group: dict, filing: pl.DataFrame) -> _Document:
+        order, payers = _body(filing, tax_year, group["first_submission"])
+        return _Document(filing, tax_year, canonical, payers, order, manifest, root)
+
+    found = _Findings(early=early)
+    digest = hashlib.sha256(canonical)
+
+    def first_pass(group: dict) -> None:
+        filing = load(group["raw_tins"])
+        if not found.check(filing, tax_year, group["group"] == 0):
+            return
+        found.missing += missing_references(filing)[: 5 - len(found.missing)]
+        if found.missing or transmission_id is not None:
+            return
+        for (piece,) in document(group, filing).pieces((False,), chunk_rows):
+            digest.update(piece)
+
+    def group_pieces(group: dict) -> Iterator[bytes]:
+        filing = load(group["raw_tins"])
+        for (piece,) in document(group, filing).pieces((True,), chunk_rows):
+            yield piece.to_pybytes()
+
+    for group in groups.to_dicts():
+        first_pass(group)
+    found.raise_first()
+    if found.missing:
+        raise references_error(found.missing)
+    if transmission_id is None:
+        digest.update(closing.encode())
+        transmission_id = _transmission_id(digest.digest(), transmitter.tcc)
+
+    def pieces() -> Iterator[bytes]:
+        yield head_text(manifest, root, transmission_id)
+        for group in groups.to_dicts():
+            yield from group_pieces(group)
+        yield f"{closing}\n".encode()
+
+    return pieces()
+
+
+__all__ = [
+    "GROUP_ROWS",
+    "GroupedFiling",
+    "Outline",
+    "iter_iris_xml_groups",
+    "iter_pub1220_groups",
+    "outline",
+    "payer_groups",
+]
