@@ -127,27 +127,44 @@ def run(extract_dir: Path, out_dir: Path, no_prefect: bool, prorata: str) -> dic
     return result
 
 
-def io_floor(extract_dir: Path, out_dir: Path) -> dict:
-    import polars as pl
+FLOOR_CHUNK_ROWS = 10_000_000  # the floor reads and writes a file this many rows at a time
 
-    from flows.outputs import write_parquet
+
+def io_floor(extract_dir: Path, out_dir: Path) -> dict:
+    """Polars reading every input file and writing every output file again, a slice of
+    :data:`FLOOR_CHUNK_ROWS` rows at a time (a 100 M-row table does not fit in memory at once);
+    only the reading of the inputs and the writing of the outputs are timed."""
+    import polars as pl
+    import pyarrow.parquet as pq
 
     read_s, rows = 0.0, 0
-    for path in sorted(extract_dir.glob("*.parquet")):  # a file at a time: 100 M rows do not fit at once
-        t0 = time.perf_counter()
-        frame = pl.read_parquet(path)
-        read_s += time.perf_counter() - t0
-        rows += frame.height
-        del frame
+    for path in sorted(extract_dir.glob("*.parquet")):
+        n = pq.ParquetFile(path).metadata.num_rows
+        for start in range(0, max(n, 1), FLOOR_CHUNK_ROWS):
+            t0 = time.perf_counter()
+            frame = pl.scan_parquet(path).slice(start, FLOOR_CHUNK_ROWS).collect()
+            read_s += time.perf_counter() - t0
+            rows += frame.height
+            del frame
     floor_dir = out_dir.with_name(out_dir.name + "-floor")
     floor_dir.mkdir(parents=True, exist_ok=True)
     write_s = 0.0
     for path in sorted(out_dir.glob("*.parquet")):
-        frame = pl.read_parquet(path)  # untimed: only the writing counts
+        n = pq.ParquetFile(path).metadata.num_rows
+        writer = None
+        for start in range(0, max(n, 1), FLOOR_CHUNK_ROWS):
+            table = pl.scan_parquet(path).slice(start, FLOOR_CHUNK_ROWS).collect().to_arrow()  # untimed
+            t0 = time.perf_counter()
+            if writer is None:  # the settings of flows.outputs (zstd 3, statistics, 1 M-row groups)
+                writer = pq.ParquetWriter(
+                    floor_dir / path.name, table.schema, compression="zstd", compression_level=3
+                )
+            writer.write_table(table, row_group_size=1_000_000)
+            write_s += time.perf_counter() - t0
+            del table
         t0 = time.perf_counter()
-        write_parquet(frame, floor_dir / path.name)
+        writer.close()
         write_s += time.perf_counter() - t0
-        del frame
     for path in sorted((out_dir / "irs").glob("*")):
         size, block = path.stat().st_size, b"0" * (1 << 24)
         t0 = time.perf_counter()

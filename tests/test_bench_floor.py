@@ -1,0 +1,25 @@
+"""The I/O floor of the benchmark reads every input and rewrites every output, a slice at a time."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from benchmarks import one_run
+from flows.pipeline import run_pipeline
+from flows.sample import generate_extract
+
+
+def test_the_io_floor_reads_every_input_row_and_rewrites_every_output_in_slices(tmp_path, monkeypatch):
+    extract, out = tmp_path / "extract", tmp_path / "out"
+    generate_extract(extract, 2_000, seed=3)
+    run_pipeline(extract, out)
+    monkeypatch.setattr(one_run, "FLOOR_CHUNK_ROWS", 500)  # several slices per file
+    floor = one_run.io_floor(extract, out)
+    inputs = sum(pl.read_parquet(p).height for p in extract.glob("*.parquet"))
+    assert floor["floor_input_rows"] == inputs
+    assert floor["floor_s"] == floor["floor_read_s"] + floor["floor_write_s"] > 0
+    copies = tmp_path / "out-floor"
+    for path in out.glob("*.parquet"):
+        assert pl.read_parquet(copies / path.name).equals(pl.read_parquet(path)), path.name
+    for path in (out / "irs").iterdir():
+        assert (copies / path.name).stat().st_size == path.stat().st_size
