@@ -118,7 +118,7 @@ def matched(
     """The disbursements in ``distribution_id`` order, and the row each one refers to in the
     participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
     ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`)."""
-    d = tables["distributions"].drop("_row", strict=False)
+    d = single_chunk(tables["distributions"].drop("_row", strict=False))
     if not d.get_column("distribution_id").is_sorted():
         d = d.sort("distribution_id")
     ids = [
@@ -402,8 +402,18 @@ def split(legs: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(boxes.foreign_source_part().alias("foreign_source_cents"))
 
 
-def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
-    """Split every disbursement, code it and group it into forms."""
+@dataclass(frozen=True)
+class CodedLegs:
+    """The split and the codes of every reportable disbursement, before the forms
+    (:func:`split_and_code`): the legs, the events set aside and the extract's extra columns."""
+
+    legs: pl.DataFrame
+    rejected: pl.DataFrame
+    extra: list[str]
+
+
+def split_and_code(tables: dict[str, pl.DataFrame], p: TaxParameters) -> CodedLegs:
+    """Split every disbursement and code it: everything :func:`compute` does before the forms."""
     extra = [
         c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
     ]
@@ -418,7 +428,12 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         *WORK_COLUMNS,
     ]
     legs = legs.select(list(dict.fromkeys(c for c in wanted if c in legs.columns)))
-    legs = split(legs)
+    return CodedLegs(split(legs), rejected, extra)
+
+
+def with_forms(coded: CodedLegs) -> EngineResult:
+    """Group the coded legs into forms (:func:`transforms.forms.build_forms`) and cut the outputs."""
+    legs = coded.legs
     built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
     kept = legs.with_columns(built.form_id, built.form_row).drop(
         "_pool_key",
@@ -428,9 +443,16 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         "_codes_bad",
         *POOL_TOTALS.values(),
     )
-    dist = kept.select(DISTRIBUTION_COLUMNS + extra)
+    dist = kept.select(DISTRIBUTION_COLUMNS + coded.extra)
     why = kept.select(explain.FACT_COLUMNS)
-    return EngineResult(distributions=dist, forms=built.forms, explain=why, legs=kept, rejected=rejected)
+    return EngineResult(
+        distributions=dist, forms=built.forms, explain=why, legs=kept, rejected=coded.rejected
+    )
+
+
+def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
+    """Split every disbursement, code it and group it into forms."""
+    return with_forms(split_and_code(tables, p))
 
 
 _INPUT_COLUMNS = (
