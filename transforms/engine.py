@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms import allocation, basis, boxes, codes, explain, forms, roth
-from transforms.exceptions import paid_because_of_death
+from transforms.exceptions import date_reaching_59_half, is_59_half_on_payment, paid_because_of_death
 from transforms.lookup import row_of
 from transforms.params import TaxParameters
 
@@ -89,12 +89,13 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
 
 
-def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def _participants(tables: dict[str, pl.DataFrame], p: TaxParameters | None = None) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
-    row, in the participants' row order."""
+    row, in the participants' row order; given ``p``, also ``_date_59_half``
+    (:func:`transforms.exceptions.date_reaching_59_half`, once per participant rather than per leg)."""
     participants = tables["participants"]
     own = row_of(participants, tables["payees"], ["payee_id"], "_own")
-    return participants.select(
+    facts = participants.select(
         pl.col("payee_id").alias("participant_payee_id"),
         "date_of_death",
         "disabled",
@@ -102,6 +103,9 @@ def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "public_safety_employee",
         "roth_first_year",
     ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
+    if p is None:
+        return facts
+    return facts.with_columns(date_reaching_59_half(p).alias("_date_59_half"))
 
 
 def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
@@ -314,17 +318,23 @@ CODE_INPUTS = [
 
 def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
-    the numeric code, the death and corrective facts, ``distribution_codes`` and ``_codes_bad``
+    the numeric code, the 59½, death and corrective facts, ``distribution_codes`` and ``_codes_bad``
     (:func:`transforms.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
-    the participant's facts and the plan type."""
-    facts = frame.with_columns(
-        codes.numeric_code(p).alias("numeric_code"),
+    the participant's facts (with ``_date_59_half`` when :func:`_participants` computed it) and the
+    plan type."""
+    at_59_half = (
+        is_59_half_on_payment(p, pl.col("_date_59_half"))
+        if "_date_59_half" in frame.columns
+        else is_59_half_on_payment(p)
+    )
+    facts = frame.with_columns(at_59_half.alias("_59_half")).with_columns(
+        codes.numeric_code(p, pl.col("_59_half")).alias("numeric_code"),
         paid_because_of_death().alias("_death"),
         codes.corrective_in_payment_year().alias("_corrective_8"),
     )
     return pl.concat(
         [
-            facts.select("numeric_code", "_death", "_corrective_8"),
+            facts.select("numeric_code", "_death", "_corrective_8", "_59_half"),
             codes.distribution_codes_by_table(p, facts),
         ],
         how="horizontal",
@@ -356,7 +366,7 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
     rows = contract_rows(tables["contracts"])
     d, ids = matched(tables, rows)
     _require_joined(ids)
-    person = _participants(tables)[ids.get_column("_part")]
+    person = _participants(tables, p)[ids.get_column("_part")]
     plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
     coded = box7(pl.concat([d.select(CODE_INPUTS), person, plan], how="horizontal"), p)
     rejected = uncodable(d, coded)
@@ -364,7 +374,8 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
         eid = rows.get_column("_eid").gather(ids.get_column("_crow"))
         keep = ~eid.is_in(eid.filter(coded.get_column("_codes_bad")).unique().implode())
         d, ids, person, plan, coded = (f.filter(keep) for f in (d, ids, person, plan, coded))
-    d, ids, person, plan, coded = (single_chunk(f) for f in (d, ids, person, plan, coded))
+    d, ids, coded = (single_chunk(f) for f in (d, ids, coded))
+    person, plan = (single_chunk(f) for f in (person.drop("_date_59_half"), plan))
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
     legs = pl.concat(
         [
@@ -385,7 +396,7 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
         legs = legs.with_columns(stage)
     legs = legs.drop("basis_cents").with_columns(
         *pool_parts(),
-        roth.roth_qualified(p).alias("roth_qualified"),
+        roth.roth_qualified(p, pl.col("_59_half")).alias("roth_qualified"),
         roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
     )
     return legs, rejected
