@@ -131,8 +131,51 @@ def matched(
         row_of(d, tables["payees"], ["payee_id"], "_payee"),
     ]
     if rows is not None:
-        ids.append(row_of(d, rows, CONTRACT, "_crow"))
+        ids.append(contract_row_of(d, rows))
     return d, pl.DataFrame(ids)
+
+
+def _run_heads(numbers: pl.Series) -> pl.Series:
+    """True on the first row of each run of equal values of a sorted integer column."""
+    return pl.select(pl.lit(numbers).diff().fill_null(1) != 0).to_series()
+
+
+def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
+    """``_crow``: for each disbursement, the row of ``rows`` (:func:`contract_rows`) with its event
+    and contract, as :func:`transforms.lookup.row_of` finds it. When both frames list the same
+    events in the same order (a validated extract), the event numbers ``_eid`` of ``rows`` number the
+    disbursements' events too, so (event, contract) is one small integer — the event number times
+    the number of contract kinds plus the kind's position: each contract row is written at its
+    integer in a dense array, read once per disbursement, and no text is compared but the event
+    ids once per event. Otherwise (or with a repeated key) the general lookup."""
+    events, mine = rows.get_column("event_id"), d.get_column("event_id")
+    fast = (
+        rows.height
+        and d.height
+        and events.is_sorted()
+        and mine.is_sorted()
+        and not events.null_count()
+        and not mine.null_count()
+        and not rows.get_column("contract").null_count()
+    )
+    if fast:
+        eid, d_eid = rows.get_column("_eid"), mine.rle_id()
+        heads, d_heads = _run_heads(eid), _run_heads(d_eid)
+        fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
+    if not fast:
+        return row_of(d, rows, CONTRACT, "_crow")
+    kinds = pl.Enum(rows.get_column("contract").unique().sort())
+    width = len(kinds.categories)
+    slot = eid.cast(pl.UInt64) * width + rows.get_column("contract").cast(kinds).to_physical()
+    dense = (
+        pl.Series("_crow", [None], pl.UInt32)
+        .extend_constant(None, (eid[-1] + 1) * width - 1)
+        .scatter(slot, pl.int_range(rows.height, eager=True, dtype=pl.UInt32))
+    )
+    if dense.len() - dense.null_count() != rows.height:  # a repeated (event, contract)
+        return row_of(d, rows, CONTRACT, "_crow")
+    kind = d.get_column("contract").cast(kinds, strict=False).to_physical()
+    return dense.gather(d_eid.cast(pl.UInt64) * width + kind).alias("_crow")
 
 
 PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
