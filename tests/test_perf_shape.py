@@ -79,7 +79,9 @@ def test_row_lookup_of_a_frame_listing_every_table_key_in_order_equals_the_join(
 
 
 @pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("case", ["same_events", "fewer_events", "repeated_key", "unknown_kind"])
+@pytest.mark.parametrize(
+    "case", ["same_events", "fewer_events", "repeated_key", "unknown_kind", "events_not_sorted"]
+)
 def test_the_contract_row_by_event_number_equals_the_join(seed, case):
     rng = random.Random(seed)
     events = sorted({f"E{rng.randrange(10**5):06d}" for _ in range(120)})
@@ -88,12 +90,13 @@ def test_the_contract_row_by_event_number_equals_the_join(seed, case):
     if case == "repeated_key":
         rows.insert(rng.randrange(len(rows)), rows[rng.randrange(len(rows))])
     table = pl.DataFrame(rows, schema={"event_id": pl.String, "contract": pl.String}, orient="row")
-    table = table.sort("event_id", maintain_order=True)
+    table = table.sort("event_id", maintain_order=True, descending=case == "events_not_sorted")
     table = table.with_columns(engine.dense_id(table.get_column("event_id")).cast(pl.UInt32).alias("_eid"))
     listed = events[::2] if case == "fewer_events" else events
     legs = sorted((e, rng.choice(kinds + (["other"] if case == "unknown_kind" else []))) for e in listed)
     legs += [(e, k) for e, k in rows[:5]]
-    frame = pl.DataFrame(sorted(legs), schema={"event_id": pl.String, "contract": pl.String}, orient="row")
+    legs = sorted(legs, reverse=case == "events_not_sorted")
+    frame = pl.DataFrame(legs, schema={"event_id": pl.String, "contract": pl.String}, orient="row")
     found = engine.contract_row_of(frame, table)
     assert found.to_list() == _joined_first_row(frame, table, ["event_id", "contract"])
     assert found.name == "_crow" and found.dtype == pl.UInt32

@@ -85,6 +85,7 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
         "irr_recapture_cents",
         pl.col("foreign_source_cents").alias("contract_foreign_cents"),
     )
+    rows = single_chunk(rows)
     eid = dense_id(rows.get_column("event_id")).cast(pl.UInt32).alias("_eid")
     return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
 
@@ -116,6 +117,31 @@ def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame([column.rechunk() for column in frame.get_columns()])
 
 
+PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
+READ_COLUMNS = {
+    "participants": [
+        "participant_id",
+        "payee_id",
+        "date_of_death",
+        "disabled",
+        "separation_date",
+        "public_safety_employee",
+        "roth_first_year",
+    ],
+    "payees": ["payee_id", "tin", "date_of_birth"],
+    "plans": ["plan_id", *PLAN_COLUMNS],
+}
+"""The columns the engine reads of the tables a disbursement refers to."""
+
+
+def read_columns(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables with only the :data:`READ_COLUMNS` of the referred tables, each column in one
+    chunk: a row lookup or a gather on text split in chunks (as Parquet row groups leave it) is
+    several times slower, and the other columns (names, addresses) are never copied."""
+    narrow = {name: single_chunk(tables[name].select(columns)) for name, columns in READ_COLUMNS.items()}
+    return {**tables, **narrow}
+
+
 def matched(
     tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -136,8 +162,9 @@ def matched(
 
 
 def _run_heads(numbers: pl.Series) -> pl.Series:
-    """True on the first row of each run of equal values of a sorted integer column."""
-    return pl.select(pl.lit(numbers).diff().fill_null(1) != 0).to_series()
+    """True on the first row of each run of equal values of a column (no nulls)."""
+    changes = numbers.slice(1).ne(numbers.slice(0, numbers.len() - 1))
+    return pl.Series([True]).append(changes)
 
 
 def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
@@ -149,17 +176,17 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
     integer in a dense array, read once per disbursement, and no text is compared but the event
     ids once per event. Otherwise (or with a repeated key) the general lookup."""
     events, mine = rows.get_column("event_id"), d.get_column("event_id")
+    eid = rows.get_column("_eid")
     fast = (
         rows.height
         and d.height
-        and events.is_sorted()
-        and mine.is_sorted()
         and not events.null_count()
         and not mine.null_count()
         and not rows.get_column("contract").null_count()
+        and eid.is_sorted()  # numbered by first appearance: each event's rows are consecutive
     )
-    if fast:
-        eid, d_eid = rows.get_column("_eid"), mine.rle_id()
+    if fast:  # the disbursements' runs of events, one per event, in the same order
+        d_eid = mine.rle_id()
         heads, d_heads = _run_heads(eid), _run_heads(d_eid)
         fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
     if not fast:
@@ -176,9 +203,6 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
         return row_of(d, rows, CONTRACT, "_crow")
     kind = d.get_column("contract").cast(kinds, strict=False).to_physical()
     return dense.gather(d_eid.cast(pl.UInt64) * width + kind).alias("_crow")
-
-
-PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
 
 
 def _with_leg_columns(legs: pl.DataFrame) -> pl.DataFrame:
@@ -406,6 +430,7 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
     the joined rows (:func:`joined`), the contract draw and its basis recovery
     (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool (:func:`pool_parts`)
     and the Roth test (§402A(d)(2))."""
+    tables = read_columns(tables)
     rows = contract_rows(tables["contracts"])
     d, ids = matched(tables, rows)
     _require_joined(ids)
