@@ -4,14 +4,17 @@ Pure polars: no I/O, no clock, no Prefect. ``compute`` is the one entry point th
 
 How it stays fast on millions of legs (polars 2.1): strings are matched once — each disbursement
 gets the row number of its participant, plan, payee and contract row (``_part``, ``_plan``,
-``_payee``, ``_crow``; :func:`row_of`: a binary search in a sorted table, a join otherwise) — and
+``_payee``, ``_crow``; :func:`row_of`: a binary search in a sorted table, a join otherwise; the
+contract row through the event numbers, :func:`contract_row_of`) on single-chunk copies of the
+columns the engine reads (:func:`read_columns`) — and
 everything after runs on integers, with a dense event number (``_eid``). The legs stay in
 ``distribution_id`` order (the order of the outputs); the pool allocation runs on a narrow copy
 sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.allocation`);
 the forms on a narrow copy sorted by the packed form key (:mod:`transforms.forms`). Box 7 is read
 from a table of every combination of its inputs (:func:`transforms.codes.distribution_codes_by_table`).
 The tables must be validated (:mod:`contracts.validate`): unique keys, every disbursement with its
-participant, plan, payee and contract row.
+participant, plan, payee and contract row. :func:`compute` is :func:`with_forms` over
+:func:`split_and_code` (the engine benchmark times the two apart).
 """
 
 from __future__ import annotations
