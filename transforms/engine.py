@@ -93,12 +93,20 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
 
 
-def _participants(tables: dict[str, pl.DataFrame], p: TaxParameters | None = None) -> pl.DataFrame:
+def own_payee_rows(tables: dict[str, pl.DataFrame]) -> pl.Series:
+    """For each participant, the row of its own payee row in the payees (``_own``)."""
+    return row_of(tables["participants"], tables["payees"], ["payee_id"], "_own")
+
+
+def _participants(
+    tables: dict[str, pl.DataFrame], p: TaxParameters | None = None, own: pl.Series | None = None
+) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
-    row, in the participants' row order; given ``p``, also ``_date_59_half``
-    (:func:`transforms.exceptions.date_reaching_59_half`, once per participant rather than per leg)."""
+    row (``own``: :func:`own_payee_rows`), in the participants' row order; given ``p``, also
+    ``_date_59_half`` (:func:`transforms.exceptions.date_reaching_59_half`, once per participant
+    rather than per leg)."""
     participants = tables["participants"]
-    own = row_of(participants, tables["payees"], ["payee_id"], "_own")
+    own = own_payee_rows(tables) if own is None else own
     facts = participants.select(
         pl.col("payee_id").alias("participant_payee_id"),
         "date_of_death",
@@ -145,19 +153,37 @@ def read_columns(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     return {**tables, **narrow}
 
 
+def payee_rows(
+    d: pl.DataFrame, tables: dict[str, pl.DataFrame], part: pl.Series, own: pl.Series | None
+) -> pl.Series:
+    """``_payee``: for each disbursement, its payee's row, as :func:`transforms.lookup.row_of` finds
+    it. Most disbursements pay the participant: their payee is the participant's own payee row
+    (``own``, :func:`own_payee_rows`, read at ``part``); only the others are looked up."""
+    if own is None:
+        return row_of(d, tables["payees"], ["payee_id"], "_payee")
+    participant_payee = tables["participants"].get_column("payee_id").gather(part)
+    others = d.get_column("payee_id").eq(participant_payee).fill_null(False).not_()
+    rows = own.gather(part).alias("_payee")
+    if others.any():
+        rows = rows.scatter(others.arg_true(), row_of(d.filter(others), tables["payees"], ["payee_id"]))
+    return rows
+
+
 def matched(
-    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None
+    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None, own: pl.Series | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The disbursements in ``distribution_id`` order, and the row each one refers to in the
     participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
-    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`)."""
+    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`; given ``own``,
+    the payees through the participants' own payee rows, :func:`payee_rows`)."""
     d = single_chunk(tables["distributions"].drop("_row", strict=False))
     if not d.get_column("distribution_id").is_sorted():
         d = d.sort("distribution_id")
+    part = row_of(d, tables["participants"], ["participant_id"], "_part")
     ids = [
-        row_of(d, tables["participants"], ["participant_id"], "_part"),
+        part,
         row_of(d, tables["plans"], ["plan_id"], "_plan"),
-        row_of(d, tables["payees"], ["payee_id"], "_payee"),
+        payee_rows(d, tables, part, own),
     ]
     if rows is not None:
         ids.append(contract_row_of(d, rows))
@@ -435,9 +461,10 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
     and the Roth test (§402A(d)(2))."""
     tables = read_columns(tables)
     rows = contract_rows(tables["contracts"])
-    d, ids = matched(tables, rows)
+    own = own_payee_rows(tables)
+    d, ids = matched(tables, rows, own)
     _require_joined(ids)
-    person = _participants(tables, p)[ids.get_column("_part")]
+    person = _participants(tables, p, own)[ids.get_column("_part")]
     plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
     coded = box7(pl.concat([d.select(CODE_INPUTS), person, plan], how="horizontal"), p)
     rejected = uncodable(d, coded)
