@@ -6,6 +6,14 @@ Each extract is measured in a fresh process (one JSON line each). The extract is
 first (not timed); then :func:`transforms.engine.compute` runs over the validated tables, in the
 plan batches ``prorata run`` uses (:func:`flows.pipeline.split_batches`), and only that is timed.
 
+Issue 3's target is worded on "the split and codes": ``split_codes_s`` (and ``split_codes_rows_per_s``,
+``split_codes_cpu_s``) times :func:`transforms.engine.split_and_code` — the row lookups, box 7, the
+§72 and Notice 2014-54 split and boxes 2a, 5, 10 —, ``forms_s`` (``forms_rows_per_s``,
+``forms_cpu_s``) the rest of ``compute``, :func:`transforms.engine.with_forms` (the forms and their
+ids). ``engine_s`` and ``rows_per_s`` are the whole of ``compute``, their sum. Every rate is input
+disbursements per second. The engine does its own row lookups: nothing is carried over from the
+validation, so no engine work is hidden in the untimed part.
+
 Peak RSS: ``peak_rss_gb`` is the process's peak while the engine runs — the high-water mark is reset
 (``/proc/self/clear_refs``) once the validated tables are in memory, so it counts the batches the
 engine reads plus everything the engine builds, not the validation before it;
@@ -51,7 +59,7 @@ def _reset_hwm() -> bool:
 def measure_engine(extract_dir: Path) -> dict:
     """Rows, seconds of the engine alone, rows/s and peak RSS (GB) for one extract."""
     from flows.pipeline import load_and_validate
-    from transforms.engine import compute
+    from transforms.engine import split_and_code, with_forms
     from transforms.params import TaxParameters
 
     loaded = load_and_validate(Path(extract_dir))
@@ -68,15 +76,20 @@ def measure_engine(extract_dir: Path) -> dict:
     gc.collect()
     before = _status_kb("VmRSS")
     reset = _reset_hwm()
-    seconds = cpu = 0.0
+    split_s = split_cpu = forms_s = forms_cpu = 0.0
     forms = 0
-    for batch in batches:
+    for batch in batches:  # compute(batch) is with_forms(split_and_code(batch)): each half timed
         t0, c0 = time.perf_counter(), time.process_time()
-        result = compute(batch, params)
-        seconds += time.perf_counter() - t0
-        cpu += time.process_time() - c0
+        coded = split_and_code(batch, params)
+        t1, c1 = time.perf_counter(), time.process_time()
+        result = with_forms(coded)
+        forms_s += time.perf_counter() - t1
+        forms_cpu += time.process_time() - c1
+        split_s += t1 - t0
+        split_cpu += c1 - c0
         forms += result.forms.height
-        del result
+        del result, coded
+    seconds, cpu = split_s + forms_s, split_cpu + forms_cpu
     hwm = _status_kb("VmHWM")
     peak = (
         hwm / 1e6 if reset and hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
@@ -89,6 +102,12 @@ def measure_engine(extract_dir: Path) -> dict:
         "engine_s": seconds,
         "rows_per_s": rows / seconds if seconds else None,
         "engine_cpu_s": cpu,
+        "split_codes_s": split_s,
+        "split_codes_rows_per_s": rows / split_s if split_s else None,
+        "split_codes_cpu_s": split_cpu,
+        "forms_s": forms_s,
+        "forms_rows_per_s": rows / forms_s if forms_s else None,
+        "forms_cpu_s": forms_cpu,
         "peak_rss_gb": peak,
         "peak_rss_with_validation_gb": max(with_validation, peak),
         "rss_before_engine_gb": before / 1e6 if before is not None else None,

@@ -78,6 +78,58 @@ def test_row_lookup_of_a_frame_listing_every_table_key_in_order_equals_the_join(
         assert row_of(frame, table, on).to_list() == _joined_first_row(frame, table, on)
 
 
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize(
+    "case", ["same_events", "fewer_events", "repeated_key", "unknown_kind", "events_not_sorted"]
+)
+def test_the_contract_row_by_event_number_equals_the_join(seed, case):
+    rng = random.Random(seed)
+    events = sorted({f"E{rng.randrange(10**5):06d}" for _ in range(120)})
+    kinds = ["non_roth", "roth", "after_tax"]
+    rows = [(e, k) for e in events for k in rng.sample(kinds, rng.randint(1, 3))]
+    if case == "repeated_key":
+        rows.insert(rng.randrange(len(rows)), rows[rng.randrange(len(rows))])
+    table = pl.DataFrame(rows, schema={"event_id": pl.String, "contract": pl.String}, orient="row")
+    table = table.sort("event_id", maintain_order=True, descending=case == "events_not_sorted")
+    table = table.with_columns(engine.dense_id(table.get_column("event_id")).cast(pl.UInt32).alias("_eid"))
+    listed = events[::2] if case == "fewer_events" else events
+    legs = sorted((e, rng.choice(kinds + (["other"] if case == "unknown_kind" else []))) for e in listed)
+    legs += [(e, k) for e, k in rows[:5]]
+    legs = sorted(legs, reverse=case == "events_not_sorted")
+    frame = pl.DataFrame(legs, schema={"event_id": pl.String, "contract": pl.String}, orient="row")
+    found = engine.contract_row_of(frame, table)
+    assert found.to_list() == _joined_first_row(frame, table, ["event_id", "contract"])
+    assert found.name == "_crow" and found.dtype == pl.UInt32
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_payee_row_through_the_participants_own_payee_equals_the_join(seed):
+    rng = random.Random(seed)
+    payees = sorted({f"PY{rng.randrange(10**4):05d}" for _ in range(150)})
+    people = sorted({f"PT{rng.randrange(10**4):05d}" for _ in range(80)})
+    own = [rng.choice(payees + ["PY_missing"]) for _ in people]  # some own payee rows are missing
+    participants = pl.DataFrame({"participant_id": people, "payee_id": own})
+    tables = {"participants": participants, "payees": pl.DataFrame({"payee_id": payees})}
+    legs = [
+        (
+            rng.choice(people + ["PT_unknown"]),
+            None if rng.random() < 0.05 else rng.choice(payees + ["PY_unknown"]),
+        )
+        for _ in range(300)
+    ]
+    d = pl.DataFrame(legs, schema={"participant_id": pl.String, "payee_id": pl.String}, orient="row")
+    d = d.with_columns(  # most legs pay the participant's own payee
+        pl.when(pl.int_range(pl.len()) % 3 > 0)
+        .then(pl.col("participant_id").replace_strict(people, own, default=None))
+        .otherwise(pl.col("payee_id"))
+        .alias("payee_id")
+    ).sort("participant_id")
+    part = row_of(d, participants, ["participant_id"], "_part")
+    found = engine.payee_rows(d, tables, part, engine.own_payee_rows(tables))
+    assert found.to_list() == _joined_first_row(d, tables["payees"], ["payee_id"])
+    assert found.name == "_payee" and found.dtype == pl.UInt32
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("columns", [["a"], ["a", "b"]])
 @pytest.mark.parametrize("run", [2, NEIGHBOURS + 3])

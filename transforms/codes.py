@@ -22,14 +22,16 @@ DEST = pl.col("destination")
 REASON = pl.col("reason")
 
 
-def numeric_code(p: TaxParameters) -> pl.Expr:
+def numeric_code(p: TaxParameters, at_59_half: pl.Expr | None = None) -> pl.Expr:
     """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; outputs.md):
     4 death; 7 at 59½ or older; 3 disabled; 2 a §72(t) exception is known; otherwise 1.
+    ``at_59_half`` may name a column already holding :func:`is_59_half_on_payment` (faster).
     """
+    at_59_half = is_59_half_on_payment(p) if at_59_half is None else at_59_half
     return (
         pl.when(paid_because_of_death())
         .then(pl.lit("4"))
-        .when(is_59_half_on_payment(p))
+        .when(at_59_half)
         .then(pl.lit("7"))
         .when(is_disabled())
         .then(pl.lit("3"))
@@ -106,8 +108,8 @@ TABLE_ROWS = 100_000  # at most this many combinations are tabulated (validated 
 
 def corrective_in_payment_year() -> pl.Expr:
     """The leg's corrective code is 8 rather than P (i1099r codes 8 and P): true or false on every
-    leg, the one fact :func:`corrective_code` reads."""
-    return (corrective_code() == "8").fill_null(False)
+    leg, the one fact :func:`corrective_code` reads: the year compared without building the code."""
+    return (pl.col("corrective_taxable_year") == pl.col("payment_date").dt.year()).fill_null(False)
 
 
 def _domain(legs: pl.DataFrame, column: str) -> pl.Series:

@@ -4,14 +4,17 @@ Pure polars: no I/O, no clock, no Prefect. ``compute`` is the one entry point th
 
 How it stays fast on millions of legs (polars 2.1): strings are matched once — each disbursement
 gets the row number of its participant, plan, payee and contract row (``_part``, ``_plan``,
-``_payee``, ``_crow``; :func:`row_of`: a binary search in a sorted table, a join otherwise) — and
+``_payee``, ``_crow``; :func:`row_of`: a binary search in a sorted table, a join otherwise; the
+contract row through the event numbers, :func:`contract_row_of`) on single-chunk copies of the
+columns the engine reads (:func:`read_columns`) — and
 everything after runs on integers, with a dense event number (``_eid``). The legs stay in
 ``distribution_id`` order (the order of the outputs); the pool allocation runs on a narrow copy
 sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.allocation`);
 the forms on a narrow copy sorted by the packed form key (:mod:`transforms.forms`). Box 7 is read
 from a table of every combination of its inputs (:func:`transforms.codes.distribution_codes_by_table`).
 The tables must be validated (:mod:`contracts.validate`): unique keys, every disbursement with its
-participant, plan, payee and contract row.
+participant, plan, payee and contract row. :func:`compute` is :func:`with_forms` over
+:func:`split_and_code` (the engine benchmark times the two apart).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms import allocation, basis, boxes, codes, explain, forms, roth
-from transforms.exceptions import paid_because_of_death
+from transforms.exceptions import date_reaching_59_half, is_59_half_on_payment, paid_because_of_death
 from transforms.lookup import row_of
 from transforms.params import TaxParameters
 
@@ -85,16 +88,26 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
         "irr_recapture_cents",
         pl.col("foreign_source_cents").alias("contract_foreign_cents"),
     )
+    rows = single_chunk(rows)
     eid = dense_id(rows.get_column("event_id")).cast(pl.UInt32).alias("_eid")
     return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
 
 
-def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def own_payee_rows(tables: dict[str, pl.DataFrame]) -> pl.Series:
+    """For each participant, the row of its own payee row in the payees (``_own``)."""
+    return row_of(tables["participants"], tables["payees"], ["payee_id"], "_own")
+
+
+def _participants(
+    tables: dict[str, pl.DataFrame], p: TaxParameters | None = None, own: pl.Series | None = None
+) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
-    row, in the participants' row order."""
+    row (``own``: :func:`own_payee_rows`), in the participants' row order; given ``p``, also
+    ``_date_59_half`` (:func:`transforms.exceptions.date_reaching_59_half`, once per participant
+    rather than per leg)."""
     participants = tables["participants"]
-    own = row_of(participants, tables["payees"], ["payee_id"], "_own")
-    return participants.select(
+    own = own_payee_rows(tables) if own is None else own
+    facts = participants.select(
         pl.col("payee_id").alias("participant_payee_id"),
         "date_of_death",
         "disabled",
@@ -102,6 +115,9 @@ def _participants(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "public_safety_employee",
         "roth_first_year",
     ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
+    if p is None:
+        return facts
+    return facts.with_columns(date_reaching_59_half(p).alias("_date_59_half"))
 
 
 def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
@@ -112,26 +128,110 @@ def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame([column.rechunk() for column in frame.get_columns()])
 
 
+PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
+READ_COLUMNS = {
+    "participants": [
+        "participant_id",
+        "payee_id",
+        "date_of_death",
+        "disabled",
+        "separation_date",
+        "public_safety_employee",
+        "roth_first_year",
+    ],
+    "payees": ["payee_id", "tin", "date_of_birth"],
+    "plans": ["plan_id", *PLAN_COLUMNS],
+}
+"""The columns the engine reads of the tables a disbursement refers to."""
+
+
+def read_columns(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables with only the :data:`READ_COLUMNS` of the referred tables, each column in one
+    chunk: a row lookup or a gather on text split in chunks (as Parquet row groups leave it) is
+    several times slower, and the other columns (names, addresses) are never copied."""
+    narrow = {name: single_chunk(tables[name].select(columns)) for name, columns in READ_COLUMNS.items()}
+    return {**tables, **narrow}
+
+
+def payee_rows(
+    d: pl.DataFrame, tables: dict[str, pl.DataFrame], part: pl.Series, own: pl.Series | None
+) -> pl.Series:
+    """``_payee``: for each disbursement, its payee's row, as :func:`transforms.lookup.row_of` finds
+    it. Most disbursements pay the participant: their payee is the participant's own payee row
+    (``own``, :func:`own_payee_rows`, read at ``part``); only the others are looked up."""
+    if own is None:
+        return row_of(d, tables["payees"], ["payee_id"], "_payee")
+    participant_payee = tables["participants"].get_column("payee_id").gather(part)
+    others = d.get_column("payee_id").eq(participant_payee).fill_null(False).not_()
+    rows = own.gather(part).alias("_payee")
+    if others.any():
+        rows = rows.scatter(others.arg_true(), row_of(d.filter(others), tables["payees"], ["payee_id"]))
+    return rows
+
+
 def matched(
-    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None
+    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None, own: pl.Series | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The disbursements in ``distribution_id`` order, and the row each one refers to in the
     participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
-    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`)."""
-    d = tables["distributions"].drop("_row", strict=False)
+    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`; given ``own``,
+    the payees through the participants' own payee rows, :func:`payee_rows`)."""
+    d = single_chunk(tables["distributions"].drop("_row", strict=False))
     if not d.get_column("distribution_id").is_sorted():
         d = d.sort("distribution_id")
+    part = row_of(d, tables["participants"], ["participant_id"], "_part")
     ids = [
-        row_of(d, tables["participants"], ["participant_id"], "_part"),
+        part,
         row_of(d, tables["plans"], ["plan_id"], "_plan"),
-        row_of(d, tables["payees"], ["payee_id"], "_payee"),
+        payee_rows(d, tables, part, own),
     ]
     if rows is not None:
-        ids.append(row_of(d, rows, CONTRACT, "_crow"))
+        ids.append(contract_row_of(d, rows))
     return d, pl.DataFrame(ids)
 
 
-PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
+def _run_heads(numbers: pl.Series) -> pl.Series:
+    """True on the first row of each run of equal values of a column (no nulls)."""
+    changes = numbers.slice(1).ne(numbers.slice(0, numbers.len() - 1))
+    return pl.Series([True]).append(changes)
+
+
+def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
+    """``_crow``: for each disbursement, the row of ``rows`` (:func:`contract_rows`) with its event
+    and contract, as :func:`transforms.lookup.row_of` finds it. When both frames list the same
+    events in the same order (a validated extract), the event numbers ``_eid`` of ``rows`` number the
+    disbursements' events too, so (event, contract) is one small integer — the event number times
+    the number of contract kinds plus the kind's position: each contract row is written at its
+    integer in a dense array, read once per disbursement, and no text is compared but the event
+    ids once per event. Otherwise (or with a repeated key) the general lookup."""
+    events, mine = rows.get_column("event_id"), d.get_column("event_id")
+    eid = rows.get_column("_eid")
+    fast = (
+        rows.height
+        and d.height
+        and not events.null_count()
+        and not mine.null_count()
+        and not rows.get_column("contract").null_count()
+        and eid.is_sorted()  # numbered by first appearance: each event's rows are consecutive
+    )
+    if fast:  # the disbursements' runs of events, one per event, in the same order
+        d_eid = mine.rle_id()
+        heads, d_heads = _run_heads(eid), _run_heads(d_eid)
+        fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
+    if not fast:
+        return row_of(d, rows, CONTRACT, "_crow")
+    kinds = pl.Enum(rows.get_column("contract").unique().sort())
+    width = len(kinds.categories)
+    slot = eid.cast(pl.UInt64) * width + rows.get_column("contract").cast(kinds).to_physical()
+    dense = (
+        pl.Series("_crow", [None], pl.UInt32)
+        .extend_constant(None, (eid[-1] + 1) * width - 1)
+        .scatter(slot, pl.int_range(rows.height, eager=True, dtype=pl.UInt32))
+    )
+    if dense.len() - dense.null_count() != rows.height:  # a repeated (event, contract)
+        return row_of(d, rows, CONTRACT, "_crow")
+    kind = d.get_column("contract").cast(kinds, strict=False).to_physical()
+    return dense.gather(d_eid.cast(pl.UInt64) * width + kind).alias("_crow")
 
 
 def _with_leg_columns(legs: pl.DataFrame) -> pl.DataFrame:
@@ -314,17 +414,23 @@ CODE_INPUTS = [
 
 def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
-    the numeric code, the death and corrective facts, ``distribution_codes`` and ``_codes_bad``
+    the numeric code, the 59½, death and corrective facts, ``distribution_codes`` and ``_codes_bad``
     (:func:`transforms.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
-    the participant's facts and the plan type."""
-    facts = frame.with_columns(
-        codes.numeric_code(p).alias("numeric_code"),
+    the participant's facts (with ``_date_59_half`` when :func:`_participants` computed it) and the
+    plan type."""
+    at_59_half = (
+        is_59_half_on_payment(p, pl.col("_date_59_half"))
+        if "_date_59_half" in frame.columns
+        else is_59_half_on_payment(p)
+    )
+    facts = frame.with_columns(at_59_half.alias("_59_half")).with_columns(
+        codes.numeric_code(p, pl.col("_59_half")).alias("numeric_code"),
         paid_because_of_death().alias("_death"),
         codes.corrective_in_payment_year().alias("_corrective_8"),
     )
     return pl.concat(
         [
-            facts.select("numeric_code", "_death", "_corrective_8"),
+            facts.select("numeric_code", "_death", "_corrective_8", "_59_half"),
             codes.distribution_codes_by_table(p, facts),
         ],
         how="horizontal",
@@ -353,10 +459,12 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
     the joined rows (:func:`joined`), the contract draw and its basis recovery
     (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool (:func:`pool_parts`)
     and the Roth test (§402A(d)(2))."""
+    tables = read_columns(tables)
     rows = contract_rows(tables["contracts"])
-    d, ids = matched(tables, rows)
+    own = own_payee_rows(tables)
+    d, ids = matched(tables, rows, own)
     _require_joined(ids)
-    person = _participants(tables)[ids.get_column("_part")]
+    person = _participants(tables, p, own)[ids.get_column("_part")]
     plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
     coded = box7(pl.concat([d.select(CODE_INPUTS), person, plan], how="horizontal"), p)
     rejected = uncodable(d, coded)
@@ -364,7 +472,8 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
         eid = rows.get_column("_eid").gather(ids.get_column("_crow"))
         keep = ~eid.is_in(eid.filter(coded.get_column("_codes_bad")).unique().implode())
         d, ids, person, plan, coded = (f.filter(keep) for f in (d, ids, person, plan, coded))
-    d, ids, person, plan, coded = (single_chunk(f) for f in (d, ids, person, plan, coded))
+    d, ids, coded = (single_chunk(f) for f in (d, ids, coded))
+    person, plan = (single_chunk(f) for f in (person.drop("_date_59_half"), plan))
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
     legs = pl.concat(
         [
@@ -385,7 +494,7 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
         legs = legs.with_columns(stage)
     legs = legs.drop("basis_cents").with_columns(
         *pool_parts(),
-        roth.roth_qualified(p).alias("roth_qualified"),
+        roth.roth_qualified(p, pl.col("_59_half")).alias("roth_qualified"),
         roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
     )
     return legs, rejected
@@ -402,8 +511,18 @@ def split(legs: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(boxes.foreign_source_part().alias("foreign_source_cents"))
 
 
-def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
-    """Split every disbursement, code it and group it into forms."""
+@dataclass(frozen=True)
+class CodedLegs:
+    """The split and the codes of every reportable disbursement, before the forms
+    (:func:`split_and_code`): the legs, the events set aside and the extract's extra columns."""
+
+    legs: pl.DataFrame
+    rejected: pl.DataFrame
+    extra: list[str]
+
+
+def split_and_code(tables: dict[str, pl.DataFrame], p: TaxParameters) -> CodedLegs:
+    """Split every disbursement and code it: everything :func:`compute` does before the forms."""
     extra = [
         c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
     ]
@@ -418,7 +537,12 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         *WORK_COLUMNS,
     ]
     legs = legs.select(list(dict.fromkeys(c for c in wanted if c in legs.columns)))
-    legs = split(legs)
+    return CodedLegs(split(legs), rejected, extra)
+
+
+def with_forms(coded: CodedLegs) -> EngineResult:
+    """Group the coded legs into forms (:func:`transforms.forms.build_forms`) and cut the outputs."""
+    legs = coded.legs
     built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
     kept = legs.with_columns(built.form_id, built.form_row).drop(
         "_pool_key",
@@ -428,9 +552,16 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
         "_codes_bad",
         *POOL_TOTALS.values(),
     )
-    dist = kept.select(DISTRIBUTION_COLUMNS + extra)
+    dist = kept.select(DISTRIBUTION_COLUMNS + coded.extra)
     why = kept.select(explain.FACT_COLUMNS)
-    return EngineResult(distributions=dist, forms=built.forms, explain=why, legs=kept, rejected=rejected)
+    return EngineResult(
+        distributions=dist, forms=built.forms, explain=why, legs=kept, rejected=coded.rejected
+    )
+
+
+def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
+    """Split every disbursement, code it and group it into forms."""
+    return with_forms(split_and_code(tables, p))
 
 
 _INPUT_COLUMNS = (

@@ -21,9 +21,12 @@ def date_reaching_59_half(p: TaxParameters) -> pl.Expr:
     return pl.col("date_of_birth").dt.offset_by(f"{p.age_59_half_months}mo")
 
 
-def is_59_half_on_payment(p: TaxParameters) -> pl.Expr:
-    """Participant is 59½ or older on the payment date (i1099r code 7; §72(t)(2)(A)(i))."""
-    return pl.col("payment_date") >= date_reaching_59_half(p)
+def is_59_half_on_payment(p: TaxParameters, reached: pl.Expr | None = None) -> pl.Expr:
+    """Participant is 59½ or older on the payment date (i1099r code 7; §72(t)(2)(A)(i)).
+    ``reached`` may name a column already holding :func:`date_reaching_59_half` (the engine
+    computes it once per participant)."""
+    reached = date_reaching_59_half(p) if reached is None else reached
+    return pl.col("payment_date") >= reached
 
 
 def paid_because_of_death() -> pl.Expr:

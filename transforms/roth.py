@@ -26,13 +26,15 @@ def roth_period_complete(p: TaxParameters) -> pl.Expr:
     )
 
 
-def roth_qualified(p: TaxParameters) -> pl.Expr:
+def roth_qualified(p: TaxParameters, at_59_half: pl.Expr | None = None) -> pl.Expr:
     """§402A(d)(2)(A); Reg. §1.402A-1, A-2: a qualified distribution is made after the 5-year period
     and on or after 59½, to a beneficiary after death, or on account of disability (§72(m)(7)).
     Never qualified: corrective distributions of excess deferrals/contributions (§402A(d)(2)(C))
     and deemed distributions of failed loans (Reg. §1.402A-1, A-11; tax-rules d.3).
+    ``at_59_half`` may name a column already holding :func:`is_59_half_on_payment` (faster).
     """
-    trigger = is_59_half_on_payment(p) | paid_because_of_death() | is_disabled()
+    at_59_half = is_59_half_on_payment(p) if at_59_half is None else at_59_half
+    trigger = at_59_half | paid_because_of_death() | is_disabled()
     return (
         (pl.col("contract") == "roth")
         & roth_period_complete(p)
