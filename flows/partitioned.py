@@ -1,8 +1,8 @@
 """Read and validate an extract larger than memory, one partition of plans at a time.
 
-Up to :data:`READ_PARTITION_ROWS` disbursements the whole extract is read and validated at once
+Up to :data:`READ_WHOLE_ROWS` disbursements the whole extract is read and validated at once
 (:func:`flows.pipeline.load_and_validate`). Above it, a narrow first pass over the key columns
-cuts the plans into partitions, and each partition's rows are read from the extract's files,
+cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disbursements, and each partition's rows are read from the extract's files,
 validated and split before the next partition is read: memory follows the partition, not the
 extract. The outputs are the same bytes as the whole-extract run.
 
@@ -42,8 +42,10 @@ from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 T = TypeVar("T")
 
 NARROW_CHUNK_ROWS = 10_000_000  # rows of a table turned into integer ids at a time (first pass)
-READ_PARTITION_ROWS = int(os.environ.get("PRORATA_READ_PARTITION_ROWS", "10000000"))
-"""Disbursements above which an extract is read partition by partition, and the partitions' size."""
+READ_WHOLE_ROWS = int(os.environ.get("PRORATA_READ_WHOLE_ROWS", "10000000"))
+"""Disbursements above which an extract is read partition by partition."""
+READ_PARTITION_ROWS = int(os.environ.get("PRORATA_READ_PARTITION_ROWS", "5000000"))
+"""Disbursements per partition (docs/BENCHMARKS.md: at 20 M, 5 M partitions peak at 7.7 GB, 10 M at 13.6)."""
 
 _NULL_PLAN = "\x00null"  # the plan code of rows without a plan_id (never a real id: ids are printable)
 
@@ -60,7 +62,7 @@ def needs_partitions(extract_dir: Path, max_rows: int | None = None) -> bool:
     if not path.is_file():
         return False
     try:
-        return row_count(extract_dir, "distributions") > (max_rows or READ_PARTITION_ROWS)
+        return row_count(extract_dir, "distributions") > (max_rows or READ_WHOLE_ROWS)
     except Exception:  # an unreadable file: the whole-extract reader says what is wrong with it
         return False
 

@@ -574,7 +574,7 @@ def stream_extract(
 ) -> dict:
     """``prorata run`` streamed: read and validate, split plan batch by plan batch, write
     (:class:`StreamedRun`); returns the manifest. An extract of more than
-    :data:`flows.partitioned.READ_PARTITION_ROWS` disbursements is read, validated and split
+    :data:`flows.partitioned.READ_WHOLE_ROWS` disbursements is read, validated and split
     partition by partition (:mod:`flows.partitioned`): the same outputs, memory bounded by a
     partition. ``load``, ``load_partition``, ``split`` and ``finish`` are the stages (the Prefect flow passes
     its tasks); with ``submit`` the batches of each partition are submitted together (Dask)."""

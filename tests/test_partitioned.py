@@ -106,6 +106,7 @@ def test_the_tangled_extract_quarantines_what_crosses_plans(whole_run):
 def test_an_extract_read_in_partitions_gives_the_bytes_of_the_whole_read(
     tangled_extract, whole_run, tmp_path, monkeypatch, partition_rows
 ):
+    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", partition_rows)
     monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", partition_rows)
     monkeypatch.setattr(partitioned, "NARROW_CHUNK_ROWS", 700)  # the first pass in many chunks
     assert partitioned.needs_partitions(tangled_extract)
@@ -165,7 +166,7 @@ def test_a_missing_column_stops_a_partitioned_run_before_any_row_is_read(
     pl.read_parquet(broken / "contracts.parquet").drop("value_cents").write_parquet(
         broken / "contracts.parquet"
     )
-    monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 1_000)
+    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 1_000)
     with pytest.raises(ExtractError, match="required column 'value_cents' is missing"):
         pipeline.run_pipeline(broken, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -188,6 +189,7 @@ def test_the_prefect_flow_reads_a_large_extract_in_partitions_with_the_same_byte
 ):
     from flows.run_flow import prorata_run
 
+    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 2_500)
     monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 2_500)
     manifest = prorata_run(tangled_extract, tmp_path / "flow")
     assert "partition" in manifest["stage_seconds"]
