@@ -2,9 +2,9 @@
 
 Up to :data:`READ_WHOLE_ROWS` disbursements the whole extract is read and validated at once
 (:func:`flows.pipeline.load_and_validate`). Above it, a narrow first pass over the key columns
-cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disbursements, and each partition's rows are read from the extract's files,
-validated and split before the next partition is read: memory follows the partition, not the
-extract. The outputs are the same bytes as the whole-extract run.
+cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disbursements, and each
+partition's rows are read from the extract's files, validated and split before the next partition
+is read: memory follows the partition, not the extract. The outputs are the same bytes as the whole-extract run.
 
 Why a partition validates exactly as the whole extract would. Every rule of ``extract.md`` reads
 rows that end up together in one partition:
@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from contracts.extract import TABLES
 from contracts.loading import ROW, ExtractError, Manifest, conform, precheck, read_table
-from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
+from contracts.validate import QUARANTINE_SCHEMA, ROW_TABLES, Validated, validate
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ def row_count(extract_dir: Path, table: str) -> int:
 
 
 def needs_partitions(extract_dir: Path, max_rows: int | None = None) -> bool:
-    """More disbursements than one partition holds: read the extract partition by partition."""
+    """More disbursements than :data:`READ_WHOLE_ROWS`: read the extract partition by partition."""
     path = extract_dir / TABLES["distributions"].file
     if not path.is_file():
         return False
@@ -89,7 +89,6 @@ class Partitions:
     """Which plans each partition reads, and the ids (64-bit hashes) of the other rows it reads."""
 
     plans: list[list[str]]  # per partition, its plan keys (plan_id, or _NULL_PLAN)
-    rows: list[int]  # per partition, its disbursements
     events: list[pl.Series]  # per partition, the hashes of its event ids (its contract rows)
     payees: list[pl.Series]  # per partition, the hashes of the payee ids it refers to
     leftovers: bool = False  # contract or payee rows nobody refers to: a last partition of their own
@@ -204,7 +203,6 @@ def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partit
         [(members, sum(sizes.get(k, 0) for k in members)) for _, members in sorted(groups.items())], max_rows
     )
     partitions = [[k for members in b for k in members] for b in bins]
-    rows = [sum(sizes.get(k, 0) for k in ks) for ks in partitions]
     partition_of_plan = pl.Series("_p", [0] * len(keys), pl.UInt32).scatter(
         [k for ks in partitions for k in ks], [i for i, ks in enumerate(partitions) for _ in ks]
     )
@@ -217,9 +215,7 @@ def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partit
         refs = pl.concat([mine.get_column("payee_id"), p.filter(p_part == i).get_column("payee_id")])
         payees.append(refs.drop_nulls().unique())
     del d, p, d_part, p_part
-    parts = Partitions(
-        plans=[[keys[k] for k in ks] for ks in partitions], rows=rows, events=events, payees=payees
-    )
+    parts = Partitions(plans=[[keys[k] for k in ks] for ks in partitions], events=events, payees=payees)
     parts.leftovers = _has_leftovers(extract_dir, parts)
     return parts
 
@@ -276,14 +272,16 @@ def partition_tables(extract_dir: Path, parts: Partitions, i: int) -> dict[str, 
     return tables
 
 
-def check_tables(extract_dir: Path) -> None:
+def check_tables(extract_dir: Path) -> Manifest:
     """The table-level checks a whole read makes before it reads a row: folder, manifest, files,
-    required columns (:func:`contracts.loading.precheck`) and the columns' types (on no rows)."""
-    precheck(extract_dir)
+    required columns (:func:`contracts.loading.precheck`) and the columns' types (on no rows);
+    the manifest."""
+    manifest = precheck(extract_dir)
     for table in TABLES.values():
         path = extract_dir / table.file
         if path.is_file():
             conform(pl.read_parquet(path, n_rows=0), table, str(path))
+    return manifest
 
 
 def merge_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -291,7 +289,7 @@ def merge_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
     (table, then input row); a row validated by two partitions (a shared payee, a plans row) once."""
     if not parts:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    rank = {n: i for i, n in enumerate(("plans", "payees", "participants", "contracts", "distributions"))}
+    rank = {n: i for i, n in enumerate(ROW_TABLES)}
     return (
         pl.concat(parts)
         .unique(["table", ROW], keep="first", maintain_order=True)
@@ -305,7 +303,6 @@ def merge_quarantine(parts: list[pl.DataFrame]) -> pl.DataFrame:
 class PartitionRead:
     """One partition, read and validated: its clean tables, and its quarantine rows with ``_row``."""
 
-    index: int
     validated: Validated
     seconds: dict[str, float]
 
@@ -316,9 +313,10 @@ def read_partition(extract_dir: Path, manifest: Manifest, parts: Partitions, i: 
     tables = partition_tables(extract_dir, parts, i)
     t1 = time.perf_counter()
     validated = validate(tables, manifest.tax_year, keep_row=True)
-    return PartitionRead(i, validated, {"read": t1 - t0, "validate": time.perf_counter() - t1})
+    return PartitionRead(validated, {"read": t1 - t0, "validate": time.perf_counter() - t1})
 
 
 def control_totals(extract_dir: Path) -> dict[str, pl.DataFrame]:
-    frame = read_table(extract_dir, TABLES["control_totals"]) if "control_totals" in TABLES else None
+    """The control totals, when the extract has them (small: read whole)."""
+    frame = read_table(extract_dir, TABLES["control_totals"])
     return {"control_totals": frame} if frame is not None else {}

@@ -544,10 +544,12 @@ def loaded_shell(extract_dir: Path) -> Loaded:
     """What a run partitioned by :mod:`flows.partitioned` knows before it reads a row: the
     manifest, the files' hashes, the rows of every table (Parquet footers) and the control totals
     (small). Its quarantine is filled in once every partition is validated."""
-    partitioned.check_tables(extract_dir)
-    manifest = Manifest.read(extract_dir)
-    rows_in = {name: partitioned.row_count(extract_dir, name) for name in TABLES}
-    rows_in = {name: n for name, n in rows_in.items() if (extract_dir / TABLES[name].file).is_file()}
+    manifest = partitioned.check_tables(extract_dir)
+    rows_in = {
+        name: partitioned.row_count(extract_dir, name)
+        for name, table in TABLES.items()
+        if (extract_dir / table.file).is_file()
+    }
     empty = Validated(tables={}, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA))
     return Loaded(manifest, empty, rows_in, file_hashes(extract_dir), partitioned.control_totals(extract_dir))
 
