@@ -17,9 +17,12 @@ with no hashing, no window and no ordered window (all slow in polars).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import polars as pl
 
-from transforms.money import mul_div_floor
+from transforms.money import fits_narrow, mul_div_floor
 
 POOL = ["event_id", "pool"]
 A = pl.col("amount_cents")
@@ -112,6 +115,35 @@ def pool_sum(expr: pl.Expr) -> pl.Expr:
     return (at_ends - at_ends.shift(1, fill_value=0)).gather(pl.col(SEG))
 
 
+def event_sum(expr: pl.Expr) -> pl.Expr:
+    """The sum of ``expr`` over the leg's event — all its disbursements are one distribution
+    (Notice 2014-54, §III) —, broadcast to its legs; frame of :func:`sort_for_allocation` with
+    ``_ev_start`` marking each event's first row (an event's pools are consecutive runs)."""
+    start = pl.col("_ev_start")
+    running = expr.cum_sum()
+    end_sum = pl.when(start.shift(-1).fill_null(True)).then(running).backward_fill()
+    return end_sum - pl.when(start).then(running - expr).forward_fill()
+
+
+@dataclass(frozen=True)
+class Windows:
+    """How the allocation reads sums over other legs: over the leg's pool (``pool``), over the
+    earlier legs of its pool in allocation order (``before``) and over its event (``event``).
+
+    :data:`RUNS` reads them from the frame of :func:`sort_for_allocation`. :data:`ALONE` is for legs
+    that are the only leg of their event — most legs —, where the pool and event sums are the leg's
+    own value and nothing comes before it: the same formulas, without sorting or running sums.
+    """
+
+    pool: Callable[[pl.Expr], pl.Expr]
+    before: Callable[[pl.Expr], pl.Expr]
+    event: Callable[[pl.Expr], pl.Expr]
+
+
+RUNS = Windows(pool=pool_sum, before=sum_before_within, event=event_sum)
+ALONE = Windows(pool=lambda expr: expr, before=lambda expr: expr - expr, event=lambda expr: expr)
+
+
 def _stage_amounts() -> list[pl.Expr]:
     return [
         pl.when(is_direct_rollover()).then(A).otherwise(0).alias("_rolled"),
@@ -119,13 +151,13 @@ def _stage_amounts() -> list[pl.Expr]:
     ]
 
 
-def _stage_windows() -> list[pl.Expr]:
+def _stage_windows(w: Windows) -> list[pl.Expr]:
     other_leg = (~is_direct_rollover()).cast(pl.Int64)
     return [
-        sum_before_within(pl.col("_rolled")).alias("_rolled_before"),
-        (sum_before_within(other_leg) + other_leg).alias("_other_rank"),
-        pool_sum(pl.col("_rolled")).alias("_rolled_total"),
-        pool_sum(pl.col("_other")).alias("_other_total"),
+        w.before(pl.col("_rolled")).alias("_rolled_before"),
+        (w.before(other_leg) + other_leg).alias("_other_rank"),
+        w.pool(pl.col("_rolled")).alias("_rolled_total"),
+        w.pool(pl.col("_other")).alias("_other_total"),
     ]
 
 
@@ -142,10 +174,11 @@ def pretax_left_for_other_legs() -> pl.Expr:
     return (pl.col("pool_pretax_cents") - pl.col("_rolled_total")).clip(0, None)
 
 
-def proportional_share() -> pl.Expr:
+def proportional_share(wide: bool = True) -> pl.Expr:
     """A non-rollover leg's share of the pre-tax money left, in proportion to its amount, rounded
-    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5)."""
-    return mul_div_floor(pl.col("_left"), pl.col("_other"), pl.col("_other_total"))
+    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5).
+    ``wide``: see :func:`transforms.money.mul_div_floor`."""
+    return mul_div_floor(pl.col("_left"), pl.col("_other"), pl.col("_other_total"), wide)
 
 
 def pretax_to_other_legs() -> pl.Expr:
@@ -155,15 +188,20 @@ def pretax_to_other_legs() -> pl.Expr:
     return pl.col("_share") + pl.when(pl.col("_other_rank") <= leftover).then(1).otherwise(0)
 
 
-def allocate_in_order(legs: pl.DataFrame) -> pl.DataFrame:
+def allocate_in_order(legs: pl.DataFrame, w: Windows = RUNS) -> pl.DataFrame:
     """Add ``pretax_cents`` and ``basis_cents`` to legs already in allocation order (the frame of
-    :func:`sort_for_allocation`; Notice 2014-54, §III; §402A(d)(4))."""
-    return (
+    :func:`sort_for_allocation`; Notice 2014-54, §III; §402A(d)(4)); or, with ``w`` :data:`ALONE`,
+    to legs that are each the only leg of their event, in any order. The share is computed in
+    Int64 when its operands allow it (:func:`transforms.money.fits_narrow`)."""
+    staged = (
         legs.with_columns(_stage_amounts())
-        .with_columns(_stage_windows())
+        .with_columns(_stage_windows(w))
         .with_columns(pretax_left_for_other_legs().alias("_left"))
-        .with_columns(proportional_share().alias("_share"))
-        .with_columns(pool_sum(pl.col("_share")).alias("_shared"))
+    )
+    wide = not fits_narrow(staged, ["_left", "_other", "_other_total"])
+    return (
+        staged.with_columns(proportional_share(wide).alias("_share"))
+        .with_columns(w.pool(pl.col("_share")).alias("_shared"))
         .with_columns(
             pl.when(is_direct_rollover())
             .then(pretax_to_direct_rollovers())

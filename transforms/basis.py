@@ -34,23 +34,25 @@ def pre1987_tier() -> pl.Expr:
     return pl.when(pl.col("pre1987_recovery")).then(pl.min_horizontal(D, P)).otherwise(0)
 
 
-def prorata_basis(draw: pl.Expr, basis: pl.Expr, value: pl.Expr) -> pl.Expr:
+def prorata_basis(draw: pl.Expr, basis: pl.Expr, value: pl.Expr, wide: bool = True) -> pl.Expr:
     """IRC §72(e)(8)(B): the part of an amount received that "bears the same ratio to such amount as
     the investment in the contract bears to the account balance", rounded half-up to the cent and
     capped at the draw and at the basis: ``min(D, B, (2·D·B + V) div (2·V))`` (``extract.md``).
-    The account balance is the vested value (§72(e)(8)(C)).
+    The account balance is the vested value (§72(e)(8)(C)). ``wide``: see
+    :func:`transforms.money.mul_div_half_up`.
     """
-    return pl.min_horizontal(draw, basis, mul_div_half_up(draw, basis, value))
+    return pl.min_horizontal(draw, basis, mul_div_half_up(draw, basis, value, wide))
 
 
-def basis_recovered(tier: pl.Expr | None = None) -> pl.Expr:
+def basis_recovered(tier: pl.Expr | None = None, wide: bool = True) -> pl.Expr:
     """Basis recovered by the event's draw on one contract (§72(e)(8)(B), (D); §72(d)(2); §402A(d)(4)).
 
     Whole contract: ``min(D, B)``. Otherwise the pre-1987 tier ``t`` first, then the rest of the
     draw pro rata with basis ``B − t`` and value ``V − t``. Project convention for the remainder
     (``tax-rules.md`` b.5, open question 4; ``extract.md``): the balance after the first tier.
-    ``tier`` may name a column already holding :func:`pre1987_tier` (faster on large frames).
+    ``tier`` may name a column already holding :func:`pre1987_tier` (faster on large frames);
+    ``wide``: see :func:`transforms.money.mul_div_half_up`.
     """
     t = pre1987_tier() if tier is None else tier
-    partial = t + prorata_basis(D - t, B - t, V - t)
+    partial = t + prorata_basis(D - t, B - t, V - t, wide)
     return pl.when(takes_whole_contract()).then(pl.min_horizontal(D, B)).otherwise(partial)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.allocation import sum_before_within
+from transforms.allocation import RUNS, Windows
 from transforms.money import mul_div_half_up
 
 ROTH = pl.col("contract") == "roth"
@@ -43,7 +43,7 @@ def box10_eligible() -> pl.Expr:
     return ROTH & (DEST == "cash") & ~pl.col("roth_qualified") & (pl.col("numeric_code") == "1")
 
 
-def box10_irr_recapture(eligible: pl.Expr | None = None) -> pl.Expr:
+def box10_irr_recapture(eligible: pl.Expr | None = None, w: Windows = RUNS) -> pl.Expr:
     """Box 10: amount allocable to an in-plan Roth rollover made within the 5-year period (i1099r box
     10; §402A(c)(4)(D) with §408A(d)(3)(F)); empty on rollovers and whenever a §72(t) exception
     applies (:func:`box10_eligible`). Project convention pending Notice 2010-84, Q/A-13 (tax-rules
@@ -51,19 +51,23 @@ def box10_irr_recapture(eligible: pl.Expr | None = None) -> pl.Expr:
     recapture amounts the event's Roth account still holds (``pool_irr_recapture_cents``), across
     its legs in ``distribution_id`` order. Needs the frame of
     :func:`transforms.allocation.sort_for_allocation` (cash legs of a pool by ``distribution_id``).
-    ``eligible`` may name a column already holding :func:`box10_eligible`.
+    ``eligible`` may name a column already holding :func:`box10_eligible`; ``w``: how sums over the
+    pool are read (:class:`transforms.allocation.Windows`).
     """
     eligible = box10_eligible() if eligible is None else eligible
     base = pl.when(eligible).then(pl.col("basis_cents")).otherwise(0)
-    before = sum_before_within(base)
+    before = w.before(base)
     return (pl.col("pool_irr_recapture_cents") - before).clip(0, None).clip(None, base).cast(pl.Int64)
 
 
-def foreign_source_part() -> pl.Expr:
+def foreign_source_part(wide: bool = True) -> pl.Expr:
     """Foreign-source part of box 2a: ``box2a × F / U`` rounded half-up, F and U summing
     ``foreign_source_cents`` and ``value_cents − basis_cents`` over the contracts of the leg's pool
     that the event draws on (outputs.md; seed article 000: it lets the payee use foreign tax credits,
-    §904). Bounded by box 2a; 0 where U is not positive.
+    §904). Bounded by box 2a; 0 where U is not positive. ``wide``: see
+    :func:`transforms.money.mul_div_half_up`.
     """
-    share = mul_div_half_up(pl.col("box2a_cents"), pl.col("pool_foreign_cents"), pl.col("pool_untaxed_cents"))
+    share = mul_div_half_up(
+        pl.col("box2a_cents"), pl.col("pool_foreign_cents"), pl.col("pool_untaxed_cents"), wide
+    )
     return share.clip(0, None).clip(None, pl.col("box2a_cents")).cast(pl.Int64)

@@ -22,10 +22,17 @@ DEST = pl.col("destination")
 REASON = pl.col("reason")
 
 
-def numeric_code(p: TaxParameters, at_59_half: pl.Expr | None = None) -> pl.Expr:
+NUMERIC_CODES = ("1", "2", "3", "4", "7")
+"""The numeric codes :func:`numeric_code` gives."""
+
+
+def numeric_code(
+    p: TaxParameters, at_59_half: pl.Expr | None = None, in_year_of_age: pl.Expr | None = None
+) -> pl.Expr:
     """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; outputs.md):
     4 death; 7 at 59½ or older; 3 disabled; 2 a §72(t) exception is known; otherwise 1.
-    ``at_59_half`` may name a column already holding :func:`is_59_half_on_payment` (faster).
+    ``at_59_half`` may name a column already holding :func:`is_59_half_on_payment`, and
+    ``in_year_of_age`` one holding :func:`transforms.exceptions.separation_in_year_of_age` (faster).
     """
     at_59_half = is_59_half_on_payment(p) if at_59_half is None else at_59_half
     return (
@@ -35,7 +42,7 @@ def numeric_code(p: TaxParameters, at_59_half: pl.Expr | None = None) -> pl.Expr
         .then(pl.lit("7"))
         .when(is_disabled())
         .then(pl.lit("3"))
-        .when(known_72t_exception(p))
+        .when(known_72t_exception(p, in_year_of_age))
         .then(pl.lit("2"))
         .otherwise(pl.lit("1"))
     )
@@ -132,6 +139,22 @@ def _index(column: str, domain: pl.Series) -> pl.Expr:
     return index.cast(pl.UInt64).fill_null(domain.len() - 1)
 
 
+def _domain_and_index(
+    legs: pl.DataFrame, column: str, known: tuple[str, ...] | None
+) -> tuple[pl.Series, pl.Series]:
+    """:func:`_domain` and :func:`_index` of ``column``. With ``known`` (the values the spec lists
+    for a text column), the domain is that list with ``None`` last, provided every value is one of
+    them: the positions come from one cast, with no scan for the values present."""
+    series = legs.get_column(column)
+    if known is not None and series.dtype == pl.String:
+        listed = series.cast(pl.Enum(known), strict=False)
+        if listed.null_count() == series.null_count():
+            index = listed.to_physical().cast(pl.UInt64).fill_null(len(known))
+            return pl.Series(column, [*known, None], pl.String), index
+    domain = _domain(legs, column)
+    return domain, legs.select(_index(column, domain)).to_series()
+
+
 def code_table(p: TaxParameters, domains: dict[str, pl.Series]) -> pl.DataFrame:
     """Box 7 for every combination of the :data:`CODE_INPUTS` values in ``domains``, coded by
     :func:`distribution_codes` itself (outputs.md, "Which box 7 code"): a few thousand rows at most,
@@ -155,12 +178,18 @@ def code_table(p: TaxParameters, domains: dict[str, pl.Series]) -> pl.DataFrame:
     )
 
 
-def distribution_codes_by_table(p: TaxParameters, legs: pl.DataFrame) -> pl.DataFrame:
+def distribution_codes_by_table(
+    p: TaxParameters, legs: pl.DataFrame, known: dict[str, tuple[str, ...]] | None = None
+) -> pl.DataFrame:
     """:func:`distribution_codes` for every leg (outputs.md), read from :func:`code_table` at the
     position of the leg's combination of inputs: the same strings, without building them leg by
     leg; and ``_codes_bad``, true where the entry cannot be reported (:func:`needs_three_codes` or
-    not :func:`codes_are_valid`). ``legs`` holds the :data:`CODE_INPUTS` columns."""
-    domains = {column: _domain(legs, column) for column in CODE_INPUTS}
+    not :func:`codes_are_valid`). ``legs`` holds the :data:`CODE_INPUTS` columns; ``known`` may
+    list the values a text column can take (the spec's lists; :func:`_domain`): no scan for the
+    values present."""
+    known = known or {}
+    indexed = {column: _domain_and_index(legs, column, known.get(column)) for column in CODE_INPUTS}
+    domains = {column: domain for column, (domain, _) in indexed.items()}
     combinations = 1
     for domain in domains.values():
         combinations *= domain.len()
@@ -170,8 +199,8 @@ def distribution_codes_by_table(p: TaxParameters, legs: pl.DataFrame) -> pl.Data
         ).with_columns((needs_three_codes() | ~codes_are_valid()).alias("_codes_bad"))
     position = pl.lit(0, pl.UInt64)
     for column in CODE_INPUTS:
-        position = position * domains[column].len() + _index(column, domains[column])
-    at = legs.select(position.alias("_at")).get_column("_at")
+        position = position * domains[column].len() + pl.lit(indexed[column][1])
+    at = pl.select(position.alias("_at")).get_column("_at")
     table = code_table(p, domains).select(
         "distribution_codes", (needs_three_codes() | ~codes_are_valid()).alias("_codes_bad")
     )

@@ -19,13 +19,23 @@ participant, plan, payee and contract row. :func:`compute` is :func:`with_forms`
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import polars as pl
 
+from contracts.extract import CONTRACTS, DESTINATIONS, REASONS
 from transforms import allocation, basis, boxes, codes, explain, forms, roth
-from transforms.exceptions import date_reaching_59_half, is_59_half_on_payment, paid_because_of_death
+from transforms.exceptions import (
+    date_reaching_59_half,
+    is_59_half_on_payment,
+    paid_because_of_death,
+    separation_in_year_of_age,
+)
 from transforms.lookup import row_of
+from transforms.money import fits_narrow
 from transforms.params import TaxParameters
 
 DISTRIBUTION_COLUMNS = [
@@ -90,7 +100,20 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     )
     rows = single_chunk(rows)
     eid = dense_id(rows.get_column("event_id")).cast(pl.UInt32).alias("_eid")
-    return rows.with_columns(eid).with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
+    rows = rows.with_columns(eid)
+    if eid.is_sorted():  # each event's rows together (numbered by first appearance)
+        return rows.with_columns(sum_over_runs(pl.col("value_cents"), pl.col("_eid")).alias("_held"))
+    return rows.with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
+
+
+def sum_over_runs(values: pl.Expr, runs: pl.Expr) -> pl.Expr:
+    """The sum of ``values`` over each run of rows with equal ``runs``, broadcast to the run's rows,
+    where ``runs`` numbers the runs 0, 1, 2, ... in row order (sorted, dense): the running sum read
+    at the runs' last rows — no hashing. Integer sums wrap like polars' own ``sum``, so each run's
+    sum is exact whenever it fits."""
+    last = (runs != runs.shift(-1)).fill_null(True)
+    at_ends = values.cum_sum().filter(last)
+    return (at_ends - at_ends.shift(1, fill_value=0)).gather(runs)
 
 
 def own_payee_rows(tables: dict[str, pl.DataFrame]) -> pl.Series:
@@ -103,8 +126,9 @@ def _participants(
 ) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
     row (``own``: :func:`own_payee_rows`), in the participants' row order; given ``p``, also
-    ``_date_59_half`` (:func:`transforms.exceptions.date_reaching_59_half`, once per participant
-    rather than per leg)."""
+    ``_date_59_half`` (:func:`transforms.exceptions.date_reaching_59_half`) and ``_separation_age``
+    (:func:`transforms.exceptions.separation_in_year_of_age`), once per participant rather than per
+    leg."""
     participants = tables["participants"]
     own = own_payee_rows(tables) if own is None else own
     facts = participants.select(
@@ -117,15 +141,18 @@ def _participants(
     ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
     if p is None:
         return facts
-    return facts.with_columns(date_reaching_59_half(p).alias("_date_59_half"))
+    return facts.with_columns(
+        date_reaching_59_half(p).alias("_date_59_half"),
+        separation_in_year_of_age(p).alias("_separation_age"),
+    )
 
 
 def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with every column in one chunk: frames whose columns are chunked alike are cheap to
-    extend and gather from (a column at a time: ``DataFrame.rechunk`` also compacts text buffers)."""
+    extend and gather from (``DataFrame.rechunk`` copies the columns in parallel)."""
     if max(frame.n_chunks("all"), default=1) == 1:
         return frame
-    return pl.DataFrame([column.rechunk() for column in frame.get_columns()])
+    return frame.rechunk()
 
 
 PLAN_COLUMNS = ["plan_type", "payer_tin", "pre1987_recovery"]
@@ -169,6 +196,13 @@ def payee_rows(
     return rows
 
 
+def in_distribution_order(distributions: pl.DataFrame) -> pl.DataFrame:
+    """The disbursements in ``distribution_id`` order (the order of the outputs), each column in one
+    chunk, without the extract's row numbers."""
+    d = single_chunk(distributions.drop("_row", strict=False))
+    return d if d.get_column("distribution_id").is_sorted() else d.sort("distribution_id")
+
+
 def matched(
     tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None, own: pl.Series | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -176,9 +210,7 @@ def matched(
     participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
     ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`; given ``own``,
     the payees through the participants' own payee rows, :func:`payee_rows`)."""
-    d = single_chunk(tables["distributions"].drop("_row", strict=False))
-    if not d.get_column("distribution_id").is_sorted():
-        d = d.sort("distribution_id")
+    d = in_distribution_order(tables["distributions"])
     part = row_of(d, tables["participants"], ["participant_id"], "_part")
     ids = [
         part,
@@ -264,26 +296,30 @@ def enrich(tables: dict[str, pl.DataFrame]) -> pl.LazyFrame:
     return joined(tables).lazy()
 
 
-def contract_facts(contract_sorted: bool = False) -> list[list[pl.Expr]]:
+def contract_facts(contract_sorted: bool = False, wide: bool = True) -> list[list[pl.Expr]]:
     """Per leg, its contract's draw D in the event and the basis that draw recovers (§72(e)(8)),
     as stages of expressions over the legs joined with :func:`contract_rows`.
 
     The draw is a sum over the event's legs on the same contract (``_crow``); every leg of a contract
     carries the same contract figures; ``_first_of_contract`` marks one of them so that pool totals
     count each contract once. ``contract_sorted``: the legs come in ``_crow`` order (the usual case
-    when both files list events in the same order), so the sums run over runs of rows.
+    when both files list events in the same order), so the sums run over runs of rows. ``wide``:
+    the last stage's products in Int128 (:func:`transforms.money.fits_narrow` says when Int64 is
+    exact).
     """
     crow = pl.col("_crow").set_sorted() if contract_sorted else pl.col("_crow")
     first = (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
+    amount = pl.col("amount_cents")
+    draw = sum_over_runs(amount, crow.rle_id()) if contract_sorted else amount.sum().over(crow)
     return [
         [
-            pl.col("amount_cents").sum().over(crow).alias("draw_cents"),
+            draw.alias("draw_cents"),
             first.alias("_first_of_contract"),
             pl.col("contract_basis_cents").alias("basis_cents"),
         ],
         [basis.pre1987_tier().alias("pre1987_tier_cents")],
         [
-            basis.basis_recovered(pl.col("pre1987_tier_cents")).alias("contract_basis_recovered_cents"),
+            basis.basis_recovered(pl.col("pre1987_tier_cents"), wide).alias("contract_basis_recovered_cents"),
             basis.takes_whole_contract().alias("whole_contract"),
         ],
     ]
@@ -314,23 +350,19 @@ def pool_parts() -> list[pl.Expr]:
     ]
 
 
-def pool_totals() -> list[pl.Expr]:
+def pool_totals(w: allocation.Windows = allocation.RUNS) -> list[pl.Expr]:
     """Per event and pool, over the contracts the event draws on (each counted once, see
     :func:`pool_parts`): the pre-tax total, the foreign-source and untaxed totals (outputs.md
     foreign-source formula) and the Roth recapture amounts. Frame in allocation order."""
-    return [allocation.pool_sum(pl.col(part)).alias(total) for total, part in POOL_TOTALS.items()]
+    return [w.pool(pl.col(part)).alias(total) for total, part in POOL_TOTALS.items()]
 
 
-def event_closes() -> pl.Expr:
+def event_closes(w: allocation.Windows = allocation.RUNS) -> pl.Expr:
     """Per event: it draws every contract the payee holds down to zero. Each draw is at most its
     contract's value (contracts.validate), so this holds exactly when the event's total draw equals
     the total value of its contract rows (i1099r box 2b; outputs.md). Frame in allocation order
-    (``_ev_start`` marks each event's first row)."""
-    start = pl.col("_ev_start")
-    before = pl.col("amount_cents").cum_sum() - pl.col("amount_cents")
-    end_sum = pl.when(start.shift(-1).fill_null(True)).then(pl.col("amount_cents").cum_sum()).backward_fill()
-    drawn = end_sum - pl.when(start).then(before).forward_fill()
-    return (drawn == pl.col("_held")).fill_null(False)
+    (``_ev_start`` marks each event's first row), or ``w`` :data:`transforms.allocation.ALONE`."""
+    return (w.event(pl.col("amount_cents")) == pl.col("_held")).fill_null(False)
 
 
 ALLOCATION_INPUTS = [
@@ -353,26 +385,34 @@ ALLOCATION_OUTPUTS = [
 ]
 
 
-def allocate(legs: pl.DataFrame) -> pl.DataFrame:
-    """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, computed
-    on a narrow copy of the legs in allocation order, returned in the legs' order."""
-    narrow = legs.select(ALLOCATION_INPUTS).with_columns(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")
+def _allocated(frame: pl.DataFrame, w: allocation.Windows) -> pl.DataFrame:
+    """The :data:`ALLOCATION_OUTPUTS` columns added to ``frame``: in allocation order for
+    :data:`transforms.allocation.RUNS`, any order for :data:`transforms.allocation.ALONE`."""
+    return (
+        frame.with_columns(pool_totals(w))
+        .with_columns(
+            w.pool(pl.when(allocation.is_direct_rollover()).then(pl.col("amount_cents")).otherwise(0)).alias(
+                "pool_rollover_cents"
+            )
+        )
+        .pipe(allocation.allocate_in_order, w)
+        .with_columns(
+            boxes.box10_irr_recapture(pl.col("_box10_eligible"), w).alias("box10_cents"),
+            event_closes(w).alias("closes"),
+        )
     )
-    ordered = allocation.sort_for_allocation(narrow, "_pool_key")
-    done = (
-        ordered.with_columns(pool_totals())
-        .with_columns(
-            allocation.pool_sum(
-                pl.when(allocation.is_direct_rollover()).then(pl.col("amount_cents")).otherwise(0)
-            ).alias("pool_rollover_cents"),
-            (pl.col("_eid") != pl.col("_eid").shift(1)).fill_null(True).alias("_ev_start"),
-        )
-        .pipe(allocation.allocate_in_order)
-        .with_columns(
-            boxes.box10_irr_recapture(pl.col("_box10_eligible")).alias("box10_cents"),
-            event_closes().alias("closes"),
-        )
+
+
+def allocate_in_runs(narrow: pl.DataFrame) -> pl.DataFrame:
+    """The :data:`ALLOCATION_OUTPUTS` of legs (:data:`ALLOCATION_INPUTS`, in ``distribution_id``
+    order) sorted once in allocation order (:func:`transforms.allocation.sort_for_allocation`),
+    returned in the legs' order."""
+    ordered = allocation.sort_for_allocation(
+        narrow.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")), "_pool_key"
+    )
+    done = _allocated(
+        ordered.with_columns((pl.col("_eid") != pl.col("_eid").shift(1)).fill_null(True).alias("_ev_start")),
+        allocation.RUNS,
     )
     # back in the legs' order: allocation row i holds leg _pos[i]
     pos = done.get_column("_pos")
@@ -382,6 +422,37 @@ def allocate(legs: pl.DataFrame) -> pl.DataFrame:
         .scatter(pos, pl.int_range(pos.len(), eager=True, dtype=pl.UInt32))
     )
     return done.select(pl.col(ALLOCATION_OUTPUTS).gather(back))
+
+
+def alone_in_event(eid: pl.Series) -> pl.Series:
+    """True on the legs that are the only leg of their event (``_eid``): neighbours compared when
+    each event's legs are together, a hash count otherwise."""
+    if not eid.is_sorted():
+        return eid.is_unique()
+    return pl.select(
+        ((eid != eid.shift(1)).fill_null(True) & (eid != eid.shift(-1)).fill_null(True)).alias("alone")
+    ).to_series()
+
+
+def allocate(legs: pl.DataFrame) -> pl.DataFrame:
+    """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, in the
+    legs' order. The formulas are the same for every leg (:mod:`transforms.allocation`); how sums
+    over other legs are read is not: a leg alone in its event is its own pool and event
+    (:data:`transforms.allocation.ALONE`, no sort), the legs of the other events are sorted in
+    allocation order (:func:`allocate_in_runs`). Both are computed on narrow copies; the second
+    overwrites the first's rows of the events with several legs."""
+    narrow = legs.select(ALLOCATION_INPUTS)
+    alone = alone_in_event(narrow.get_column("_eid"))
+    if not alone.any():
+        return allocate_in_runs(narrow)
+    single = _allocated(narrow, allocation.ALONE).select(ALLOCATION_OUTPUTS)
+    if alone.all():
+        return single
+    shared = (~alone).arg_true()
+    runs = allocate_in_runs(narrow[shared])
+    columns = single.get_columns()
+    del single  # the columns alone own their buffers: each scatter writes in place
+    return pl.DataFrame([column.scatter(shared, runs.get_column(column.name)) for column in columns])
 
 
 REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
@@ -423,18 +494,28 @@ def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
         if "_date_59_half" in frame.columns
         else is_59_half_on_payment(p)
     )
+    separation = pl.col("_separation_age") if "_separation_age" in frame.columns else None
     facts = frame.with_columns(at_59_half.alias("_59_half")).with_columns(
-        codes.numeric_code(p, pl.col("_59_half")).alias("numeric_code"),
+        codes.numeric_code(p, pl.col("_59_half"), separation).alias("numeric_code"),
         paid_because_of_death().alias("_death"),
         codes.corrective_in_payment_year().alias("_corrective_8"),
     )
     return pl.concat(
         [
             facts.select("numeric_code", "_death", "_corrective_8", "_59_half"),
-            codes.distribution_codes_by_table(p, facts),
+            codes.distribution_codes_by_table(p, facts, KNOWN_CODE_VALUES),
         ],
         how="horizontal",
     )
+
+
+KNOWN_CODE_VALUES = {
+    "numeric_code": codes.NUMERIC_CODES,
+    "contract": CONTRACTS,
+    "destination": DESTINATIONS,
+    "reason": REASONS,
+}
+"""The values box 7's text inputs take in a validated extract (extract.md; :mod:`contracts.extract`)."""
 
 
 def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
@@ -451,20 +532,69 @@ def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([d.filter(bad).select("distribution_id", "event_id"), rule], how="horizontal")
 
 
+@dataclass(frozen=True)
+class Matched:
+    """The disbursements matched once with the rows they refer to (:func:`match_legs`): the narrow
+    tables the engine reads (:func:`read_columns`), the contract rows (:func:`contract_rows`), each
+    participant's own payee row (:func:`own_payee_rows`), the disbursements in ``distribution_id``
+    order (``d``) and their row numbers in the other tables (``ids``: ``_part``, ``_plan``,
+    ``_payee``, ``_crow``)."""
+
+    tables: dict[str, pl.DataFrame]
+    rows: pl.DataFrame
+    own: pl.Series
+    d: pl.DataFrame
+    ids: pl.DataFrame
+
+    def slice(self, offset: int, length: int) -> Matched:
+        """The same match for a run of consecutive disbursements (zero-copy)."""
+        return Matched(
+            self.tables, self.rows, self.own, self.d.slice(offset, length), self.ids.slice(offset, length)
+        )
+
+
+def match_legs(tables: dict[str, pl.DataFrame], threads: int = 1) -> Matched:
+    """Match every disbursement with its participant, plan, payee and contract row, once for the
+    whole batch (as :func:`matched` does); the tables must be validated (:func:`_require_joined`).
+    With ``threads`` > 1 the contract rows are built and matched on a second thread while the
+    participants, plans and payees are matched: the same rows either way."""
+    if threads <= 1:
+        tables = read_columns(tables)
+        rows = contract_rows(tables["contracts"])
+        own = own_payee_rows(tables)
+        d, ids = matched(tables, rows, own)
+        _require_joined(ids)
+        return Matched(tables, rows, own, d, ids)
+    tables = read_columns(tables)
+    with ThreadPoolExecutor(1, thread_name_prefix="prorata-match") as side:
+        rows_done = side.submit(contract_rows, tables["contracts"])
+        own_done = side.submit(own_payee_rows, tables)
+        d = in_distribution_order(tables["distributions"])
+        crow_done = side.submit(lambda: contract_row_of(d, rows_done.result()))
+        part = row_of(d, tables["participants"], ["participant_id"], "_part")
+        plan = row_of(d, tables["plans"], ["plan_id"], "_plan")
+        own = own_done.result()
+        ids = pl.DataFrame([part, plan, payee_rows(d, tables, part, own), crow_done.result()])
+        rows = rows_done.result()
+    _require_joined(ids)
+    return Matched(tables, rows, own, d, ids)
+
+
 def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The legs with every fact the rules read, and the legs set aside (:func:`uncodable`).
+    """The legs with every fact the rules read, and the legs set aside (:func:`facts_of`)."""
+    return facts_of(match_legs(tables), p)
+
+
+def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The legs of ``m`` with every fact the rules read, and the legs set aside (:func:`uncodable`).
 
     Box 7 (i1099r, Guide to Distribution Codes) is decided first, on the few columns it reads, so
     that the events that cannot be reported leave before the other columns are gathered. The rest:
     the joined rows (:func:`joined`), the contract draw and its basis recovery
     (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool (:func:`pool_parts`)
     and the Roth test (§402A(d)(2))."""
-    tables = read_columns(tables)
-    rows = contract_rows(tables["contracts"])
-    own = own_payee_rows(tables)
-    d, ids = matched(tables, rows, own)
-    _require_joined(ids)
-    person = _participants(tables, p, own)[ids.get_column("_part")]
+    tables, rows, d, ids = m.tables, m.rows, m.d, m.ids
+    person = _participants(tables, p, m.own)[ids.get_column("_part")]
     plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
     coded = box7(pl.concat([d.select(CODE_INPUTS), person, plan], how="horizontal"), p)
     rejected = uncodable(d, coded)
@@ -473,7 +603,7 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
         keep = ~eid.is_in(eid.filter(coded.get_column("_codes_bad")).unique().implode())
         d, ids, person, plan, coded = (f.filter(keep) for f in (d, ids, person, plan, coded))
     d, ids, coded = (single_chunk(f) for f in (d, ids, coded))
-    person, plan = (single_chunk(f) for f in (person.drop("_date_59_half"), plan))
+    person, plan = (single_chunk(f) for f in (person.drop("_date_59_half", "_separation_age"), plan))
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
     legs = pl.concat(
         [
@@ -490,8 +620,12 @@ def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.Dat
     legs = _with_leg_columns(legs).with_columns(
         (pl.col("_eid").cast(pl.UInt64) * 2 + pl.col("roth").cast(pl.UInt64)).alias("_pool_key"),
     )
-    for stage in contract_facts(legs.get_column("_crow").is_sorted()):
+    contract_sorted = legs.get_column("_crow").is_sorted()
+    *first, _ = contract_facts(contract_sorted)
+    for stage in first:
         legs = legs.with_columns(stage)
+    wide = not fits_narrow(legs, ["draw_cents", "basis_cents", "value_cents", "pre1987_tier_cents"])
+    legs = legs.with_columns(contract_facts(contract_sorted, wide)[-1])
     legs = legs.drop("basis_cents").with_columns(
         *pool_parts(),
         roth.roth_qualified(p, pl.col("_59_half")).alias("roth_qualified"),
@@ -504,11 +638,12 @@ def split(legs: pl.DataFrame) -> pl.DataFrame:
     """The Notice 2014-54 split of every leg and boxes 2a, 5, 10 and the foreign-source part
     (:mod:`transforms.allocation`, :mod:`transforms.boxes`)."""
     legs = legs.with_columns(boxes.box10_eligible().alias("_box10_eligible"))
-    legs = pl.concat([legs, allocate(legs)], how="horizontal")
-    return legs.with_columns(
+    legs = pl.concat([legs, allocate(legs)], how="horizontal").with_columns(
         boxes.box2a_taxable_amount().alias("box2a_cents"),
         boxes.box5_employee_contributions().alias("box5_cents"),
-    ).with_columns(boxes.foreign_source_part().alias("foreign_source_cents"))
+    )
+    wide = not fits_narrow(legs, ["box2a_cents", "pool_foreign_cents", "pool_untaxed_cents"])
+    return legs.with_columns(boxes.foreign_source_part(wide).alias("foreign_source_cents"))
 
 
 @dataclass(frozen=True)
@@ -521,13 +656,37 @@ class CodedLegs:
     extra: list[str]
 
 
-def split_and_code(tables: dict[str, pl.DataFrame], p: TaxParameters) -> CodedLegs:
-    """Split every disbursement and code it: everything :func:`compute` does before the forms."""
-    extra = [
-        c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
-    ]
-    extra = [c for c in extra if c not in _INPUT_COLUMNS]
-    legs, rejected = leg_facts(tables, p)
+def engine_threads() -> int:
+    """How many runs of events :func:`split_and_code` splits and codes at once: the environment's
+    ``PRORATA_ENGINE_THREADS``, else polars' thread pool size. The result does not depend on it."""
+    return max(1, int(os.environ.get("PRORATA_ENGINE_THREADS") or pl.thread_pool_size()))
+
+
+MIN_PART_ROWS = 50_000
+"""Below this many disbursements a batch is not cut (threads would cost more than they save)."""
+
+
+def event_cuts(m: Matched, parts: int, min_rows: int = MIN_PART_ROWS) -> list[tuple[int, int]]:
+    """Up to ``parts`` runs of consecutive disbursements of ``m`` of about equal size, as (offset,
+    length), each holding whole events: every event's legs lie in one run, so the runs can be split
+    and coded apart (every rule reads the leg, its contract rows, its pool or its event, never
+    another event). Possible when the disbursements list each event's legs together — the event
+    numbers of the legs are sorted — otherwise (or below ``min_rows`` a run) one run."""
+    n = m.d.height
+    parts = min(parts, n // max(min_rows, 1))
+    if parts <= 1:
+        return [(0, n)]
+    eid = m.rows.get_column("_eid").gather(m.ids.get_column("_crow"))
+    if not eid.is_sorted():
+        return [(0, n)]
+    targets = eid.gather([n * k // parts for k in range(1, parts)])
+    starts = eid.search_sorted(targets, side="left").to_list()
+    bounds = sorted({0, *starts} - {n}) + [n]
+    return [(a, b - a) for a, b in pairwise(bounds)]
+
+
+def _code_part(m: Matched, p: TaxParameters, extra: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    legs, rejected = facts_of(m, p)
     wanted = [
         *DISTRIBUTION_COLUMNS,
         *extra,
@@ -537,13 +696,43 @@ def split_and_code(tables: dict[str, pl.DataFrame], p: TaxParameters) -> CodedLe
         *WORK_COLUMNS,
     ]
     legs = legs.select(list(dict.fromkeys(c for c in wanted if c in legs.columns)))
-    return CodedLegs(split(legs), rejected, extra)
+    return split(legs), rejected
+
+
+def split_and_code(
+    tables: dict[str, pl.DataFrame],
+    p: TaxParameters,
+    threads: int | None = None,
+    min_part_rows: int = MIN_PART_ROWS,
+) -> CodedLegs:
+    """Split every disbursement and code it: everything :func:`compute` does before the forms.
+
+    The disbursements are matched once (:func:`match_legs`); then runs of whole events
+    (:func:`event_cuts`) are split and coded at once on ``threads`` threads (default
+    :func:`engine_threads`; polars works outside the interpreter lock; runs of at least
+    ``min_part_rows``) and put back in order: the legs are the same, row for row, whatever the
+    number of threads."""
+    extra = [
+        c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
+    ]
+    extra = [c for c in extra if c not in _INPUT_COLUMNS]
+    threads = engine_threads() if threads is None else threads
+    m = match_legs(tables, threads if tables["distributions"].height >= min_part_rows else 1)
+    cuts = event_cuts(m, threads, min_part_rows)
+    if len(cuts) == 1:
+        legs, rejected = _code_part(m, p, extra)
+        return CodedLegs(legs, rejected, extra)
+    with ThreadPoolExecutor(len(cuts), thread_name_prefix="prorata-engine") as pool:
+        done = list(pool.map(lambda cut: _code_part(m.slice(*cut), p, extra), cuts))
+    legs = pl.concat([legs for legs, _ in done], rechunk=False)
+    rejected = pl.concat([rejected for _, rejected in done])
+    return CodedLegs(legs, rejected, extra)
 
 
 def with_forms(coded: CodedLegs) -> EngineResult:
     """Group the coded legs into forms (:func:`transforms.forms.build_forms`) and cut the outputs."""
     legs = coded.legs
-    built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
+    built = forms.build_forms(single_chunk(legs.select(forms.LEG_COLUMNS)))
     kept = legs.with_columns(built.form_id, built.form_row).drop(
         "_pool_key",
         "_box10_eligible",

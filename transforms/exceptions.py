@@ -49,23 +49,32 @@ def is_disabled() -> pl.Expr:
     return pl.col("disabled")
 
 
-def separated_in_or_after_year_of_55(p: TaxParameters) -> pl.Expr:
-    """§72(t)(2)(A)(v): separation from service in or after the year the participant reaches 55 (the
-    IRS reading, Tax Topic 558, i1099r code 2); 50 for a qualified public safety employee
-    (§72(t)(10)), as the recordkeeper flags it. The separation must precede the payment.
-    """
+def separation_in_year_of_age(p: TaxParameters) -> pl.Expr:
+    """The participant's separation from service falls in or after the year they reach 55, or 50
+    for a qualified public safety employee (§72(t)(2)(A)(v), (10); Tax Topic 558): a fact of the
+    participant alone, computed once per participant by the engine. Null without a separation."""
     age = (
         pl.when(pl.col("public_safety_employee"))
         .then(p.public_safety_separation_age)
         .otherwise(p.separation_age)
     )
     return (
+        pl.col("separation_date").dt.year().cast(pl.Int64)
+        >= pl.col("date_of_birth").dt.year().cast(pl.Int64) + age
+    )
+
+
+def separated_in_or_after_year_of_55(p: TaxParameters, in_year_of_age: pl.Expr | None = None) -> pl.Expr:
+    """§72(t)(2)(A)(v): separation from service in or after the year the participant reaches 55 (the
+    IRS reading, Tax Topic 558, i1099r code 2); 50 for a qualified public safety employee
+    (§72(t)(10)), as the recordkeeper flags it. The separation must precede the payment.
+    ``in_year_of_age`` may name a column already holding :func:`separation_in_year_of_age`.
+    """
+    in_year_of_age = separation_in_year_of_age(p) if in_year_of_age is None else in_year_of_age
+    return (
         pl.col("separation_date").is_not_null()
         & (pl.col("separation_date") <= pl.col("payment_date"))
-        & (
-            pl.col("separation_date").dt.year().cast(pl.Int64)
-            >= pl.col("date_of_birth").dt.year().cast(pl.Int64) + age
-        )
+        & in_year_of_age
     ).fill_null(False)
 
 
@@ -81,8 +90,10 @@ def qdro_payment() -> pl.Expr:
     return pl.col("reason") == "qdro"
 
 
-def known_72t_exception(p: TaxParameters) -> pl.Expr:
+def known_72t_exception(p: TaxParameters, in_year_of_age: pl.Expr | None = None) -> pl.Expr:
     """An exception to the 10% additional tax is known (i1099r code 2 list): separation in or after
     the year of 55 (50), a QDRO payment, governmental 457(b) money not from a rollover source.
+    ``in_year_of_age``: see :func:`separated_in_or_after_year_of_55`.
     """
-    return separated_in_or_after_year_of_55(p) | qdro_payment() | governmental_457b_outside_72t()
+    separated = separated_in_or_after_year_of_55(p, in_year_of_age)
+    return separated | qdro_payment() | governmental_457b_outside_72t()
