@@ -32,7 +32,7 @@ def validated(tmp_path_factory) -> tuple[dict[str, pl.DataFrame], TaxParameters]
 
 def test_runs_of_events_coded_on_threads_give_the_legs_of_one_thread_row_for_row(validated):
     tables, p = validated
-    cuts = engine.event_cuts(engine.match_legs(tables), 4, min_rows=100)
+    cuts = engine.event_cuts(engine.match_legs(tables, p), 4, min_rows=100)
     assert len(cuts) == 4
     one = engine.split_and_code(tables, p, threads=1)
     four = engine.split_and_code(tables, p, threads=4, min_part_rows=100)
@@ -43,7 +43,7 @@ def test_runs_of_events_coded_on_threads_give_the_legs_of_one_thread_row_for_row
 
 def test_the_runs_hold_whole_events_and_cover_every_disbursement_once(validated):
     tables, _ = validated
-    m = engine.match_legs(tables, threads=2)
+    m = engine.match_legs(tables, TaxParameters.for_year(2025), threads=2)
     cuts = engine.event_cuts(m, 5, min_rows=100)
     assert cuts[0][0] == 0
     assert sum(length for _, length in cuts) == m.d.height
@@ -55,7 +55,7 @@ def test_the_runs_hold_whole_events_and_cover_every_disbursement_once(validated)
 
 def test_a_batch_smaller_than_two_runs_is_not_cut(validated):
     tables, _ = validated
-    m = engine.match_legs(tables)
+    m = engine.match_legs(tables, TaxParameters.for_year(2025))
     assert engine.event_cuts(m, 4) == [(0, m.d.height)]  # 4,000 rows: under MIN_PART_ROWS
     assert engine.event_cuts(m, 1, min_rows=1) == [(0, m.d.height)]
 
@@ -75,7 +75,7 @@ def test_events_whose_legs_are_not_listed_together_are_coded_in_one_run(validate
             .alias("distribution_id")
         ),
     }
-    m = engine.match_legs(moved)
+    m = engine.match_legs(moved, p)
     assert engine.event_cuts(m, 4, min_rows=100) == [(0, m.d.height)]
     one = engine.split_and_code(moved, p, threads=1)
     four = engine.split_and_code(moved, p, threads=4, min_part_rows=100)

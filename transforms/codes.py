@@ -6,6 +6,8 @@ every entry produced is checked against the cited table of :mod:`transforms.box7
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from transforms.box7 import is_valid_combination
@@ -15,6 +17,7 @@ from transforms.exceptions import (
     known_72t_exception,
     paid_because_of_death,
 )
+from transforms.lookup import position_in
 from transforms.params import TaxParameters
 
 ROTH = pl.col("contract") == "roth"
@@ -147,9 +150,9 @@ def _domain_and_index(
     them: the positions come from one cast, with no scan for the values present."""
     series = legs.get_column(column)
     if known is not None and series.dtype == pl.String:
-        listed = series.cast(pl.Enum(known), strict=False)
+        listed = position_in(series, known)
         if listed.null_count() == series.null_count():
-            index = listed.to_physical().cast(pl.UInt64).fill_null(len(known))
+            index = listed.cast(pl.UInt64).fill_null(len(known))
             return pl.Series(column, [*known, None], pl.String), index
     domain = _domain(legs, column)
     return domain, legs.select(_index(column, domain)).to_series()
@@ -201,10 +204,18 @@ def distribution_codes_by_table(
     for column in CODE_INPUTS:
         position = position * domains[column].len() + pl.lit(indexed[column][1])
     at = pl.select(position.alias("_at")).get_column("_at")
-    table = code_table(p, domains).select(
+    key = tuple((column, tuple(domain.to_list())) for column, domain in domains.items())
+    return _coded_table(p, key)[at]
+
+
+@functools.lru_cache(maxsize=16)
+def _coded_table(p: TaxParameters, key: tuple[tuple[str, tuple], ...]) -> pl.DataFrame:
+    """:func:`code_table` of the domains ``key`` (column, values) with ``_codes_bad``: the same
+    few thousand rows for every batch and run of a tax year, so built once."""
+    domains = {column: pl.Series(column, values) for column, values in key}
+    return code_table(p, domains).select(
         "distribution_codes", (needs_three_codes() | ~codes_are_valid()).alias("_codes_bad")
     )
-    return table[at]
 
 
 def needs_three_codes() -> pl.Expr:

@@ -34,7 +34,7 @@ from transforms.exceptions import (
     paid_because_of_death,
     separation_in_year_of_age,
 )
-from transforms.lookup import row_of
+from transforms.lookup import position_in, row_of
 from transforms.money import fits_narrow
 from transforms.params import TaxParameters
 
@@ -196,11 +196,17 @@ def payee_rows(
     return rows
 
 
-def in_distribution_order(distributions: pl.DataFrame) -> pl.DataFrame:
+LOOKUP_COLUMNS = ["distribution_id", "event_id", "participant_id", "plan_id", "payee_id", "contract"]
+"""The disbursement columns :func:`match_legs` reads: the keys matched with the other tables."""
+
+
+def in_distribution_order(distributions: pl.DataFrame, only: list[str] | None = None) -> pl.DataFrame:
     """The disbursements in ``distribution_id`` order (the order of the outputs), each column in one
-    chunk, without the extract's row numbers."""
-    d = single_chunk(distributions.drop("_row", strict=False))
-    return d if d.get_column("distribution_id").is_sorted() else d.sort("distribution_id")
+    chunk (given ``only``, just those columns: :func:`facts_of` copies the rest run by run, on its
+    thread), without the extract's row numbers."""
+    d = distributions.drop("_row", strict=False)
+    d = single_chunk(d) if only is None else d.with_columns(single_chunk(d.select(only)))
+    return d if d.get_column("distribution_id").is_sorted() else single_chunk(d.sort("distribution_id"))
 
 
 def matched(
@@ -252,9 +258,12 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
         fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
     if not fast:
         return row_of(d, rows, CONTRACT, "_crow")
-    kinds = pl.Enum(rows.get_column("contract").unique().sort())
-    width = len(kinds.categories)
-    slot = eid.cast(pl.UInt64) * width + rows.get_column("contract").cast(kinds).to_physical()
+    kinds = CONTRACTS  # validated contract kinds (extract.md); any other value: the general lookup
+    width = len(kinds)
+    kind_of_row = position_in(rows.get_column("contract"), kinds)
+    if kind_of_row.null_count():
+        return row_of(d, rows, CONTRACT, "_crow")
+    slot = eid.cast(pl.UInt64) * width + kind_of_row
     dense = (
         pl.Series("_crow", [None], pl.UInt32)
         .extend_constant(None, (eid[-1] + 1) * width - 1)
@@ -262,7 +271,7 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
     )
     if dense.len() - dense.null_count() != rows.height:  # a repeated (event, contract)
         return row_of(d, rows, CONTRACT, "_crow")
-    kind = d.get_column("contract").cast(kinds, strict=False).to_physical()
+    kind = position_in(d.get_column("contract"), kinds)
     return dense.gather(d_eid.cast(pl.UInt64) * width + kind).alias("_crow")
 
 
@@ -535,54 +544,56 @@ def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
 @dataclass(frozen=True)
 class Matched:
     """The disbursements matched once with the rows they refer to (:func:`match_legs`): the narrow
-    tables the engine reads (:func:`read_columns`), the contract rows (:func:`contract_rows`), each
-    participant's own payee row (:func:`own_payee_rows`), the disbursements in ``distribution_id``
-    order (``d``) and their row numbers in the other tables (``ids``: ``_part``, ``_plan``,
-    ``_payee``, ``_crow``)."""
+    tables the engine reads (:func:`read_columns`), the contract rows (:func:`contract_rows`), the
+    participants' facts (:func:`_participants`, with the tax year's dates), the disbursements in
+    ``distribution_id`` order (``d``) and their row numbers in the other tables (``ids``:
+    ``_part``, ``_plan``, ``_payee``, ``_crow``)."""
 
     tables: dict[str, pl.DataFrame]
     rows: pl.DataFrame
-    own: pl.Series
+    people: pl.DataFrame
     d: pl.DataFrame
     ids: pl.DataFrame
 
     def slice(self, offset: int, length: int) -> Matched:
         """The same match for a run of consecutive disbursements (zero-copy)."""
         return Matched(
-            self.tables, self.rows, self.own, self.d.slice(offset, length), self.ids.slice(offset, length)
+            self.tables, self.rows, self.people, self.d.slice(offset, length), self.ids.slice(offset, length)
         )
 
 
-def match_legs(tables: dict[str, pl.DataFrame], threads: int = 1) -> Matched:
+def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters, threads: int = 1) -> Matched:
     """Match every disbursement with its participant, plan, payee and contract row, once for the
-    whole batch (as :func:`matched` does); the tables must be validated (:func:`_require_joined`).
-    With ``threads`` > 1 the contract rows are built and matched on a second thread while the
-    participants, plans and payees are matched: the same rows either way."""
+    whole batch (as :func:`matched` does), and compute the participants' facts once; the tables
+    must be validated (:func:`_require_joined`). With ``threads`` > 1 the contract rows and the
+    participants' own payees are found on a second thread while the participants, plans and
+    payees are matched: the same rows either way."""
+    tables = read_columns(tables)
     if threads <= 1:
-        tables = read_columns(tables)
         rows = contract_rows(tables["contracts"])
         own = own_payee_rows(tables)
         d, ids = matched(tables, rows, own)
         _require_joined(ids)
-        return Matched(tables, rows, own, d, ids)
-    tables = read_columns(tables)
+        return Matched(tables, rows, _participants(tables, p, own), d, ids)
     with ThreadPoolExecutor(1, thread_name_prefix="prorata-match") as side:
         rows_done = side.submit(contract_rows, tables["contracts"])
         own_done = side.submit(own_payee_rows, tables)
-        d = in_distribution_order(tables["distributions"])
+        d = in_distribution_order(tables["distributions"], LOOKUP_COLUMNS)
         crow_done = side.submit(lambda: contract_row_of(d, rows_done.result()))
         part = row_of(d, tables["participants"], ["participant_id"], "_part")
         plan = row_of(d, tables["plans"], ["plan_id"], "_plan")
         own = own_done.result()
-        ids = pl.DataFrame([part, plan, payee_rows(d, tables, part, own), crow_done.result()])
+        payee = payee_rows(d, tables, part, own)
+        people = _participants(tables, p, own)
+        ids = pl.DataFrame([part, plan, payee, crow_done.result()])
         rows = rows_done.result()
     _require_joined(ids)
-    return Matched(tables, rows, own, d, ids)
+    return Matched(tables, rows, people, d, ids)
 
 
 def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The legs with every fact the rules read, and the legs set aside (:func:`facts_of`)."""
-    return facts_of(match_legs(tables), p)
+    return facts_of(match_legs(tables, p), p)
 
 
 def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -593,8 +604,8 @@ def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
     the joined rows (:func:`joined`), the contract draw and its basis recovery
     (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool (:func:`pool_parts`)
     and the Roth test (§402A(d)(2))."""
-    tables, rows, d, ids = m.tables, m.rows, m.d, m.ids
-    person = _participants(tables, p, m.own)[ids.get_column("_part")]
+    tables, rows, d, ids = m.tables, m.rows, single_chunk(m.d), m.ids
+    person = m.people[ids.get_column("_part")]
     plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
     coded = box7(pl.concat([d.select(CODE_INPUTS), person, plan], how="horizontal"), p)
     rejected = uncodable(d, coded)
@@ -717,7 +728,7 @@ def split_and_code(
     ]
     extra = [c for c in extra if c not in _INPUT_COLUMNS]
     threads = engine_threads() if threads is None else threads
-    m = match_legs(tables, threads if tables["distributions"].height >= min_part_rows else 1)
+    m = match_legs(tables, p, threads if tables["distributions"].height >= min_part_rows else 1)
     cuts = event_cuts(m, threads, min_part_rows)
     if len(cuts) == 1:
         legs, rejected = _code_part(m, p, extra)

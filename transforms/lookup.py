@@ -20,11 +20,24 @@ NEIGHBOURS = 8  # rows sharing a first key value compared one by one, before joi
 SMALL_TABLE = 4096  # a one-column key of a table this small is matched through an enumeration
 
 
-def _runs(column: pl.Series) -> pl.DataFrame:
-    """The runs of equal values of ``column``: ``value``, first row ``start`` and length ``len``."""
+def _run_marks(column: pl.Series) -> pl.Series:
+    """True on the first row of each run of equal values of ``column`` (nulls equal)."""
     n = column.len()
     starts = column.slice(1).ne_missing(column.slice(0, n - 1))
-    starts = pl.Series([True], dtype=pl.Boolean).append(starts)
+    return pl.Series([True], dtype=pl.Boolean).append(starts)
+
+
+def _runs(column: pl.Series, starts: pl.Series | None = None) -> pl.DataFrame:
+    """The runs of equal values of ``column``: ``value``, first row ``start`` and length ``len``
+    (``starts``: :func:`_run_marks` of the column, when already known). A column of distinct
+    values is its own runs: nothing is copied."""
+    n = column.len()
+    starts = _run_marks(column) if starts is None else starts
+    if starts.all():
+        start = pl.int_range(n, eager=True, dtype=pl.Int64)
+        return pl.DataFrame(
+            {"value": column, "start": start, "len": pl.repeat(1, n, dtype=pl.Int64, eager=True)}
+        )
     start = starts.arg_true().cast(pl.Int64)
     length = start.shift(-1, fill_value=n) - start
     return pl.DataFrame({"value": column.gather(start), "start": start, "len": length})
@@ -36,10 +49,11 @@ def _run_starts(frame_key: pl.Series, runs: pl.DataFrame) -> pl.Series:
     distinct."""
     values = runs.get_column("value")
     if frame_key.len() and frame_key.is_sorted():
-        mine = _runs(frame_key)
-        run_of_row = frame_key.rle_id()
+        marks = _run_marks(frame_key)
+        mine = _runs(frame_key, marks)
+        run_of_row = (marks.cum_sum() - 1).cast(pl.UInt32)  # rle_id, from the marks already made
         if mine.height == runs.height and mine.get_column("value").equals(values):
-            found = pl.Series(range(runs.height), dtype=pl.Int64)
+            found = pl.int_range(runs.height, eager=True, dtype=pl.Int64)
         else:
             found = _search(values, mine.get_column("value"))
         found = found.gather(run_of_row)
@@ -104,13 +118,35 @@ def _row_by_runs(
 
 
 def _row_by_enum(keys: pl.Series, values: pl.Series) -> pl.Series:
-    """Row of the first occurrence in ``values`` of each key (null if absent or null): the key cast
-    to the enumeration of the distinct values, whose position indexes the rows."""
+    """Row of the first occurrence in ``values`` of each key (null if absent or null): the key's
+    position among the distinct values (:func:`position_in`) indexes the rows. Keys that come in
+    long runs (a plan's disbursements together) are looked up once per run."""
     rows = (
         values.to_frame("v")
         .with_row_index("r")
         .drop_nulls("v")
         .unique("v", keep="first", maintain_order=True)
     )
-    position = keys.cast(pl.Enum(rows.get_column("v")), strict=False).to_physical()
-    return rows.get_column("r").gather(position)
+    distinct = tuple(rows.get_column("v").to_list())
+    marks = _run_marks(keys) if keys.len() else None
+    if marks is not None and marks.sum() * 8 < keys.len():
+        heads = keys.filter(marks)
+        run_of_row = (marks.cum_sum() - 1).cast(pl.UInt32)
+        return rows.get_column("r").gather(position_in(heads, distinct)).gather(run_of_row)
+    return rows.get_column("r").gather(position_in(keys, distinct))
+
+
+SMALL_DOMAIN = 8
+"""Up to this many values, a position is found by comparing with each value in turn (cheaper than
+an enumeration's hash per row)."""
+
+
+def position_in(column: pl.Series, values: tuple[str, ...] | list[str]) -> pl.Series:
+    """Position (UInt32) of each value of a text ``column`` in ``values`` (distinct), null where
+    absent or null: a few comparisons per row for a small list, an enumeration otherwise."""
+    if len(values) > SMALL_DOMAIN:
+        return column.cast(pl.Enum(list(values)), strict=False).to_physical().cast(pl.UInt32)
+    position = pl.lit(None, pl.UInt32)
+    for i, value in reversed(list(enumerate(values))):
+        position = pl.when(pl.col("_k") == value).then(pl.lit(i, pl.UInt32)).otherwise(position)
+    return column.to_frame("_k").select(position.alias(column.name)).to_series()

@@ -18,8 +18,11 @@ def fits_narrow(frame: pl.DataFrame, columns: list[str]) -> bool:
     """Every value of ``columns`` in ``frame`` is below :data:`NARROW_LIMIT` in magnitude (nulls
     aside), so :func:`mul_div_half_up` and :func:`mul_div_floor` over them are exact with
     ``wide=False``. Read from the operands themselves, just before the product is taken."""
-    largest = frame.select(pl.max_horizontal(pl.col(c).abs().max() for c in columns)).item()
-    return largest is None or largest < NARROW_LIMIT
+    bounds = frame.select(
+        pl.max_horizontal(pl.col(c).max() for c in columns).alias("hi"),
+        pl.min_horizontal(pl.col(c).min() for c in columns).alias("lo"),
+    ).row(0)
+    return all(bound is None or -NARROW_LIMIT < bound < NARROW_LIMIT for bound in bounds)
 
 
 def mul_div_half_up(a: pl.Expr, b: pl.Expr, c: pl.Expr, wide: bool = True) -> pl.Expr:
