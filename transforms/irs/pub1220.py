@@ -414,6 +414,26 @@ def digits_only(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).fill_null("").str.replace_all(r"\D", "")
 
 
+def payer_digits(filing: pl.DataFrame) -> pl.Series:
+    """:func:`digits_only` of every return's ``payer_tin``: the payer, however its TIN is written.
+
+    The extract's contract takes 9 digits (``shared/spec/extract.md``, plans.payer_tin), but the
+    writers take any frame: "12-3456789" and "123456789" are one payer (one A record, one
+    IRSubmission1Grp), and the FIRE and IRIS records carry the digits (A positions 12-20). Worked
+    out once per TIN as written (a few payers, millions of returns), not once per return.
+    """
+    raw = filing.get_column("payer_tin").cast(pl.String)
+    tins = raw.unique().to_frame("raw").with_columns(digits_only(pl.col("raw")).alias("digits"))
+    if tins.select(pl.col("raw").eq_missing(pl.col("digits")).all()).item():
+        return raw
+    return (
+        raw.to_frame("raw")
+        .join(tins, on="raw", how="left", nulls_equal=True, maintain_order="left")
+        .get_column("digits")
+        .alias("payer_tin")
+    )
+
+
 def name_control(
     surname: pl.Expr, is_entity: pl.Expr, *, clean_first: bool = True, entities: bool = True
 ) -> pl.Expr:
@@ -816,25 +836,27 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         for i, (_, message) in enumerate(checks)
         if masks[str(i)].any()
     ]
+    # A payer is its TIN's digits, however the TIN is written (as the writers group returns).
+    by_payer = filing.with_columns(payer_digits(filing).alias("_payer"))
     keyed = {"acct": account.str.to_uppercase(), "corr": pl.col("corrected").fill_null("")}
-    dup_mask = pl.struct("payer_tin", "corr", "acct").is_duplicated()
+    dup_mask = pl.struct("_payer", "corr", "acct").is_duplicated()
     # Equal keys have equal hashes: only returns whose hash repeats can repeat a key (a sort of
     # 8-byte hashes: less memory and time than a hash table of the keys).
     hashes = (
-        filing.lazy()
-        .select(pl.struct(pl.col("payer_tin"), **keyed).hash().alias("hash"))
+        by_payer.lazy()
+        .select(pl.struct(pl.col("_payer"), **keyed).hash().alias("hash"))
         .collect(engine="streaming")["hash"]
     )
     ordered = hashes.sort()
     repeated = ordered.filter((ordered == ordered.shift(1)).fill_null(False))
     if repeated.len() and (
-        filing.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
+        by_payer.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
     ):
-        dup = filing.with_columns(**keyed)
+        dup = by_payer.with_columns(**keyed)
         message = "account_number not unique within a payer and correction kind"
         problems.append(_problem(len(checks), message, dup, dup_mask))
-    payer_details = filing.lazy().select("payer_tin", *PAYER_COLUMNS).unique().collect(engine="streaming")
-    if payer_details["payer_tin"].is_duplicated().any():
+    payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
+    if payer_details["_payer"].is_duplicated().any():
         message = "payer details (name, address, phone) differ between returns of one payer"
         problems.append(Problem(len(checks) + 1, message, None, 1))
     return problems
@@ -1194,7 +1216,9 @@ class _FilePlan:
             .with_columns((pl.col("a_sequence") + 1 + pl.col("number_of_payees")).alias("c_sequence"))
             .with_columns(pl.col("number_of_payees").cast(pl.Int64).cum_sum().alias("b_end"))
         )
-        payers = filing.filter(pl.col("payer_tin").is_first_distinct()).select(
+        # One row per payer: by its TIN's 9 digits, however the TIN is written ("12-3456789" and
+        # "123456789" are one payer, one A record; filing_problems checks its details are the same).
+        payers = filing.filter(payer_digits(filing).is_first_distinct()).select(
             digits_only(pl.col("payer_tin")).alias("payer_tin"),
             alpha_text(pl.col("payer_name")).alias("payer_name"),
             alpha_text(pl.col("payer_address")).alias("payer_shipping_address"),
