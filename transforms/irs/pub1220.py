@@ -724,7 +724,8 @@ def check_columns(columns: list[str]) -> None:
 
 def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
     """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
-    checks involving several returns stay within one payer TIN (see :func:`merge_problems`)."""
+    checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
+    being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
     tin_ok = r"^\d{9}$"
     same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
     payer_tin = digits_only(pl.col("payer_tin"))
