@@ -15,7 +15,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing
+from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing, two_plans_of_one_payer
 from transforms.irs.iris_xml import (
     CODE,
     ELEMENT,
@@ -324,3 +324,33 @@ def test_a_character_xml_does_not_allow_is_refused_when_it_would_be_written():
         .alias("state_payer_id")
     )
     assert write_iris_xml(unused, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+
+
+def test_two_plans_whose_payer_ein_is_written_two_ways_give_one_issuer_group_with_both_plans_returns(
+    original_xml,
+):
+    two = two_plans_of_one_payer(originals())
+    assert two["payer_tin"].n_unique() == originals()["payer_tin"].n_unique() + 1
+    xml = write_iris_xml(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert xml == original_xml  # the document of the same returns with the EIN written as 9 digits
+    root = etree.fromstring(xml)
+    groups = root.findall("ir:IRSubmission1Grp", NS)
+    assert [text(g, "ir:IRSubmission1Header/ir:IssuerDetail/ir:TIN") for g in groups] == [
+        "123456780", "234567891", "345678902",
+    ]  # fmt: skip
+    accounts = [
+        text(d, "ir:RecipientAccountNum")
+        for d in groups[0].findall("ir:IRSubmission1Detail/ir:Form1099RDetail", NS)
+    ]
+    assert accounts == ["ACCT-0001", "ACCT-0002", "ACCT-0003", "ACCT-0004"]
+
+
+def test_an_account_number_repeated_under_the_payer_ein_written_another_way_is_refused_in_iris_too():
+    two = two_plans_of_one_payer(originals()).with_columns(
+        pl.when(pl.col("form_id") == "F2")
+        .then(pl.lit("acct-0001"))
+        .otherwise(pl.col("account_number"))
+        .alias("account_number")
+    )
+    with pytest.raises(FilingInputError, match="account_number not unique within a payer"):
+        write_iris_xml(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)

@@ -140,6 +140,34 @@ def test_an_iris_document_written_group_by_group_has_the_bytes_of_the_whole_fram
         assert len(load.sizes) == 2 * filing["payer_tin"].n_unique()  # two passes: the id, then the text
 
 
+@pytest.mark.parametrize("group_rows", [1, 4, 10**9])
+def test_a_payer_ein_written_two_ways_gives_one_payer_group_by_group_and_the_whole_writers_bytes(group_rows):
+    # Payer 123456780's returns but the first under a second plan, its EIN written "12-3456780".
+    second = (pl.col("payer_tin") == "123456780") & (pl.col("form_id") != "F1-1")
+    two = many_payers().with_columns(
+        pl.when(second).then(pl.lit("12-3456780")).otherwise(pl.col("payer_tin")).alias("payer_tin")
+    )
+    assert two.filter(pl.col("payer_tin") == "12-3456780").height == 3
+    returns = outline(two.lazy(), TAX_YEAR)
+    payer = returns.payers.filter(pl.col("tin") == "123456780")
+    assert payer["raw_tins"].to_list() == [["12-3456780", "123456780"]]
+    digits = two.with_columns(pl.col("payer_tin").str.replace_all("-", ""))
+    fire, load = grouped(iter_pub1220_groups, two, group_rows)
+    assert fire == b"".join(iter_pub1220(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    assert fire == b"".join(iter_pub1220(digits, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    assert sum(load.sizes) == two.height
+    # One A record per (payer TIN, correction kind), whatever the spelling.
+    assert read_pub1220(fire).payers.height == digits.select("payer_tin", "corrected").unique().height
+    originals = two.filter(pl.col("corrected") == "")
+    iris, _ = grouped(iter_iris_xml_groups, originals, group_rows)
+    assert iris == b"".join(iter_iris_xml(originals, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    assert iris == b"".join(
+        iter_iris_xml(
+            digits.filter(pl.col("corrected") == ""), TRANSMITTER, tax_year=TAX_YEAR, test_file=True
+        )
+    )
+
+
 def test_problems_found_in_several_groups_are_reported_as_the_whole_frame_writer_reports_them():
     filing = many_payers()
     bad = filing.with_columns(

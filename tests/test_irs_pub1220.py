@@ -760,3 +760,65 @@ def test_the_b_record_expression_lets_through_no_record_that_breaks_a_rule(data)
     broken = full.select(pl.any_horizontal(r.mask.fill_null(True) for r in rules)).to_series()
     assert 100 < int(passed.sum()) < len(lines) - 100  # both kinds are there
     assert not (passed & broken).any()
+
+
+# --- a payer TIN written with punctuation -------------------------------------------------------
+
+
+def two_plans_of_one_payer(filing: pl.DataFrame) -> pl.DataFrame:
+    """The sample filing with payer 123456780's returns after the first under a second plan, whose
+    payer EIN is written "12-3456780": the same payer, written two ways."""
+    second = (pl.col("payer_tin") == "123456780") & (pl.col("form_id") != "F1")
+    return filing.with_columns(
+        pl.when(second).then(pl.lit("12-3456780")).otherwise(pl.col("payer_tin")).alias("payer_tin"),
+        pl.when(second).then(pl.lit("PLAN-2")).otherwise(pl.col("plan_id")).alias("plan_id"),
+    )
+
+
+def test_two_plans_whose_payer_ein_is_written_two_ways_give_one_a_record_with_both_plans_returns(
+    filing, data
+):
+    two = two_plans_of_one_payer(filing)
+    assert two["payer_tin"].n_unique() == filing["payer_tin"].n_unique() + 1
+    written = write_pub1220(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert written == data  # the file of the same returns with the EIN written as 9 digits
+    parsed = read_pub1220(written)
+    # One A record per (payer TIN, correction kind): payer 1 has originals only.
+    assert parsed.payers["payer_tin"].to_list().count("123456780") == 1
+    payer = parsed.payers.filter(pl.col("payer_tin") == "123456780")["payer_group"].item()
+    accounts = parsed.payees.filter(pl.col("payer_group") == payer)["account_number"].to_list()
+    assert accounts == ["ACCT-0001", "ACCT-0002", "ACCT-0003", "ACCT-0004"]
+    assert check_pub1220(written) == []
+
+
+def test_the_a_record_carries_the_nine_digits_of_a_payer_ein_written_with_a_hyphen(filing, data):
+    hyphen = filing.with_columns(pl.col("payer_tin").str.slice(0, 2) + "-" + pl.col("payer_tin").str.slice(2))
+    written = write_pub1220(hyphen, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    tins = [field(r, 12, 9) for r in records(written) if r[:1] == b"A"]
+    # Payer 2: originals and G; payer 3: originals, G and C (one A record per correction kind).
+    assert tins == ["123456780"] + ["234567891"] * 2 + ["345678902"] * 3
+    assert written == data
+
+
+def test_an_account_number_repeated_under_the_payer_ein_written_another_way_is_refused(filing):
+    # F2 takes F1's account (upper case, as the B record writes it): the same payer, the same kind.
+    two = two_plans_of_one_payer(filing).with_columns(
+        pl.when(pl.col("form_id") == "F2")
+        .then(pl.lit("ACCT-0001"))
+        .otherwise(pl.col("account_number"))
+        .alias("account_number")
+    )
+    with pytest.raises(FilingInputError, match="account_number not unique within a payer") as error:
+        write_pub1220(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert "form_id F1, F2" in str(error.value)
+
+
+def test_payer_details_that_differ_under_the_payer_ein_written_another_way_are_refused(filing):
+    two = two_plans_of_one_payer(filing).with_columns(
+        pl.when(pl.col("plan_id") == "PLAN-2")
+        .then(pl.lit("Acme Manufacturing 403(b) Plan"))
+        .otherwise(pl.col("payer_name"))
+        .alias("payer_name")
+    )
+    with pytest.raises(FilingInputError, match="payer details .* differ between returns of one payer"):
+        write_pub1220(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)

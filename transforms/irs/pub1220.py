@@ -414,6 +414,26 @@ def digits_only(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).fill_null("").str.replace_all(r"\D", "")
 
 
+def payer_digits(filing: pl.DataFrame) -> pl.Series:
+    """:func:`digits_only` of every return's ``payer_tin``: the payer, however its TIN is written.
+
+    The extract's contract takes 9 digits (``shared/spec/extract.md``, plans.payer_tin), but the
+    writers take any frame: "12-3456789" and "123456789" are one payer (one A record, one
+    IRSubmission1Grp), and the FIRE and IRIS records carry the digits (A positions 12-20). Worked
+    out once per TIN as written (a few payers, millions of returns), not once per return.
+    """
+    raw = filing.get_column("payer_tin").cast(pl.String)
+    tins = raw.unique().to_frame("raw").with_columns(digits_only(pl.col("raw")).alias("digits"))
+    if tins.select(pl.col("raw").eq_missing(pl.col("digits")).all()).item():
+        return raw
+    return (
+        raw.to_frame("raw")
+        .join(tins, on="raw", how="left", nulls_equal=True, maintain_order="left")
+        .get_column("digits")
+        .alias("payer_tin")
+    )
+
+
 def name_control(
     surname: pl.Expr, is_entity: pl.Expr, *, clean_first: bool = True, entities: bool = True
 ) -> pl.Expr:
@@ -704,7 +724,8 @@ def check_columns(columns: list[str]) -> None:
 
 def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
     """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
-    checks involving several returns stay within one payer TIN (see :func:`merge_problems`)."""
+    checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
+    being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
     tin_ok = r"^\d{9}$"
     same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
     payer_tin = digits_only(pl.col("payer_tin"))
@@ -816,25 +837,27 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         for i, (_, message) in enumerate(checks)
         if masks[str(i)].any()
     ]
+    # A payer is its TIN's digits, however the TIN is written (as the writers group returns).
+    by_payer = filing.with_columns(payer_digits(filing).alias("_payer"))
     keyed = {"acct": account.str.to_uppercase(), "corr": pl.col("corrected").fill_null("")}
-    dup_mask = pl.struct("payer_tin", "corr", "acct").is_duplicated()
+    dup_mask = pl.struct("_payer", "corr", "acct").is_duplicated()
     # Equal keys have equal hashes: only returns whose hash repeats can repeat a key (a sort of
     # 8-byte hashes: less memory and time than a hash table of the keys).
     hashes = (
-        filing.lazy()
-        .select(pl.struct(pl.col("payer_tin"), **keyed).hash().alias("hash"))
+        by_payer.lazy()
+        .select(pl.struct(pl.col("_payer"), **keyed).hash().alias("hash"))
         .collect(engine="streaming")["hash"]
     )
     ordered = hashes.sort()
     repeated = ordered.filter((ordered == ordered.shift(1)).fill_null(False))
     if repeated.len() and (
-        filing.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
+        by_payer.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
     ):
-        dup = filing.with_columns(**keyed)
+        dup = by_payer.with_columns(**keyed)
         message = "account_number not unique within a payer and correction kind"
         problems.append(_problem(len(checks), message, dup, dup_mask))
-    payer_details = filing.lazy().select("payer_tin", *PAYER_COLUMNS).unique().collect(engine="streaming")
-    if payer_details["payer_tin"].is_duplicated().any():
+    payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
+    if payer_details["_payer"].is_duplicated().any():
         message = "payer details (name, address, phone) differ between returns of one payer"
         problems.append(Problem(len(checks) + 1, message, None, 1))
     return problems
@@ -878,8 +901,11 @@ _B_CONSTANT_FIELDS: tuple[str, ...] = (
 #: codes and indicators; ``corrected`` is "", "G" or "C" after validate_filing).
 _B_UPPER_CASE_FIELDS = frozenset(f.name for f in B_LAYOUT if f.kind in ("alpha", "name"))
 
-#: Returns per chunk of B records: the writer holds the values, lines and bytes of one chunk only.
-CHUNK_ROWS = 100_000
+#: Returns per chunk of B records: the writer holds the values, lines and bytes of a few chunks only
+#: (two being rendered, one being written out; about 19 MB of records each). 100,000 made "a few
+#: chunks" most of a 120,000-return file several times over (lines, their Arrow copy, the bytes),
+#: for no measurable gain in speed.
+CHUNK_ROWS = 25_000
 
 _GROUP_KEYS = ["payer_tin", "correction_rank"]
 
@@ -1038,14 +1064,17 @@ def write_pub1220(
     record per (payer_tin, correction kind). ``test_file`` sets T position 28 = "T"; ``prior_year``
     sets T position 6 = "P". Same input, same bytes.
 
-    The file is :func:`iter_pub1220`'s pieces gathered in one buffer (memory: the file plus one
-    chunk of returns).
+    The file is :func:`iter_pub1220`'s pieces gathered in one buffer (memory: the file plus a few
+    chunks of returns). Each piece goes from the Arrow buffer it was rendered into straight into
+    the file's buffer (no ``bytes`` copy of it in between), and the file's buffer grows in place
+    and is handed over as it is (``BytesIO.getvalue`` after writes: no copy of the file).
     """
     buffer = io.BytesIO()
-    for piece in iter_pub1220(
+    for piece in _pub1220_buffers(
         filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year
     ):
         buffer.write(piece)
+        del piece  # memory: the piece's Arrow buffer goes before the next chunk is rendered
     return buffer.getvalue()
 
 
@@ -1068,12 +1097,34 @@ def iter_pub1220(
     Every record is built from frames (B from the returns, chunk by chunk in file order; A/C/K from
     group-bys of the B values); sequence numbers come from cumulative sums of the group sizes.
     """
+    pieces = _pub1220_buffers(
+        filing,
+        transmitter,
+        tax_year=tax_year,
+        test_file=test_file,
+        prior_year=prior_year,
+        chunk_rows=chunk_rows,
+    )
+    return (piece.to_pybytes() for piece in pieces)
+
+
+def _pub1220_buffers(
+    filing: pl.DataFrame,
+    transmitter: Transmitter,
+    *,
+    tax_year: int,
+    test_file: bool,
+    prior_year: bool,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pa.Buffer]:
+    """:func:`iter_pub1220`'s pieces as the Arrow buffers they are rendered into (checks and plan
+    before this returns)."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     _validate_transmitter(transmitter)
     validate_filing(filing, tax_year)
     plan = _FilePlan.build(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
-    return (piece.to_pybytes() for piece in plan.pieces(filing, chunk_rows))
+    return plan.pieces(filing, chunk_rows)
 
 
 @dataclass(frozen=True)
@@ -1166,7 +1217,9 @@ class _FilePlan:
             .with_columns((pl.col("a_sequence") + 1 + pl.col("number_of_payees")).alias("c_sequence"))
             .with_columns(pl.col("number_of_payees").cast(pl.Int64).cum_sum().alias("b_end"))
         )
-        payers = filing.filter(pl.col("payer_tin").is_first_distinct()).select(
+        # One row per payer: by its TIN's 9 digits, however the TIN is written ("12-3456789" and
+        # "123456789" are one payer, one A record; filing_problems checks its details are the same).
+        payers = filing.filter(payer_digits(filing).is_first_distinct()).select(
             digits_only(pl.col("payer_tin")).alias("payer_tin"),
             alpha_text(pl.col("payer_name")).alias("payer_name"),
             alpha_text(pl.col("payer_address")).alias("payer_shipping_address"),
@@ -1272,7 +1325,10 @@ class _FilePlan:
                     failed += chunk.failed
                     examples += chunk.examples[: 5 - len(examples)]
                     continue
-                yield chunk.data
+                data = chunk.data
+                del chunk  # memory: nothing of this chunk is kept but what is yielded
+                yield data
+                del data
         if failures is not None:
             failures.add(failed, examples, self.deferred_error)
             if failures.any():
