@@ -78,6 +78,23 @@ def test_row_lookup_of_a_frame_listing_every_table_key_in_order_equals_the_join(
         assert row_of(frame, table, on).to_list() == _joined_first_row(frame, table, on)
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("where", ["start", "middle", "end", "gap", "null_first"])
+def test_row_lookup_of_a_frame_listing_a_slice_of_the_table_keys_equals_the_join(seed, where):
+    rng = random.Random(seed)
+    keys = sorted({f"k{rng.randrange(10**6):07d}" for _ in range(400)})
+    lo, hi = {"start": (0, 250), "middle": (60, 300), "end": (150, len(keys))}.get(where, (40, 320))
+    listed = keys[lo:hi]
+    if where == "gap":  # not one slice: one table key in the middle has no disbursement
+        listed = listed[:100] + listed[101:]
+    frame_keys = sorted(listed + [rng.choice(listed) for _ in range(150)])
+    if where == "null_first":
+        frame_keys = [None, None, *frame_keys]
+    table = pl.DataFrame({"a": keys})
+    frame = pl.DataFrame({"a": pl.Series(frame_keys, dtype=pl.String)})
+    assert row_of(frame, table, ["a"]).to_list() == _joined_first_row(frame, table, ["a"])
+
+
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize(
     "case", ["same_events", "fewer_events", "repeated_key", "unknown_kind", "events_not_sorted"]

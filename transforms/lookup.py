@@ -52,14 +52,28 @@ def _run_starts(frame_key: pl.Series, runs: pl.DataFrame) -> pl.Series:
         marks = _run_marks(frame_key)
         mine = _runs(frame_key, marks)
         run_of_row = (marks.cum_sum() - 1).cast(pl.UInt32)  # rle_id, from the marks already made
-        if mine.height == runs.height and mine.get_column("value").equals(values):
-            found = pl.int_range(runs.height, eager=True, dtype=pl.Int64)
+        first = _slice_start(values, mine.get_column("value"))
+        if first is not None:
+            found = pl.int_range(first, first + mine.height, eager=True, dtype=pl.Int64)
         else:
             found = _search(values, mine.get_column("value"))
         found = found.gather(run_of_row)
     else:
         found = _search(values, frame_key)
     return pl.select(pl.when(pl.lit(frame_key).is_not_null()).then(pl.lit(found))).to_series()
+
+
+def _slice_start(values: pl.Series, keys: pl.Series) -> int | None:
+    """Where ``keys`` (sorted, distinct, no null first) lie in ``values`` as one contiguous slice —
+    both list the same keys in the same order, the table perhaps with more rows before or after
+    (every participant's own payee, with beneficiaries' payees added at the end) — or None. One
+    search and one comparison instead of a search per key."""
+    if not keys.len() or keys[0] is None or keys.len() > values.len():
+        return None
+    first = values.search_sorted(keys[0], side="left")
+    if first + keys.len() > values.len() or not values.slice(first, keys.len()).equals(keys):
+        return None
+    return int(first)
 
 
 def _search(values: pl.Series, keys: pl.Series) -> pl.Series:
