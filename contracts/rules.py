@@ -16,12 +16,14 @@ import polars as pl
 
 from contracts.extract import CONTRACTS, DESTINATIONS, PLAN_TYPES, REASONS, TIN_TYPES, USPS_CODES
 
-TIN_PATTERN = r"^\d{9}$"
-ZIP_PATTERN = r"^\d{5}(\d{4})?$"
+# [0-9], not \d: polars' (and Python's) \d also matches other scripts' digits ("١٢٣"), which no IRS
+# record can carry (Publication 1220: numeric fields are ASCII 0-9).
+TIN_PATTERN = r"^[0-9]{9}$"
+ZIP_PATTERN = r"^[0-9]{5}([0-9]{4})?$"
 
 
 def tin_is_valid(tin: pl.Expr) -> pl.Expr:
-    """Nine digits, not all the same digit (Publication 1220: such TINs count as incorrect)."""
+    """Nine ASCII digits, not all the same digit (Publication 1220: such TINs count as incorrect)."""
     all_same = tin.str.slice(1) == tin.str.slice(0, 8)  # s[1:] == s[:-1] holds only for one repeated digit
     return tin.str.contains(TIN_PATTERN) & ~all_same
 
@@ -202,7 +204,7 @@ SINGLE_TABLE_RULES: tuple[RowRule, ...] = (
         "phone_format",
         "payer phone must be digits only",
         "payer_phone",
-        lambda: pl.col("payer_phone").str.contains(r"^\d{7,15}$"),
+        lambda: pl.col("payer_phone").str.contains(r"^[0-9]{7,15}$"),
     ),
     RowRule(
         "plans",

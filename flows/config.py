@@ -68,10 +68,10 @@ class TransmitterSettings:
 
 
 CHECKS = {
-    "tin": (r"^\d{9}$", "must be 9 digits"),
+    "tin": (r"^[0-9]{9}$", "must be 9 digits"),
     "tcc": (r"^[A-Za-z0-9]{5}$", "must be 5 letters or digits"),
-    "zip": (r"^\d{5}(\d{4})?$", "must be 5 or 9 digits"),
-    "contact_phone": (r"^\d{7,15}$", "must be digits only"),
+    "zip": (r"^[0-9]{5}([0-9]{4})?$", "must be 5 or 9 digits"),
+    "contact_phone": (r"^[0-9]{7,15}$", "must be digits only"),
     "contact_email": (r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$", "must be an e-mail address"),
 }
 REQUIRED = ("tin", "tcc", "name", "address", "city", "state", "zip", "contact_name", "contact_phone")

@@ -151,7 +151,7 @@ def _with_identity(frame: pl.DataFrame) -> pl.DataFrame:
 def iris_ids(frame: pl.DataFrame) -> pl.DataFrame:
     """The SubmissionId (payer, in payer TIN order) and RecordId (return within its payer, in file
     order) the IRIS writer gives each return of one transmission (transforms/irs/iris_xml.py)."""
-    tin = pl.col("payer_tin").cast(pl.String).str.replace_all(r"\D", "")
+    tin = pl.col("payer_tin").cast(pl.String).str.replace_all(r"[^0-9]", "")
     keyed = frame.with_columns(
         tin.alias("_tin"),
         pl.col("corrected")

@@ -163,7 +163,7 @@ def truncated_tin(tin: str | None, tin_type: str | None) -> str:
     """The recipient's TIN as it may appear on a statement (T.D. 9675): the first five digits masked.
     ``***-**-1234`` for an SSN/ITIN/ATIN, ``**-***1234`` for an EIN. Only the last four digits ever
     leave this function."""
-    digits = re.sub(r"\D", "", tin or "")
+    digits = re.sub(r"[^0-9]", "", tin or "")
     last4 = digits[-4:] if len(digits) >= 4 else "****"
     if (tin_type or "").lower() == "ein":
         return f"**-***{last4}"
@@ -171,7 +171,7 @@ def truncated_tin(tin: str | None, tin_type: str | None) -> str:
 
 
 def payer_tin_text(tin: str | None) -> str:
-    digits = re.sub(r"\D", "", tin or "")
+    digits = re.sub(r"[^0-9]", "", tin or "")
     return f"{digits[:2]}-{digits[2:]}" if len(digits) == 9 else (tin or "")
 
 
@@ -181,7 +181,7 @@ def zip_text(z: str | None) -> str:
 
 
 def phone_text(p: str | None) -> str:
-    digits = re.sub(r"\D", "", p or "")
+    digits = re.sub(r"[^0-9]", "", p or "")
     if len(digits) == 10:
         return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
     return p or ""

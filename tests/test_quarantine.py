@@ -178,3 +178,26 @@ def test_plan_batches_give_exactly_the_outputs_of_one_batch():
     batched = compute_split(loaded, max_rows=700)  # several plans per batch, several batches
     for name in ("distributions", "forms", "explain", "quarantine", "edit_checks", "tieout_945", "filable"):
         assert getattr(batched, name).equals(getattr(whole, name)), name
+
+
+def test_a_tin_or_zip_in_another_scripts_digits_is_refused_like_any_malformed_one():
+    from contracts.rules import TIN_PATTERN, ZIP_PATTERN, tin_is_valid
+    from transforms.irs.pub1220 import digits_only
+
+    arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"  # 123456789 in Arabic-Indic
+    tins = pl.DataFrame({"tin": ["123456789", arabic_indic, "12345678\u0669"]})
+    assert tins.select(tin_is_valid(pl.col("tin"))).to_series().to_list() == [True, False, False]
+    assert not pl.Series([arabic_indic[:5]]).str.contains(ZIP_PATTERN).any()
+    assert pl.Series([arabic_indic]).str.contains(TIN_PATTERN).to_list() == [False]
+    assert pl.select(digits_only(pl.lit("12-" + arabic_indic[:3] + "9"))).item() == "129"
+
+
+def test_a_payee_whose_tin_is_in_another_scripts_digits_is_quarantined_not_filed(tmp_path):
+    case, _ = corrupted_case()
+    case.payees[0] = {**case.payees[0], "tin": "\u0664" + "00000001"}  # PY1: a leading Arabic-Indic 4
+    computed = compute_split(load_and_validate(case.write(tmp_path / "extract")))
+    payee_rules = dict(
+        computed.quarantine.filter(pl.col("table") == "payees").select("key", "rule").iter_rows()
+    )
+    assert payee_rules["PY1"] == "tin_format"
+    assert "PY1" not in computed.forms["payee_id"].to_list()

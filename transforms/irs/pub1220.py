@@ -411,7 +411,7 @@ def clean_text(series: pl.Series) -> pl.Series:
 
 def digits_only(expr: pl.Expr) -> pl.Expr:
     """The digits of a TIN, ZIP code or telephone number (hyphens, spaces and brackets dropped)."""
-    return expr.cast(pl.String).fill_null("").str.replace_all(r"\D", "")
+    return expr.cast(pl.String).fill_null("").str.replace_all(r"[^0-9]", "")
 
 
 def payer_digits(filing: pl.DataFrame) -> pl.Series:
@@ -726,7 +726,7 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
     """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
     checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
     being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
-    tin_ok = r"^\d{9}$"
+    tin_ok = r"^[0-9]{9}$"
     same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
     payer_tin = digits_only(pl.col("payer_tin"))
     payee_tin = digits_only(pl.col("payee_tin"))
@@ -787,7 +787,7 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         ),
         (
             _Plain(
-                ~foreign & ~digits_only(pl.col("zip")).str.contains(r"^(\d{5}|\d{9})$"),
+                ~foreign & ~digits_only(pl.col("zip")).str.contains(r"^([0-9]{5}|[0-9]{9})$"),
                 # 5 or 9 ASCII digits (a hyphen after the fifth): right whatever the country.
                 pl.col("zip").cast(pl.String).str.contains(r"^[0-9]{5}(?:-?[0-9]{4})?$"),
                 pl.lit(False),
@@ -805,7 +805,7 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         (
             _Distinct(
                 ~pl.col("payer_state").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$")
-                | ~digits_only(pl.col("payer_zip")).str.contains(r"^(\d{5}|\d{9})$"),
+                | ~digits_only(pl.col("payer_zip")).str.contains(r"^([0-9]{5}|[0-9]{9})$"),
                 ("payer_state", "payer_zip"),
             ),
             "payer state not a 2-letter abbreviation or payer ZIP code not 5 or 9 digits",

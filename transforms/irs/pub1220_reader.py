@@ -74,7 +74,7 @@ ALLOWED_CODE_PAIRS: frozenset[str] = frozenset(
 CODES_NEVER_ALONE: frozenset[str] = frozenset("ADY")
 
 _SAME_DIGITS = "^(" + "|".join(d * 9 for d in "0123456789") + ")$"
-_DOMESTIC_ZIP = r"^(\d{5} {4}|\d{9})$"
+_DOMESTIC_ZIP = r"^([0-9]{5} {4}|[0-9]{9})$"
 MAX_MESSAGES = 1000
 
 #: Records per chunk: the reader and the checker hold the lines of one chunk at a time.
@@ -429,7 +429,7 @@ def _field_rules(frame: pl.DataFrame, layout: tuple[Field, ...]) -> list[_Rule]:
                 out.append(
                     _hits(
                         frame,
-                        ~col.str.contains(rf"^\d{{{f.length}}}$"),
+                        ~col.str.contains(rf"^[0-9]{{{f.length}}}$"),
                         f"{where} must be numeric, zero-filled",
                     )
                 )
@@ -437,7 +437,7 @@ def _field_rules(frame: pl.DataFrame, layout: tuple[Field, ...]) -> list[_Rule]:
                 out.append(
                     _hits(
                         frame,
-                        ~col.str.contains(rf"^(\d{{{f.length}}}| {{{f.length}}})$"),
+                        ~col.str.contains(rf"^([0-9]{{{f.length}}}| {{{f.length}}})$"),
                         f"{where} must be digits or blank",
                     )
                 )
@@ -475,7 +475,7 @@ def _field_rules(frame: pl.DataFrame, layout: tuple[Field, ...]) -> list[_Rule]:
                 out.append(
                     _hits(
                         frame,
-                        ~blank_ok & (~col.str.contains(r"^\d{9}$") | col.str.contains(_SAME_DIGITS)),
+                        ~blank_ok & (~col.str.contains(r"^[0-9]{9}$") | col.str.contains(_SAME_DIGITS)),
                         f"{where} must be 9 digits, not all the same",
                         key="tin",
                     )
@@ -785,7 +785,7 @@ def _b_rules(b: pl.DataFrame, t_year: str | None, payment_year: int) -> list[_Ru
         ),
         _hits(
             b,
-            pl.col("first_year_of_designated_roth_contribution").str.contains(r"^\d{4}$")
+            pl.col("first_year_of_designated_roth_contribution").str.contains(r"^[0-9]{4}$")
             & (
                 (pl.col("first_year_of_designated_roth_contribution") > pl.col("payment_year"))
                 | (pl.col("first_year_of_designated_roth_contribution") < "1900")
