@@ -654,8 +654,8 @@ def test_the_file_is_the_same_whatever_the_size_of_the_chunks_it_is_written_in(f
     assert all(len(p) % RECORD_LENGTH == 0 for p in pieces)
 
 
-def test_a_b_record_that_cannot_be_written_is_counted_over_all_chunks(filing):
-    # Arabic-Indic digits are digits to the validation, but not one byte each in the record.
+def test_a_payee_tin_in_another_scripts_digits_is_refused_before_any_record_is_written(filing):
+    # Arabic-Indic digits are not ASCII digits: refused by the checks, never written as a blank TIN.
     bad = filing.with_columns(
         pl.when(pl.col("form_id").is_in(["F2", "F9"]))
         .then(pl.lit("٣٣٣٣٣٣٣٣٤"))
@@ -665,8 +665,28 @@ def test_a_b_record_that_cannot_be_written_is_counted_over_all_chunks(filing):
     for chunk_rows in (1, 1000):
         with pytest.raises(FilingInputError) as error:
             b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows))
+        assert "payee TIN not 9 valid digits" in str(error.value)
+        assert "F2" in str(error.value) and "F9" in str(error.value)
+        assert "٣" not in str(error.value)
+
+
+def test_a_b_record_that_cannot_be_written_is_counted_over_all_chunks(filing, monkeypatch):
+    # A field the checks let through but that is not one byte per character in the record: the
+    # render-time failure is counted over every chunk, not just the first.
+    import transforms.irs.pub1220 as pub1220
+
+    monkeypatch.setattr(pub1220, "filing_problems", lambda frame, tax_year: [])
+    bad = filing.with_columns(
+        pl.when(pl.col("form_id").is_in(["F2", "F9"]))
+        .then(pl.lit("Å") + pl.col("account_number"))
+        .otherwise(pl.col("account_number"))
+        .alias("account_number")
+    )
+    for chunk_rows in (1, 1000):
+        with pytest.raises(FilingInputError) as error:
+            b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows))
         assert str(error.value).startswith("2 B record(s) would not be 750 ASCII bytes")
-        assert str(error.value).endswith("accounts ACCT-0002, ACCT-0009")
+        assert str(error.value).endswith("accounts ÅACCT-0002, ÅACCT-0009")
 
 
 def broken_files(data: bytes) -> list[bytes]:

@@ -750,7 +750,9 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         ),
         (
             _Plain(
-                (payee_tin != "") & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
+                # blank: no TIN (Pub 1220 allows blanks); anything else must give 9 ASCII digits
+                (pl.col("payee_tin").cast(pl.String).fill_null("").str.strip_chars() != "")
+                & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
                 # 9 ASCII digits: digits_only keeps them as they are.
                 pl.col("payee_tin").cast(pl.String).str.contains(r"^[0-9]{9}$"),
                 pl.col("payee_tin").cast(pl.String).str.contains(same_digit),
