@@ -743,7 +743,7 @@ def split_and_code(
 def with_forms(coded: CodedLegs) -> EngineResult:
     """Group the coded legs into forms (:func:`transforms.forms.build_forms`) and cut the outputs."""
     legs = coded.legs
-    built = forms.build_forms(single_chunk(legs.select(forms.LEG_COLUMNS)))
+    built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
     kept = legs.with_columns(built.form_id, built.form_row).drop(
         "_pool_key",
         "_box10_eligible",
