@@ -58,7 +58,7 @@ def _reset_hwm() -> bool:
 
 def measure_engine(extract_dir: Path) -> dict:
     """Rows, seconds of the engine alone, rows/s and peak RSS (GB) for one extract."""
-    from flows.pipeline import load_and_validate
+    from flows.pipeline import engine_threads, load_and_validate
     from transforms.engine import split_and_code, with_forms
     from transforms.params import TaxParameters
 
@@ -80,7 +80,7 @@ def measure_engine(extract_dir: Path) -> dict:
     forms = 0
     for batch in batches:  # compute(batch) is with_forms(split_and_code(batch)): each half timed
         t0, c0 = time.perf_counter(), time.process_time()
-        coded = split_and_code(batch, params)
+        coded = split_and_code(batch, params, engine_threads())
         t1, c1 = time.perf_counter(), time.process_time()
         result = with_forms(coded)
         forms_s += time.perf_counter() - t1

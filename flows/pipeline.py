@@ -140,6 +140,18 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
 PARTITION_ROWS = int(os.environ.get("PRORATA_PARTITION_ROWS", "2000000"))
 
 
+def engine_threads() -> int | None:
+    """How many runs of events the engine splits and codes at once (``PRORATA_ENGINE_THREADS``;
+    unset: polars' thread pool size, :func:`transforms.engine.split_and_code`). The outputs do not
+    depend on it."""
+    raw = os.environ.get("PRORATA_ENGINE_THREADS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"PRORATA_ENGINE_THREADS must be a whole number of threads, 1 or more (got {raw!r})")
+    return int(raw)
+
+
 def plan_partitions(distributions: pl.DataFrame, max_rows: int | None = None) -> list[list[str]]:
     """Plans packed, in plan_id order, into batches of at most ``max_rows`` disbursements (a larger
     plan is a batch of its own). Every rule works within one plan — an event, a form, a payee's
@@ -200,7 +212,7 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
     """The engine, the edit checks and the 945 tie-out over one plan batch (pure)."""
     params = TaxParameters.for_year(tax_year)
     t0 = time.perf_counter()
-    result = compute(batch, params)
+    result = compute(batch, params, engine_threads())
     engine_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = BatchResult(

@@ -191,13 +191,17 @@ def test_the_separation_test_read_once_per_participant_gives_the_per_leg_code(
     assert per_leg == once == code
 
 
-def test_engine_threads_follow_the_environment(monkeypatch):
+def test_the_flows_read_the_engine_threads_from_the_environment(monkeypatch):
+    from flows.pipeline import engine_threads
+
     monkeypatch.setenv("PRORATA_ENGINE_THREADS", "3")
-    assert engine.engine_threads() == 3
-    monkeypatch.setenv("PRORATA_ENGINE_THREADS", "0")
-    assert engine.engine_threads() == 1
+    assert engine_threads() == 3
     monkeypatch.delenv("PRORATA_ENGINE_THREADS")
-    assert engine.engine_threads() == pl.thread_pool_size()
+    assert engine_threads() is None  # the engine then uses polars' thread pool size
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv("PRORATA_ENGINE_THREADS", bad)
+        with pytest.raises(ValueError, match="PRORATA_ENGINE_THREADS must be a whole number"):
+            engine_threads()
 
 
 def test_chunked_frames_write_the_bytes_of_one_chunk(tmp_path: Path):

@@ -61,3 +61,4 @@ def test_transforms_do_no_io_and_no_orchestration():
         text = path.read_text()
         assert "import prefect" not in text and "from prefect" not in text, path
         assert "map_elements" not in text and "iter_rows" not in text, path
+        assert "os.environ" not in text and "getenv" not in text, path  # settings come from flows/

@@ -19,7 +19,6 @@ participant, plan, payee and contract row. :func:`compute` is :func:`with_forms`
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
@@ -667,12 +666,6 @@ class CodedLegs:
     extra: list[str]
 
 
-def engine_threads() -> int:
-    """How many runs of events :func:`split_and_code` splits and codes at once: the environment's
-    ``PRORATA_ENGINE_THREADS``, else polars' thread pool size. The result does not depend on it."""
-    return max(1, int(os.environ.get("PRORATA_ENGINE_THREADS") or pl.thread_pool_size()))
-
-
 MIN_PART_ROWS = 50_000
 """Below this many disbursements a batch is not cut (threads would cost more than they save)."""
 
@@ -719,15 +712,15 @@ def split_and_code(
     """Split every disbursement and code it: everything :func:`compute` does before the forms.
 
     The disbursements are matched once (:func:`match_legs`); then runs of whole events
-    (:func:`event_cuts`) are split and coded at once on ``threads`` threads (default
-    :func:`engine_threads`; polars works outside the interpreter lock; runs of at least
+    (:func:`event_cuts`) are split and coded at once on ``threads`` threads (default polars'
+    thread pool size; polars works outside the interpreter lock; runs of at least
     ``min_part_rows``) and put back in order: the legs are the same, row for row, whatever the
     number of threads."""
     extra = [
         c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
     ]
     extra = [c for c in extra if c not in _INPUT_COLUMNS]
-    threads = engine_threads() if threads is None else threads
+    threads = pl.thread_pool_size() if threads is None else max(1, threads)
     m = match_legs(tables, p, threads if tables["distributions"].height >= min_part_rows else 1)
     cuts = event_cuts(m, threads, min_part_rows)
     if len(cuts) == 1:
@@ -759,9 +752,10 @@ def with_forms(coded: CodedLegs) -> EngineResult:
     )
 
 
-def compute(tables: dict[str, pl.DataFrame], p: TaxParameters) -> EngineResult:
-    """Split every disbursement, code it and group it into forms."""
-    return with_forms(split_and_code(tables, p))
+def compute(tables: dict[str, pl.DataFrame], p: TaxParameters, threads: int | None = None) -> EngineResult:
+    """Split every disbursement, code it and group it into forms (``threads``: see
+    :func:`split_and_code`; the result does not depend on it)."""
+    return with_forms(split_and_code(tables, p, threads))
 
 
 _INPUT_COLUMNS = (
