@@ -43,7 +43,7 @@ def test_runs_of_events_coded_on_threads_give_the_legs_of_one_thread_row_for_row
 
 def test_the_runs_hold_whole_events_and_cover_every_disbursement_once(validated):
     tables, _ = validated
-    m = engine.match_legs(tables, TaxParameters.for_year(2025), threads=2)
+    m = engine.match_legs(tables, TaxParameters.for_year(2025))
     cuts = engine.event_cuts(m, 5, min_rows=100)
     assert cuts[0][0] == 0
     assert sum(length for _, length in cuts) == m.d.height

@@ -105,14 +105,24 @@ def sum_before_within(expr: pl.Expr) -> pl.Expr:
     return before - pl.when(pl.col(SEG_START)).then(before).forward_fill()
 
 
+def sum_over_runs(values: pl.Expr, runs: pl.Expr, last: pl.Expr | None = None) -> pl.Expr:
+    """The sum of ``values`` over each run of rows with equal ``runs`` — a pool, an event, a
+    contract's legs, each taken as a whole (Notice 2014-54, §III; §72(e)(8)) —, broadcast to the
+    run's rows, where ``runs`` numbers the runs 0, 1, 2, ... in row order (sorted, dense);
+    ``last`` may name a column already marking each run's last row. Read from the running sum at
+    the runs' last rows — no hashing, no window. Integer sums wrap like polars' own ``sum``, so
+    each run's sum is exact whenever it fits."""
+    last = (runs != runs.shift(-1)).fill_null(True) if last is None else last
+    at_ends = values.cum_sum().filter(last)
+    return (at_ends - at_ends.shift(1, fill_value=0)).gather(runs)
+
+
 def pool_sum(expr: pl.Expr) -> pl.Expr:
     """The sum of ``expr`` over the leg's pool (Notice 2014-54, §III: the pool is allocated as a
-    whole; §402A(d)(4)), broadcast to every leg of the pool; frame of :func:`sort_for_allocation`.
-    Read from the running sum at the pools' last rows — no hashing, no window. Integer sums wrap
-    like polars' own ``sum``, so each pool's sum is exact whenever it fits.
+    whole; §402A(d)(4)), broadcast to every leg of the pool; frame of :func:`sort_for_allocation`
+    (:func:`sum_over_runs` of its runs).
     """
-    at_ends = expr.cum_sum().filter(pl.col(SEG_END))
-    return (at_ends - at_ends.shift(1, fill_value=0)).gather(pl.col(SEG))
+    return sum_over_runs(expr, pl.col(SEG), pl.col(SEG_END))
 
 
 def event_sum(expr: pl.Expr) -> pl.Expr:

@@ -33,7 +33,7 @@ from transforms.exceptions import (
     paid_because_of_death,
     separation_in_year_of_age,
 )
-from transforms.lookup import position_in, row_of
+from transforms.lookup import position_in, row_of, run_marks
 from transforms.money import fits_narrow
 from transforms.params import TaxParameters
 
@@ -101,18 +101,10 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     eid = dense_id(rows.get_column("event_id")).cast(pl.UInt32).alias("_eid")
     rows = rows.with_columns(eid)
     if eid.is_sorted():  # each event's rows together (numbered by first appearance)
-        return rows.with_columns(sum_over_runs(pl.col("value_cents"), pl.col("_eid")).alias("_held"))
+        return rows.with_columns(
+            allocation.sum_over_runs(pl.col("value_cents"), pl.col("_eid")).alias("_held")
+        )
     return rows.with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
-
-
-def sum_over_runs(values: pl.Expr, runs: pl.Expr) -> pl.Expr:
-    """The sum of ``values`` over each run of rows with equal ``runs``, broadcast to the run's rows,
-    where ``runs`` numbers the runs 0, 1, 2, ... in row order (sorted, dense): the running sum read
-    at the runs' last rows — no hashing. Integer sums wrap like polars' own ``sum``, so each run's
-    sum is exact whenever it fits."""
-    last = (runs != runs.shift(-1)).fill_null(True)
-    at_ends = values.cum_sum().filter(last)
-    return (at_ends - at_ends.shift(1, fill_value=0)).gather(runs)
 
 
 def own_payee_rows(tables: dict[str, pl.DataFrame]) -> pl.Series:
@@ -180,13 +172,11 @@ def read_columns(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
 
 
 def payee_rows(
-    d: pl.DataFrame, tables: dict[str, pl.DataFrame], part: pl.Series, own: pl.Series | None
+    d: pl.DataFrame, tables: dict[str, pl.DataFrame], part: pl.Series, own: pl.Series
 ) -> pl.Series:
     """``_payee``: for each disbursement, its payee's row, as :func:`transforms.lookup.row_of` finds
     it. Most disbursements pay the participant: their payee is the participant's own payee row
     (``own``, :func:`own_payee_rows`, read at ``part``); only the others are looked up."""
-    if own is None:
-        return row_of(d, tables["payees"], ["payee_id"], "_payee")
     participant_payee = tables["participants"].get_column("payee_id").gather(part)
     others = d.get_column("payee_id").eq(participant_payee).fill_null(False).not_()
     rows = own.gather(part).alias("_payee")
@@ -209,28 +199,23 @@ def in_distribution_order(distributions: pl.DataFrame, only: list[str] | None = 
 
 
 def matched(
-    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None, own: pl.Series | None = None
+    tables: dict[str, pl.DataFrame], rows: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The disbursements in ``distribution_id`` order, and the row each one refers to in the
     participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
-    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`; given ``own``,
-    the payees through the participants' own payee rows, :func:`payee_rows`)."""
+    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`; the payees
+    through the participants' own payee rows, :func:`payee_rows`). One thread: :func:`match_legs`
+    is the engine's."""
     d = in_distribution_order(tables["distributions"])
     part = row_of(d, tables["participants"], ["participant_id"], "_part")
     ids = [
         part,
         row_of(d, tables["plans"], ["plan_id"], "_plan"),
-        payee_rows(d, tables, part, own),
+        payee_rows(d, tables, part, own_payee_rows(tables)),
     ]
     if rows is not None:
         ids.append(contract_row_of(d, rows))
     return d, pl.DataFrame(ids)
-
-
-def _run_heads(numbers: pl.Series) -> pl.Series:
-    """True on the first row of each run of equal values of a column (no nulls)."""
-    changes = numbers.slice(1).ne(numbers.slice(0, numbers.len() - 1))
-    return pl.Series([True]).append(changes)
 
 
 def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
@@ -253,7 +238,7 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
     )
     if fast:  # the disbursements' runs of events, one per event, in the same order
         d_eid = mine.rle_id()
-        heads, d_heads = _run_heads(eid), _run_heads(d_eid)
+        heads, d_heads = run_marks(eid), run_marks(d_eid)
         fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
     if not fast:
         return row_of(d, rows, CONTRACT, "_crow")
@@ -318,7 +303,7 @@ def contract_facts(contract_sorted: bool = False, wide: bool = True) -> list[lis
     crow = pl.col("_crow").set_sorted() if contract_sorted else pl.col("_crow")
     first = (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
     amount = pl.col("amount_cents")
-    draw = sum_over_runs(amount, crow.rle_id()) if contract_sorted else amount.sum().over(crow)
+    draw = allocation.sum_over_runs(amount, crow.rle_id()) if contract_sorted else amount.sum().over(crow)
     return [
         [
             draw.alias("draw_cents"),
@@ -495,16 +480,11 @@ def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
     the numeric code, the 59½, death and corrective facts, ``distribution_codes`` and ``_codes_bad``
     (:func:`transforms.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
-    the participant's facts (with ``_date_59_half`` when :func:`_participants` computed it) and the
-    plan type."""
-    at_59_half = (
-        is_59_half_on_payment(p, pl.col("_date_59_half"))
-        if "_date_59_half" in frame.columns
-        else is_59_half_on_payment(p)
-    )
-    separation = pl.col("_separation_age") if "_separation_age" in frame.columns else None
+    the participant's facts (with ``_date_59_half`` and ``_separation_age``, as
+    :func:`_participants` computes them given the tax year's parameters) and the plan type."""
+    at_59_half = is_59_half_on_payment(p, pl.col("_date_59_half"))
     facts = frame.with_columns(at_59_half.alias("_59_half")).with_columns(
-        codes.numeric_code(p, pl.col("_59_half"), separation).alias("numeric_code"),
+        codes.numeric_code(p, pl.col("_59_half"), pl.col("_separation_age")).alias("numeric_code"),
         paid_because_of_death().alias("_death"),
         codes.corrective_in_payment_year().alias("_corrective_8"),
     )
@@ -561,19 +541,12 @@ class Matched:
         )
 
 
-def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters, threads: int = 1) -> Matched:
+def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters) -> Matched:
     """Match every disbursement with its participant, plan, payee and contract row, once for the
     whole batch (as :func:`matched` does), and compute the participants' facts once; the tables
-    must be validated (:func:`_require_joined`). With ``threads`` > 1 the contract rows and the
-    participants' own payees are found on a second thread while the participants, plans and
-    payees are matched: the same rows either way."""
+    must be validated (:func:`_require_joined`). The contract rows and the participants' own payees
+    are found on a second thread while the participants, plans and payees are matched."""
     tables = read_columns(tables)
-    if threads <= 1:
-        rows = contract_rows(tables["contracts"])
-        own = own_payee_rows(tables)
-        d, ids = matched(tables, rows, own)
-        _require_joined(ids)
-        return Matched(tables, rows, _participants(tables, p, own), d, ids)
     with ThreadPoolExecutor(1, thread_name_prefix="prorata-match") as side:
         rows_done = side.submit(contract_rows, tables["contracts"])
         own_done = side.submit(own_payee_rows, tables)
@@ -721,7 +694,7 @@ def split_and_code(
     ]
     extra = [c for c in extra if c not in _INPUT_COLUMNS]
     threads = pl.thread_pool_size() if threads is None else max(1, threads)
-    m = match_legs(tables, p, threads if tables["distributions"].height >= min_part_rows else 1)
+    m = match_legs(tables, p)
     cuts = event_cuts(m, threads, min_part_rows)
     if len(cuts) == 1:
         legs, rejected = _code_part(m, p, extra)

@@ -20,19 +20,25 @@ NEIGHBOURS = 8  # rows sharing a first key value compared one by one, before joi
 SMALL_TABLE = 4096  # a one-column key of a table this small is matched through an enumeration
 
 
-def _run_marks(column: pl.Series) -> pl.Series:
+def run_marks(column: pl.Series) -> pl.Series:
     """True on the first row of each run of equal values of ``column`` (nulls equal)."""
     n = column.len()
     starts = column.slice(1).ne_missing(column.slice(0, n - 1))
     return pl.Series([True], dtype=pl.Boolean).append(starts)
 
 
+def _run_ids(marks: pl.Series) -> pl.Series:
+    """The run number (0, 1, ...) of each row, from its :func:`run_marks` (``rle_id`` without
+    comparing the values again)."""
+    return (marks.cum_sum() - 1).cast(pl.UInt32)
+
+
 def _runs(column: pl.Series, starts: pl.Series | None = None) -> pl.DataFrame:
     """The runs of equal values of ``column``: ``value``, first row ``start`` and length ``len``
-    (``starts``: :func:`_run_marks` of the column, when already known). A column of distinct
+    (``starts``: :func:`run_marks` of the column, when already known). A column of distinct
     values is its own runs: nothing is copied."""
     n = column.len()
-    starts = _run_marks(column) if starts is None else starts
+    starts = run_marks(column) if starts is None else starts
     if starts.all():
         start = pl.int_range(n, eager=True, dtype=pl.Int64)
         return pl.DataFrame(
@@ -49,9 +55,9 @@ def _run_starts(frame_key: pl.Series, runs: pl.DataFrame) -> pl.Series:
     distinct."""
     values = runs.get_column("value")
     if frame_key.len() and frame_key.is_sorted():
-        marks = _run_marks(frame_key)
+        marks = run_marks(frame_key)
         mine = _runs(frame_key, marks)
-        run_of_row = (marks.cum_sum() - 1).cast(pl.UInt32)  # rle_id, from the marks already made
+        run_of_row = _run_ids(marks)
         first = _slice_start(values, mine.get_column("value"))
         if first is not None:
             found = pl.int_range(first, first + mine.height, eager=True, dtype=pl.Int64)
@@ -142,11 +148,10 @@ def _row_by_enum(keys: pl.Series, values: pl.Series) -> pl.Series:
         .unique("v", keep="first", maintain_order=True)
     )
     distinct = tuple(rows.get_column("v").to_list())
-    marks = _run_marks(keys) if keys.len() else None
+    marks = run_marks(keys) if keys.len() else None
     if marks is not None and marks.sum() * 8 < keys.len():
         heads = keys.filter(marks)
-        run_of_row = (marks.cum_sum() - 1).cast(pl.UInt32)
-        return rows.get_column("r").gather(position_in(heads, distinct)).gather(run_of_row)
+        return rows.get_column("r").gather(position_in(heads, distinct)).gather(_run_ids(marks))
     return rows.get_column("r").gather(position_in(keys, distinct))
 
 
