@@ -15,7 +15,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing, two_plans_of_one_payer
+from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, put, sample_filing, two_plans_of_one_payer
 from transforms.irs.iris_xml import (
     CODE,
     ELEMENT,
@@ -249,12 +249,6 @@ def test_every_element_name_of_the_mapping_is_declared_in_the_projects_xsd(origi
 
 def awkward() -> pl.DataFrame:
     """Originals whose free-text values need escaping, have CR LF, are empty or not ASCII."""
-
-    def put(frame: pl.DataFrame, column: str, form: str, value: str) -> pl.DataFrame:
-        return frame.with_columns(
-            pl.when(pl.col("form_id") == form).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
-        )
-
     frame = put(originals(), "state_payer_id", "F1", 'A&B <C> "d"\r\ne\rf\tg')
     frame = put(frame, "last_name", "F2", "Smith & Sons (Ünïcode) Ltd")
     frame = put(frame, "city", "F2", "...")  # nothing left after cleaning: an empty element
@@ -308,21 +302,11 @@ def test_the_document_in_pieces_is_the_same_document(original_xml, chunk_rows):
 
 
 def test_a_character_xml_does_not_allow_is_refused_when_it_would_be_written():
-    bad = originals().with_columns(
-        pl.when(pl.col("form_id") == "F1")
-        .then(pl.lit("12\x0034"))
-        .otherwise(pl.col("state_payer_id"))
-        .alias("state_payer_id")
-    )
+    bad = put(originals(), "state_payer_id", "F1", "12\x0034")
     with pytest.raises(etree.XMLSyntaxError):
         write_iris_xml(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
     # F3 has no state: its state payer id is not written, so it does not matter.
-    unused = originals().with_columns(
-        pl.when(pl.col("form_id") == "F3")
-        .then(pl.lit("12\x0034"))
-        .otherwise(pl.col("state_payer_id"))
-        .alias("state_payer_id")
-    )
+    unused = put(originals(), "state_payer_id", "F3", "12\x0034")
     assert write_iris_xml(unused, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
 
 
@@ -346,11 +330,6 @@ def test_two_plans_whose_payer_ein_is_written_two_ways_give_one_issuer_group_wit
 
 
 def test_an_account_number_repeated_under_the_payer_ein_written_another_way_is_refused_in_iris_too():
-    two = two_plans_of_one_payer(originals()).with_columns(
-        pl.when(pl.col("form_id") == "F2")
-        .then(pl.lit("acct-0001"))
-        .otherwise(pl.col("account_number"))
-        .alias("account_number")
-    )
+    two = put(two_plans_of_one_payer(originals()), "account_number", "F2", "acct-0001")
     with pytest.raises(FilingInputError, match="account_number not unique within a payer"):
         write_iris_xml(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)

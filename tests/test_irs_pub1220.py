@@ -181,6 +181,16 @@ def replace(record: bytes, start: int, text: str) -> bytes:
     return record[: start - 1] + text.encode("ascii") + record[start - 1 + len(text) :]
 
 
+def put(frame: pl.DataFrame, column: str, forms: str | list[str], value: object) -> pl.DataFrame:
+    """``frame`` with ``column`` set to ``value`` (a literal or an expression) on the returns whose
+    form_id is one of ``forms``."""
+    forms = [forms] if isinstance(forms, str) else forms
+    value = value if isinstance(value, pl.Expr) else pl.lit(value)
+    return frame.with_columns(
+        pl.when(pl.col("form_id").is_in(forms)).then(value).otherwise(pl.col(column)).alias(column)
+    )
+
+
 def with_record(data: bytes, number: int, new: bytes) -> bytes:
     recs = records(data)
     recs[number - 1] = new
@@ -572,9 +582,7 @@ def test_the_distribution_code_pair_table_follows_tax_rules_f3(pair, allowed):
 
 
 def test_the_writer_refuses_a_negative_amount_naming_the_form_but_not_the_tin_or_name(filing):
-    bad = filing.with_columns(
-        pl.when(pl.col("form_id") == "F2").then(-1).otherwise(pl.col("box4_cents")).alias("box4_cents")
-    )
+    bad = put(filing, "box4_cents", "F2", -1)
     with pytest.raises(FilingInputError) as error:
         write_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
     message = str(error.value)
@@ -583,12 +591,7 @@ def test_the_writer_refuses_a_negative_amount_naming_the_form_but_not_the_tin_or
 
 
 def test_the_writer_refuses_duplicate_account_numbers_under_one_payer(filing):
-    bad = filing.with_columns(
-        pl.when(pl.col("form_id") == "F2")
-        .then(pl.lit("ACCT-0001"))
-        .otherwise(pl.col("account_number"))
-        .alias("account_number")
-    )
+    bad = put(filing, "account_number", "F2", "ACCT-0001")
     with pytest.raises(FilingInputError, match="account_number not unique"):
         write_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
 
@@ -656,12 +659,7 @@ def test_the_file_is_the_same_whatever_the_size_of_the_chunks_it_is_written_in(f
 
 def test_a_payee_tin_in_another_scripts_digits_is_refused_before_any_record_is_written(filing):
     # Arabic-Indic digits are not ASCII digits: refused by the checks, never written as a blank TIN.
-    bad = filing.with_columns(
-        pl.when(pl.col("form_id").is_in(["F2", "F9"]))
-        .then(pl.lit("٣٣٣٣٣٣٣٣٤"))
-        .otherwise(pl.col("payee_tin"))
-        .alias("payee_tin")
-    )
+    bad = put(filing, "payee_tin", ["F2", "F9"], "٣٣٣٣٣٣٣٣٤")
     for chunk_rows in (1, 1000):
         with pytest.raises(FilingInputError) as error:
             b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows))
@@ -676,12 +674,7 @@ def test_a_b_record_that_cannot_be_written_is_counted_over_all_chunks(filing, mo
     import transforms.irs.pub1220 as pub1220
 
     monkeypatch.setattr(pub1220, "filing_problems", lambda frame, tax_year: [])
-    bad = filing.with_columns(
-        pl.when(pl.col("form_id").is_in(["F2", "F9"]))
-        .then(pl.lit("Å") + pl.col("account_number"))
-        .otherwise(pl.col("account_number"))
-        .alias("account_number")
-    )
+    bad = put(filing, "account_number", ["F2", "F9"], pl.lit("Å") + pl.col("account_number"))
     for chunk_rows in (1, 1000):
         with pytest.raises(FilingInputError) as error:
             b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True, chunk_rows=chunk_rows))
@@ -822,12 +815,7 @@ def test_the_a_record_carries_the_nine_digits_of_a_payer_ein_written_with_a_hyph
 
 def test_an_account_number_repeated_under_the_payer_ein_written_another_way_is_refused(filing):
     # F2 takes F1's account (upper case, as the B record writes it): the same payer, the same kind.
-    two = two_plans_of_one_payer(filing).with_columns(
-        pl.when(pl.col("form_id") == "F2")
-        .then(pl.lit("ACCT-0001"))
-        .otherwise(pl.col("account_number"))
-        .alias("account_number")
-    )
+    two = put(two_plans_of_one_payer(filing), "account_number", "F2", "ACCT-0001")
     with pytest.raises(FilingInputError, match="account_number not unique within a payer") as error:
         write_pub1220(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
     assert "form_id F1, F2" in str(error.value)
