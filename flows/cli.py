@@ -260,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--no-prefect", action="store_true", help="run in-process without Prefect")
     recon.set_defaults(func=cmd_reconcile)
 
+    from flows.importer.cli import add_parser as add_import_parser
+
+    add_import_parser(sub)
+
     from flows.ops_cli import add_parsers as add_ops_parsers
 
     add_ops_parsers(sub)
