@@ -142,14 +142,6 @@ def pdf_safe(text: str | None) -> str:
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
 
 
-def sort_key(text: str | None) -> str:
-    """A case- and accent-blind sort key (``Ångström`` sorts with ``A``)."""
-    folded = _unidecode(text or "") if _unidecode is not None else (text or "")
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c)
-    ).casefold()
-
-
 def dollars(cents: int | None) -> str:
     """Integer cents as dollars with thousands separators: 123456789 -> '$1,234,567.89' (no floats)."""
     if cents is None:
