@@ -21,9 +21,14 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 demo: $(STAMP)
+	@mkdir -p out
+	@echo "== a recordkeeper's own CSV files, mapped into the canonical extract (sample_data/import/keystone.toml)"
+	@$(BIN)/prorata import sample_data/import/keystone --mapping sample_data/import/keystone.toml --out out/keystone-extract
+	@$(BIN)/prorata run out/keystone-extract --out out/keystone --no-prefect --quiet --export xlsx
+	@echo "== the 5,000-disbursement synthetic extract"
 	@$(BIN)/prorata sample --disbursements 5000 --seed 2025 --out sample_data/extract
 	@$(BIN)/prorata run sample_data/extract --out out/demo
-	@echo "explain one disbursement:  $(BIN)/prorata explain D0000001 --out out/demo"
+	@echo "explain one disbursement:  $(BIN)/prorata explain D0000001 --run out/demo"
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest

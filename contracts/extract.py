@@ -197,6 +197,9 @@ PARTICIPANTS = Table(
         Column("separation_date", DATE, nullable=True),
         Column("public_safety_employee", BOOL),
         Column("roth_first_year", INT, nullable=True),
+        # an extension of this project (docs/spec/extract.md): the recordkeeper's own account number,
+        # printed in the statements' account-number box; absent or null: the form's derived one
+        _optional("account_number", STR),
     ),
     key=("participant_id",),
 )

@@ -137,6 +137,12 @@ def cmd_corrections(args: argparse.Namespace) -> int:
     )
     if result.filing_id:
         print(f"  filing {result.filing_id}: {', '.join(result.files)} in {args.out}")
+        if args.export:
+            from flows.exports import export_corrections
+            from flows.store import Store
+
+            outputs = Store(Path(args.store)).outputs(args.tax_year)
+            print(f"  export: {export_corrections(Path(args.out), outputs, args.export)}/")
     return 0
 
 
@@ -168,41 +174,79 @@ def _iso_date(text: str):
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _examples(*lines: str) -> dict:
+    return {
+        "epilog": "examples:\n" + "\n".join(f"  {x}" for x in lines),
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
+
+
+STORE_HELP = "the year-to-date store folder (its parent must exist)"
+CONFIG_HELP = "transmitter settings (default ./prorata.toml; without it a test file)"
+
+
 def add_parsers(sub) -> None:
-    nightly = sub.add_parser("nightly", help="ingest new inbox extracts into the store and rebuild the year")
+    nightly = sub.add_parser(
+        "nightly",
+        help="ingest new inbox extracts into the store and rebuild the year",
+        **_examples("prorata nightly --inbox /data/inbox --store /data/store"),
+    )
     nightly.add_argument("--inbox", required=True, help="folder of extract folders")
-    nightly.add_argument("--store", required=True, help="the year-to-date store")
-    nightly.add_argument("--config", help="transmitter settings (default ./prorata.toml)")
+    nightly.add_argument("--store", required=True, help=STORE_HELP)
+    nightly.add_argument("--config", help=CONFIG_HELP)
     nightly.add_argument("--no-prefect", action="store_true", help="run the steps in-process without Prefect")
-    nightly.add_argument("--quiet", action="store_true")
+    nightly.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     nightly.set_defaults(func=cmd_nightly)
 
-    serve = sub.add_parser("serve", help="run the nightly flow on a schedule (Prefect flow.serve)")
-    serve.add_argument("--inbox", required=True)
-    serve.add_argument("--store", required=True)
+    serve = sub.add_parser(
+        "serve",
+        help="run the nightly flow on a schedule (Prefect flow.serve)",
+        **_examples('prorata serve --inbox /data/inbox --store /data/store --cron "0 2 * * *"'),
+    )
+    serve.add_argument("--inbox", required=True, help="folder of extract folders")
+    serve.add_argument("--store", required=True, help=STORE_HELP)
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule (default "0 2 * * *")')
-    serve.add_argument("--config")
+    serve.add_argument("--config", help=CONFIG_HELP)
     serve.set_defaults(func=cmd_serve)
 
-    file = sub.add_parser("file", help="record and write the year's IRS filing")
-    file.add_argument("--store", required=True)
-    file.add_argument("--tax-year", type=int, required=True)
+    file = sub.add_parser(
+        "file",
+        help="record and write the year's IRS filing",
+        **_examples("prorata file --store /data/store --tax-year 2025 --out /data/filing-2025"),
+    )
+    file.add_argument("--store", required=True, help=STORE_HELP)
+    file.add_argument("--tax-year", type=int, required=True, help="the tax year to file")
     file.add_argument("--out", help="also write the filing here (default STORE/filings/TAX_YEAR/FILING_ID)")
-    file.add_argument("--config")
+    file.add_argument("--config", help=CONFIG_HELP)
     file.add_argument("--transmission-date", type=_iso_date, help=TRANSMISSION_HELP)
     file.set_defaults(func=cmd_file)
 
-    corr = sub.add_parser("corrections", help="write the returns changed since the last filing")
-    corr.add_argument("--store", required=True)
-    corr.add_argument("--tax-year", type=int, required=True)
-    corr.add_argument("--out", required=True)
-    corr.add_argument("--config")
+    corr = sub.add_parser(
+        "corrections",
+        help="write the returns changed since the last filing",
+        **_examples(
+            "prorata corrections --store /data/store --tax-year 2025 --out /data/corr-1 --export xlsx"
+        ),
+    )
+    corr.add_argument("--store", required=True, help=STORE_HELP)
+    corr.add_argument("--tax-year", type=int, required=True, help="the tax year to correct")
+    corr.add_argument("--out", required=True, help="folder for the corrections (its parent must exist)")
+    corr.add_argument("--config", help=CONFIG_HELP)
     corr.add_argument("--transmission-date", type=_iso_date, help=TRANSMISSION_HELP)
+    corr.add_argument(
+        "--export",
+        choices=("csv", "xlsx"),
+        help="also write the corrected returns for people into OUT/export/ (dollars, plan names)",
+    )
     corr.set_defaults(func=cmd_corrections)
 
-    ack = sub.add_parser("acknowledge", help="record the IRS receipt id of a filing (IRIS)")
-    ack.add_argument("--store", required=True)
-    ack.add_argument("--tax-year", type=int, required=True)
-    ack.add_argument("--filing-id", required=True)
-    ack.add_argument("--receipt-id", required=True)
+    ack = sub.add_parser(
+        "acknowledge",
+        help="record the IRS receipt id of a filing (IRIS)",
+        **_examples("prorata acknowledge --store /data/store --tax-year 2026 --filing-id F1 --receipt-id R1"),
+    )
+    ack.add_argument("--store", required=True, help=STORE_HELP)
+    ack.add_argument("--tax-year", type=int, required=True, help="the filing's tax year")
+    ack.add_argument("--filing-id", required=True, help="the filing id prorata file printed")
+    ack.add_argument("--receipt-id", required=True, help="the receipt id the IRS returned for it")
     ack.set_defaults(func=cmd_acknowledge)

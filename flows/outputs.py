@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -47,6 +47,14 @@ def check_target(out_dir: Path) -> None:
         raise OutputError(f"{out_dir}: exists and is not a prorata output folder; choose another --out")
 
 
+def check_parent(path: Path, option: str = "--out") -> None:
+    """A folder named on the command line must be in a folder that exists: a mistyped parent is an
+    error, never a new tree of folders."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: no such folder; create it first or check the {option} path")
+
+
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Deterministic Parquet: same frame, same bytes (no statistics timestamps, fixed compression)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,9 +71,9 @@ def write_json(data: dict, path: Path) -> None:
 class StagedOutput:
     """A temporary folder beside OUT_DIR, swapped into place by :meth:`commit`."""
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, check: Callable[[Path], None] | None = None):
         self.out_dir = out_dir.resolve()
-        check_target(self.out_dir)
+        (check or check_target)(self.out_dir)
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
 

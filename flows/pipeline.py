@@ -24,6 +24,7 @@ from flows import partitioned
 from flows.config import TransmitterSettings
 from flows.filing import filing_frame, write_irs_file, write_run_irs_file
 from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
+from flows.statements import keep_statements
 from transforms.edit_checks import filable, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
 from transforms.params import TaxParameters
@@ -223,7 +224,10 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
         run_edit_checks(result.forms, result.legs, params),
         tieout_945(result.legs),
         {},
-        parties_of(batch, result.forms.get_column("payee_id"), result.forms.get_column("plan_id")),
+        {
+            **parties_of(batch, result.forms.get_column("payee_id"), result.forms.get_column("plan_id")),
+            "accounts": accounts_of(batch, result.distributions),
+        },
     )
     out.seconds = {"engine": engine_s, "edit_checks": time.perf_counter() - t0}
     return out
@@ -325,6 +329,30 @@ def parties_of(
     }
 
 
+ACCOUNT_SCHEMA = {"form_id": pl.String, "recordkeeper_account": pl.String}
+
+
+def accounts_of(tables: dict[str, pl.DataFrame], distributions: pl.DataFrame) -> pl.DataFrame:
+    """``accounts.parquet``: form_id → the recordkeeper's own account number of the participant
+    whose account the form reports (``participants.account_number``, an extension of the extract:
+    docs/spec/extract.md), where the extract gives one. The statements print it in the
+    account-number box; ``prorata explain`` and ``statements --account`` find forms by it."""
+    p = tables["participants"]
+    if "account_number" not in p.columns or distributions.height == 0:
+        return pl.DataFrame(schema=ACCOUNT_SCHEMA)
+    given = p.select("participant_id", pl.col("account_number").alias("recordkeeper_account")).filter(
+        pl.col("recordkeeper_account").is_not_null()
+    )
+    return (
+        distributions.select("form_id", "participant_id", "distribution_id")
+        .sort("form_id", "distribution_id")
+        .unique("form_id", keep="first", maintain_order=True)
+        .join(given, on="participant_id", how="inner")
+        .select("form_id", "recordkeeper_account")
+        .sort("form_id")
+    )
+
+
 @dataclass
 class Counts:
     """What manifest.json says about the outputs: counts and totals, added up partition by partition."""
@@ -416,6 +444,7 @@ def write_outputs(
         write_parquet(computed.tieout_945, root / "tieout_945.parquet")
         for name, frame in parties(loaded.validated.tables, computed.forms).items():
             write_parquet(frame, root / f"{name}.parquet")
+        write_parquet(accounts_of(loaded.validated.tables, computed.distributions), root / "accounts.parquet")
         t0 = time.perf_counter()
         filing = filing_frame(computed.filable, loaded.validated.tables)
         irs = write_irs_file(root, filing, settings, loaded.manifest.tax_year)
@@ -424,6 +453,7 @@ def write_outputs(
         manifest = build_manifest(loaded, computed, timings)
         manifest["irs_filing"] = irs
         write_json(manifest, root / "manifest.json")
+        keep_statements(staged.out_dir, root)
     return manifest
 
 
@@ -467,6 +497,7 @@ class StreamedRun:
         # a payee of two plans comes in two batches: written once
         self.sinks["recipients"] = SortedParquetSink(root / "recipients.parquet", "payee_id", unique=True)
         self.sinks["payers"] = SortedParquetSink(root / "payers.parquet", "plan_id")
+        self.sinks["accounts"] = SortedParquetSink(root / "accounts.parquet", "form_id")
         self.not_filed: list[pl.DataFrame] = []  # form ids kept out of the IRS file
         self.quarantine: list[pl.DataFrame] = []
         self.tieouts: list[pl.DataFrame] = []
@@ -504,6 +535,7 @@ class StreamedRun:
         batches hold whole plans, so a payer comes in one batch)."""
         self.sinks["recipients"].add(parties["recipients"])
         self.sinks["payers"].add(parties["payers"])
+        self.sinks["accounts"].add(parties.get("accounts", pl.DataFrame(schema=ACCOUNT_SCHEMA)))
 
     def finish(self, timings: dict[str, float]) -> dict:
         """Everything else written, the manifest last; the folder swapped into place."""
@@ -535,6 +567,7 @@ class StreamedRun:
         manifest = build_manifest(self.loaded, self.counts, timings)
         manifest["irs_filing"] = irs
         write_json(manifest, root / "manifest.json")
+        keep_statements(self.staged.out_dir, root)
         self.staged.commit()
         return manifest
 

@@ -62,16 +62,26 @@ def _run_facts(outputs_dir: Path) -> dict[str, str]:
     return {k: str(m[k]) for k in ("extract_id", "run_id", "tax_year") if m.get(k) is not None}
 
 
-def write_reconciliation(rec: Reconciliation, out_dir: Path, facts: dict[str, str]) -> dict:
-    """Every output into a staging folder, swapped into place; returns the manifest."""
+def write_reconciliation(
+    rec: Reconciliation, out_dir: Path, facts: dict[str, str], plans: pl.DataFrame | None = None
+) -> dict:
+    """Every output into a staging folder, swapped into place; returns the manifest.
+    ``reconciliation.csv`` is the report for people: checks in words, amounts in dollars, plan
+    names beside plan ids (``plans``: plan_id, plan_name); the Parquet files keep cents and names."""
+    from flows.exports import checks_report
+
     summary = rec.summary()
     manifest = {"kind": "prorata-reconciliation", **facts, **summary, "files": list(FILES)}
+    plans = (
+        plans if plans is not None else pl.DataFrame(schema={"plan_id": pl.String, "plan_name": pl.String})
+    )
+    names = dict(plans.select("plan_id", "plan_name").iter_rows())
     with StagedOutput(out_dir) as staged:
         root = staged.path
         write_parquet(rec.checks, root / "reconciliation.parquet")
-        rec.checks.write_csv(root / "reconciliation.csv", date_format="%Y-%m-%d")
+        checks_report(rec.checks, plans).write_csv(root / "reconciliation.csv")
         write_parquet(rec.trace, root / "reconciliation_breaks.parquet")
-        (root / "reconciliation.html").write_text(render(rec, facts), encoding="utf-8")
+        (root / "reconciliation.html").write_text(render(rec, facts, names), encoding="utf-8")
         write_json(manifest, root / "manifest.json")
     return manifest
 
@@ -156,7 +166,9 @@ def reconcile_run(extract_tables: dict[str, pl.DataFrame], outputs_dir: Path, ou
     check_reconciliation_target(out_dir, outputs_dir)
     rec = reconcile(extract_tables, read_run_outputs(outputs_dir))
     facts = _run_facts(outputs_dir)
-    manifest = write_reconciliation(rec, out_dir, facts)
+    plans = extract_tables.get("plans")
+    plans = plans.select("plan_id", "plan_name").unique("plan_id") if plans is not None else None
+    manifest = write_reconciliation(rec, out_dir, facts, plans)
     manifest["artifacts"] = publish_artifacts(rec, facts)
     return manifest
 
@@ -237,7 +249,9 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
     lines = [head]
     if not s["control_totals"]:
         lines.append("  no control totals in the extract: monthly totals shown without a trustee figure")
-    lines.append("  breaks by check  " + ", ".join(f"{k} {v}" for k, v in s["breaks_by_check"].items()))
+    from flows.reconcile_html import CHECK_WORDS
+
+    lines += [f"  {CHECK_WORDS.get(k, k)}: {v} break(s)" for k, v in s["breaks_by_check"].items()]
     lines.append(f"  outputs          {out_dir}/ ({', '.join(FILES)})")
     return "\n".join(lines)
 

@@ -34,6 +34,21 @@ def money(cents: int | None) -> str:
     return f"{sign}${d:,}.{c:02d}"
 
 
+CHECK_WORDS = {
+    "extract_vs_control": "extract against the trustee's control totals",
+    "extract_vs_outputs": "every disbursement reported or quarantined exactly once",
+    "forms_vs_disbursements": "forms against the disbursements on them",
+    "box4_vs_945": "box 4 against the Form 945 tie-out",
+}
+MEASURE_WORDS = {
+    "gross_cents": "gross paid",
+    "federal_withholding_cents": "federal income tax withheld",
+    "disbursement_count": "number of disbursements",
+    "box1_cents": "box 1 (gross distribution)",
+    "box4_cents": "box 4 (federal income tax withheld)",
+}
+
+
 def value(measure: str, v: int | None) -> str:
     if v is None:
         return "-"
@@ -174,8 +189,9 @@ def _table(headers: list[str], rows: list[list[str]], left_cols: int = 1) -> str
     return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render(rec: Reconciliation, heading: dict[str, str]) -> str:
-    """The whole page. ``heading``: a few non-personal facts (extract id, run id, tax year)."""
+def render(rec: Reconciliation, heading: dict[str, str], plan_names: dict[str, str] | None = None) -> str:
+    """The whole page. ``heading``: a few non-personal facts (extract id, run id, tax year);
+    ``plan_names``: plan id → plan name, shown beside each plan."""
     s = rec.summary()
     c = rec.checks
     plans = sorted(c.filter(pl.col("check") != "box4_vs_945")["plan_id"].drop_nulls().unique().to_list())
@@ -203,7 +219,7 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
     parts.append(
         _table(
             ["check", "breaks"],
-            [[escape(k), str(s["breaks_by_check"][k])] for k in CHECKS],
+            [[escape(CHECK_WORDS.get(k, k)), str(s["breaks_by_check"][k])] for k in CHECKS],
         )
     )
     # each plan's rows, a 945 group's rows under each of its plans (plan ids joined with "+")
@@ -224,7 +240,8 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
             else f'<span class="break">{n_breaks} break(s)</span>'
         )
         parts.append(f'<section class="plan" id="plan-{escape(plan_id)}">')
-        parts.append(f"<h2>Plan {escape(plan_id)} — {status}</h2>")
+        name = f" {escape(plan_names[plan_id])}" if plan_id in (plan_names or {}) else ""
+        parts.append(f"<h2>Plan {escape(plan_id)}{name} — {status}</h2>")
         parts.append(plan_chart(plan_id, _month_frame(pc), rec.has_control_totals))
         year = (
             pc.filter(pl.col("month").is_null())
@@ -238,9 +255,9 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
                 ["check", "scope", "measure", "expected", "actual", "difference", "quarantined", "status"],
                 [
                     [
-                        escape(ch),
+                        escape(CHECK_WORDS.get(ch, ch)),
                         escape(sc),
-                        escape(m),
+                        escape(MEASURE_WORDS.get(m, m)),
                         value(m, e),
                         value(m, a),
                         value(m, d),
@@ -261,7 +278,7 @@ def render(rec: Reconciliation, heading: dict[str, str]) -> str:
                     [
                         [
                             escape(r["break_id"]),
-                            escape(r["measure"]),
+                            escape(MEASURE_WORDS.get(r["measure"], r["measure"])),
                             value(r["measure"], r["expected"]),
                             value(r["measure"], r["actual"]),
                             value(r["measure"], r["difference"]),

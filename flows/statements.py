@@ -21,6 +21,7 @@ that covers the box 7 codes actually on the page.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -139,14 +140,6 @@ def pdf_safe(text: str | None) -> str:
         pending.append(ch)
     flush()
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
-
-
-def sort_key(text: str | None) -> str:
-    """A case- and accent-blind sort key (``Ångström`` sorts with ``A``)."""
-    folded = _unidecode(text or "") if _unidecode is not None else (text or "")
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c)
-    ).casefold()
 
 
 def dollars(cents: int | None) -> str:
@@ -539,7 +532,9 @@ class _Page:
             self.fitted(x + 2, y + 8.5 + i * 4.4, line, w - 4, "", VALUE_PT)
         y += 16
         self.box(x, y, w, 12, "Account number (see instructions)")
-        self.fitted(x + 2, y + 9, row.get("account_number") or "", w - 4, "B", VALUE_PT)
+        self.fitted(
+            x + 2, y + 9, row.get("account_box") or row.get("account_number") or "", w - 4, "B", VALUE_PT
+        )
 
     def _right_column(self, row: dict) -> None:
         x1, x2, w = XM, XM + QUARTER, QUARTER
@@ -667,6 +662,32 @@ class StatementError(Exception):
     """A one-line, user-facing problem (missing input file)."""
 
 
+# What a form can show: two lines of a name or address box at the smallest type hold well under
+# this many characters. Longer values are cut before any drawing, so time and memory stay flat
+# whatever the input (issue 18: a 32,000-character name once took 48 s and 1 GB).
+FIELD_CHARS = 160
+FOLDER = "statements"
+
+
+def bounded(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every text column cut to :data:`FIELD_CHARS` characters (vectorized)."""
+    return frame.with_columns(
+        pl.col(c).str.slice(0, FIELD_CHARS) for c, t in frame.schema.items() if t == pl.String
+    )
+
+
+def sort_name(col: str) -> pl.Expr:
+    """A case- and accent-blind sort key (``Ångström`` sorts with ``A``), vectorized."""
+    return pl.col(col).fill_null("").str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+
+
+def _recordkeeper_accounts(out_dir: Path) -> pl.DataFrame:
+    path = out_dir / "accounts.parquet"
+    if not path.is_file():
+        return pl.DataFrame(schema={"form_id": pl.String, "recordkeeper_account": pl.String})
+    return pl.read_parquet(path, columns=["form_id", "recordkeeper_account"])
+
+
 def _read(out_dir: Path) -> pl.DataFrame:
     paths = {name: out_dir / f"{name}.parquet" for name in ("forms", "recipients", "payers")}
     for path in paths.values():
@@ -677,24 +698,59 @@ def _read(out_dir: Path) -> pl.DataFrame:
     recipients = pl.read_parquet(paths["recipients"])
     recipients = recipients.rename({c: f"r_{c}" for c in recipients.columns if c != "payee_id"})
     payers = pl.read_parquet(paths["payers"]).drop("payer_tin", strict=False)
-    joined = forms.join(recipients, on="payee_id", how="left").join(payers, on="plan_id", how="left")
-    return joined.with_columns(
-        _sort_name=pl.col("r_last_name").fill_null("").map_elements(sort_key, return_dtype=pl.String),
-    ).sort(["plan_id", "_sort_name", "form_id"])
+    joined = (
+        forms.join(recipients, on="payee_id", how="left")
+        .join(payers, on="plan_id", how="left")
+        .join(_recordkeeper_accounts(out_dir), on="form_id", how="left")
+    )
+    return _ordered(joined)
+
+
+def _ordered(rows: pl.DataFrame) -> pl.DataFrame:
+    rows = bounded(rows).with_columns(
+        # the account-number box: the recordkeeper's own number when the extract gave one
+        pl.coalesce("recordkeeper_account", "account_number").alias("account_box"),
+        sort_name("r_last_name").alias("_sort_name"),
+    )
+    return rows.sort(["plan_id", "_sort_name", "form_id", *(["role"] if "role" in rows.columns else [])])
+
+
+def file_names(ids: list[str], fallback: str) -> dict[str, str]:
+    """A file name (without extension) for each id, never the same for two ids: the id itself when
+    it is a plain name, else its safe characters and a hash of the id (``P/01`` and ``P_01`` once
+    both gave ``P_01.pdf`` and one plan's statements overwrote the other's). Names that differ only
+    in case get the hash too (case-blind file systems)."""
+    import hashlib
+    from collections import Counter
+
+    def tag(i: str) -> str:
+        return hashlib.sha256(i.encode("utf-8")).hexdigest()[:10]
+
+    names = {}
+    for i in ids:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", i)[:60].strip(".") or fallback
+        names[i] = safe if safe == i else f"{safe}-{tag(i)}"
+    folded = Counter(n.lower() for n in names.values())
+    for i, n in names.items():
+        if folded[n.lower()] > 1 and n == i:
+            names[i] = f"{n}-{tag(i)}"
+    if len(set(names.values())) != len(names):  # pragma: no cover - a hash collision
+        raise StatementError("two ids give the same statement file name")
+    return names
 
 
 def _file_name(plan_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", plan_id) or "plan"
+    return file_names([plan_id], "plan")[plan_id]
 
 
-def _new_pdf(plan_id: str, tax_year: int) -> FPDF:
+def _new_pdf(title: str, tax_year: int) -> FPDF:
     pdf = FPDF(orientation="P", unit="mm", format="letter")
     pdf.core_fonts_encoding = ENCODING
     pdf.set_auto_page_break(False)
     pdf.set_margins(X0, 10, PAGE_W - X0 - W)
     pdf.set_compression(True)
     pdf.set_creation_date(datetime(tax_year + 1, 1, 1, tzinfo=UTC))
-    pdf.set_title(pdf_safe(f"Form 1099-R Copy B, tax year {tax_year}, plan {plan_id}"))
+    pdf.set_title(pdf_safe(f"Form 1099-R Copy B, tax year {tax_year}, {title}"))
     pdf.set_subject("Recipient statements (Form 1099-R, Copy B)")
     pdf.set_creator("prorata")
     pdf.set_draw_color(0)
@@ -715,60 +771,291 @@ def _write_atomic(data: bytes, path: Path) -> None:
         raise
 
 
-def write_statements(out_dir: Path, *, dest: Path | None = None, progress: Progress | None = None) -> dict:
-    """Write ``<dest or OUT_DIR/statements>/<plan_id>.pdf``, one page per form; return
-    ``{"plans", "pages", "seconds", "pages_per_second"}``. Raises :class:`StatementError` when an
-    input table is missing."""
-    start = time.perf_counter()
-    out_dir = Path(out_dir)
-    folder = Path(dest) if dest is not None else out_dir / "statements"
-    rows = _read(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    total = rows.height
-    pages = plans = 0
-    for (plan_id,), group in rows.group_by(["plan_id"], maintain_order=True):
-        tax_year = int(group["tax_year"].max())
-        pdf = _new_pdf(str(plan_id), tax_year)
+class _Pages:
+    """Draws groups of statement rows into PDFs, counting pages for the progress lines."""
+
+    def __init__(self, total: int, progress: Progress | None):
+        self.total, self.progress, self.pages = total, progress, 0
+
+    def pdf(self, group: pl.DataFrame, title: str, path: Path) -> int:
+        pdf = _new_pdf(title, int(group["tax_year"].max()))
         page = _Page(pdf)
         for row in group.iter_rows(named=True):
             page.draw(row)
-            pages += 1
-            if progress is not None and pages % PROGRESS_EVERY == 0:
-                progress(f"statements: {pages:,} of {total:,} pages")
-        _write_atomic(bytes(pdf.output()), folder / f"{_file_name(str(plan_id))}.pdf")
-        plans += 1
+            self.pages += 1
+            if self.progress is not None and self.pages % PROGRESS_EVERY == 0:
+                self.progress(f"statements: {self.pages:,} of {self.total:,} pages")
+        _write_atomic(bytes(pdf.output()), path)
+        return group.height
+
+
+INDEX_COLUMNS = [
+    "file",
+    "recipient_file",
+    "plan_id",
+    "payee_id",
+    "form_id",
+    "account_number",
+    "recordkeeper_account",
+]
+
+
+def draw_all(rows: pl.DataFrame, folder: Path, by: str, progress: Progress | None, manifest: dict) -> dict:
+    """One PDF per plan (``<plan>.pdf``) and, with ``by`` "both" or "recipient", one per recipient
+    (``recipients/<payee>.pdf``, every form of the payee in the run); ``index.csv`` tells which file
+    holds which form and account number (ids only: no name or TIN); ``manifest.json`` the run."""
+    plans = file_names(rows["plan_id"].unique().sort().to_list(), "plan") if by != "recipient" else {}
+    payees = file_names(rows["payee_id"].unique().sort().to_list(), "payee") if by != "plan" else {}
+    drawn = _Pages(rows.height * (2 if by == "both" else 1), progress)
+    for (plan_id,), group in rows.group_by(["plan_id"], maintain_order=True):
+        if plans:
+            drawn.pdf(group, f"plan {plan_id}", folder / f"{plans[plan_id]}.pdf")
+    if payees:
+        (folder / "recipients").mkdir(exist_ok=True)
+        by_payee = rows.sort("payee_id", "plan_id", "form_id")
+        for (payee_id,), group in by_payee.group_by(["payee_id"], maintain_order=True):
+            drawn.pdf(group, f"recipient {payee_id}", folder / "recipients" / f"{payees[payee_id]}.pdf")
+    index = rows.select(
+        (pl.col("plan_id").replace_strict(plans, default=None) + ".pdf").alias("file"),
+        ("recipients/" + pl.col("payee_id").replace_strict(payees, default=None) + ".pdf").alias(
+            "recipient_file"
+        ),
+        "plan_id",
+        "payee_id",
+        "form_id",
+        "account_number",
+        "recordkeeper_account",
+        *[c for c in ("role", "corrected") if c in rows.columns],  # a corrections run's statements
+    ).sort("plan_id", "payee_id", "form_id")
+    index.write_csv(folder / "index.csv")
+    counts = {"plans": len(plans), "recipients": len(payees), "forms": rows.height, "pages": drawn.pages}
+    (folder / "manifest.json").write_text(
+        json.dumps({**manifest, **counts}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return counts
+
+
+def _run_facts(out_dir: Path) -> dict:
+    try:
+        m = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: m[k] for k in ("run_id", "extract_id", "tax_year") if k in m}
+
+
+def write_statements(
+    out_dir: Path,
+    *,
+    dest: Path | None = None,
+    progress: Progress | None = None,
+    by: str = "both",
+    account: str | None = None,
+) -> dict:
+    """Write ``<dest or OUT_DIR/statements>/``: ``<plan_id>.pdf`` (one page per form) and
+    ``recipients/<payee_id>.pdf`` (``by``: "both", "plan" or "recipient"), ``index.csv`` and
+    ``manifest.json``, the whole folder swapped into place. With ``account`` (the form's account
+    number or the recordkeeper's), only that recipient's PDF is written, into ``dest`` (default
+    OUT_DIR/statements/lookup). Returns ``{"plans", "recipients", "pages", "seconds",
+    "pages_per_second", "files"}``. Raises :class:`StatementError` when an input table is missing
+    or no form has the account number."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    rows = _read(out_dir)
+    facts = {"kind": "prorata-statements", "corrected": False, **_run_facts(out_dir)}
+    return _write(rows, out_dir, dest, progress, by, account, facts, start)
+
+
+def _write(rows, out_dir, dest, progress, by, account, facts, start) -> dict:
+    if account is not None:
+        key = account.strip()
+        hit = rows.filter((pl.col("account_number") == key.upper()) | (pl.col("recordkeeper_account") == key))
+        if hit.height == 0:
+            raise StatementError(f"no form with account number {key!r} in {out_dir}")
+        rows = rows.filter(pl.col("payee_id").is_in(hit["payee_id"].unique().implode()))
+        folder = Path(dest) if dest is not None else out_dir / FOLDER / "lookup"
+        folder.mkdir(parents=True, exist_ok=True)
+        payees = file_names(rows["payee_id"].unique().sort().to_list(), "payee")
+        drawn = _Pages(rows.height, progress)
+        files = []
+        for (payee_id,), group in rows.sort("payee_id", "plan_id", "form_id").group_by(
+            ["payee_id"], maintain_order=True
+        ):
+            path = folder / f"{payees[payee_id]}.pdf"
+            drawn.pdf(group, f"recipient {payee_id}", path)
+            files.append(str(path))
+        counts = {
+            "plans": 0,
+            "recipients": len(files),
+            "forms": rows.height,
+            "pages": drawn.pages,
+            "files": files,
+        }
+    else:
+        folder = Path(dest) if dest is not None else out_dir / FOLDER
+        result: dict = {}
+        from flows.exports import swap_folder
+
+        swap_folder(folder, lambda tmp: result.update(draw_all(rows, tmp, by, progress, facts)))
+        counts = {**result, "files": [str(folder)]}
     seconds = time.perf_counter() - start
     if progress is not None:
-        progress(f"statements: {pages:,} pages in {plans:,} PDFs")
+        progress(f"statements: {counts['pages']:,} pages")
     return {
-        "plans": plans,
-        "pages": pages,
+        **counts,
         "seconds": seconds,
-        "pages_per_second": pages / seconds if seconds > 0 else 0.0,
+        "pages_per_second": counts["pages"] / seconds if seconds > 0 else 0.0,
     }
 
 
+def correction_rows(store: Path, corrections_dir: Path) -> tuple[pl.DataFrame, Path, dict]:
+    """The returns of a corrections filing as the IRS has them (the store's filings table), as
+    statement rows: a one-step correction (Type 1) and a voided return (Type 2's first record, or a
+    return that should not have been filed: zero amounts) with the CORRECTED box checked; Type 2's
+    new return and a late original as plain statements (Instructions for Forms 1099: the new return
+    of a two-step correction is not marked CORRECTED)."""
+    from flows import store as st
+    from flows.filings import filings_table
+
+    m = json.loads((Path(corrections_dir) / "manifest.json").read_text(encoding="utf-8"))
+    if m.get("kind") != "correction":
+        raise StatementError(f"{corrections_dir}: not the folder of a prorata corrections run")
+    tax_year = int(m["tax_year"])
+    ids = [i for i in (m.get("filing_id"), m.get("late_originals_filing_id")) if i]
+    s = st.Store(Path(store))
+    filed = filings_table(s, tax_year).filter(pl.col("filing_id").is_in(ids))
+    if filed.height == 0:
+        raise StatementError(f"{corrections_dir}: its filing {', '.join(ids)} is not in the store {store}")
+    outputs = s.outputs(tax_year)
+    names = (
+        pl.read_parquet(outputs / "payers.parquet", columns=["plan_id", "plan_name"])
+        if (outputs / "payers.parquet").is_file()
+        else None
+    )
+    rows = filed.with_columns(
+        pl.col("role").is_in(["type1", "type2_void", "void"]).alias("corrected"),
+        pl.col("lineage_account").alias("account_number"),
+    ).rename(
+        {c: f"r_{c}" for c in ("tin_type", "first_name", "last_name", "address", "city", "zip", "country")}
+        | {"state_code": "r_state"}
+    )
+    rows = rows.unique(["filing_id", "lineage_account", "role"], keep="last", maintain_order=True)
+    if names is not None:
+        rows = rows.join(names, on="plan_id", how="left")
+    rows = rows.join(_recordkeeper_accounts(outputs), on="form_id", how="left")
+    facts = {
+        "kind": "prorata-statements",
+        "corrected": True,
+        "filing_id": m.get("filing_id"),
+        "tax_year": tax_year,
+    }
+    return _ordered(rows), outputs, facts
+
+
+def write_corrected_statements(
+    store: Path,
+    corrections_dir: Path,
+    *,
+    dest: Path | None = None,
+    progress: Progress | None = None,
+    by: str = "both",
+) -> dict:
+    """Statements for the returns of a corrections run (:func:`correction_rows`), into ``dest``
+    (default ``CORRECTIONS_DIR/statements``)."""
+    start = time.perf_counter()
+    rows, _outputs, facts = correction_rows(store, corrections_dir)
+    folder = Path(dest) if dest is not None else Path(corrections_dir) / FOLDER
+    return _write(rows, Path(corrections_dir), folder, progress, by, None, facts, start)
+
+
+def keep_statements(out_dir: Path, staging: Path) -> None:
+    """A rerun into OUT_DIR keeps the statements already written there (they may have been
+    mailed): ``statements/`` is linked into the new folder before the swap (hard links: no copy of
+    the bytes; the old folder stays whole until the swap). Its manifest names the run they were
+    drawn from, so the run summary can say when they are older than the forms."""
+    import shutil
+
+    old = Path(out_dir) / FOLDER
+    if not old.is_dir() or (Path(staging) / FOLDER).exists():
+        return
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(old, Path(staging) / FOLDER, copy_function=link)
+
+
+def statements_note(out_dir: Path, run_id: str | None) -> str | None:
+    """A line for the run summary when OUT_DIR keeps statements of an earlier run."""
+    try:
+        m = json.loads((Path(out_dir) / FOLDER / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if m.get("run_id") == run_id:
+        return None
+    return (
+        f"  statements     {out_dir}/{FOLDER}/ kept from run {m.get('run_id') or '(unknown)'}: "
+        "drawn from earlier forms; rerun prorata statements"
+    )
+
+
 # --------------------------------------------------------------------------------------------------
-# CLI hook: prorata statements OUT_DIR [--dest DIR]
+# CLI hook: prorata statements --run OUT_DIR [--dest DIR] [--account NUMBER] [--corrections DIR --store STORE]
 # --------------------------------------------------------------------------------------------------
+
+EXAMPLES = """\
+examples:
+  prorata statements --run out/demo                         every plan's and every recipient's PDF
+  prorata statements --run out/keystone --account KRS-100003   one recipient's PDF, by account number
+  prorata statements --store STORE --corrections out/corr-1   corrected statements of a corrections run
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``prorata statements`` on the subparsers of :func:`flows.cli.build_parser`."""
-    p = sub.add_parser("statements", help="write the recipient statements (Form 1099-R Copy B) as PDF")
-    p.add_argument("out_dir", help="the OUT_DIR of a prorata run")
-    p.add_argument("--dest", help="folder for the PDFs (default OUT_DIR/statements)")
+    p = sub.add_parser(
+        "statements",
+        help="write the recipient statements (Form 1099-R Copy B) as PDF",
+        description="Recipient statements (Form 1099-R Copy B): one PDF per plan and one per "
+        "recipient, with index.csv (file, plan, payee, form, account numbers; no name or TIN).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("out_dir", nargs="?", help=argparse.SUPPRESS)  # the older positional OUT_DIR
+    p.add_argument("--run", metavar="OUT_DIR", help="the OUT_DIR of a prorata run")
+    p.add_argument("--dest", help="folder for the PDFs (default OUT_DIR/statements; its parent must exist)")
+    p.add_argument(
+        "--by",
+        choices=("both", "plan", "recipient"),
+        default="both",
+        help="one PDF per plan, per recipient, or both (default both)",
+    )
+    p.add_argument(
+        "--account", metavar="NUMBER", help="only the PDF of the recipient with this account number"
+    )
+    p.add_argument(
+        "--corrections", metavar="DIR", help="the folder of a prorata corrections run (with --store)"
+    )
+    p.add_argument("--store", help="the year-to-date store of that corrections run (with --corrections)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_statements)
     return p
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    out_dir = Path(args.out_dir)
+    run = getattr(args, "run", None) or getattr(args, "out_dir", None)
+    corrections = getattr(args, "corrections", None)
     dest = Path(args.dest) if getattr(args, "dest", None) else None
-    forms = out_dir / "forms.parquet"
-    if not forms.is_file():
-        print(f"prorata: error: {forms}: not found; run 'prorata run' first", file=sys.stderr)
+    if corrections is not None and not getattr(args, "store", None):
+        print(
+            "prorata: error: --corrections needs --store (the store the corrections were filed from)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if corrections is None and run is None:
+        print("prorata: error: prorata statements: give the run folder: --run OUT_DIR", file=sys.stderr)
         return EXIT_BAD_INPUT
     start = time.perf_counter()
 
@@ -776,14 +1063,32 @@ def cmd_statements(args: argparse.Namespace) -> int:
         if not getattr(args, "quiet", False):
             print(f"  [{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
+    by = getattr(args, "by", "both") or "both"
     try:
-        result = write_statements(out_dir, dest=dest, progress=say)
+        if corrections is not None:
+            result = write_corrected_statements(
+                Path(args.store), Path(corrections), dest=dest, progress=say, by=by
+            )
+            folder = dest if dest is not None else Path(corrections) / FOLDER
+        else:
+            out_dir = Path(run)
+            forms = out_dir / "forms.parquet"
+            if not forms.is_file():
+                raise StatementError(f"{forms}: not found; run 'prorata run' first")
+            account = getattr(args, "account", None)
+            result = write_statements(out_dir, dest=dest, progress=say, by=by, account=account)
+            folder = dest if dest is not None else out_dir / FOLDER
     except StatementError as exc:
         print(f"prorata: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    folder = dest if dest is not None else out_dir / "statements"
+    if getattr(args, "account", None):
+        print(
+            f"prorata statements: {result['pages']:,} pages for account {args.account}: {', '.join(result['files'])}"
+        )
+        return 0
     print(
-        f"prorata statements: {result['pages']:,} pages in {result['plans']:,} PDFs, "
-        f"{result['seconds']:.1f} s ({result['pages_per_second']:,.0f} pages/s) -> {folder}/"
+        f"prorata statements: {result['forms']:,} forms: {result['plans']:,} plan PDFs and "
+        f"{result['recipients']:,} recipient PDFs, {result['pages']:,} pages, {result['seconds']:.1f} s "
+        f"({result['pages_per_second']:,.0f} pages/s) -> {folder}/"
     )
     return 0

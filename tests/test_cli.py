@@ -127,7 +127,7 @@ def test_explain_prints_the_rule_trace_of_one_disbursement(seed_extract, tmp_pat
     run(["run", str(seed_extract), "--out", out_dir, "--no-prefect", "--quiet"], capsys)
     code, out, _ = run(["explain", "seed002-roth-nonqualified-a", "--out", out_dir], capsys)
     assert code == 0
-    assert "§402A(d)(4)" in out and "$48,000.00" in out and "Box 7 7B" in out
+    assert "§402A(d)(4)" in out and "$48,000.00" in out and "Box 7 code 7B" in out
 
 
 def test_the_installed_console_script_runs_end_to_end(seed_extract, tmp_path):

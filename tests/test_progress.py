@@ -90,6 +90,7 @@ def test_the_progress_artifact_reaches_100_on_a_run_updated_per_plan_batch(tmp_p
 
 
 def _run_with_stderr(stderr, tmp_path: Path):
+    tmp_path.mkdir(parents=True, exist_ok=True)  # --out must be in a folder that exists
     return subprocess.run(
         [
             sys.executable,

@@ -57,18 +57,19 @@ def test_one_pdf_is_written_per_plan_with_one_page_per_form(run_dir, written):
     dest, result = written
     forms = pl.read_parquet(run_dir / "forms.parquet")
     per_plan = dict(forms.group_by("plan_id").len().iter_rows())
-    assert sorted(p.name for p in dest.iterdir()) == sorted(f"{plan}.pdf" for plan in per_plan)
+    assert sorted(p.name for p in dest.glob("*.pdf")) == sorted(f"{plan}.pdf" for plan in per_plan)
     for plan, n in per_plan.items():
         assert len(PdfReader(dest / f"{plan}.pdf").pages) == n
     assert result["plans"] == len(per_plan)
-    assert result["pages"] == forms.height == 8
+    assert result["forms"] == forms.height == 8
+    assert result["pages"] == 2 * 8  # each form once in its plan's PDF and once in its recipient's
     assert result["seconds"] > 0 and result["pages_per_second"] > 0
 
 
 def test_without_dest_the_pdfs_go_to_the_statements_folder_of_out_dir(run_dir, tmp_path):
     out = copy_run(run_dir, tmp_path / "out")
     write_statements(out)
-    assert sorted(p.name for p in (out / "statements").iterdir()) == ["P401.pdf", "P401S.pdf"]
+    assert sorted(p.name for p in (out / "statements").glob("*.pdf")) == ["P401.pdf", "P401S.pdf"]
 
 
 def test_each_page_shows_its_forms_box_1_2a_5_amounts_as_dollars_and_its_box_7_code(run_dir, written):
@@ -137,8 +138,10 @@ def test_the_same_inputs_give_byte_identical_pdfs(run_dir, written, tmp_path):
     dest, _ = written
     again = tmp_path / "again"
     write_statements(run_dir, dest=again)
-    for pdf in dest.iterdir():
-        assert (again / pdf.name).read_bytes() == pdf.read_bytes()
+    files = sorted(p.relative_to(dest) for p in dest.rglob("*") if p.is_file())
+    assert len(files) == 2 + 6 + 2  # two plan PDFs, six recipients' PDFs, index.csv, manifest.json
+    for name in files:
+        assert (again / name).read_bytes() == (dest / name).read_bytes()
     assert b"/CreationDate (D:20260101" in (dest / "P401.pdf").read_bytes()
 
 
@@ -155,7 +158,7 @@ def test_names_outside_latin_1_are_transliterated_and_never_crash(run_dir, tmp_p
     )
     rec.write_parquet(out / "recipients.parquet")
     result = write_statements(out)
-    assert result["pages"] == 8
+    assert result["forms"] == 8
     text = "\n".join(
         pages_text(out / "statements" / "P401.pdf") + pages_text(out / "statements" / "P401S.pdf")
     )
@@ -192,7 +195,7 @@ def test_a_corrected_column_is_accepted(run_dir, tmp_path):
     out = copy_run(run_dir, tmp_path / "out")
     forms = pl.read_parquet(out / "forms.parquet").with_columns(corrected=pl.lit(True))
     forms.write_parquet(out / "forms.parquet")
-    assert write_statements(out)["pages"] == 8
+    assert write_statements(out)["forms"] == 8
     assert "CORRECTED" in pages_text(out / "statements" / "P401.pdf")[0]
 
 
@@ -211,7 +214,7 @@ def test_progress_is_reported_by_page_count_without_personal_data(run_dir, tmp_p
     monkeypatch.setattr(statements, "PROGRESS_EVERY", 3)
     said: list[str] = []
     write_statements(run_dir, dest=tmp_path / "pdfs", progress=said.append)
-    assert said[:2] == ["statements: 3 of 8 pages", "statements: 6 of 8 pages"]
+    assert said[:2] == ["statements: 3 of 16 pages", "statements: 6 of 16 pages"]
     recipients = pl.read_parquet(run_dir / "recipients.parquet")
     for message in said:
         assert not any(tin in message for tin in recipients["tin"])
@@ -245,9 +248,9 @@ def test_cmd_statements_prints_one_summary_line(run_dir, tmp_path, capsys):
     code = cmd_statements(argparse.Namespace(out_dir=str(run_dir), dest=str(dest), quiet=True))
     out, err = capsys.readouterr()
     assert code == 0
-    assert len(out.strip().splitlines()) == 1 and "8 pages in 2 PDFs" in out
+    assert len(out.strip().splitlines()) == 1 and "8 forms: 2 plan PDFs" in out
     assert err == ""
-    assert sorted(p.name for p in dest.iterdir()) == ["P401.pdf", "P401S.pdf"]
+    assert sorted(p.name for p in dest.glob("*.pdf")) == ["P401.pdf", "P401S.pdf"]
 
 
 def test_a_missing_forms_parquet_exits_2_with_one_line_on_stderr(tmp_path, capsys):

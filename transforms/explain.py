@@ -27,19 +27,70 @@ DESTINATION_WORDS = {
     "in_plan_roth_rollover": "in-plan Roth rollover",
 }
 NUMERIC_WORDS = {
-    "4": "paid because of the participant's death (code 4)",
-    "7": "the participant is 59½ or older on the payment date (code 7)",
-    "3": "the participant is totally and permanently disabled (code 3; 2 stands in beside B, L or M)",
-    "2": "under 59½ with a known §72(t) exception — separation in or after the year of 55 (50), a QDRO payment or governmental 457(b) money (code 2)",
-    "1": "under 59½ with no known §72(t) exception (code 1)",
+    "4": "paid because of the participant's death",
+    "7": "the participant is 59½ or older on the payment date",
+    "3": "the participant is totally and permanently disabled",
+    "2": "under 59½ with a known §72(t) exception — separation in or after the year of 55 (50 for public safety), a QDRO payment or governmental 457(b) money",
+    "1": "under 59½ with no known §72(t) exception",
+}
+REASON_WORDS = {
+    "separation": "separation from service",
+    "in_service": "in-service withdrawal",
+    "hardship": "hardship",
+    "death": "death of the participant",
+    "disability": "disability",
+    "required_minimum": "required minimum distribution",
+    "loan_offset": "plan loan offset",
+    "qualified_loan_offset": "qualified plan loan offset",
+    "deemed_loan": "deemed distribution of a loan",
+    "qdro": "QDRO payment",
+    "corrective": "corrective distribution",
 }
 
 
-def _basis_sentence() -> pl.Expr:
+def payee_role() -> pl.Expr:
+    """Who the payee is (extract.md): a beneficiary after death, a spouse or former spouse alternate
+    payee under a QDRO, else the participant (a non-spouse alternate payee's payment comes with the
+    participant as payee)."""
+    return (
+        pl.when(pl.col("reason") == "death")
+        .then(pl.lit("beneficiary"))
+        .when(pl.col("reason") == "qdro")
+        .then(pl.lit("alternate payee (spouse or former spouse, QDRO)"))
+        .otherwise(pl.lit("participant"))
+    )
+
+
+def _lines(*parts: pl.Expr) -> pl.Expr:
+    """The non-null ``parts`` as indented lines."""
+    return (
+        pl.concat_list([p.cast(pl.String) for p in parts])
+        .list.drop_nulls()
+        .list.eval(pl.lit("  ") + pl.element())
+        .list.join("\n")
+    )
+
+
+def _block(title: str | pl.Expr, *parts: pl.Expr) -> pl.Expr:
+    head = pl.lit(title) if isinstance(title, str) else title
+    return pl.format("{}\n{}", head, _lines(*parts))
+
+
+def _when(cond: pl.Expr, expr: pl.Expr) -> pl.Expr:
+    return pl.when(cond).then(expr).otherwise(pl.lit(None, pl.String))
+
+
+def contract_block() -> pl.Expr:
+    """§72(e)(8): what the contract holds and what the event's draw recovers."""
     D, V, B = pl.col("draw_cents"), pl.col("value_cents"), pl.col("contract_basis_cents")
+    held = pl.format(
+        "{}: value {}, basis {}.", pl.col("contract").replace_strict(CONTRACT_WORDS), dollars(V), dollars(B)
+    )
     how = (
-        pl.when(pl.col("whole_contract"))
-        .then(pl.lit("the event pays out the whole contract, so all its basis up to the amount is recovered"))
+        pl.when(B == 0)
+        .then(pl.lit("it holds no basis, so all of the draw is pre-tax money"))
+        .when(pl.col("whole_contract"))
+        .then(pl.lit("the event pays out the whole contract, so all its basis up to the draw is recovered"))
         .when(pl.col("pre1987_tier_cents") > 0)
         .then(
             pl.format(
@@ -49,47 +100,104 @@ def _basis_sentence() -> pl.Expr:
         )
         .otherwise(pl.lit("pro rata: draw × basis ÷ value, rounded half-up to the cent"))
     )
-    return pl.format(
-        "§72(e)(8): {} holds basis {} in a value of {}; the event draws {} from it, so {} is recovered tax-free ({}).",
-        pl.col("contract").replace_strict(CONTRACT_WORDS),
-        dollars(B),
-        dollars(V),
+    drawn = pl.format(
+        "The event draws {} from it and recovers {} of basis tax-free: {}.",
         dollars(D),
         dollars(pl.col("contract_basis_recovered_cents")),
         how,
     )
+    return _block("Contract (IRC §72(e)(8))", held, drawn)
 
 
-def _allocation_sentence() -> pl.Expr:
-    pool = pl.when(pl.col("pool") == "roth").then(pl.lit("Roth")).otherwise(pl.lit("non-Roth"))
-    return pl.format(
-        "Notice 2014-54: the event's {} pre-tax money, {}, goes first to its direct rollovers ({} in all); this leg ({}, {}) takes pre-tax {} and basis {}.",
-        pool,
-        dollars(pl.col("pool_pretax_cents")),
-        dollars(pl.col("pool_rollover_cents")),
-        pl.col("destination").replace_strict(DESTINATION_WORDS),
-        dollars(pl.col("amount_cents")),
-        dollars(pl.col("pretax_cents")),
-        dollars(pl.col("basis_cents")),
+def split_block() -> pl.Expr:
+    """This disbursement's share: pre-tax plus basis is its amount."""
+    return _block(
+        "Pro rata split of this disbursement",
+        pl.format(
+            "pre-tax {} + basis {} = {}",
+            dollars(pl.col("pretax_cents")),
+            dollars(pl.col("basis_cents")),
+            dollars(pl.col("amount_cents")),
+        ),
     )
 
 
-def _roth_sentence() -> pl.Expr:
-    return (
-        pl.when(pl.col("contract") != "roth")
-        .then(pl.lit(""))
-        .otherwise(
-            pl.format(
-                " §402A(d)(2): 5-year period from {} {}; the distribution is {}.",
-                pl.col("roth_first_year").cast(pl.String),
-                pl.when(pl.col("roth_period_complete"))
-                .then(pl.lit("complete"))
-                .otherwise(pl.lit("not complete")),
-                pl.when(pl.col("roth_qualified"))
-                .then(pl.lit("qualified, so nothing is taxable"))
-                .otherwise(pl.lit("not qualified, so its earnings part is taxable")),
-            )
+def allocation_block() -> pl.Expr:
+    """Notice 2014-54, only where the event has direct rollovers from this leg's pool."""
+    pool = pl.when(pl.col("pool") == "roth").then(pl.lit("Roth")).otherwise(pl.lit("non-Roth"))
+    text = _block(
+        "Notice 2014-54 allocation",
+        pl.format(
+            "The event's {} pre-tax money, {}, goes first to its direct rollovers ({} in all).",
+            pool,
+            dollars(pl.col("pool_pretax_cents")),
+            dollars(pl.col("pool_rollover_cents")),
+        ),
+        pl.format(
+            "This disbursement ({}) takes pre-tax {} and basis {}.",
+            pl.col("destination").replace_strict(DESTINATION_WORDS),
+            dollars(pl.col("pretax_cents")),
+            dollars(pl.col("basis_cents")),
+        ),
+    )
+    return _when(pl.col("pool_rollover_cents") > 0, text)
+
+
+def roth_block() -> pl.Expr:
+    """§402A(d)(2), only for designated Roth money."""
+    text = _block(
+        "Designated Roth account (IRC §402A(d)(2))",
+        pl.format(
+            "5-taxable-year period from {}: {}; the distribution is {}.",
+            pl.col("roth_first_year").cast(pl.String),
+            pl.when(pl.col("roth_period_complete"))
+            .then(pl.lit("complete"))
+            .otherwise(pl.lit("not complete")),
+            pl.when(pl.col("roth_qualified"))
+            .then(pl.lit("qualified, so nothing is taxable"))
+            .otherwise(pl.lit("not qualified, so its earnings part is taxable")),
+        ),
+    )
+    return _when(pl.col("contract") == "roth", text)
+
+
+def code_block() -> pl.Expr:
+    """Box 7: each code on the form with its meaning (transforms.box7's table), and — only when a
+    numeric code is written — why that number."""
+    from transforms.box7 import BOX7_CODES
+
+    meanings = [
+        _when(
+            pl.col("distribution_codes").str.contains(c.code, literal=True),
+            pl.lit(f"{c.code}: {c.meaning}"),
         )
+        for c in BOX7_CODES
+        if c.produced
+    ]
+    numeric = pl.col("distribution_codes").str.extract(r"([0-9])", 1)
+    why = _when(
+        numeric.is_not_null(),
+        pl.format(
+            "why {}: {}",
+            numeric,
+            numeric.replace_strict(NUMERIC_WORDS, default=pl.lit("see the instructions")),
+        ),
+    )
+    return _block(pl.format("Box 7 code {}", pl.col("distribution_codes")), *meanings, why)
+
+
+def boxes_block() -> pl.Expr:
+    """What this disbursement puts in the boxes of its form."""
+    return _block(
+        "Boxes (this disbursement's part of its form)",
+        pl.format(
+            "box 1 {}, box 2a {}, box 4 {}, box 5 {}, box 10 {}",
+            dollars(pl.col("amount_cents")),
+            dollars(pl.col("box2a_cents")),
+            dollars(pl.col("federal_withholding_cents")),
+            dollars(pl.col("box5_cents")),
+            dollars(pl.col("box10_cents")),
+        ),
     )
 
 
@@ -118,39 +226,16 @@ FACT_COLUMNS = [
     "box2a_cents",
     "box5_cents",
     "box10_cents",
+    "reason",
+    "payment_date",
+    "federal_withholding_cents",
 ]
 
 
-LETTER_WORDS = {
-    "G": "G = direct rollover",
-    "H": "H = designated Roth account rolled directly to a Roth IRA",
-    "B": "B = designated Roth account money",
-    "M": "M = qualified plan loan offset",
-    "L": "L = loan treated as a distribution (deemed loan)",
-    "8": "8 = corrective distribution taxable in the payment year",
-    "P": "P = corrective distribution taxable in the prior year",
-}
-
-
-def _letters_sentence() -> pl.Expr:
-    parts = [
-        pl.when(pl.col("distribution_codes").str.contains(code, literal=True)).then(pl.lit(words))
-        for code, words in LETTER_WORDS.items()
-    ]
-    return pl.concat_list(parts).list.drop_nulls().list.join("; ")
-
-
 def explanation() -> pl.Expr:
-    """One paragraph per disbursement: basis recovery, allocation, Roth test, boxes and box 7."""
-    return pl.format(
-        "{} {}{} Box 7 {}: {}{}. Box 2a {}, box 5 {}, box 10 {}.",
-        _basis_sentence(),
-        _allocation_sentence(),
-        _roth_sentence(),
-        pl.col("distribution_codes"),
-        pl.when(_letters_sentence() != "").then(pl.format("{}; ", _letters_sentence())).otherwise(pl.lit("")),
-        pl.format("the age/exception test gives: {}", pl.col("numeric_code").replace_strict(NUMERIC_WORDS)),
-        dollars(pl.col("box2a_cents")),
-        dollars(pl.col("box5_cents")),
-        dollars(pl.col("box10_cents")),
-    ).alias("explanation")
+    """The rule trace of each disbursement as short blocks, one per step that applied: contract
+    (§72(e)(8)), pro rata split, Notice 2014-54 allocation (only with direct rollovers), designated
+    Roth (only for Roth money), box 7 (the meanings of the codes written, the numeric code's reason
+    only when there is one) and boxes."""
+    blocks = [contract_block(), split_block(), allocation_block(), roth_block(), code_block(), boxes_block()]
+    return pl.concat_list(blocks).list.drop_nulls().list.join("\n").alias("explanation")
