@@ -137,17 +137,24 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
             "_sep": plans.get_column("after_tax_separately_accounted").gather(plan),
             "_known_payee": payee.is_not_null(),
             "_value": contract_rows.get_column("value_cents").gather(crow),
+            "_c_basis": contract_rows.get_column("basis_cents").gather(crow),
             "_crow": crow,
         }
     )
     eid = _dense_id(d.get_column("event_id")).cast(pl.UInt32)
     eid = pl.select(pl.when(d.get_column("event_id").is_not_null()).then(eid)).to_series().alias("_eid")
-    dx = pl.concat([d, facts], how="horizontal").with_columns(
+    dx = pl.concat([d, facts, eid.to_frame()], how="horizontal").with_columns(
         pl.col("amount_cents").sum().over("_crow").alias("_draw"),
         pl.col("_p_plan").is_not_null().alias("_known_part"),
         _event_mixed(d, eid).alias("_mixed"),
     )
     dest, contract, reason = pl.col("destination"), pl.col("contract"), pl.col("reason")
+    corrective = reason == "corrective"
+    alone = (
+        pl.len().over("_eid") == 1  # one window, only when the extract has corrective legs
+        if d.get_column("reason").eq("corrective").any()
+        else pl.lit(True)
+    )
     d_checks = {
         "unknown_plan": pl.col("_plan_type").is_not_null(),
         "unknown_participant": pl.col("_known_part"),
@@ -166,6 +173,10 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
         "roth_destination_invalid": (contract != "roth") | dest.is_in(ROTH_DESTINATIONS),
         "loan_not_cash": ~reason.is_in(LOAN_REASONS) | (dest == "cash"),
         "not_rollover_eligible": ~reason.is_in(NOT_ROLLOVER_ELIGIBLE) | (dest == "cash"),
+        "corrective_not_alone": ~corrective | pl.col("_eid").is_null() | alone,
+        "corrective_basis_above_contract_basis": ~corrective
+        | pl.col("_c_basis").is_null()
+        | (pl.col("corrective_basis_cents") <= pl.col("_c_basis")),
         "participant_birth_date_missing": ~pl.col("_known_part") | pl.col("_p_dob").is_not_null(),
     }
 

@@ -29,11 +29,11 @@ def reference_basis(d: int, v: int, b: int, p: int, pre1987: bool) -> int:
 
 def reference_allocation(pretax: int, legs: list[dict]) -> dict[str, int]:
     rolls = [leg for leg in legs if leg["destination"] != "cash"]
-    rolls.sort(
+    rolls.sort(  # extract.md: elected orders, equal orders and the rest in the default order, then id
         key=lambda leg: (
             leg["rollover_order"] is None,
             leg["rollover_order"] or 0,
-            0 if leg["rollover_order"] is not None else RANK[leg["destination"]],
+            RANK[leg["destination"]],
             leg["distribution_id"].encode(),
         )
     )

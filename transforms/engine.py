@@ -304,15 +304,18 @@ def contract_facts(contract_sorted: bool = False, wide: bool = True) -> list[lis
     first = (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
     amount = pl.col("amount_cents")
     draw = allocation.sum_over_runs(amount, crow.rle_id()) if contract_sorted else amount.sum().over(crow)
+    corrective = pl.col("_corrective")
+    prorated = basis.basis_recovered(pl.col("pre1987_tier_cents"), wide)
     return [
         [
             draw.alias("draw_cents"),
             first.alias("_first_of_contract"),
             pl.col("contract_basis_cents").alias("basis_cents"),
+            basis.corrective_distribution().alias("_corrective"),
         ],
-        [basis.pre1987_tier().alias("pre1987_tier_cents")],
+        [pl.when(corrective).then(0).otherwise(basis.pre1987_tier()).alias("pre1987_tier_cents")],
         [
-            basis.basis_recovered(pl.col("pre1987_tier_cents"), wide).alias("contract_basis_recovered_cents"),
+            basis.corrective_basis(corrective, prorated).alias("contract_basis_recovered_cents"),
             basis.takes_whole_contract().alias("whole_contract"),
         ],
     ]
@@ -736,6 +739,7 @@ _INPUT_COLUMNS = (
     "rollover_order",
     "reason",
     "corrective_taxable_year",
+    "corrective_basis_cents",
     "from_rollover_source",
     "federal_withholding_cents",
     "state",

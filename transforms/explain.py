@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.box7 import CODES
 from transforms.money import dollars
 
 CONTRACT_WORDS = {
@@ -37,6 +38,14 @@ NUMERIC_WORDS = {
 
 def _basis_sentence() -> pl.Expr:
     D, V, B = pl.col("draw_cents"), pl.col("value_cents"), pl.col("contract_basis_cents")
+    corrective = pl.format(
+        "A corrective distribution returns specific amounts and is not pro-rated under §72(e)(8) "
+        "(extract.md): {} of the {} drawn from {} returns after-tax or Roth contributions already "
+        "taxed, the rest is pre-tax.",
+        dollars(pl.col("contract_basis_recovered_cents")),
+        dollars(D),
+        pl.col("contract").replace_strict(CONTRACT_WORDS),
+    )
     how = (
         pl.when(pl.col("whole_contract"))
         .then(pl.lit("the event pays out the whole contract, so all its basis up to the amount is recovered"))
@@ -49,7 +58,7 @@ def _basis_sentence() -> pl.Expr:
         )
         .otherwise(pl.lit("pro rata: draw × basis ÷ value, rounded half-up to the cent"))
     )
-    return pl.format(
+    prorated = pl.format(
         "§72(e)(8): {} holds basis {} in a value of {}; the event draws {} from it, so {} is recovered tax-free ({}).",
         pl.col("contract").replace_strict(CONTRACT_WORDS),
         dollars(B),
@@ -58,6 +67,7 @@ def _basis_sentence() -> pl.Expr:
         dollars(pl.col("contract_basis_recovered_cents")),
         how,
     )
+    return pl.when(pl.col("reason") == "corrective").then(corrective).otherwise(prorated)
 
 
 def _allocation_sentence() -> pl.Expr:
@@ -96,6 +106,7 @@ def _roth_sentence() -> pl.Expr:
 FACT_COLUMNS = [
     "distribution_id",
     "event_id",
+    "reason",
     "contract",
     "destination",
     "pool",
@@ -121,15 +132,11 @@ FACT_COLUMNS = [
 ]
 
 
+NUMERIC = frozenset(NUMERIC_WORDS)
 LETTER_WORDS = {
-    "G": "G = direct rollover",
-    "H": "H = designated Roth account rolled directly to a Roth IRA",
-    "B": "B = designated Roth account money",
-    "M": "M = qualified plan loan offset",
-    "L": "L = loan treated as a distribution (deemed loan)",
-    "8": "8 = corrective distribution taxable in the payment year",
-    "P": "P = corrective distribution taxable in the prior year",
+    c.code: f"{c.code} = {c.meaning}" for c in CODES.values() if c.produced and c.code not in NUMERIC
 }
+"""The meaning of every other code the engine produces, from the one code table (transforms.box7)."""
 
 
 def _letters_sentence() -> pl.Expr:
@@ -149,7 +156,21 @@ def explanation() -> pl.Expr:
         _roth_sentence(),
         pl.col("distribution_codes"),
         pl.when(_letters_sentence() != "").then(pl.format("{}; ", _letters_sentence())).otherwise(pl.lit("")),
-        pl.format("the age/exception test gives: {}", pl.col("numeric_code").replace_strict(NUMERIC_WORDS)),
+        pl.when(pl.col("reason") == "corrective")
+        .then(
+            pl.format(
+                "§72(t) does not apply to a corrective distribution (§401(k)(8)(D), §402(g)(2)(C)), so "
+                "no age/exception code is added{}",
+                pl.when(pl.col("numeric_code") == "4")
+                .then(pl.lit(" but 4 for a beneficiary"))
+                .otherwise(pl.lit("")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "the age/exception test gives: {}", pl.col("numeric_code").replace_strict(NUMERIC_WORDS)
+            )
+        ),
         dollars(pl.col("box2a_cents")),
         dollars(pl.col("box5_cents")),
         dollars(pl.col("box10_cents")),
