@@ -284,3 +284,27 @@ def test_a_corrective_distribution_is_never_coded_with_1_2_or_3(engine_over_ever
         "BP",
     }
     assert corrective.get_column("box10_cents").max() == 0
+
+
+def _fire_checker_refuses(entries: list[str], payment_year: int) -> set[str]:
+    """The entries the FIRE file checker's distribution-code rules refuse (B record 545-546)."""
+    from transforms.irs.fire.pub1220_reader import _distribution_code_rules, _evaluate
+
+    frame = pl.DataFrame({"distribution_codes": [e.ljust(2) for e in entries]}).with_row_index(
+        "record_number", offset=1
+    )
+    hits = pl.concat(
+        _evaluate(_distribution_code_rules(frame, payment_year)) or [pl.DataFrame()], how="diagonal"
+    )
+    refused = set(hits.get_column("record_number").to_list()) if hits.height else set()
+    return {entries[i - 1] for i in refused}
+
+
+def test_the_fire_checker_accepts_every_irs_value_in_either_order_and_nothing_else():
+    values = sorted(irs_box7_values())
+    both_orders = sorted(set(values) | {v[::-1] for v in values})
+    assert _fire_checker_refuses(both_orders, 2025) == set()
+    outside = ["KP", "3B", "17", "Y", "B3", "88", "X", "GH"]
+    assert _fire_checker_refuses(outside, 2025) == set(outside)
+    # before 2025 code Y does not exist
+    assert _fire_checker_refuses(["Y4", "7Y", "KY"], 2024) == {"Y4", "7Y", "KY"}

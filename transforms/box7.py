@@ -20,7 +20,7 @@ from functools import cache
 
 import polars as pl
 
-from transforms.params import TaxParameters
+from transforms.params import TaxParameters, parameter
 
 
 @dataclass(frozen=True)
@@ -104,15 +104,24 @@ def canonical_order(codes: str) -> str:
     return "".join(sorted(codes, key=lambda ch: (not ch.isdigit(), ch)))
 
 
+def _introduced_by(code: str, tax_year: int) -> bool:
+    """``code`` exists in ``tax_year``: it is always in the table, or its first year (parameters.toml)
+    is ``tax_year`` or earlier; a year the parameters do not cover has none of the new codes."""
+    if code not in INTRODUCED:
+        return True
+    try:
+        first = parameter(INTRODUCED[code], tax_year)
+    except (KeyError, ValueError):
+        return False
+    return first is not None and tax_year >= first
+
+
 def codes_in_use(tax_year: int | None = None) -> tuple[Code, ...]:
     """The codes of the table that exist in ``tax_year`` (every code when ``None``): code Y from
     ``code_y_first_tax_year`` (i1099r 2025, What's New)."""
     if tax_year is None:
         return BOX7_CODES
-    p = TaxParameters.for_year(tax_year)
-    return tuple(
-        c for c in BOX7_CODES if c.code not in INTRODUCED or tax_year >= getattr(p, INTRODUCED[c.code])
-    )
+    return tuple(c for c in BOX7_CODES if _introduced_by(c.code, tax_year))
 
 
 @cache
