@@ -24,6 +24,7 @@ from contracts.loading import ROW
 from contracts.rules import RULE_RANK, message_for
 from contracts.schemas import failures
 from transforms.lookup import row_of
+from transforms.params import TaxParameters
 
 ROW_TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 QUARANTINE_SCHEMA = {
@@ -201,7 +202,9 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     p_checks = {
         "unknown_plan": pl.col("plan_id").is_in(t["plans"]["plan_id"].implode()),
         "unknown_payee": (pl.when(pl.col("payee_id").is_not_null()).then(own.is_not_null())),
-        "roth_first_year_invalid": pl.col("roth_first_year").is_between(2006, tax_year),
+        "roth_first_year_invalid": pl.col("roth_first_year").is_between(
+            TaxParameters.for_year(tax_year).designated_roth_first_year, tax_year
+        ),
     }
     fails = {
         "distributions": _failing(dx, d_checks),
