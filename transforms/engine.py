@@ -560,10 +560,32 @@ def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters) -> Matched:
         own = own_done.result()
         payee = payee_rows(d, tables, part, own)
         people = _participants(tables, p, own)
-        ids = pl.DataFrame([part, plan, payee, crow_done.result()])
+        account = plan_major_accounts(part, plan, tables["participants"].height)
+        ids = pl.DataFrame([part, plan, payee, crow_done.result(), account])
         rows = rows_done.result()
     _require_joined(ids)
     return Matched(tables, rows, people, d, ids)
+
+
+def plan_major_accounts(part: pl.Series, plan: pl.Series, participants: int) -> pl.Series:
+    """``_account``: for each disbursement, the number of its participant's account when the
+    participants are numbered plan by plan (by plan row, then by their own row): a participant is in
+    one plan (extract.md), so the form key's packed integer (:mod:`transforms.forms`) can hold the
+    account without the plan and still keep each (tax_year, plan, payee) together. ``part`` itself
+    when the participants already come plan by plan."""
+    plan_of = (
+        pl.Series("_p", [], pl.UInt32).extend_constant(None, participants).scatter(part, plan).fill_null(0)
+    )
+    if plan_of.is_sorted():
+        return part.alias("_account")
+    key = plan_of.cast(pl.UInt64) * participants + pl.int_range(participants, eager=True, dtype=pl.UInt64)
+    order = key.arg_sort()
+    number = (
+        pl.Series("_n", [], pl.UInt32)
+        .extend_constant(0, participants)
+        .scatter(order, pl.int_range(participants, eager=True, dtype=pl.UInt32))
+    )
+    return number.gather(part).alias("_account")
 
 
 def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:

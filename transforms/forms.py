@@ -8,8 +8,8 @@ a project convention for the rest).
 
 :func:`build_forms` works on integers: the key is packed into one 64-bit number (:func:`packed_key`),
 the legs are sorted by it once, so that each form — and each account of a payee, (tax_year,
-plan_id, payee_id, participant_id) — is a run of consecutive rows, and every per-form figure is read
-at the ends of its run. Strings are touched once per form (the key that gives the form id, the
+payee_id, participant_id), and each (tax_year, payee_id, plan_id) — is a run of consecutive rows,
+and every per-form figure is read at the ends of its run. Strings are touched once per form (the key that gives the form id, the
 columns copied onto the form).
 
 Form ids (:func:`form_key`): a payee paid from one account in the plan and year keeps the id of
@@ -207,6 +207,7 @@ LEG_COLUMNS = [
     "_plan",
     "_payee",
     "_part",
+    "_account",
     "payer_tin",
     "payee_tin",
     *FORM_SUMS.values(),
@@ -217,7 +218,8 @@ LEG_COLUMNS = [
     "closes",
 ]
 """What :func:`build_forms` reads on each leg: the key, the integer ids of plan, payee and
-participant (``_plan``, ``_payee``, ``_part``), the amounts, and ``closes`` (the leg's event draws
+participant (``_plan``, ``_payee``, ``_part``; ``_account``: the participant numbered plan by plan),
+the amounts, and ``closes`` (the leg's event draws
 every contract down to zero, i1099r box 2b)."""
 
 
@@ -230,17 +232,19 @@ class Forms:
 
 def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr, pl.Expr]:
     """The packed form key of each leg (outputs.md), with the account of the payee — (tax_year,
-    plan_id, payee_id, participant) — most significant; the radix of the rest; the (tax_year,
-    plan_id) part; and the (tax_year, plan_id, payee_id) part (sorted wherever the key is)."""
+    payee, account) — most significant; the radix of the rest; the (tax_year, plan_id) part; and
+    the (tax_year, payee_id, plan_id) part, sorted wherever the key is. ``_account`` numbers the
+    participants plan by plan (:func:`transforms.engine.plan_major_accounts`): the participant
+    implies the plan, so the key needs no plan, and each (tax_year, payee, plan) is a run."""
     year_min = legs.select(pl.col("tax_year").min()).item() or 0
     year_span = (legs.select(pl.col("tax_year").max()).item() or 0) - year_min + 1
     plans = (legs.select(pl.col("_plan").max()).item() or 0) + 1
     payees = (legs.select(pl.col("_payee").max()).item() or 0) + 1
-    parts = (legs.select(pl.col("_part").max()).item() or 0) + 1
+    accounts = (legs.select(pl.col("_account").max()).item() or 0) + 1
     year = (pl.col("tax_year") - year_min, year_span)
     plan, payee = (pl.col("_plan"), plans), (pl.col("_payee"), payees)
-    account = _dense([year, plan, payee, (pl.col("_part"), parts)], legs.height)
-    year_plan_payee, _ = _dense([year, plan, payee], legs.height)
+    account = _dense([year, payee, (pl.col("_account"), accounts)], legs.height)
+    year_payee_plan, _ = _dense([year, payee, plan], legs.height)
     year_plan, _ = _dense([year, plan], legs.height)
     rest = [
         (pl.col("roth").fill_null(False).cast(pl.UInt64), 2),
@@ -254,7 +258,7 @@ def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr, pl.Expr]
     key = packed_key([account, *rest])
     if key is None:  # pragma: no cover - more than 2**63 / radix payee accounts
         raise OverflowError("form key does not fit in 64 bits")
-    return key, radix, year_plan, year_plan_payee
+    return key, radix, year_plan, year_payee_plan
 
 
 def _per_form(narrow: pl.DataFrame) -> pl.DataFrame:
@@ -332,12 +336,12 @@ def _form_id_order(form_ids: pl.Series) -> pl.Series:
 def build_forms(legs: pl.DataFrame) -> Forms:
     """Aggregate disbursements into forms (outputs.md, forms.parquet), sorted by form_id; and the
     form id of every leg. ``legs`` holds :data:`LEG_COLUMNS`."""
-    key, rest_radix, year_plan, year_plan_payee = _form_key_codes(legs)
+    key, rest_radix, year_plan, year_payee_plan = _form_key_codes(legs)
     narrow = (
         legs.select(
             key.alias("_fkey"),
             year_plan.alias("_yp"),
-            year_plan_payee.alias("_ypp"),
+            year_payee_plan.alias("_ypp"),
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos"),
             "_part",
             *FORM_SUMS.values(),
