@@ -233,6 +233,7 @@ DISTRIBUTIONS = Table(
         _optional("rollover_order", INT),
         Column("reason", STR),
         _optional("corrective_taxable_year", INT),
+        _optional("corrective_basis_cents", INT, 0),
         _optional("from_rollover_source", BOOL, False),
         Column("federal_withholding_cents", INT),
         _optional("state", STR),

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from contracts.extract import BOOL, DATE, INT, STR, TABLES, Table
+from transforms.params import supported_tax_years
 
 ROW = "_row"  # position of the row in its input file, carried for quarantine keys
 
@@ -55,8 +56,13 @@ class Manifest:
         tax_year = raw["tax_year"]
         if isinstance(tax_year, str) and tax_year.isdigit():
             tax_year = int(tax_year)
-        if not isinstance(tax_year, int) or isinstance(tax_year, bool) or not 1987 <= tax_year <= 2100:
+        if not isinstance(tax_year, int) or isinstance(tax_year, bool):
             raise ExtractError(name, "'tax_year' must be a calendar year such as 2025")
+        years = supported_tax_years()
+        if tax_year not in years:
+            raise ExtractError(
+                name, f"'tax_year' {tax_year} is not a tax year prorata computes ({years[0]} to {years[-1]})"
+            )
         return cls(
             extract_id=str(raw["extract_id"]),
             recordkeeper=str(raw["recordkeeper"]),

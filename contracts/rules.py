@@ -127,6 +127,17 @@ SINGLE_TABLE_RULES: tuple[RowRule, ...] = (
             .fill_null(False)
         ),
     ),
+    RowRule(
+        "distributions",
+        "corrective_basis_invalid",
+        "corrective_basis_cents must be between 0 and amount_cents, and is given only on a corrective distribution",
+        None,
+        lambda: (
+            pl.when(pl.col("reason") == "corrective")
+            .then(pl.col("corrective_basis_cents").is_between(0, pl.col("amount_cents")))
+            .otherwise(pl.col("corrective_basis_cents") == 0)
+        ),
+    ),
     # payees
     RowRule(
         "payees",
@@ -309,10 +320,13 @@ CROSS_TABLE_MESSAGES: dict[str, str] = {
     "roth_destination_invalid": "Roth money can go only to cash, a Roth IRA or another plan's Roth account",
     "loan_not_cash": "loan offsets and deemed loans are paid as cash, never rolled over",
     "not_rollover_eligible": "hardship, required minimum, corrective and deemed-loan amounts cannot be rolled over",
+    "corrective_not_alone": "a corrective distribution must be an event of its own: this event has other disbursements",
+    "corrective_basis_above_contract_basis": "the corrective distribution returns more after-tax or Roth contributions (corrective_basis_cents) than the contract's basis",
     "participant_birth_date_missing": "the participant's payee row has no date_of_birth, so age 59½ cannot be tested",
     "roth_first_year_invalid": "roth_first_year must be a year from 2006 to the tax year",
     "orphan_contract_row": "no disbursement in distributions.parquet belongs to this event",
     "codes_over_two": "the box 7 coding of this disbursement needs three codes; Form 1099-R allows two",
+    "codes_invalid": "the box 7 codes of this disbursement are not a combination the IRS accepts",
 }
 
 BUILTIN_MESSAGES: dict[str, str] = {

@@ -24,6 +24,7 @@ from contracts.loading import ROW
 from contracts.rules import RULE_RANK, message_for
 from contracts.schemas import failures
 from transforms.lookup import row_of
+from transforms.params import TaxParameters
 
 ROW_TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 QUARANTINE_SCHEMA = {
@@ -137,17 +138,24 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
             "_sep": plans.get_column("after_tax_separately_accounted").gather(plan),
             "_known_payee": payee.is_not_null(),
             "_value": contract_rows.get_column("value_cents").gather(crow),
+            "_c_basis": contract_rows.get_column("basis_cents").gather(crow),
             "_crow": crow,
         }
     )
     eid = _dense_id(d.get_column("event_id")).cast(pl.UInt32)
     eid = pl.select(pl.when(d.get_column("event_id").is_not_null()).then(eid)).to_series().alias("_eid")
-    dx = pl.concat([d, facts], how="horizontal").with_columns(
+    dx = pl.concat([d, facts, eid.to_frame()], how="horizontal").with_columns(
         pl.col("amount_cents").sum().over("_crow").alias("_draw"),
         pl.col("_p_plan").is_not_null().alias("_known_part"),
         _event_mixed(d, eid).alias("_mixed"),
     )
     dest, contract, reason = pl.col("destination"), pl.col("contract"), pl.col("reason")
+    corrective = reason == "corrective"
+    alone = (
+        pl.len().over("_eid") == 1  # one window, only when the extract has corrective legs
+        if d.get_column("reason").eq("corrective").any()
+        else pl.lit(True)
+    )
     d_checks = {
         "unknown_plan": pl.col("_plan_type").is_not_null(),
         "unknown_participant": pl.col("_known_part"),
@@ -166,6 +174,10 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
         "roth_destination_invalid": (contract != "roth") | dest.is_in(ROTH_DESTINATIONS),
         "loan_not_cash": ~reason.is_in(LOAN_REASONS) | (dest == "cash"),
         "not_rollover_eligible": ~reason.is_in(NOT_ROLLOVER_ELIGIBLE) | (dest == "cash"),
+        "corrective_not_alone": ~corrective | pl.col("_eid").is_null() | alone,
+        "corrective_basis_above_contract_basis": ~corrective
+        | pl.col("_c_basis").is_null()
+        | (pl.col("corrective_basis_cents") <= pl.col("_c_basis")),
         "participant_birth_date_missing": ~pl.col("_known_part") | pl.col("_p_dob").is_not_null(),
     }
 
@@ -190,7 +202,9 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     p_checks = {
         "unknown_plan": pl.col("plan_id").is_in(t["plans"]["plan_id"].implode()),
         "unknown_payee": (pl.when(pl.col("payee_id").is_not_null()).then(own.is_not_null())),
-        "roth_first_year_invalid": pl.col("roth_first_year").is_between(2006, tax_year),
+        "roth_first_year_invalid": pl.col("roth_first_year").is_between(
+            TaxParameters.for_year(tax_year).designated_roth_first_year, tax_year
+        ),
     }
     fails = {
         "distributions": _failing(dx, d_checks),

@@ -84,8 +84,8 @@ def acknowledgements(store: st.Store, tax_year: int) -> pl.DataFrame:
 
 def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
     """The year's forms at or above the filing threshold, as the writers take them, with ``roth``,
-    ``destination``, ``blocked`` (a blocking edit check) and ``extract_ids`` (the extracts their
-    disbursements came from)."""
+    ``destination``, ``participant_id`` (the account the form reports), ``blocked`` (a blocking edit
+    check) and ``extract_ids`` (the extracts their disbursements came from)."""
     if not st.outputs_current(store, tax_year):
         raise st.StoreError(
             f"tax year {tax_year}: the outputs are not those of the store's extracts; run 'prorata nightly' first"
@@ -94,7 +94,8 @@ def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
     forms = pl.read_parquet(out / "forms.parquet")
     checks = pl.read_parquet(out / "edit_checks.parquet")
     dist = pl.read_parquet(
-        out / "distributions.parquet", columns=["distribution_id", "form_id", "contract", "destination"]
+        out / "distributions.parquet",
+        columns=["distribution_id", "form_id", "participant_id", "contract", "destination"],
     )
     tables = {
         "plans": pl.read_parquet(out / "payers.parquet"),
@@ -112,6 +113,7 @@ def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
         .agg(
             (pl.col("contract") == "roth").any().alias("roth"),
             pl.col("destination").first(),
+            pl.col("participant_id").first(),  # one account per form (outputs.md forms, v2)
             pl.col(st.EXTRACT_COL).drop_nulls().unique().alias("extract_ids"),
         )
     )
@@ -204,6 +206,7 @@ def _record_rows(
         "changed": pl.lit([], pl.List(pl.String)),
         "match": pl.lit(""),
         "extract_ids": pl.lit([], pl.List(pl.String)),
+        "participant_id": pl.lit(None, pl.String),
     }
     frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
     system = filing_channel(tax_year, transmitted_on)
@@ -223,6 +226,7 @@ def _record_rows(
         *RETURN_COLUMNS,
         "roth",
         "destination",
+        pl.col("participant_id").cast(pl.String),
         "corrected",
         "lineage_account",
         "role",
@@ -333,7 +337,7 @@ def file_year(
             test_file=info["test_file"],
             transmitted_on=on,
         )
-        st.append_delta(rows, store.table(tax_year, "filings"))  # the commit point
+        st.append_delta(rows, store.table(tax_year, "filings"), merge_schema=True)  # the commit point
         return FilingResult(
             tax_year,
             "filed",
@@ -506,6 +510,8 @@ def corrections_year(
             rows.append(
                 _record_rows(late, kind="late_original", **{**common, "filing_id": late_id, "seq": late_seq})
             )
-        st.append_delta(pl.concat(rows), store.table(tax_year, "filings"))  # the commit point
+        # the commit point; merge_schema: a filings table from before forms were per account has
+        # no participant_id column (its rows read back null: transforms/corrections.py pairs them)
+        st.append_delta(pl.concat(rows), store.table(tax_year, "filings"), merge_schema=True)
         message = "corrections written" + (f"; late originals filed apart as {late_id}" if separate else "")
         return FilingResult(tax_year, "corrections", filing_id, counts, files, message)

@@ -510,7 +510,9 @@ def _streams(r: _Random, parts: pl.DataFrame, ty: int) -> pl.DataFrame:
 def _template_tables() -> tuple[pl.Series, pl.Series, pl.DataFrame]:
     """Global search keys `class + cumulative weight` → template, and the template legs."""
     keys, ids = [], []
-    for group in range(3):  # 0 cash only, 1 beneficiary / alternate payee, 2 participant
+    # 0 cash only, 1 beneficiary / alternate payee, 2 participant, 3 corrective: one cash leg, an
+    # event of its own (extract.md, rule corrective_not_alone)
+    for group in range(4):
         for held_i, held in enumerate((1, 3, 5, 7)):
             cls = group * 4 + held_i
             eligible = []
@@ -522,7 +524,12 @@ def _template_tables() -> tuple[pl.Series, pl.Series, pl.DataFrame]:
                         need |= 1 << RO
                 has_irr = any(d == IRR for _, d, _ in legs)
                 cash_only = all(d == CASH for _, d, _ in legs)
-                if need & ~held or (group == 0 and not cash_only) or (group == 1 and has_irr):
+                if (
+                    need & ~held
+                    or (group in (0, 3) and not cash_only)
+                    or (group == 1 and has_irr)
+                    or (group == 3 and len(legs) > 1)
+                ):
                     continue
                 eligible.append((t, w))
             total = sum(w for _, w in eligible)
@@ -560,7 +567,8 @@ def _events_and_legs(r: _Random, streams: pl.DataFrame) -> tuple[pl.DataFrame, p
         pl.col("event_no").cast(pl.Int64), ekey=pl.col("skey") * 16 + pl.col("pos")
     )
     group = (
-        pl.when(pl.col("reason").is_in(CASH_ONLY_REASONS) | (pl.col("kind") == 2)).then(0)
+        pl.when(pl.col("reason") == CORR).then(3)
+        .when(pl.col("reason").is_in(CASH_ONLY_REASONS) | (pl.col("kind") == 2)).then(0)
         .when(pl.col("kind").is_in([1, 3])).then(1)
         .otherwise(2)
     )  # fmt: skip
@@ -1338,6 +1346,12 @@ def _generate(
     corrective_year = pl.when(reason == CORR).then(
         ty - (r.u(pl.col("ekey"), "ev.corr.year") < 0.4).cast(pl.Int64)
     )
+    # A corrective refund of after-tax or designated Roth contributions returns them (its basis,
+    # within the contract's) with their earnings; a refund of pre-tax money returns no basis.
+    returned = (pl.col("amount") * (0.6 + 0.35 * r.u(lk, "leg.corr.basis"))).floor().cast(pl.Int64)
+    corrective_basis = (
+        pl.when((reason == CORR) & (lc != NR)).then(pl.min_horizontal(returned, pl.col("B"))).otherwise(0)
+    )
     dist = r.select(
         legs,
         distribution_id=_ident("D", pl.int_range(pl.len(), dtype=pl.Int64), widths["distribution_id"]),
@@ -1352,6 +1366,7 @@ def _generate(
         rollover_order=pl.col("rollover_order"),
         reason=_lookup(REASONS, reason),
         corrective_taxable_year=corrective_year.cast(pl.Int32),
+        corrective_basis_cents=corrective_basis.cast(pl.Int64),
         from_rollover_source=(pl.col("ptype") == G457) & (lc == NR) & (r.u(lk, "leg.rollsrc") < 0.15),
         federal_withholding_cents=pl.col("fed"),
         state=pl.when(state_wh).then(state_code),

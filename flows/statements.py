@@ -35,6 +35,9 @@ from pathlib import Path
 import polars as pl
 from fpdf import FPDF
 
+from transforms.box7 import recipient_note
+from transforms.params import TaxParameters
+
 try:  # pinned in requirements.lock (via prefect); without it, non-Latin letters print as "?"
     from text_unidecode import unidecode as _unidecode
 except ImportError:  # pragma: no cover
@@ -267,27 +270,6 @@ BOX_NOTES = [
         "Codes that tell the IRS what kind of payment this was. The codes on this statement mean:",
     ),
 ]
-CODE_NOTES = {
-    "1": "Early distribution with no known exception: you were under age 59\u00bd. An additional 10% "
-    "tax may apply unless you qualify for an exception (see Form 5329).",
-    "2": "Early distribution, but an exception to the additional 10% tax applies (for example, you left "
-    "your job in or after the year you turned 55).",
-    "3": "Paid because of disability; the additional 10% tax does not apply.",
-    "4": "Paid to you as a beneficiary after the participant's death; the additional 10% tax does not apply.",
-    "7": "Normal distribution: you were 59\u00bd or older; no additional 10% tax.",
-    "8": "Corrective distribution of excess contributions or deferrals (and their earnings), taxable in "
-    "the year of this statement.",
-    "P": "Corrective distribution taxable in the year before the year of this statement; you may need "
-    "to amend that year's return.",
-    "B": "Paid from a designated Roth account. Only the amount in box 2a, if any, is taxable.",
-    "G": "Direct rollover to another employer plan or to a traditional IRA. Generally not taxable now.",
-    "H": "Direct rollover from a designated Roth account to a Roth IRA. Not taxable now.",
-    "L": "A plan loan treated as paid out (a deemed distribution) because it broke the loan rules; the "
-    "taxable part is in box 2a.",
-    "M": "Qualified plan loan offset: your unpaid loan was subtracted from your account when you left "
-    "the plan or it ended. You can avoid tax on it by rolling the same amount into an IRA or plan by "
-    "your tax return due date, including extensions.",
-}
 CLOSING_NOTE = (
     "A box that is blank or shows $0.00 does not apply to you. Keep this statement with your tax "
     "records. This is a summary, not tax advice; for details see the IRS Instructions for Forms "
@@ -302,9 +284,9 @@ def codes_on(codes: str | None) -> list[str]:
 def instruction_notes(row: dict) -> list[tuple[str, str]]:
     """(label, text) pairs of the recipient instructions for one form."""
     notes = list(BOX_NOTES)
+    p = TaxParameters.for_year(int(row["tax_year"]))
     for code in codes_on(row.get("distribution_codes")):
-        text = CODE_NOTES.get(code, "See the IRS Instructions for Forms 1099-R and 5498 for this code.")
-        notes.append((f"Code {code}", text))
+        notes.append((f"Code {code}", recipient_note(code, p)))  # the one code table (transforms.box7)
     if row.get("box9a_percent") is not None:
         notes.append(("Box 9a", "Your share, in percent, of a total distribution paid to several people."))
     if row.get("box11_year") is not None:

@@ -132,11 +132,16 @@ def read_delta(path: Path, schema: dict | None = None) -> pl.DataFrame:
     return pl.read_delta(str(path))
 
 
-def append_delta(frame: pl.DataFrame, path: Path, partition_by: list[str] | None = None) -> None:
-    """One atomic Delta commit appending ``frame`` (the table is created on first write)."""
+def append_delta(
+    frame: pl.DataFrame, path: Path, partition_by: list[str] | None = None, *, merge_schema: bool = False
+) -> None:
+    """One atomic Delta commit appending ``frame`` (the table is created on first write);
+    ``merge_schema``: columns the table lacks are added to it (earlier rows read them as null)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    options = {"partition_by": partition_by} if partition_by and not is_delta(path) else None
-    frame.write_delta(str(path), mode="append", delta_write_options=options)
+    options: dict = {"partition_by": partition_by} if partition_by and not is_delta(path) else {}
+    if merge_schema and is_delta(path):
+        options["schema_mode"] = "merge"
+    frame.write_delta(str(path), mode="append", delta_write_options=options or None)
 
 
 def _sql_text(value: str) -> str:

@@ -1,5 +1,7 @@
 """Notice 2014-54 allocation of pre-tax money among the legs of one event."""
 
+import itertools
+
 import polars as pl
 import pytest
 from builders import Case, contract_row, dist_row, one_contract_case
@@ -65,6 +67,41 @@ def test_the_payees_rollover_order_election_overrides_the_default():
     assert split(case) == {"A-roth": (5_000_000, 0), "B-ira": (3_000_000, 2_000_000)}
 
 
+def test_equal_rollover_orders_put_the_traditional_ira_before_a_roth_conversion_with_a_smaller_id():
+    # extract.md: legs with equal rollover_order fall back to the default order among themselves
+    # (traditional before Roth), then distribution_id. The Roth IRA conversion "A-roth" sorts first
+    # by id, but must not take the pre-tax money first: $80,000 of pre-tax money, $50,000 each.
+    case = one_contract_case(
+        "non_roth",
+        10_000_000,
+        2_000_000,
+        [("A-roth", 5_000_000, "rollover_roth_ira"), ("B-ira", 5_000_000, "rollover_ira")],
+    )
+    for leg in case.distributions:
+        leg["rollover_order"] = 1
+    assert split(case) == {"A-roth": (3_000_000, 2_000_000), "B-ira": (5_000_000, 0)}
+    row = case.row("A-roth")
+    assert (row["box2a_cents"], row["box5_cents"]) == (3_000_000, 2_000_000)  # taxed: only what is left
+
+
+def test_equal_rollover_orders_keep_their_place_among_the_other_orders():
+    # Orders 1, 1, 2: the two legs of order 1 (an in-plan Roth rollover listed first, then a plan)
+    # take the pre-tax money before order 2, the plan before the in-plan Roth rollover.
+    case = one_contract_case(
+        "non_roth",
+        10_000_000,
+        5_000_000,
+        [
+            ("A-irr", 3_000_000, "in_plan_roth_rollover"),
+            ("B-plan", 3_000_000, "rollover_plan"),
+            ("C-ira", 4_000_000, "rollover_ira"),
+        ],
+    )
+    for leg, order in zip(case.distributions, (1, 1, 2), strict=True):
+        leg["rollover_order"] = order
+    assert split(case) == {"B-plan": (3_000_000, 0), "A-irr": (2_000_000, 1_000_000), "C-ira": (0, 4_000_000)}
+
+
 def test_rollovers_with_an_election_go_before_those_without():
     case = one_contract_case(
         "non_roth",
@@ -117,8 +154,8 @@ def test_in_plan_roth_rollover_is_a_direct_rollover_and_its_pretax_is_taxable():
     assert (row["pretax_cents"], row["box2a_cents"], row["distribution_codes"]) == (500_000, 500_000, "G")
 
 
-@pytest.mark.parametrize("lazy", [False, True])
-def test_allocation_gives_the_same_result_from_a_collected_lazy_frame(lazy):
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_allocate_pretax_gives_the_same_split_whatever_the_order_of_the_legs(order):
     legs = pl.DataFrame(
         {
             "event_id": ["E", "E", "E"],
@@ -131,7 +168,7 @@ def test_allocation_gives_the_same_result_from_a_collected_lazy_frame(lazy):
         },
         schema_overrides={"rollover_order": pl.Int64},
     )
-    frame = legs.lazy().collect() if lazy else legs
-    out = allocate_pretax(frame).sort("distribution_id")
+    out = allocate_pretax(legs[list(order)]).sort("distribution_id")
     # IRA takes 500; 277 left for a (300) and c (200): 277×300//500 = 166, 277×200//500 = 110, 1 cent to a.
     assert out["pretax_cents"].to_list() == [167, 500, 110]
+    assert out["basis_cents"].to_list() == [133, 0, 90]

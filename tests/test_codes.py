@@ -6,8 +6,6 @@ import polars as pl
 import pytest
 from builders import Case, contract_row, dist_row, one_contract_case, participant_row, payee_row
 
-from transforms.box7 import VALID_COMBINATIONS
-
 
 def codes_of(case: Case, did: str = "D1") -> str:
     return case.row(did)["distribution_codes"]
@@ -130,12 +128,13 @@ def test_a_disabled_participants_loan_offset_pairs_m_with_2_because_3_does_not_p
 @pytest.mark.parametrize(
     ("dob", "year", "expected"),
     [
-        (date(1985, 1, 1), 2025, "18"),  # under 59½, taxable this year: 8 with 1
-        (date(1985, 1, 1), 2024, "1P"),  # taxable in the prior year: P with 1
-        (date(1950, 1, 1), 2025, "8"),  # 59½ or older: 7 does not pair with 8
+        (date(1985, 1, 1), 2025, "8"),  # under 59½, taxable this year: 8 alone, no 1 (§72(t) does not apply)
+        (date(1985, 1, 1), 2024, "P"),  # taxable in the prior year: P alone
+        (date(1950, 1, 1), 2025, "8"),  # 59½ or older: 8 alone too
     ],
 )
-def test_corrective_distributions_are_coded_8_or_p_by_the_taxable_year(dob, year, expected):
+def test_corrective_distributions_are_coded_8_or_p_alone_by_the_taxable_year(dob, year, expected):
+    # outputs.md v2 (issue 14): never 18, 1P, 28 — §401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)
     case = cash_case(dob, date(2025, 3, 1), "corrective")
     case.distributions[0]["corrective_taxable_year"] = year
     assert codes_of(case) == expected
@@ -181,11 +180,15 @@ def test_roth_loan_codes_are_bm_and_bl(reason, expected):
 
 
 def test_roth_corrective_distribution_is_8b_and_never_qualified():
+    # 59½, first Roth year 2010: any other distribution would be qualified. A corrective one is not
+    # (§402A(d)(2)(C)) and is not pro-rated: the $48,000 of Roth deferrals it returns are its basis
+    # (corrective_basis_cents), the $12,000 of earnings are taxable.
     case = roth_case(2010, date(1950, 1, 1), "corrective")
     case.distributions[0]["corrective_taxable_year"] = 2025
+    case.distributions[0]["corrective_basis_cents"] = 4_800_000
     row = case.row("D1")
     assert row["distribution_codes"] == "8B"
-    assert row["box2a_cents"] == 1_200_000
+    assert (row["box2a_cents"], row["box5_cents"]) == (1_200_000, 4_800_000)
 
 
 def test_roth_to_another_plans_roth_account_is_bg_with_nothing_taxable():
@@ -213,56 +216,24 @@ def test_foreign_source_part_of_box_2a_follows_the_outputs_formula():
     assert (row["box2a_cents"], row["foreign_source_cents"]) == (4_000_000, 1_000_000)
 
 
-def test_every_code_the_engine_produces_is_in_the_cited_table():
-    produced = {
-        "7",
-        "G",
-        "H",
-        "4G",
-        "4H",
-        "7B",
-        "BG",
-        "1M",
-        "1L",
-        "BM",
-        "BL",
-        "8B",
-        "BP",
-        "18",
-        "28",
-        "48",
-        "1P",
-        "2P",
-        "4P",
-        "2B",
-        "4B",
-        "1B",
-        "2M",
-        "2L",
-        "4M",
-        "4L",
-        "7M",
-        "7L",
-        "8",
-        "P",
-        "1",
-        "2",
-        "3",
-        "4",
-    }
-    assert produced <= VALID_COMBINATIONS
-    assert "3B" not in VALID_COMBINATIONS and "38" not in VALID_COMBINATIONS
+def test_the_engines_tabulated_codes_equal_the_rule_built_leg_by_leg_on_the_sample():
+    # The engine reads box 7 from a table of every combination of its inputs, with the participant's
+    # facts computed once per participant; the rule (transforms.codes.distribution_codes) built on
+    # each leg's own joined columns must give the same entry for every disbursement of the sample.
+    from pathlib import Path
 
-
-def test_codes_column_is_the_same_eager_and_lazy():
-    case = cash_case(date(1966, 1, 15), date(2025, 7, 15))
-    tables = case.validated().tables
+    from flows.pipeline import load_and_validate
     from transforms.codes import distribution_codes
-    from transforms.engine import enrich
+    from transforms.engine import compute, joined
     from transforms.params import TaxParameters
 
-    p = TaxParameters.for_year(2025)
-    lazy = enrich(tables).select(distribution_codes(p)).collect()
-    eager = enrich(tables).collect().select(distribution_codes(p))
-    assert lazy.equals(eager) and lazy.item() == "7"
-    assert isinstance(lazy, pl.DataFrame)
+    loaded = load_and_validate(Path(__file__).resolve().parents[1] / "sample_data" / "extract")
+    tables, p = loaded.validated.tables, TaxParameters.for_year(loaded.manifest.tax_year)
+    result = compute(tables, p)
+    by_rule = joined(tables).select("distribution_id", distribution_codes(p).alias("by_rule"))
+    both = result.distributions.select("distribution_id", "distribution_codes").join(
+        by_rule, on="distribution_id"
+    )
+    assert both.height == result.distributions.height > 4000
+    assert both.filter(pl.col("distribution_codes") != pl.col("by_rule")).height == 0
+    assert both["distribution_codes"].n_unique() > 10

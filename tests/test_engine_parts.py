@@ -148,7 +148,7 @@ def test_a_ten_billion_dollar_account_is_split_exactly_with_int128():
     frame = pl.DataFrame({"d": [d], "b": [b], "v": [v]})
     assert not fits_narrow(frame, ["d", "b", "v"])
     got = frame.select(mul_div_half_up(pl.col("d"), pl.col("b"), pl.col("v"))).item()
-    assert got == (2 * d * b + v) // (2 * v)
+    assert got == 400_000_000_001  # d·b/v = 400,000,000,000.6 cents (less 10^-12), rounded half-up
 
 
 @pytest.mark.parametrize(
@@ -212,3 +212,45 @@ def test_chunked_frames_write_the_bytes_of_one_chunk(tmp_path: Path):
     write_parquet(frame, tmp_path / "a.parquet")
     write_parquet(chunked, tmp_path / "b.parquet")
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_participants_listed_out_of_plan_order_give_the_forms_of_participants_listed_plan_by_plan():
+    # HEIR inherits three accounts: PA and PC in plan P1, PB in P2, listed P1, P2, P1. The form key
+    # holds each account by its participant numbered plan by plan (engine.plan_major_accounts).
+    from builders import Case, contract_row, dist_row, participant_row, payee_row, plan_row
+
+    case = Case()
+    case.plans = [plan_row("P1"), plan_row("P2", payer_tin="123456781")]
+    case.payees = [
+        payee_row(p, tin=f"40000007{i}", dob=date(1950, 1, 1)) for i, p in enumerate(("A", "B", "C", "HEIR"))
+    ]
+    case.participants = [
+        participant_row(pt, py, plan, date_of_death=date(2025, 1, 5))
+        for pt, py, plan in (("PA", "A", "P1"), ("PB", "B", "P2"), ("PC", "C", "P1"))
+    ]
+    # A and C paid out whole, B in part
+    case.contracts = [
+        contract_row(f"E{x}", "non_roth", v, 0)
+        for x, v in zip("ABC", (100_000, 200_000, 100_000), strict=True)
+    ]
+    case.distributions = [
+        dist_row(
+            f"D{x}",
+            f"E{x}",
+            "non_roth",
+            100_000,
+            participant_id=f"P{x}",
+            plan_id=plan,
+            payee_id="HEIR",
+            reason="death",
+        )
+        for x, plan in (("A", "P1"), ("B", "P2"), ("C", "P1"))
+    ]
+    tables = case.validated().tables
+    p = TaxParameters.for_year(2025)
+    m = engine.match_legs(tables, p)
+    assert m.ids.get_column("_account").to_list() == [0, 2, 1]  # PA, PB (plan P2 after P1), PC
+    shuffled = engine.compute(tables, p)
+    ordered = engine.compute({**tables, "participants": tables["participants"].sort("plan_id")}, p)
+    assert shuffled.forms.equals(ordered.forms) and shuffled.forms.height == 3
+    assert shuffled.forms.sort("plan_id")["total_distribution"].to_list() == [True, True, False]

@@ -23,7 +23,7 @@ from transforms.irs.fire.pub1220 import (
     total_field,
     write_pub1220,
 )
-from transforms.irs.fire.pub1220_reader import ALLOWED_CODE_PAIRS, check_pub1220, read_pub1220
+from transforms.irs.fire.pub1220_reader import allowed_code_pairs, check_pub1220, read_pub1220
 from transforms.irs.shared import FilingInputError, Transmitter, cfsf_state_codes
 
 TAX_YEAR = 2025
@@ -570,10 +570,11 @@ def test_check_catches_records_without_cr_lf(data):
 @pytest.mark.parametrize(
     ("pair", "allowed"),
     [("7B", True), ("1B", True), ("4G", True), ("BG", True), ("18", True), ("1M", True),
-     ("JS", True), ("4Y", True), ("17", False), ("3B", False), ("8P", False), ("GH", False)],
+     ("JS", True), ("4Y", True), ("17", False), ("3B", False), ("8P", False), ("GH", False),
+     ("KP", False)],
 )  # fmt: skip
 def test_the_distribution_code_pair_table_follows_tax_rules_f3(pair, allowed):
-    assert ("".join(sorted(pair)) in ALLOWED_CODE_PAIRS) is allowed
+    assert ("".join(sorted(pair)) in allowed_code_pairs(2025)) is allowed
 
 
 # --- input errors ------------------------------------------------------------------------------
@@ -618,13 +619,14 @@ def test_an_amount_of_12_digits_fits_and_13_digits_is_refused(filing):
 
 
 def test_check_catches_a_byte_outside_printable_ascii_and_a_code_that_cannot_stand_alone(data):
-    b = replace(records(data)[3], 545, "D ")  # ACCT-0002, code D alone
+    # Y (from TY2025) only with 4, 7 or K: the IRIS enumeration has Y4, Y7, YK and no Y alone
+    b = replace(records(data)[3], 545, "Y ")  # ACCT-0002, code Y alone
     broken = with_record(data, 4, b[:447] + "Ü".encode("latin-1") + b[448:])  # 1 byte in position 448
     problems = check_pub1220(broken)
     assert problems[0] == "the file must be printable ASCII (bytes outside 0x20-0x7E besides CR LF found)"
     assert "record 4 (B, account ACCT-0002): positions 1-748 must be printable ASCII" in problems
     assert (
-        "record 4 (B, account ACCT-0002): positions 545-546 distribution codes: code D must be used with "
+        "record 4 (B, account ACCT-0002): positions 545-546 distribution codes: code Y must be used with "
         "another code" in problems
     )
 

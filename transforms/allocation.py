@@ -47,9 +47,10 @@ def is_direct_rollover() -> pl.Expr:
 def rollover_priority(dense: bool = False) -> pl.Expr:
     """Order in which direct rollovers take pre-tax money (Notice 2014-54, §III: the recipient may
     choose; ``extract.md`` convention otherwise), as one integer, lowest first: legs with a
-    ``rollover_order``, by that order; then the others, traditional IRA and plan before Roth
-    destinations; then the legs that are not direct rollovers. Ties go by ``distribution_id`` (the
-    frame order :func:`sort_for_allocation` keeps). An elected leg's number is its order less the
+    ``rollover_order``, by that order, and legs with equal orders in the default order among
+    themselves (traditional IRA and plan before Roth destinations); then the others, in the default
+    order; then the legs that are not direct rollovers. Remaining ties go by ``distribution_id``
+    (the frame order :func:`sort_for_allocation` keeps). An elected leg's order counts from the
     smallest order present (no sort needed), or with ``dense`` its rank among the orders present
     (smaller numbers when the orders are far apart): the same ordering either way.
     """
@@ -60,12 +61,13 @@ def rollover_priority(dense: bool = False) -> pl.Expr:
     else:
         number = order.cast(pl.Int64) - order.min().cast(pl.Int64)
     orders = number.max().fill_null(-1) + 1
-    default = pl.lit(2, pl.Int64)
+    default = pl.lit(2, pl.Int64)  # not a direct rollover
     for destination, rank in DESTINATION_RANK.items():  # a few comparisons: cheaper than a hash per leg
         default = (
             pl.when(pl.col("destination") == destination).then(pl.lit(rank, pl.Int64)).otherwise(default)
         )
-    return pl.when(elected).then(number).otherwise(orders + default)
+    # three default ranks (0 traditional, 1 Roth, 2 not a rollover) within each elected order
+    return pl.when(elected).then(number * 3 + default).otherwise(orders * 3 + default)
 
 
 def sort_for_allocation(legs: pl.DataFrame, pool_key: str) -> pl.DataFrame:

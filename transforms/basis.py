@@ -56,3 +56,20 @@ def basis_recovered(tier: pl.Expr | None = None, wide: bool = True) -> pl.Expr:
     t = pre1987_tier() if tier is None else tier
     partial = t + prorata_basis(D - t, B - t, V - t, wide)
     return pl.when(takes_whole_contract()).then(pl.min_horizontal(D, B)).otherwise(partial)
+
+
+def corrective_distribution() -> pl.Expr:
+    """The leg is a corrective distribution of excess deferrals, excess contributions or excess
+    aggregate contributions (§402(g)(2), §401(k)(8), §401(m)(6); extract.md reason ``corrective``)."""
+    return pl.col("reason") == "corrective"
+
+
+def corrective_basis(corrective: pl.Expr, prorated: pl.Expr) -> pl.Expr:
+    """A corrective distribution returns specific amounts, not a share of the account, so
+    §72(e)(8) does not pro-rate it (extract.md, ``corrective_basis_cents``): its basis is the part
+    that returns after-tax or designated Roth contributions already taxed, and the rest — the
+    excess pre-tax deferrals or contributions and the earnings on all of it (§402(g)(2)(A)(ii),
+    §401(k)(8)(A)(i)) — is pre-tax. A corrective leg is an event of its own, so its draw on the
+    contract is its amount. ``corrective``: :func:`corrective_distribution`; ``prorated``: the
+    §72(e)(8) basis (:func:`basis_recovered`) of every other leg."""
+    return pl.when(corrective).then(pl.col("corrective_basis_cents")).otherwise(prorated)

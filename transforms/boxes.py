@@ -38,9 +38,16 @@ def box5_employee_contributions() -> pl.Expr:
 def box10_eligible() -> pl.Expr:
     """The legs box 10 can apply to (i1099r box 10: an in-plan Roth rollover amount is recaptured
     only on a nonqualified distribution, and box 10 stays empty on rollovers and whenever a §72(t)
-    exception applies): Roth cash legs, not qualified, numeric code 1.
+    exception applies): Roth cash legs, not qualified, numeric code 1 — and never a corrective
+    distribution, to which §72(t) does not apply at all (§401(k)(8)(D), §402(g)(2)(C); outputs.md).
     """
-    return ROTH & (DEST == "cash") & ~pl.col("roth_qualified") & (pl.col("numeric_code") == "1")
+    return (
+        ROTH
+        & (DEST == "cash")
+        & ~pl.col("roth_qualified")
+        & (pl.col("numeric_code") == "1")
+        & (pl.col("reason") != "corrective")
+    )
 
 
 def box10_irr_recapture(eligible: pl.Expr | None = None, w: Windows = RUNS) -> pl.Expr:

@@ -67,14 +67,13 @@ def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.E
     ascending). i1099r: G direct rollover (4G for a beneficiary); H designated Roth account to a
     Roth IRA (4H); B with G for a Roth-to-Roth-account rollover; B with the numeric code for other
     Roth money (2 for 3, B is not paired with 3, Table 1); M qualified plan loan offset, L deemed
-    loan (Roth: BM, BL; 2 for 3 beside them too); 8/P corrective (with 1, 2 or 4; Roth: 8B, BP). A case needing three codes
-    gives ``"4BG"``, which :func:`needs_three_codes` flags for quarantine. ``num`` and ``death`` may
-    name columns already holding :func:`numeric_code` and ``paid_because_of_death`` (faster).
+    loan (Roth: BM, BL; 2 for 3 beside them too); corrective distributions (:func:`corrective_codes`).
+    A case needing three codes gives ``"4BG"`` or ``"48B"``, which :func:`needs_three_codes` flags for
+    quarantine. ``num`` and ``death`` may name columns already holding :func:`numeric_code` and
+    ``paid_because_of_death`` (faster).
     """
     num = numeric_code(p) if num is None else num
     death = paid_because_of_death() if death is None else death
-    corrective = corrective_code()
-    pairs_with_8 = num.is_in(["1", "2", "4"])
     # Table 1 pairs 3 only with D: for a disabled participant, 2 (an exception applies) stands in
     # for 3 beside M, L and B — the convention outputs.md states for B, extended to M and L.
     num_not_3 = pl.when(num == "3").then(pl.lit("2")).otherwise(num)
@@ -83,10 +82,6 @@ def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.E
         .then(num_not_3 + "M")
         .when(REASON == "deemed_loan")
         .then(num_not_3 + "L")
-        .when((REASON == "corrective") & pairs_with_8)
-        .then(pl.when(corrective == "8").then(num + "8").otherwise(num + "P"))
-        .when(REASON == "corrective")
-        .then(corrective)
         .otherwise(num)
     )
     roth_cash = (
@@ -94,8 +89,6 @@ def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.E
         .then(pl.lit("BM"))
         .when(REASON == "deemed_loan")
         .then(pl.lit("BL"))
-        .when(REASON == "corrective")
-        .then(pl.when(corrective == "8").then(pl.lit("8B")).otherwise(pl.lit("BP")))
         .otherwise(num_not_3 + "B")
     )
     death_prefix = pl.when(death).then(pl.lit("4")).otherwise(pl.lit(""))
@@ -106,10 +99,23 @@ def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.E
         .then(death_prefix + "BG")
         .when(DEST != "cash")
         .then(death_prefix + "G")
+        .when(REASON == "corrective")
+        .then(corrective_codes(death_prefix))
         .when(ROTH)
         .then(roth_cash)
         .otherwise(non_roth_cash)
     )
+
+
+def corrective_codes(death_prefix: pl.Expr) -> pl.Expr:
+    """A corrective distribution of excess deferrals, excess contributions or excess aggregate
+    contributions: 8 or P by its taxable year (:func:`corrective_code`), alone — §72(t) does not
+    apply to them (§401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)), so no 1, 2 or 3 — with 4 for a
+    beneficiary (``death_prefix``), B for designated Roth money: 8B, BP (outputs.md, "Which box 7
+    code"). A beneficiary's Roth corrective distribution needs 4, 8 (or P) and B: three codes."""
+    code = corrective_code()
+    roth = pl.when(code == "8").then(pl.lit("8B")).otherwise(pl.lit("BP"))
+    return death_prefix + pl.when(ROTH).then(roth).otherwise(code)
 
 
 CODE_INPUTS = ("numeric_code", "_death", "contract", "destination", "reason", "_corrective_8")
@@ -199,7 +205,7 @@ def distribution_codes_by_table(
     if combinations > max(TABLE_ROWS, legs.height):  # unvalidated values: build the strings leg by leg
         return legs.select(
             distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes")
-        ).with_columns((needs_three_codes() | ~codes_are_valid()).alias("_codes_bad"))
+        ).with_columns((needs_three_codes() | ~codes_are_valid(p.tax_year)).alias("_codes_bad"))
     position = pl.lit(0, pl.UInt64)
     for column in CODE_INPUTS:
         position = position * domains[column].len() + pl.lit(indexed[column][1])
@@ -214,7 +220,7 @@ def _coded_table(p: TaxParameters, key: tuple[tuple[str, tuple], ...]) -> pl.Dat
     few thousand rows for every batch and run of a tax year, so built once."""
     domains = {column: pl.Series(column, values) for column, values in key}
     return code_table(p, domains).select(
-        "distribution_codes", (needs_three_codes() | ~codes_are_valid()).alias("_codes_bad")
+        "distribution_codes", (needs_three_codes() | ~codes_are_valid(p.tax_year)).alias("_codes_bad")
     )
 
 
@@ -225,13 +231,7 @@ def needs_three_codes() -> pl.Expr:
     return pl.col("distribution_codes").str.len_chars() > 2
 
 
-def codes_are_valid() -> pl.Expr:
-    """The entry is a single code or a pair that Table 1 of i1099r allows (:mod:`transforms.box7`)."""
-    return is_valid_combination(pl.col("distribution_codes"))
-
-
-def exception_to_72t_applies() -> pl.Expr:
-    """An exception to §72(t) applies to the leg, so box 10 stays empty (i1099r box 10: "Do not
-    complete this box if an exception under section 72(t) applies"): any numeric code but 1.
-    """
-    return pl.col("numeric_code") != "1"
+def codes_are_valid(tax_year: int | None = None) -> pl.Expr:
+    """The entry is a single code or a pair that Table 1 of i1099r allows, among the codes in use
+    in ``tax_year`` (:mod:`transforms.box7`)."""
+    return is_valid_combination(pl.col("distribution_codes"), tax_year)

@@ -16,13 +16,21 @@ new form is paired with the filed lineage it replaces, and the correction keeps 
 account number (Pub 1220 B 21-40: corrections are matched on it). Pairing rule, first match wins:
 
 1. **same form**: the current form's ``form_id`` is the one the lineage last filed;
-2. **same key but the codes**: (tax_year, plan_id, payee_id, Roth or not, destination, state), when
-   exactly one unmatched filed lineage and one unmatched current form share it;
-3. **same key but codes and state**: (tax_year, plan_id, payee_id, Roth or not, destination), 1:1 again.
+2. **re-keyed**: the lineage last filed the id the current form's key gives in the other version
+   of the form key (transforms/forms.py: version 1 had no ``participant_id``; a payee paid from
+   several accounts now has one form per account, with ids from the version-2 key): a return
+   filed before the payee's forms were split by account is corrected, not filed again. When the
+   lineage records its participant (filings since version 2), only that account's form; for a
+   lineage filed by version 1 (no participant recorded), the account's form whose federal values
+   equal the filed return's, else the first by ``participant_id``; one form per lineage;
+3. **same key but the codes**: (tax_year, plan_id, participant_id, payee_id, Roth or not,
+   destination, state), when exactly one unmatched filed lineage and one unmatched current form
+   share it — without ``participant_id`` for a lineage filed by version 1;
+4. **same key but codes and state**: the same without the state, 1:1 again.
 
-Ambiguous cases (one filed form split into two current forms, two merged into one, several
-candidates on either side) are not guessed: the filed lineages left over are voided (Type 1 with
-zero amounts) and the current forms left over are **late originals** under their own account
+Ambiguous cases (one filed form split into two current forms by codes, two merged into one,
+several candidates on either side) are not guessed: the filed lineages left over are voided (Type 1
+with zero amounts) and the current forms left over are **late originals** under their own account
 numbers, filed apart from the corrections. A current form that is held back by a blocking edit
 check (or is under the $10 filing threshold) is not filed: a lineage paired with a held form is left
 as filed and reported as held; a filed lineage without any current form is voided.
@@ -35,6 +43,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash  # noqa: F401  (registers the .chash expression namespace)
 
+from transforms.forms import FORM_KEY, form_id, form_key
 from transforms.irs.shared import (
     FORM_COLUMNS,
     MONEY_COLUMNS,
@@ -47,8 +56,13 @@ from transforms.irs.shared import (
 #: Columns of a return as the writers take it (transforms/irs/shared.REQUIRED_COLUMNS, plus the
 #: plan and payee it belongs to).
 RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_COLUMNS, *PAYEE_COLUMNS)
-#: The pairing key of rule 2 (outputs.md's form key without the box 7 codes).
-PAIR_KEY: tuple[str, ...] = ("tax_year", "plan_id", "payee_id", "roth", "destination", "state")
+#: The pairing key of rule 3 (outputs.md's form key without the box 7 codes).
+PAIR_KEY: tuple[str, ...] = tuple(c for c in FORM_KEY if c != "distribution_codes")
+#: The same for a lineage filed by version 1 of the forms table, which recorded no participant.
+PAIR_KEY_V1: tuple[str, ...] = tuple(c for c in PAIR_KEY if c != "participant_id")
+#: The current form's columns a filing records besides the return (transforms/forms.py: the
+#: account of the form, from version 2 of the forms table on).
+FORM_DETAIL_COLUMNS: tuple[str, ...] = ("roth", "destination", "participant_id")
 #: A difference here is a Type 2 error: the payee's TIN or name (and the kind of TIN, below).
 IDENTITY_COLUMNS: tuple[str, ...] = ("payee_tin", "first_name", "last_name")
 #: A difference here is a Type 1 error: federal amounts, codes, check boxes, the payee's address.
@@ -143,9 +157,60 @@ def _pair_one_to_one(filed: pl.DataFrame, current: pl.DataFrame, key: list[str],
     )
 
 
+def key_ids(current: pl.DataFrame) -> pl.DataFrame:
+    """(form_id, participant_id, key_id): for each current form, the ids its key gives in both
+    versions of the form key (:func:`transforms.forms.form_key`: version 1 without the
+    participant, version 2 with it) — one of them is its own ``form_id``."""
+    ids = current.select(
+        "form_id",
+        "participant_id",
+        form_key(pl.lit(False)).alias("_v1"),
+        form_key(pl.lit(True)).alias("_v2"),
+    )
+    return pl.concat(
+        [
+            ids.select("form_id", "participant_id", form_id("_v1").alias("key_id")),
+            ids.select("form_id", "participant_id", form_id("_v2").alias("key_id")),
+        ]
+    ).filter(pl.col("key_id") != pl.col("form_id"))
+
+
+def _rekeyed(filed: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Rule 2 of the module: (payer_tin, lineage_account, form_id, match) of the lineages that last
+    filed the id a current form's key gives in the other version of the form key."""
+    candidates = (
+        filed.select(
+            *LINEAGE, pl.col("form_id").alias("key_id"), pl.col("participant_id").alias("_filed_part")
+        )
+        .join(key_ids(current), on="key_id", how="inner")
+        .filter(pl.col("_filed_part").is_null() | (pl.col("_filed_part") == pl.col("participant_id")))
+    )
+    if candidates.height == 0:
+        return pl.DataFrame(
+            schema={**dict.fromkeys(LINEAGE, pl.String), "form_id": pl.String, "match": pl.String}
+        )
+    # several accounts' forms for a lineage filed by version 1: the one with the filed values first
+    values = [c for c in FEDERAL_VALUE_COLUMNS if c in current.columns and c in filed.columns]
+    differs, _ = _differs(tuple(values))
+    compared = candidates.join(current.select("form_id", *values), on="form_id").join(
+        filed.select(*LINEAGE, *values).rename({c: f"{c}_f" for c in values}), on=LINEAGE
+    )
+    chosen = (
+        compared.with_columns(differs.alias("_differs"))
+        .sort(*LINEAGE, "_differs", "participant_id", "form_id")
+        .unique(LINEAGE, keep="first", maintain_order=True)
+        .filter(pl.len().over("form_id") == 1)
+    )
+    return chosen.select(*LINEAGE, "form_id", pl.lit("rekeyed").alias("match"))
+
+
 def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     """Current forms matched to filed lineages by the module's pairing rule: one row per pair
-    (payer_tin, lineage_account, form_id, match)."""
+    (payer_tin, lineage_account, form_id, match). A filings table or a current frame without
+    ``participant_id`` (filed by version 1 of the forms table) pairs as version 1 did where the
+    participant is needed."""
+    state = _with_participant(state)
+    current = _with_participant(current)
     same = (
         state.select(*LINEAGE, "form_id")
         .join(current.select("form_id"), on="form_id", how="inner")
@@ -155,17 +220,29 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     matched_forms = same.select("form_id")
     matched_lineages = same.select(LINEAGE)
     open_state = state.filter(~pl.col("voided"))
-    for rule, key in (
-        ("same_key_but_codes", list(PAIR_KEY)),
-        ("same_key_but_codes_and_state", list(PAIR_KEY[:-1])),
-    ):
+    filed_v1 = pl.col("participant_id").is_null()
+    steps = [
+        ("rekeyed", None, None),
+        ("same_key_but_codes", list(PAIR_KEY), ~filed_v1),
+        ("same_key_but_codes", list(PAIR_KEY_V1), filed_v1),
+        ("same_key_but_codes_and_state", list(PAIR_KEY[:-1]), ~filed_v1),
+        ("same_key_but_codes_and_state", list(PAIR_KEY_V1[:-1]), filed_v1),
+    ]
+    for rule, key, lineages in steps:
         f = open_state.join(matched_lineages, on=LINEAGE, how="anti")
         c = current.join(matched_forms, on="form_id", how="anti")
-        found = _pair_one_to_one(f, c, key, rule)
+        found = _rekeyed(f, c) if key is None else _pair_one_to_one(f.filter(lineages), c, key, rule)
         pairs.append(found)
         matched_forms = pl.concat([matched_forms, found.select("form_id")])
         matched_lineages = pl.concat([matched_lineages, found.select(LINEAGE)])
     return pl.concat(pairs)
+
+
+def _with_participant(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with a ``participant_id`` column (null where version 1 recorded none)."""
+    if "participant_id" in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(None, pl.String).alias("participant_id"))
 
 
 def tin_kind_differs() -> pl.Expr:
@@ -274,12 +351,13 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
     """What to send after a change: ``state`` from :func:`filed_state`; ``current``: every current
     form at or above the filing threshold (RETURN_COLUMNS, ``roth``, ``destination`` and
     ``blocked`` — true when a blocking edit check holds it back)."""
+    state = _with_participant(state)
     pairs = pair(state, current)
-    cols = [c for c in (*RETURN_COLUMNS, "roth", "destination") if c in current.columns]
+    cols = [c for c in (*RETURN_COLUMNS, *FORM_DETAIL_COLUMNS) if c in current.columns]
     filed_cols = [
         *LINEAGE,
         "voided",
-        *(c for c in (*RETURN_COLUMNS, "roth", "destination") if c not in LINEAGE),
+        *(c for c in (*RETURN_COLUMNS, *FORM_DETAIL_COLUMNS) if c not in LINEAGE),
     ]
     joined = pairs.join(current.select(*cols, "blocked"), on="form_id", how="inner").join(
         state.select(filed_cols).rename({c: f"{c}_f" for c in filed_cols if c not in LINEAGE}),

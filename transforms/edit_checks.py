@@ -31,6 +31,7 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
     """The checks, in report order."""
     c = pl.col
     rate = p.eligible_rollover_withholding_rate_pct
+    born = p.ten_year_option_born_before
     return [
         EditCheck(
             "payee_tin_invalid",
@@ -50,7 +51,7 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
             "invalid_code_pair",
             "error",
             "box 7 holds codes that Table 1 does not allow together",
-            ~is_valid_combination(c("distribution_codes")),
+            ~is_valid_combination(c("distribution_codes"), p.tax_year),
             "i1099r, Table 1 (tax-rules f.3)",
         ),
         EditCheck(
@@ -109,9 +110,9 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
         EditCheck(
             "ten_year_option_not_modeled",
             "warning",
-            "participant born before 2 Jan 1936: code A and box 3 (capital gain) are not computed",
+            f"participant born before {born.day} {born:%b %Y}: code A and box 3 (capital gain) are not computed",
             c("born_before_1936"),
-            "i1099r code A; Form 1099-R box 3",
+            "i1099r code A; Form 1099-R box 3; Tax Reform Act of 1986 §1122(h)(3), (5)",
         ),
     ]
 
@@ -122,7 +123,14 @@ def _eligible() -> pl.Expr:
     )
 
 
-def form_details(legs: pl.LazyFrame) -> pl.LazyFrame:
+def born_before_1936(p: TaxParameters) -> pl.Expr:
+    """The participant may elect 10-year averaging or capital-gain treatment (code A, box 3):
+    born before ``ten_year_option_born_before`` (parameters.toml; Tax Reform Act of 1986
+    §1122(h)(3), (5))."""
+    return pl.col("date_of_birth") < pl.lit(p.ten_year_option_born_before)
+
+
+def form_details(legs: pl.LazyFrame, p: TaxParameters) -> pl.LazyFrame:
     """Per form, the facts the checks need beyond forms.parquet (from the engine's legs)."""
     eligible = _eligible()
     per_payee = (
@@ -137,7 +145,7 @@ def form_details(legs: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("roth").first(),
         pl.col("destination").first(),
         eligible.all().alias("eligible_rollover"),
-        (pl.col("date_of_birth") < pl.date(1936, 1, 2)).any().fill_null(False).alias("born_before_1936"),
+        born_before_1936(p).any().fill_null(False).alias("born_before_1936"),
     )
     return forms.join(per_payee, on=["tax_year", "plan_id", "payee_id"], how="left").with_columns(
         pl.col("payee_eligible_rollover_cents").fill_null(0)
@@ -147,7 +155,7 @@ def form_details(legs: pl.LazyFrame) -> pl.LazyFrame:
 DETAILS = ["roth", "destination", "eligible_rollover", "born_before_1936", "payee_eligible_rollover_cents"]
 
 
-def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | None:
+def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame | None:
     """:func:`form_details` in the order of ``forms``, when the engine's legs say which row of
     ``forms`` each leg is on (``_form_row``, checked against ``form_id``): integer group-bys, no
     join on form ids. ``None`` otherwise."""
@@ -169,7 +177,7 @@ def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | N
             "roth",
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("_first"),
             eligible.alias("_eligible"),
-            (pl.col("date_of_birth") < pl.date(1936, 1, 2)).alias("_born"),
+            born_before_1936(p).alias("_born"),
             pl.when(eligible).then(pl.col("amount_cents")).alias("_eligible_cents"),
         )
         .group_by("_form_row")
@@ -195,10 +203,10 @@ def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | N
 
 def run_edit_checks(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """edit_checks.parquet: one row per (form, failed check), with plan and severity."""
-    details = _details_by_row(forms, legs)
+    details = _details_by_row(forms, legs, p)
     if details is None:
         frame = forms.lazy().join(
-            form_details(legs.lazy()).drop("tax_year", "plan_id", "payee_id"), on="form_id", how="left"
+            form_details(legs.lazy(), p).drop("tax_year", "plan_id", "payee_id"), on="form_id", how="left"
         )
     else:
         frame = pl.concat([forms, details], how="horizontal").lazy()

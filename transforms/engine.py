@@ -304,15 +304,18 @@ def contract_facts(contract_sorted: bool = False, wide: bool = True) -> list[lis
     first = (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
     amount = pl.col("amount_cents")
     draw = allocation.sum_over_runs(amount, crow.rle_id()) if contract_sorted else amount.sum().over(crow)
+    corrective = pl.col("_corrective")
+    prorated = basis.basis_recovered(pl.col("pre1987_tier_cents"), wide)
     return [
         [
             draw.alias("draw_cents"),
             first.alias("_first_of_contract"),
             pl.col("contract_basis_cents").alias("basis_cents"),
+            basis.corrective_distribution().alias("_corrective"),
         ],
-        [basis.pre1987_tier().alias("pre1987_tier_cents")],
+        [pl.when(corrective).then(0).otherwise(basis.pre1987_tier()).alias("pre1987_tier_cents")],
         [
-            basis.basis_recovered(pl.col("pre1987_tier_cents"), wide).alias("contract_basis_recovered_cents"),
+            basis.corrective_basis(corrective, prorated).alias("contract_basis_recovered_cents"),
             basis.takes_whole_contract().alias("whole_contract"),
         ],
     ]
@@ -557,10 +560,32 @@ def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters) -> Matched:
         own = own_done.result()
         payee = payee_rows(d, tables, part, own)
         people = _participants(tables, p, own)
-        ids = pl.DataFrame([part, plan, payee, crow_done.result()])
+        account = plan_major_accounts(part, plan, tables["participants"].height)
+        ids = pl.DataFrame([part, plan, payee, crow_done.result(), account])
         rows = rows_done.result()
     _require_joined(ids)
     return Matched(tables, rows, people, d, ids)
+
+
+def plan_major_accounts(part: pl.Series, plan: pl.Series, participants: int) -> pl.Series:
+    """``_account``: for each disbursement, the number of its participant's account when the
+    participants are numbered plan by plan (by plan row, then by their own row): a participant is in
+    one plan (extract.md), so the form key's packed integer (:mod:`transforms.forms`) can hold the
+    account without the plan and still keep each (tax_year, plan, payee) together. ``part`` itself
+    when the participants already come plan by plan."""
+    plan_of = (
+        pl.Series("_p", [], pl.UInt32).extend_constant(None, participants).scatter(part, plan).fill_null(0)
+    )
+    if plan_of.is_sorted():
+        return part.alias("_account")
+    key = plan_of.cast(pl.UInt64) * participants + pl.int_range(participants, eager=True, dtype=pl.UInt64)
+    order = key.arg_sort()
+    number = (
+        pl.Series("_n", [], pl.UInt32)
+        .extend_constant(0, participants)
+        .scatter(order, pl.int_range(participants, eager=True, dtype=pl.UInt32))
+    )
+    return number.gather(part).alias("_account")
 
 
 def leg_facts(tables: dict[str, pl.DataFrame], p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -736,6 +761,7 @@ _INPUT_COLUMNS = (
     "rollover_order",
     "reason",
     "corrective_taxable_year",
+    "corrective_basis_cents",
     "from_rollover_source",
     "federal_withholding_cents",
     "state",

@@ -49,19 +49,24 @@ def is_disabled() -> pl.Expr:
     return pl.col("disabled")
 
 
-def separation_in_year_of_age(p: TaxParameters) -> pl.Expr:
+def separation_in_year_of_age(p: TaxParameters, public_safety_age: pl.Expr | None = None) -> pl.Expr:
     """The participant's separation from service falls in or after the year they reach 55, or 50
     for a qualified public safety employee (§72(t)(2)(A)(v), (10); Tax Topic 558): a fact of the
-    participant alone, computed once per participant by the engine. Null without a separation."""
+    participant alone, computed once per participant by the engine. Null without a separation.
+    ``public_safety_age``: the §72(t)(10) age where it is not the year's (a leg's payment date
+    before the exception's start, :func:`separated_in_or_after_year_of_55`); null = not in force,
+    the general age applies."""
+    public_safety_age = (
+        pl.lit(p.public_safety_separation_age) if public_safety_age is None else public_safety_age
+    )
     age = (
         pl.when(pl.col("public_safety_employee"))
-        .then(p.public_safety_separation_age)
+        .then(public_safety_age.fill_null(p.separation_age))
         .otherwise(p.separation_age)
     )
-    return (
-        pl.col("separation_date").dt.year().cast(pl.Int64)
-        >= pl.col("date_of_birth").dt.year().cast(pl.Int64) + age
-    )
+    return pl.col("separation_date").dt.year().cast(pl.Int64) >= pl.col("date_of_birth").dt.year().cast(
+        pl.Int64
+    ) + age.cast(pl.Int64)
 
 
 def separated_in_or_after_year_of_55(p: TaxParameters, in_year_of_age: pl.Expr | None = None) -> pl.Expr:
@@ -70,7 +75,9 @@ def separated_in_or_after_year_of_55(p: TaxParameters, in_year_of_age: pl.Expr |
     (§72(t)(10)), as the recordkeeper flags it. The separation must precede the payment.
     ``in_year_of_age`` may name a column already holding :func:`separation_in_year_of_age`.
     """
-    in_year_of_age = separation_in_year_of_age(p) if in_year_of_age is None else in_year_of_age
+    if in_year_of_age is None or p.changes_of("public_safety_separation_age"):
+        # the §72(t)(10) age starts within the year (PPA 2006 §828(c)): read per payment date
+        in_year_of_age = separation_in_year_of_age(p, p.on_payment_date("public_safety_separation_age"))
     return (
         pl.col("separation_date").is_not_null()
         & (pl.col("separation_date") <= pl.col("payment_date"))

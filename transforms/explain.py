@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.box7 import BOX7_CODES
 from transforms.money import dollars
 
 CONTRACT_WORDS = {
@@ -86,6 +87,13 @@ def contract_block() -> pl.Expr:
     held = pl.format(
         "{}: value {}, basis {}.", pl.col("contract").replace_strict(CONTRACT_WORDS), dollars(V), dollars(B)
     )
+    corrective = pl.format(
+        "A corrective distribution returns specific amounts and is not pro-rated under §72(e)(8) "
+        "(extract.md): {} of the {} drawn returns after-tax or Roth contributions already taxed, the "
+        "rest is pre-tax.",
+        dollars(pl.col("contract_basis_recovered_cents")),
+        dollars(D),
+    )
     how = (
         pl.when(B == 0)
         .then(pl.lit("it holds no basis, so all of the draw is pre-tax money"))
@@ -106,7 +114,11 @@ def contract_block() -> pl.Expr:
         dollars(pl.col("contract_basis_recovered_cents")),
         how,
     )
-    return _block("Contract (IRC §72(e)(8))", held, drawn)
+    return _block(
+        "Contract (IRC §72(e)(8))",
+        held,
+        pl.when(pl.col("reason") == "corrective").then(corrective).otherwise(drawn),
+    )
 
 
 def split_block() -> pl.Expr:
@@ -164,8 +176,6 @@ def roth_block() -> pl.Expr:
 def code_block() -> pl.Expr:
     """Box 7: each code on the form with its meaning (transforms.box7's table), and — only when a
     numeric code is written — why that number."""
-    from transforms.box7 import BOX7_CODES
-
     meanings = [
         _when(
             pl.col("distribution_codes").str.contains(c.code, literal=True),
@@ -174,14 +184,25 @@ def code_block() -> pl.Expr:
         for c in BOX7_CODES
         if c.produced
     ]
-    numeric = pl.col("distribution_codes").str.extract(r"([0-9])", 1)
-    why = _when(
-        numeric.is_not_null(),
-        pl.format(
-            "why {}: {}",
-            numeric,
-            numeric.replace_strict(NUMERIC_WORDS, default=pl.lit("see the instructions")),
-        ),
+    numeric = pl.col("distribution_codes").str.extract(r"([1-47])", 1)
+    why = (
+        pl.when(pl.col("reason") == "corrective")
+        .then(
+            pl.format(
+                "no age or exception code: §72(t) does not apply to a corrective distribution "
+                "(§401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)){}",
+                pl.when(numeric == "4").then(pl.lit("; 4: paid to a beneficiary")).otherwise(pl.lit("")),
+            )
+        )
+        .when(numeric.is_not_null())
+        .then(
+            pl.format(
+                "why {}: {}",
+                numeric,
+                numeric.replace_strict(NUMERIC_WORDS, default=pl.lit("see the instructions")),
+            )
+        )
+        .otherwise(pl.lit(None, pl.String))
     )
     return _block(pl.format("Box 7 code {}", pl.col("distribution_codes")), *meanings, why)
 
@@ -204,6 +225,7 @@ def boxes_block() -> pl.Expr:
 FACT_COLUMNS = [
     "distribution_id",
     "event_id",
+    "reason",
     "contract",
     "destination",
     "pool",
@@ -226,7 +248,6 @@ FACT_COLUMNS = [
     "box2a_cents",
     "box5_cents",
     "box10_cents",
-    "reason",
     "payment_date",
     "federal_withholding_cents",
 ]

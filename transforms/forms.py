@@ -1,14 +1,21 @@
 """Forms 1099-R: disbursements grouped by the key ``shared/spec/outputs.md`` fixes.
 
-One form per (tax_year, plan_id, payee_id, Roth or non-Roth money, destination,
-distribution_codes, state) — a payee's payments of the year with the same key add up on one form
-(tax-rules f.5: separate forms for rollover and non-rollover parts, for codes that do not combine,
-for Roth and non-Roth money; a project convention for the rest).
+One form per (tax_year, plan_id, participant_id, payee_id, Roth or non-Roth money, destination,
+distribution_codes, state) — a payee's payments of the year from one account with the same key add
+up on one form (tax-rules f.5: separate forms for rollover and non-rollover parts, for codes that
+do not combine, for Roth and non-Roth money; outputs.md v2: for each account a payee is paid from;
+a project convention for the rest).
 
 :func:`build_forms` works on integers: the key is packed into one 64-bit number (:func:`packed_key`),
-the legs are sorted by it once, so that each form — and each (tax_year, plan_id, payee_id) — is a run
-of consecutive rows, and every per-form figure is read at the ends of its run. Strings are touched
-once per form (the key that gives the form id, the columns copied onto the form).
+the legs are sorted by it once, so that each form — and each account of a payee, (tax_year,
+payee_id, participant_id), and each (tax_year, payee_id, plan_id) — is a run of consecutive rows,
+and every per-form figure is read at the ends of its run. Strings are touched once per form (the key that gives the form id, the
+columns copied onto the form).
+
+Form ids (:func:`form_key`): a payee paid from one account in the plan and year keeps the id of
+version 1 of the forms table, whose key had no ``participant_id``; only a payee paid from several
+accounts gets ids from the version-2 key, so filed forms keep their ids and account numbers
+wherever the new key does not split them (:mod:`transforms.corrections` pairs the others).
 """
 
 from __future__ import annotations
@@ -18,25 +25,44 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash as plh
 
-FORM_KEY = ["tax_year", "plan_id", "payee_id", "roth", "destination", "distribution_codes", "state"]
+from transforms.allocation import sum_over_runs
+
+FORM_KEY = [
+    "tax_year",
+    "plan_id",
+    "participant_id",
+    "payee_id",
+    "roth",
+    "destination",
+    "distribution_codes",
+    "state",
+]
 FORM_ID_VERSION = "1099R-v1"
+FORM_ID_VERSION_ACCOUNTS = "1099R-v2"
 
 
-def form_key() -> pl.Expr:
-    """The form key of outputs.md as one string (fields separated by the ASCII unit separator)."""
-    return pl.concat_str(
-        [
-            pl.lit(FORM_ID_VERSION),
-            pl.col("tax_year").cast(pl.String),
-            pl.col("plan_id"),
-            pl.col("payee_id"),
-            pl.when(pl.col("roth")).then(pl.lit("roth")).otherwise(pl.lit("non_roth")),
-            pl.col("destination"),
-            pl.col("distribution_codes"),
-            pl.col("state").fill_null(""),
-        ],
-        separator="\x1f",
+def form_key(several_accounts: pl.Expr | None = None) -> pl.Expr:
+    """The form key of outputs.md as one string (fields separated by the ASCII unit separator).
+    Where ``several_accounts`` is false (default: everywhere) the key of version 1, without
+    ``participant_id`` — the same string, so the same form id, as before forms were per account;
+    where it is true (the payee is paid from more than one account in the plan and year), the
+    version-2 key with the participant."""
+    common = [
+        pl.col("tax_year").cast(pl.String),
+        pl.col("plan_id"),
+        pl.col("payee_id"),
+        pl.when(pl.col("roth")).then(pl.lit("roth")).otherwise(pl.lit("non_roth")),
+        pl.col("destination"),
+        pl.col("distribution_codes"),
+        pl.col("state").fill_null(""),
+    ]
+    v1 = pl.concat_str([pl.lit(FORM_ID_VERSION), *common], separator="\x1f")
+    if several_accounts is None:
+        return v1
+    v2 = pl.concat_str(
+        [pl.lit(FORM_ID_VERSION_ACCOUNTS), *common, pl.col("participant_id")], separator="\x1f"
     )
+    return pl.when(several_accounts).then(v2).otherwise(v1)
 
 
 def form_id(key_column: str = "_form_key") -> pl.Expr:
@@ -116,11 +142,12 @@ def _run_id(start: str) -> pl.Expr:
 
 
 def total_distribution(closes: pl.Expr, run: str) -> list[list[pl.Expr]]:
-    """Box 2b "Total distribution" per (tax_year, plan_id, payee_id) — the rows of one ``run`` —
-    broadcast to its legs: true when the payee's last event of the year draws every contract it
-    holds down to zero (``closes``; outputs.md; i1099r: one or more distributions within one year
-    that pay out the whole balance). Several events on the last date must all close out. Two
-    stages of expressions (a window inside a window is very slow in polars).
+    """Box 2b "Total distribution" per (tax_year, plan_id, participant_id, payee_id) — the payee's
+    share of one account, the rows of one ``run`` — broadcast to its legs: true when the payee's
+    last event of the year from that account draws every contract it holds down to zero
+    (``closes``; outputs.md; i1099r: one or more distributions within one year that pay out the
+    whole balance). Several events on the last date must all close out. Two stages of expressions
+    (a window inside a window is very slow in polars).
     """
     open_on_last_day = ~closes & (pl.col("payment_date") == pl.col("_last_date"))
     return [
@@ -180,6 +207,7 @@ LEG_COLUMNS = [
     "_plan",
     "_payee",
     "_part",
+    "_account",
     "payer_tin",
     "payee_tin",
     *FORM_SUMS.values(),
@@ -190,7 +218,8 @@ LEG_COLUMNS = [
     "closes",
 ]
 """What :func:`build_forms` reads on each leg: the key, the integer ids of plan, payee and
-participant (``_plan``, ``_payee``, ``_part``), the amounts, and ``closes`` (the leg's event draws
+participant (``_plan``, ``_payee``, ``_part``; ``_account``: the participant numbered plan by plan),
+the amounts, and ``closes`` (the leg's event draws
 every contract down to zero, i1099r box 2b)."""
 
 
@@ -201,16 +230,22 @@ class Forms:
     form_row: pl.Series  # per leg, the row of its form in ``forms``
 
 
-def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr]:
-    """The packed form key of each leg (outputs.md), with (tax_year, plan_id, payee_id) most
-    significant; the radix of the rest; and the (tax_year, plan_id) part."""
+def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr, pl.Expr]:
+    """The packed form key of each leg (outputs.md), with the account of the payee — (tax_year,
+    payee, account) — most significant; the radix of the rest; the (tax_year, plan_id) part; and
+    the (tax_year, payee_id, plan_id) part, sorted wherever the key is. ``_account`` numbers the
+    participants plan by plan (:func:`transforms.engine.plan_major_accounts`): the participant
+    implies the plan, so the key needs no plan, and each (tax_year, payee, plan) is a run."""
     year_min = legs.select(pl.col("tax_year").min()).item() or 0
     year_span = (legs.select(pl.col("tax_year").max()).item() or 0) - year_min + 1
     plans = (legs.select(pl.col("_plan").max()).item() or 0) + 1
     payees = (legs.select(pl.col("_payee").max()).item() or 0) + 1
+    accounts = (legs.select(pl.col("_account").max()).item() or 0) + 1
     year = (pl.col("tax_year") - year_min, year_span)
-    ppy = _dense([year, (pl.col("_plan"), plans), (pl.col("_payee"), payees)], legs.height)
-    year_plan, _ = _dense([year, (pl.col("_plan"), plans)], legs.height)
+    plan, payee = (pl.col("_plan"), plans), (pl.col("_payee"), payees)
+    account = _dense([year, payee, (pl.col("_account"), accounts)], legs.height)
+    year_payee_plan, _ = _dense([year, payee, plan], legs.height)
+    year_plan, _ = _dense([year, plan], legs.height)
     rest = [
         (pl.col("roth").fill_null(False).cast(pl.UInt64), 2),
         small_code(legs, pl.col("destination")),
@@ -220,18 +255,18 @@ def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr]:
     radix = 1
     for _, r in rest:
         radix *= r
-    key = packed_key([ppy, *rest])
-    if key is None:  # pragma: no cover - more than 2**63 / radix (tax_year, plan_id, payee_id) triples
+    key = packed_key([account, *rest])
+    if key is None:  # pragma: no cover - more than 2**63 / radix payee accounts
         raise OverflowError("form key does not fit in 64 bits")
-    return key, radix, year_plan
+    return key, radix, year_plan, year_payee_plan
 
 
 def _per_form(narrow: pl.DataFrame) -> pl.DataFrame:
     """One row per form (runs of ``narrow``, in key order): its first leg (``_pos``, ``_ppy``,
-    ``_part``, box 2b), the sums of :data:`FORM_SUMS`, whether one participant is behind it, box 11
-    (the latest Roth first year) and the smallest state payer id and locality. The sums are read
-    from running sums at the runs' ends; the rest needs a group-by only over forms of several legs.
-    """
+    ``_part``, box 2b, whether its payee has several accounts), the sums of :data:`FORM_SUMS`,
+    box 11 (the account's Roth first year) and the smallest state payer id and locality. The sums
+    are read from running sums at the runs' ends; the rest needs a group-by only over forms of
+    several legs."""
     end = pl.col("_fstart").shift(-1).fill_null(True)
     ends = narrow.select(
         *[pl.col(leg).cum_sum().alias(box) for box, leg in FORM_SUMS.items()], end.alias("_end")
@@ -244,7 +279,7 @@ def _per_form(narrow: pl.DataFrame) -> pl.DataFrame:
         "_ppy",
         "_part",
         "total_distribution",
-        pl.lit(True).alias("_one_participant"),
+        "_several_accounts",
         pl.when(pl.col("roth")).then(pl.col("roth_first_year")).cast(pl.Int32).alias("box11_year"),
         "state_payer_id",
         "locality",
@@ -252,12 +287,7 @@ def _per_form(narrow: pl.DataFrame) -> pl.DataFrame:
     several = (
         narrow.filter(~(pl.col("_fstart") & end))
         .group_by("_form", maintain_order=True)
-        .agg(
-            (pl.col("_part").n_unique() == 1).alias("_one_participant"),
-            pl.when(pl.col("roth")).then(pl.col("roth_first_year")).max().cast(pl.Int32).alias("box11_year"),
-            pl.col("state_payer_id").min(),
-            pl.col("locality").min(),
-        )
+        .agg(pl.col("state_payer_id").min(), pl.col("locality").min())
     )
     at = several.get_column("_form")
     heads = heads.with_columns(
@@ -270,8 +300,8 @@ def _form_columns() -> list[pl.Expr]:
     """The columns of forms.parquet (outputs.md) from the per-form figures."""
     zero = pl.lit(0, pl.Int64)
     td = pl.col("total_distribution").fill_null(False)
-    # box 9a: one participant behind the form, a cash form, and the payee's total distribution
-    box9a = pl.when(pl.col("_one_participant") & (pl.col("destination") == "cash") & td).then(pl.col("_pct"))
+    # box 9a: a cash form and the payee's total distribution of her share of the account
+    box9a = pl.when((pl.col("destination") == "cash") & td).then(pl.col("_pct"))
     columns = {
         "box3_cents": zero,
         "box6_cents": zero,
@@ -306,11 +336,12 @@ def _form_id_order(form_ids: pl.Series) -> pl.Series:
 def build_forms(legs: pl.DataFrame) -> Forms:
     """Aggregate disbursements into forms (outputs.md, forms.parquet), sorted by form_id; and the
     form id of every leg. ``legs`` holds :data:`LEG_COLUMNS`."""
-    key, rest_radix, year_plan = _form_key_codes(legs)
+    key, rest_radix, year_plan, year_payee_plan = _form_key_codes(legs)
     narrow = (
         legs.select(
             key.alias("_fkey"),
             year_plan.alias("_yp"),
+            year_payee_plan.alias("_ypp"),
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos"),
             "_part",
             *FORM_SUMS.values(),
@@ -322,12 +353,22 @@ def build_forms(legs: pl.DataFrame) -> Forms:
             "closes",
         )
         .sort("_fkey")
-        .with_columns(_run_start("_fkey").alias("_fstart"), (pl.col("_fkey") // rest_radix).alias("_ppy"))
-        .with_columns(_run_id("_fstart").alias("_form"), _run_start("_ppy").alias("_pstart"))
+        .with_columns(
+            _run_start("_fkey").alias("_fstart"),
+            (pl.col("_fkey") // rest_radix).alias("_ppy"),
+            _run_start("_ypp").alias("_ystart"),
+        )
+        .with_columns(
+            _run_id("_fstart").alias("_form"),
+            _run_start("_ppy").alias("_pstart"),
+            _run_id("_ystart").alias("_ypp_run"),
+        )
         .with_columns(_run_id("_pstart").alias("_ppy_run"))
     )
     for stage in total_distribution(pl.col("closes"), "_ppy_run"):
         narrow = narrow.with_columns(stage)
+    accounts = sum_over_runs(pl.col("_pstart").cast(pl.UInt32), pl.col("_ypp_run"))
+    narrow = narrow.with_columns((accounts > 1).alias("_several_accounts"))
     pct = (
         box9a_percent(
             narrow.filter(pl.col("total_distribution"))
@@ -342,7 +383,10 @@ def build_forms(legs: pl.DataFrame) -> Forms:
     form_of_leg = pl.Series("_form", [], pl.UInt32).extend_constant(0, legs.height)
     form_of_leg = form_of_leg.scatter(narrow.get_column("_pos"), narrow.get_column("_form"))
     del narrow
-    ids = legs.select(FORM_KEY)[per_form.get_column("_pos")].select(form_key().alias("_form_key"))
+    ids = pl.concat(
+        [legs.select(FORM_KEY)[per_form.get_column("_pos")], per_form.select("_several_accounts")],
+        how="horizontal",
+    ).select(form_key(pl.col("_several_accounts")).alias("_form_key"))
     # account numbers from the ids in key order: upper-casing strings gathered out of order is slow
     ids = ids.select(form_id("_form_key")).with_columns(account_number())
     order = _form_id_order(ids.get_column("form_id"))

@@ -14,7 +14,7 @@ records (T, A, C, K, F: a few per payer) are checked all together at the end, wi
 counts and sums per payer.
 
 Authority: Publication 1220 as transcribed in ``shared/reference/irs-filing-formats.md`` §§2-13
-(transcribed); distribution codes from ``shared/reference/tax-rules.md`` §f.1-f.3.
+(transcribed); distribution codes from the one code table, :mod:`transforms.box7`.
 
 Privacy: messages name records by record number and account number only, never by TIN or name.
 """
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import polars as pl
 import pyarrow as pa
 
-from transforms.box7 import BOX7_CODES
+from transforms.box7 import codes_in_use, valid_combinations
 from transforms.irs.fire.pub1220 import (
     AMOUNT_CODES,
     B_LAYOUT,
@@ -54,24 +54,24 @@ from transforms.irs.shared import cfsf_state_codes
 # Distribution codes (tax-rules.md §f.1-f.3; irs-filing-formats.md §8)
 # ---------------------------------------------------------------------------------------------
 
-#: Box 7 codes valid in a B record (irs-filing-formats.md §8, TY2019-era list, transcribed).
-DISTRIBUTION_CODES: frozenset[str] = frozenset("123456789ABCDEFGHJKLMNPQRSTUW")
-#: Code Y (qualified charitable distribution, §408(d)(8)) exists from TY2025 (secondary).
-CODE_Y_FIRST_TAX_YEAR = 2025
+# The box 7 codes, their pairs and the codes that cannot stand alone, by payment year: the one code
+# table, transforms/box7.py (i1099r Table 1 held to the IRIS enumeration of box 7; code Y from TY2025).
 
-#: "May be used with" column of Table 1 of the Instructions for Forms 1099-R and 5498, copied from
-#: tax-rules.md §f.3 (labels there: secondary / unconfirmed). The relation is symmetric: a pair is
-#: allowed when either row lists the other code. "JS" (early Roth SIMPLE IRA distribution, 2025) is
-#: included because a validator "must not reject it" (tax-rules.md §f.2). Re-check against every
-#: year's i1099r Table 1; this table may move to a shared code-table module.
-CODES_USED_WITH: dict[str, str] = {c.code: c.used_with for c in BOX7_CODES}  # the one code table
 
-#: Allowed two-code combinations as sorted strings ("18", "7B", "BG", ...).
-ALLOWED_CODE_PAIRS: frozenset[str] = frozenset(
-    "".join(sorted(code + other)) for code, others in CODES_USED_WITH.items() for other in others
-)
-#: Codes that must be used with another code: A and D (tax-rules.md §f.1), Y with 4, 7 or K.
-CODES_NEVER_ALONE: frozenset[str] = frozenset("ADY")
+def distribution_codes(payment_year: int) -> frozenset[str]:
+    """The box 7 codes valid in a B record of ``payment_year`` (transforms.box7)."""
+    return frozenset(c.code for c in codes_in_use(payment_year))
+
+
+def allowed_code_pairs(payment_year: int) -> frozenset[str]:
+    """The allowed two-code combinations of ``payment_year`` as sorted strings ("18", "7B", ...)."""
+    return frozenset("".join(sorted(e)) for e in valid_combinations(payment_year) if len(e) == 2)
+
+
+def codes_never_alone(payment_year: int) -> frozenset[str]:
+    """Codes that must be used with another code in ``payment_year`` (Y with 4, 7 or K)."""
+    return frozenset(c.code for c in codes_in_use(payment_year) if not c.alone)
+
 
 _SAME_DIGITS = "^(" + "|".join(d * 9 for d in "0123456789") + ")$"
 _DOMESTIC_ZIP = r"^([0-9]{5} {4}|[0-9]{9})$"
@@ -665,7 +665,7 @@ def _add_runs(runs: list[tuple[str, int]], more: list[tuple[str, int]]) -> None:
 def _distribution_code_rules(b: pl.DataFrame, payment_year: int) -> list[_Rule]:
     codes = pl.col("distribution_codes")
     first, second = codes.str.slice(0, 1), codes.str.slice(1, 1)
-    valid = sorted(DISTRIBUTION_CODES | ({"Y"} if payment_year >= CODE_Y_FIRST_TAX_YEAR else set()))
+    valid = sorted(distribution_codes(payment_year))
     pair = pl.when(first < second).then(pl.concat_str(first, second)).otherwise(pl.concat_str(second, first))
     where = "positions 545-546 distribution codes"
     return [
@@ -683,13 +683,13 @@ def _distribution_code_rules(b: pl.DataFrame, payment_year: int) -> list[_Rule]:
             & first.is_in(valid)
             & second.is_in(valid)
             & (first != second)
-            & ~pair.is_in(sorted(ALLOWED_CODE_PAIRS)),
+            & ~pair.is_in(sorted(allowed_code_pairs(payment_year))),
             pl.format("{}: {} is not an allowed combination (tax-rules.md f.3)", pl.lit(where), codes),
             key="distribution",
         ),
         _hits(
             b,
-            (second == " ") & first.is_in(sorted(CODES_NEVER_ALONE)),
+            (second == " ") & first.is_in(sorted(codes_never_alone(payment_year))),
             pl.format("{}: code {} must be used with another code", pl.lit(where), first),
             key="distribution",
         ),
@@ -1500,10 +1500,9 @@ def _control_totals(
 
 
 __all__ = [
-    "ALLOWED_CODE_PAIRS",
     "CHUNK_RECORDS",
-    "CODES_USED_WITH",
-    "DISTRIBUTION_CODES",
+    "allowed_code_pairs",
+    "distribution_codes",
     "Pub1220File",
     "check_pub1220",
     "read_pub1220",
