@@ -46,6 +46,8 @@ class TaxParameters:
     withholding_de_minimis_cents: int
     fire_last_tax_year: int
     fire_last_transmission_date: date
+    recipient_statement_due: str
+    irs_electronic_filing_due: str
 
     @classmethod
     def for_year(cls, tax_year: int) -> TaxParameters:
