@@ -17,6 +17,7 @@ records are named by ``form_id``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from flows import store as st
 from transforms.references import record_status
 
 NS = "urn:us:gov:treasury:irs:ir"
-RESPONSE_XSD = Path("IRIS STATUS LIBRARY") / "XML" / "IRS-IR-TransStatusOrAckResponse.xsd"
+RESPONSE_XSD = Path("IRS-IR-TransStatusOrAckResponse.xsd")
 RECEIPT_ID = re.compile(r"[1-9][0-9]{3}-[0-9]{11}-[0-9a-zA-Z]{9}")
 UTID = re.compile(
     r"[0-9a-zA-Z]{8}-[0-9a-zA-Z]{4}-[0-9a-zA-Z]{4}-[0-9a-zA-Z]{4}-[0-9a-zA-Z]{12}:IRIS:[a-zA-Z0-9]{5}::(A|U)"
@@ -69,13 +70,19 @@ def acknowledgements(store: st.Store, tax_year: int) -> pl.DataFrame:
     return frame.select(ACK_SCHEMA.keys()) if frame.height else pl.DataFrame(schema=ACK_SCHEMA)
 
 
-def _schema(package: Path) -> etree.XMLSchema:
-    path = package / RESPONSE_XSD
-    if not path.is_file():
-        raise st.StoreError(
-            f"{path}: the IRIS status response schema is missing (iris.package in prorata.toml)"
-        )
-    return etree.XMLSchema(etree.parse(str(path)))
+#: The IRS's IRIS A2A package vendored with the tests (tests/data/iris-a2a-ty2025-v1.2/VENDORED.md).
+VENDORED_PACKAGE = Path(__file__).resolve().parents[1] / "tests" / "data" / "iris-a2a-ty2025-v1.2"
+PACKAGE_ENV = "PRORATA_IRIS_SCHEMA_PACKAGE"
+
+
+def response_schema(package: Path | None = None) -> etree.XMLSchema:
+    """The status / acknowledgement response schema of the IRIS A2A package: ``package``, else
+    ``PRORATA_IRIS_SCHEMA_PACKAGE``, else the copy vendored with the tests."""
+    package = package or Path(os.environ.get(PACKAGE_ENV) or VENDORED_PACKAGE)
+    found = sorted(package.glob(f"**/{RESPONSE_XSD.name}"))
+    if not found:
+        raise st.StoreError(f"{package}: no IRIS status response schema ({RESPONSE_XSD.name}) in the package")
+    return etree.XMLSchema(etree.parse(str(found[0])))
 
 
 def _q(name: str) -> str:
@@ -241,12 +248,14 @@ def _next_seq(known: pl.DataFrame) -> int:
     return int(known["ack_seq"].max()) + 1 if known.height else 1
 
 
-def read_responses(store_root: Path, tax_year: int, files: list[Path], package: Path, who: str) -> AckResult:
+def read_responses(
+    store_root: Path, tax_year: int, files: list[Path], who: str, package: Path | None = None
+) -> AckResult:
     """Record the IRS responses ``files`` (module docstring); all or nothing."""
     from flows.filings import filings_table
 
     store = st.Store(store_root)
-    schema = _schema(package)
+    schema = response_schema(package)
     result = AckResult()
     with store.lock():
         filings = filings_table(store, tax_year)

@@ -17,10 +17,6 @@
     [approval]
     one_person_team = false    # true: the person who prepared a filing may approve it too
 
-    [iris]
-    package = "/path/to/iris-a2a-ty2025-v1.2"   # the IRS's IRIS A2A package (schemas); default: the
-                                                # copy in tests/data, for tests and rehearsals
-
 Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
 file with placeholder transmitter details, and the manifest says so (outputs.md).
 """
@@ -84,16 +80,11 @@ CHECKS = {
 REQUIRED = ("tin", "tcc", "name", "address", "city", "state", "zip", "contact_name", "contact_phone")
 
 
-#: The IRS's IRIS A2A package vendored with the tests (tests/data/iris-a2a-ty2025-v1.2/VENDORED.md).
-VENDORED_IRIS_PACKAGE = Path(__file__).resolve().parents[1] / "tests" / "data" / "iris-a2a-ty2025-v1.2"
-
-
 @dataclass(frozen=True)
 class FilingPolicy:
     """How filings are released (docs/OPERATIONS.md, "Prepare, review, approve")."""
 
     one_person_team: bool = False  # the preparer may approve their own filing
-    iris_package: Path = VENDORED_IRIS_PACKAGE  # the IRIS A2A package whose schemas are used
 
 
 def _settings_file(path: Path | None) -> Path | None:
@@ -113,21 +104,17 @@ def _read_toml(path: Path) -> dict:
 
 
 def load_policy(path: Path | None) -> FilingPolicy:
-    """The ``[approval]`` and ``[iris]`` settings (defaults when there is no settings file)."""
+    """The ``[approval]`` settings (defaults when there is no settings file)."""
     found = _settings_file(path)
     if found is None:
         return FilingPolicy()
-    raw = _read_toml(found)
-    approval, iris = raw.get("approval", {}), raw.get("iris", {})
-    if not isinstance(approval, dict) or not isinstance(iris, dict):
-        raise ConfigError(f"{found}: [approval] and [iris] must be tables")
+    approval = _read_toml(found).get("approval", {})
+    if not isinstance(approval, dict):
+        raise ConfigError(f"{found}: [approval] must be a table")
     one = approval.get("one_person_team", False)
     if not isinstance(one, bool):
         raise ConfigError(f"{found}: approval.one_person_team must be true or false")
-    package = Path(str(iris["package"])) if iris.get("package") else VENDORED_IRIS_PACKAGE
-    if not package.is_dir():
-        raise ConfigError(f"{found}: iris.package {package} is not a folder")
-    return FilingPolicy(one_person_team=one, iris_package=package)
+    return FilingPolicy(one_person_team=one)
 
 
 def load_settings(path: Path | None) -> TransmitterSettings:

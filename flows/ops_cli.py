@@ -240,9 +240,7 @@ def cmd_acknowledge(args: argparse.Namespace) -> int:
             return 0
         if not args.files:
             raise StoreError("give the IRS response files (ACK.xml ...) or --filing-id and --receipt-id")
-        result = acks.read_responses(
-            Path(args.store), args.tax_year, [Path(f) for f in args.files], _policy(args).iris_package, who
-        )
+        result = acks.read_responses(Path(args.store), args.tax_year, [Path(f) for f in args.files], who)
     except _operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
