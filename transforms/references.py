@@ -45,7 +45,7 @@ HELD_ACTIONS: dict[str, str] = {
     "awaiting acknowledgement": "record the IRS acknowledgement of the earlier filing ('prorata acknowledge'), then run again",
     "original rejected": "the IRS rejected the original: run 'prorata replace' (after fixing the extract or settings)",
     "rejected original no longer filable": "nothing to send: the IRS never accepted the original and there is no current return",
-    "filed through FIRE, which has closed": "see docs/CONVENTIONS.md (FIRE originals after FIRE closes): file this correction on paper or as the IRS directs",
+    "filed through FIRE, which has closed": "ask the IRS how to correct a FIRE original (Technical Services Operation, 866-455-7438) and file it as directed: docs/CONVENTIONS.md, FIRE originals after FIRE closes",
     "receipt id missing": "record the acknowledgement that carries the IRS receipt id ('prorata acknowledge ACK.xml')",
 }
 
