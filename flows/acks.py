@@ -27,7 +27,7 @@ from lxml import etree
 
 from flows import history
 from flows import store as st
-from transforms.references import record_status
+from transforms.references import record_status, rejected_units
 
 NS = "urn:us:gov:treasury:irs:ir"
 RESPONSE_XSD = Path("IRS-IR-TransStatusOrAckResponse.xsd")
@@ -431,9 +431,7 @@ def summary_lines(new: pl.DataFrame, status: pl.DataFrame, limit: int = 20) -> l
             lines.append(
                 f"    ... {errors.height - limit} more errors: see 'prorata status' (status_errors.csv)"
             )
-    rejected = status.filter(
-        (pl.col("status") == "rejected") & pl.col("kind").is_in(["original", "late_original"])
-    )
+    rejected = rejected_units(status)
     if rejected.height:
         lines.append(
             f"rejected: {rejected.height} original return(s) not at the IRS: fix the extract or settings, "
