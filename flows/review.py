@@ -52,7 +52,9 @@ def snapshot_forms(store: st.Store, tax_year: int) -> None:
     (previous). Called by the rebuild, holding the store lock."""
     out = store.outputs(tax_year)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    forms = pl.read_parquet(out / "forms.parquet")
+    # a form and its payee's block (a name or an address fixed changes the return too)
+    payees = pl.read_parquet(out / "recipients.parquet")
+    forms = pl.read_parquet(out / "forms.parquet").join(payees, on="payee_id", how="left", suffix="_payee")
     row = pl.concat_str(
         [pl.col(c).cast(pl.String).fill_null("\x00") for c in forms.columns], separator="\x1f"
     )

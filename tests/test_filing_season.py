@@ -438,3 +438,28 @@ def test_the_deadlines_are_31_january_and_31_march_moved_off_a_weekend(tax_year,
     from transforms.deadlines import deadlines
 
     assert deadlines(tax_year) == {"recipient copies": recipients, "IRS electronic filing": irs}
+
+
+def test_the_review_shows_what_changed_since_the_last_nightly(year, capsys):
+    inbox, store = year
+    before = pl.read_parquet(store / "outputs" / "2026" / "forms.parquet")
+    write_extract(
+        inbox / "n2",
+        [_person(1, 2026, amount=111_111), _person(6, 2026, amount=600_000, plan="P2")],
+        extract_id="n2-2026",
+        created_at="2027-01-06T02:00:00",
+        tax_year=2026,
+        plans=PLANS,
+    )
+    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
+    assert cli(nightly, capsys)[0] == 0
+    filing_id, _ = _file(store, capsys, "--user", "alice")
+    page = (store / "filings" / "2026" / filing_id / "review.html").read_text()
+    after = pl.read_parquet(store / "outputs" / "2026" / "forms.parquet")
+    py1 = after.filter(pl.col("payee_id") == "PY1")["form_id"][0]
+    py6 = after.filter(pl.col("payee_id") == "PY6")["form_id"][0]
+    assert py1 in before["form_id"].to_list()  # same form, new amount
+    assert "extracts new since: n2-2026" in page and "compared with build ytd-2026-" in page
+    assert f'<td class="l">{py1}</td><td class="l">P1</td><td class="l">changed</td>' in page
+    assert f'<td class="l">{py6}</td><td class="l">P2</td><td class="l">new</td>' in page
+    _private(page)
