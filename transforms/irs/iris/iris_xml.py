@@ -80,7 +80,13 @@ from transforms.irs.shared import (
     CITY_LENGTH,
     FOREIGN_CITY_LENGTH,
     PAYER_COLUMNS,
+    PERSON_NAME_LENGTH,
+    PLAIN_CITY,
+    PLAIN_NAME,
+    PLAIN_STREET,
+    PLAIN_TEXT,
     STATE_LOCAL_MONEY_COLUMNS,
+    STREET_LENGTH,
     FilingInputError,
     Problem,
     Transmitter,
@@ -88,6 +94,7 @@ from transforms.irs.shared import (
     alpha_text,
     cfsf_state_codes,
     city_name,
+    clean_text,
     digits_only,
     file_order,
     iris_country,
@@ -95,6 +102,7 @@ from transforms.irs.shared import (
     is_foreign_address,
     name_control,
     name_lines,
+    normalised,
     person_name,
     phone_number,
     problem,
@@ -112,11 +120,195 @@ MAX_TRANSMISSION_BYTES = 100_000_000
 #: Box 7 as IRIS takes it: the 120 values of ``Form1099RDistributionCd`` (FORM_TYPES/
 #: IRS-Form1099RType.xsd, TY2025 v1.2), one code or a pair in the order listed there.
 DISTRIBUTION_CODES: frozenset[str] = frozenset(  # noqa: SIM905 (the schema's list, as it reads)
-    ["1", "18", "1B", "1D", "1K", "1L", "1M", "1P", "2", "28", "2B", "2D", "2K", "2L", "2M", "2P", "3", "3D", "4", "48", "4A", "4B", "4D", "4G", "4H", "4K", "4L", "4M", "4P", "5", "6", "6W", "7", "7A", "7B", "7D", "7K", "7L", "7M", "8", "81", "82", "84", "8B", "8J", "8K", "9", "A", "A4", "A7", "B", "B1", "B2", "B4", "B7", "B8", "BG", "BL", "BM", "BP", "BU", "C", "CD", "D", "D1", "D2", "D3", "D4", "D7", "DC", "E", "F", "G", "G4", "GB", "GK", "H", "H4", "J", "J8", "JP", "JS", "K", "K1", "K2", "K4", "K7", "K8", "KG", "L", "L1", "L2", "L4", "L7", "LB", "M", "M1", "M2", "M4", "M7", "MB", "N", "P", "P1", "P2", "P4", "PB", "PJ", "Q", "R", "S", "SJ", "T", "U", "UB", "W", "W6", "Y4", "Y7", "YK"]
+    [
+        "1",
+        "18",
+        "1B",
+        "1D",
+        "1K",
+        "1L",
+        "1M",
+        "1P",
+        "2",
+        "28",
+        "2B",
+        "2D",
+        "2K",
+        "2L",
+        "2M",
+        "2P",
+        "3",
+        "3D",
+        "4",
+        "48",
+        "4A",
+        "4B",
+        "4D",
+        "4G",
+        "4H",
+        "4K",
+        "4L",
+        "4M",
+        "4P",
+        "5",
+        "6",
+        "6W",
+        "7",
+        "7A",
+        "7B",
+        "7D",
+        "7K",
+        "7L",
+        "7M",
+        "8",
+        "81",
+        "82",
+        "84",
+        "8B",
+        "8J",
+        "8K",
+        "9",
+        "A",
+        "A4",
+        "A7",
+        "B",
+        "B1",
+        "B2",
+        "B4",
+        "B7",
+        "B8",
+        "BG",
+        "BL",
+        "BM",
+        "BP",
+        "BU",
+        "C",
+        "CD",
+        "D",
+        "D1",
+        "D2",
+        "D3",
+        "D4",
+        "D7",
+        "DC",
+        "E",
+        "F",
+        "G",
+        "G4",
+        "GB",
+        "GK",
+        "H",
+        "H4",
+        "J",
+        "J8",
+        "JP",
+        "JS",
+        "K",
+        "K1",
+        "K2",
+        "K4",
+        "K7",
+        "K8",
+        "KG",
+        "L",
+        "L1",
+        "L2",
+        "L4",
+        "L7",
+        "LB",
+        "M",
+        "M1",
+        "M2",
+        "M4",
+        "M7",
+        "MB",
+        "N",
+        "P",
+        "P1",
+        "P2",
+        "P4",
+        "PB",
+        "PJ",
+        "Q",
+        "R",
+        "S",
+        "SJ",
+        "T",
+        "U",
+        "UB",
+        "W",
+        "W6",
+        "Y4",
+        "Y7",
+        "YK",
+    ]
 )
 #: StateType of IRS-IRefileTypes.xsd: the states, DC, the possessions and the military "states".
 STATES: frozenset[str] = frozenset(  # noqa: SIM905 (the schema's list, as it reads)
-    ["AL", "AK", "AS", "AZ", "AR", "CA", "CO", "MP", "CT", "DE", "DC", "FM", "FL", "GA", "GU", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MH", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PW", "PA", "PR", "RI", "SC", "SD", "TN", "TX", "VI", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "AA", "AE", "AP"]
+    [
+        "AL",
+        "AK",
+        "AS",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "MP",
+        "CT",
+        "DE",
+        "DC",
+        "FM",
+        "FL",
+        "GA",
+        "GU",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MH",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PW",
+        "PA",
+        "PR",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "VI",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AA",
+        "AE",
+        "AP",
+    ]
 )
 #: UniqueRecordIdType, UniqueSubmissionIdType and the manifest's OriginalReceiptId.
 RECEIPT_ID = r"[1-9][0-9]{3}-[0-9]{11}-[0-9a-zA-Z]{9}"
@@ -297,11 +489,9 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
     is_entity = c("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
     foreign = is_foreign_address(c("country"))
     state = c("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    entity_name = pl.concat_str(
-        alpha_text(c("last_name")), alpha_text(c("first_name")), separator=" "
-    ).str.strip_chars(" ")
-    business_1, business_2 = name_lines(entity_name)
-    street_1, street_2 = street_lines(c("address"))
+    filing = filing.with_columns(_normalised_columns(filing))
+    business_1, business_2 = c("_business_1"), c("_business_2")
+    street_1, street_2 = c("_street_1"), c("_street_2")
     names = filing.columns
 
     def optional(column: str, expr: pl.Expr) -> pl.Expr:
@@ -335,21 +525,18 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         optional("original_unique_submission_id", c("original_unique_submission_id").cast(pl.String)).alias(
             "original_submission"
         ),
-        account_key().alias("account_raw"),
-        iris_text(account_key(), 30).alias("account"),
+        c("_account_raw").alias("account_raw"),
+        c("_account").alias("account"),
         digits_only(c("payee_tin")).alias("payee_tin"),
         is_entity.alias("is_entity"),
-        name_control(c("last_name"), is_entity).alias("name_control"),
-        person_name(c("first_name")).alias("first_name"),
-        person_name(c("last_name")).alias("last_name"),
+        c("_name_control").alias("name_control"),
+        c("_first_name").alias("first_name"),
+        c("_last_name").alias("last_name"),
         business_1.alias("business_1"),
         business_2.alias("business_2"),
         street_1.alias("street_1"),
         street_2.alias("street_2"),
-        pl.when(foreign)
-        .then(city_name(c("city"), FOREIGN_CITY_LENGTH))
-        .otherwise(city_name(c("city"), CITY_LENGTH))
-        .alias("city"),
+        c("_city").alias("city"),
         foreign.alias("foreign"),
         c("state_code")
         .cast(pl.String)
@@ -357,9 +544,9 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         .str.strip_chars()
         .str.to_uppercase()
         .alias("state_code"),
-        iris_text(c("state_code"), 17).alias("province"),
+        pl.when(foreign).then(iris_text(c("state_code"), 17)).otherwise(pl.lit("")).alias("province"),
         digits_only(c("zip")).alias("us_zip"),
-        iris_text(c("zip"), 16).alias("postal_code"),
+        pl.when(foreign).then(iris_text(c("zip"), 16)).otherwise(pl.lit("")).alias("postal_code"),
         iris_country(c("country")).alias("country"),
         *(c(column).cast(pl.Int64) for column, _ in DETAIL_AMOUNTS),
         c("taxable_not_determined").fill_null(False),
@@ -371,9 +558,9 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         c("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
         state.alias("state"),
         state.is_in(list(cfsf)).alias("cfsf"),
-        iris_text(c("state_payer_id"), 25).alias("state_payer_id"),
+        c("_state_payer_id").alias("state_payer_id"),
         *(c(column).fill_null(0).cast(pl.Int64) for column in STATE_LOCAL_MONEY_COLUMNS),
-        iris_text(alpha_text(c("locality")), 20).alias("locality"),
+        c("_locality").alias("locality"),
     )
     return values.with_columns(
         pl.when(c("is_entity"))
@@ -381,6 +568,69 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         .otherwise(pl.when(c("name_control").str.contains(_PERSON_NAME_CONTROL)).then(c("name_control")))
         .alias("name_control")
     )
+
+
+def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
+    """The payee's names and address, the account number, state id and locality as IRIS takes them
+    (``transforms.irs.shared``'s functions, computed in full only on values that need more than
+    upper-casing: :func:`transforms.irs.shared.normalised`)."""
+    f = filing
+    entity = f.select(
+        pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
+    ).to_series()
+    foreign = f.select(is_foreign_address(pl.col("country"))).to_series()
+    last = clean_text(f["last_name"])
+    columns = [
+        normalised(f["first_name"], person_name, PLAIN_NAME, PERSON_NAME_LENGTH).alias("_first_name"),
+        normalised(f["last_name"], person_name, PLAIN_NAME, PERSON_NAME_LENGTH).alias("_last_name"),
+        normalised(f["address"], lambda e: street_lines(e)[0], PLAIN_STREET, STREET_LENGTH).alias(
+            "_street_1"
+        ),
+        normalised(f["city"], lambda e: city_name(e, CITY_LENGTH), PLAIN_CITY, CITY_LENGTH).alias("_city"),
+        f.select(account_key()).to_series().alias("_account_raw"),
+        normalised(
+            f.select(account_key()).to_series(), lambda e: iris_text(e, 30), PLAIN_TEXT, 30, upper=False
+        ).alias("_account"),
+        normalised(f["state_payer_id"], lambda e: iris_text(e, 25), PLAIN_TEXT, 25, upper=False).alias(
+            "_state_payer_id"
+        ),
+        normalised(clean_text(f["locality"]), lambda e: iris_text(e, 20), PLAIN_TEXT, 20, upper=False).alias(
+            "_locality"
+        ),
+    ]
+    street_1 = columns[2]
+    # the second street line: only where the first is not the whole street
+    long = (
+        street_1.fill_null("").str.len_chars() < f["address"].cast(pl.String).fill_null("").str.len_chars()
+    ).arg_true()
+    street_2 = pl.Series("_street_2", [""] * f.height, dtype=pl.String)
+    if long.len():
+        street_2 = street_2.scatter(
+            long, pl.select(street_lines(pl.lit(f["address"].gather(long)))[1]).to_series()
+        )
+    columns.append(street_2)
+    if foreign.any():  # a foreign city may be 50 letters long
+        rows = foreign.arg_true()
+        columns[3] = columns[3].scatter(
+            rows, pl.select(city_name(pl.lit(f["city"].gather(rows)), FOREIGN_CITY_LENGTH)).to_series()
+        )
+    # entities: their name on BusinessNameLine1Txt / 2Txt; persons: ""
+    lines = [pl.Series(n, [""] * f.height, dtype=pl.String) for n in ("_business_1", "_business_2")]
+    if entity.any():
+        rows = entity.arg_true()
+        name = pl.concat_str(
+            pl.lit(last.gather(rows)), pl.lit(clean_text(f["first_name"]).gather(rows)), separator=" "
+        ).str.strip_chars(" ")
+        found = pl.select(*(e.alias(str(i)) for i, e in enumerate(name_lines(name))))
+        lines = [line.scatter(rows, found[str(i)]) for i, line in enumerate(lines)]
+    control = (
+        pl.DataFrame({"last": last, "entity": entity})
+        .select(
+            name_control(pl.col("last"), pl.col("entity"), clean_first=False, entities=bool(entity.any()))
+        )
+        .to_series()
+    )
+    return [*columns, *lines, control.alias("_name_control")]
 
 
 def _person_name(first: pl.Expr, last: pl.Expr, depth: int) -> list[Piece]:
