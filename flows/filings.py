@@ -28,7 +28,6 @@ originals are replaced (transforms/references.py).
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,10 +42,17 @@ from flows.config import FilingPolicy, TransmitterSettings
 from flows.filing import filing_frame, write_irs_file
 from flows.outputs import StagedOutput, read_manifest, write_json, write_parquet
 from flows.review import changes_since_last_nightly, write_review
-from transforms.corrections import LINEAGE, RETURN_COLUMNS, filed_state, pair, plan_corrections
+from transforms.corrections import (
+    LINEAGE,
+    RETURN_COLUMNS,
+    filed_state,
+    iris_corrections,
+    pair,
+    plan_corrections,
+)
 from transforms.edit_checks import filable
 from transforms.irs.channel import filing_channel
-from transforms.irs.iris.iris_xml import record_ids
+from transforms.irs.iris.iris_xml import OPTIONAL_COLUMNS as IRIS_OPTIONAL_COLUMNS
 from transforms.irs.shared import REQUIRED_COLUMNS
 from transforms.params import TaxParameters
 from transforms.references import (
@@ -161,56 +167,56 @@ def _filing_id(tax_year: int, seq: int, kind: str, frame: pl.DataFrame, ytd_id: 
 
 # ---- transmissions ------------------------------------------------------------------------------
 
-_UTID = re.compile(rb"<(?:\w+:)?UniqueTransmissionId>([^<]+)</")
 
-
-def _utid_of(path: Path) -> str | None:
-    """The UniqueTransmissionId in an IRIS file's manifest (its first few kilobytes)."""
-    with path.open("rb") as fh:
-        found = _UTID.search(fh.read(65536))
-    return found.group(1).decode() if found else None
-
-
-def _transmission(
+def _transmissions(
     root: Path,
     frame: pl.DataFrame,
     settings: TransmitterSettings,
     tax_year: int,
     kind: str,
     transmitted_on: date,
-) -> tuple[dict, pl.DataFrame]:
-    """One IRS transmission of ``frame`` into ``root/irs/`` (write_irs_file: the Pub 1220 file is
-    read back by our checker), named after its kind so several sit side by side; returns what the
-    manifest says of it and ``frame`` with ``transmission``, ``utid``, ``submission_id`` and
-    ``record_id`` (IRIS) per record."""
-    columns = [
-        *REQUIRED_COLUMNS,
-        *(["prev_unique_record_id"] if "prev_unique_record_id" in frame.columns else []),
-    ]
-    scratch = root / f".{kind}"
-    info = write_irs_file(scratch, frame.select(columns), settings, tax_year, transmitted_on)
-    suffix = {"original": "", "correction": "_corrections", "late_original": "_late_originals"}.get(
-        kind, f"_{kind}"
+    original_receipt_id: str | None = None,
+) -> tuple[list[dict], pl.DataFrame]:
+    """The IRS transmission(s) of ``frame`` in ``root/irs/`` (flows.filing.write_irs_file: the Pub
+    1220 file read back by our checker; IRIS transmissions of at most 100 MB, each validated against
+    the IRS's schema package, with a per-return index), named after their kind so several sit side
+    by side. Returns what the manifest says of each transmission and ``frame`` with each record's
+    ``transmission`` (file), ``utid``, ``submission_id`` and ``record_id`` (IRIS: from the index)."""
+    columns = [*REQUIRED_COLUMNS, *(c for c in IRIS_OPTIONAL_COLUMNS if c in frame.columns)]
+    suffix = {"original": "", "correction": "corrections", "late_original": "late_originals"}.get(kind, kind)
+    info = write_irs_file(
+        root,
+        frame.select(columns),
+        settings,
+        tax_year,
+        transmitted_on,
+        suffix=suffix,
+        original_receipt_id=original_receipt_id,
     )
-    target = None
-    if info["file"]:
-        name = Path(info["file"])
-        target = root / "irs" / f"{name.stem}{suffix}{name.suffix}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (scratch / info["file"]).replace(target)
-        info["file"] = str(target.relative_to(root))
-    shutil.rmtree(scratch, ignore_errors=True)
-    iris = info["channel"] == "IRIS"
-    utid = _utid_of(target) if iris and target is not None else None
-    info |= {"kind": kind, "utid": utid}
-    indexed = (
-        record_ids(frame)
-        if iris
-        else frame.with_columns(
-            pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")
+    if info["channel"] == "FIRE":
+        return [info | {"kind": kind, "utid": None}], frame.with_columns(
+            pl.lit(info["file"]).alias("transmission"),
+            pl.lit(None, pl.String).alias("utid"),
+            pl.lit(None, pl.Int64).alias("submission_id"),
+            pl.lit(None, pl.Int64).alias("record_id"),
         )
+    common = {
+        k: v for k, v in info.items() if k not in ("transmissions", "files", "file", "index", "returns")
+    }
+    transmissions = [
+        common
+        | t
+        | {"kind": kind, "file": f"irs/{Path(t['file']).name}", "utid": t["unique_transmission_id"]}
+        for t in info["transmissions"]
+    ]
+    index = pl.read_parquet(root / info["index"]).select(
+        "form_id",
+        pl.concat_str(pl.lit("irs/"), "transmission").alias("transmission"),
+        pl.col("unique_transmission_id").alias("utid"),
+        "submission_id",
+        "record_id",
     )
-    return info, indexed.with_columns(pl.lit(info["file"]).alias("transmission"), pl.lit(utid).alias("utid"))
+    return transmissions, frame.join(index, on="form_id", how="left")
 
 
 def _record_rows(
@@ -412,9 +418,10 @@ def _prepare(
     transmissions, rows = [], []
     with StagedOutput(target) as staged:
         for part_kind, frame, facts in parts:
-            info, indexed = _transmission(staged.path, frame, settings, tax_year, part_kind, on)
-            info |= facts
-            transmissions.append(info)
+            infos, indexed = _transmissions(
+                staged.path, frame, settings, tax_year, part_kind, on, facts.get("original_receipt_id")
+            )
+            transmissions += [info | facts for info in infos]
             row_kind = "replacement" if kind == "replacement" else part_kind
             rows.append(
                 _record_rows(
@@ -436,7 +443,7 @@ def _prepare(
             write_parquet(frame, staged.path / name)
         plans = pl.read_parquet(store.outputs(tax_year) / "payers.parquet", columns=["plan_id", "plan_name"])
         checks = pl.read_parquet(store.outputs(tax_year) / "edit_checks.parquet")
-        files = [t["file"] for t in transmissions if t["file"]]
+        files = [t["file"] for t in transmissions if t.get("file")]
         heading = {
             "filing": filing_id,
             "tax year": str(tax_year),
@@ -590,8 +597,8 @@ def pending_corrections(
     )
     unreferenced = records.filter(pl.col("held_reason").is_not_null())
     records = records.filter(pl.col("held_reason").is_null()).drop("held_reason")
-    if channel == "FIRE":
-        records = records.drop("prev_unique_record_id")
+    # IRIS: one record per corrected return, naming the record it corrects
+    records = records.drop("prev_unique_record_id") if channel == "FIRE" else iris_corrections(records)
     late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
     held = pl.concat(
         [
@@ -608,6 +615,7 @@ def pending_corrections(
         "void": int((records["role"] == "void").sum()),
         "type2": int((records["role"] == "type2_correct").sum()),
         "records": records.height,
+        "channel": channel,
     }
     return PendingCorrections(records, late, held, counts)
 
@@ -772,6 +780,8 @@ def replace_year(
                     part["replaces"][0] if whole else sorted(part["replaces"].unique().to_list())
                 ),
             }
+            if not whole:  # each replaced submission names the rejected one (S1H027-029)
+                part = part.with_columns(pl.col("replaces").alias("original_unique_submission_id"))
             parts.append(("replacement", part.drop("unit", "utid"), facts))
         return _prepare(
             store, tax_year, step, kind="replacement", parts=parts, every=every, held=held, counts=counts

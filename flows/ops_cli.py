@@ -104,6 +104,12 @@ def _print(lines: list[str], test_file: bool) -> None:
         print((TEST_PREFIX if test_file else "") + line)
 
 
+def _schema_package(args) -> Path | None:
+    """The IRIS A2A package of the settings (``[iris] schema_package``), if any."""
+    package = _settings(args).iris_schema_package
+    return Path(package) if package else None
+
+
 def _policy(args):
     from flows.config import load_policy
 
@@ -155,9 +161,10 @@ def cmd_file(args: argparse.Namespace) -> int:
 def cmd_corrections(args: argparse.Namespace) -> int:
     def describe(result) -> list[str]:
         c, lines = result.counts, []
+        pair = " (two records each)" if c.get("channel") == "FIRE" else ""
         if c:
             lines.append(
-                f"  Type 1 {c['type1']}, Type 2 {c['type2']} (two records each), voided {c['void']}, "
+                f"  Type 1 {c['type1']}, Type 2 {c['type2']}{pair}, voided {c['void']}, "
                 f"late originals {c['late_originals']}, held back {c['held']}, unchanged {c['unchanged']}"
             )
         if result.status == "prepared":
@@ -240,7 +247,8 @@ def cmd_acknowledge(args: argparse.Namespace) -> int:
             return 0
         if not args.files:
             raise StoreError("give the IRS response files (ACK.xml ...) or --filing-id and --receipt-id")
-        result = acks.read_responses(Path(args.store), args.tax_year, [Path(f) for f in args.files], who)
+        files = [Path(f) for f in args.files]
+        result = acks.read_responses(Path(args.store), args.tax_year, files, who, _schema_package(args))
     except _operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT

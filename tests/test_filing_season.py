@@ -110,7 +110,7 @@ def test_file_prepares_a_filing_for_review_that_is_filed_only_once_a_second_pers
     assert filings_table(Store(store), 2026).height == 0
     code, out, err = _approve(store, filing_id, "bob", capsys)
     assert code == 0, err
-    assert "approved by bob (prepared by alice)" in out and "transmit: irs/IRIS_1099R_2026.xml" in out
+    assert "approved by bob (prepared by alice)" in out and "transmit: irs/IRIS_1099R_2026_001.xml" in out
     filed = filings_table(Store(store), 2026)
     assert (
         filed.height == 5 and set(filed["approved_by"]) == {"bob"} and set(filed["prepared_by"]) == {"alice"}
@@ -327,7 +327,7 @@ def test_an_acknowledgement_is_recorded_per_transmission_submission_and_record_a
     _private(out)
     record2 = filed.filter((pl.col("submission_id") == 1) & (pl.col("record_id") == 2))["form_id"][0]
     assert (
-        "transmission irs/IRIS_1099R_2026.xml of filing" in out
+        "transmission irs/IRIS_1099R_2026_001.xml of filing" in out
         and "Partially Accepted, receipt " + receipt(7) in out
     )
     assert "submission 1 (3 returns; plan P1): Accepted with Errors, 1 error(s)" in out

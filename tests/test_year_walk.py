@@ -120,15 +120,22 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
 
 def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp_path, capsys):
     import xmlschema
+    from conftest import IRIS_PACKAGE
     from lxml import etree
 
-    from transforms.irs.iris.iris_xml import NAMESPACE, XSD_PATH
+    from flows.iris_schema import message_xsd
+    from transforms.irs.iris.iris_xml import NAMESPACE
 
+    xsd = xmlschema.XMLSchema(str(message_xsd(IRIS_PACKAGE)))
     inbox, store = _walk_to_corrections(tmp_path, capsys, 2026, prefect=False)
     filing_id = filings_table(Store(store), 2026)["filing_id"][0]
-    original = next((store / "filings" / "2026" / filing_id / "irs").iterdir())
-    assert original.name == "IRIS_1099R_2026.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(original))
+    irs = store / "filings" / "2026" / filing_id / "irs"
+    assert sorted(p.name for p in irs.iterdir()) == [
+        "IRIS_1099R_2026_001.xml",
+        "IRIS_1099R_2026_index.parquet",
+    ]
+    original = irs / "IRIS_1099R_2026_001.xml"
+    xsd.validate(str(original))
 
     out_dir = tmp_path / "corrections"
     args = ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out_dir)]
@@ -147,13 +154,15 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
     assert code == 0, err
     assert "Type 1 2, Type 2 1" in out
     approve_pending(store, 2026)
-    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(xml))
+    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections_001.xml"
+    xsd.validate(str(xml))
     tree = etree.parse(str(xml))
     ns = {"i": NAMESPACE}
     details = tree.findall(".//i:Form1099RDetail", ns)
-    assert len(details) == 4
+    assert len(details) == 3  # one record per corrected return: the Type 2 is one record too
     assert all(d.findtext("i:CorrectedInd", namespaces=ns) == "1" for d in details)
+    previous = [d.find("i:PrevSubmittedRecRecipientGrp", ns) for d in details]
+    assert sorted(len(p) for p in previous) == [1, 1, 2]  # the Type 2 also names the previous TIN
     # the original transmission: one payer (SubmissionId 1), records numbered in account order
     filed = filings_table(Store(store), 2026).filter(pl.col("kind") == "original")
     expected = {
@@ -244,7 +253,7 @@ def test_a_2025_year_first_filed_after_fire_closes_goes_to_iris(tmp_path, capsys
         ["file", "--store", str(store), "--tax-year", "2025", "--transmission-date", "2027-02-01"], capsys
     )
     assert code == 0, err
-    assert "IRIS filing prepared" in out and "IRIS_1099R_2025.xml" in out
+    assert "IRIS filing prepared" in out and "IRIS_1099R_2025_001.xml" in out
     approve_pending(store, 2025)
     assert set(filings_table(Store(store), 2025)["channel"]) == {"IRIS"}
 
@@ -363,13 +372,13 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
     manifest = json.loads((out / "manifest.json").read_text())
     kinds = {t["kind"]: t["file"] for t in manifest["transmissions"]}
     assert kinds == {
-        "correction": "irs/IRIS_1099R_2026_corrections.xml",
-        "late_original": "irs/IRIS_1099R_2026_late_originals.xml",
+        "correction": "irs/IRIS_1099R_2026_corrections_001.xml",
+        "late_original": "irs/IRIS_1099R_2026_late_originals_001.xml",
     }
     second = approve_pending(store, 2026)
     filings = filings_table(Store(store), 2026).filter(pl.col("filing_id") == second)
     assert filings.group_by("kind", "transmission").len().sort("kind").rows() == [
-        ("correction", kinds["correction"], 2),
+        ("correction", kinds["correction"], 1),
         ("late_original", kinds["late_original"], 3),
     ]
     code, _, err = cli([*ack, "--filing-id", second, "--receipt-id", receipt(2)], capsys)
@@ -398,6 +407,6 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
         ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out2)], capsys
     )
     assert code == 0, err
-    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections.xml"))
+    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections_001.xml"))
     ids = xml.findall(f".//{{{NAMESPACE}}}PrevSubmittedRecRecipientGrp/{{{NAMESPACE}}}UniqueRecordId")
     assert [i.text.split("|")[0] for i in ids] == [receipt(3)]
