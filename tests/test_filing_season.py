@@ -463,3 +463,64 @@ def test_the_review_shows_what_changed_since_the_last_nightly(year, capsys):
     assert f'<td class="l">{py1}</td><td class="l">P1</td><td class="l">changed</td>' in page
     assert f'<td class="l">{py6}</td><td class="l">P2</td><td class="l">new</td>' in page
     _private(page)
+
+
+def test_a_rejected_transmission_is_replaced_whole_naming_its_receipt_id(year, tmp_path, capsys):
+    from ack_builders import INTAKE_XSD
+    from lxml import etree
+
+    _, store = year
+    filing_id, _ = _file(store, capsys, "--user", "alice")
+    _approve(store, filing_id, "bob", capsys)
+    utid = filings_table(Store(store), 2026)["utid"][0]
+    errors = [
+        (
+            "TMFST-X",
+            "Transmitter not authorized",
+            "IRTransmissionManifest/TransmitterGrp/TransmitterControlCd",
+        )
+    ]
+    ack = write_response(tmp_path / "ack.xml", [Result(utid, "Rejected", receipt(4), errors=errors)])
+    code, out, err = cli(["acknowledge", "--store", str(store), "--tax-year", "2026", str(ack)], capsys)
+    assert code == 0 and "Rejected" in out and "transmission: TMFST-X Transmitter not authorized" in out, err
+    assert "rejected: 5 original return(s)" in out
+    # corrections wait for the replacement: nothing the IRS holds to correct
+    code, out, _ = cli(
+        ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(tmp_path / "c")], capsys
+    )
+    assert code == 0 and "nothing changed since the last filing" in out
+    code, out, err = cli(
+        [
+            "replace",
+            "--store",
+            str(store),
+            "--tax-year",
+            "2026",
+            "--out",
+            str(tmp_path / "r"),
+            "--user",
+            "alice",
+        ],
+        capsys,
+    )
+    assert code == 0 and "5 returns replacing 1 rejected unit(s)" in out, err
+    [name] = json.loads((tmp_path / "r" / "manifest.json").read_text())["files"]
+    tree = etree.parse(str(tmp_path / "r" / name))
+    etree.XMLSchema(etree.parse(str(INTAKE_XSD))).assertValid(tree)
+    ns = {"i": "urn:us:gov:treasury:irs:ir"}
+    assert tree.findtext("i:IRTransmissionManifest/i:TransmissionTypeCd", namespaces=ns) == "R"
+    assert tree.findtext("i:IRTransmissionManifest/i:OriginalReceiptId", namespaces=ns) == receipt(
+        4
+    )  # TMFST012
+    assert tree.find(".//i:OriginalUniqueSubmissionId", ns) is None  # FTMFST006: not both
+    assert len(tree.findall(".//i:Form1099RDetail", ns)) == 5
+    filed = filings_table(Store(store), 2026)
+    assert sorted(filed["account_number"]) == sorted(
+        pl.read_parquet(
+            store
+            / "filings"
+            / "2026"
+            / pending_filings(Store(store), 2026)["filing_id"][0]
+            / "records.parquet"
+        )["lineage_account"]
+    )  # under the original account numbers
