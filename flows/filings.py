@@ -176,14 +176,19 @@ def _transmissions(
     kind: str,
     transmitted_on: date,
     original_receipt_id: str | None = None,
+    part: int = 0,
 ) -> tuple[list[dict], pl.DataFrame]:
     """The IRS transmission(s) of ``frame`` in ``root/irs/`` (flows.filing.write_irs_file: the Pub
     1220 file read back by our checker; IRIS transmissions of at most 100 MB, each validated against
     the IRS's schema package, with a per-return index), named after their kind so several sit side
-    by side. Returns what the manifest says of each transmission and ``frame`` with each record's
+    by side (``part``: the how-manieth part of this kind in the filing, from 0). Returns what the
+    manifest says of each transmission and ``frame`` with each record's
     ``transmission`` (file), ``utid``, ``submission_id`` and ``record_id`` (IRIS: from the index)."""
     columns = [*REQUIRED_COLUMNS, *(c for c in IRIS_OPTIONAL_COLUMNS if c in frame.columns)]
     suffix = {"original": "", "correction": "corrections", "late_original": "late_originals"}.get(kind, kind)
+    suffix += (
+        f"_{part + 1}" if part else ""
+    )  # a second part of the same kind (a replacement of another transmission)
     info = write_irs_file(
         root,
         frame.select(columns),
@@ -417,9 +422,11 @@ def _prepare(
     target = store.filings_dir(tax_year) / filing_id
     transmissions, rows = [], []
     with StagedOutput(target) as staged:
-        for part_kind, frame, facts in parts:
+        for i, (part_kind, frame, facts) in enumerate(parts):
+            same = sum(k == part_kind for k, _, _ in parts[:i])
+            receipt = facts.get("original_receipt_id")
             infos, indexed = _transmissions(
-                staged.path, frame, settings, tax_year, part_kind, on, facts.get("original_receipt_id")
+                staged.path, frame, settings, tax_year, part_kind, on, receipt, same
             )
             transmissions += [info | facts for info in infos]
             row_kind = "replacement" if kind == "replacement" else part_kind

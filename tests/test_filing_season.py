@@ -524,3 +524,55 @@ def test_a_rejected_transmission_is_replaced_whole_naming_its_receipt_id(year, t
             / "records.parquet"
         )["lineage_account"]
     )  # under the original account numbers
+
+
+def test_two_rejected_transmissions_are_replaced_by_two_transmissions_each_naming_its_own(
+    year, tmp_path, capsys
+):
+    from ack_builders import INTAKE_XSD
+    from lxml import etree
+
+    inbox, store = year
+    first, _ = _file(store, capsys, "--user", "alice")
+    _approve(store, first, "bob", capsys)
+    write_extract(  # PY6 paid after the filing: a late original, in a transmission of its own
+        inbox / "n2",
+        [_person(6, 2026, amount=600_000, plan="P2")],
+        extract_id="n2-2026",
+        created_at="2027-01-06T02:00:00",
+        tax_year=2026,
+        plans=PLANS,
+    )
+    assert (
+        cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"], capsys)[0]
+        == 0
+    )
+    assert (
+        cli(
+            ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(tmp_path / "c")], capsys
+        )[0]
+        == 0
+    )
+    second = pending_filings(Store(store), 2026)["filing_id"][0]
+    _approve(store, second, "bob", capsys)
+    utids = filings_table(Store(store), 2026).group_by("filing_id").agg(pl.col("utid").first())
+    utid = dict(utids.rows())
+    results = [Result(utid[first], "Rejected", receipt(5)), Result(utid[second], "Rejected", receipt(6))]
+    ack = write_response(tmp_path / "ack.xml", results)
+    assert cli(["acknowledge", "--store", str(store), "--tax-year", "2026", str(ack)], capsys)[0] == 0
+    out_dir = tmp_path / "r"
+    code, out, err = cli(
+        ["replace", "--store", str(store), "--tax-year", "2026", "--out", str(out_dir)], capsys
+    )
+    assert code == 0 and "6 returns replacing 2 rejected unit(s)" in out, err
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    schema = etree.XMLSchema(etree.parse(str(INTAKE_XSD)))
+    ns = {"i": "urn:us:gov:treasury:irs:ir"}
+    named = {}
+    for t in manifest["transmissions"]:
+        tree = etree.parse(str(out_dir / t["file"]))
+        schema.assertValid(tree)
+        receipt_id = tree.findtext("i:IRTransmissionManifest/i:OriginalReceiptId", namespaces=ns)
+        named[receipt_id] = len(tree.findall(".//i:Form1099RDetail", ns))
+    assert named == {receipt(5): 5, receipt(6): 1}
+    assert len({t["file"] for t in manifest["transmissions"]}) == 2
