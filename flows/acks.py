@@ -112,6 +112,7 @@ def parse_response(path: Path, schema: etree.XMLSchema) -> pl.DataFrame:
         raise st.StoreError(f"{path}: not readable as XML ({type(exc).__name__})") from None
     if not schema.validate(tree):
         e = schema.error_log.last_error
+        etree.clear_error_log()  # lxml's thread-wide log: leave no finding of ours for another parser
         raise st.StoreError(
             f"{path}: line {e.line}: not a valid IRIS status/acknowledgement response "
             f"(IRS-IR-TransStatusOrAckResponse.xsd, {e.type_name})"
