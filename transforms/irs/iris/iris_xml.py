@@ -202,7 +202,6 @@ class Transmission:
     submissions: int
     issuers: int
     index: pl.DataFrame  # form_id, submission_id, record_id (file order)
-    parts: list[tuple[bytes, pl.Series, pl.Series]]  # per submission: header, record texts, form ids
 
     @property
     def size(self) -> int:
@@ -1011,7 +1010,8 @@ class _Packer:
     payers: dict[str, dict]  # payer TIN digits → IssuerDetail values
     head_bound: int  # the largest manifest any transmission of the filing can have
     max_bytes: int | None
-    done: list[Transmission] = field(default_factory=list)
+    done: list[Transmission] = field(default_factory=list)  # closed, not yet yielded
+    closed: int = 0  # transmissions closed so far
     blocks: list[tuple[bytes, _Submission]] = field(default_factory=list)  # the open transmission
     body: int = 0
 
@@ -1090,14 +1090,10 @@ class _Packer:
         issuers = len({s.key[0] for _, s in self.blocks})
         pieces: list = []
         index = []
-        parts = []
         for number, (header, submission) in enumerate(self.blocks, start=1):
             pieces += [_GROUP_OPEN, header, _DETAIL_OPEN]
             pieces += [string_buffer(t) for t in submission.texts if t.len()]
             pieces.append(_DETAIL_CLOSE)
-            values = pl.concat(submission.values)
-            texts = pl.concat(submission.texts) if submission.texts else pl.Series([], dtype=pl.String)
-            parts.append((header, texts, values["form_id"]))
             index.append(
                 pl.concat(submission.values).select(
                     "form_id", pl.lit(number, pl.Int64).alias("submission_id"), "record_id"
@@ -1115,17 +1111,17 @@ class _Packer:
         pieces.insert(0, self.head.text(issuers, returns, transmission_id))
         self.done.append(
             Transmission(
-                number=len(self.done) + 1,
+                number=self.closed + 1,
                 unique_transmission_id=transmission_id,
                 pieces=pieces,
                 returns=returns,
                 submissions=len(self.blocks),
                 issuers=issuers,
                 index=pl.concat(index),
-                parts=parts,
             )
         )
         self.blocks, self.body = [], 0
+        self.closed += 1
 
 
 def iris_transmissions(
