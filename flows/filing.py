@@ -358,8 +358,9 @@ def _store_iris(
                 data = b"".join(bytes(memoryview(p)) for p in transmission.pieces)
                 raise _schema_error(schema, transmission.number, data, transmission.index)
             if schema is not None and feed is None:  # validated in a process of its own, from its file
-                if checks:  # one at a time
-                    _check(schema, *checks[-1])
+                running = [c for c in checks if c[3].process.poll() is None]
+                if len(running) >= VALIDATORS:  # as many at once as there are cores
+                    _check(schema, *running[0])
                 checks.append(
                     (transmission.number, partial, transmission.index, _Validation(schema.package, partial))
                 )
@@ -380,8 +381,8 @@ def _store_iris(
                 ).select(INDEX_SCHEMA.names)
                 index_writer.write_table(index.to_arrow().cast(INDEX_SCHEMA))
             del transmission
-        if checks:
-            _check(schema, *checks[-1])
+        for check in checks:
+            _check(schema, *check)
         if index_writer is not None:
             index_writer.close()
             index_writer = None
@@ -411,10 +412,14 @@ def _store_iris(
 PARALLEL_VALIDATION_BYTES = 20_000_000
 
 
+#: Large transmissions validated at once (each in a process of its own): one per core.
+VALIDATORS = max(1, os.cpu_count() or 1)
+
+
 class _Validation:
     """A large transmission validated against the schema in a process of its own, from its file
     (``python -m flows.iris_schema PACKAGE FILE``), while the next is written: libxml2's validation
-    holds the GIL, so two cores work at once. One at a time: the next waits for it."""
+    holds the GIL, so the cores work at once (``VALIDATORS`` at most)."""
 
     def __init__(self, package: Path, path: Path):
         self.process = subprocess.Popen(
@@ -422,14 +427,18 @@ class _Validation:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self.found: list[str] | None = None
 
     def errors(self) -> list[str]:
+        if self.found is not None:
+            return self.found
         out, err = self.process.communicate()
         if self.process.returncode != 0:
             raise FilingCheckError(
                 f"the IRIS schema check stopped: {err.decode(errors='replace').strip()[-300:]}"
             )
-        return json.loads(out)
+        self.found = json.loads(out)
+        return self.found
 
     def stop(self) -> None:
         if self.process.poll() is None:
