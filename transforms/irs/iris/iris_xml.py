@@ -46,8 +46,8 @@ Choices:
 * at most ``max_bytes`` (100 MB) a transmission: submissions go into a transmission in file order
   while they fit, a payer that does not fit into what is left starts the next transmission, and a
   payer too large for one transmission is cut into submissions that fill transmissions (each
-  submission has its own counts and totals; RecordIds restart at 1, SubmissionIds too in each
-  transmission). Every transmission has its own UniqueTransmissionId, derived from its content
+  submission has its own counts and totals; SubmissionIds restart at 1 in each transmission; a
+  RecordId is the return's place in its payer, so unique in any submission cut from it: FS1H002). Every transmission has its own UniqueTransmissionId, derived from its content
   (the SHA-256 of the document with the id left empty);
 * same input → same bytes, whatever the payer groups and chunks: returns in file order (payer,
   original/G/C, account number), every size decided from the text itself;
@@ -1224,6 +1224,7 @@ def _pack_group(
     units = frame.select(unit.alias("k")).to_series().gather(order).to_frame()
     record_ids = units.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("k")).to_series()
     pending: _Submission | None = None
+    bounds: dict[tuple[str, str | None], int] = {}  # header bounds of the payers too large
     for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows):
         found.add(problems)
         if not found.clean:
@@ -1244,7 +1245,9 @@ def _pack_group(
             pending.add(part, values.slice(start, end - start), int(part.str.len_bytes().sum()))
             room = packer.room()
             if room is not None and pending.size > room - _HEADER_MARGIN:
-                packer.overflow(pending, len(_header_bound(packer, frame, key)))
+                if key not in bounds:
+                    bounds[key] = len(_header_bound(packer, frame, key))
+                packer.overflow(pending, bounds[key])
             yield from packer.done
             packer.done.clear()
     if pending is not None and found.clean:
