@@ -65,6 +65,7 @@ Privacy: error messages name returns by ``form_id`` only.
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -1332,7 +1333,11 @@ def write_iris_xml(
     of ``transforms.irs.shared``; see the module docstring for the optional columns), whatever its
     size: ``options.max_bytes`` is not applied (:func:`iris_transmissions` splits a filing)."""
     options = _single(options)
-    return _one(filing, transmitter, tax_year, test_file, options, chunk_rows).data()
+    transmission = _one(filing, transmitter, tax_year, test_file, options, chunk_rows)
+    buffer = io.BytesIO()
+    while transmission.pieces:  # each piece released once copied: the document is held once
+        buffer.write(transmission.pieces.pop(0))
+    return buffer.getvalue()
 
 
 def iter_iris_xml(
