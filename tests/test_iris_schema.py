@@ -58,9 +58,14 @@ def test_the_schema_version_comes_from_the_package():
     assert iris_schema.load(IRIS_PACKAGE).version == iris_xml.SCHEMA_VERSION == "2.0.3"
 
 
+@pytest.mark.parametrize("in_a_process", [False, True], ids=["while written", "in a process of its own"])
 def test_a_transmission_that_fails_the_schema_is_not_kept_and_the_error_names_the_form_and_the_element(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, in_a_process
 ):
+    from flows import filing
+
+    if in_a_process:  # as a large transmission is validated: from its file, beside the writing
+        monkeypatch.setattr(filing, "PARALLEL_VALIDATION_BYTES", 0)
     # A normaliser that lets a city with digits through: the writer's checks pass, the schema not.
     strict = iris_xml.city_name
 

@@ -46,8 +46,8 @@ Choices:
 * at most ``max_bytes`` (100 MB) a transmission: submissions go into a transmission in file order
   while they fit, a payer that does not fit into what is left starts the next transmission, and a
   payer too large for one transmission is cut into submissions that fill transmissions (each
-  submission has its own counts and totals; RecordIds restart at 1, SubmissionIds too in each
-  transmission). Every transmission has its own UniqueTransmissionId, derived from its content
+  submission has its own counts and totals; SubmissionIds restart at 1 in each transmission; a
+  RecordId is the return's place in its payer, so unique in any submission cut from it: FS1H002). Every transmission has its own UniqueTransmissionId, derived from its content
   (the SHA-256 of the document with the id left empty);
 * same input → same bytes, whatever the payer groups and chunks: returns in file order (payer,
   original/G/C, account number), every size decided from the text itself;
@@ -65,6 +65,7 @@ Privacy: error messages name returns by ``form_id`` only.
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -114,7 +115,8 @@ NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
 #: A newer package fixes another: the caller passes it (``IrisOptions.schema_version``).
 SCHEMA_VERSION = "2.0.3"
-#: A transmission's size limit (Pub 5718: at most 100 MB a transmission).
+#: A transmission's size limit: at most 100 MB (shared/spec/outputs.md, "IRS files"; read as decimal
+#: megabytes, the smaller reading; the figure was not checked against Pub 5718 here).
 MAX_TRANSMISSION_BYTES = 100_000_000
 
 #: Box 7 as IRIS takes it: the 120 values of ``Form1099RDistributionCd`` (FORM_TYPES/
@@ -202,7 +204,6 @@ class Transmission:
     submissions: int
     issuers: int
     index: pl.DataFrame  # form_id, submission_id, record_id (file order)
-    parts: list[tuple[bytes, pl.Series, pl.Series]]  # per submission: header, record texts, form ids
 
     @property
     def size(self) -> int:
@@ -1011,7 +1012,8 @@ class _Packer:
     payers: dict[str, dict]  # payer TIN digits → IssuerDetail values
     head_bound: int  # the largest manifest any transmission of the filing can have
     max_bytes: int | None
-    done: list[Transmission] = field(default_factory=list)
+    done: list[Transmission] = field(default_factory=list)  # closed, not yet yielded
+    closed: int = 0  # transmissions closed so far
     blocks: list[tuple[bytes, _Submission]] = field(default_factory=list)  # the open transmission
     body: int = 0
 
@@ -1090,14 +1092,10 @@ class _Packer:
         issuers = len({s.key[0] for _, s in self.blocks})
         pieces: list = []
         index = []
-        parts = []
         for number, (header, submission) in enumerate(self.blocks, start=1):
             pieces += [_GROUP_OPEN, header, _DETAIL_OPEN]
             pieces += [string_buffer(t) for t in submission.texts if t.len()]
             pieces.append(_DETAIL_CLOSE)
-            values = pl.concat(submission.values)
-            texts = pl.concat(submission.texts) if submission.texts else pl.Series([], dtype=pl.String)
-            parts.append((header, texts, values["form_id"]))
             index.append(
                 pl.concat(submission.values).select(
                     "form_id", pl.lit(number, pl.Int64).alias("submission_id"), "record_id"
@@ -1115,17 +1113,17 @@ class _Packer:
         pieces.insert(0, self.head.text(issuers, returns, transmission_id))
         self.done.append(
             Transmission(
-                number=len(self.done) + 1,
+                number=self.closed + 1,
                 unique_transmission_id=transmission_id,
                 pieces=pieces,
                 returns=returns,
                 submissions=len(self.blocks),
                 issuers=issuers,
                 index=pl.concat(index),
-                parts=parts,
             )
         )
         self.blocks, self.body = [], 0
+        self.closed += 1
 
 
 def iris_transmissions(
@@ -1227,6 +1225,7 @@ def _pack_group(
     units = frame.select(unit.alias("k")).to_series().gather(order).to_frame()
     record_ids = units.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("k")).to_series()
     pending: _Submission | None = None
+    bounds: dict[tuple[str, str | None], int] = {}  # header bounds of the payers too large
     for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows):
         found.add(problems)
         if not found.clean:
@@ -1247,7 +1246,9 @@ def _pack_group(
             pending.add(part, values.slice(start, end - start), int(part.str.len_bytes().sum()))
             room = packer.room()
             if room is not None and pending.size > room - _HEADER_MARGIN:
-                packer.overflow(pending, len(_header_bound(packer, frame, key)))
+                if key not in bounds:
+                    bounds[key] = len(_header_bound(packer, frame, key))
+                packer.overflow(pending, bounds[key])
             yield from packer.done
             packer.done.clear()
     if pending is not None and found.clean:
@@ -1332,7 +1333,11 @@ def write_iris_xml(
     of ``transforms.irs.shared``; see the module docstring for the optional columns), whatever its
     size: ``options.max_bytes`` is not applied (:func:`iris_transmissions` splits a filing)."""
     options = _single(options)
-    return _one(filing, transmitter, tax_year, test_file, options, chunk_rows).data()
+    transmission = _one(filing, transmitter, tax_year, test_file, options, chunk_rows)
+    buffer = io.BytesIO()
+    while transmission.pieces:  # each piece released once copied: the document is held once
+        buffer.write(transmission.pieces.pop(0))
+    return buffer.getvalue()
 
 
 def iter_iris_xml(
