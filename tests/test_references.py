@@ -7,6 +7,8 @@ from datetime import date
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.acks import ACK_SCHEMA
 from transforms.references import (
@@ -173,3 +175,41 @@ def test_a_replaced_unit_is_not_replaced_again_unless_its_replacement_was_reject
     assert rejected_units(record_status(filings, acks(*first, t("U3", "Accepted", R2)))).height == 0
     again = rejected_units(record_status(filings, acks(*first, t("U3", "Rejected", R2))))
     assert again["replaces"].to_list() == [f"{R1}|2"]  # replaced again, naming the original submission
+
+
+SUBMISSION_STATUSES = ("Accepted", "Accepted with Errors", "Rejected", None)
+
+
+@given(
+    transmission=st.sampled_from(["Accepted", "Accepted with Errors", "Partially Accepted", "Rejected"]),
+    submissions=st.lists(st.sampled_from(SUBMISSION_STATUSES), min_size=3, max_size=3),
+    errors=st.sets(st.sampled_from([(1, 1), (1, 2), (2, 1), (3, 1)])),
+)
+@settings(max_examples=150, deadline=None)
+def test_every_record_gets_one_status_and_exactly_the_rejected_originals_are_to_replace(
+    transmission, submissions, errors
+):
+    filings = sent(
+        ("a", "original", "U1", 1, 1),
+        ("b", "original", "U1", 1, 2),
+        ("c", "original", "U1", 2, 1),
+        ("d", "original", "U1", 3, 1),
+    )
+    answer = acks(
+        t("U1", transmission, R1),
+        *(s("U1", i + 1, status) for i, status in enumerate(submissions) if status is not None),
+        *(e("U1", sub, rec) for sub, rec in errors),
+    )
+    status = record_status(filings, answer)
+    assert status.height == filings.height and status["status"].null_count() == 0
+    by_sub = dict(enumerate(submissions, start=1))
+    for row in status.to_dicts():
+        sub_status = by_sub[row["submission_id"]]
+        rejected = transmission == "Rejected" or sub_status == "Rejected"
+        assert (row["status"] == "rejected") == rejected
+        if not rejected and row["status"] != "unknown":
+            has_error = (row["submission_id"], row["record_id"]) in errors and sub_status is not None
+            assert row["status"] == ("accepted with errors" if has_error else "accepted")
+    units = rejected_units(status)
+    assert sorted(units["form_id"]) == sorted(status.filter(pl.col("status") == "rejected")["form_id"])
+    assert units["replaces"].null_count() == 0
