@@ -177,13 +177,14 @@ def _transmissions(
     transmitted_on: date,
     original_receipt_id: str | None = None,
     part: int = 0,
-) -> tuple[list[dict], pl.DataFrame]:
+) -> tuple[dict, list[dict], pl.DataFrame]:
     """The IRS transmission(s) of ``frame`` in ``root/irs/`` (flows.filing.write_irs_file: the Pub
     1220 file read back by our checker; IRIS transmissions of at most 100 MB, each validated against
     the IRS's schema package, with a per-return index), named after their kind so several sit side
-    by side (``part``: the how-manieth part of this kind in the filing, from 0). Returns what the
-    manifest says of each transmission and ``frame`` with each record's
-    ``transmission`` (file), ``utid``, ``submission_id`` and ``record_id`` (IRIS: from the index)."""
+    by side (``part``: the how-manieth part of this kind in the filing, from 0). Returns the writer's
+    summary (write_irs_file's: files, index, schema checked), what the manifest says of each
+    transmission, and ``frame`` with each record's ``transmission`` (file), ``utid``,
+    ``submission_id`` and ``record_id`` (IRIS: from the index)."""
     columns = [*REQUIRED_COLUMNS, *(c for c in IRIS_OPTIONAL_COLUMNS if c in frame.columns)]
     suffix = {"original": "", "correction": "corrections", "late_original": "late_originals"}.get(kind, kind)
     suffix += (
@@ -199,11 +200,15 @@ def _transmissions(
         original_receipt_id=original_receipt_id,
     )
     if info["channel"] == "FIRE":
-        return [info | {"kind": kind, "utid": None}], frame.with_columns(
-            pl.lit(info["file"]).alias("transmission"),
-            pl.lit(None, pl.String).alias("utid"),
-            pl.lit(None, pl.Int64).alias("submission_id"),
-            pl.lit(None, pl.Int64).alias("record_id"),
+        return (
+            info,
+            [info | {"kind": kind, "utid": None}],
+            frame.with_columns(
+                pl.lit(info["file"]).alias("transmission"),
+                pl.lit(None, pl.String).alias("utid"),
+                pl.lit(None, pl.Int64).alias("submission_id"),
+                pl.lit(None, pl.Int64).alias("record_id"),
+            ),
         )
     common = {
         k: v for k, v in info.items() if k not in ("transmissions", "files", "file", "index", "returns")
@@ -221,7 +226,7 @@ def _transmissions(
         "submission_id",
         "record_id",
     )
-    return transmissions, frame.join(index, on="form_id", how="left")
+    return info, transmissions, frame.join(index, on="form_id", how="left")
 
 
 def _record_rows(
@@ -420,14 +425,15 @@ def _prepare(
     channel = filing_channel(tax_year, on)
     now = history.now()
     target = store.filings_dir(tax_year) / filing_id
-    transmissions, rows = [], []
+    transmissions, rows, irs = [], [], {}
     with StagedOutput(target) as staged:
         for i, (part_kind, frame, facts) in enumerate(parts):
             same = sum(k == part_kind for k, _, _ in parts[:i])
             receipt = facts.get("original_receipt_id")
-            infos, indexed = _transmissions(
+            written, infos, indexed = _transmissions(
                 staged.path, frame, settings, tax_year, part_kind, on, receipt, same
             )
+            irs[part_kind + (f"_{same + 1}" if same else "")] = written
             transmissions += [info | facts for info in infos]
             row_kind = "replacement" if kind == "replacement" else part_kind
             rows.append(
@@ -488,6 +494,7 @@ def _prepare(
                 "prepared_at": now,
                 "transmission_date": on.isoformat(),
                 "transmissions": transmissions,
+                "irs": irs,  # the writer's summary of each part (files, index, schema checked)
                 "counts": counts,
                 "files": files,
             },

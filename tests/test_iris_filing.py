@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import IRIS_PACKAGE
+from ops_builders import approve_pending
 
 from flows import iris_schema, pipeline
 from flows.cli import main
@@ -105,7 +106,8 @@ def year_2026(tmp_path: Path, capsys, disbursements: int) -> None:
     )
     assert code == 0, err
     filing = json.loads((tmp_path / "filed" / "manifest.json").read_text())
-    assert sorted(_valid(tmp_path / "filed", filing["irs"])) == sorted(run_forms)
+    assert sorted(_valid(tmp_path / "filed", filing["irs"]["original"])) == sorted(run_forms)
+    approve_pending(store, 2026)
     recorded = filings_table(Store(store), 2026)
     assert recorded["submission_id"].null_count() == 0 and recorded["record_id"].null_count() == 0
     ack = ["acknowledge", "--store", str(store), "--tax-year", "2026", "--filing-id", filing["filing_id"]]
@@ -119,13 +121,14 @@ def year_2026(tmp_path: Path, capsys, disbursements: int) -> None:
     )
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
-    corrected = _valid(out, manifest["irs"]["corrections"])
+    corrected = _valid(out, manifest["irs"]["correction"])
     report = pl.read_parquet(out / "corrections.parquet").filter(pl.col("role") != "late_original")
     # one record per corrected return: no Type 2 pair in IRIS
     assert report.filter(pl.col("role") == "type2_void").height == 0
     assert sorted(corrected) == sorted(report["form_id"].to_list())
     assert report.filter(pl.col("role") == "type2_correct").height > 0
     assert manifest["counts"]["type1"] > 0
+    approve_pending(store, 2026)
 
 
 def test_a_2026_year_of_5000_disbursements_and_its_corrections_give_transmissions_the_irs_schema_accepts(
