@@ -14,6 +14,18 @@
     contact_email = "taxops@example.com"
     test_file = false          # true: T record position 28 = "T"
 
+    [iris]                     # optional
+    schema_package = "/srv/irs/iris-a2a-ty2025-v1.2"   # the IRS's IRIS A2A package (relative: to this file)
+    software_id = ["25A1B2C3D4", "26A1B2C3D4"]        # issued by the IRS; one or a list, per tax year
+
+    [approval]
+    one_person_team = false    # true: the person who prepared a filing may approve it too
+
+Every IRIS transmission is validated against ``schema_package``'s schema before it is kept (without
+it, against ``PRORATA_IRIS_SCHEMA_PACKAGE``'s; without either it is written unchecked, and the
+manifest says so). The SoftwareId written is the one whose first two digits are the tax year's last
+two (IRIS rule TMFST020).
+
 Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
 file with placeholder transmitter details, and the manifest says so (outputs.md).
 """
@@ -47,6 +59,16 @@ class TransmitterSettings:
     contact_email: str
     test_file: bool
     configured: bool  # False: placeholder settings, no prorata.toml
+    iris_schema_package: str = ""  # [iris] schema_package ("" : PRORATA_IRIS_SCHEMA_PACKAGE or none)
+    software_ids: tuple[str, ...] = ()  # [iris] software_id
+
+    def software_id(self, tax_year: int) -> str | None:
+        """The SoftwareId for ``tax_year``'s transmissions: the configured one whose first two digits
+        are the tax year's last two (TMFST020); "" when none is configured, None when none fits."""
+        if not self.software_ids:
+            return ""
+        year = f"{tax_year % 100:02d}"
+        return next((s for s in self.software_ids if s.startswith(year)), None)
 
     @classmethod
     def placeholder(cls) -> TransmitterSettings:
@@ -77,19 +99,50 @@ CHECKS = {
 REQUIRED = ("tin", "tcc", "name", "address", "city", "state", "zip", "contact_name", "contact_phone")
 
 
-def load_settings(path: Path | None) -> TransmitterSettings:
-    """Read and check the transmitter settings; placeholder settings when there is no file."""
+@dataclass(frozen=True)
+class FilingPolicy:
+    """How filings are released (docs/OPERATIONS.md, "Prepare, review, approve")."""
+
+    one_person_team: bool = False  # the preparer may approve their own filing
+
+
+def _settings_file(path: Path | None) -> Path | None:
     if path is None:
         default = Path("prorata.toml")
-        if not default.is_file():
-            return TransmitterSettings.placeholder()
-        path = default
+        return default if default.is_file() else None
     if not path.is_file():
         raise ConfigError(f"{path}: file is missing")
+    return path
+
+
+def _read_toml(path: Path) -> dict:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not readable as TOML ({type(exc).__name__})") from None
+
+
+def load_policy(path: Path | None) -> FilingPolicy:
+    """The ``[approval]`` settings (defaults when there is no settings file)."""
+    found = _settings_file(path)
+    if found is None:
+        return FilingPolicy()
+    approval = _read_toml(found).get("approval", {})
+    if not isinstance(approval, dict):
+        raise ConfigError(f"{found}: [approval] must be a table")
+    one = approval.get("one_person_team", False)
+    if not isinstance(one, bool):
+        raise ConfigError(f"{found}: approval.one_person_team must be true or false")
+    return FilingPolicy(one_person_team=one)
+
+
+def load_settings(path: Path | None) -> TransmitterSettings:
+    """Read and check the transmitter settings; placeholder settings when there is no file."""
+    found = _settings_file(path)
+    if found is None:
+        return TransmitterSettings.placeholder()
+    path = found
+    raw = _read_toml(path)
     t = raw.get("transmitter")
     if not isinstance(t, dict):
         raise ConfigError(f"{path}: needs a [transmitter] table")
@@ -101,6 +154,7 @@ def load_settings(path: Path | None) -> TransmitterSettings:
             raise ConfigError(f"{path}: transmitter.{key} {words}")
     if str(t["state"]) not in USPS_CODES:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
+    package, software_ids = _iris(path, raw.get("iris", {}))
     return TransmitterSettings(
         tin=str(t["tin"]),
         tcc=str(t["tcc"]).upper(),
@@ -115,4 +169,33 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         contact_email=str(t.get("contact_email", "")),
         test_file=bool(t.get("test_file", False)),
         configured=True,
+        iris_schema_package=package,
+        software_ids=software_ids,
     )
+
+
+def _iris(path: Path, iris: object) -> tuple[str, tuple[str, ...]]:
+    """The ``[iris]`` table: the schema package's folder (checked: an IRIS package) and the SoftwareIds."""
+    from flows.iris_schema import SchemaPackageError, message_xsd
+
+    if not isinstance(iris, dict):
+        raise ConfigError(f"{path}: [iris] must be a table")
+    package = ""
+    if "schema_package" in iris:
+        folder = (path.parent / str(iris["schema_package"])).resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"{path}: iris.schema_package is not a folder")
+        try:
+            message_xsd(folder)
+        except SchemaPackageError:
+            raise ConfigError(f"{path}: iris.schema_package holds no IRIS transmission schema") from None
+        package = str(folder)
+    ids = iris.get("software_id", [])
+    ids = [ids] if isinstance(ids, str) else ids
+    if not isinstance(ids, list) or not all(
+        isinstance(i, str) and re.fullmatch(r"[0-9]{2}[A-Za-z0-9]{0,8}", i) for i in ids
+    ):
+        raise ConfigError(
+            f"{path}: iris.software_id must be the IRS's SoftwareId (2 digits of the tax year, then letters or digits; 10 at most)"
+        )
+    return package, tuple(ids)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.loading import ExtractError
+from flows import history
 from flows import store as st
 
 Progress = Callable[[str], None]
@@ -78,6 +79,7 @@ def run_nightly(
     report = NightlyReport()
     if not inbox.is_dir():
         raise st.StoreError(f"{inbox}: inbox folder does not exist")
+    who = history.actor()
     with store.lock():
         store.clean_tmp()
         ledgered = st.all_ledgered(store)
@@ -99,6 +101,14 @@ def run_nightly(
                 say(f"refused {folder.name}")
                 continue
             if result.status == "ingested":
+                history.record(
+                    store,
+                    result.tax_year,
+                    "ingest",
+                    who,
+                    extract_id=result.extract_id,
+                    detail={"folder": folder.name, **result.rows},
+                )
                 report.ingested.append(result.extract_id)
                 touched.add(result.tax_year)
                 known[result.extract_id] = json.dumps(st.file_hashes(folder), sort_keys=True)

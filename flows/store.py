@@ -7,9 +7,11 @@ Layout (docs/OPERATIONS.md)::
                                         by plan_id), control_totals: the extract's canonical rows, append-only,
                                         each tagged with ``_extract_id``
     STORE/ytd/TAX_YEAR/filings/         what was transmitted (flows/filings.py): one row per filed record
-    STORE/ytd/TAX_YEAR/acknowledgements/  IRIS receipt ids of transmitted filings
+    STORE/ytd/TAX_YEAR/acknowledgements/  what the IRS said of each transmission, submission, record (flows/acks.py)
+    STORE/ytd/TAX_YEAR/events/          the year's history: who did what, when (flows/history.py)
+    STORE/ytd/TAX_YEAR/nightly/         a digest of the forms of the last two builds (flows/review.py)
     STORE/outputs/TAX_YEAR/             the year's outputs (shared/spec/outputs.md), rebuilt by ``nightly``
-    STORE/filings/TAX_YEAR/<filing_id>/ the IRS files written by ``file`` and ``corrections``
+    STORE/filings/TAX_YEAR/<filing_id>/ each prepared filing: its IRS transmissions, review, records
     STORE/.lock                         one writer at a time (flock)
 
 Crash safety. Each Delta commit is atomic (delta-rs writes the data files, then the log entry by
@@ -455,6 +457,9 @@ def rebuild_year(store: Store, tax_year: int, settings=None) -> dict:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     crash_point("rebuild:outputs")
+    from flows.review import snapshot_forms
+
+    snapshot_forms(store, tax_year)
     return manifest
 
 

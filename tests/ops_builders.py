@@ -20,11 +20,13 @@ from builders import contract_row, dist_row, frame, participant_row, payee_row, 
 TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 
 
-def _person(i: int, tax_year: int, *, amount: int, tin: str | None = None, disabled: bool = False) -> dict:
+def _person(
+    i: int, tax_year: int, *, amount: int, tin: str | None = None, disabled: bool = False, plan: str = "P1"
+) -> dict:
     pid, pt, ev = f"PY{i}", f"PT{i}", f"E{i}"
     return {
         "payees": [payee_row(pid, tin=tin or f"40000000{i}", last_name=f"Case{i}", dob=date(1980, 1, 15))],
-        "participants": [participant_row(pt, pid, disabled=disabled)],
+        "participants": [participant_row(pt, pid, plan_id=plan, disabled=disabled)],
         "contracts": [contract_row(ev, "non_roth", 1_000_000, 100_000)],
         "distributions": [
             dist_row(
@@ -34,6 +36,7 @@ def _person(i: int, tax_year: int, *, amount: int, tin: str | None = None, disab
                 amount,
                 participant_id=pt,
                 payee_id=pid,
+                plan_id=plan,
                 payment_date=date(tax_year, 3, i),
                 reason="in_service",
                 federal_withholding_cents=amount // 10,
@@ -51,10 +54,11 @@ def write_extract(
     tax_year: int,
     supersedes: str | None = None,
     extra_payees: list[dict] | None = None,
+    plans: list[dict] | None = None,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list] = {t: [] for t in TABLES}
-    rows["plans"] = [plan_row("P1")]
+    rows["plans"] = plans or [plan_row("P1")]
     for p in people:
         for t in ("payees", "participants", "contracts", "distributions"):
             rows[t] += p[t]
@@ -100,3 +104,20 @@ def year_extracts(root: Path, tax_year: int = 2025) -> dict[str, Path]:
             extra_payees=tin_fix,
         ),
     }
+
+
+def approve_pending(store: Path, tax_year: int, user: str = "bob") -> str:
+    """Approve the one filing of the year awaiting approval (prepared by someone else); its id."""
+    from flows.filings import approve, pending_filings
+    from flows.store import Store
+
+    pending = pending_filings(Store(store), tax_year)
+    assert pending.height == 1, pending
+    filing_id = pending["filing_id"][0]
+    assert approve(store, tax_year, filing_id, user=user).status == "approved"
+    return filing_id
+
+
+#: A receipt id of the IRS's form (IRS-IR-TransStatusOrAckResponse.xsd, ReceiptIdType).
+def receipt(n: int) -> str:
+    return f"2027-{n:011d}-abc{n:06d}"

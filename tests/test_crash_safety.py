@@ -16,8 +16,9 @@ import polars as pl
 import pytest
 from ops_builders import year_extracts
 
+from flows import history
 from flows import store as st
-from flows.filings import filings_table
+from flows.filings import filings_table, pending_filings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,16 +119,35 @@ def test_nightly_killed_at_arbitrary_moments_completes_on_the_next_run(inbox, cl
 
 
 @pytest.mark.slow
-def test_file_killed_after_writing_the_irs_file_records_one_filing_on_the_next_run(inbox, tmp_path):
+def test_file_and_approve_killed_part_way_record_one_filing_on_the_next_run(inbox, tmp_path):
     store = tmp_path / "store"
     assert nightly(inbox, store) == 0
-    args = ["file", "--store", str(store), "--tax-year", "2025"]
+    args = ["file", "--store", str(store), "--tax-year", "2025", "--user", "alice"]
     assert prorata(args, crash_after="file:written") == -signal.SIGKILL
-    assert filings_table(st.Store(store), 2025).height == 0  # not recorded: not filed
+    assert pending_filings(st.Store(store), 2025).height == 0  # the step was never recorded
     assert prorata(args) == 0
-    filings = filings_table(st.Store(store), 2025)
-    assert filings["filing_id"].n_unique() == 1 and filings.height == 8
-    assert [p.name for p in (store / "filings" / "2025").iterdir()] == [filings["filing_id"][0]]
-    assert prorata(args) == 0
+    pending = pending_filings(st.Store(store), 2025)
+    assert pending.height == 1 and pending["by"][0] == "alice"
+    filing_id = pending["filing_id"][0]
+    assert [p.name for p in (store / "filings" / "2025").iterdir()] == [filing_id]
+    assert filings_table(st.Store(store), 2025).height == 0  # prepared, not filed
+    approve = [
+        "approve",
+        "--store",
+        str(store),
+        "--tax-year",
+        "2025",
+        "--filing-id",
+        filing_id,
+        "--user",
+        "bob",
+    ]
+    # killed after the commit point (the filings appended) but before the step is in the history
+    assert prorata(approve, crash_after="approve:recorded") == -signal.SIGKILL
+    assert filings_table(st.Store(store), 2025).height == 8
+    assert prorata(approve) == 0  # "already approved": the missing history step is recorded
+    steps = history.events(st.Store(store), 2025).filter(pl.col("filing_id") == filing_id)
+    assert steps.select("action", "actor").rows() == [("prepare", "alice"), ("approve", "bob")]
+    assert prorata(args) == 0  # filing again: nothing changed, nothing prepared
     assert filings_table(st.Store(store), 2025).height == 8
     assert pl.read_delta(str(store / "ytd" / "2025" / "filings")).height == 8

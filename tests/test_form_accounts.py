@@ -9,6 +9,7 @@ from datetime import date
 
 import polars as pl
 from builders import Case, contract_row, dist_row, participant_row, payee_row
+from ops_builders import approve_pending
 
 from flows.filing import filing_frame
 from flows.pipeline import parties
@@ -252,7 +253,8 @@ def test_a_store_that_filed_version_1_forms_carries_on_without_voids_or_duplicat
     _extract(inbox / "night1", "n1", "2026-01-05T02:00:00", with_qdro=False)
     nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
     assert main(nightly) == 0
-    assert main(["file", "--store", str(store), "--tax-year", "2025"]) == 0
+    assert main(["file", "--store", str(store), "--tax-year", "2025", "--user", "alice"]) == 0
+    approve_pending(store, 2025)
     # the filings table as version 1 wrote it: no participant_id column
     path = Store(store).table(2025, "filings")
     old = pl.read_delta(str(path)).drop("participant_id")
@@ -266,8 +268,10 @@ def test_a_store_that_filed_version_1_forms_carries_on_without_voids_or_duplicat
     assert main(nightly) == 0
     capsys.readouterr()
     out_dir = tmp_path / "corr"
-    assert main(["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)]) == 0
+    args = ["--store", str(store), "--tax-year", "2025", "--out", str(out_dir), "--user", "alice"]
+    assert main(["corrections", *args]) == 0
     assert "Type 1 0, Type 2 0 (two records each), voided 0, late originals 1" in capsys.readouterr().out
+    approve_pending(store, 2025)
     late = pl.read_parquet(out_dir / "corrections.parquet")
     assert late.select("role").to_series().to_list() == ["late_original"]
     assert late["lineage_account"].item() != filed_account

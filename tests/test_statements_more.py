@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from ops_builders import year_extracts
+from ops_builders import approve_pending, year_extracts
 from pypdf import PdfReader
 
 from flows.cli import main
@@ -130,11 +130,13 @@ def test_a_corrections_run_gives_corrected_statements(tmp_path, capsys):
     assert (
         main(["file", "--store", str(store), "--tax-year", "2025", "--transmission-date", "2026-01-12"]) == 0
     )
+    approve_pending(store, 2025)
     shutil.copytree(ex["fix"], inbox / "fix")
     assert main(["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]) == 0
     corr = tmp_path / "corr"
     args = ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(corr)]
     assert main([*args, "--transmission-date", "2026-01-25", "--export", "csv"]) == 0
+    approve_pending(store, 2025)
     exported = list(csv.DictReader((corr / "export" / "corrections.csv").open()))
     assert exported and all(r["Kind"] for r in exported)
     capsys.readouterr()

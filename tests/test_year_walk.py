@@ -7,7 +7,7 @@ import shutil
 
 import polars as pl
 import pytest
-from ops_builders import year_extracts
+from ops_builders import approve_pending, receipt, year_extracts
 
 from flows.cli import main
 from flows.filings import filings_table
@@ -36,9 +36,13 @@ def _walk_to_corrections(tmp_path, capsys, tax_year: int, *, prefect: bool):
     code, out, err = cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet", *flags], capsys)
     assert code == 0, err
     assert "2 extracts ingested" in out
-    code, out, err = cli(["file", "--store", str(store), "--tax-year", str(tax_year)], capsys)
+    code, out, err = cli(
+        ["file", "--store", str(store), "--tax-year", str(tax_year), "--user", "alice"], capsys
+    )
     assert code == 0, err
     assert "8 returns" in out
+    assert filings_table(Store(store), tax_year).height == 0  # prepared, not filed
+    approve_pending(store, tax_year)
     shutil.copytree(src["fix"], inbox / "fix")
     code, out, err = cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet", *flags], capsys)
     assert code == 0, err
@@ -71,6 +75,8 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
     b = parsed.payees.sort("corrected_return_indicator", "account_number")
     assert b["corrected_return_indicator"].to_list() == ["C", "G", "G", "G"]
     assert parsed.payers.height == 2  # G and C records under separate A records
+    assert filings_table(Store(store), 2025).filter(pl.col("kind") == "correction").height == 0
+    approve_pending(store, 2025)  # only an approved filing becomes the state corrections compare with
 
     filed = filings_table(Store(store), 2025).filter(pl.col("kind") == "original")
     acct = {r["payee_id"]: r["account_number"] for r in filed.iter_rows(named=True)}
@@ -114,51 +120,54 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
 
 def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp_path, capsys):
     import xmlschema
+    from conftest import IRIS_PACKAGE
     from lxml import etree
 
-    from transforms.irs.iris.iris_xml import NAMESPACE, XSD_PATH
+    from flows.iris_schema import message_xsd
+    from transforms.irs.iris.iris_xml import NAMESPACE
 
+    xsd = xmlschema.XMLSchema(str(message_xsd(IRIS_PACKAGE)))
     inbox, store = _walk_to_corrections(tmp_path, capsys, 2026, prefect=False)
     filing_id = filings_table(Store(store), 2026)["filing_id"][0]
-    original = next((store / "filings" / "2026" / filing_id / "irs").iterdir())
-    assert original.name == "IRIS_1099R_2026.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(original))
+    irs = store / "filings" / "2026" / filing_id / "irs"
+    assert sorted(p.name for p in irs.iterdir()) == [
+        "IRIS_1099R_2026_001.xml",
+        "IRIS_1099R_2026_index.parquet",
+    ]
+    original = irs / "IRIS_1099R_2026_001.xml"
+    xsd.validate(str(original))
 
     out_dir = tmp_path / "corrections"
     args = ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out_dir)]
-    code, _, err = cli(args, capsys)
-    assert code == 2 and err.count("\n") == 1 and "prorata acknowledge" in err and filing_id in err
+    # before the IRS's receipt is recorded no correction can name its original: held and listed
+    code, out, err = cli(args, capsys)
+    assert code == 0 and "nothing can be sent yet" in out, err
+    assert "held back: 3 return(s), awaiting acknowledgement" in out and "prorata acknowledge" in out
     assert not out_dir.exists()
 
-    code, _, err = cli(
-        [
-            "acknowledge",
-            "--store",
-            str(store),
-            "--tax-year",
-            "2026",
-            "--filing-id",
-            filing_id,
-            "--receipt-id",
-            "R-1",
-        ],
-        capsys,
-    )
+    ack = ["acknowledge", "--store", str(store), "--tax-year", "2026", "--filing-id", filing_id]
+    code, _, err = cli([*ack, "--receipt-id", "R-1"], capsys)
+    assert code == 2 and "is not an IRIS receipt id" in err
+    code, _, err = cli([*ack, "--receipt-id", receipt(1)], capsys)
     assert code == 0, err
     code, out, err = cli(args, capsys)
     assert code == 0, err
     assert "Type 1 2, Type 2 1" in out
-    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(xml))
+    approve_pending(store, 2026)
+    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections_001.xml"
+    xsd.validate(str(xml))
     tree = etree.parse(str(xml))
     ns = {"i": NAMESPACE}
     details = tree.findall(".//i:Form1099RDetail", ns)
-    assert len(details) == 4
+    assert len(details) == 3  # one record per corrected return: the Type 2 is one record too
     assert all(d.findtext("i:CorrectedInd", namespaces=ns) == "1" for d in details)
+    previous = [d.find("i:PrevSubmittedRecRecipientGrp", ns) for d in details]
+    assert sorted(len(p) for p in previous) == [1, 1, 2]  # the Type 2 also names the previous TIN
     # the original transmission: one payer (SubmissionId 1), records numbered in account order
     filed = filings_table(Store(store), 2026).filter(pl.col("kind") == "original")
     expected = {
-        r["account_number"]: f"R-1|{r['submission_id']}|{r['record_id']}" for r in filed.iter_rows(named=True)
+        r["account_number"]: f"{receipt(1)}|{r['submission_id']}|{r['record_id']}"
+        for r in filed.iter_rows(named=True)
     }
     for d in details:
         acct = d.findtext("i:RecipientAccountNum", namespaces=ns)
@@ -177,6 +186,7 @@ def test_forms_that_appear_after_the_filing_go_out_as_late_originals_apart_from_
     nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
     assert cli(nightly, capsys)[0] == 0
     assert cli(["file", "--store", str(store), "--tax-year", "2025"], capsys)[0] == 0
+    approve_pending(store, 2025)
     shutil.copytree(src["night2"], inbox / "night2")  # three payees paid after the filing
     assert cli(nightly, capsys)[0] == 0
     out_dir = tmp_path / "late"
@@ -190,6 +200,7 @@ def test_forms_that_appear_after_the_filing_go_out_as_late_originals_apart_from_
     assert check_pub1220(data) == []
     b = read_pub1220(data).payees
     assert b.height == 3 and b["corrected_return_indicator"].to_list() == ["", "", ""]
+    approve_pending(store, 2025)
     filings = filings_table(Store(store), 2025)
     assert filings.group_by("kind").len().sort("kind").rows() == [("late_original", 3), ("original", 5)]
     code, out, _ = cli(
@@ -210,7 +221,7 @@ def test_fire_takes_tax_year_2025_until_it_closes_and_iris_everything_after():
     assert filing_channel(2024, date(2026, 3, 1)) == "FIRE"
 
 
-def test_corrections_go_by_transmission_date_and_a_fire_original_is_not_corrected_through_iris(
+def test_corrections_go_by_transmission_date_and_a_fire_original_is_listed_not_corrected_through_iris(
     tmp_path, capsys
 ):
     _, store = _walk_to_corrections(tmp_path, capsys, 2025, prefect=False)
@@ -218,9 +229,12 @@ def test_corrections_go_by_transmission_date_and_a_fire_original_is_not_correcte
     assert set(filed["channel"]) == {"FIRE"}
     out_dir = tmp_path / "corrections-2027"
     args = ["corrections", "--store", str(store), "--tax-year", "2025", "--out", str(out_dir)]
-    code, _, err = cli([*args, "--transmission-date", "2027-01-15"], capsys)
-    assert code == 2 and err.count("\n") == 1
-    assert "filed through FIRE, which closed on 2026-12-31" in err
+    code, out, err = cli([*args, "--transmission-date", "2027-01-15"], capsys)
+    assert code == 0, err
+    assert "nothing can be sent yet" in out
+    assert "held back: 3 return(s), filed through FIRE, which has closed" in out
+    assert "docs/CONVENTIONS.md" in out  # what the user must do
+    _no_personal_data(out)
     assert not out_dir.exists()
     assert filings_table(Store(store), 2025).height == filed.height  # nothing recorded
     code, out, err = cli([*args, "--transmission-date", "2026-12-31"], capsys)
@@ -239,7 +253,8 @@ def test_a_2025_year_first_filed_after_fire_closes_goes_to_iris(tmp_path, capsys
         ["file", "--store", str(store), "--tax-year", "2025", "--transmission-date", "2027-02-01"], capsys
     )
     assert code == 0, err
-    assert "IRIS file written" in out and "IRIS_1099R_2025.xml" in out
+    assert "IRIS filing prepared" in out and "IRIS_1099R_2025_001.xml" in out
+    approve_pending(store, 2025)
     assert set(filings_table(Store(store), 2025)["channel"]) == {"IRIS"}
 
 
@@ -259,14 +274,16 @@ def test_a_test_file_is_a_rehearsal_and_never_the_years_production_filing(tmp_pa
         == 0
     )
     trial = file_year(store, 2025, transmitted_on=date(2026, 2, 1))  # no prorata.toml: a test file
-    assert trial.status == "filed"
+    assert trial.status == "prepared" and trial.test_file
+    approve_pending(store, 2025)
     real = dataclasses.replace(
         TransmitterSettings.placeholder(), tcc="AB123", tin="123456789", configured=True, test_file=False
     )
     with pytest.raises(Exception, match="has not been filed in production"):
         corrections_year(store, 2025, tmp_path / "c", settings=real, transmitted_on=date(2026, 2, 2))
     prod = file_year(store, 2025, settings=real, transmitted_on=date(2026, 2, 2))
-    assert prod.status == "filed" and prod.filing_id != trial.filing_id
+    assert prod.status == "prepared" and prod.filing_id != trial.filing_id and not prod.test_file
+    approve_pending(store, 2025)
     again = file_year(store, 2025, settings=real, transmitted_on=date(2026, 2, 3))
     assert again.status == "unchanged"
     kinds = filings_table(Store(store), 2025).group_by("test_file").len().sort("test_file").rows()
@@ -340,9 +357,9 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
     shutil.copytree(src["night1"], inbox / "night1")
     assert cli(nightly, capsys)[0] == 0
     assert cli(["file", "--store", str(store), "--tax-year", "2026"], capsys)[0] == 0
-    first = filings_table(Store(store), 2026)["filing_id"][0]
+    first = approve_pending(store, 2026)
     ack = ["acknowledge", "--store", str(store), "--tax-year", "2026"]
-    assert cli([*ack, "--filing-id", first, "--receipt-id", "R-1"], capsys)[0] == 0
+    assert cli([*ack, "--filing-id", first, "--receipt-id", receipt(1)], capsys)[0] == 0
     # PY2's TIN is fixed (a Type 2 of a filed return) and PY6..PY8 appear (late originals)
     for name in ("night2", "fix"):
         shutil.copytree(src[name], inbox / name)
@@ -353,12 +370,22 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
     )
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
-    late_id = manifest["late_originals_filing_id"]
-    assert late_id and late_id != manifest["filing_id"] and late_id in text
-    filings = filings_table(Store(store), 2026)
-    assert filings.filter(pl.col("filing_id") == late_id)["kind"].unique().to_list() == ["late_original"]
-    assert cli([*ack, "--filing-id", manifest["filing_id"], "--receipt-id", "R-2"], capsys)[0] == 0
-    assert cli([*ack, "--filing-id", late_id, "--receipt-id", "R-3"], capsys)[0] == 0
+    kinds = {t["kind"]: t["file"] for t in manifest["transmissions"]}
+    assert kinds == {
+        "correction": "irs/IRIS_1099R_2026_corrections_001.xml",
+        "late_original": "irs/IRIS_1099R_2026_late_originals_001.xml",
+    }
+    second = approve_pending(store, 2026)
+    filings = filings_table(Store(store), 2026).filter(pl.col("filing_id") == second)
+    assert filings.group_by("kind", "transmission").len().sort("kind").rows() == [
+        ("correction", kinds["correction"], 1),
+        ("late_original", kinds["late_original"], 3),
+    ]
+    code, _, err = cli([*ack, "--filing-id", second, "--receipt-id", receipt(2)], capsys)
+    assert code == 2 and "has 2 transmissions: name one with --transmission" in err
+    for n, kind in ((2, "correction"), (3, "late_original")):
+        args = [*ack, "--filing-id", second, "--receipt-id", receipt(n), "--transmission", kinds[kind]]
+        assert cli(args, capsys)[0] == 0
     # a late original's amount changes: its correction names the late transmission's receipt
     write_extract(
         inbox / "fix2",
@@ -380,6 +407,6 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
         ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out2)], capsys
     )
     assert code == 0, err
-    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections.xml"))
+    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections_001.xml"))
     ids = xml.findall(f".//{{{NAMESPACE}}}PrevSubmittedRecRecipientGrp/{{{NAMESPACE}}}UniqueRecordId")
-    assert [i.text.split("|")[0] for i in ids] == ["R-3"]
+    assert [i.text.split("|")[0] for i in ids] == [receipt(3)]

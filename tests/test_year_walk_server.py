@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from ops_builders import year_extracts
+from ops_builders import approve_pending, year_extracts
 from test_prefect_server import client_env
 
 from transforms.irs import check_pub1220, read_pub1220
@@ -69,9 +69,10 @@ def test_the_year_walks_from_nightly_runs_to_corrections_and_a_reconciliation_on
     done = _run(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"], env, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 extracts ingested" in done.stdout
-    done = _run(["file", "--store", str(store), "--tax-year", "2025"], env, tmp_path)
+    done = _run(["file", "--store", str(store), "--tax-year", "2025", "--user", "alice"], env, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "8 returns" in done.stdout
+    approve_pending(store, 2025)
 
     shutil.copytree(src["fix"], inbox / "fix")
     done = _run(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"], env, tmp_path)
@@ -93,6 +94,7 @@ def test_the_year_walks_from_nightly_runs_to_corrections_and_a_reconciliation_on
         654_321,
         700_000,
     ]
+    approve_pending(store, 2025)
 
     # the unchanged rerun: nothing ingested, no correction, no file
     done = _run(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"], env, tmp_path)

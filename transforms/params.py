@@ -74,6 +74,8 @@ class TaxParameters:
     fire_last_transmission_date: date
     code_y_first_tax_year: int
     ten_year_option_born_before: date
+    recipient_statement_due: str
+    irs_electronic_filing_due: str
     changes: tuple[tuple[str, date, Any], ...] = ()
 
     @classmethod

@@ -1,6 +1,6 @@
 """The IRS file of a filing too large for memory, written payer group by payer group: what FIRE
 and IRIS share (the writers themselves: ``transforms.irs.fire.pub1220.iter_pub1220_groups`` and
-``transforms.irs.iris.iris_xml.iter_iris_xml_groups``).
+``transforms.irs.iris.iris_xml.iris_transmissions``).
 
 :func:`iter_pub1220` and :func:`iter_iris_xml` take the whole filing frame (every return joined with
 its payer and payee) in memory. The group writers give the same bytes from a lazy frame of the
@@ -8,25 +8,25 @@ returns' form columns and a ``load`` function that collects the filing frame of 
 
 1. :func:`outline`, a cheap pass over three narrow columns (payer TIN, ``corrected``, box 15 state —
    aggregated by the streaming engine, never collected per return): per payer TIN its returns, A
-   records and K records (CF/SF states), hence every record sequence number (FIRE) and submission
-   id (IRIS), and the T, F and IRIS manifest counts;
+   records and K records (CF/SF states), hence every record sequence number (FIRE), and the T, F
+   and IRIS manifest counts (IRIS: the largest a transmission can have);
 2. :func:`payer_groups`: consecutive payers (file order) in groups of at most ``group_rows``
    returns; a payer with more returns than that is a group of its own (memory then follows that
    payer);
 3. per group: ``load`` collects its filing frame, :func:`filing_problems` checks it, and the
-   writers' own machinery renders its A, B, C and K records (FIRE) or its IRSubmission1Grp elements
-   (IRIS), numbered from where the previous group stopped.
+   writers' own machinery renders its A, B, C and K records (FIRE), numbered from where the
+   previous group stopped, or its submissions (IRIS), packed into transmissions of at most a size.
 
 Every check that involves more than one return stays within one payer TIN (account numbers unique
 per payer, payer details the same), so the groups' problems add up to the whole filing's
 (:func:`merge_problems`), and the error raised is the one the whole-frame writers raise — with one
-exception: an A, C or K record that cannot be rendered is counted within its group only, and an
-IRIS value with a character XML does not allow raises in its group, before the checks of later
-groups. A failed file stops being yielded at its first problem; the checks go on to the last group.
+exception: an A, C or K record that cannot be rendered is counted within its group only. A failed
+file stops being yielded at its first problem; the checks go on to the last group (IRIS checks its
+returns as it renders them, each group loaded once: transmissions yielded before the first problem
+are to be discarded, as ``flows.filing`` does).
 
-Memory: the returns of one group (and their records, chunk by chunk), never the whole filing.
-IRIS without a ``transmission_id`` goes through the groups twice, as :func:`iter_iris_xml` goes
-through the returns twice: once for the id, which comes first in the document, once to write.
+Memory: the returns of one group (and their records, chunk by chunk), never the whole filing; IRIS
+also holds the transmission being filled (at most its size limit).
 """
 
 from __future__ import annotations
@@ -145,11 +145,30 @@ class Findings:
     problems: list[Problem] = field(default_factory=list)  # filing_problems, merged
     early: FilingInputError | None = None  # raised after the problems, before the rest
 
-    def check(self, filing: pl.DataFrame, tax_year: int, first: bool) -> bool:
-        """Whether ``filing`` (a group) and every group before it are free of problems."""
+    def check(
+        self,
+        filing: pl.DataFrame,
+        tax_year: int,
+        first: bool,
+        more: Callable[[pl.DataFrame], list[Problem]] | None = None,
+    ) -> bool:
+        """Whether ``filing`` (a group) and every group before it are free of problems; ``more``:
+        a writer's own checks (ranked after :func:`filing_problems`'s)."""
         if first:
             check_columns(filing.columns)
-        self.problems = merge_problems(self.problems, filing_problems(filing, tax_year))
+        found = filing_problems(filing, tax_year)
+        if more is not None:
+            found = sorted(found + more(filing), key=lambda p: p.rank)
+        self.problems = merge_problems(self.problems, found)
+        return not self.problems and self.early is None
+
+    def add(self, problems: list[Problem]) -> None:
+        """Problems found in the returns after those checked so far."""
+        if problems:
+            self.problems = merge_problems(self.problems, problems)
+
+    @property
+    def clean(self) -> bool:
         return not self.problems and self.early is None
 
     def raise_first(self) -> None:

@@ -61,6 +61,7 @@ from transforms.irs.shared import (
     file_order,
     is_foreign_address,
     name_control,
+    name_lines,
     payer_digits,
     string_buffer,
     validate_filing,
@@ -520,6 +521,7 @@ def _payee_values(
     is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
     foreign = is_foreign_address(pl.col("country"))
     full_name = pl.concat_str([clean["last_name"], clean["first_name"]], separator=" ").str.strip_chars(" ")
+    name_line_1, name_line_2 = name_lines(full_name, 40)
     domestic_state = pl.col("state_code").cast(pl.String).str.to_uppercase()
     domestic_zip = digits_only(pl.col("zip"))
     if foreign_rows:
@@ -559,8 +561,13 @@ def _payee_values(
         pl.lit("").alias("payer_office_code"),
         *(expr.alias(name) for name, expr in _amount_exprs().items()),
         flag(foreign).alias("foreign_country_indicator"),
-        full_name.str.slice(0, 40).str.strip_chars(" ").alias("payee_name_line_1"),
-        full_name.str.slice(40, 40).str.strip_chars(" ").alias("payee_name_line_2"),
+        # Name line 1 ends with a full word, the rest on line 2 (transforms.irs.shared.name_lines);
+        # a name that does not fit two lines so is cut at 40 as before.
+        name_line_1.fill_null(full_name.str.slice(0, 40).str.strip_chars(" ")).alias("payee_name_line_1"),
+        pl.when(name_line_1.is_not_null())
+        .then(name_line_2)
+        .otherwise(full_name.str.slice(40, 40).str.strip_chars(" "))
+        .alias("payee_name_line_2"),
         clean["address"].alias("payee_mailing_address"),
         city.alias("payee_city"),
         state.alias("payee_state"),
