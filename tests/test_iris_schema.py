@@ -163,7 +163,7 @@ def test_a_bad_iris_table_is_one_line(tmp_path, table, words):
     assert words in str(error.value) and "\n" not in str(error.value)
 
 
-def test_a_production_iris_filing_without_the_tax_years_software_id_is_refused(tmp_path):
+def test_an_iris_filing_whose_tax_year_has_none_of_the_configured_software_ids_is_refused(tmp_path):
     settings = dataclasses.replace(TransmitterSettings.placeholder(), software_ids=("26ABCDEFGH",))
     with pytest.raises(Exception, match="TMFST020"):
         write_irs_file(tmp_path, originals(), settings, 2025, _after_fire())
