@@ -180,8 +180,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     import polars as pl
 
     from flows.exports import recordkeeper_accounts
-    from transforms.explain import DESTINATION_WORDS, REASON_WORDS, explanation, payee_role
-    from transforms.money import dollars
+    from transforms.engine.explain import DESTINATION_WORDS, REASON_WORDS, explanation, payee_role
+    from transforms.law.money import dollars
 
     run_dir = run_folder(args)
     if run_dir is None:

@@ -35,7 +35,7 @@ from pathlib import Path
 import polars as pl
 from fpdf import FPDF
 
-from transforms.box7 import recipient_note
+from transforms.law.box7 import recipient_note
 from transforms.params import TaxParameters
 
 try:  # pinned in requirements.lock (via prefect); without it, non-Latin letters print as "?"
@@ -286,7 +286,7 @@ def instruction_notes(row: dict) -> list[tuple[str, str]]:
     notes = list(BOX_NOTES)
     p = TaxParameters.for_year(int(row["tax_year"]))
     for code in codes_on(row.get("distribution_codes")):
-        notes.append((f"Code {code}", recipient_note(code, p)))  # the one code table (transforms.box7)
+        notes.append((f"Code {code}", recipient_note(code, p)))  # the one code table (transforms.law.box7)
     if row.get("box9a_percent") is not None:
         notes.append(("Box 9a", "Your share, in percent, of a total distribution paid to several people."))
     if row.get("box11_year") is not None:

@@ -28,7 +28,7 @@ from flows.filings import (
 from flows.outputs import read_manifest
 from flows.reconcile_html import CSS
 from flows.reconcile_html import _table as table
-from transforms.deadlines import deadlines
+from transforms.law.deadlines import deadlines
 from transforms.references import record_status, rejected_units
 
 STATUSES = (

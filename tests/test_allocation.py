@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from builders import Case, contract_row, dist_row, one_contract_case
 
-from transforms.allocation import allocate_pretax
+from transforms.law.allocation import allocate_pretax
 
 
 def split(case: Case) -> dict[str, tuple[int, int]]:

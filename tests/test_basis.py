@@ -3,7 +3,7 @@
 import polars as pl
 from builders import one_contract_case
 
-from transforms.basis import basis_recovered, prorata_basis
+from transforms.law.basis import basis_recovered, prorata_basis
 
 
 def recovered(draw, value, basis, pre1987=0, pre1987_recovery=False):

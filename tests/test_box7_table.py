@@ -1,6 +1,6 @@
 """Box 7 within the IRS's list (issue 14, point 4): every entry the engine can produce is one of the
 values the IRIS A2A schema enumerates for ``Form1099RDistributionCd``, and the one code table
-(transforms/box7.py) allows exactly those entries. The enumeration is read from the vendored XSD,
+(transforms/law/box7.py) allows exactly those entries. The enumeration is read from the vendored XSD,
 never copied by hand."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from lxml import etree
 from contracts.extract import CONTRACTS, DESTINATIONS, REASONS, TABLES
 from contracts.loading import conform
 from contracts.validate import validate
-from transforms.box7 import BOX7_CODES, CODES, canonical_order, valid_combinations
 from transforms.engine import compute
+from transforms.law.box7 import BOX7_CODES, CODES, canonical_order, valid_combinations
 from transforms.params import TaxParameters
 
 XSD = (

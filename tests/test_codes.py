@@ -218,13 +218,13 @@ def test_foreign_source_part_of_box_2a_follows_the_outputs_formula():
 
 def test_the_engines_tabulated_codes_equal_the_rule_built_leg_by_leg_on_the_sample():
     # The engine reads box 7 from a table of every combination of its inputs, with the participant's
-    # facts computed once per participant; the rule (transforms.codes.distribution_codes) built on
+    # facts computed once per participant; the rule (transforms.law.codes.distribution_codes) built on
     # each leg's own joined columns must give the same entry for every disbursement of the sample.
     from pathlib import Path
 
     from flows.pipeline import load_and_validate
-    from transforms.codes import distribution_codes
-    from transforms.engine import compute, joined
+    from transforms.engine.legs import compute, joined
+    from transforms.law.codes import distribution_codes
     from transforms.params import TaxParameters
 
     loaded = load_and_validate(Path(__file__).resolve().parents[1] / "sample_data" / "extract")

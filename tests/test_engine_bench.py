@@ -33,7 +33,7 @@ def test_the_engine_benchmark_reports_rows_seconds_and_peak_memory_of_the_engine
 
 def _slowed(monkeypatch, split_s: float, forms_s: float) -> dict:
     """The benchmark of an engine whose two halves are made slower by known amounts."""
-    from transforms import engine
+    import transforms.engine as engine
 
     split_and_code, with_forms = engine.split_and_code, engine.with_forms
 

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from flows.pipeline import load_and_validate
 from flows.sample import generate_extract
-from transforms import boxes, codes, engine
-from transforms.exceptions import separation_in_year_of_age
-from transforms.money import NARROW_LIMIT, fits_narrow, mul_div_floor, mul_div_half_up
+from transforms.engine import legs as engine
+from transforms.law import boxes, codes
+from transforms.law.exceptions import separation_in_year_of_age
+from transforms.law.money import NARROW_LIMIT, fits_narrow, mul_div_floor, mul_div_half_up
 from transforms.params import TaxParameters
 
 
@@ -113,7 +114,7 @@ def test_a_leg_is_alone_in_its_event_exactly_when_no_other_leg_shares_the_event(
 
 def test_the_allocation_of_legs_alone_uses_no_sort_and_no_running_sum():
     frame = pl.DataFrame({"x": [5, 7]})
-    from transforms.allocation import ALONE
+    from transforms.law.allocation import ALONE
 
     assert frame.select(ALONE.pool(pl.col("x"))).to_series().to_list() == [5, 7]
     assert frame.select(ALONE.before(pl.col("x"))).to_series().to_list() == [0, 0]

@@ -435,7 +435,7 @@ def test_the_plain_receipt_id_is_checked_against_the_irs_form_of_receipt_ids(yea
     ],
 )
 def test_the_deadlines_are_31_january_and_31_march_moved_off_a_weekend(tax_year, recipients, irs):
-    from transforms.deadlines import deadlines
+    from transforms.law.deadlines import deadlines
 
     assert deadlines(tax_year) == {"recipient copies": recipients, "IRS electronic filing": irs}
 

@@ -17,7 +17,7 @@ from transforms.corrections import filed_state, plan_corrections
 
 
 def v1_form_id(*fields: str) -> str:
-    """The form id version 1 gave (transforms/forms.py, FORM_ID_VERSION "1099R-v1"): SHA-256 of
+    """The form id version 1 gave (transforms/engine/forms.py, FORM_ID_VERSION "1099R-v1"): SHA-256 of
     the key fields joined by the unit separator, first 20 hex digits — computed here with hashlib."""
     return hashlib.sha256("\x1f".join(("1099R-v1", *fields)).encode()).hexdigest()[:20]
 

@@ -19,27 +19,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # generic polars machinery, no tax meaning: lookups by key
     ("kernels", ("transforms.lookup",)),
     # the law: rules, their dated parameters, the box 7 table, the rounding conventions
-    (
-        "law",
-        (
-            "transforms.params",
-            "transforms.money",
-            "transforms.box7",
-            "transforms.basis",
-            "transforms.allocation",
-            "transforms.boxes",
-            "transforms.roth",
-            "transforms.exceptions",
-            "transforms.codes",
-            "transforms.deadlines",
-        ),
-    ),
+    ("law", ("transforms.law", "transforms.params")),
     # what crosses a boundary: the extract's tables, their rules, validation and quarantine
     ("contracts", ("contracts",)),
-    # the engine: the law evaluated over whole frames, forms, edit checks, explain
-    ("engine", ("transforms.engine", "transforms.forms", "transforms.edit_checks", "transforms.explain")),
-    # the IRS's formats: FIRE, IRIS and what they share
+    # the IRS's formats: FIRE, IRIS and what they share (what the IRS accepts, as the law does)
     ("irs", ("transforms.irs",)),
+    # the engine: the law evaluated over whole frames; forms, edit checks, explain
+    ("engine", ("transforms.engine", "transforms.edit_checks")),
     # after the forms are filed: reconciliation, corrections, record statuses
     ("season", ("transforms.reconcile", "transforms.corrections", "transforms.references")),
     # orchestration, I/O, the command line

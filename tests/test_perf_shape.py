@@ -18,7 +18,10 @@ import pytest
 from contracts.loading import read_extract
 from contracts.schemas import NEIGHBOURS, duplicated
 from contracts.validate import _dense_id, validate
-from transforms import codes, engine, forms, lookup
+from transforms import lookup
+from transforms.engine import forms
+from transforms.engine import legs as engine
+from transforms.law import codes
 from transforms.lookup import row_of
 from transforms.params import TaxParameters
 

@@ -11,13 +11,13 @@ B record position 6; irs-filing-formats.md §13):
 
 Lineage. Every filed return belongs to a *lineage*, named by the account number of its original
 (``lineage_account``, with the payer TIN). A form's id and account number derive from its key,
-which includes the box 7 codes (transforms/forms.py), so a code fix gives the form a new id: the
+which includes the box 7 codes (transforms/engine/forms.py), so a code fix gives the form a new id: the
 new form is paired with the filed lineage it replaces, and the correction keeps the original
 account number (Pub 1220 B 21-40: corrections are matched on it). Pairing rule, first match wins:
 
 1. **same form**: the current form's ``form_id`` is the one the lineage last filed;
 2. **re-keyed**: the lineage last filed the id the current form's key gives in the other version
-   of the form key (transforms/forms.py: version 1 had no ``participant_id``; a payee paid from
+   of the form key (transforms/engine/forms.py: version 1 had no ``participant_id``; a payee paid from
    several accounts now has one form per account, with ids from the version-2 key): a return
    filed before the payee's forms were split by account is corrected, not filed again. When the
    lineage records its participant (filings since version 2), only that account's form; for a
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash  # noqa: F401  (registers the .chash expression namespace)
 
-from transforms.forms import FORM_KEY, form_id, form_key
+from transforms.engine.forms import FORM_KEY, form_id, form_key
 from transforms.irs.shared import (
     FORM_COLUMNS,
     MONEY_COLUMNS,
@@ -60,7 +60,7 @@ RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_
 PAIR_KEY: tuple[str, ...] = tuple(c for c in FORM_KEY if c != "distribution_codes")
 #: The same for a lineage filed by version 1 of the forms table, which recorded no participant.
 PAIR_KEY_V1: tuple[str, ...] = tuple(c for c in PAIR_KEY if c != "participant_id")
-#: The current form's columns a filing records besides the return (transforms/forms.py: the
+#: The current form's columns a filing records besides the return (transforms/engine/forms.py: the
 #: account of the form, from version 2 of the forms table on).
 FORM_DETAIL_COLUMNS: tuple[str, ...] = ("roth", "destination", "participant_id")
 #: A difference here is a Type 2 error: the payee's TIN or name (and the kind of TIN, below).
@@ -159,7 +159,7 @@ def _pair_one_to_one(filed: pl.DataFrame, current: pl.DataFrame, key: list[str],
 
 def key_ids(current: pl.DataFrame) -> pl.DataFrame:
     """(form_id, participant_id, key_id): for each current form, the ids its key gives in both
-    versions of the form key (:func:`transforms.forms.form_key`: version 1 without the
+    versions of the form key (:func:`transforms.engine.forms.form_key`: version 1 without the
     participant, version 2 with it) — one of them is its own ``form_id``."""
     ids = current.select(
         "form_id",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from contracts.rules import tin_is_valid
-from transforms.box7 import is_valid_combination
+from transforms.law.box7 import is_valid_combination
 from transforms.params import TaxParameters
 
 NOT_ELIGIBLE_ROLLOVER = ("hardship", "required_minimum", "corrective", "deemed_loan")

@@ -1,7 +1,7 @@
 """Row lookups on key columns: which row of a table each row of a frame refers to.
 
 Used by the cross-table rules (:mod:`contracts.validate`) and by the engine
-(:mod:`transforms.engine`) to match every disbursement once with its participant, plan, payee and
+(:mod:`transforms.engine.legs`) to match every disbursement once with its participant, plan, payee and
 contract row; everything after works on the row numbers. Pure polars, no I/O.
 
 Extracts list their rows in key order, so the usual case is a table sorted by its first key, where

@@ -9,9 +9,9 @@ contract row through the event numbers, :func:`contract_row_of`) on single-chunk
 columns the engine reads (:func:`read_columns`) — and
 everything after runs on integers, with a dense event number (``_eid``). The legs stay in
 ``distribution_id`` order (the order of the outputs); the pool allocation runs on a narrow copy
-sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.allocation`);
-the forms on a narrow copy sorted by the packed form key (:mod:`transforms.forms`). Box 7 is read
-from a table of every combination of its inputs (:func:`transforms.codes.distribution_codes_by_table`).
+sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.law.allocation`);
+the forms on a narrow copy sorted by the packed form key (:mod:`transforms.engine.forms`). Box 7 is read
+from a table of every combination of its inputs (:func:`transforms.law.codes.distribution_codes_by_table`).
 The tables must be validated (:mod:`contracts.validate`): unique keys, every disbursement with its
 participant, plan, payee and contract row. :func:`compute` is :func:`with_forms` over
 :func:`split_and_code` (the engine benchmark times the two apart).
@@ -26,15 +26,16 @@ from itertools import pairwise
 import polars as pl
 
 from contracts.extract import CONTRACTS, DESTINATIONS, REASONS
-from transforms import allocation, basis, boxes, codes, explain, forms, roth
-from transforms.exceptions import (
+from transforms.engine import explain, forms
+from transforms.law import allocation, basis, boxes, codes, roth
+from transforms.law.exceptions import (
     date_reaching_59_half,
     is_59_half_on_payment,
     paid_because_of_death,
     separation_in_year_of_age,
 )
+from transforms.law.money import fits_narrow
 from transforms.lookup import position_in, row_of, run_marks
-from transforms.money import fits_narrow
 from transforms.params import TaxParameters
 
 DISTRIBUTION_COLUMNS = [
@@ -62,7 +63,7 @@ DISTRIBUTION_COLUMNS = [
 class EngineResult:
     distributions: pl.DataFrame  # outputs.md distributions.parquet (plus the extract's extra columns)
     forms: pl.DataFrame  # outputs.md forms.parquet
-    explain: pl.DataFrame  # the facts of each rule trace (transforms.explain.FACT_COLUMNS)
+    explain: pl.DataFrame  # the facts of each rule trace (transforms.engine.explain.FACT_COLUMNS)
     legs: pl.DataFrame  # working frame for reports (edit checks, tie-out); never written as is
     rejected: pl.DataFrame  # (distribution_id, event_id, rule) of events the engine cannot report
 
@@ -117,8 +118,8 @@ def _participants(
 ) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
     row (``own``: :func:`own_payee_rows`), in the participants' row order; given ``p``, also
-    ``_date_59_half`` (:func:`transforms.exceptions.date_reaching_59_half`) and ``_separation_age``
-    (:func:`transforms.exceptions.separation_in_year_of_age`), once per participant rather than per
+    ``_date_59_half`` (:func:`transforms.law.exceptions.date_reaching_59_half`) and ``_separation_age``
+    (:func:`transforms.law.exceptions.separation_in_year_of_age`), once per participant rather than per
     leg."""
     participants = tables["participants"]
     own = own_payee_rows(tables) if own is None else own
@@ -297,7 +298,7 @@ def contract_facts(contract_sorted: bool = False, wide: bool = True) -> list[lis
     carries the same contract figures; ``_first_of_contract`` marks one of them so that pool totals
     count each contract once. ``contract_sorted``: the legs come in ``_crow`` order (the usual case
     when both files list events in the same order), so the sums run over runs of rows. ``wide``:
-    the last stage's products in Int128 (:func:`transforms.money.fits_narrow` says when Int64 is
+    the last stage's products in Int128 (:func:`transforms.law.money.fits_narrow` says when Int64 is
     exact).
     """
     crow = pl.col("_crow").set_sorted() if contract_sorted else pl.col("_crow")
@@ -357,7 +358,7 @@ def event_closes(w: allocation.Windows = allocation.RUNS) -> pl.Expr:
     """Per event: it draws every contract the payee holds down to zero. Each draw is at most its
     contract's value (contracts.validate), so this holds exactly when the event's total draw equals
     the total value of its contract rows (i1099r box 2b; outputs.md). Frame in allocation order
-    (``_ev_start`` marks each event's first row), or ``w`` :data:`transforms.allocation.ALONE`."""
+    (``_ev_start`` marks each event's first row), or ``w`` :data:`transforms.law.allocation.ALONE`."""
     return (w.event(pl.col("amount_cents")) == pl.col("_held")).fill_null(False)
 
 
@@ -383,7 +384,7 @@ ALLOCATION_OUTPUTS = [
 
 def _allocated(frame: pl.DataFrame, w: allocation.Windows) -> pl.DataFrame:
     """The :data:`ALLOCATION_OUTPUTS` columns added to ``frame``: in allocation order for
-    :data:`transforms.allocation.RUNS`, any order for :data:`transforms.allocation.ALONE`."""
+    :data:`transforms.law.allocation.RUNS`, any order for :data:`transforms.law.allocation.ALONE`."""
     return (
         frame.with_columns(pool_totals(w))
         .with_columns(
@@ -401,7 +402,7 @@ def _allocated(frame: pl.DataFrame, w: allocation.Windows) -> pl.DataFrame:
 
 def allocate_in_runs(narrow: pl.DataFrame) -> pl.DataFrame:
     """The :data:`ALLOCATION_OUTPUTS` of legs (:data:`ALLOCATION_INPUTS`, in ``distribution_id``
-    order) sorted once in allocation order (:func:`transforms.allocation.sort_for_allocation`),
+    order) sorted once in allocation order (:func:`transforms.law.allocation.sort_for_allocation`),
     returned in the legs' order."""
     ordered = allocation.sort_for_allocation(
         narrow.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")), "_pool_key"
@@ -432,9 +433,9 @@ def alone_in_event(eid: pl.Series) -> pl.Series:
 
 def allocate(legs: pl.DataFrame) -> pl.DataFrame:
     """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, in the
-    legs' order. The formulas are the same for every leg (:mod:`transforms.allocation`); how sums
+    legs' order. The formulas are the same for every leg (:mod:`transforms.law.allocation`); how sums
     over other legs are read is not: a leg alone in its event is its own pool and event
-    (:data:`transforms.allocation.ALONE`, no sort), the legs of the other events are sorted in
+    (:data:`transforms.law.allocation.ALONE`, no sort), the legs of the other events are sorted in
     allocation order (:func:`allocate_in_runs`). Both are computed on narrow copies; the second
     overwrites the first's rows of the events with several legs."""
     narrow = legs.select(ALLOCATION_INPUTS)
@@ -482,7 +483,7 @@ CODE_INPUTS = [
 def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
     the numeric code, the 59½, death and corrective facts, ``distribution_codes`` and ``_codes_bad``
-    (:func:`transforms.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
+    (:func:`transforms.law.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
     the participant's facts (with ``_date_59_half`` and ``_separation_age``, as
     :func:`_participants` computes them given the tax year's parameters) and the plan type."""
     at_59_half = is_59_half_on_payment(p, pl.col("_date_59_half"))
@@ -570,7 +571,7 @@ def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters) -> Matched:
 def plan_major_accounts(part: pl.Series, plan: pl.Series, participants: int) -> pl.Series:
     """``_account``: for each disbursement, the number of its participant's account when the
     participants are numbered plan by plan (by plan row, then by their own row): a participant is in
-    one plan (extract.md), so the form key's packed integer (:mod:`transforms.forms`) can hold the
+    one plan (extract.md), so the form key's packed integer (:mod:`transforms.engine.forms`) can hold the
     account without the plan and still keep each (tax_year, plan, payee) together. ``part`` itself
     when the participants already come plan by plan."""
     plan_of = (
@@ -644,7 +645,7 @@ def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def split(legs: pl.DataFrame) -> pl.DataFrame:
     """The Notice 2014-54 split of every leg and boxes 2a, 5, 10 and the foreign-source part
-    (:mod:`transforms.allocation`, :mod:`transforms.boxes`)."""
+    (:mod:`transforms.law.allocation`, :mod:`transforms.law.boxes`)."""
     legs = legs.with_columns(boxes.box10_eligible().alias("_box10_eligible"))
     legs = pl.concat([legs, allocate(legs)], how="horizontal").with_columns(
         boxes.box2a_taxable_amount().alias("box2a_cents"),
@@ -732,7 +733,7 @@ def split_and_code(
 
 
 def with_forms(coded: CodedLegs) -> EngineResult:
-    """Group the coded legs into forms (:func:`transforms.forms.build_forms`) and cut the outputs."""
+    """Group the coded legs into forms (:func:`transforms.engine.forms.build_forms`) and cut the outputs."""
     legs = coded.legs
     built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
     kept = legs.with_columns(built.form_id, built.form_row).drop(

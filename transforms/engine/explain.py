@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.box7 import BOX7_CODES
-from transforms.money import dollars
+from transforms.law.box7 import BOX7_CODES
+from transforms.law.money import dollars
 
 CONTRACT_WORDS = {
     "non_roth": "the plan account (non-Roth money)",
@@ -174,7 +174,7 @@ def roth_block() -> pl.Expr:
 
 
 def code_block() -> pl.Expr:
-    """Box 7: each code on the form with its meaning (transforms.box7's table), and — only when a
+    """Box 7: each code on the form with its meaning (transforms.law.box7's table), and — only when a
     numeric code is written — why that number."""
     meanings = [
         _when(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.allocation import RUNS, Windows
-from transforms.money import mul_div_half_up
+from transforms.law.allocation import RUNS, Windows
+from transforms.law.money import mul_div_half_up
 
 ROTH = pl.col("contract") == "roth"
 DEST = pl.col("destination")
@@ -57,9 +57,9 @@ def box10_irr_recapture(eligible: pl.Expr | None = None, w: Windows = RUNS) -> p
     open question 13): the basis a nonqualified cash leg recovers is allocated first to the
     recapture amounts the event's Roth account still holds (``pool_irr_recapture_cents``), across
     its legs in ``distribution_id`` order. Needs the frame of
-    :func:`transforms.allocation.sort_for_allocation` (cash legs of a pool by ``distribution_id``).
+    :func:`transforms.law.allocation.sort_for_allocation` (cash legs of a pool by ``distribution_id``).
     ``eligible`` may name a column already holding :func:`box10_eligible`; ``w``: how sums over the
-    pool are read (:class:`transforms.allocation.Windows`).
+    pool are read (:class:`transforms.law.allocation.Windows`).
     """
     eligible = box10_eligible() if eligible is None else eligible
     base = pl.when(eligible).then(pl.col("basis_cents")).otherwise(0)
@@ -72,7 +72,7 @@ def foreign_source_part(wide: bool = True) -> pl.Expr:
     ``foreign_source_cents`` and ``value_cents − basis_cents`` over the contracts of the leg's pool
     that the event draws on (outputs.md; seed article 000: it lets the payee use foreign tax credits,
     §904). Bounded by box 2a; 0 where U is not positive. ``wide``: see
-    :func:`transforms.money.mul_div_half_up`.
+    :func:`transforms.law.money.mul_div_half_up`.
     """
     share = mul_div_half_up(
         pl.col("box2a_cents"), pl.col("pool_foreign_cents"), pl.col("pool_untaxed_cents"), wide

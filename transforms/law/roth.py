@@ -1,7 +1,7 @@
 """Designated Roth accounts (IRC §402A): the qualified-distribution test.
 
 A designated Roth account is its own §72 contract (§402A(d)(4)); its basis recovery is computed by
-:mod:`transforms.basis` on the Roth account alone — never pro-rated over the whole plan (seed
+:mod:`transforms.law.basis` on the Roth account alone — never pro-rated over the whole plan (seed
 article 002 is wrong on this point).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.exceptions import is_59_half_on_payment, is_disabled, paid_because_of_death
+from transforms.law.exceptions import is_59_half_on_payment, is_disabled, paid_because_of_death
 from transforms.params import TaxParameters
 
 NEVER_QUALIFIED_REASONS = ("corrective", "deemed_loan")

@@ -1,7 +1,7 @@
 """Box 7 distribution codes (Instructions for Forms 1099-R and 5498, Guide to Distribution Codes).
 
 Which code and the order of two codes follow ``shared/spec/outputs.md`` ("Which box 7 code");
-every entry produced is checked against the cited table of :mod:`transforms.box7`.
+every entry produced is checked against the cited table of :mod:`transforms.law.box7`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import functools
 
 import polars as pl
 
-from transforms.box7 import is_valid_combination
-from transforms.exceptions import (
+from transforms.law.box7 import is_valid_combination
+from transforms.law.exceptions import (
     is_59_half_on_payment,
     is_disabled,
     known_72t_exception,
@@ -35,7 +35,7 @@ def numeric_code(
     """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; outputs.md):
     4 death; 7 at 59½ or older; 3 disabled; 2 a §72(t) exception is known; otherwise 1.
     ``at_59_half`` may name a column already holding :func:`is_59_half_on_payment`, and
-    ``in_year_of_age`` one holding :func:`transforms.exceptions.separation_in_year_of_age` (faster).
+    ``in_year_of_age`` one holding :func:`transforms.law.exceptions.separation_in_year_of_age` (faster).
     """
     at_59_half = is_59_half_on_payment(p) if at_59_half is None else at_59_half
     return (
@@ -233,5 +233,5 @@ def needs_three_codes() -> pl.Expr:
 
 def codes_are_valid(tax_year: int | None = None) -> pl.Expr:
     """The entry is a single code or a pair that Table 1 of i1099r allows, among the codes in use
-    in ``tax_year`` (:mod:`transforms.box7`)."""
+    in ``tax_year`` (:mod:`transforms.law.box7`)."""
     return is_valid_combination(pl.col("distribution_codes"), tax_year)

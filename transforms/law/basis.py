@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.money import mul_div_half_up
+from transforms.law.money import mul_div_half_up
 
 D, V, B, P = (pl.col(c) for c in ("draw_cents", "value_cents", "basis_cents", "pre1987_basis_cents"))
 
@@ -39,7 +39,7 @@ def prorata_basis(draw: pl.Expr, basis: pl.Expr, value: pl.Expr, wide: bool = Tr
     the investment in the contract bears to the account balance", rounded half-up to the cent and
     capped at the draw and at the basis: ``min(D, B, (2·D·B + V) div (2·V))`` (``extract.md``).
     The account balance is the vested value (§72(e)(8)(C)). ``wide``: see
-    :func:`transforms.money.mul_div_half_up`.
+    :func:`transforms.law.money.mul_div_half_up`.
     """
     return pl.min_horizontal(draw, basis, mul_div_half_up(draw, basis, value, wide))
 
@@ -51,7 +51,7 @@ def basis_recovered(tier: pl.Expr | None = None, wide: bool = True) -> pl.Expr:
     draw pro rata with basis ``B − t`` and value ``V − t``. Project convention for the remainder
     (``tax-rules.md`` b.5, open question 4; ``extract.md``): the balance after the first tier.
     ``tier`` may name a column already holding :func:`pre1987_tier` (faster on large frames);
-    ``wide``: see :func:`transforms.money.mul_div_half_up`.
+    ``wide``: see :func:`transforms.law.money.mul_div_half_up`.
     """
     t = pre1987_tier() if tier is None else tier
     partial = t + prorata_basis(D - t, B - t, V - t, wide)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.money import fits_narrow, mul_div_floor
+from transforms.law.money import fits_narrow, mul_div_floor
 
 POOL = ["event_id", "pool"]
 A = pl.col("amount_cents")
@@ -189,7 +189,7 @@ def pretax_left_for_other_legs() -> pl.Expr:
 def proportional_share(wide: bool = True) -> pl.Expr:
     """A non-rollover leg's share of the pre-tax money left, in proportion to its amount, rounded
     down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5).
-    ``wide``: see :func:`transforms.money.mul_div_floor`."""
+    ``wide``: see :func:`transforms.law.money.mul_div_floor`."""
     return mul_div_floor(pl.col("_left"), pl.col("_other"), pl.col("_other_total"), wide)
 
 
@@ -204,7 +204,7 @@ def allocate_in_order(legs: pl.DataFrame, w: Windows = RUNS) -> pl.DataFrame:
     """Add ``pretax_cents`` and ``basis_cents`` to legs already in allocation order (the frame of
     :func:`sort_for_allocation`; Notice 2014-54, §III; §402A(d)(4)); or, with ``w`` :data:`ALONE`,
     to legs that are each the only leg of their event, in any order. The share is computed in
-    Int64 when its operands allow it (:func:`transforms.money.fits_narrow`)."""
+    Int64 when its operands allow it (:func:`transforms.law.money.fits_narrow`)."""
     staged = (
         legs.with_columns(_stage_amounts())
         .with_columns(_stage_windows(w))

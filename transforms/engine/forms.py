@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash as plh
 
-from transforms.allocation import sum_over_runs
+from transforms.law.allocation import sum_over_runs
 
 FORM_KEY = [
     "tax_year",
@@ -234,7 +234,7 @@ def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr, pl.Expr]
     """The packed form key of each leg (outputs.md), with the account of the payee — (tax_year,
     payee, account) — most significant; the radix of the rest; the (tax_year, plan_id) part; and
     the (tax_year, payee_id, plan_id) part, sorted wherever the key is. ``_account`` numbers the
-    participants plan by plan (:func:`transforms.engine.plan_major_accounts`): the participant
+    participants plan by plan (:func:`transforms.engine.legs.plan_major_accounts`): the participant
     implies the plan, so the key needs no plan, and each (tax_year, payee, plan) is a run."""
     year_min = legs.select(pl.col("tax_year").min()).item() or 0
     year_span = (legs.select(pl.col("tax_year").max()).item() or 0) - year_min + 1
