@@ -1,13 +1,16 @@
 # prorata — two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   creates .venv, builds the sample extract, runs `prorata run` end to end
-#   make test   creates .venv and runs the test suite
+#   make test   creates .venv and runs the test suite (all of it: servers, browsers, Dask included)
+#   make check  the fast part, for the edit-test loop: rules, contracts, engine, writers, the CLI
+#               without Prefect (every test not marked prefect, server, browser, dask, kills, store
+#               or slow: pyproject.toml lists the marks)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPLOG := $(VENV)/pip-install.log
 
-.PHONY: demo test lint bench bench-100m clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
+.PHONY: demo test check lint bench bench-100m clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
 
 env: $(STAMP)
 
@@ -32,6 +35,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest
+
+CHECK_MARKS := not (prefect or server or browser or dask or kills or store or slow)
+check: $(STAMP)
+	@$(BIN)/python -m pytest -m "$(CHECK_MARKS)"
 
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .

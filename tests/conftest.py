@@ -17,6 +17,18 @@ IRIS_PACKAGE = Path(__file__).parent / "data" / "iris-a2a-ty2025-v1.2"
 os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(IRIS_PACKAGE))
 
 
+FIXTURE_MARKS = {"prefect_server": ("prefect",), "real_prefect_server": ("prefect", "server")}
+"""Tests that use these fixtures carry these marks, written or not (``make check`` leaves them out)."""
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marks in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                for mark in marks:
+                    item.add_marker(mark)
+
+
 @pytest.fixture(scope="session")
 def seed_extract() -> Path:
     """The seed articles' examples (a copy of shared/examples/seed-cases, kept with the tests)."""

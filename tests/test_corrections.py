@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from builders import Case, contract_row, dist_row, participant_row, payee_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -189,6 +190,7 @@ def test_after_a_correction_the_filed_state_is_the_corrected_return():
     assert _plan(history, current).empty
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(st.integers(min_value=1_000, max_value=9_000_000), min_size=3, max_size=3),

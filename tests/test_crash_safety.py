@@ -20,6 +20,8 @@ from flows import history
 from flows import store as st
 from flows.filings import filings_table, pending_filings
 
+pytestmark = [pytest.mark.kills, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from flows.cli import main
 
+pytestmark = [pytest.mark.dask]
+
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "extract"
 
 

@@ -21,6 +21,8 @@ from flows.filings import filings_table, pending_filings
 from flows.store import Store
 from transforms.references import record_status, rejected_units
 
+pytestmark = pytest.mark.store
+
 SECRETS = ("400000001", "400000002", "400000004", "Case1", "Case4", "Elm St", "Columbus")
 PLANS = [plan_row("P1"), plan_row("P2", payer_tin="223456780", plan_name="Second Plan")]
 

@@ -10,6 +10,7 @@ import json
 import shutil
 
 import polars as pl
+import pytest
 from ack_builders import INTAKE_XSD, Result, Submission, write_response
 from builders import payee_row, plan_row
 from lxml import etree
@@ -21,6 +22,8 @@ from flows.cli import main
 from flows.filings import filings_table, pending_filings
 from flows.store import Store
 from transforms.references import record_status
+
+pytestmark = pytest.mark.store
 
 NS = {"i": "urn:us:gov:treasury:irs:ir"}
 SECRETS = ("400000001", "400000002", "400000004", "400000092", "Case1", "Case2", "Elm St", "Columbus")

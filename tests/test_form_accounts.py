@@ -8,12 +8,15 @@ import hashlib
 from datetime import date
 
 import polars as pl
+import pytest
 from builders import Case, contract_row, dist_row, participant_row, payee_row
 from ops_builders import approve_pending
 
 from flows.filing import filing_frame
 from flows.pipeline import parties
 from transforms.corrections import filed_state, plan_corrections
+
+pytestmark = pytest.mark.store
 
 
 def v1_form_id(*fields: str) -> str:

@@ -131,6 +131,7 @@ def year_2026(tmp_path: Path, capsys, disbursements: int) -> None:
     approve_pending(store, 2026)
 
 
+@pytest.mark.slow
 def test_a_2026_year_of_5000_disbursements_and_its_corrections_give_transmissions_the_irs_schema_accepts(
     tmp_path, capsys
 ):

@@ -492,6 +492,7 @@ def test_a_payer_too_large_for_one_transmission_is_cut_into_submissions_in_sever
     assert totals == big["box1_cents"].sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group_rows", [1, 5, 10**9])
 @pytest.mark.parametrize("chunk_rows", [1, 4, 1000])
 def test_the_transmissions_are_the_same_bytes_whatever_the_payer_groups_and_chunks(group_rows, chunk_rows):

@@ -70,6 +70,7 @@ def grouped(
     return b"".join(writer(settings, chunk_rows=2)), load
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group_rows", [1, 4, 7, 10**9])
 @pytest.mark.parametrize(("test_file", "prior_year"), [(True, False), (False, True)])
 def test_a_fire_file_written_group_by_group_has_the_bytes_of_the_whole_frame_writer(
@@ -120,6 +121,7 @@ def test_payer_groups_take_consecutive_payers_up_to_the_budget_and_an_oversized_
     assert groups["first_submission"].to_list() == [1, 3, 4]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group_rows", [1, 5, 10**9])
 @pytest.mark.parametrize(("frame", "tax_year"), [(originals, 2026), (corrections, TAX_YEAR)])
 def test_an_iris_document_written_group_by_group_has_the_bytes_of_the_whole_frame_writer(
@@ -142,6 +144,7 @@ def test_an_iris_document_written_group_by_group_has_the_bytes_of_the_whole_fram
         assert len(load.sizes) == filing["payer_tin"].n_unique()  # one pass: each group loaded once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group_rows", [1, 4, 10**9])
 def test_a_payer_ein_written_two_ways_gives_one_payer_group_by_group_and_the_whole_writers_bytes(group_rows):
     # Payer 123456780's returns but the first under a second plan, its EIN written "12-3456780".
@@ -248,6 +251,7 @@ def scans(folder: Path) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
 PRODUCTION = dataclasses.replace(TransmitterSettings.placeholder(), test_file=False, configured=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "settings", [TransmitterSettings.placeholder(), PRODUCTION], ids=["test", "production"]
 )

@@ -117,6 +117,7 @@ CASES = [
 TEXT = st.text(alphabet=st.sampled_from(list("abAB zZ09-/&'.#éÜß\t")), max_size=45)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(values=st.lists(st.one_of(st.none(), TEXT), min_size=1, max_size=12))
 def test_the_fast_path_gives_what_the_full_functions_give(values):

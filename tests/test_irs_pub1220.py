@@ -701,6 +701,7 @@ def broken_files(data: bytes) -> list[bytes]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("records_per_chunk", [1, 2, 7])
 def test_check_and_read_give_the_same_results_whatever_the_size_of_the_chunks(
     data, monkeypatch, records_per_chunk

@@ -102,6 +102,7 @@ def test_the_tangled_extract_quarantines_what_crosses_plans(whole_run):
     assert {"event_mixed", "duplicate_id", "plan_mismatch"} <= set(rule_of.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("partition_rows", [1_000, 2_500, 4_000])
 def test_an_extract_read_in_partitions_gives_the_bytes_of_the_whole_read(
     tangled_extract, whole_run, tmp_path, monkeypatch, partition_rows

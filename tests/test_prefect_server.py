@@ -12,6 +12,8 @@ import pytest
 
 from contracts.loading import read_extract
 
+pytestmark = [pytest.mark.server]
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "extract"
 PRORATA = [sys.executable, "-m", "flows.cli"]

@@ -110,6 +110,7 @@ def _run_with_stderr(stderr, tmp_path: Path):
     )
 
 
+@pytest.mark.prefect
 def test_prorata_run_draws_the_bar_on_a_terminal_and_only_lines_into_a_pipe(tmp_path):
     master, slave = os.openpty()
     try:

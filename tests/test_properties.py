@@ -12,6 +12,7 @@ from datetime import date
 from fractions import Fraction
 
 import polars as pl
+import pytest
 from builders import Case, contract_row, dist_row, participant_row, payee_row, plan_row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -290,6 +291,7 @@ def check_invariants(case: Case) -> None:
     assert result.forms["account_number"].n_unique() == result.forms.height
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )

@@ -82,6 +82,7 @@ def test_the_html_report_is_self_contained(report):
     assert re.findall(r"https?://[^\s\"'<>]+", html) == ["http://www.w3.org/2000/svg"] * html.count("<svg")
 
 
+@pytest.mark.browser
 def test_the_report_renders_one_chart_per_plan_in_headless_chromium(report, tmp_path):
     binary = chromium_or_fail()
     html, plans = report
@@ -99,6 +100,7 @@ def test_the_report_renders_one_chart_per_plan_in_headless_chromium(report, tmp_
     assert console == []
 
 
+@pytest.mark.browser
 def test_a_screenshot_shows_the_charts_with_the_break_in_red(report, tmp_path):
     binary = chromium_or_fail()
     from PIL import Image

@@ -15,6 +15,8 @@ from flows import store as st
 from flows.cli import main
 from flows.nightly import run_nightly, serve_arguments, transient_io
 
+pytestmark = pytest.mark.store
+
 
 def delta_versions(store: st.Store, year: int) -> dict[str, int]:
     from deltalake import DeltaTable

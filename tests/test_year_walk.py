@@ -14,6 +14,8 @@ from flows.filings import filings_table
 from flows.store import Store
 from transforms.irs import check_pub1220, read_pub1220
 
+pytestmark = pytest.mark.store
+
 
 def cli(args: list[str], capsys) -> tuple[int, str, str]:
     code = main(args)

@@ -11,8 +11,8 @@ A safety net for moves that must not change behaviour: the same inputs give byte
   split in small plan batches (``PRORATA_READ_WHOLE_ROWS``, ``PRORATA_READ_PARTITION_ROWS``,
   ``PRORATA_PARTITION_ROWS``) — the same bytes as ``faulty-2025``, a check this file holds too.
 
-Every run is ``prorata run EXTRACT --out OUT --no-prefect --quiet`` in a process of its own (the
-command as a user types it). The generated extracts' own files are hashed too (the generator is
+Every run is ``prorata run EXTRACT --out OUT --no-prefect --quiet`` (:func:`flows.cli.main`, the
+command's own entry point; the partitioned case in a process of its own, with its environment). The generated extracts' own files are hashed too (the generator is
 code that moves). ``manifest.json`` is hashed without its timings (``stage_seconds``), the one
 field that differs between two runs of the same extract.
 
@@ -25,7 +25,9 @@ A commit that changes outputs on purpose regenerates the file in a commit of its
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -34,6 +36,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
 GOLDEN = Path(__file__).with_name("golden_hashes.json")
 SEED_EXTRACT = ROOT / "tests" / "data" / "seed-cases" / "extract"
 IRIS_PACKAGE = ROOT / "tests" / "data" / "iris-a2a-ty2025-v1.2"
@@ -68,10 +72,21 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def _prorata(*args: str, env: dict[str, str] | None = None) -> None:
+    """``prorata ARGS``: in this process through the command's entry point, or, given ``env``, in a
+    process of its own with that environment."""
+    if env is None:
+        from flows.cli import main
+
+        os.environ["PRORATA_IRIS_SCHEMA_PACKAGE"] = str(IRIS_PACKAGE)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+            status = main(list(args))
+        if status != 0:
+            raise RuntimeError(f"prorata {' '.join(args)} failed ({status}): {err.getvalue().strip()}")
+        return
     done = subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
         cwd=ROOT,
-        env=env or _env({}),
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -122,7 +137,8 @@ def compute(work: Path) -> dict[str, dict[str, str]]:
         result[f"extract/{name}"] = folder_hashes(folder)
     for case, (extract, extra) in CASES.items():
         out = work / "run" / case
-        _prorata("run", str(extracts[extract]), "--out", str(out), "--no-prefect", "--quiet", env=_env(extra))
+        env = _env(extra) if extra else None
+        _prorata("run", str(extracts[extract]), "--out", str(out), "--no-prefect", "--quiet", env=env)
         result[f"run/{case}"] = folder_hashes(out)
     return result
 
