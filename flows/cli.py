@@ -181,7 +181,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from flows.exports import recordkeeper_accounts
     from transforms.engine.explain import DESTINATION_WORDS, REASON_WORDS, explanation, payee_role
-    from transforms.law.money import dollars
+    from transforms.kernels.dollars import dollars
 
     run_dir = run_folder(args)
     if run_dir is None:

@@ -53,7 +53,7 @@ def dollars(col: str | pl.Expr) -> pl.Expr:
 
 def dollars_text(col: str | pl.Expr) -> pl.Expr:
     """Cents as ``$1,234.56`` (for text columns that mix amounts and counts)."""
-    from transforms.law.money import dollars as money_text
+    from transforms.kernels.dollars import dollars as money_text
 
     return money_text(pl.col(col) if isinstance(col, str) else col)
 

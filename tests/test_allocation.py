@@ -6,7 +6,21 @@ import polars as pl
 import pytest
 from builders import Case, contract_row, dist_row, one_contract_case
 
-from transforms.law.allocation import allocate_pretax
+from transforms.engine.allocation import EV_START, RUNS, sort_for_allocation
+from transforms.engine.resolver import Rules
+from transforms.kernels.runs import run_starts
+from transforms.params import TaxParameters
+
+
+def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:
+    """``pretax_cents`` and ``basis_cents`` of legs that carry their pool's pre-tax money, as the
+    engine allocates them: each pool a run of legs in allocation order, sums read over the runs."""
+    keyed = legs.sort("distribution_id").with_columns(
+        pl.struct("event_id", "pool").rank("dense").cast(pl.UInt64).alias("_pool_key")
+    )
+    ordered = sort_for_allocation(keyed, "_pool_key", TaxParameters.for_year(2025))
+    ordered = ordered.with_columns(run_starts(pl.col("event_id")).alias(EV_START))
+    return Rules(TaxParameters.for_year(2025), RUNS).evaluate(ordered, ["pretax_cents", "basis_cents"])
 
 
 def split(case: Case) -> dict[str, tuple[int, int]]:

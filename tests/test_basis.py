@@ -1,25 +1,20 @@
 """§72(e)(8) basis recovery per contract: pro rata, whole contract, pre-1987 basis, rounding."""
 
-import polars as pl
-from builders import one_contract_case
-
-from transforms.law.basis import basis_recovered, prorata_basis
+from builders import one_contract_case, rule
 
 
-def recovered(draw, value, basis, pre1987=0, pre1987_recovery=False):
-    frame = pl.DataFrame(
-        {
-            "draw_cents": [draw],
-            "value_cents": [value],
-            "basis_cents": [basis],
-            "pre1987_basis_cents": [pre1987],
-            "pre1987_recovery": [pre1987_recovery],
-        }
+def recovered(draw, value, basis, pre1987=0, pre1987_recovery=False, reason="separation"):
+    """transforms.law.basis.prorated_basis_cents of one draw on one contract."""
+    (got,) = rule(
+        "prorated_basis_cents",
+        draw_cents=[draw],
+        value_cents=[value],
+        contract_basis_cents=[basis],
+        pre1987_basis_cents=[pre1987],
+        pre1987_recovery=[pre1987_recovery],
+        reason=[reason],
     )
-    eager = frame.select(basis_recovered()).item()
-    lazy = frame.lazy().select(basis_recovered()).collect().item()
-    assert eager == lazy
-    return eager
+    return got
 
 
 def test_irs_example_half_of_an_80_20_account_recovers_10000_of_basis():
@@ -85,9 +80,7 @@ def test_ten_billion_dollar_balances_are_exact_without_overflow():
     basis = 3_333_333_333_33
     draw = 7_777_777_777_77
     # $7,777,777,777.77 × $3,333,333,333.33 / $10,000,000,000 = $2,592,592,592.587407… → half-up
-    frame = pl.DataFrame({"d": [draw], "b": [basis], "v": [value]})
-    got = frame.select(prorata_basis(pl.col("d"), pl.col("b"), pl.col("v"))).item()
-    assert got == 259_259_259_259  # cents; the products exceed Int64 (2.6 × 10^23)
+    assert recovered(draw, value, basis) == 259_259_259_259  # cents; the products exceed Int64 (2.6 × 10^23)
 
 
 def test_separately_accounted_after_tax_money_is_its_own_contract():

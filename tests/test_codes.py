@@ -224,13 +224,16 @@ def test_the_engines_tabulated_codes_equal_the_rule_built_leg_by_leg_on_the_samp
 
     from flows.pipeline import load_and_validate
     from transforms.engine.legs import compute, joined
-    from transforms.law.codes import distribution_codes
+    from transforms.engine.resolver import Rules
     from transforms.params import TaxParameters
 
     loaded = load_and_validate(Path(__file__).resolve().parents[1] / "sample_data" / "extract")
     tables, p = loaded.validated.tables, TaxParameters.for_year(loaded.manifest.tax_year)
     result = compute(tables, p)
-    by_rule = joined(tables).select("distribution_id", distribution_codes(p).alias("by_rule"))
+    legs = joined(tables)
+    by_rule = legs.select(
+        "distribution_id", Rules(p).expr("distribution_codes", legs.schema).alias("by_rule")
+    )
     both = result.distributions.select("distribution_id", "distribution_codes").join(
         by_rule, on="distribution_id"
     )

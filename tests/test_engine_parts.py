@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from flows.pipeline import load_and_validate
 from flows.sample import generate_extract
+from transforms.engine import allocation
 from transforms.engine import legs as engine
-from transforms.law import boxes, codes
-from transforms.law.exceptions import separation_in_year_of_age
-from transforms.law.money import NARROW_LIMIT, fits_narrow, mul_div_floor, mul_div_half_up
+from transforms.engine.resolver import Rules
+from transforms.kernels.precision import NARROW_LIMIT, WIDE, fits_narrow
+from transforms.law.money import mul_div_floor, mul_div_half_up
 from transforms.params import TaxParameters
 
 
@@ -98,27 +99,28 @@ def test_threads_give_the_rows_of_one_thread_when_the_tables_come_in_many_chunks
 def test_legs_alone_in_their_event_are_allocated_as_the_sorted_runs_allocate_them(validated):
     tables, p = validated
     legs, _ = engine.leg_facts(tables, p)
-    legs = legs.with_columns(boxes.box10_eligible().alias("_box10_eligible"))
-    alone = engine.alone_in_event(legs.get_column("_eid"))
+    legs = Rules(p).evaluate(legs, ["box10_eligible"])
+    alone = allocation.alone_in_event(legs.get_column("_eid"))
     assert 0 < alone.sum() < legs.height  # both kinds of events are present
-    general = engine.allocate_in_runs(legs.select(engine.ALLOCATION_INPUTS))
-    assert engine.allocate(legs).equals(general)
+    general = allocation.allocate_in_runs(legs.select(allocation.ALLOCATION_INPUTS), p)
+    assert allocation.allocate(legs, p).equals(general)
 
 
 @pytest.mark.parametrize("listed_together", [True, False])
 def test_a_leg_is_alone_in_its_event_exactly_when_no_other_leg_shares_the_event(listed_together):
     eid = pl.Series("_eid", [0, 1, 1, 2, 3, 3, 3, 4] if listed_together else [3, 1, 0, 3, 1, 2])
     expected = [eid.to_list().count(e) == 1 for e in eid.to_list()]
-    assert engine.alone_in_event(eid).to_list() == expected
+    assert allocation.alone_in_event(eid).to_list() == expected
 
 
 def test_the_allocation_of_legs_alone_uses_no_sort_and_no_running_sum():
     frame = pl.DataFrame({"x": [5, 7]})
-    from transforms.law.allocation import ALONE
+    from transforms.engine.allocation import ALONE
+    from transforms.law.scopes import EARLIER_IN_POOL, EVENT, POOL
 
-    assert frame.select(ALONE.pool(pl.col("x"))).to_series().to_list() == [5, 7]
-    assert frame.select(ALONE.before(pl.col("x"))).to_series().to_list() == [0, 0]
-    assert frame.select(ALONE.event(pl.col("x"))).to_series().to_list() == [5, 7]
+    assert frame.select(ALONE[POOL](pl.col("x"))).to_series().to_list() == [5, 7]
+    assert frame.select(ALONE[EARLIER_IN_POOL](pl.col("x"))).to_series().to_list() == [0, 0]
+    assert frame.select(ALONE[EVENT](pl.col("x"))).to_series().to_list() == [5, 7]
 
 
 OPERAND = st.integers(-(NARROW_LIMIT - 1), NARROW_LIMIT - 1)
@@ -131,8 +133,8 @@ def test_int64_products_equal_int128_products_below_the_narrow_limit(rows):
     assert fits_narrow(frame, ["a", "b", "c"])
     a, b, c = pl.col("a"), pl.col("b"), pl.col("c")
     for rule in (mul_div_half_up, mul_div_floor):
-        narrow = frame.select(rule(a, b, c, wide=False)).to_series()
-        wide = frame.select(rule(a, b, c)).to_series()
+        narrow = frame.select(rule(a, b, c)).to_series()
+        wide = frame.select(rule(a.cast(WIDE), b.cast(WIDE), c.cast(WIDE))).to_series()
         assert narrow.equals(wide)
 
 
@@ -148,7 +150,7 @@ def test_a_ten_billion_dollar_account_is_split_exactly_with_int128():
     d, b, v = 10**12 - 1, 4 * 10**11 + 1, 10**12  # $10 billion balance: far above the narrow limit
     frame = pl.DataFrame({"d": [d], "b": [b], "v": [v]})
     assert not fits_narrow(frame, ["d", "b", "v"])
-    got = frame.select(mul_div_half_up(pl.col("d"), pl.col("b"), pl.col("v"))).item()
+    got = frame.select(mul_div_half_up(*(pl.col(c).cast(WIDE) for c in "dbv"))).item()
     assert got == 400_000_000_001  # d·b/v = 400,000,000,000.6 cents (less 10^-12), rounded half-up
 
 
@@ -183,12 +185,9 @@ def test_the_separation_test_read_once_per_participant_gives_the_per_leg_code(
             "from_rollover_source": [False],
         }
     )
-    per_leg = leg.select(codes.numeric_code(p)).item()
-    once = (
-        leg.with_columns(separation_in_year_of_age(p).alias("_sep"))
-        .select(codes.numeric_code(p, in_year_of_age=pl.col("_sep")))
-        .item()
-    )
+    rules = Rules(p)
+    per_leg = rules.columns(leg, ["numeric_code"]).item()
+    once = rules.columns(rules.evaluate(leg, ["separation_in_year_of_age"]), ["numeric_code"]).item()
     assert per_leg == once == code
 
 
@@ -255,3 +254,23 @@ def test_participants_listed_out_of_plan_order_give_the_forms_of_participants_li
     ordered = engine.compute({**tables, "participants": tables["participants"].sort("plan_id")}, p)
     assert shuffled.forms.equals(ordered.forms) and shuffled.forms.height == 3
     assert shuffled.forms.sort("plan_id")["total_distribution"].to_list() == [True, True, False]
+
+
+def test_products_taken_in_int128_give_the_legs_of_int64_products(validated, monkeypatch):
+    # The engine narrows a product to Int64 only where its operands allow; forced wide everywhere
+    # (no operand is below a limit of 0), every product is taken in Int128: the same legs.
+    from transforms.kernels import precision
+
+    tables, p = validated
+    narrow = engine.split_and_code(tables, p, threads=1).legs
+    monkeypatch.setattr(precision, "NARROW_LIMIT", 0)
+    wide = engine.split_and_code(tables, p, threads=1).legs
+    assert wide.equals(narrow)
+
+
+def test_a_fact_of_the_participant_is_computed_once_per_participant_unless_it_reads_the_payment():
+    # 2006: the §72(t)(10) age of 50 starts on 18 August, so the separation test reads the payment
+    # date that year and is computed per leg; any later year, once per participant.
+    assert "payment_date" in Rules(TaxParameters.for_year(2006)).reads("separation_in_year_of_age")
+    assert "payment_date" not in Rules(TaxParameters.for_year(2025)).reads("separation_in_year_of_age")
+    assert Rules(TaxParameters.for_year(2025)).reads("date_reaching_59_half") == {"date_of_birth"}

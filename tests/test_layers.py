@@ -17,7 +17,7 @@ PACKAGES = ("contracts", "transforms", "flows")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # generic polars machinery, no tax meaning: lookups by key
-    ("kernels", ("transforms.lookup",)),
+    ("kernels", ("transforms.kernels", "transforms.lookup")),
     # the law: rules, their dated parameters, the box 7 table, the rounding conventions
     ("law", ("transforms.law", "transforms.params")),
     # what crosses a boundary: the extract's tables, their rules, validation and quarantine

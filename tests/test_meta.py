@@ -1,23 +1,27 @@
 """Conventions enforced by tests: every rule cites its authority, every parameter is dated and cited."""
 
+import ast
 import inspect
 import re
+import textwrap
 
 import pytest
 
+from contracts.legs import LEG_INPUTS
 from transforms.engine import forms
-from transforms.law import allocation, basis, boxes, codes, exceptions, money, roth
+from transforms.engine.resolver import PARAMETERS, RULE_MODULES, inputs_of, law
+from transforms.law import basis, money, scopes
 from transforms.law.box7 import BOX7_CODES, CODES
 from transforms.params import TaxParameters, all_parameters, supported_tax_years
 
-RULE_MODULES = [basis, allocation, boxes, codes, exceptions, roth, forms]
+CITED_MODULES = [*RULE_MODULES, scopes, forms]
 CITATION = re.compile(
     r"§|Notice \d{4}-\d+|Reg\.|i1099r|Instructions for Forms|Pub(lication)? \d+|outputs\.md|extract\.md|Table 1"
 )
 
 
 def rule_functions():
-    for module in RULE_MODULES:
+    for module in CITED_MODULES:
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__ and not name.startswith("_"):
                 yield f"{module.__name__}.{name}", fn
@@ -27,6 +31,30 @@ def rule_functions():
 def test_every_rule_function_cites_its_authority(name, fn):
     doc = inspect.getdoc(fn) or ""
     assert CITATION.search(doc), f"{name} has no citation in its docstring"
+
+
+@pytest.mark.parametrize("name", sorted(law()))
+def test_every_rule_reads_only_columns_the_legs_declare_the_years_parameters_and_other_rules(name):
+    """A rule's parameters name what it reads (transforms.engine.resolver): a column of the legs
+    (contracts.legs), a parameter of the tax year, or another rule — so no rule takes a knob of how
+    it is evaluated (a precision, a window, a column already computed): the engine decides those."""
+    unknown = [
+        m for m in inputs_of(law()[name]) if m not in LEG_INPUTS and m not in PARAMETERS and m not in law()
+    ]
+    assert unknown == [], f"{name} reads {unknown}: neither a declared column, a parameter nor a rule"
+
+
+@pytest.mark.parametrize("name", sorted(law()))
+def test_every_input_a_rule_declares_is_read_in_its_body(name):
+    fn = law()[name]
+    body = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0].body
+    used = {node.id for stmt in body for node in ast.walk(stmt) if isinstance(node, ast.Name)}
+    assert [m for m in inputs_of(fn) if m not in used] == [], name
+
+
+def test_a_rule_is_named_after_the_column_it_gives_and_no_column_of_the_legs_is_a_rule():
+    assert set(law()).isdisjoint(LEG_INPUTS)
+    assert set(law()).isdisjoint(PARAMETERS)
 
 
 @pytest.mark.parametrize("fn", [money.mul_div_half_up, money.mul_div_floor])
@@ -49,7 +77,8 @@ def test_parameters_resolve_for_every_supported_tax_year(year):
 
 def test_every_parameter_in_the_file_is_declared_and_read_by_the_code():
     """parameters.toml holds no entry nobody reads: each is a field of TaxParameters, and each field
-    is read somewhere outside transforms/params.py (``p.name``, or by name as a string)."""
+    is read by a rule (an input of that name) or somewhere outside transforms/params.py (``p.name``,
+    or by name as a string)."""
     import pathlib
 
     fields = set(TaxParameters.__dataclass_fields__) - {"tax_year", "changes"}
@@ -61,7 +90,8 @@ def test_every_parameter_in_the_file_is_declared_and_read_by_the_code():
         for path in (root / folder).rglob("*.py")
         if path.name != "params.py"
     )
-    unread = {name for name in fields if f".{name}" not in code and f'"{name}"' not in code}
+    by_rules = {m for rule in law().values() for m in inputs_of(rule)}
+    unread = {name for name in fields - by_rules if f".{name}" not in code and f'"{name}"' not in code}
     assert unread == set()
 
 

@@ -21,7 +21,7 @@ from contracts.validate import _dense_id, validate
 from transforms import lookup
 from transforms.engine import forms
 from transforms.engine import legs as engine
-from transforms.law import codes
+from transforms.engine.resolver import Rules
 from transforms.lookup import row_of
 from transforms.params import TaxParameters
 
@@ -183,9 +183,9 @@ def test_dense_ids_number_equal_values_alike(sort):
 
 
 @pytest.mark.parametrize("known", [None, engine.KNOWN_CODE_VALUES])
-@pytest.mark.parametrize("table_rows", [codes.TABLE_ROWS, 0])
+@pytest.mark.parametrize("table_rows", [engine.TABLE_ROWS, 0])
 def test_box7_read_from_the_table_of_combinations_equals_the_rule(table_rows, known, monkeypatch):
-    monkeypatch.setattr(codes, "TABLE_ROWS", table_rows)  # 0: too many combinations, built leg by leg
+    monkeypatch.setattr(engine, "TABLE_ROWS", table_rows)  # 0: too many combinations, built leg by leg
     p = TaxParameters.for_year(2025)
     rows = []
     rng = random.Random(11)
@@ -193,7 +193,7 @@ def test_box7_read_from_the_table_of_combinations_equals_the_rule(table_rows, kn
         rows.append(
             {
                 "numeric_code": rng.choice(["1", "2", "3", "4", "7"]),
-                "_death": rng.choice([True, False, None]),
+                "paid_because_of_death": rng.choice([True, False, None]),
                 "contract": rng.choice(["non_roth", "after_tax", "roth"]),
                 "destination": rng.choice(
                     ["cash", "rollover_ira", "rollover_roth_ira", "rollover_plan", "rollover_roth_plan", "x"]
@@ -205,13 +205,13 @@ def test_box7_read_from_the_table_of_combinations_equals_the_rule(table_rows, kn
                 "payment_date": date(2025, rng.randrange(1, 13), 1),
             }
         )
-    legs = pl.DataFrame(rows).with_columns(codes.corrective_in_payment_year().alias("_corrective_8"))
-    direct = legs.select(
-        codes.distribution_codes(p, pl.col("numeric_code"), pl.col("_death")).alias("distribution_codes")
+    rules = Rules(p)
+    legs = rules.evaluate(pl.DataFrame(rows), ["corrective_code"])
+    direct = rules.columns(legs, ["distribution_codes", "needs_three_codes", "codes_are_valid"]).select(
+        "distribution_codes", (pl.col("needs_three_codes") | ~pl.col("codes_are_valid")).alias("_codes_bad")
     )
-    direct = direct.with_columns((codes.needs_three_codes() | ~codes.codes_are_valid()).alias("_codes_bad"))
     # known: the spec's lists of values; the stray destination "x" makes that column fall back
-    assert codes.distribution_codes_by_table(p, legs, known).equals(direct)
+    assert engine.codes_by_table(p, legs, known).equals(direct)
 
 
 def test_the_form_key_falls_back_to_a_dense_rank_when_it_does_not_fit_in_64_bits():

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.kernels.dollars import dollars
 from transforms.law.box7 import BOX7_CODES
-from transforms.law.money import dollars
 
 CONTRACT_WORDS = {
     "non_roth": "the plan account (non-Roth money)",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash as plh
 
-from transforms.law.allocation import sum_over_runs
+from transforms.kernels.runs import sum_over_runs
 
 FORM_KEY = [
     "tax_year",

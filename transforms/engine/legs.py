@@ -9,9 +9,12 @@ contract row through the event numbers, :func:`contract_row_of`) on single-chunk
 columns the engine reads (:func:`read_columns`) — and
 everything after runs on integers, with a dense event number (``_eid``). The legs stay in
 ``distribution_id`` order (the order of the outputs); the pool allocation runs on a narrow copy
-sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.law.allocation`);
+sorted once in allocation order, where each pool is a run of rows (:mod:`transforms.engine.allocation`);
 the forms on a narrow copy sorted by the packed form key (:mod:`transforms.engine.forms`). Box 7 is read
-from a table of every combination of its inputs (:func:`transforms.law.codes.distribution_codes_by_table`).
+from a table of every combination of its inputs (:func:`box7`, :mod:`transforms.kernels.tabulate`).
+The rules themselves are :mod:`transforms.law`'s, evaluated by name (:mod:`transforms.engine.resolver`):
+the engine decides what is computed once (per participant, per contract, per pool), the precision of
+products and how sums over other legs are read; the rules do not.
 The tables must be validated (:mod:`contracts.validate`): unique keys, every disbursement with its
 participant, plan, payee and contract row. :func:`compute` is :func:`with_forms` over
 :func:`split_and_code` (the engine benchmark times the two apart).
@@ -19,22 +22,22 @@ participant, plan, payee and contract row. :func:`compute` is :func:`with_forms`
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 
 import polars as pl
 
-from contracts.extract import CONTRACTS, DESTINATIONS, REASONS
+from contracts.extract import CONTRACTS, DESTINATIONS, REASONS, TABLES
+from contracts.legs import check_legs
 from transforms.engine import explain, forms
-from transforms.law import allocation, basis, boxes, codes, roth
-from transforms.law.exceptions import (
-    date_reaching_59_half,
-    is_59_half_on_payment,
-    paid_because_of_death,
-    separation_in_year_of_age,
-)
-from transforms.law.money import fits_narrow
+from transforms.engine.allocation import ALLOCATION_INPUTS, allocate
+from transforms.engine.resolver import Rules, inputs_of, law
+from transforms.kernels import tabulate
+from transforms.kernels.runs import sum_over_runs
+from transforms.law import codes
+from transforms.law.scopes import CONTRACT as CONTRACT_SCOPE
 from transforms.lookup import position_in, row_of, run_marks
 from transforms.params import TaxParameters
 
@@ -57,6 +60,11 @@ DISTRIBUTION_COLUMNS = [
     "form_id",
     "foreign_source_cents",
 ]
+
+
+DISTRIBUTION_INPUTS = frozenset(TABLES["distributions"].names)
+"""The extract's own columns of a disbursement (extract.md); any other is an extra column, carried
+to distributions.parquet beside the engine's."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,8 @@ def dense_id(values: pl.Series) -> pl.Series:
 
 def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     """The contract rows the legs read (one per event and contract): the value, basis, pre-1987
-    basis, recapture and foreign-source amounts; the event number ``_eid``; and ``_held``, the total
-    value of the event's contract rows (for box 2b)."""
+    basis, recapture and foreign-source amounts; the event number ``_eid``; and ``held_cents``, the
+    total value of the event's contract rows (for box 2b)."""
     rows = contracts.select(
         *CONTRACT,
         "value_cents",
@@ -102,10 +110,8 @@ def contract_rows(contracts: pl.DataFrame) -> pl.DataFrame:
     eid = dense_id(rows.get_column("event_id")).cast(pl.UInt32).alias("_eid")
     rows = rows.with_columns(eid)
     if eid.is_sorted():  # each event's rows together (numbered by first appearance)
-        return rows.with_columns(
-            allocation.sum_over_runs(pl.col("value_cents"), pl.col("_eid")).alias("_held")
-        )
-    return rows.with_columns(pl.col("value_cents").sum().over("_eid").alias("_held"))
+        return rows.with_columns(sum_over_runs(pl.col("value_cents"), pl.col("_eid")).alias("held_cents"))
+    return rows.with_columns(pl.col("value_cents").sum().over("_eid").alias("held_cents"))
 
 
 def own_payee_rows(tables: dict[str, pl.DataFrame]) -> pl.Series:
@@ -117,10 +123,9 @@ def _participants(
     tables: dict[str, pl.DataFrame], p: TaxParameters | None = None, own: pl.Series | None = None
 ) -> pl.DataFrame:
     """The participant columns the rules read, with the date of birth of the participant's own payee
-    row (``own``: :func:`own_payee_rows`), in the participants' row order; given ``p``, also
-    ``_date_59_half`` (:func:`transforms.law.exceptions.date_reaching_59_half`) and ``_separation_age``
-    (:func:`transforms.law.exceptions.separation_in_year_of_age`), once per participant rather than per
-    leg."""
+    row (``own``: :func:`own_payee_rows`), in the participants' row order; given ``p``, also the
+    rules of :data:`PER_PARTICIPANT` that read only the participant in that year, once per
+    participant rather than per leg."""
     participants = tables["participants"]
     own = own_payee_rows(tables) if own is None else own
     facts = participants.select(
@@ -133,10 +138,14 @@ def _participants(
     ).with_columns(tables["payees"].get_column("date_of_birth").gather(own))
     if p is None:
         return facts
-    return facts.with_columns(
-        date_reaching_59_half(p).alias("_date_59_half"),
-        separation_in_year_of_age(p).alias("_separation_age"),
-    )
+    rules = Rules(p)
+    return rules.evaluate(facts, [n for n in PER_PARTICIPANT if rules.reads(n) <= set(facts.columns)])
+
+
+PER_PARTICIPANT = ("date_reaching_59_half", "separation_in_year_of_age")
+"""Facts of the participant alone (§72(t)): computed once per participant where, in the tax year,
+they read nothing of the payment (the §72(t)(10) age that starts within 2006 is read per payment
+date, so that year it is computed per leg)."""
 
 
 def single_chunk(frame: pl.DataFrame) -> pl.DataFrame:
@@ -290,171 +299,44 @@ def enrich(tables: dict[str, pl.DataFrame]) -> pl.LazyFrame:
     return joined(tables).lazy()
 
 
-def contract_facts(contract_sorted: bool = False, wide: bool = True) -> list[list[pl.Expr]]:
-    """Per leg, its contract's draw D in the event and the basis that draw recovers (§72(e)(8)),
-    as stages of expressions over the legs joined with :func:`contract_rows`.
+def contract_windows(contract_sorted: bool) -> dict:
+    """How a sum over a contract's legs (:data:`transforms.law.scopes.CONTRACT`) is read on legs in
+    ``distribution_id`` order: over runs of rows when they come in contract-row order (``_crow``
+    sorted, the usual case when both files list events in the same order), else by ``_crow``."""
+    crow = pl.col("_crow")
+    if contract_sorted:
+        return {CONTRACT_SCOPE: lambda x: sum_over_runs(x, crow.set_sorted().rle_id())}
+    return {CONTRACT_SCOPE: lambda x: x.sum().over(crow)}
 
-    The draw is a sum over the event's legs on the same contract (``_crow``); every leg of a contract
-    carries the same contract figures; ``_first_of_contract`` marks one of them so that pool totals
-    count each contract once. ``contract_sorted``: the legs come in ``_crow`` order (the usual case
-    when both files list events in the same order), so the sums run over runs of rows. ``wide``:
-    the last stage's products in Int128 (:func:`transforms.law.money.fits_narrow` says when Int64 is
-    exact).
-    """
+
+def first_of_contract(contract_sorted: bool) -> pl.Expr:
+    """True on one leg of each (event, contract) the event draws on, so that pool totals count each
+    contract once."""
     crow = pl.col("_crow").set_sorted() if contract_sorted else pl.col("_crow")
-    first = (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
-    amount = pl.col("amount_cents")
-    draw = allocation.sum_over_runs(amount, crow.rle_id()) if contract_sorted else amount.sum().over(crow)
-    corrective = pl.col("_corrective")
-    prorated = basis.basis_recovered(pl.col("pre1987_tier_cents"), wide)
-    return [
-        [
-            draw.alias("draw_cents"),
-            first.alias("_first_of_contract"),
-            pl.col("contract_basis_cents").alias("basis_cents"),
-            basis.corrective_distribution().alias("_corrective"),
-        ],
-        [pl.when(corrective).then(0).otherwise(basis.pre1987_tier()).alias("pre1987_tier_cents")],
-        [
-            basis.corrective_basis(corrective, prorated).alias("contract_basis_recovered_cents"),
-            basis.takes_whole_contract().alias("whole_contract"),
-        ],
-    ]
+    return (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
 
 
-POOL_TOTALS = {
-    "pool_pretax_cents": "_c_pretax",
-    "pool_foreign_cents": "_c_foreign",
-    "pool_untaxed_cents": "_c_untaxed",
-    "pool_irr_recapture_cents": "_c_irr",
-}
-
-
-def pool_parts() -> list[pl.Expr]:
-    """Per leg, what its contract adds to the pool totals — once per contract the event draws on:
-    the pre-tax part of the draw, the foreign-source and untaxed amounts (outputs.md foreign-source
-    formula) and the Roth recapture amounts. Summed over the pool by :func:`pool_totals`."""
-    once = pl.col("_first_of_contract")
-
-    def part(expr: pl.Expr) -> pl.Expr:
-        return pl.when(once).then(expr).otherwise(0)
-
-    return [
-        part(pl.col("draw_cents") - pl.col("contract_basis_recovered_cents")).alias("_c_pretax"),
-        part(pl.col("contract_foreign_cents")).alias("_c_foreign"),
-        part(pl.col("value_cents") - pl.col("contract_basis_cents")).alias("_c_untaxed"),
-        part(pl.col("irr_recapture_cents")).alias("_c_irr"),
-    ]
-
-
-def pool_totals(w: allocation.Windows = allocation.RUNS) -> list[pl.Expr]:
-    """Per event and pool, over the contracts the event draws on (each counted once, see
-    :func:`pool_parts`): the pre-tax total, the foreign-source and untaxed totals (outputs.md
-    foreign-source formula) and the Roth recapture amounts. Frame in allocation order."""
-    return [w.pool(pl.col(part)).alias(total) for total, part in POOL_TOTALS.items()]
-
-
-def event_closes(w: allocation.Windows = allocation.RUNS) -> pl.Expr:
-    """Per event: it draws every contract the payee holds down to zero. Each draw is at most its
-    contract's value (contracts.validate), so this holds exactly when the event's total draw equals
-    the total value of its contract rows (i1099r box 2b; outputs.md). Frame in allocation order
-    (``_ev_start`` marks each event's first row), or ``w`` :data:`transforms.law.allocation.ALONE`."""
-    return (w.event(pl.col("amount_cents")) == pl.col("_held")).fill_null(False)
-
-
-ALLOCATION_INPUTS = [
-    "_pool_key",
-    "_eid",
-    "destination",
-    "rollover_order",
-    "amount_cents",
-    "_held",
-    "_box10_eligible",
-    *POOL_TOTALS.values(),
+CONTRACT_FACTS = [
+    "draw_cents",
+    "pre1987_tier_cents",
+    "contract_basis_recovered_cents",
+    "whole_contract",
+    "pool_pretax_part_cents",
+    "pool_foreign_part_cents",
+    "pool_untaxed_part_cents",
+    "pool_irr_recapture_part_cents",
+    "roth_qualified",
+    "roth_period_complete",
 ]
-ALLOCATION_OUTPUTS = [
-    *POOL_TOTALS,
-    "pool_rollover_cents",
-    "pretax_cents",
-    "basis_cents",
-    "box10_cents",
-    "closes",
-]
-
-
-def _allocated(frame: pl.DataFrame, w: allocation.Windows) -> pl.DataFrame:
-    """The :data:`ALLOCATION_OUTPUTS` columns added to ``frame``: in allocation order for
-    :data:`transforms.law.allocation.RUNS`, any order for :data:`transforms.law.allocation.ALONE`."""
-    return (
-        frame.with_columns(pool_totals(w))
-        .with_columns(
-            w.pool(pl.when(allocation.is_direct_rollover()).then(pl.col("amount_cents")).otherwise(0)).alias(
-                "pool_rollover_cents"
-            )
-        )
-        .pipe(allocation.allocate_in_order, w)
-        .with_columns(
-            boxes.box10_irr_recapture(pl.col("_box10_eligible"), w).alias("box10_cents"),
-            event_closes(w).alias("closes"),
-        )
-    )
-
-
-def allocate_in_runs(narrow: pl.DataFrame) -> pl.DataFrame:
-    """The :data:`ALLOCATION_OUTPUTS` of legs (:data:`ALLOCATION_INPUTS`, in ``distribution_id``
-    order) sorted once in allocation order (:func:`transforms.law.allocation.sort_for_allocation`),
-    returned in the legs' order."""
-    ordered = allocation.sort_for_allocation(
-        narrow.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_pos")), "_pool_key"
-    )
-    done = _allocated(
-        ordered.with_columns((pl.col("_eid") != pl.col("_eid").shift(1)).fill_null(True).alias("_ev_start")),
-        allocation.RUNS,
-    )
-    # back in the legs' order: allocation row i holds leg _pos[i]
-    pos = done.get_column("_pos")
-    back = (
-        pl.Series("_back", [], pl.UInt32)
-        .extend_constant(0, pos.len())
-        .scatter(pos, pl.int_range(pos.len(), eager=True, dtype=pl.UInt32))
-    )
-    return done.select(pl.col(ALLOCATION_OUTPUTS).gather(back))
-
-
-def alone_in_event(eid: pl.Series) -> pl.Series:
-    """True on the legs that are the only leg of their event (``_eid``): neighbours compared when
-    each event's legs are together, a hash count otherwise."""
-    if not eid.is_sorted():
-        return eid.is_unique()
-    return pl.select(
-        ((eid != eid.shift(1)).fill_null(True) & (eid != eid.shift(-1)).fill_null(True)).alias("alone")
-    ).to_series()
-
-
-def allocate(legs: pl.DataFrame) -> pl.DataFrame:
-    """Pool totals, the Notice 2014-54 allocation, box 10 and the event's close-out flag, in the
-    legs' order. The formulas are the same for every leg (:mod:`transforms.law.allocation`); how sums
-    over other legs are read is not: a leg alone in its event is its own pool and event
-    (:data:`transforms.law.allocation.ALONE`, no sort), the legs of the other events are sorted in
-    allocation order (:func:`allocate_in_runs`). Both are computed on narrow copies; the second
-    overwrites the first's rows of the events with several legs."""
-    narrow = legs.select(ALLOCATION_INPUTS)
-    alone = alone_in_event(narrow.get_column("_eid"))
-    if not alone.any():
-        return allocate_in_runs(narrow)
-    single = _allocated(narrow, allocation.ALONE).select(ALLOCATION_OUTPUTS)
-    if alone.all():
-        return single
-    shared = (~alone).arg_true()
-    runs = allocate_in_runs(narrow[shared])
-    columns = single.get_columns()
-    del single  # the columns alone own their buffers: each scatter writes in place
-    return pl.DataFrame([column.scatter(shared, runs.get_column(column.name)) for column in columns])
+"""The facts of each leg's contract draw (§72(e)(8)), what it adds to its pool (once per contract)
+and the Roth test (§402A(d)(2)), computed on the legs in ``distribution_id`` order."""
 
 
 REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
 """What the edit checks and the Form 945 tie-out read on the legs (:mod:`transforms.edit_checks`)."""
-WORK_COLUMNS = [*ALLOCATION_INPUTS, "contract_foreign_cents", "_first_of_contract", "_codes_bad"]
+WORK_COLUMNS = [*ALLOCATION_INPUTS, "contract_foreign_cents", "first_of_contract", "_codes_bad"]
+WORK_ONLY = ["box10_eligible", "first_of_contract", "held_cents"]
+"""Columns the engine works with that no report reads: dropped before the legs are handed on."""
 
 
 def _require_joined(ids: pl.DataFrame) -> None:
@@ -480,25 +362,56 @@ CODE_INPUTS = [
 """What box 7 reads on the disbursement itself; the rest comes from the participant and the plan."""
 
 
+CODE_FACTS = ["is_59_half_on_payment", "paid_because_of_death", "numeric_code", "corrective_code"]
+"""The facts box 7 is coded from (besides the leg's contract, destination and reason)."""
+CODED = ["distribution_codes", "_codes_bad"]
+TABLE_ROWS = 100_000  # at most this many combinations are tabulated (validated extracts: under 10,000)
+
+
 def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
-    the numeric code, the 59½, death and corrective facts, ``distribution_codes`` and ``_codes_bad``
-    (:func:`transforms.law.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
-    the participant's facts (with ``_date_59_half`` and ``_separation_age``, as
-    :func:`_participants` computes them given the tax year's parameters) and the plan type."""
-    at_59_half = is_59_half_on_payment(p, pl.col("_date_59_half"))
-    facts = frame.with_columns(at_59_half.alias("_59_half")).with_columns(
-        codes.numeric_code(p, pl.col("_59_half"), pl.col("_separation_age")).alias("numeric_code"),
-        paid_because_of_death().alias("_death"),
-        codes.corrective_in_payment_year().alias("_corrective_8"),
-    )
-    return pl.concat(
-        [
-            facts.select("numeric_code", "_death", "_corrective_8", "_59_half"),
-            codes.distribution_codes_by_table(p, facts, KNOWN_CODE_VALUES),
-        ],
-        how="horizontal",
-    )
+    the :data:`CODE_FACTS`, ``distribution_codes`` and ``_codes_bad`` (:func:`codes_by_table`).
+    ``frame``: the :data:`CODE_INPUTS` with the participant's facts (and those of
+    :data:`PER_PARTICIPANT` computed once per participant, :func:`_participants`) and the plan type."""
+    facts = Rules(p).columns(frame, CODE_FACTS)
+    inputs = pl.concat([frame.select("contract", "destination", "reason"), facts], how="horizontal")
+    return pl.concat([facts, codes_by_table(p, inputs, KNOWN_CODE_VALUES)], how="horizontal")
+
+
+def _coded(p: TaxParameters, frame: pl.DataFrame) -> pl.DataFrame:
+    """:data:`CODED` over ``frame`` (the inputs of :func:`transforms.law.codes.distribution_codes`):
+    the codes, and true where they cannot be reported (:func:`transforms.law.codes.needs_three_codes`
+    or not :func:`transforms.law.codes.codes_are_valid`)."""
+    done = Rules(p).columns(frame, ["distribution_codes", "needs_three_codes", "codes_are_valid"])
+    bad = pl.col("needs_three_codes") | ~pl.col("codes_are_valid")
+    return done.select("distribution_codes", bad.alias("_codes_bad"))
+
+
+def codes_by_table(
+    p: TaxParameters, legs: pl.DataFrame, known: dict[str, tuple[str, ...]] | None = None
+) -> pl.DataFrame:
+    """:data:`CODED` for every leg, read from the codes of every combination of the inputs of
+    :func:`transforms.law.codes.distribution_codes` at the position of the leg's combination
+    (:mod:`transforms.kernels.tabulate`): the same strings, without building them leg by leg.
+    ``known`` may list the values a text input can take (the spec's lists): no scan for the values
+    present. More combinations than :data:`TABLE_ROWS` (and than legs; unvalidated values): leg by
+    leg."""
+    known = known or {}
+    inputs = inputs_of(law()["distribution_codes"])
+    indexed = {column: tabulate.domain_and_index(legs, column, known.get(column)) for column in inputs}
+    domains = {column: values for column, (values, _) in indexed.items()}
+    if tabulate.size(domains) > max(TABLE_ROWS, legs.height):
+        return _coded(p, legs.select(inputs))
+    key = tuple((column, tuple(values.to_list())) for column, values in domains.items())
+    return _coded_table(p, key)[tabulate.positions(indexed)]
+
+
+@functools.lru_cache(maxsize=16)
+def _coded_table(p: TaxParameters, key: tuple[tuple[str, tuple], ...]) -> pl.DataFrame:
+    """:func:`_coded` of every combination of the domains ``key`` (column, values): the same few
+    thousand rows for every batch and run of a tax year, so built once."""
+    domains = {column: pl.Series(column, values) for column, values in key}
+    return _coded(p, tabulate.combinations(domains))
 
 
 KNOWN_CODE_VALUES = {
@@ -516,7 +429,7 @@ def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
     Their whole event is set aside (:func:`leg_facts`)."""
     bad = coded.get_column("_codes_bad")
     rule = coded.filter(bad).select(
-        pl.when(codes.needs_three_codes())
+        pl.when(codes.needs_three_codes(pl.col("distribution_codes")))
         .then(pl.lit("codes_over_two"))
         .otherwise(pl.lit("codes_invalid"))
         .alias("rule")
@@ -599,9 +512,10 @@ def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
 
     Box 7 (i1099r, Guide to Distribution Codes) is decided first, on the few columns it reads, so
     that the events that cannot be reported leave before the other columns are gathered. The rest:
-    the joined rows (:func:`joined`), the contract draw and its basis recovery
-    (:func:`contract_facts`, §72(e)(8)), what each contract adds to its pool (:func:`pool_parts`)
-    and the Roth test (§402A(d)(2))."""
+    the joined rows (:func:`joined`) and the :data:`CONTRACT_FACTS` — the contract draw and its
+    basis recovery (§72(e)(8)), what each contract adds to its pool, the Roth test (§402A(d)(2)).
+    The rules see only the extract's own columns and the engine's; the extract's extra columns
+    come back beside them."""
     tables, rows, d, ids = m.tables, m.rows, single_chunk(m.d), m.ids
     person = m.people[ids.get_column("_part")]
     plan = tables["plans"].select(PLAN_COLUMNS)[ids.get_column("_plan")]
@@ -612,11 +526,13 @@ def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
         keep = ~eid.is_in(eid.filter(coded.get_column("_codes_bad")).unique().implode())
         d, ids, person, plan, coded = (f.filter(keep) for f in (d, ids, person, plan, coded))
     d, ids, coded = (single_chunk(f) for f in (d, ids, coded))
-    person, plan = (single_chunk(f) for f in (person.drop("_date_59_half", "_separation_age"), plan))
+    person = person.drop(PER_PARTICIPANT, strict=False)
+    person, plan = (single_chunk(f) for f in (person, plan))
+    own = [c for c in d.columns if c in DISTRIBUTION_INPUTS]
     payees = tables["payees"].select(pl.col("tin").alias("payee_tin"))
     legs = pl.concat(
         [
-            d,
+            d.select(own),
             person,
             plan,
             payees[ids.get_column("_payee")],
@@ -630,29 +546,19 @@ def facts_of(m: Matched, p: TaxParameters) -> tuple[pl.DataFrame, pl.DataFrame]:
         (pl.col("_eid").cast(pl.UInt64) * 2 + pl.col("roth").cast(pl.UInt64)).alias("_pool_key"),
     )
     contract_sorted = legs.get_column("_crow").is_sorted()
-    *first, _ = contract_facts(contract_sorted)
-    for stage in first:
-        legs = legs.with_columns(stage)
-    wide = not fits_narrow(legs, ["draw_cents", "basis_cents", "value_cents", "pre1987_tier_cents"])
-    legs = legs.with_columns(contract_facts(contract_sorted, wide)[-1])
-    legs = legs.drop("basis_cents").with_columns(
-        *pool_parts(),
-        roth.roth_qualified(p, pl.col("_59_half")).alias("roth_qualified"),
-        roth.roth_period_complete(p).fill_null(False).alias("roth_period_complete"),
-    )
-    return legs, rejected
+    legs = check_legs(legs.with_columns(first_of_contract(contract_sorted).alias("first_of_contract")))
+    legs = Rules(p, contract_windows(contract_sorted)).evaluate(legs, CONTRACT_FACTS)
+    extra = d.select(c for c in d.columns if c not in own and c not in legs.columns)
+    return pl.concat([legs, extra], how="horizontal"), rejected
 
 
-def split(legs: pl.DataFrame) -> pl.DataFrame:
+def split(legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """The Notice 2014-54 split of every leg and boxes 2a, 5, 10 and the foreign-source part
-    (:mod:`transforms.law.allocation`, :mod:`transforms.law.boxes`)."""
-    legs = legs.with_columns(boxes.box10_eligible().alias("_box10_eligible"))
-    legs = pl.concat([legs, allocate(legs)], how="horizontal").with_columns(
-        boxes.box2a_taxable_amount().alias("box2a_cents"),
-        boxes.box5_employee_contributions().alias("box5_cents"),
-    )
-    wide = not fits_narrow(legs, ["box2a_cents", "pool_foreign_cents", "pool_untaxed_cents"])
-    return legs.with_columns(boxes.foreign_source_part(wide).alias("foreign_source_cents"))
+    (:mod:`transforms.law.allocation`, :mod:`transforms.law.boxes`; :mod:`transforms.engine.allocation`)."""
+    rules = Rules(p)
+    legs = rules.evaluate(legs, ["box10_eligible"])
+    legs = pl.concat([legs, allocate(legs, p)], how="horizontal")
+    return rules.evaluate(legs, ["box2a_cents", "box5_cents", "foreign_source_cents"])
 
 
 @dataclass(frozen=True)
@@ -699,7 +605,7 @@ def _code_part(m: Matched, p: TaxParameters, extra: list[str]) -> tuple[pl.DataF
         *WORK_COLUMNS,
     ]
     legs = legs.select(list(dict.fromkeys(c for c in wanted if c in legs.columns)))
-    return split(legs), rejected
+    return split(legs, p), rejected
 
 
 def split_and_code(
@@ -716,9 +622,10 @@ def split_and_code(
     ``min_part_rows``) and put back in order: the legs are the same, row for row, whatever the
     number of threads."""
     extra = [
-        c for c in tables["distributions"].columns if c not in DISTRIBUTION_COLUMNS and not c.startswith("_")
+        c
+        for c in tables["distributions"].columns
+        if c not in DISTRIBUTION_COLUMNS and c not in DISTRIBUTION_INPUTS and not c.startswith("_")
     ]
-    extra = [c for c in extra if c not in _INPUT_COLUMNS]
     threads = pl.thread_pool_size() if threads is None else max(1, threads)
     m = match_legs(tables, p)
     cuts = event_cuts(m, threads, min_part_rows)
@@ -737,12 +644,7 @@ def with_forms(coded: CodedLegs) -> EngineResult:
     legs = coded.legs
     built = forms.build_forms(legs.select(forms.LEG_COLUMNS))
     kept = legs.with_columns(built.form_id, built.form_row).drop(
-        "_pool_key",
-        "_box10_eligible",
-        "_first_of_contract",
-        "_held",
-        "_codes_bad",
-        *POOL_TOTALS.values(),
+        "_pool_key", "_codes_bad", *(c for c in ALLOCATION_INPUTS if c.endswith("_part_cents")), *WORK_ONLY
     )
     dist = kept.select(DISTRIBUTION_COLUMNS + coded.extra)
     why = kept.select(explain.FACT_COLUMNS)
@@ -755,19 +657,3 @@ def compute(tables: dict[str, pl.DataFrame], p: TaxParameters, threads: int | No
     """Split every disbursement, code it and group it into forms (``threads``: see
     :func:`split_and_code`; the result does not depend on it)."""
     return with_forms(split_and_code(tables, p, threads))
-
-
-_INPUT_COLUMNS = (
-    "payment_date",
-    "rollover_order",
-    "reason",
-    "corrective_taxable_year",
-    "corrective_basis_cents",
-    "from_rollover_source",
-    "federal_withholding_cents",
-    "state",
-    "state_withholding_cents",
-    "state_payer_id",
-    "local_withholding_cents",
-    "locality",
-)

@@ -2,34 +2,23 @@
 
 All disbursements of an event are a single distribution (Notice 2014-54, §III, first paragraph). The
 pre-tax part of each money pool — the designated Roth account, and the rest of the plan — is
-assigned first to the direct rollovers, in the order ``shared/spec/extract.md`` fixes; the pre-tax
-money left is shared by the other legs in proportion to their amounts; basis takes what is left of
-each leg. The Roth account is allocated within itself and never mixed with non-Roth money
-(§402A(d)(4); T.D. 9769).
+assigned first to the direct rollovers, in the order ``extract.md`` fixes; the pre-tax money left is
+shared by the other legs in proportion to their amounts; basis takes what is left of each leg. The
+Roth account is allocated within itself and never mixed with non-Roth money (§402A(d)(4);
+T.D. 9769).
 
-The functions work on a frame of legs (one row per disbursement) carrying ``destination``,
-``rollover_order``, ``amount_cents`` and the pool's pre-tax total ``pool_pretax_cents``, in
-allocation order: :func:`sort_for_allocation` sorts the legs once so that each pool is a run of
-consecutive rows (``_seg``, its number, and ``_seg_start``) in :func:`rollover_priority` order.
-Every sum over a pool is then a sum over a run of rows — a running sum read at the run's ends —
-with no hashing, no window and no ordered window (all slow in polars).
+The totals over a pool and over its earlier legs are :class:`transforms.law.scopes.Sum` rules; the
+order of the legs within a pool is :func:`elected_rollover_order`, then :func:`rollover_rank`, then
+``distribution_id``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import polars as pl
 
-from transforms.law.money import fits_narrow, mul_div_floor
+from transforms.law.money import mul_div_floor, multiplies_amounts
+from transforms.law.scopes import Sum, over_earlier_in_pool, over_pool
 
-POOL = ["event_id", "pool"]
-A = pl.col("amount_cents")
-SEG, SEG_START, SEG_END = "_seg", "_seg_start", "_seg_end"
-
-# Default order among direct rollovers without an election: non-Roth destinations first, so that no
-# Roth conversion is taxed by default (extract.md, "Allocation within an event").
 DESTINATION_RANK = {
     "rollover_ira": 0,
     "rollover_plan": 0,
@@ -37,215 +26,153 @@ DESTINATION_RANK = {
     "rollover_roth_plan": 1,
     "in_plan_roth_rollover": 1,
 }
+"""Default order among direct rollovers without an election: non-Roth destinations first, so that no
+Roth conversion is taxed by default (extract.md, "Allocation within an event")."""
+NOT_A_ROLLOVER_RANK = 2
+ROLLOVER_RANKS = NOT_A_ROLLOVER_RANK + 1
+"""How many values :func:`rollover_rank` takes."""
 
 
-def is_direct_rollover() -> pl.Expr:
+def is_direct_rollover(destination: pl.Expr) -> pl.Expr:
     """A leg paid in a direct rollover (§401(a)(31); Notice 2014-54, §III): every destination but cash."""
-    return pl.col("destination") != "cash"
+    return destination != "cash"
 
 
-def rollover_priority(dense: bool = False) -> pl.Expr:
-    """Order in which direct rollovers take pre-tax money (Notice 2014-54, §III: the recipient may
-    choose; ``extract.md`` convention otherwise), as one integer, lowest first: legs with a
-    ``rollover_order``, by that order, and legs with equal orders in the default order among
-    themselves (traditional IRA and plan before Roth destinations); then the others, in the default
-    order; then the legs that are not direct rollovers. Remaining ties go by ``distribution_id``
-    (the frame order :func:`sort_for_allocation` keeps). An elected leg's order counts from the
-    smallest order present (no sort needed), or with ``dense`` its rank among the orders present
-    (smaller numbers when the orders are far apart): the same ordering either way.
-    """
-    elected = pl.col("rollover_order").is_not_null() & is_direct_rollover()
-    order = pl.when(elected).then(pl.col("rollover_order"))
-    if dense:
-        number = order.rank("dense").cast(pl.Int64) - 1
-    else:
-        number = order.cast(pl.Int64) - order.min().cast(pl.Int64)
-    orders = number.max().fill_null(-1) + 1
-    default = pl.lit(2, pl.Int64)  # not a direct rollover
-    for destination, rank in DESTINATION_RANK.items():  # a few comparisons: cheaper than a hash per leg
-        default = (
-            pl.when(pl.col("destination") == destination).then(pl.lit(rank, pl.Int64)).otherwise(default)
-        )
-    # three default ranks (0 traditional, 1 Roth, 2 not a rollover) within each elected order
-    return pl.when(elected).then(number * 3 + default).otherwise(orders * 3 + default)
+def rollover_rank(destination: pl.Expr) -> pl.Expr:
+    """The default order of a leg among the legs of its pool (extract.md, "Allocation within an
+    event"; Notice 2014-54, §III lets the recipient choose): traditional IRA and plan first (0),
+    Roth destinations next (1), legs that are not direct rollovers last (2)."""
+    rank = pl.lit(NOT_A_ROLLOVER_RANK, pl.Int64)
+    for destination_value, value in DESTINATION_RANK.items():  # a few comparisons: cheaper than a hash
+        rank = pl.when(destination == destination_value).then(pl.lit(value, pl.Int64)).otherwise(rank)
+    return rank
 
 
-def sort_for_allocation(legs: pl.DataFrame, pool_key: str) -> pl.DataFrame:
-    """Legs in allocation order (Notice 2014-54, §III; extract.md order): each pool — the rows
-    sharing the integer ``pool_key`` — a run of consecutive rows in :func:`rollover_priority` order,
-    ties kept in the frame's order (``legs`` must come in ``distribution_id`` order). Adds ``_seg``
-    (the run's number, sorted), ``_seg_start`` and ``_seg_end``. One stable sort on one integer:
-    much cheaper than ``over(order_by=...)`` or a sort on strings.
-    """
-    limit = (legs.get_column(pool_key).max() or 0) + 1
-    for dense in (False, True):
-        prio = legs.select(rollover_priority(dense).alias("_prio")).to_series()
-        width = prio.max()
-        width = 1 if width is None else int(width) + 1
-        if limit * width < 2**63:
-            break
-    else:  # pragma: no cover - needs more pools than rows fit in memory
-        raise OverflowError("allocation key does not fit in 64 bits")
-    key = pl.col(pool_key).cast(pl.UInt64) * width + prio.cast(pl.UInt64)
-    ordered = legs.with_columns(key.alias("_alloc_key")).sort("_alloc_key", maintain_order=True)
-    start = (pl.col(pool_key) != pl.col(pool_key).shift(1)).fill_null(True)
-    end = (pl.col(pool_key) != pl.col(pool_key).shift(-1)).fill_null(True)
-    return (
-        ordered.drop("_alloc_key")
-        .with_columns(start.alias(SEG_START), end.alias(SEG_END))
-        .with_columns((pl.col(SEG_START).cum_sum() - 1).cast(pl.UInt32).set_sorted().alias(SEG))
-    )
+def elected_rollover_order(rollover_order: pl.Expr, is_direct_rollover: pl.Expr) -> pl.Expr:
+    """The order the recipient chose among the direct rollovers (Notice 2014-54, §III: the
+    recipient may choose which destination takes the pre-tax money first; extract.md
+    ``rollover_order``), null where none was chosen or the leg is not a direct rollover. Legs with
+    an order come first, by that order, legs with equal orders by :func:`rollover_rank`; then the
+    others by :func:`rollover_rank`; remaining ties by ``distribution_id``."""
+    return pl.when(rollover_order.is_not_null() & is_direct_rollover).then(rollover_order)
 
 
-def sum_before_within(expr: pl.Expr) -> pl.Expr:
-    """The sum of ``expr`` over the earlier rows of the same pool, in allocation order (Notice
-    2014-54, §III; extract.md order): the global running sum less its value where the pool's run
-    starts. Needs the frame of :func:`sort_for_allocation`. Integer sums wrap like polars' own
-    ``sum`` does, so the difference is exact whenever the pool's sum is.
-    """
-    before = expr.cum_sum() - expr
-    return before - pl.when(pl.col(SEG_START)).then(before).forward_fill()
+def rolled_over_cents(is_direct_rollover: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
+    """The leg's amount if it is a direct rollover, else 0 (Notice 2014-54, §III)."""
+    return pl.when(is_direct_rollover).then(amount_cents).otherwise(0)
 
 
-def sum_over_runs(values: pl.Expr, runs: pl.Expr, last: pl.Expr | None = None) -> pl.Expr:
-    """The sum of ``values`` over each run of rows with equal ``runs`` — a pool, an event, a
-    contract's legs, each taken as a whole (Notice 2014-54, §III; §72(e)(8)) —, broadcast to the
-    run's rows, where ``runs`` numbers the runs 0, 1, 2, ... in row order (sorted, dense);
-    ``last`` may name a column already marking each run's last row. Read from the running sum at
-    the runs' last rows — no hashing, no window. Integer sums wrap like polars' own ``sum``, so
-    each run's sum is exact whenever it fits."""
-    last = (runs != runs.shift(-1)).fill_null(True) if last is None else last
-    at_ends = values.cum_sum().filter(last)
-    return (at_ends - at_ends.shift(1, fill_value=0)).gather(runs)
+def paid_otherwise_cents(is_direct_rollover: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
+    """The leg's amount if it is not a direct rollover, else 0 (Notice 2014-54, §III)."""
+    return pl.when(is_direct_rollover).then(0).otherwise(amount_cents)
 
 
-def pool_sum(expr: pl.Expr) -> pl.Expr:
-    """The sum of ``expr`` over the leg's pool (Notice 2014-54, §III: the pool is allocated as a
-    whole; §402A(d)(4)), broadcast to every leg of the pool; frame of :func:`sort_for_allocation`
-    (:func:`sum_over_runs` of its runs).
-    """
-    return sum_over_runs(expr, pl.col(SEG), pl.col(SEG_END))
+def other_leg(is_direct_rollover: pl.Expr) -> pl.Expr:
+    """1 for a leg that is not a direct rollover, else 0: it shares the pre-tax money left (Notice
+    2014-54, §III)."""
+    return (~is_direct_rollover).cast(pl.Int64)
 
 
-def event_sum(expr: pl.Expr) -> pl.Expr:
-    """The sum of ``expr`` over the leg's event — all its disbursements are one distribution
-    (Notice 2014-54, §III) —, broadcast to its legs; frame of :func:`sort_for_allocation` with
-    ``_ev_start`` marking each event's first row (an event's pools are consecutive runs)."""
-    start = pl.col("_ev_start")
-    running = expr.cum_sum()
-    end_sum = pl.when(start.shift(-1).fill_null(True)).then(running).backward_fill()
-    return end_sum - pl.when(start).then(running - expr).forward_fill()
+def rolled_over_before_cents(rolled_over_cents: pl.Expr) -> Sum:
+    """What the pool's earlier direct rollovers take, in allocation order (Notice 2014-54, §III)."""
+    return over_earlier_in_pool(rolled_over_cents)
 
 
-@dataclass(frozen=True)
-class Windows:
-    """How the allocation reads sums over other legs: over the leg's pool (``pool``), over the
-    earlier legs of its pool in allocation order (``before``) and over its event (``event``).
-
-    :data:`RUNS` reads them from the frame of :func:`sort_for_allocation`. :data:`ALONE` is for legs
-    that are the only leg of their event — most legs —, where the pool and event sums are the leg's
-    own value and nothing comes before it: the same formulas, without sorting or running sums.
-    """
-
-    pool: Callable[[pl.Expr], pl.Expr]
-    before: Callable[[pl.Expr], pl.Expr]
-    event: Callable[[pl.Expr], pl.Expr]
+def other_legs_before(other_leg: pl.Expr) -> Sum:
+    """How many of the pool's earlier legs are not direct rollovers (Notice 2014-54, §III)."""
+    return over_earlier_in_pool(other_leg)
 
 
-RUNS = Windows(pool=pool_sum, before=sum_before_within, event=event_sum)
-ALONE = Windows(pool=lambda expr: expr, before=lambda expr: expr - expr, event=lambda expr: expr)
+def other_leg_rank(other_legs_before: pl.Expr, other_leg: pl.Expr) -> pl.Expr:
+    """A leg that is not a direct rollover: its place (1, 2, ...) among those of its pool, in
+    ``distribution_id`` order (extract.md: who takes the cents left over by rounding)."""
+    return other_legs_before + other_leg
 
 
-def _stage_amounts() -> list[pl.Expr]:
-    return [
-        pl.when(is_direct_rollover()).then(A).otherwise(0).alias("_rolled"),
-        pl.when(is_direct_rollover()).then(0).otherwise(A).alias("_other"),
-    ]
+def pool_pretax_part_cents(
+    first_of_contract: pl.Expr, draw_cents: pl.Expr, contract_basis_recovered_cents: pl.Expr
+) -> pl.Expr:
+    """What the leg's contract adds to its pool's pre-tax money, once per contract the event draws
+    on: the draw less the basis it recovers (§72(e)(8); Notice 2014-54, §III)."""
+    return pl.when(first_of_contract).then(draw_cents - contract_basis_recovered_cents).otherwise(0)
 
 
-def _stage_windows(w: Windows) -> list[pl.Expr]:
-    other_leg = (~is_direct_rollover()).cast(pl.Int64)
-    return [
-        w.before(pl.col("_rolled")).alias("_rolled_before"),
-        (w.before(other_leg) + other_leg).alias("_other_rank"),
-        w.pool(pl.col("_rolled")).alias("_rolled_total"),
-        w.pool(pl.col("_other")).alias("_other_total"),
-    ]
+def pool_pretax_cents(pool_pretax_part_cents: pl.Expr) -> Sum:
+    """The pool's pre-tax money: the pre-tax part of the event's draws on the pool's contracts
+    (Notice 2014-54, §III: allocated as a whole; §402A(d)(4): Roth and non-Roth apart)."""
+    return over_pool(pool_pretax_part_cents)
 
 
-def pretax_to_direct_rollovers() -> pl.Expr:
+def pool_rollover_cents(rolled_over_cents: pl.Expr) -> Sum:
+    """What the pool's direct rollovers receive in all (Notice 2014-54, §III)."""
+    return over_pool(rolled_over_cents)
+
+
+def pool_paid_otherwise_cents(paid_otherwise_cents: pl.Expr) -> Sum:
+    """What the pool's other legs receive in all (Notice 2014-54, §III)."""
+    return over_pool(paid_otherwise_cents)
+
+
+def pretax_to_direct_rollovers_cents(
+    pool_pretax_cents: pl.Expr, rolled_over_before_cents: pl.Expr, amount_cents: pl.Expr
+) -> pl.Expr:
     """Notice 2014-54, §III, second paragraph; §402(c)(2) last sentence: the amount directly rolled
-    over consists first of the pre-tax amount. Each rollover leg, in :func:`rollover_priority` order,
-    takes ``min(amount, pre-tax left)``.
+    over consists first of the pre-tax amount. Each rollover leg, in allocation order, takes
+    ``min(amount, pre-tax left)``.
     """
-    return (pl.col("pool_pretax_cents") - pl.col("_rolled_before")).clip(0, None).clip(None, A)
+    return (pool_pretax_cents - rolled_over_before_cents).clip(0, None).clip(None, amount_cents)
 
 
-def pretax_left_for_other_legs() -> pl.Expr:
+def pretax_left_for_other_legs_cents(pool_pretax_cents: pl.Expr, pool_rollover_cents: pl.Expr) -> pl.Expr:
     """Pre-tax money left after the direct rollovers (Notice 2014-54, §III: R2 converse)."""
-    return (pl.col("pool_pretax_cents") - pl.col("_rolled_total")).clip(0, None)
+    return (pool_pretax_cents - pool_rollover_cents).clip(0, None)
 
 
-def proportional_share(wide: bool = True) -> pl.Expr:
+@multiplies_amounts
+def proportional_share_cents(
+    pretax_left_for_other_legs_cents: pl.Expr,
+    paid_otherwise_cents: pl.Expr,
+    pool_paid_otherwise_cents: pl.Expr,
+) -> pl.Expr:
     """A non-rollover leg's share of the pre-tax money left, in proportion to its amount, rounded
-    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5).
-    ``wide``: see :func:`transforms.law.money.mul_div_floor`."""
-    return mul_div_floor(pl.col("_left"), pl.col("_other"), pl.col("_other_total"), wide)
+    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5)."""
+    return mul_div_floor(pretax_left_for_other_legs_cents, paid_otherwise_cents, pool_paid_otherwise_cents)
 
 
-def pretax_to_other_legs() -> pl.Expr:
+def pool_shared_cents(proportional_share_cents: pl.Expr) -> Sum:
+    """The pre-tax money the pool's shares give out in all, before the cents left over by rounding
+    (``extract.md`` convention)."""
+    return over_pool(proportional_share_cents)
+
+
+def pretax_to_other_legs_cents(
+    proportional_share_cents: pl.Expr,
+    pretax_left_for_other_legs_cents: pl.Expr,
+    pool_shared_cents: pl.Expr,
+    other_leg_rank: pl.Expr,
+) -> pl.Expr:
     """The proportional share, plus one of the cents left over by rounding down for the first legs in
     ``distribution_id`` order (``extract.md`` convention)."""
-    leftover = pl.col("_left") - pl.col("_shared")
-    return pl.col("_share") + pl.when(pl.col("_other_rank") <= leftover).then(1).otherwise(0)
+    leftover = pretax_left_for_other_legs_cents - pool_shared_cents
+    return proportional_share_cents + pl.when(other_leg_rank <= leftover).then(1).otherwise(0)
 
 
-def allocate_in_order(legs: pl.DataFrame, w: Windows = RUNS) -> pl.DataFrame:
-    """Add ``pretax_cents`` and ``basis_cents`` to legs already in allocation order (the frame of
-    :func:`sort_for_allocation`; Notice 2014-54, §III; §402A(d)(4)); or, with ``w`` :data:`ALONE`,
-    to legs that are each the only leg of their event, in any order. The share is computed in
-    Int64 when its operands allow it (:func:`transforms.law.money.fits_narrow`)."""
-    staged = (
-        legs.with_columns(_stage_amounts())
-        .with_columns(_stage_windows(w))
-        .with_columns(pretax_left_for_other_legs().alias("_left"))
-    )
-    wide = not fits_narrow(staged, ["_left", "_other", "_other_total"])
+def pretax_cents(
+    is_direct_rollover: pl.Expr,
+    pretax_to_direct_rollovers_cents: pl.Expr,
+    pretax_to_other_legs_cents: pl.Expr,
+) -> pl.Expr:
+    """The leg's pre-tax part (Notice 2014-54, §III; §402A(d)(4)): the legs of a pool take exactly
+    the pool's pre-tax money between them."""
     return (
-        staged.with_columns(proportional_share(wide).alias("_share"))
-        .with_columns(w.pool(pl.col("_share")).alias("_shared"))
-        .with_columns(
-            pl.when(is_direct_rollover())
-            .then(pretax_to_direct_rollovers())
-            .otherwise(pretax_to_other_legs())
-            .cast(pl.Int64)
-            .alias("pretax_cents")
-        )
-        .with_columns((A - pl.col("pretax_cents")).alias("basis_cents"))
-        .drop(
-            "_rolled",
-            "_other",
-            "_rolled_before",
-            "_rolled_total",
-            "_other_total",
-            "_other_rank",
-            "_left",
-            "_share",
-            "_shared",
-        )
+        pl.when(is_direct_rollover)
+        .then(pretax_to_direct_rollovers_cents)
+        .otherwise(pretax_to_other_legs_cents)
+        .cast(pl.Int64)
     )
 
 
-def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:
-    """Add ``pretax_cents`` and ``basis_cents`` to every leg (Notice 2014-54, §III; §402A(d)(4)).
-
-    ``pretax_cents + basis_cents = amount_cents`` on every leg, and the legs of a pool (``event_id``,
-    ``pool``) take exactly the pool's pre-tax total between them. Eager: returns the legs in
-    allocation order (pools in ``event_id``, ``pool`` order).
-    """
-    keyed = legs.sort("distribution_id").with_columns(
-        pl.struct(POOL).rank("dense").cast(pl.UInt64).alias("_pool_key")
-    )
-    return allocate_in_order(sort_for_allocation(keyed, "_pool_key")).drop(
-        "_pool_key", SEG, SEG_START, SEG_END
-    )
+def basis_cents(amount_cents: pl.Expr, pretax_cents: pl.Expr) -> pl.Expr:
+    """The leg's basis part: what is left of its amount (Notice 2014-54, §III: each destination
+    takes basis for the rest): ``pretax_cents + basis_cents = amount_cents``."""
+    return amount_cents - pretax_cents

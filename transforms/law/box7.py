@@ -9,7 +9,7 @@ symmetric: each row lists every code it pairs with, both ways. Code Y exists fro
 ``code_y_first_tax_year`` (parameters.toml) and never stands alone.
 
 This is the one copy of the codes and their meanings: the IRS writers' checker
-(:mod:`transforms.irs.pub1220_reader`), the rule trace (:mod:`transforms.engine.explain`) and the
+(:mod:`transforms.irs.fire.pub1220_reader`), the rule trace (:mod:`transforms.engine.explain`) and the
 recipient statements (``flows/statements.py``) read it.
 """
 
