@@ -14,6 +14,15 @@
     contact_email = "taxops@example.com"
     test_file = false          # true: T record position 28 = "T"
 
+    [cfsf]                     # optional: the Combined Federal/State Filing Program
+    approved_payers = ["123456789"]   # payer EINs the IRS approved for CF/SF (9 digits each)
+
+A payer is coded for CF/SF (FIRE: A position 6, B 747-748, K records; IRIS: CFSFElectionInd,
+CFSFElectionStateCd) only when its EIN is in ``cfsf.approved_payers`` (Publication 1220 Part A:
+approval through a CF/SF test file; IRIS rule S1H002: the TCC must take part in the program), and
+only for the states on the IRS's list of the tax year (parameter ``cfsf_state_codes``). Without a
+``[cfsf]`` table no payer is coded.
+
 Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
 file with placeholder transmitter details, and the manifest says so (outputs.md).
 """
@@ -47,6 +56,7 @@ class TransmitterSettings:
     contact_email: str
     test_file: bool
     configured: bool  # False: placeholder settings, no prorata.toml
+    cfsf_approved_payers: frozenset[str] = frozenset()  # payer EINs (9 digits) approved for CF/SF
 
     @classmethod
     def placeholder(cls) -> TransmitterSettings:
@@ -101,6 +111,7 @@ def load_settings(path: Path | None) -> TransmitterSettings:
             raise ConfigError(f"{path}: transmitter.{key} {words}")
     if str(t["state"]) not in USPS_CODES:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
+    approved = _cfsf_approved_payers(raw.get("cfsf", {}), path)
     return TransmitterSettings(
         tin=str(t["tin"]),
         tcc=str(t["tcc"]).upper(),
@@ -115,4 +126,22 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         contact_email=str(t.get("contact_email", "")),
         test_file=bool(t.get("test_file", False)),
         configured=True,
+        cfsf_approved_payers=approved,
     )
+
+
+def _cfsf_approved_payers(cfsf: object, path: Path) -> frozenset[str]:
+    """``[cfsf] approved_payers``: the payer EINs approved for the Combined Federal/State Filing
+    Program, as 9 digits ("12-3456789" is "123456789", as the writers group payers)."""
+    if not isinstance(cfsf, dict):
+        raise ConfigError(f"{path}: cfsf must be a table ([cfsf])")
+    unknown = sorted(set(cfsf) - {"approved_payers"})
+    if unknown:
+        raise ConfigError(f"{path}: cfsf.{unknown[0]} is not a setting (cfsf takes approved_payers)")
+    payers = cfsf.get("approved_payers", [])
+    words = "must be a list of payer EINs, 9 digits each"
+    if not isinstance(payers, list) or not all(isinstance(p, str) for p in payers):
+        raise ConfigError(f"{path}: cfsf.approved_payers {words}")
+    if not all(re.fullmatch(r"[0-9]{2}-?[0-9]{7}", p) for p in payers):
+        raise ConfigError(f"{path}: cfsf.approved_payers {words}")
+    return frozenset(p.replace("-", "") for p in payers)

@@ -105,3 +105,31 @@ def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_our_xsd(tmp_p
     xmlschema.XMLSchema(str(XSD_PATH)).validate(str(xml))
     text = xml.read_text()
     assert "<" in text and "5000.00" in text and "4500.00" in text  # box 1 and box 2a in dollars
+
+
+def test_cfsf_approved_payers_are_read_as_nine_digits(tmp_path):
+    from flows.config import load_settings
+
+    cfg = tmp_path / "prorata.toml"
+    cfg.write_text(GOOD_TOML + '\n[cfsf]\napproved_payers = ["12-3456780", "987654321"]\n')
+    assert load_settings(cfg).cfsf_approved_payers == frozenset({"123456780", "987654321"})
+    cfg.write_text(GOOD_TOML)
+    assert load_settings(cfg).cfsf_approved_payers == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("cfsf", "message"),
+    [
+        ('approved_payers = ["12345"]', "cfsf.approved_payers must be a list of payer EINs, 9 digits each"),
+        ('approved_payers = "123456789"', "cfsf.approved_payers must be a list of payer EINs, 9 digits each"),
+        ("approved_payers = [123456789]", "cfsf.approved_payers must be a list of payer EINs, 9 digits each"),
+        ('approved_states = ["CA"]', "cfsf.approved_states is not a setting"),
+    ],
+)
+def test_a_bad_cfsf_setting_stops_the_run_with_one_line(seed_extract, tmp_path, capsys, cfsf, message):
+    cfg = tmp_path / "prorata.toml"
+    cfg.write_text(GOOD_TOML + f"\n[cfsf]\n{cfsf}\n")
+    code, stdout, stderr = run(
+        ["run", str(seed_extract), "--out", str(tmp_path / "o"), "--no-prefect", "--config", str(cfg)], capsys
+    )
+    assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1

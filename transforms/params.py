@@ -46,6 +46,7 @@ class TaxParameters:
     withholding_de_minimis_cents: int
     fire_last_tax_year: int
     fire_last_transmission_date: date
+    cfsf_state_codes: dict[str, str]  # CF/SF states (USPS code) -> Pub 1220 numeric code
 
     @classmethod
     def for_year(cls, tax_year: int) -> TaxParameters:
