@@ -1,8 +1,15 @@
 """Pre-filing edit checks per form: errors block filing, warnings do not.
 
 Each check is a named boolean expression over a frame of forms joined with their filing details
-(payee TIN type, Roth or not, destination, the reasons behind the form). The same frame feeds the
-IRS writers: a form with an error, or under the $10 filing threshold, is not filed.
+(payee TIN type, Roth or not, destination, the reasons behind the form) and with what the IRS files
+would make of their payee and payer (:func:`party_facts`). The same frame feeds the IRS writers: a
+form with an error, or under the $10 filing threshold, is not filed.
+
+A check that enforces one of the IRS's IRIS business rules carries its number (``irs_rule``;
+:data:`transforms.irs.iris_rules.DECISIONS`). Every condition under which the IRS writers refuse a
+return is an error here, computed before writing, so that one bad value blocks its own form and the
+run files the rest (``transforms.irs.pub1220.filing_problems`` lists the writers' conditions; a
+test runs each through ``prorata run``).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import polars as pl
 
 from contracts.rules import tin_is_valid
 from transforms.box7 import is_valid_combination
+from transforms.irs.pub1220 import DOMESTIC_COUNTRIES, clean_text, digits_only
 from transforms.params import TaxParameters
 
 NOT_ELIGIBLE_ROLLOVER = ("hardship", "required_minimum", "corrective", "deemed_loan")
@@ -25,19 +33,41 @@ class EditCheck:
     message: str
     failing: pl.Expr  # true on a form the check flags
     reference: str
+    irs_rule: str | None = None  # the IRIS business rule it enforces
+
+
+#: The most cents an amount field of the IRS records takes: Publication 1220's 12 positions (B
+#: record 55-270, 723-746: $10 billion does not fit). The IRIS schema takes more
+#: (USDecimalAmountNNType, maxInclusive 999999999999999.99), but the writers share one check of the
+#: returns (``transforms.irs.pub1220.filing_problems``), which holds every year to FIRE's width.
+FIRE_MAX_CENTS = 10**12 - 1
+
+#: Money columns of a form the IRS records carry (boxes 1-10, 14, 16, 17, 19).
+AMOUNT_COLUMNS = (
+    "box1_cents", "box2a_cents", "box3_cents", "box4_cents", "box5_cents", "box6_cents", "box8_cents",
+    "box9b_cents", "box10_cents", "state_withholding_cents", "state_distribution_cents",
+    "local_withholding_cents", "local_distribution_cents",
+)  # fmt: skip
+
+
+def max_amount_cents(p: TaxParameters) -> int:
+    """The largest amount the IRS writers take for ``p.tax_year`` (:data:`FIRE_MAX_CENTS`)."""
+    return FIRE_MAX_CENTS
 
 
 def edit_checks(p: TaxParameters) -> list[EditCheck]:
     """The checks, in report order."""
     c = pl.col
     rate = p.eligible_rollover_withholding_rate_pct
+    top = max_amount_cents(p)
     return [
         EditCheck(
             "payee_tin_invalid",
             "error",
             "payee TIN is missing or not 9 valid digits",
             ~tin_is_valid(c("payee_tin")).fill_null(False),
-            "Publication 1220, B record 12-20; General Instructions, TIN rules",
+            "Publication 1220, B record 12-20; General Instructions, TIN rules; IRIS rule SHAREDIRFORM023",
+            "SHAREDIRFORM023",
         ),
         EditCheck(
             "payer_tin_invalid",
@@ -58,7 +88,16 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
             "error",
             "box 2a (taxable amount) is larger than box 1 (gross)",
             c("box2a_cents") > c("box1_cents"),
-            "i1099r, boxes 1 and 2a",
+            "i1099r, boxes 1 and 2a; IRIS rule F1099R002",
+            "F1099R002",
+        ),
+        EditCheck(
+            "box3_above_box1",
+            "error",
+            "box 3 (capital gain) is larger than box 1 (gross)",
+            c("box3_cents") > c("box1_cents"),
+            "i1099r, box 3; IRIS rule F1099R003",
+            "F1099R003",
         ),
         EditCheck(
             "box5_above_box1",
@@ -68,11 +107,76 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
             "i1099r, box 5",
         ),
         EditCheck(
+            "box6_above_box1",
+            "error",
+            "box 6 (net unrealized appreciation) is larger than box 1 (gross)",
+            c("box6_cents") > c("box1_cents"),
+            "i1099r, box 6; IRIS rule F1099R005_001",
+            "F1099R005_001",
+        ),
+        EditCheck(
             "box4_above_box1",
             "error",
             "federal withholding (box 4) is larger than the gross distribution",
             c("box4_cents") > c("box1_cents"),
-            "IRC §3405; i1099r, box 4",
+            "IRC §3405; i1099r, box 4; IRIS rule F1099R001 (withholding excessive for the income reported)",
+            "F1099R001",
+        ),
+        EditCheck(
+            "taxable_amount_not_determined_with_box2a",
+            "error",
+            "box 2b 'taxable amount not determined' is checked but box 2a holds an amount",
+            c("taxable_not_determined").fill_null(False)
+            & ~c("ira_sep_simple").fill_null(False)
+            & (c("box2a_cents") > 0),
+            "i1099r, box 2b; Publication 1220, B record 547; IRIS rule F1099R006",
+            "F1099R006",
+        ),
+        EditCheck(
+            "amount_over_irs_field",
+            "error",
+            f"an amount is negative or does not fit the IRS record (at most {top:,} cents)",
+            pl.any_horizontal(
+                (c(col).fill_null(0) < 0) | (c(col).fill_null(0) > top) for col in AMOUNT_COLUMNS
+            ),
+            "Publication 1220, B record 55-270 and 723-746 (12 positions); IRIS USDecimalAmountNNType",
+        ),
+        EditCheck(
+            "payee_name_unusable",
+            "error",
+            "the payee's last name (or entity name) has no letter or digit the IRS files can carry",
+            c("payee_name_unusable"),
+            "Publication 1220, B record 288-327 (first payee name line, required); IRIS PersonLastNm / "
+            "BusinessNameLine1Txt",
+        ),
+        EditCheck(
+            "payee_address_missing",
+            "error",
+            "the payee's street address or city has no letter or digit the IRS files can carry",
+            c("payee_address_missing"),
+            "Publication 1220, B record 368-407, 448-487; IRIS rule SHAREDIRFORM016 (MailingAddressGrp)",
+            "SHAREDIRFORM016",
+        ),
+        EditCheck(
+            "payee_us_address_incomplete",
+            "error",
+            "a U.S. payee address (United States or a possession) needs a 2-letter state and a 5- or 9-digit ZIP",
+            c("payee_us_address_incomplete"),
+            "Publication 1220, B record 488-498; IRIS USAddress (StateAbbreviationCd, ZIPCd)",
+        ),
+        EditCheck(
+            "payer_name_unusable",
+            "error",
+            "the payer's name has no letter or digit the IRS files can carry",
+            c("payer_name_unusable"),
+            "Publication 1220, A record 53-92 (first payer name line); IRIS IssuerDetail BusinessNameLine1Txt",
+        ),
+        EditCheck(
+            "payer_details_differ",
+            "error",
+            "plans with this payer EIN give different payer names, addresses or phones: the IRS file has one per payer",
+            c("payer_details_differ"),
+            "Publication 1220, A record (one per payer and type of return); IRIS IssuerDetail (one per submission)",
         ),
         EditCheck(
             "roth_without_box11",
@@ -193,15 +297,84 @@ def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | N
     )
 
 
-def run_edit_checks(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
-    """edit_checks.parquet: one row per (form, failed check), with plan and severity."""
+#: The payer columns an IRS file carries once per payer (what ``payer_details_differ`` compares).
+PAYER_DETAILS = ("payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone")
+PARTY_FACTS = (
+    "payee_name_unusable",
+    "payee_address_missing",
+    "payee_us_address_incomplete",
+    "payer_name_unusable",
+    "payer_details_differ",
+)
+
+
+def _unusable(text: pl.Series) -> pl.Series:
+    """True where ``text`` keeps no letter or digit once cleaned as the IRS files clean it
+    (:func:`transforms.irs.pub1220.clean_text`: accents dropped, upper case, only A-Z 0-9 & -)."""
+    return ~clean_text(text).str.contains(r"[A-Z0-9]")
+
+
+def mark_payer_conflicts(plans: pl.DataFrame) -> pl.DataFrame:
+    """``plans`` with ``payer_details_differ``: true on every plan whose payer EIN other plans give
+    with other payer details (:data:`PAYER_DETAILS`, as written). The IRS files carry a payer's
+    name, address and phone once (one A record, one IssuerDetail), so such a payer cannot be filed
+    until the plans agree. Over the whole plans table (plans of one EIN may be in different batches)."""
+    return plans.with_columns(
+        (pl.struct(*PAYER_DETAILS).n_unique().over("payer_tin") > 1).alias("payer_details_differ")
+    )
+
+
+def party_facts(forms: pl.DataFrame, payees: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFrame:
+    """Per form (in ``forms``' order), what the IRS files would make of its payee and payer:
+    :data:`PARTY_FACTS`. ``plans`` marked by :func:`mark_payer_conflicts` (marked here when not:
+    right when ``plans`` is every plan). Text is cleaned once per payee and per plan on the forms."""
+    if "payer_details_differ" not in plans.columns:
+        plans = mark_payer_conflicts(plans)
+    ids = forms.get_column("payee_id").unique().implode()
+    who = payees.filter(pl.col("payee_id").is_in(ids)).unique("payee_id", keep="first")
+    country = who.get_column("country").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    domestic = country.is_in(DOMESTIC_COUNTRIES) | (country == "")
+    state_ok = who.get_column("state").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$")
+    zip_ok = who.select(digits_only(pl.col("zip")).str.contains(r"^(?:[0-9]{5}|[0-9]{9})$")).to_series()
+    payee_facts = pl.DataFrame(
+        {
+            "payee_id": who.get_column("payee_id"),
+            "payee_name_unusable": _unusable(who.get_column("last_name")),
+            "payee_address_missing": _unusable(who.get_column("address")) | _unusable(who.get_column("city")),
+            "payee_us_address_incomplete": domestic & ~(state_ok & zip_ok),
+        }
+    )
+    on_forms = plans.filter(pl.col("plan_id").is_in(forms.get_column("plan_id").unique().implode()))
+    plan_facts = pl.DataFrame(
+        {
+            "plan_id": on_forms.get_column("plan_id"),
+            "payer_name_unusable": _unusable(on_forms.get_column("payer_name")),
+            "payer_details_differ": on_forms.get_column("payer_details_differ"),
+        }
+    )
+    return (
+        forms.select("payee_id", "plan_id")
+        .join(payee_facts, on="payee_id", how="left", maintain_order="left")
+        .join(plan_facts, on="plan_id", how="left", maintain_order="left")
+        .select(pl.col(name).fill_null(True) for name in PARTY_FACTS)  # no payee or plan row: not fileable
+    )
+
+
+def run_edit_checks(
+    forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters, parties: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """edit_checks.parquet: one row per (form, failed check), with plan, severity and the IRIS rule.
+    ``parties``: the ``payees`` and ``plans`` tables the forms come from (:func:`party_facts`)."""
+    facts = party_facts(forms, parties["payees"], parties["plans"])
     details = _details_by_row(forms, legs)
     if details is None:
-        frame = forms.lazy().join(
-            form_details(legs.lazy()).drop("tax_year", "plan_id", "payee_id"), on="form_id", how="left"
+        frame = (
+            pl.concat([forms, facts], how="horizontal")
+            .lazy()
+            .join(form_details(legs.lazy()).drop("tax_year", "plan_id", "payee_id"), on="form_id", how="left")
         )
     else:
-        frame = pl.concat([forms, details], how="horizontal").lazy()
+        frame = pl.concat([forms, details, facts], how="horizontal").lazy()
     checks = edit_checks(p)
     flags = frame.select(
         "plan_id",
@@ -218,6 +391,7 @@ def run_edit_checks(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -
             pl.lit(chk.name).alias("check"),
             pl.lit(chk.message).alias("message"),
             pl.lit(chk.reference).alias("reference"),
+            pl.lit(chk.irs_rule, pl.String).alias("irs_rule"),
             pl.lit(order, pl.Int64).alias("_order"),
         )
         for order, chk in enumerate(checks)

@@ -46,12 +46,17 @@ class TaxParameters:
     withholding_de_minimis_cents: int
     fire_last_tax_year: int
     fire_last_transmission_date: date
-    cfsf_state_codes: dict[str, str]  # CF/SF states (USPS code) -> Pub 1220 numeric code
+    cfsf_state_codes: tuple[tuple[str, str], ...]  # CF/SF states (USPS code, Pub 1220 numeric code)
 
     @classmethod
     def for_year(cls, tax_year: int) -> TaxParameters:
         names = [f for f in cls.__dataclass_fields__ if f != "tax_year"]
-        return cls(tax_year=tax_year, **{n: parameter(n, tax_year) for n in names})
+        return cls(tax_year=tax_year, **{n: _hashable(parameter(n, tax_year)) for n in names})
+
+
+def _hashable(value):
+    """A table (TOML inline table) as sorted (key, value) pairs: parameters are hashed (caches)."""
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
 
 
 def all_parameters() -> dict[str, list[dict]]:
