@@ -31,14 +31,9 @@ import polars as pl
 from flows.config import TransmitterSettings
 from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
 from transforms.irs.channel import filing_channel
-from transforms.irs.grouped import (
-    GROUP_ROWS,
-    GroupedFiling,
-    iter_iris_xml_groups,
-    iter_pub1220_groups,
-    outline,
-    payer_groups,
-)
+from transforms.irs.fire.pub1220 import iter_pub1220_groups
+from transforms.irs.grouped import GROUP_ROWS, GroupedFiling, outline, payer_groups
+from transforms.irs.iris.iris_xml import iter_iris_xml_groups
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 

@@ -35,7 +35,8 @@ from flows.outputs import StagedOutput, read_manifest, write_json, write_parquet
 from transforms.corrections import RETURN_COLUMNS, CorrectionPlan, filed_state, plan_corrections
 from transforms.edit_checks import filable
 from transforms.irs.channel import filing_channel
-from transforms.irs.pub1220 import CORRECTION_ORDER, REQUIRED_COLUMNS
+from transforms.irs.iris.iris_xml import record_ids
+from transforms.irs.shared import REQUIRED_COLUMNS
 from transforms.params import TaxParameters
 
 ACK_SCHEMA = {"filing_id": pl.String, "receipt_id": pl.String, "recorded_at": pl.String}
@@ -148,24 +149,6 @@ def _with_identity(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def iris_ids(frame: pl.DataFrame) -> pl.DataFrame:
-    """The SubmissionId (payer, in payer TIN order) and RecordId (return within its payer, in file
-    order) the IRIS writer gives each return of one transmission (transforms/irs/iris_xml.py)."""
-    tin = pl.col("payer_tin").cast(pl.String).str.replace_all(r"[^0-9]", "")
-    keyed = frame.with_columns(
-        tin.alias("_tin"),
-        pl.col("corrected")
-        .fill_null("")
-        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8)
-        .alias("_rank"),
-        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("_acct"),
-    ).sort("_tin", "_rank", "_acct")
-    return keyed.with_columns(
-        pl.col("_tin").rank("dense").cast(pl.Int64).alias("submission_id"),
-        (pl.int_range(pl.len()).over("_tin") + 1).cast(pl.Int64).alias("record_id"),
-    ).drop("_tin", "_rank", "_acct")
-
-
 def _filing_id(tax_year: int, seq: int, kind: str, frame: pl.DataFrame, ytd_id: str) -> str:
     text = "|".join(
         [str(tax_year), str(seq), kind, ytd_id, *frame["form_id"].to_list(), *frame["corrected"].to_list()]
@@ -224,7 +207,7 @@ def _record_rows(
     }
     frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
     system = filing_channel(tax_year, transmitted_on)
-    frame = _with_identity(iris_ids(frame) if system == "IRIS" else frame)
+    frame = _with_identity(record_ids(frame) if system == "IRIS" else frame)
     if "submission_id" not in frame.columns:
         frame = frame.with_columns(
             pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")

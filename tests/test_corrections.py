@@ -218,7 +218,7 @@ def test_a_type_2_after_the_payer_moved_is_written_with_the_payers_current_detai
     from flows.config import TransmitterSettings
     from flows.filing import write_irs_file
     from transforms.irs import check_pub1220
-    from transforms.irs.pub1220 import REQUIRED_COLUMNS
+    from transforms.irs.shared import REQUIRED_COLUMNS
 
     filed = _as_filed(_current(*BASE))
     current = _edit(_current(*BASE), "PY1", payee_tin="499999999").with_columns(

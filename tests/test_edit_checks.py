@@ -7,7 +7,7 @@ import pytest
 from builders import one_contract_case
 
 from transforms.edit_checks import edit_checks, filable, max_amount_cents, run_edit_checks, tieout_945
-from transforms.irs.iris_rules import DECISIONS, IMPLEMENTED, blocks
+from transforms.irs.iris.iris_rules import DECISIONS, IMPLEMENTED, blocks
 from transforms.params import TaxParameters
 
 P = TaxParameters.for_year(2025)

@@ -87,7 +87,7 @@ def test_a_bad_prorata_toml_stops_the_run_with_one_line(seed_extract, tmp_path, 
 def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_our_xsd(tmp_path, capsys):
     import xmlschema
 
-    from transforms.irs.iris_xml import XSD_PATH
+    from transforms.irs.iris.iris_xml import XSD_PATH
 
     case = Case(tax_year=2026)
     case.payees = [payee_row("PY1", dob=date(1960, 1, 1))]

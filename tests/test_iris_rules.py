@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from lxml import etree
 
-from transforms.irs.iris_rules import (
+from transforms.irs.iris.iris_rules import (
     DECISIONS,
     IMPLEMENTED,
     NOT_APPLICABLE,

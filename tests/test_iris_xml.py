@@ -16,7 +16,7 @@ import xmlschema
 from lxml import etree
 
 from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, put, sample_filing, two_plans_of_one_payer
-from transforms.irs.iris_xml import (
+from transforms.irs.iris.iris_xml import (
     CODE,
     ELEMENT,
     NAMESPACE,
@@ -26,7 +26,7 @@ from transforms.irs.iris_xml import (
     iter_iris_xml,
     write_iris_xml,
 )
-from transforms.irs.pub1220 import FilingInputError
+from transforms.irs.shared import FilingInputError
 
 NS = {"ir": NAMESPACE}
 

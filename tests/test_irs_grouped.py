@@ -20,13 +20,9 @@ from tests.test_iris_xml import corrections, originals
 from tests.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing
 from transforms.edit_checks import filable
 from transforms.irs import FilingInputError, check_pub1220, iter_iris_xml, iter_pub1220, read_pub1220
-from transforms.irs.grouped import (
-    GroupedFiling,
-    iter_iris_xml_groups,
-    iter_pub1220_groups,
-    outline,
-    payer_groups,
-)
+from transforms.irs.fire.pub1220 import iter_pub1220_groups
+from transforms.irs.grouped import GroupedFiling, outline, payer_groups
+from transforms.irs.iris.iris_xml import iter_iris_xml_groups
 
 
 class Loader:

@@ -3,7 +3,7 @@ the file itself), not by all the returns' fields at once.
 
 Each measurement runs in a fresh process (peak RSS is per process). The bounds are generous (the
 old writer and checker needed about 4 GB and 7 GB per million returns; see the report in
-transforms/irs/pub1220.py's docstring); times are not asserted (shared machines).
+transforms/irs/fire/pub1220.py's docstring); times are not asserted (shared machines).
 """
 
 from __future__ import annotations

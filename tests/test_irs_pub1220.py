@@ -13,20 +13,18 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from transforms.irs.pub1220 import (
+from transforms.irs.fire.pub1220 import (
     AMOUNT_CODES,
     BOX_BY_AMOUNT_CODE,
     LAYOUTS,
     RECORD_LENGTH,
-    FilingInputError,
-    Transmitter,
     amount_field,
-    cfsf_state_codes,
     iter_pub1220,
     total_field,
     write_pub1220,
 )
-from transforms.irs.pub1220_reader import ALLOWED_CODE_PAIRS, check_pub1220, read_pub1220
+from transforms.irs.fire.pub1220_reader import ALLOWED_CODE_PAIRS, check_pub1220, read_pub1220
+from transforms.irs.shared import FilingInputError, Transmitter, cfsf_state_codes
 
 TAX_YEAR = 2025
 
@@ -671,9 +669,9 @@ def test_a_payee_tin_in_another_scripts_digits_is_refused_before_any_record_is_w
 def test_a_b_record_that_cannot_be_written_is_counted_over_all_chunks(filing, monkeypatch):
     # A field the checks let through but that is not one byte per character in the record: the
     # render-time failure is counted over every chunk, not just the first.
-    import transforms.irs.pub1220 as pub1220
+    import transforms.irs.shared as shared
 
-    monkeypatch.setattr(pub1220, "filing_problems", lambda frame, tax_year: [])
+    monkeypatch.setattr(shared, "filing_problems", lambda frame, tax_year: [])
     bad = put(filing, "account_number", ["F2", "F9"], pl.lit("Å") + pl.col("account_number"))
     for chunk_rows in (1, 1000):
         with pytest.raises(FilingInputError) as error:
@@ -705,7 +703,7 @@ def broken_files(data: bytes) -> list[bytes]:
 def test_check_and_read_give_the_same_results_whatever_the_size_of_the_chunks(
     data, monkeypatch, records_per_chunk
 ):
-    import transforms.irs.pub1220_reader as reader
+    import transforms.irs.fire.pub1220_reader as reader
 
     def outcome(check, read, file):
         try:
@@ -741,7 +739,7 @@ def test_the_b_record_expression_lets_through_no_record_that_breaks_a_rule(data)
     ``_b_clean`` (and the rules it leaves out) do not pass: any record it passes must break none."""
     import random
 
-    import transforms.irs.pub1220_reader as reader
+    import transforms.irs.fire.pub1220_reader as reader
 
     rng = random.Random(1220)
     b_lines = [r.decode("ascii") for r in records(data) if r[:1] == b"B"]

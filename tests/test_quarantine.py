@@ -182,7 +182,7 @@ def test_plan_batches_give_exactly_the_outputs_of_one_batch():
 
 def test_a_tin_or_zip_in_another_scripts_digits_is_refused_like_any_malformed_one():
     from contracts.rules import TIN_PATTERN, ZIP_PATTERN, tin_is_valid
-    from transforms.irs.pub1220 import digits_only
+    from transforms.irs.shared import digits_only
 
     arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"  # 123456789 in Arabic-Indic
     tins = pl.DataFrame({"tin": ["123456789", arabic_indic, "12345678\u0669"]})

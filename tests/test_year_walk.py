@@ -116,7 +116,7 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
     import xmlschema
     from lxml import etree
 
-    from transforms.irs.iris_xml import NAMESPACE, XSD_PATH
+    from transforms.irs.iris.iris_xml import NAMESPACE, XSD_PATH
 
     inbox, store = _walk_to_corrections(tmp_path, capsys, 2026, prefect=False)
     filing_id = filings_table(Store(store), 2026)["filing_id"][0]
@@ -331,7 +331,7 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
     from lxml import etree
     from ops_builders import _person, write_extract
 
-    from transforms.irs.iris_xml import NAMESPACE
+    from transforms.irs.iris.iris_xml import NAMESPACE
 
     src = year_extracts(tmp_path / "src", 2026)
     inbox, store = tmp_path / "inbox", tmp_path / "store"

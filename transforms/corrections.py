@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash  # noqa: F401  (registers the .chash expression namespace)
 
-from transforms.irs.pub1220 import (
+from transforms.irs.shared import (
     FORM_COLUMNS,
     MONEY_COLUMNS,
     PAYEE_COLUMNS,
@@ -44,7 +44,7 @@ from transforms.irs.pub1220 import (
     TYPE_OF_TIN,
 )
 
-#: Columns of a return as the writers take it (transforms/irs/pub1220.REQUIRED_COLUMNS, plus the
+#: Columns of a return as the writers take it (transforms/irs/shared.REQUIRED_COLUMNS, plus the
 #: plan and payee it belongs to).
 RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_COLUMNS, *PAYEE_COLUMNS)
 #: The pairing key of rule 2 (outputs.md's form key without the box 7 codes).

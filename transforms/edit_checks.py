@@ -6,9 +6,9 @@ would make of their payee and payer (:func:`party_facts`). The same frame feeds 
 form with an error, or under the $10 filing threshold, is not filed.
 
 A check that enforces one of the IRS's IRIS business rules carries its number (``irs_rule``;
-:data:`transforms.irs.iris_rules.DECISIONS`). Every condition under which the IRS writers refuse a
+:data:`transforms.irs.iris.iris_rules.DECISIONS`). Every condition under which the IRS writers refuse a
 return is an error here, computed before writing, so that one bad value blocks its own form and the
-run files the rest (``transforms.irs.pub1220.filing_problems`` lists the writers' conditions; a
+run files the rest (``transforms.irs.shared.filing_problems`` lists the writers' conditions; a
 test runs each through ``prorata run``).
 """
 
@@ -20,7 +20,7 @@ import polars as pl
 
 from contracts.rules import tin_is_valid
 from transforms.box7 import is_valid_combination
-from transforms.irs.pub1220 import DOMESTIC_COUNTRIES, clean_text, digits_only
+from transforms.irs.shared import DOMESTIC_COUNTRIES, clean_text, digits_only
 from transforms.params import TaxParameters
 
 NOT_ELIGIBLE_ROLLOVER = ("hardship", "required_minimum", "corrective", "deemed_loan")
@@ -39,7 +39,7 @@ class EditCheck:
 #: The most cents an amount field of the IRS records takes: Publication 1220's 12 positions (B
 #: record 55-270, 723-746: $10 billion does not fit). The IRIS schema takes more
 #: (USDecimalAmountNNType, maxInclusive 999999999999999.99), but the writers share one check of the
-#: returns (``transforms.irs.pub1220.filing_problems``), which holds every year to FIRE's width.
+#: returns (``transforms.irs.shared.filing_problems``), which holds every year to FIRE's width.
 FIRE_MAX_CENTS = 10**12 - 1
 
 #: Money columns of a form the IRS records carry (boxes 1-10, 14, 16, 17, 19).
@@ -310,7 +310,7 @@ PARTY_FACTS = (
 
 def _unusable(text: pl.Series) -> pl.Series:
     """True where ``text`` keeps no letter or digit once cleaned as the IRS files clean it
-    (:func:`transforms.irs.pub1220.clean_text`: accents dropped, upper case, only A-Z 0-9 & -)."""
+    (:func:`transforms.irs.shared.clean_text`: accents dropped, upper case, only A-Z 0-9 & -)."""
     return ~clean_text(text).str.contains(r"[A-Z0-9]")
 
 

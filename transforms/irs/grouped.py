@@ -1,7 +1,9 @@
-"""The IRS file of a filing too large for memory, written payer group by payer group.
+"""The IRS file of a filing too large for memory, written payer group by payer group: what FIRE
+and IRIS share (the writers themselves: ``transforms.irs.fire.pub1220.iter_pub1220_groups`` and
+``transforms.irs.iris.iris_xml.iter_iris_xml_groups``).
 
 :func:`iter_pub1220` and :func:`iter_iris_xml` take the whole filing frame (every return joined with
-its payer and payee) in memory. The functions here give the same bytes from a lazy frame of the
+its payer and payee) in memory. The group writers give the same bytes from a lazy frame of the
 returns' form columns and a ``load`` function that collects the filing frame of a few payers:
 
 1. :func:`outline`, a cheap pass over three narrow columns (payer TIN, ``corrected``, box 15 state —
@@ -29,46 +31,21 @@ through the returns twice: once for the id, which comes first in the document, o
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from transforms.irs.iris_xml import CHUNK_ROWS as IRIS_CHUNK_ROWS
-from transforms.irs.iris_xml import (
-    ELEMENT,
-    _body,
-    _Document,
-    _manifest,
-    _transmission_id,
-    check_transmitter,
-    head_text,
-    missing_references,
-    references_error,
-    transmission_kind,
-)
-from transforms.irs.pub1220 import (
-    CHUNK_ROWS,
-    F_LAYOUT,
-    T_LAYOUT,
+from transforms.irs.shared import (
     FilingInputError,
     Problem,
-    RenderFailures,
     Transmitter,
-    _cfsf_code,
-    _f_values,
-    _FilePlan,
-    _render,
-    _t_values,
-    _validate_transmitter,
-    _value_frame,
+    cfsf_code,
     check_columns,
     digits_only,
     filing_problems,
     merge_problems,
     problems_error,
-    string_buffer,
 )
 
 #: Returns per payer group: the writers hold one group's filing frame at a time.
@@ -101,7 +78,7 @@ def outline(returns: pl.LazyFrame, tax_year: int) -> Outline:
         returns.select(
             pl.col("payer_tin").cast(pl.String).alias("raw_tin"),
             corrected.alias("corrected"),
-            _cfsf_code(tax_year).alias("cfsf"),
+            cfsf_code(tax_year).alias("cfsf"),
         )
         .group_by("raw_tin", "corrected", "cfsf")
         .agg(pl.len().alias("returns"))
@@ -161,13 +138,12 @@ def payer_groups(payers: pl.DataFrame, group_rows: int) -> pl.DataFrame:
 
 
 @dataclass
-class _Findings:
-    """What the groups gone through so far found wrong (see the module docstring for the order)."""
+class Findings:
+    """What the groups gone through so far found wrong (see the module docstring for the order);
+    each writer keeps what else it finds (records that cannot be rendered, missing references)."""
 
     problems: list[Problem] = field(default_factory=list)  # filing_problems, merged
     early: FilingInputError | None = None  # raised after the problems, before the rest
-    failures: RenderFailures = field(default_factory=RenderFailures)
-    missing: list[str] = field(default_factory=list)  # corrections without their IRIS record id
 
     def check(self, filing: pl.DataFrame, tax_year: int, first: bool) -> bool:
         """Whether ``filing`` (a group) and every group before it are free of problems."""
@@ -183,7 +159,7 @@ class _Findings:
             raise self.early
 
 
-def _groups(returns: Outline, group_rows: int, chunk_rows: int) -> pl.DataFrame:
+def groups_of(returns: Outline, group_rows: int, chunk_rows: int) -> pl.DataFrame:
     """:func:`payer_groups` of a filing that has returns."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
@@ -218,125 +194,13 @@ class GroupedFiling:
         )
 
 
-def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
-    """:func:`transforms.irs.pub1220.iter_pub1220`'s file, payer group by payer group."""
-    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
-    _validate_transmitter(transmitter)
-    groups = _groups(returns, group_rows, chunk_rows)
-    t_line, t_error = _render(
-        T_LAYOUT,
-        _value_frame(T_LAYOUT, _t_values(transmitter, tax_year, test_file, prior_year, returns.returns)),
-    )
-    last = 2 + int(returns.payers["records"].sum())
-    f_frame = _value_frame(F_LAYOUT, _f_values(last, int(returns.payers["a_records"].sum()), returns.returns))
-
-    found = _Findings(early=t_error)  # the T record's error: raised before the B records'
-
-    def group_pieces(group: dict) -> Iterator[bytes]:
-        filing = load(group["raw_tins"])
-        if not found.check(filing, tax_year, group["group"] == 0):
-            return  # the checks go on; nothing more is rendered
-        try:
-            plan = _FilePlan.build(
-                filing,
-                transmitter,
-                tax_year=tax_year,
-                test_file=test_file,
-                prior_year=prior_year,
-                first_sequence=group["first_sequence"],
-                ends=False,
-            )
-        except FilingInputError as error:  # an A record
-            found.early = error
-            return
-        if group["group"] == 0:
-            yield string_buffer(t_line).to_pybytes()
-        for piece in plan.pieces(filing, chunk_rows, found.failures):
-            yield piece.to_pybytes()
-
-    def pieces() -> Iterator[bytes]:
-        for group in groups.to_dicts():
-            yield from group_pieces(group)  # its frame is released before the next group's is loaded
-        found.raise_first()
-        f_line, f_error = _render(F_LAYOUT, f_frame)
-        found.failures.add(0, [], f_error)
-        found.failures.raise_if_any()
-        yield string_buffer(f_line).to_pybytes()
-
-    return pieces()
-
-
-def iter_iris_xml_groups(
-    filing: GroupedFiling, transmission_id: str | None = None, chunk_rows: int = IRIS_CHUNK_ROWS
-) -> Iterator[bytes]:
-    """:func:`transforms.irs.iris_xml.iter_iris_xml`'s document, payer group by payer group. The
-    first pass (checks, and the transmission id when not given) runs before this returns."""
-    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
-    groups = _groups(returns, group_rows, chunk_rows)
-    early: FilingInputError | None = None  # raised after the checks of the returns, as _document does
-    try:
-        check_transmitter(transmitter)
-        is_correction = transmission_kind(returns.kinds)
-    except FilingInputError as error:
-        early = error
-        is_correction = False
-    canonical, manifest, root = _manifest(
-        transmitter,
-        tax_year=tax_year,
-        test_file=test_file,
-        prior_year=prior_year,
-        is_correction=is_correction,
-        issuers=returns.payers.height,
-        returns=returns.returns,
-    )
-    closing = f"</{ELEMENT['transmission']}>"
-
-    def document(group: dict, filing: pl.DataFrame) -> _Document:
-        order, payers = _body(filing, tax_year, group["first_submission"])
-        return _Document(filing, tax_year, canonical, payers, order, manifest, root)
-
-    found = _Findings(early=early)
-    digest = hashlib.sha256(canonical)
-
-    def first_pass(group: dict) -> None:
-        filing = load(group["raw_tins"])
-        if not found.check(filing, tax_year, group["group"] == 0):
-            return
-        found.missing += missing_references(filing)[: 5 - len(found.missing)]
-        if found.missing or transmission_id is not None:
-            return
-        for (piece,) in document(group, filing).pieces((False,), chunk_rows):
-            digest.update(piece)
-
-    def group_pieces(group: dict) -> Iterator[bytes]:
-        filing = load(group["raw_tins"])
-        for (piece,) in document(group, filing).pieces((True,), chunk_rows):
-            yield piece.to_pybytes()
-
-    for group in groups.to_dicts():
-        first_pass(group)
-    found.raise_first()
-    if found.missing:
-        raise references_error(found.missing)
-    if transmission_id is None:
-        digest.update(closing.encode())
-        transmission_id = _transmission_id(digest.digest(), transmitter.tcc)
-
-    def pieces() -> Iterator[bytes]:
-        yield head_text(manifest, root, transmission_id)
-        for group in groups.to_dicts():
-            yield from group_pieces(group)
-        yield f"{closing}\n".encode()
-
-    return pieces()
-
-
 __all__ = [
     "GROUP_ROWS",
+    "Findings",
     "GroupedFiling",
+    "Loader",
     "Outline",
-    "iter_iris_xml_groups",
-    "iter_pub1220_groups",
+    "groups_of",
     "outline",
     "payer_groups",
 ]

@@ -1,6 +1,6 @@
 """Read a Publication 1220 file back into polars frames, and check it against the field rules.
 
-Uses the record layouts of :mod:`transforms.irs.pub1220` (declared once, as data). Records are
+Uses the record layouts of :mod:`transforms.irs.fire.pub1220` (declared once, as data). Records are
 parsed with ``str.slice`` over frames of lines; cross-record checks (sequence numbers, counts,
 control totals, K records, amount codes) are joins and group-bys, not loops over returns.
 
@@ -36,7 +36,7 @@ import polars as pl
 import pyarrow as pa
 
 from transforms.box7 import BOX7_CODES
-from transforms.irs.pub1220 import (
+from transforms.irs.fire.pub1220 import (
     AMOUNT_CODES,
     B_LAYOUT,
     FILLER_KINDS,
@@ -46,9 +46,9 @@ from transforms.irs.pub1220 import (
     ZERO_AMOUNT_CODES,
     Field,
     amount_field,
-    cfsf_state_codes,
     total_field,
 )
+from transforms.irs.shared import cfsf_state_codes
 
 # ---------------------------------------------------------------------------------------------
 # Distribution codes (tax-rules.md §f.1-f.3; irs-filing-formats.md §8)

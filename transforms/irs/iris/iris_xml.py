@@ -54,7 +54,8 @@ import polars as pl
 import pyarrow as pa
 from lxml import etree
 
-from transforms.irs.pub1220 import (
+from transforms.irs.grouped import Findings, GroupedFiling, groups_of
+from transforms.irs.shared import (
     CORRECTION_ORDER,
     STATE_LOCAL_MONEY_COLUMNS,
     FilingInputError,
@@ -856,6 +857,17 @@ def _document(
     return _Document(filing, tax_year, head[0], payers, order, head[1], head[2])
 
 
+def record_ids(filing: pl.DataFrame) -> pl.DataFrame:
+    """``filing`` in file order with the ``submission_id`` (its payer's IRSubmission1Grp, payers in
+    TIN order from 1) and ``record_id`` (its place within its payer, from 1) this writer gives each
+    return of one transmission of ``filing``: the numbers the IRS's acknowledgement refers to."""
+    tin = digits_only(pl.col("payer_tin"))
+    return filing.select(pl.all().gather(file_order(filing))).with_columns(
+        tin.rank("dense").cast(pl.Int64).alias("submission_id"),
+        (pl.int_range(pl.len()).over(tin) + 1).cast(pl.Int64).alias("record_id"),
+    )
+
+
 def check_transmitter(transmitter: Transmitter) -> None:
     tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
     if len(tin) != 9 or len(set(tin)) == 1 or len(transmitter.tcc) != 5:
@@ -985,8 +997,7 @@ def write_iris_xml(
 ) -> bytes:
     """IRIS A2A XML (UTF-8) of the returns in ``filing``: one IRSubmission1Grp per payer.
 
-    ``filing`` has the columns of :func:`transforms.irs.pub1220.write_pub1220` (see
-    ``REQUIRED_COLUMNS``), plus ``prev_unique_record_id`` for corrections. ``test_file`` sets
+    ``filing`` has the columns of :data:`transforms.irs.shared.REQUIRED_COLUMNS`, plus ``prev_unique_record_id`` for corrections. ``test_file`` sets
     ``TestCd`` T (else P). ``transmission_id`` defaults to an id derived from the content (the
     SHA-256 of the canonical XML with an empty UniqueTransmissionId).
 
@@ -1049,3 +1060,69 @@ def iter_iris_xml(
 
 def _clean(text: str) -> str:
     return pl.select(alpha_text(pl.lit(text))).item()
+
+
+def iter_iris_xml_groups(
+    filing: GroupedFiling, transmission_id: str | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[bytes]:
+    """:func:`iter_iris_xml`'s document, payer group by payer group. The
+    first pass (checks, and the transmission id when not given) runs before this returns."""
+    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
+    groups = groups_of(returns, group_rows, chunk_rows)
+    early: FilingInputError | None = None  # raised after the checks of the returns, as _document does
+    try:
+        check_transmitter(transmitter)
+        is_correction = transmission_kind(returns.kinds)
+    except FilingInputError as error:
+        early = error
+        is_correction = False
+    canonical, manifest, root = _manifest(
+        transmitter,
+        tax_year=tax_year,
+        test_file=test_file,
+        prior_year=prior_year,
+        is_correction=is_correction,
+        issuers=returns.payers.height,
+        returns=returns.returns,
+    )
+    closing = f"</{ELEMENT['transmission']}>"
+
+    def document(group: dict, filing: pl.DataFrame) -> _Document:
+        order, payers = _body(filing, tax_year, group["first_submission"])
+        return _Document(filing, tax_year, canonical, payers, order, manifest, root)
+
+    found = Findings(early=early)
+    missing: list[str] = []  # corrections without their IRIS record id
+    digest = hashlib.sha256(canonical)
+
+    def first_pass(group: dict) -> None:
+        filing = load(group["raw_tins"])
+        if not found.check(filing, tax_year, group["group"] == 0):
+            return
+        missing.extend(missing_references(filing)[: 5 - len(missing)])
+        if missing or transmission_id is not None:
+            return
+        for (piece,) in document(group, filing).pieces((False,), chunk_rows):
+            digest.update(piece)
+
+    def group_pieces(group: dict) -> Iterator[bytes]:
+        filing = load(group["raw_tins"])
+        for (piece,) in document(group, filing).pieces((True,), chunk_rows):
+            yield piece.to_pybytes()
+
+    for group in groups.to_dicts():
+        first_pass(group)
+    found.raise_first()
+    if missing:
+        raise references_error(missing)
+    if transmission_id is None:
+        digest.update(closing.encode())
+        transmission_id = _transmission_id(digest.digest(), transmitter.tcc)
+
+    def pieces() -> Iterator[bytes]:
+        yield head_text(manifest, root, transmission_id)
+        for group in groups.to_dicts():
+            yield from group_pieces(group)
+        yield f"{closing}\n".encode()
+
+    return pieces()

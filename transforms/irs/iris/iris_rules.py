@@ -40,7 +40,7 @@ IRS_REJECT_OVER_THRESHOLD = "Report Error and Reject if Over Threshold"
 BLOCKING = {IRS_REJECT: True, IRS_REJECT_OVER_THRESHOLD: True, IRS_REPORT: False}
 
 #: Where a transmission check lives (``Decision.where``).
-TRANSMISSION_CHECK = "transforms.irs.iris_rules.transmission_problems"
+TRANSMISSION_CHECK = "transforms.irs.iris.iris_rules.transmission_problems"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Choices made here (irs-filing-formats.md §17):
   after the C record.
 
 The record layouts are declared once, as data (``LAYOUTS``); the writer here and the reader and
-checker in :mod:`transforms.irs.pub1220_reader` both use them. Every record is one polars
+checker in :mod:`transforms.irs.fire.pub1220_reader` both use them. Every record is one polars
 ``concat_str`` per layout (``line_expr``: runs of fixed text merged into one literal). A, C and K
 records come from group-bys of the returns' amounts, T and F from one-row frames; B records are
 rendered in chunks of ``CHUNK_ROWS`` returns in file order (two chunks at a time, on two threads)
@@ -43,6 +43,28 @@ from typing import NamedTuple
 
 import polars as pl
 import pyarrow as pa
+
+from transforms.irs.grouped import Findings, GroupedFiling, groups_of
+from transforms.irs.shared import (
+    EXAMPLES,
+    MONEY_COLUMNS,
+    PAYEE_COLUMNS,
+    TYPE_OF_TIN,
+    FilingInputError,
+    Transmitter,
+    account_key,
+    alpha_text,
+    cfsf_code,
+    clean_text,
+    correction_rank,
+    digits_only,
+    file_order,
+    is_foreign_address,
+    name_control,
+    payer_digits,
+    string_buffer,
+    validate_filing,
+)
 
 RECORD_LENGTH = 750
 LINE_END = "\r\n"
@@ -267,203 +289,6 @@ LAYOUTS: dict[str, tuple[Field, ...]] = {
 FILLER_KINDS = frozenset({"const", "blank", "zeros", "eol"})
 
 # ---------------------------------------------------------------------------------------------
-# Combined Federal/State Filing (irs-filing-formats.md §12)
-# ---------------------------------------------------------------------------------------------
-
-#: CF/SF participating states and their numeric codes. The 30 long-standing states are
-#: (transcribed); District of Columbia and Pennsylvania take part from TY2023 (secondary: IRS
-#: QuickAlert of 19 Jan 2023). Changes after TY2023 are (unconfirmed): open question 4.
-CFSF_STATE_CODES: dict[str, str] = {
-    "AL": "01", "AZ": "04", "AR": "05", "CA": "06", "CO": "07", "CT": "08", "DE": "10",
-    "DC": "11", "GA": "13", "HI": "15", "ID": "16", "IN": "18", "KS": "20", "LA": "22",
-    "ME": "23", "MD": "24", "MA": "25", "MI": "26", "MN": "27", "MS": "28", "MO": "29",
-    "MT": "30", "NE": "31", "NJ": "34", "NM": "35", "NC": "37", "ND": "38", "OH": "39",
-    "OK": "40", "PA": "42", "SC": "45", "WI": "55",
-}  # fmt: skip
-
-#: First tax year of participation where it is not "always" (irs-filing-formats.md §12).
-CFSF_FIRST_TAX_YEAR: dict[str, int] = {"DC": 2023, "PA": 2023}
-
-
-def cfsf_state_codes(tax_year: int) -> dict[str, str]:
-    """CF/SF states (USPS abbreviation → numeric code) taking part in ``tax_year``."""
-    return {
-        state: code
-        for state, code in CFSF_STATE_CODES.items()
-        if tax_year >= CFSF_FIRST_TAX_YEAR.get(state, 0)
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs
-# ---------------------------------------------------------------------------------------------
-
-MONEY_COLUMNS: tuple[str, ...] = (
-    "box1_cents", "box2a_cents", "box3_cents", "box4_cents", "box5_cents", "box6_cents",
-    "box8_cents", "box9b_cents", "box10_cents",
-)  # fmt: skip
-STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
-    "state_withholding_cents", "state_distribution_cents",
-    "local_withholding_cents", "local_distribution_cents",
-)  # fmt: skip
-
-#: forms.parquet columns the writers read (shared/spec/outputs.md).
-FORM_COLUMNS: tuple[str, ...] = (
-    "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
-    "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
-    "box9a_percent", "box11_year", "box13_date", "state", "state_payer_id",
-    "state_withholding_cents", "state_distribution_cents", "locality",
-    "local_withholding_cents", "local_distribution_cents",
-)  # fmt: skip
-PAYER_COLUMNS: tuple[str, ...] = (
-    "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone",
-)  # fmt: skip
-PAYEE_COLUMNS: tuple[str, ...] = (
-    "tin_type", "first_name", "last_name", "address", "city", "state_code", "zip", "country",
-)  # fmt: skip
-#: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
-REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
-
-#: Corrected Return Indicator values (irs-filing-formats.md §6, §13) in file order.
-CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
-
-#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (irs-filing-formats.md §6).
-TYPE_OF_TIN: dict[str, str] = {"ein": "1", "ssn": "2", "itin": "2", "atin": "2"}
-
-#: Country codes treated as a U.S. address: the United States and the possessions that have a USPS
-#: state abbreviation (PR, GU, VI, AS, MP); B position 287 stays blank for them.
-DOMESTIC_COUNTRIES: tuple[str, ...] = ("US", "PR", "GU", "VI", "AS", "MP")
-
-MAX_B_AMOUNT_CENTS = 10**12 - 1  # 12 positions
-
-
-@dataclass(frozen=True)
-class Transmitter:
-    """The transmitter of a FIRE file (T record) or an IRIS transmission (manifest)."""
-
-    tin: str
-    tcc: str
-    name: str
-    company_name: str
-    address: str
-    city: str
-    state: str
-    zip: str
-    contact_name: str
-    contact_phone: str
-    contact_email: str
-    vendor_indicator: str = "I"
-
-
-class FilingInputError(ValueError):
-    """The filing frame or the transmitter cannot be written as it is."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rules (irs-filing-formats.md §3)
-# ---------------------------------------------------------------------------------------------
-
-#: Letters that have no Unicode decomposition to ASCII.
-_TRANSLITERATE = {"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l"}
-_TRANSLITERATE |= {"Đ": "D", "đ": "d", "Þ": "TH", "þ": "th", "ß": "SS"}
-
-
-def alpha_text(expr: pl.Expr) -> pl.Expr:
-    """Upper-case ASCII text with only A-Z, 0-9, space, hyphen and ampersand.
-
-    Publication 1220: alphanumeric fields upper case; payee name lines without punctuation, the
-    hyphen and the ampersand being the only special characters allowed (irs-filing-formats.md §3).
-    Accents are dropped (NFKD), apostrophes, periods and brackets removed (O'NEIL → ONEIL,
-    401(K) → 401K), any other character becomes a space; runs of spaces collapse. The same rule
-    is applied to every text field so that one check covers the file.
-    """
-    return (
-        expr.cast(pl.String)
-        .fill_null("")
-        .str.replace_many(_TRANSLITERATE)
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}", "")
-        .str.to_uppercase()
-        .str.replace_all(r"['.’()]", "")
-        .str.replace_all(r"[^A-Z0-9&\- ]", " ")
-        .str.replace_all(r" {2,}", " ")
-        .str.strip_chars(" ")
-    )
-
-
-#: Text on which :func:`alpha_text` only upper-cases: words of ASCII letters, digits, "&" and "-"
-#: separated by single spaces (or nothing at all).
-_PLAIN_TEXT = r"^(?:[A-Za-z0-9&\-]+(?: [A-Za-z0-9&\-]+)*)?$"
-
-
-def clean_text(series: pl.Series) -> pl.Series:
-    """:func:`alpha_text` of a Series, computed in full only for the values that need more than
-    upper-casing (most names, cities and addresses need nothing else): same result, a fraction of
-    the cost."""
-    text = series.cast(pl.String).fill_null("")
-    plain = text.str.contains(_PLAIN_TEXT)
-    out = text.str.to_uppercase()
-    if not plain.all():
-        rows = (~plain).arg_true()
-        out = out.scatter(rows, pl.select(alpha_text(pl.lit(text.gather(rows)))).to_series())
-    return out.alias(series.name)
-
-
-def digits_only(expr: pl.Expr) -> pl.Expr:
-    """The digits of a TIN, ZIP code or telephone number (hyphens, spaces and brackets dropped)."""
-    return expr.cast(pl.String).fill_null("").str.replace_all(r"[^0-9]", "")
-
-
-def payer_digits(filing: pl.DataFrame) -> pl.Series:
-    """:func:`digits_only` of every return's ``payer_tin``: the payer, however its TIN is written.
-
-    The extract's contract takes 9 digits (``shared/spec/extract.md``, plans.payer_tin), but the
-    writers take any frame: "12-3456789" and "123456789" are one payer (one A record, one
-    IRSubmission1Grp), and the FIRE and IRIS records carry the digits (A positions 12-20). Worked
-    out once per TIN as written (a few payers, millions of returns), not once per return.
-    """
-    raw = filing.get_column("payer_tin").cast(pl.String)
-    tins = raw.unique().to_frame("raw").with_columns(digits_only(pl.col("raw")).alias("digits"))
-    if tins.select(pl.col("raw").eq_missing(pl.col("digits")).all()).item():
-        return raw
-    return (
-        raw.to_frame("raw")
-        .join(tins, on="raw", how="left", nulls_equal=True, maintain_order="left")
-        .get_column("digits")
-        .alias("payer_tin")
-    )
-
-
-def name_control(
-    surname: pl.Expr, is_entity: pl.Expr, *, clean_first: bool = True, entities: bool = True
-) -> pl.Expr:
-    """Payee Name Control, B positions 7-10: the first four characters of the surname.
-
-    irs-filing-formats.md §6: "the first 4 characters of the surname of the person whose TIN is in
-    12-20; shorter surnames left-justified, blank-filled". Blanks and punctuation are skipped
-    (VAN DYKE → VAND, O'NEIL → ONEI); the hyphen is kept. For an entity (EIN) the first four
-    significant characters of its name, the ampersand kept and a leading "THE" dropped when more
-    than one word follows (IRS name-control convention; the FIRE layout itself only asks for 4
-    characters or blanks). ``clean_first=False`` when ``surname`` is already :func:`alpha_text`;
-    ``entities=False`` when ``is_entity`` is true in no row (the entity rule is then not built).
-    """
-    cleaned = alpha_text(surname) if clean_first else surname
-    person = cleaned.str.replace_all(r"[^A-Z0-9-]", "")
-    if entities:
-        entity_name = (
-            pl.when(cleaned.str.contains(r"^THE \S+ \S")).then(cleaned.str.slice(4)).otherwise(cleaned)
-        )
-        person = pl.when(is_entity).then(entity_name.str.replace_all(r"[^A-Z0-9&-]", "")).otherwise(person)
-    return person.str.strip_chars_start("-&").str.slice(0, 4)
-
-
-def is_foreign_address(country: pl.Expr) -> pl.Expr:
-    """True when the payee address is outside the United States (B position 287)."""
-    code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    return ~(code.is_in(DOMESTIC_COUNTRIES) | (code == ""))
-
-
-# ---------------------------------------------------------------------------------------------
 # Rendering: one expression per layout
 # ---------------------------------------------------------------------------------------------
 
@@ -611,260 +436,6 @@ def _value_schema(layout: tuple[Field, ...]) -> dict[str, pl.DataType]:
     return {f.name: dtypes.get(f.kind, pl.String) for f in layout if f.kind not in FILLER_KINDS}
 
 
-# ---------------------------------------------------------------------------------------------
-# Input checks
-# ---------------------------------------------------------------------------------------------
-
-
-#: Returns named in a problem's message.
-_EXAMPLES = 5
-
-
-class Problem(NamedTuple):
-    """One reason a filing cannot be written: the check's place in :func:`validate_filing`'s order,
-    its message, the first returns concerned (form ids, file input order; ``None``: the message
-    names none) and how many returns it concerns."""
-
-    rank: int
-    message: str
-    ids: list[str] | None
-    count: int
-
-    def text(self) -> str:
-        if self.ids is None:
-            return self.message
-        more = self.count - len(self.ids)
-        return f"{self.message}: form_id " + ", ".join(self.ids) + (f" (+{more} more)" if more > 0 else "")
-
-
-def _problem(rank: int, message: str, frame: pl.DataFrame, mask: pl.Expr | pl.Series) -> Problem:
-    found = frame.filter(mask)
-    return Problem(
-        rank, message, found.get_column("form_id").cast(pl.String).head(_EXAMPLES).to_list(), found.height
-    )
-
-
-def merge_problems(found: list[Problem], more: list[Problem]) -> list[Problem]:
-    """The problems of two consecutive parts of a filing (``found`` before ``more`` in file input
-    order) as :func:`filing_problems` finds them for the two together, when every check involving
-    more than one return stays within one payer and no payer is split between the parts."""
-    merged = {p.rank: p for p in found}
-    for p in more:
-        if p.rank in merged:
-            first = merged[p.rank]
-            ids = None if first.ids is None else (first.ids + (p.ids or []))[:_EXAMPLES]
-            merged[p.rank] = first._replace(ids=ids, count=first.count + p.count)
-        else:
-            merged[p.rank] = p
-    return [merged[rank] for rank in sorted(merged)]
-
-
-def problems_error(problems: list[Problem]) -> FilingInputError:
-    return FilingInputError("cannot write the filing: " + "; ".join(p.text() for p in problems))
-
-
-class _Distinct(NamedTuple):
-    """A row check that depends only on ``columns``: evaluated once per distinct combination of
-    their values (payer details, states: a few values, millions of returns), then mapped back."""
-
-    mask: pl.Expr
-    columns: tuple[str, ...]
-
-
-def _distinct_mask(filing: pl.DataFrame, check: _Distinct) -> pl.Series:
-    """The rows of ``filing`` where ``check.mask`` holds or is null (as ``mask.fill_null(True)``)."""
-    keys = filing.select(check.columns)
-    bad = keys.lazy().unique().filter(check.mask.fill_null(True)).collect(engine="streaming")
-    if len(check.columns) == 1:
-        (name,) = check.columns
-        return keys.select(pl.col(name).is_in(bad[name].implode(), nulls_equal=True)).to_series()
-    return keys.join(
-        bad.with_columns(pl.lit(True).alias("_bad")),
-        on=list(check.columns),
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
-    )["_bad"].fill_null(False)
-
-
-class _Plain(NamedTuple):
-    """A row check with a cheap shortcut: on the rows where ``plain`` holds the check is ``result``
-    (when every row is plain, ``mask`` is not evaluated at all)."""
-
-    mask: pl.Expr
-    plain: pl.Expr
-    result: pl.Expr
-
-
-def _plain_mask(filing: pl.DataFrame, check: _Plain) -> pl.Series:
-    """The rows of ``filing`` where ``check.mask`` holds or is null (as ``mask.fill_null(True)``)."""
-    if filing.select(check.plain.fill_null(False).all()).item():
-        return filing.with_columns(check.result.fill_null(True).alias("_result"))["_result"]
-    return filing.select(
-        pl.when(check.plain.fill_null(False)).then(check.result).otherwise(check.mask).fill_null(True)
-    ).to_series()
-
-
-def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
-    """Raise :class:`FilingInputError` when ``filing`` cannot be written; returns are named by form_id."""
-    check_columns(filing.columns)
-    if filing.height == 0:
-        raise FilingInputError("filing frame has no returns")
-    problems = filing_problems(filing, tax_year)
-    if problems:
-        raise problems_error(problems)
-
-
-def check_columns(columns: list[str]) -> None:
-    """Raise :class:`FilingInputError` when a column of ``REQUIRED_COLUMNS`` is missing."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        raise FilingInputError(f"filing frame lacks columns: {', '.join(missing)}")
-
-
-def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
-    """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
-    checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
-    being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
-    tin_ok = r"^[0-9]{9}$"
-    same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
-    payer_tin = digits_only(pl.col("payer_tin"))
-    payee_tin = digits_only(pl.col("payee_tin"))
-    amounts_bad = pl.any_horizontal(
-        [pl.col(c).is_null() | (pl.col(c) < 0) | (pl.col(c) > MAX_B_AMOUNT_CENTS) for c in MONEY_COLUMNS]
-    )
-    state_local_bad = pl.any_horizontal(
-        [
-            (pl.col(c).fill_null(0) < 0) | (pl.col(c).fill_null(0) > MAX_B_AMOUNT_CENTS)
-            for c in STATE_LOCAL_MONEY_COLUMNS
-        ]
-    )
-    foreign = is_foreign_address(pl.col("country"))
-    account = pl.col("account_number").cast(pl.String).fill_null("")
-    checks: list[tuple[pl.Expr | _Distinct | _Plain, str]] = [
-        (pl.col("form_id").is_null(), "form_id missing"),
-        (pl.col("tax_year") != tax_year, f"tax_year differs from {tax_year} (one file, one tax year)"),
-        (
-            _Distinct(~payer_tin.str.contains(tin_ok) | payer_tin.str.contains(same_digit), ("payer_tin",)),
-            "payer TIN not 9 valid digits",
-        ),
-        (
-            _Plain(
-                # blank: no TIN (Pub 1220 allows blanks); anything else must give 9 ASCII digits
-                (pl.col("payee_tin").cast(pl.String).fill_null("").str.strip_chars() != "")
-                & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
-                # 9 ASCII digits: digits_only keeps them as they are.
-                pl.col("payee_tin").cast(pl.String).str.contains(r"^[0-9]{9}$"),
-                pl.col("payee_tin").cast(pl.String).str.contains(same_digit),
-            ),
-            "payee TIN not 9 valid digits",
-        ),
-        (
-            ~pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase().is_in(list(TYPE_OF_TIN)),
-            "tin_type not one of ssn, itin, atin, ein",
-        ),
-        (
-            (account == "") | (account.str.len_chars() > 20) | ~account.str.contains(r"^[\x20-\x7E]*$"),
-            "account_number empty, longer than 20 characters or not printable ASCII",
-        ),
-        (amounts_bad, "box amount missing, negative or over 12 digits"),
-        (state_local_bad, "state or local amount negative or over 12 digits"),
-        (
-            ~pl.col("distribution_codes").cast(pl.String).fill_null("").str.contains(r"^[0-9A-Za-z]{1,2}$"),
-            "distribution_codes not one or two codes",
-        ),
-        (
-            ~pl.col("corrected").cast(pl.String).fill_null("").is_in(list(CORRECTION_ORDER)),
-            'corrected not "", "G" or "C"',
-        ),
-        (
-            pl.col("box9a_percent").is_not_null()
-            & ((pl.col("box9a_percent") < 0) | (pl.col("box9a_percent") > 100)),
-            "box9a_percent outside 0-100",
-        ),
-        (
-            pl.col("box11_year").is_not_null()
-            & ((pl.col("box11_year") < 1000) | (pl.col("box11_year") > 9999)),
-            "box11_year not a 4-digit year",
-        ),
-        (
-            _Plain(
-                ~foreign & ~digits_only(pl.col("zip")).str.contains(r"^([0-9]{5}|[0-9]{9})$"),
-                # 5 or 9 ASCII digits (a hyphen after the fifth): right whatever the country.
-                pl.col("zip").cast(pl.String).str.contains(r"^[0-9]{5}(?:-?[0-9]{4})?$"),
-                pl.lit(False),
-            ),
-            "U.S. payee ZIP code not 5 or 9 digits",
-        ),
-        (
-            _Plain(
-                ~foreign & ~pl.col("state_code").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$"),
-                pl.col("state_code").cast(pl.String).str.contains(r"^[A-Za-z]{2}$"),
-                pl.lit(False),
-            ),
-            "U.S. payee state_code not a 2-letter abbreviation",
-        ),
-        (
-            _Distinct(
-                ~pl.col("payer_state").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$")
-                | ~digits_only(pl.col("payer_zip")).str.contains(r"^([0-9]{5}|[0-9]{9})$"),
-                ("payer_state", "payer_zip"),
-            ),
-            "payer state not a 2-letter abbreviation or payer ZIP code not 5 or 9 digits",
-        ),
-        (~pl.col("last_name").str.contains(r"\w"), "payee last_name (or entity name) empty"),
-        (_Distinct(~pl.col("payer_name").str.contains(r"\w"), ("payer_name",)), "payer_name empty"),
-    ]
-    # The streaming engine goes through the returns in morsels: no column of intermediate text
-    # for all of them at once.
-    masks = (
-        filing.lazy()
-        .select(
-            *(
-                mask.fill_null(True).alias(str(i))
-                for i, (mask, _) in enumerate(checks)
-                if isinstance(mask, pl.Expr)
-            )
-        )
-        .collect(engine="streaming")
-    ).with_columns(
-        (_distinct_mask(filing, mask) if isinstance(mask, _Distinct) else _plain_mask(filing, mask)).alias(
-            str(i)
-        )
-        for i, (mask, _) in enumerate(checks)
-        if not isinstance(mask, pl.Expr)
-    )
-    problems = [
-        _problem(i, message, filing, masks[str(i)])
-        for i, (_, message) in enumerate(checks)
-        if masks[str(i)].any()
-    ]
-    # A payer is its TIN's digits, however the TIN is written (as the writers group returns).
-    by_payer = filing.with_columns(payer_digits(filing).alias("_payer"))
-    keyed = {"acct": account.str.to_uppercase(), "corr": pl.col("corrected").fill_null("")}
-    dup_mask = pl.struct("_payer", "corr", "acct").is_duplicated()
-    # Equal keys have equal hashes: only returns whose hash repeats can repeat a key (a sort of
-    # 8-byte hashes: less memory and time than a hash table of the keys).
-    hashes = (
-        by_payer.lazy()
-        .select(pl.struct(pl.col("_payer"), **keyed).hash().alias("hash"))
-        .collect(engine="streaming")["hash"]
-    )
-    ordered = hashes.sort()
-    repeated = ordered.filter((ordered == ordered.shift(1)).fill_null(False))
-    if repeated.len() and (
-        by_payer.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
-    ):
-        dup = by_payer.with_columns(**keyed)
-        message = "account_number not unique within a payer and correction kind"
-        problems.append(_problem(len(checks), message, dup, dup_mask))
-    payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
-    if payer_details["_payer"].is_duplicated().any():
-        message = "payer details (name, address, phone) differ between returns of one payer"
-        problems.append(Problem(len(checks) + 1, message, None, 1))
-    return problems
-
-
 def _validate_transmitter(t: Transmitter) -> None:
     problems = []
     tin = "".join(ch for ch in t.tin if ch.isdigit())
@@ -925,24 +496,6 @@ def _amount_exprs() -> dict[str, pl.Expr]:
     return amounts
 
 
-def _correction_rank() -> pl.Expr:
-    return (
-        pl.col("corrected")
-        .cast(pl.String)
-        .fill_null("")
-        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8)
-    )
-
-
-def _b_account() -> pl.Expr:
-    return pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase()
-
-
-def _cfsf_code(tax_year: int) -> pl.Expr:
-    state = pl.col("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    return state.replace_strict(cfsf_state_codes(tax_year), default=None, return_dtype=pl.String)
-
-
 def _payee_values(
     filing: pl.DataFrame,
     *,
@@ -994,7 +547,7 @@ def _payee_values(
     values = [
         pl.col("form_id").cast(pl.String),
         digits_only(pl.col("payer_tin")).alias("payer_tin"),
-        _correction_rank().alias("correction_rank"),
+        correction_rank().alias("correction_rank"),
         pl.lit(tax_year, dtype=pl.Int64).alias("payment_year"),
         corrected.alias("corrected_return_indicator"),
         name_control(clean["last_name"], is_entity, clean_first=False, entities=entity_rows).alias(
@@ -1002,7 +555,7 @@ def _payee_values(
         ),
         pl.col("tin_type").str.to_lowercase().replace_strict(TYPE_OF_TIN).alias("type_of_tin"),
         digits_only(pl.col("payee_tin")).alias("payee_tin"),
-        _b_account().alias("account_number"),
+        account_key().alias("account_number"),
         pl.lit("").alias("payer_office_code"),
         *(expr.alias(name) for name, expr in _amount_exprs().items()),
         flag(foreign).alias("foreign_country_indicator"),
@@ -1028,7 +581,7 @@ def _payee_values(
         pl.lit("").alias("special_data_entries"),
         pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
         pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
-        _cfsf_code(tax_year).alias("combined_federal_state_code"),
+        cfsf_code(tax_year).alias("combined_federal_state_code"),
     ]
     return filing.select(v for v in values if v.meta.output_name() not in skip)
 
@@ -1161,11 +714,11 @@ class _FilePlan:
         cfsf = pl.col("combined_federal_state_code")
         base = filing.lazy().select(
             digits_only(pl.col("payer_tin")).alias("payer_tin"),
-            _correction_rank().alias("correction_rank"),
+            correction_rank().alias("correction_rank"),
             *(amounts[amount_field(code)].alias(amount_field(code)) for code in valued),
             pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
             pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
-            _cfsf_code(tax_year).alias("combined_federal_state_code"),
+            cfsf_code(tax_year).alias("combined_federal_state_code"),
         )
         sums = [pl.col(amount_field(code)).sum().alias(total_field(code)) for code in valued]
         zero_totals = [pl.lit(0, pl.Int64).alias(total_field(code)) for code in ZERO_AMOUNT_CODES]
@@ -1399,7 +952,7 @@ class RenderFailures:
 
     def add(self, failed: int, examples: list[str], deferred: FilingInputError | None) -> None:
         self.failed += failed
-        self.examples += examples[: _EXAMPLES - len(self.examples)]
+        self.examples += examples[: EXAMPLES - len(self.examples)]
         self.deferred = self.deferred or deferred
 
     def any(self) -> bool:
@@ -1422,47 +975,11 @@ class _Chunk(NamedTuple):
 _WORKERS = 2
 
 
-def file_order(filing: pl.DataFrame) -> pl.Series:
-    """Row numbers of ``filing`` in file order: payer TIN, original/G/C, account number.
-
-    The three keys as one text (the TIN is 9 ASCII digits, the rank one digit: the same order),
-    not sorted again when the returns come in that order already (as ``flows.filing`` sorts them).
-    """
-    tin = digits_only(pl.col("payer_tin"))
-    keys = filing.lazy().select(
-        tin.alias("tin"), pl.concat_str(tin, _correction_rank().cast(pl.String), _b_account()).alias("key")
-    )
-    if (
-        not keys.select((pl.col("tin").str.len_bytes() == 9).all()).collect(engine="streaming").item()
-    ):  # pragma: no cover - validate_filing wants 9 digits (Unicode digits are longer)
-        return filing.select(
-            pl.arg_sort_by(tin, _correction_rank(), _b_account(), maintain_order=True)
-        ).to_series()
-    key = keys.select("key").collect(engine="streaming").to_series()
-    if key.is_sorted():
-        return pl.int_range(0, filing.height, dtype=pl.get_index_type(), eager=True)
-    return pl.DataFrame(key).select(pl.arg_sort_by("key", maintain_order=True)).to_series()
-
-
 def _check_sequence(seq: pl.Series, first: int, last: int) -> None:
     """Sequence numbers must run ``first``, ``first + 1``, ..., ``last``."""
     expected = pl.int_range(first, last + 1, eager=True, dtype=pl.Int64)
     if not seq.cast(pl.Int64).equals(expected.alias(seq.name)):
         raise AssertionError("record sequence numbers are not 1..n")  # pragma: no cover - internal
-
-
-def string_buffer(lines: pl.Series) -> pa.Buffer:
-    """The strings of ``lines`` (no nulls) back to back as UTF-8, without copying them again: the
-    data buffer of the Arrow large-string array polars hands over."""
-    array = lines.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
-    if array.null_count or not pa.types.is_large_string(array.type):
-        raise AssertionError("lines must be non-null large strings")  # pragma: no cover - internal
-    if len(array) == 0:
-        return pa.py_buffer(b"")
-    _, offsets, data = array.buffers()
-    bounds = pa.Array.from_buffers(pa.int64(), len(array) + 1, [None, offsets], offset=array.offset)
-    start, end = bounds[0].as_py(), bounds[-1].as_py()
-    return data.slice(start, end - start)
 
 
 def _t_values(
@@ -1517,3 +1034,52 @@ def _first_line(text: str) -> str:
 
 def _second_line(text: str) -> str:
     return _alpha(text)[40:80].strip()
+
+
+def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """:func:`iter_pub1220`'s file, payer group by payer group."""
+    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
+    _validate_transmitter(transmitter)
+    groups = groups_of(returns, group_rows, chunk_rows)
+    t_line, t_error = _render(
+        T_LAYOUT,
+        _value_frame(T_LAYOUT, _t_values(transmitter, tax_year, test_file, prior_year, returns.returns)),
+    )
+    last = 2 + int(returns.payers["records"].sum())
+    f_frame = _value_frame(F_LAYOUT, _f_values(last, int(returns.payers["a_records"].sum()), returns.returns))
+
+    found = Findings(early=t_error)  # the T record's error: raised before the B records'
+    failures = RenderFailures()
+
+    def group_pieces(group: dict) -> Iterator[bytes]:
+        filing = load(group["raw_tins"])
+        if not found.check(filing, tax_year, group["group"] == 0):
+            return  # the checks go on; nothing more is rendered
+        try:
+            plan = _FilePlan.build(
+                filing,
+                transmitter,
+                tax_year=tax_year,
+                test_file=test_file,
+                prior_year=prior_year,
+                first_sequence=group["first_sequence"],
+                ends=False,
+            )
+        except FilingInputError as error:  # an A record
+            found.early = error
+            return
+        if group["group"] == 0:
+            yield string_buffer(t_line).to_pybytes()
+        for piece in plan.pieces(filing, chunk_rows, failures):
+            yield piece.to_pybytes()
+
+    def pieces() -> Iterator[bytes]:
+        for group in groups.to_dicts():
+            yield from group_pieces(group)  # its frame is released before the next group's is loaded
+        found.raise_first()
+        f_line, f_error = _render(F_LAYOUT, f_frame)
+        failures.add(0, [], f_error)
+        failures.raise_if_any()
+        yield string_buffer(f_line).to_pybytes()
+
+    return pieces()

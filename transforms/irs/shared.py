@@ -1,0 +1,533 @@
+"""What the FIRE (Publication 1220) and IRIS writers share: the filing frame they take, the payer,
+the text rules, the checks of a filing, the order of the returns in a file.
+
+* the filing frame: one row per return (``REQUIRED_COLUMNS``: the forms.parquet columns, the payer's
+  and the payee's details, ``corrected``); :func:`validate_filing` / :func:`filing_problems` check it;
+* the payer: its TIN's 9 digits however written (:func:`payer_digits`);
+* text: :func:`alpha_text` (upper-case ASCII, A-Z 0-9 space & -), :func:`digits_only`,
+  :func:`name_control`, :func:`is_foreign_address`;
+* order: :func:`file_order` (payer TIN, original/G/C, account number), the order both writers use;
+* CF/SF: the states of the Combined Federal/State Filing program (:func:`cfsf_state_codes`);
+* :class:`Transmitter` and :class:`FilingInputError`.
+
+Nothing here knows a record layout or an XML element: FIRE (``transforms.irs.fire``) and IRIS
+(``transforms.irs.iris``) each import from here, never from each other, so either can go without
+touching the other.
+
+Privacy: error messages name returns by ``form_id`` only, never by TIN or name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import polars as pl
+import pyarrow as pa
+
+# ---------------------------------------------------------------------------------------------
+# Combined Federal/State Filing (irs-filing-formats.md §12)
+# ---------------------------------------------------------------------------------------------
+
+#: CF/SF participating states and their numeric codes. The 30 long-standing states are
+#: (transcribed); District of Columbia and Pennsylvania take part from TY2023 (secondary: IRS
+#: QuickAlert of 19 Jan 2023). Changes after TY2023 are (unconfirmed): open question 4.
+CFSF_STATE_CODES: dict[str, str] = {
+    "AL": "01", "AZ": "04", "AR": "05", "CA": "06", "CO": "07", "CT": "08", "DE": "10",
+    "DC": "11", "GA": "13", "HI": "15", "ID": "16", "IN": "18", "KS": "20", "LA": "22",
+    "ME": "23", "MD": "24", "MA": "25", "MI": "26", "MN": "27", "MS": "28", "MO": "29",
+    "MT": "30", "NE": "31", "NJ": "34", "NM": "35", "NC": "37", "ND": "38", "OH": "39",
+    "OK": "40", "PA": "42", "SC": "45", "WI": "55",
+}  # fmt: skip
+
+#: First tax year of participation where it is not "always" (irs-filing-formats.md §12).
+CFSF_FIRST_TAX_YEAR: dict[str, int] = {"DC": 2023, "PA": 2023}
+
+
+def cfsf_state_codes(tax_year: int) -> dict[str, str]:
+    """CF/SF states (USPS abbreviation → numeric code) taking part in ``tax_year``."""
+    return {
+        state: code
+        for state, code in CFSF_STATE_CODES.items()
+        if tax_year >= CFSF_FIRST_TAX_YEAR.get(state, 0)
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+
+MONEY_COLUMNS: tuple[str, ...] = (
+    "box1_cents", "box2a_cents", "box3_cents", "box4_cents", "box5_cents", "box6_cents",
+    "box8_cents", "box9b_cents", "box10_cents",
+)  # fmt: skip
+STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
+    "state_withholding_cents", "state_distribution_cents",
+    "local_withholding_cents", "local_distribution_cents",
+)  # fmt: skip
+
+#: forms.parquet columns the writers read (shared/spec/outputs.md).
+FORM_COLUMNS: tuple[str, ...] = (
+    "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
+    "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
+    "box9a_percent", "box11_year", "box13_date", "state", "state_payer_id",
+    "state_withholding_cents", "state_distribution_cents", "locality",
+    "local_withholding_cents", "local_distribution_cents",
+)  # fmt: skip
+PAYER_COLUMNS: tuple[str, ...] = (
+    "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone",
+)  # fmt: skip
+PAYEE_COLUMNS: tuple[str, ...] = (
+    "tin_type", "first_name", "last_name", "address", "city", "state_code", "zip", "country",
+)  # fmt: skip
+#: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
+REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
+
+#: Corrected Return Indicator values (irs-filing-formats.md §6, §13) in file order.
+CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
+
+#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (irs-filing-formats.md §6).
+TYPE_OF_TIN: dict[str, str] = {"ein": "1", "ssn": "2", "itin": "2", "atin": "2"}
+
+#: Country codes treated as a U.S. address: the United States and the possessions that have a USPS
+#: state abbreviation (PR, GU, VI, AS, MP); B position 287 stays blank for them.
+DOMESTIC_COUNTRIES: tuple[str, ...] = ("US", "PR", "GU", "VI", "AS", "MP")
+
+MAX_B_AMOUNT_CENTS = 10**12 - 1  # 12 positions
+
+
+@dataclass(frozen=True)
+class Transmitter:
+    """The transmitter of a FIRE file (T record) or an IRIS transmission (manifest)."""
+
+    tin: str
+    tcc: str
+    name: str
+    company_name: str
+    address: str
+    city: str
+    state: str
+    zip: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    vendor_indicator: str = "I"
+
+
+class FilingInputError(ValueError):
+    """The filing frame or the transmitter cannot be written as it is."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Text rules (irs-filing-formats.md §3)
+# ---------------------------------------------------------------------------------------------
+
+#: Letters that have no Unicode decomposition to ASCII.
+_TRANSLITERATE = {"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l"}
+_TRANSLITERATE |= {"Đ": "D", "đ": "d", "Þ": "TH", "þ": "th", "ß": "SS"}
+
+
+def alpha_text(expr: pl.Expr) -> pl.Expr:
+    """Upper-case ASCII text with only A-Z, 0-9, space, hyphen and ampersand.
+
+    Publication 1220: alphanumeric fields upper case; payee name lines without punctuation, the
+    hyphen and the ampersand being the only special characters allowed (irs-filing-formats.md §3).
+    Accents are dropped (NFKD), apostrophes, periods and brackets removed (O'NEIL → ONEIL,
+    401(K) → 401K), any other character becomes a space; runs of spaces collapse. The same rule
+    is applied to every text field so that one check covers the file.
+    """
+    return (
+        expr.cast(pl.String)
+        .fill_null("")
+        .str.replace_many(_TRANSLITERATE)
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{M}", "")
+        .str.to_uppercase()
+        .str.replace_all(r"['.’()]", "")
+        .str.replace_all(r"[^A-Z0-9&\- ]", " ")
+        .str.replace_all(r" {2,}", " ")
+        .str.strip_chars(" ")
+    )
+
+
+#: Text on which :func:`alpha_text` only upper-cases: words of ASCII letters, digits, "&" and "-"
+#: separated by single spaces (or nothing at all).
+_PLAIN_TEXT = r"^(?:[A-Za-z0-9&\-]+(?: [A-Za-z0-9&\-]+)*)?$"
+
+
+def clean_text(series: pl.Series) -> pl.Series:
+    """:func:`alpha_text` of a Series, computed in full only for the values that need more than
+    upper-casing (most names, cities and addresses need nothing else): same result, a fraction of
+    the cost."""
+    text = series.cast(pl.String).fill_null("")
+    plain = text.str.contains(_PLAIN_TEXT)
+    out = text.str.to_uppercase()
+    if not plain.all():
+        rows = (~plain).arg_true()
+        out = out.scatter(rows, pl.select(alpha_text(pl.lit(text.gather(rows)))).to_series())
+    return out.alias(series.name)
+
+
+def digits_only(expr: pl.Expr) -> pl.Expr:
+    """The digits of a TIN, ZIP code or telephone number (hyphens, spaces and brackets dropped)."""
+    return expr.cast(pl.String).fill_null("").str.replace_all(r"[^0-9]", "")
+
+
+def payer_digits(filing: pl.DataFrame) -> pl.Series:
+    """:func:`digits_only` of every return's ``payer_tin``: the payer, however its TIN is written.
+
+    The extract's contract takes 9 digits (``shared/spec/extract.md``, plans.payer_tin), but the
+    writers take any frame: "12-3456789" and "123456789" are one payer (one A record, one
+    IRSubmission1Grp), and the FIRE and IRIS records carry the digits (A positions 12-20). Worked
+    out once per TIN as written (a few payers, millions of returns), not once per return.
+    """
+    raw = filing.get_column("payer_tin").cast(pl.String)
+    tins = raw.unique().to_frame("raw").with_columns(digits_only(pl.col("raw")).alias("digits"))
+    if tins.select(pl.col("raw").eq_missing(pl.col("digits")).all()).item():
+        return raw
+    return (
+        raw.to_frame("raw")
+        .join(tins, on="raw", how="left", nulls_equal=True, maintain_order="left")
+        .get_column("digits")
+        .alias("payer_tin")
+    )
+
+
+def name_control(
+    surname: pl.Expr, is_entity: pl.Expr, *, clean_first: bool = True, entities: bool = True
+) -> pl.Expr:
+    """Payee Name Control, B positions 7-10: the first four characters of the surname.
+
+    irs-filing-formats.md §6: "the first 4 characters of the surname of the person whose TIN is in
+    12-20; shorter surnames left-justified, blank-filled". Blanks and punctuation are skipped
+    (VAN DYKE → VAND, O'NEIL → ONEI); the hyphen is kept. For an entity (EIN) the first four
+    significant characters of its name, the ampersand kept and a leading "THE" dropped when more
+    than one word follows (IRS name-control convention; the FIRE layout itself only asks for 4
+    characters or blanks). ``clean_first=False`` when ``surname`` is already :func:`alpha_text`;
+    ``entities=False`` when ``is_entity`` is true in no row (the entity rule is then not built).
+    """
+    cleaned = alpha_text(surname) if clean_first else surname
+    person = cleaned.str.replace_all(r"[^A-Z0-9-]", "")
+    if entities:
+        entity_name = (
+            pl.when(cleaned.str.contains(r"^THE \S+ \S")).then(cleaned.str.slice(4)).otherwise(cleaned)
+        )
+        person = pl.when(is_entity).then(entity_name.str.replace_all(r"[^A-Z0-9&-]", "")).otherwise(person)
+    return person.str.strip_chars_start("-&").str.slice(0, 4)
+
+
+def is_foreign_address(country: pl.Expr) -> pl.Expr:
+    """True when the payee address is outside the United States (B position 287)."""
+    code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return ~(code.is_in(DOMESTIC_COUNTRIES) | (code == ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------------------------
+
+
+#: Returns named in a problem's message.
+EXAMPLES = 5
+
+
+class Problem(NamedTuple):
+    """One reason a filing cannot be written: the check's place in :func:`validate_filing`'s order,
+    its message, the first returns concerned (form ids, file input order; ``None``: the message
+    names none) and how many returns it concerns."""
+
+    rank: int
+    message: str
+    ids: list[str] | None
+    count: int
+
+    def text(self) -> str:
+        if self.ids is None:
+            return self.message
+        more = self.count - len(self.ids)
+        return f"{self.message}: form_id " + ", ".join(self.ids) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _problem(rank: int, message: str, frame: pl.DataFrame, mask: pl.Expr | pl.Series) -> Problem:
+    found = frame.filter(mask)
+    return Problem(
+        rank, message, found.get_column("form_id").cast(pl.String).head(EXAMPLES).to_list(), found.height
+    )
+
+
+def merge_problems(found: list[Problem], more: list[Problem]) -> list[Problem]:
+    """The problems of two consecutive parts of a filing (``found`` before ``more`` in file input
+    order) as :func:`filing_problems` finds them for the two together, when every check involving
+    more than one return stays within one payer and no payer is split between the parts."""
+    merged = {p.rank: p for p in found}
+    for p in more:
+        if p.rank in merged:
+            first = merged[p.rank]
+            ids = None if first.ids is None else (first.ids + (p.ids or []))[:EXAMPLES]
+            merged[p.rank] = first._replace(ids=ids, count=first.count + p.count)
+        else:
+            merged[p.rank] = p
+    return [merged[rank] for rank in sorted(merged)]
+
+
+def problems_error(problems: list[Problem]) -> FilingInputError:
+    return FilingInputError("cannot write the filing: " + "; ".join(p.text() for p in problems))
+
+
+class _Distinct(NamedTuple):
+    """A row check that depends only on ``columns``: evaluated once per distinct combination of
+    their values (payer details, states: a few values, millions of returns), then mapped back."""
+
+    mask: pl.Expr
+    columns: tuple[str, ...]
+
+
+def _distinct_mask(filing: pl.DataFrame, check: _Distinct) -> pl.Series:
+    """The rows of ``filing`` where ``check.mask`` holds or is null (as ``mask.fill_null(True)``)."""
+    keys = filing.select(check.columns)
+    bad = keys.lazy().unique().filter(check.mask.fill_null(True)).collect(engine="streaming")
+    if len(check.columns) == 1:
+        (name,) = check.columns
+        return keys.select(pl.col(name).is_in(bad[name].implode(), nulls_equal=True)).to_series()
+    return keys.join(
+        bad.with_columns(pl.lit(True).alias("_bad")),
+        on=list(check.columns),
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )["_bad"].fill_null(False)
+
+
+class _Plain(NamedTuple):
+    """A row check with a cheap shortcut: on the rows where ``plain`` holds the check is ``result``
+    (when every row is plain, ``mask`` is not evaluated at all)."""
+
+    mask: pl.Expr
+    plain: pl.Expr
+    result: pl.Expr
+
+
+def _plain_mask(filing: pl.DataFrame, check: _Plain) -> pl.Series:
+    """The rows of ``filing`` where ``check.mask`` holds or is null (as ``mask.fill_null(True)``)."""
+    if filing.select(check.plain.fill_null(False).all()).item():
+        return filing.with_columns(check.result.fill_null(True).alias("_result"))["_result"]
+    return filing.select(
+        pl.when(check.plain.fill_null(False)).then(check.result).otherwise(check.mask).fill_null(True)
+    ).to_series()
+
+
+def validate_filing(filing: pl.DataFrame, tax_year: int) -> None:
+    """Raise :class:`FilingInputError` when ``filing`` cannot be written; returns are named by form_id."""
+    check_columns(filing.columns)
+    if filing.height == 0:
+        raise FilingInputError("filing frame has no returns")
+    problems = filing_problems(filing, tax_year)
+    if problems:
+        raise problems_error(problems)
+
+
+def check_columns(columns: list[str]) -> None:
+    """Raise :class:`FilingInputError` when a column of ``REQUIRED_COLUMNS`` is missing."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise FilingInputError(f"filing frame lacks columns: {', '.join(missing)}")
+
+
+def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
+    """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
+    checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
+    being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
+    tin_ok = r"^[0-9]{9}$"
+    same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
+    payer_tin = digits_only(pl.col("payer_tin"))
+    payee_tin = digits_only(pl.col("payee_tin"))
+    amounts_bad = pl.any_horizontal(
+        [pl.col(c).is_null() | (pl.col(c) < 0) | (pl.col(c) > MAX_B_AMOUNT_CENTS) for c in MONEY_COLUMNS]
+    )
+    state_local_bad = pl.any_horizontal(
+        [
+            (pl.col(c).fill_null(0) < 0) | (pl.col(c).fill_null(0) > MAX_B_AMOUNT_CENTS)
+            for c in STATE_LOCAL_MONEY_COLUMNS
+        ]
+    )
+    foreign = is_foreign_address(pl.col("country"))
+    account = pl.col("account_number").cast(pl.String).fill_null("")
+    checks: list[tuple[pl.Expr | _Distinct | _Plain, str]] = [
+        (pl.col("form_id").is_null(), "form_id missing"),
+        (pl.col("tax_year") != tax_year, f"tax_year differs from {tax_year} (one file, one tax year)"),
+        (
+            _Distinct(~payer_tin.str.contains(tin_ok) | payer_tin.str.contains(same_digit), ("payer_tin",)),
+            "payer TIN not 9 valid digits",
+        ),
+        (
+            _Plain(
+                # blank: no TIN (Pub 1220 allows blanks); anything else must give 9 ASCII digits
+                (pl.col("payee_tin").cast(pl.String).fill_null("").str.strip_chars() != "")
+                & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
+                # 9 ASCII digits: digits_only keeps them as they are.
+                pl.col("payee_tin").cast(pl.String).str.contains(r"^[0-9]{9}$"),
+                pl.col("payee_tin").cast(pl.String).str.contains(same_digit),
+            ),
+            "payee TIN not 9 valid digits",
+        ),
+        (
+            ~pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase().is_in(list(TYPE_OF_TIN)),
+            "tin_type not one of ssn, itin, atin, ein",
+        ),
+        (
+            (account == "") | (account.str.len_chars() > 20) | ~account.str.contains(r"^[\x20-\x7E]*$"),
+            "account_number empty, longer than 20 characters or not printable ASCII",
+        ),
+        (amounts_bad, "box amount missing, negative or over 12 digits"),
+        (state_local_bad, "state or local amount negative or over 12 digits"),
+        (
+            ~pl.col("distribution_codes").cast(pl.String).fill_null("").str.contains(r"^[0-9A-Za-z]{1,2}$"),
+            "distribution_codes not one or two codes",
+        ),
+        (
+            ~pl.col("corrected").cast(pl.String).fill_null("").is_in(list(CORRECTION_ORDER)),
+            'corrected not "", "G" or "C"',
+        ),
+        (
+            pl.col("box9a_percent").is_not_null()
+            & ((pl.col("box9a_percent") < 0) | (pl.col("box9a_percent") > 100)),
+            "box9a_percent outside 0-100",
+        ),
+        (
+            pl.col("box11_year").is_not_null()
+            & ((pl.col("box11_year") < 1000) | (pl.col("box11_year") > 9999)),
+            "box11_year not a 4-digit year",
+        ),
+        (
+            _Plain(
+                ~foreign & ~digits_only(pl.col("zip")).str.contains(r"^([0-9]{5}|[0-9]{9})$"),
+                # 5 or 9 ASCII digits (a hyphen after the fifth): right whatever the country.
+                pl.col("zip").cast(pl.String).str.contains(r"^[0-9]{5}(?:-?[0-9]{4})?$"),
+                pl.lit(False),
+            ),
+            "U.S. payee ZIP code not 5 or 9 digits",
+        ),
+        (
+            _Plain(
+                ~foreign & ~pl.col("state_code").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$"),
+                pl.col("state_code").cast(pl.String).str.contains(r"^[A-Za-z]{2}$"),
+                pl.lit(False),
+            ),
+            "U.S. payee state_code not a 2-letter abbreviation",
+        ),
+        (
+            _Distinct(
+                ~pl.col("payer_state").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$")
+                | ~digits_only(pl.col("payer_zip")).str.contains(r"^([0-9]{5}|[0-9]{9})$"),
+                ("payer_state", "payer_zip"),
+            ),
+            "payer state not a 2-letter abbreviation or payer ZIP code not 5 or 9 digits",
+        ),
+        (~pl.col("last_name").str.contains(r"\w"), "payee last_name (or entity name) empty"),
+        (_Distinct(~pl.col("payer_name").str.contains(r"\w"), ("payer_name",)), "payer_name empty"),
+    ]
+    # The streaming engine goes through the returns in morsels: no column of intermediate text
+    # for all of them at once.
+    masks = (
+        filing.lazy()
+        .select(
+            *(
+                mask.fill_null(True).alias(str(i))
+                for i, (mask, _) in enumerate(checks)
+                if isinstance(mask, pl.Expr)
+            )
+        )
+        .collect(engine="streaming")
+    ).with_columns(
+        (_distinct_mask(filing, mask) if isinstance(mask, _Distinct) else _plain_mask(filing, mask)).alias(
+            str(i)
+        )
+        for i, (mask, _) in enumerate(checks)
+        if not isinstance(mask, pl.Expr)
+    )
+    problems = [
+        _problem(i, message, filing, masks[str(i)])
+        for i, (_, message) in enumerate(checks)
+        if masks[str(i)].any()
+    ]
+    # A payer is its TIN's digits, however the TIN is written (as the writers group returns).
+    by_payer = filing.with_columns(payer_digits(filing).alias("_payer"))
+    keyed = {"acct": account.str.to_uppercase(), "corr": pl.col("corrected").fill_null("")}
+    dup_mask = pl.struct("_payer", "corr", "acct").is_duplicated()
+    # Equal keys have equal hashes: only returns whose hash repeats can repeat a key (a sort of
+    # 8-byte hashes: less memory and time than a hash table of the keys).
+    hashes = (
+        by_payer.lazy()
+        .select(pl.struct(pl.col("_payer"), **keyed).hash().alias("hash"))
+        .collect(engine="streaming")["hash"]
+    )
+    ordered = hashes.sort()
+    repeated = ordered.filter((ordered == ordered.shift(1)).fill_null(False))
+    if repeated.len() and (
+        by_payer.filter(hashes.is_in(repeated.implode())).with_columns(**keyed).select(dup_mask.any()).item()
+    ):
+        dup = by_payer.with_columns(**keyed)
+        message = "account_number not unique within a payer and correction kind"
+        problems.append(_problem(len(checks), message, dup, dup_mask))
+    payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
+    if payer_details["_payer"].is_duplicated().any():
+        message = "payer details (name, address, phone) differ between returns of one payer"
+        problems.append(Problem(len(checks) + 1, message, None, 1))
+    return problems
+
+
+def correction_rank() -> pl.Expr:
+    """``corrected`` as its place in a file: original 0, "G" 1, "C" 2 (``CORRECTION_ORDER``)."""
+    return (
+        pl.col("corrected")
+        .cast(pl.String)
+        .fill_null("")
+        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8)
+    )
+
+
+def account_key() -> pl.Expr:
+    """The account number as the files carry it and sort by it: trimmed, upper case."""
+    return pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase()
+
+
+def cfsf_code(tax_year: int) -> pl.Expr:
+    """The CF/SF code of the return's box 15 state (:func:`cfsf_state_codes`), null outside CF/SF."""
+    state = pl.col("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return state.replace_strict(cfsf_state_codes(tax_year), default=None, return_dtype=pl.String)
+
+
+def file_order(filing: pl.DataFrame) -> pl.Series:
+    """Row numbers of ``filing`` in file order: payer TIN, original/G/C, account number.
+
+    The three keys as one text (the TIN is 9 ASCII digits, the rank one digit: the same order),
+    not sorted again when the returns come in that order already (as ``flows.filing`` sorts them).
+    """
+    tin = digits_only(pl.col("payer_tin"))
+    keys = filing.lazy().select(
+        tin.alias("tin"), pl.concat_str(tin, correction_rank().cast(pl.String), account_key()).alias("key")
+    )
+    if (
+        not keys.select((pl.col("tin").str.len_bytes() == 9).all()).collect(engine="streaming").item()
+    ):  # pragma: no cover - validate_filing wants 9 digits (Unicode digits are longer)
+        return filing.select(
+            pl.arg_sort_by(tin, correction_rank(), account_key(), maintain_order=True)
+        ).to_series()
+    key = keys.select("key").collect(engine="streaming").to_series()
+    if key.is_sorted():
+        return pl.int_range(0, filing.height, dtype=pl.get_index_type(), eager=True)
+    return pl.DataFrame(key).select(pl.arg_sort_by("key", maintain_order=True)).to_series()
+
+
+def string_buffer(lines: pl.Series) -> pa.Buffer:
+    """The strings of ``lines`` (no nulls) back to back as UTF-8, without copying them again: the
+    data buffer of the Arrow large-string array polars hands over."""
+    array = lines.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    if array.null_count or not pa.types.is_large_string(array.type):
+        raise AssertionError("lines must be non-null large strings")  # pragma: no cover - internal
+    if len(array) == 0:
+        return pa.py_buffer(b"")
+    _, offsets, data = array.buffers()
+    bounds = pa.Array.from_buffers(pa.int64(), len(array) + 1, [None, offsets], offset=array.offset)
+    start, end = bounds[0].as_py(), bounds[-1].as_py()
+    return data.slice(start, end - start)
