@@ -80,6 +80,7 @@ def transmitter(settings: TransmitterSettings) -> Transmitter:
         contact_name=settings.contact_name,
         contact_phone=settings.contact_phone,
         contact_email=settings.contact_email,
+        cfsf_approved_payers=settings.cfsf_approved_payers,
     )
 
 
@@ -144,7 +145,7 @@ def write_run_irs_file(
     sink = os.environ.get(SINK_ENV, "") or "file"
     if sink not in ("file", "discard"):
         raise ValueError(f"{SINK_ENV} must be 'file' or 'discard'")
-    summary = outline(forms.select("payer_tin", "state"), tax_year)
+    summary = outline(forms.select("payer_tin", "state"), tax_year, settings.cfsf_approved_payers)
     info = _info(settings, tax_year, None, summary.returns)
     if summary.returns == 0:
         return info

@@ -133,3 +133,32 @@ def test_a_bad_cfsf_setting_stops_the_run_with_one_line(seed_extract, tmp_path, 
         ["run", str(seed_extract), "--out", str(tmp_path / "o"), "--no-prefect", "--config", str(cfg)], capsys
     )
     assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_a_run_codes_cfsf_only_for_the_payers_prorata_toml_approves(tmp_path, capsys):
+    case = Case()
+    case.contracts = [contract_row("E1", "non_roth", 1_000_000, 0)]
+    case.distributions = [
+        dist_row(
+            "D1", "E1", "non_roth", 500_000, state="CA", state_withholding_cents=10_000, state_payer_id="12"
+        )
+    ]
+    extract = case.write(tmp_path / "extract")
+    cfg = tmp_path / "prorata.toml"
+    parsed = {}
+    for name, cfsf in (("none", ""), ("other", '["987654321"]'), ("approved", '["12-3456780"]')):
+        cfg.write_text(GOOD_TOML + (f"\n[cfsf]\napproved_payers = {cfsf}\n" if cfsf else ""))
+        out = tmp_path / name
+        args = ["run", str(extract), "--out", str(out), "--no-prefect", "--quiet", "--config", str(cfg)]
+        assert run(args, capsys)[0] == 0
+        data = (out / "irs" / "FIRE_1099R_2025.txt").read_bytes()
+        assert check_pub1220(data) == []
+        parsed[name] = read_pub1220(data)
+    for name in ("none", "other"):
+        assert parsed[name].payers["cfsf_indicator"].to_list() == [""]
+        assert parsed[name].payees["combined_federal_state_code"].to_list() == [None]
+        assert parsed[name].state_totals.height == 0
+    approved = parsed["approved"]
+    assert approved.payers["cfsf_indicator"].to_list() == ["1"]
+    assert approved.payees["combined_federal_state_code"].to_list() == ["06"]
+    assert approved.state_totals["combined_federal_state_code"].to_list() == ["06"]

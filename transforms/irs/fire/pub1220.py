@@ -10,9 +10,13 @@ Choices made here (irs-filing-formats.md §17):
 * positions 749-750 of every record hold CR LF, inside the 750 bytes (never appended after them);
 * one A record per (payer TIN, correction kind): originals, "G" and "C" returns under separate A
   records (§2, §13), sorted original, G, C; B records sorted by account number inside each A;
-* Combined Federal/State Filing (§12) is used for every return whose box 15 state is a CF/SF
-  state in the tax year: A position 6 = "1", B 747-748 = the numeric code, one K record per state
-  after the C record.
+* Combined Federal/State Filing (§12) is used only for the payers the settings approve
+  (``Transmitter.cfsf_approved_payers``: Pub 1220 Part A, approval through a CF/SF test file) and
+  only for the returns whose box 15 state is on the tax year's list (parameter
+  ``cfsf_state_codes``; Missouri is not from 2025): A position 6 = "1", B 747-748 = the numeric
+  code, one K record per state after the C record (``transforms.irs.shared.cfsf_code``);
+* the payee name control is blank for an estate or a trust (``transforms.irs.shared.name_control``:
+  the IRS's rules for them need a person's surname the extract does not give).
 
 The record layouts are declared once, as data (``LAYOUTS``); the writer here and the reader and
 checker in :mod:`transforms.irs.fire.pub1220_reader` both use them. Every record is one polars
@@ -503,10 +507,13 @@ def _payee_values(
     skip: tuple[str, ...] = (),
     foreign_rows: bool = True,
     entity_rows: bool = True,
+    cfsf_payers: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """The B-record values of ``filing``'s returns in its row order (see :func:`payee_records_frame`).
 
-    ``skip``: fields left out (rendered as constants by the caller, or not rendered).
+    ``cfsf_payers``: payer EINs approved for CF/SF (``Transmitter.cfsf_approved_payers``; B
+    747-748 is blank for every other payer's returns). ``skip``: fields left out (rendered as
+    constants by the caller, or not rendered).
     ``foreign_rows=False`` when no return has a foreign address, ``entity_rows=False`` when no
     payee has an EIN: the free-format address or the entity name control are then not built (the
     values are the same).
@@ -581,18 +588,21 @@ def _payee_values(
         pl.lit("").alias("special_data_entries"),
         pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
         pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
-        cfsf_code(tax_year).alias("combined_federal_state_code"),
+        cfsf_code(tax_year, cfsf_payers).alias("combined_federal_state_code"),
     ]
     return filing.select(v for v in values if v.meta.output_name() not in skip)
 
 
-def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
+def payee_records_frame(
+    filing: pl.DataFrame, *, tax_year: int, cfsf_payers: frozenset[str] = frozenset()
+) -> pl.DataFrame:
     """The B-record values of every return, columns named after ``B_LAYOUT`` fields.
 
     Also carries ``form_id``, ``payer_tin`` and ``correction_rank`` for grouping. Rows are sorted
     (payer_tin, original/G/C, account_number). Vectorized: no Python loop over returns.
     """
-    return _payee_values(filing, tax_year=tax_year).sort("payer_tin", "correction_rank", "account_number")
+    values = _payee_values(filing, tax_year=tax_year, cfsf_payers=cfsf_payers)
+    return values.sort("payer_tin", "correction_rank", "account_number")
 
 
 #: ``filing`` columns :func:`_payee_values` reads.
@@ -687,6 +697,7 @@ class _FilePlan:
     """Everything of a file but its B records: the other records' lines and the B sequence numbers."""
 
     tax_year: int
+    cfsf_payers: frozenset[str]  # payer EINs approved for CF/SF
     others: pl.DataFrame  # seq, line: the T, A, C, K and F records, sorted
     deferred_error: FilingInputError | None  # a C, K or F record that cannot be rendered
     group_ends: pl.Series  # per A record (in file order): B records up to and including its own
@@ -718,7 +729,7 @@ class _FilePlan:
             *(amounts[amount_field(code)].alias(amount_field(code)) for code in valued),
             pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
             pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
-            cfsf_code(tax_year).alias("combined_federal_state_code"),
+            cfsf_code(tax_year, transmitter.cfsf_approved_payers).alias("combined_federal_state_code"),
         )
         sums = [pl.col(amount_field(code)).sum().alias(total_field(code)) for code in valued]
         zero_totals = [pl.lit(0, pl.Int64).alias(total_field(code)) for code in ZERO_AMOUNT_CODES]
@@ -839,6 +850,7 @@ class _FilePlan:
             )
         return _FilePlan(
             tax_year=tax_year,
+            cfsf_payers=transmitter.cfsf_approved_payers,
             others=pl.concat(numbered).sort("seq"),
             deferred_error=deferred,
             group_ends=groups["b_end"],
@@ -918,6 +930,7 @@ class _FilePlan:
             skip=(*_B_CONSTANT_FIELDS, "form_id", "payer_tin", "correction_rank"),
             foreign_rows=foreign_rows,
             entity_rows=entity_rows,
+            cfsf_payers=self.cfsf_payers,
         )
         del part  # memory: one chunk's values, then its lines, then its bytes
         position = pl.int_range(start - 1, start + rows.len(), dtype=pl.Int64, eager=True)
