@@ -523,6 +523,26 @@ def test_an_estate_or_trust_payee_gets_a_blank_name_control_never_esta(filing, e
     assert read_pub1220(data).payees["payee_name_control"].to_list() == [control]
 
 
+def test_the_first_payee_name_line_ends_with_a_full_word(filing):
+    long = put(
+        put(
+            filing.filter(pl.col("form_id") == "F1"),
+            "last_name",
+            "F1",
+            "Wolfeschlegelsteinhausen Bergerdorff",
+        ),
+        "first_name",
+        "F1",
+        "Hubert Blaine",
+    )
+    data = write_pub1220(long, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert check_pub1220(data) == []
+    payee = read_pub1220(data).payees.row(0, named=True)
+    # "... BERGERDORFF HUBERT" would cut HUBERT after 40 characters: line 1 stops before it
+    assert payee["payee_name_line_1"] == "WOLFESCHLEGELSTEINHAUSEN BERGERDORFF"
+    assert payee["payee_name_line_2"] == "HUBERT BLAINE"
+
+
 def test_text_is_upper_case_except_the_contact_email(data):
     t = records(data)[0]
     assert field(t, 359, 50).rstrip() == "Filing.Ops@Example.com"

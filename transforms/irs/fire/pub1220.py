@@ -566,8 +566,7 @@ def _payee_values(
         pl.lit("").alias("payer_office_code"),
         *(expr.alias(name) for name, expr in _amount_exprs().items()),
         flag(foreign).alias("foreign_country_indicator"),
-        full_name.str.slice(0, 40).str.strip_chars(" ").alias("payee_name_line_1"),
-        full_name.str.slice(40, 40).str.strip_chars(" ").alias("payee_name_line_2"),
+        *(line.alias(name) for line, name in zip(_name_lines(full_name), _NAME_LINES, strict=True)),
         clean["address"].alias("payee_mailing_address"),
         city.alias("payee_city"),
         state.alias("payee_state"),
@@ -591,6 +590,20 @@ def _payee_values(
         cfsf_code(tax_year, cfsf_payers).alias("combined_federal_state_code"),
     ]
     return filing.select(v for v in values if v.meta.output_name() not in skip)
+
+
+_NAME_LINES = ("payee_name_line_1", "payee_name_line_2")
+
+
+def _name_lines(name: pl.Expr, width: int = 40) -> tuple[pl.Expr, pl.Expr]:
+    """A payee name (already :func:`alpha_text`) on the two payee name lines (B 288-327, 328-367):
+    line 1 ends with a full word (Publication 1220: "the first payee name line", never a word cut in
+    two), the rest goes on the second line (cut at its 40th character). A first word longer than
+    the line is cut: it cannot be put otherwise."""
+    head = name.str.slice(0, width + 1).str.replace(r" [^ ]*$", "")
+    line_1 = pl.when(name.str.len_chars() <= width).then(name).otherwise(head.str.slice(0, width))
+    line_2 = name.str.slice(line_1.str.len_chars()).str.strip_chars(" ").str.slice(0, width)
+    return line_1.str.strip_chars(" "), line_2.str.strip_chars(" ")
 
 
 def payee_records_frame(
