@@ -78,11 +78,16 @@ class TransmitterSettings:
 
 
 CHECKS = {
-    "tin": (r"^[0-9]{9}$", "must be 9 digits"),
+    # 9 digits, not one digit repeated (Publication 1220: such a TIN counts as incorrect; the writers refuse it)
+    "tin": (r"^(?!(.)\1{8}$)[0-9]{9}$", "must be 9 digits, not one digit repeated"),
     "tcc": (r"^[A-Za-z0-9]{5}$", "must be 5 letters or digits"),
     "zip": (r"^[0-9]{5}([0-9]{4})?$", "must be 5 or 9 digits"),
     "contact_phone": (r"^[0-9]{7,15}$", "must be digits only"),
-    "contact_email": (r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$", "must be an e-mail address"),
+    # T record 359-408: 50 positions of ASCII (the FIRE writer refuses more)
+    "contact_email": (
+        r"^$|^(?=.{1,50}$)[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$",
+        "must be an ASCII e-mail address of at most 50 characters",
+    ),
 }
 REQUIRED = ("tin", "tcc", "name", "address", "city", "state", "zip", "contact_name", "contact_phone")
 

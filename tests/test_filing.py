@@ -73,6 +73,21 @@ def test_a_checked_prorata_toml_makes_a_production_file(seed_extract, tmp_path, 
         (lambda s: s.replace('tcc = "AB12C"', 'tcc = "AB1"'), "transmitter.tcc must be 5 letters or digits"),
         (lambda s: s.replace('tin = "987654321"', 'tin = "98-76"'), "transmitter.tin must be 9 digits"),
         (lambda s: s.replace("[transmitter]", "[sender]"), "needs a [transmitter] table"),
+        # what the IRS writers would refuse at the end of the run: refused before it starts
+        (
+            lambda s: s.replace('tin = "987654321"', 'tin = "111111111"'),
+            "transmitter.tin must be 9 digits, not one digit repeated",
+        ),
+        (
+            lambda s: s.replace(
+                "taxops@example.com", "tax-operations-and-filing-desk@example-recordkeeping.com"
+            ),
+            "transmitter.contact_email must be an ASCII e-mail address of at most 50 characters",
+        ),
+        (
+            lambda s: s.replace("taxops@example.com", "taxöps@example.com"),
+            "transmitter.contact_email must be an ASCII e-mail address",
+        ),
     ],
 )
 def test_a_bad_prorata_toml_stops_the_run_with_one_line(seed_extract, tmp_path, capsys, edit, message):
