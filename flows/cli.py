@@ -71,9 +71,15 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
     if irs.get("file"):
         kind = "TEST file" if irs["test_file"] else "production file"
         why = "" if irs["transmitter_configured"] else " (no prorata.toml: placeholder transmitter)"
-        lines.append(
-            f"  IRS filing     {irs['channel']} {kind}{why}: {irs['file']}, {irs['returns']:,} returns"
-        )
+        files = irs.get("files") or [irs["file"]]
+        where = files[0] if len(files) == 1 else f"{len(files)} transmissions {files[0]} ... {files[-1]}"
+        lines.append(f"  IRS filing     {irs['channel']} {kind}{why}: {where}, {irs['returns']:,} returns")
+        if irs["channel"] == "IRIS":
+            lines.append(
+                f"                 validated against the IRS schema ({irs['schema_package']})"
+                if irs.get("schema_checked")
+                else "                 NOT checked against the IRS schema (no [iris] schema_package configured)"
+            )
     elif "discarded_bytes" in irs:  # PRORATA_IRS_FILE_SINK=discard (benchmarks)
         lines.append(
             f"  IRS filing     {irs['channel']} file checked and NOT KEPT: {irs['discarded_bytes']:,} bytes,"

@@ -23,6 +23,15 @@ approval through a CF/SF test file; IRIS rule S1H002: the TCC must take part in 
 only for the states on the IRS's list of the tax year (parameter ``cfsf_state_codes``). Without a
 ``[cfsf]`` table no payer is coded.
 
+    [iris]                     # optional
+    schema_package = "/srv/irs/iris-a2a-ty2025-v1.2"   # the IRS's IRIS A2A package (relative: to this file)
+    software_id = ["25A1B2C3D4", "26A1B2C3D4"]        # issued by the IRS; one or a list, per tax year
+
+Every IRIS transmission is validated against ``schema_package``'s schema before it is kept (without
+it, against ``PRORATA_IRIS_SCHEMA_PACKAGE``'s; without either it is written unchecked, and the
+manifest says so). The SoftwareId written is the one whose first two digits are the tax year's last
+two (IRIS rule TMFST020).
+
 Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
 file with placeholder transmitter details, and the manifest says so (outputs.md).
 """
@@ -57,6 +66,16 @@ class TransmitterSettings:
     test_file: bool
     configured: bool  # False: placeholder settings, no prorata.toml
     cfsf_approved_payers: frozenset[str] = frozenset()  # payer EINs (9 digits) approved for CF/SF
+    iris_schema_package: str = ""  # [iris] schema_package ("" : PRORATA_IRIS_SCHEMA_PACKAGE or none)
+    software_ids: tuple[str, ...] = ()  # [iris] software_id
+
+    def software_id(self, tax_year: int) -> str | None:
+        """The SoftwareId for ``tax_year``'s transmissions: the configured one whose first two digits
+        are the tax year's last two (TMFST020); "" when none is configured, None when none fits."""
+        if not self.software_ids:
+            return ""
+        year = f"{tax_year % 100:02d}"
+        return next((s for s in self.software_ids if s.startswith(year)), None)
 
     @classmethod
     def placeholder(cls) -> TransmitterSettings:
@@ -117,6 +136,7 @@ def load_settings(path: Path | None) -> TransmitterSettings:
     if str(t["state"]) not in USPS_CODES:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
     approved = _cfsf_approved_payers(raw.get("cfsf", {}), path)
+    package, software_ids = _iris(path, raw.get("iris", {}))
     return TransmitterSettings(
         tin=str(t["tin"]),
         tcc=str(t["tcc"]).upper(),
@@ -132,6 +152,8 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         test_file=bool(t.get("test_file", False)),
         configured=True,
         cfsf_approved_payers=approved,
+        iris_schema_package=package,
+        software_ids=software_ids,
     )
 
 
@@ -150,3 +172,30 @@ def _cfsf_approved_payers(cfsf: object, path: Path) -> frozenset[str]:
     if not all(re.fullmatch(r"[0-9]{2}-?[0-9]{7}", p) for p in payers):
         raise ConfigError(f"{path}: cfsf.approved_payers {words}")
     return frozenset(p.replace("-", "") for p in payers)
+
+
+def _iris(path: Path, iris: object) -> tuple[str, tuple[str, ...]]:
+    """The ``[iris]`` table: the schema package's folder (checked: an IRIS package) and the SoftwareIds."""
+    from flows.iris_schema import SchemaPackageError, message_xsd
+
+    if not isinstance(iris, dict):
+        raise ConfigError(f"{path}: [iris] must be a table")
+    package = ""
+    if "schema_package" in iris:
+        folder = (path.parent / str(iris["schema_package"])).resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"{path}: iris.schema_package is not a folder")
+        try:
+            message_xsd(folder)
+        except SchemaPackageError:
+            raise ConfigError(f"{path}: iris.schema_package holds no IRIS transmission schema") from None
+        package = str(folder)
+    ids = iris.get("software_id", [])
+    ids = [ids] if isinstance(ids, str) else ids
+    if not isinstance(ids, list) or not all(
+        isinstance(i, str) and re.fullmatch(r"[0-9]{2}[A-Za-z0-9]{0,8}", i) for i in ids
+    ):
+        raise ConfigError(
+            f"{path}: iris.software_id must be the IRS's SoftwareId (2 digits of the tax year, then letters or digits; 10 at most)"
+        )
+    return package, tuple(ids)

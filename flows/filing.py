@@ -27,19 +27,30 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from flows import iris_schema
 from flows.config import TransmitterSettings
-from transforms.irs import Transmitter, check_pub1220, iter_iris_xml, iter_pub1220
+from transforms.irs import Transmitter, check_pub1220, iter_pub1220
 from transforms.irs.channel import filing_channel
 from transforms.irs.fire.pub1220 import iter_pub1220_groups
 from transforms.irs.grouped import GROUP_ROWS, GroupedFiling, outline, payer_groups
-from transforms.irs.iris.iris_xml import iter_iris_xml_groups
+from transforms.irs.iris.iris_xml import (
+    MAX_TRANSMISSION_BYTES,
+    SCHEMA_VERSION,
+    IrisOptions,
+    iris_transmissions,
+)
+from transforms.irs.iris.schema_check import SchemaFeed, locate
+from transforms.irs.shared import FilingInputError
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 class FilingCheckError(RuntimeError):
-    """Our own Publication 1220 file failed our own checker: nothing is written."""
+    """Our own Publication 1220 file failed our own checker, or an IRIS transmission the IRS's
+    schema: nothing is written."""
 
 
 def filing_frame(forms: Frame, tables: dict[str, Frame]) -> Frame:
@@ -97,10 +108,17 @@ def write_irs_file(
     settings: TransmitterSettings,
     tax_year: int,
     transmitted_on: date | None = None,
+    *,
+    suffix: str = "",
+    original_receipt_id: str | None = None,
+    max_bytes: int = MAX_TRANSMISSION_BYTES,
 ) -> dict:
     """Write the filing into ``root/irs/``; returns what the manifest records about it. The system
     (FIRE or IRIS) follows :func:`transforms.irs.channel.filing_channel`: by tax year for a run's
-    own file, by ``transmitted_on`` for the store's filings and corrections."""
+    own file, by ``transmitted_on`` for the store's filings and corrections. ``suffix`` goes into
+    the file names (``corrections``, ``late_originals``); IRIS only: ``original_receipt_id`` makes
+    a replacement of a rejected transmission (returns with ``original_unique_submission_id``: of
+    rejected submissions), ``max_bytes`` is a transmission's size limit."""
     info = _info(settings, tax_year, transmitted_on, filing.height)
     if filing.height == 0:
         return info
@@ -111,12 +129,32 @@ def write_irs_file(
         return _store(
             root,
             info,
-            tax_year,
+            _name("FIRE", tax_year, suffix),
             lambda: iter_pub1220(filing, t, tax_year=tax_year, test_file=test_file, prior_year=prior_year),
         )
-    return _store(
-        root, info, tax_year, lambda: iter_iris_xml(filing, t, tax_year=tax_year, test_file=test_file)
+    grouped = GroupedFiling(
+        outline(filing.lazy(), tax_year, t.cfsf_approved_payers),
+        lambda _: filing,
+        t,
+        tax_year,
+        test_file,
+        group_rows=2**62,
     )
+    return _store_iris(
+        root,
+        info,
+        grouped,
+        settings,
+        suffix=suffix,
+        original_receipt_id=original_receipt_id,
+        max_bytes=max_bytes,
+    )
+
+
+def _name(channel: str, tax_year: int, suffix: str) -> str:
+    """A FIRE file's name, or the stem of an IRIS filing's files, in ``irs/``."""
+    stem = f"{channel}_1099R_{tax_year}{'_' + suffix if suffix else ''}"
+    return f"irs/{stem}.txt" if channel == "FIRE" else f"irs/{stem}"
 
 
 #: Benchmarks only: ``discard`` checks a run's IRS file without keeping it (see the module docstring).
@@ -157,8 +195,9 @@ def write_run_irs_file(
             load.spill(groups, spill)
         t = transmitter(settings)
         filing = GroupedFiling(summary, load, t, tax_year, info["test_file"], group_rows=group_rows)
-        writer = iter_pub1220_groups if info["channel"] == "FIRE" else iter_iris_xml_groups
-        return _store(root, info, tax_year, lambda: writer(filing), sink)
+        if info["channel"] == "IRIS":
+            return _store_iris(root, info, filing, settings, sink=sink)
+        return _store(root, info, _name("FIRE", tax_year, ""), lambda: iter_pub1220_groups(filing), sink)
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 
@@ -213,12 +252,10 @@ def _info(settings: TransmitterSettings, tax_year: int, transmitted_on: date | N
 
 
 def _store(
-    root: Path, info: dict, tax_year: int, make_pieces: Callable[[], Iterable[bytes]], sink: str = "file"
+    root: Path, info: dict, name: str, make_pieces: Callable[[], Iterable[bytes]], sink: str = "file"
 ) -> dict:
-    """The file's pieces written to ``root/irs/`` (renamed into place once complete and, for FIRE,
+    """The FIRE file's pieces written to ``root/name`` (renamed into place once complete and
     checked); ``sink="discard"``: checked, counted and hashed, not kept."""
-    kind = "FIRE_1099R_{}.txt" if info["channel"] == "FIRE" else "IRIS_1099R_{}.xml"
-    name = "irs/" + kind.format(tax_year)
     final = root / name
     partial = final.with_name(f".{final.name}.partial")
     discarded = _Discarded()
@@ -227,17 +264,13 @@ def _store(
     try:
         with partial.open("wb") if sink == "file" else discarded as fh:
             written = _written(make_pieces(), fh)
-            if info["channel"] == "FIRE":
-                problems = check_pub1220(written)
-                for _ in written:  # whatever the checker did not need
-                    pass
-                if problems:
-                    raise FilingCheckError(
-                        f"Publication 1220 file failed its check: {problems[0]} (+{len(problems) - 1} more)"
-                    )
-            else:
-                for _ in written:
-                    pass
+            problems = check_pub1220(written)
+            for _ in written:  # whatever the checker did not need
+                pass
+            if problems:
+                raise FilingCheckError(
+                    f"Publication 1220 file failed its check: {problems[0]} (+{len(problems) - 1} more)"
+                )
         if sink == "file":
             os.replace(partial, final)
     finally:
@@ -248,6 +281,122 @@ def _store(
     else:
         info["discarded_bytes"] = discarded.size
         info["sha256"] = discarded.digest.hexdigest()
+    return info
+
+
+#: The per-return index of an IRIS filing (beside its transmissions; no personal data).
+INDEX_SCHEMA = pa.schema(
+    [
+        ("form_id", pa.large_string()),
+        ("transmission", pa.large_string()),
+        ("unique_transmission_id", pa.large_string()),
+        ("submission_id", pa.int64()),
+        ("record_id", pa.int64()),
+    ]
+)
+
+
+def _store_iris(
+    root: Path,
+    info: dict,
+    filing: GroupedFiling,
+    settings: TransmitterSettings,
+    *,
+    suffix: str = "",
+    original_receipt_id: str | None = None,
+    max_bytes: int = MAX_TRANSMISSION_BYTES,
+    sink: str = "file",
+) -> dict:
+    """An IRIS filing's transmissions written to ``root/irs/<stem>_NNN.xml`` (at most ``max_bytes``
+    each), each validated against the configured IRS schema package as it is written, and its
+    per-return index to ``root/irs/<stem>_index.parquet``; all renamed into place only once every
+    transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept."""
+    schema = iris_schema.configured(settings.iris_schema_package)
+    software_id = settings.software_id(filing.tax_year)
+    if software_id is None:
+        raise FilingInputError(
+            f"no [iris] software_id for tax year {filing.tax_year} "
+            f"(its first two digits must be {filing.tax_year % 100:02d}: IRIS rule TMFST020)"
+        )
+    options = IrisOptions(
+        software_id=software_id,
+        schema_version=schema.version if schema else SCHEMA_VERSION,
+        original_receipt_id=original_receipt_id,
+        max_bytes=max_bytes,
+    )
+    stem = _name("IRIS", filing.tax_year, suffix)
+    keep = sink == "file"
+    staged: list[tuple[Path, Path]] = []
+    index_name = f"{stem}_index.parquet"
+    index_partial = root / f"{stem}_index.parquet.partial"
+    info.update(
+        schema_checked=schema is not None,
+        schema_package=schema.package.name if schema else None,
+        schema_version=options.schema_version,
+        software_id=software_id,
+        transmissions=[],
+    )
+    if keep:
+        (root / "irs").mkdir(parents=True, exist_ok=True)
+    index_writer = pq.ParquetWriter(index_partial, INDEX_SCHEMA, compression="zstd") if keep else None
+    try:
+        for transmission in iris_transmissions(filing, options):
+            name = f"{stem}_{transmission.number:03d}.xml"
+            final = root / name
+            partial = final.with_name(f".{final.name}.partial")
+            feed = SchemaFeed(schema.schema) if schema else None
+            digest, size = hashlib.sha256(), 0
+            with partial.open("wb") if keep else _Discarded() as fh:
+                if keep:
+                    staged.append((partial, final))
+                for piece in transmission.pieces:
+                    fh.write(piece)
+                    digest.update(piece)
+                    size += len(memoryview(piece))
+                    if feed is not None:
+                        feed.feed(piece)
+            if feed is not None and feed.errors():
+                where = locate(schema.schema, bytes(memoryview(transmission.pieces[0])), transmission.parts)
+                raise FilingCheckError(
+                    f"IRIS transmission {transmission.number} failed the IRS schema "
+                    f"({schema.package.name}): {where}"
+                )
+            info["transmissions"].append(
+                {
+                    "file": name if keep else None,
+                    "bytes": size,
+                    "returns": transmission.returns,
+                    "submissions": transmission.submissions,
+                    "sha256": digest.hexdigest(),
+                    "unique_transmission_id": transmission.unique_transmission_id,
+                }
+            )
+            if index_writer is not None:
+                index = transmission.index.with_columns(
+                    pl.lit(Path(name).name).alias("transmission"),
+                    pl.lit(transmission.unique_transmission_id).alias("unique_transmission_id"),
+                ).select(INDEX_SCHEMA.names)
+                index_writer.write_table(index.to_arrow().cast(INDEX_SCHEMA))
+            del transmission
+        if index_writer is not None:
+            index_writer.close()
+            index_writer = None
+            staged.append((index_partial, root / index_name))
+        for partial, final in staged:
+            os.replace(partial, final)
+    finally:
+        if index_writer is not None:
+            index_writer.close()
+        for partial, _ in staged:
+            partial.unlink(missing_ok=True)
+        index_partial.unlink(missing_ok=True)
+    if keep:
+        info["files"] = [t["file"] for t in info["transmissions"]]
+        info["file"] = info["files"][0]
+        info["index"] = index_name
+    else:
+        info["discarded_bytes"] = sum(t["bytes"] for t in info["transmissions"])
+        info["sha256"] = info["transmissions"][0]["sha256"] if len(info["transmissions"]) == 1 else None
     return info
 
 

@@ -32,10 +32,16 @@ from flows import store as st
 from flows.config import TransmitterSettings
 from flows.filing import filing_frame, write_irs_file
 from flows.outputs import StagedOutput, read_manifest, write_json, write_parquet
-from transforms.corrections import RETURN_COLUMNS, CorrectionPlan, filed_state, plan_corrections
+from transforms.corrections import (
+    RETURN_COLUMNS,
+    CorrectionPlan,
+    filed_state,
+    iris_corrections,
+    plan_corrections,
+)
 from transforms.edit_checks import filable
 from transforms.irs.channel import filing_channel
-from transforms.irs.iris.iris_xml import record_ids
+from transforms.irs.iris.iris_xml import OPTIONAL_COLUMNS as IRIS_OPTIONAL_COLUMNS
 from transforms.irs.shared import REQUIRED_COLUMNS
 from transforms.params import TaxParameters
 
@@ -164,23 +170,32 @@ def _irs_file(
     suffix: str,
     transmitted_on: date,
 ) -> dict:
-    """One IRS file (write_irs_file: the Pub 1220 file is read back by our checker) renamed with
-    ``suffix`` so originals and corrections sit side by side in ``root/irs/``."""
+    """One filing's IRS file(s) in ``root/irs/`` (write_irs_file: the Pub 1220 file read back by our
+    checker, the IRIS transmissions validated against the IRS's schema), named with ``suffix`` so
+    originals and corrections sit side by side. IRIS: ``info["ids"]`` is the per-return index
+    (form_id, submission_id, record_id, the transmission's file and UniqueTransmissionId)."""
     columns = [
         *REQUIRED_COLUMNS,
-        *(["prev_unique_record_id"] if "prev_unique_record_id" in filing.columns else []),
+        *(c for c in IRIS_OPTIONAL_COLUMNS if c in filing.columns),
     ]
-    scratch = root / f".{suffix}"
-    info = write_irs_file(scratch, filing.select(columns), settings, tax_year, transmitted_on)
-    if info["file"]:
-        src = scratch / info["file"]
-        name = Path(info["file"])
-        target = root / "irs" / f"{name.stem}{'_' + suffix if suffix != 'original' else ''}{name.suffix}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        src.replace(target)
-        info["file"] = str(target.relative_to(root))
-    shutil.rmtree(scratch, ignore_errors=True)
+    info = write_irs_file(
+        root,
+        filing.select(columns),
+        settings,
+        tax_year,
+        transmitted_on,
+        suffix="" if suffix == "original" else suffix,
+    )
+    if info.get("index"):
+        info["ids"] = pl.read_parquet(root / info["index"])
     return info
+
+
+def _files(info: dict | None) -> list[str]:
+    """The files of a filing's IRS part (IRIS: every transmission)."""
+    if not info:
+        return []
+    return list(info.get("files") or ([info["file"]] if info.get("file") else []))
 
 
 def _record_rows(
@@ -194,8 +209,10 @@ def _record_rows(
     ytd_id: str,
     test_file: bool,
     transmitted_on: date,
+    ids: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Rows of the filings table for the records of one filing."""
+    """Rows of the filings table for the records of one filing; ``ids``: the IRIS writer's
+    per-return index (SubmissionId and RecordId of each form_id)."""
     defaults = {
         "lineage_account": pl.col("account_number"),
         "role": pl.lit("original"),
@@ -207,7 +224,9 @@ def _record_rows(
     }
     frame = frame.with_columns(v.alias(k) for k, v in defaults.items() if k not in frame.columns)
     system = filing_channel(tax_year, transmitted_on)
-    frame = _with_identity(record_ids(frame) if system == "IRIS" else frame)
+    frame = _with_identity(frame)
+    if ids is not None:
+        frame = frame.join(ids.select("form_id", "submission_id", "record_id"), on="form_id", how="left")
     if "submission_id" not in frame.columns:
         frame = frame.with_columns(
             pl.lit(None, pl.Int64).alias("submission_id"), pl.lit(None, pl.Int64).alias("record_id")
@@ -311,6 +330,7 @@ def file_year(
         target = out or store.filings_dir(tax_year) / filing_id
         with StagedOutput(target) as staged:
             info = _irs_file(staged.path, returns, settings, tax_year, "original", on)
+            ids = info.pop("ids", None)
             summary = {
                 "filing_id": filing_id,
                 "tax_year": tax_year,
@@ -332,6 +352,7 @@ def file_year(
             ytd_id=ytd_id,
             test_file=info["test_file"],
             transmitted_on=on,
+            ids=ids,
         )
         st.append_delta(rows, store.table(tax_year, "filings"))  # the commit point
         return FilingResult(
@@ -339,7 +360,7 @@ def file_year(
             "filed",
             filing_id,
             {"returns": returns.height},
-            [info["file"]],
+            _files(info),
             f"{filing_channel(tax_year, on)} file written",
         )
 
@@ -432,7 +453,8 @@ def corrections_year(
         ).with_columns(pl.col("extract_ids").fill_null(pl.lit([], pl.List(pl.String))))
         if filing_channel(tax_year, on) == "IRIS" and records.height:
             _fire_originals_after_fire_closed(tax_year, filings, records)
-            records = _prev_record_ids(store, tax_year, filings, records)
+            # one record per corrected return (no Type 2 pair), naming the original's record
+            records = _prev_record_ids(store, tax_year, filings, iris_corrections(records))
         late = plan.late.join(current.select("form_id", "extract_ids"), on="form_id", how="left")
         ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
         seq = _next_seq(every)
@@ -456,7 +478,9 @@ def corrections_year(
                 if late.height
                 else None
             )
-            files = [i["file"] for i in (info_c, info_l) if i and i["file"]]
+            ids_c = info_c.pop("ids", None) if info_c else None
+            ids_l = info_l.pop("ids", None) if info_l else None
+            files = _files(info_c) + _files(info_l)
             write_parquet(
                 pl.concat(
                     [
@@ -484,6 +508,7 @@ def corrections_year(
                     "ytd_id": ytd_id,
                     "counts": counts,
                     "files": files,
+                    "irs": {"corrections": info_c, "late_originals": info_l},
                 },
                 staged.path / "manifest.json",
             )
@@ -501,10 +526,12 @@ def corrections_year(
         }
         rows = []
         if records.height:
-            rows.append(_record_rows(records, kind="correction", **common))
+            rows.append(_record_rows(records, kind="correction", ids=ids_c, **common))
         if late.height:
             rows.append(
-                _record_rows(late, kind="late_original", **{**common, "filing_id": late_id, "seq": late_seq})
+                _record_rows(
+                    late, kind="late_original", ids=ids_l, **{**common, "filing_id": late_id, "seq": late_seq}
+                )
             )
         st.append_delta(pl.concat(rows), store.table(tax_year, "filings"))  # the commit point
         message = "corrections written" + (f"; late originals filed apart as {late_id}" if separate else "")

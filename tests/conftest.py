@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from flows import prefect_env  # noqa: E402
 
 prefect_env.configure()
+
+#: The IRS's IRIS A2A package, vendored unchanged: every IRIS transmission a test writes is validated
+#: against it (flows.iris_schema reads this variable when no prorata.toml names a package).
+IRIS_PACKAGE = Path(__file__).parent / "data" / "iris-a2a-ty2025-v1.2"
+os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(IRIS_PACKAGE))
 
 
 @pytest.fixture(scope="session")

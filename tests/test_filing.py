@@ -99,10 +99,11 @@ def test_a_bad_prorata_toml_stops_the_run_with_one_line(seed_extract, tmp_path, 
     assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
 
 
-def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_our_xsd(tmp_path, capsys):
+def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_the_irs_schema(tmp_path, capsys):
     import xmlschema
+    from conftest import IRIS_PACKAGE
 
-    from transforms.irs.iris.iris_xml import XSD_PATH
+    from flows.iris_schema import message_xsd
 
     case = Case(tax_year=2026)
     case.payees = [payee_row("PY1", dob=date(1960, 1, 1))]
@@ -116,8 +117,8 @@ def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_our_xsd(tmp_p
     folder = case.write(tmp_path / "x")
     out = tmp_path / "out"
     assert run(["run", str(folder), "--out", str(out), "--no-prefect", "--quiet"], capsys)[0] == 0
-    xml = out / "irs" / "IRIS_1099R_2026.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(xml))
+    xml = out / "irs" / "IRIS_1099R_2026_001.xml"
+    xmlschema.XMLSchema(str(message_xsd(IRIS_PACKAGE))).validate(str(xml))
     text = xml.read_text()
     assert "<" in text and "5000.00" in text and "4500.00" in text  # box 1 and box 2a in dollars
 

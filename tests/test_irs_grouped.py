@@ -22,7 +22,13 @@ from transforms.edit_checks import filable
 from transforms.irs import FilingInputError, check_pub1220, iter_iris_xml, iter_pub1220, read_pub1220
 from transforms.irs.fire.pub1220 import iter_pub1220_groups
 from transforms.irs.grouped import GroupedFiling, outline, payer_groups
-from transforms.irs.iris.iris_xml import iter_iris_xml_groups
+from transforms.irs.iris.iris_xml import IrisOptions, iris_transmissions
+
+
+def iter_iris_xml_groups(settings: GroupedFiling, chunk_rows: int) -> list[bytes]:
+    """The one IRIS transmission of a grouped filing (no size limit), as pieces."""
+    (transmission,) = iris_transmissions(settings, IrisOptions(max_bytes=None), chunk_rows)
+    return [transmission.data()]
 
 
 class Loader:
@@ -133,7 +139,7 @@ def test_an_iris_document_written_group_by_group_has_the_bytes_of_the_whole_fram
     data, load = grouped(iter_iris_xml_groups, filing, group_rows, tax_year)
     assert data == whole
     if group_rows == 1:
-        assert len(load.sizes) == 2 * filing["payer_tin"].n_unique()  # two passes: the id, then the text
+        assert len(load.sizes) == filing["payer_tin"].n_unique()  # one pass: each group loaded once
 
 
 @pytest.mark.parametrize("group_rows", [1, 4, 10**9])
@@ -178,11 +184,17 @@ def test_problems_found_in_several_groups_are_reported_as_the_whole_frame_writer
     )
     with pytest.raises(FilingInputError) as whole:
         b"".join(iter_pub1220(bad, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
-    for writer in (iter_pub1220_groups, iter_iris_xml_groups):
-        with pytest.raises(FilingInputError) as failed:
-            grouped(writer, bad, 1)
-        assert str(failed.value) == str(whole.value)
+    with pytest.raises(FilingInputError) as failed:
+        grouped(iter_pub1220_groups, bad, 1)
+    assert str(failed.value) == str(whole.value)
     assert "(+" in str(whole.value)  # more returns than the message names, across several groups
+    originals = bad.filter(pl.col("corrected") == "")
+    with pytest.raises(FilingInputError) as whole_iris:
+        b"".join(iter_iris_xml(originals, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    with pytest.raises(FilingInputError) as failed:
+        grouped(iter_iris_xml_groups, originals, 1)
+    assert str(failed.value) == str(whole_iris.value)
+    assert "state_code not a state IRIS takes" in str(failed.value)  # IRIS's own checks too
 
 
 def test_a_return_without_a_payer_tin_is_refused_as_the_whole_frame_writer_refuses_it():
@@ -283,9 +295,12 @@ def test_the_discard_sink_checks_counts_and_hashes_the_file_without_keeping_it(s
     assert discarded["file"] is None
     assert discarded["discarded_bytes"] == len(data)
     assert discarded["sha256"] == hashlib.sha256(data).hexdigest()
-    assert {k: v for k, v in discarded.items() if k not in ("discarded_bytes", "sha256")} == kept | {
-        "file": None
-    }
+    kept_files = ("files", "index", "transmissions")  # IRIS: every transmission's file and the index
+    assert {k: v for k, v in discarded.items() if k not in ("discarded_bytes", "sha256", *kept_files)} == {
+        k: v for k, v in kept.items() if k not in kept_files
+    } | {"file": None}
+    if "transmissions" in kept:
+        assert [t | {"file": None} for t in kept["transmissions"]] == discarded["transmissions"]
     assert not (tmp_path / "discarded").exists() or not any((tmp_path / "discarded").rglob("*"))
     monkeypatch.setenv("PRORATA_IRS_FILE_SINK", "nowhere")
     with pytest.raises(ValueError, match="PRORATA_IRS_FILE_SINK"):
@@ -328,3 +343,6 @@ def test_a_runs_file_in_many_groups_reads_each_group_from_its_own_spilled_file_t
     assert load.largest <= budget < forms.height  # never more than one group's returns at once
     assert not load.folder.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["irs"] and info["returns"] == forms.height
+    assert sorted(p.name for p in (tmp_path / "irs").iterdir()) == sorted(
+        Path(f).name for f in info.get("files", [info["file"]]) + ([info["index"]] if "index" in info else [])
+    )

@@ -137,6 +137,7 @@ def test_a_form_the_fire_writer_would_refuse_is_blocked_and_the_run_files_the_re
 @pytest.mark.parametrize("what", sorted(CONDITIONS))
 def test_a_form_the_iris_writer_would_refuse_is_blocked_and_the_run_files_the_rest(what, tmp_path, capsys):
     filed, bad, _ = blocked_run(2026, what, tmp_path, capsys)
-    xml = (tmp_path / "out" / "irs" / "IRIS_1099R_2026.xml").read_text()
+    (transmission,) = (tmp_path / "out" / "irs").glob("IRIS_1099R_2026_*.xml")
+    xml = transmission.read_text()
     assert all(form_id.upper() in xml for form_id in filed["form_id"])
     assert not any(form_id.upper() in xml for form_id in bad["form_id"])

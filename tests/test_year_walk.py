@@ -14,6 +14,9 @@ from flows.filings import filings_table
 from flows.store import Store
 from transforms.irs import check_pub1220, read_pub1220
 
+#: IRIS receipt ids, as the IRS gives them (the manifest's OriginalReceiptId pattern).
+R1, R2, R3 = (f"2027-0000000000{i}-abcdef12{i}" for i in (1, 2, 3))
+
 
 def cli(args: list[str], capsys) -> tuple[int, str, str]:
     code = main(args)
@@ -114,15 +117,22 @@ def test_the_fire_year_walk_corrects_exactly_the_three_changed_payees(tmp_path, 
 
 def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp_path, capsys):
     import xmlschema
+    from conftest import IRIS_PACKAGE
     from lxml import etree
 
-    from transforms.irs.iris.iris_xml import NAMESPACE, XSD_PATH
+    from flows.iris_schema import message_xsd
+    from transforms.irs.iris.iris_xml import NAMESPACE
 
+    xsd = xmlschema.XMLSchema(str(message_xsd(IRIS_PACKAGE)))
     inbox, store = _walk_to_corrections(tmp_path, capsys, 2026, prefect=False)
     filing_id = filings_table(Store(store), 2026)["filing_id"][0]
-    original = next((store / "filings" / "2026" / filing_id / "irs").iterdir())
-    assert original.name == "IRIS_1099R_2026.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(original))
+    irs = store / "filings" / "2026" / filing_id / "irs"
+    assert sorted(p.name for p in irs.iterdir()) == [
+        "IRIS_1099R_2026_001.xml",
+        "IRIS_1099R_2026_index.parquet",
+    ]
+    original = irs / "IRIS_1099R_2026_001.xml"
+    xsd.validate(str(original))
 
     out_dir = tmp_path / "corrections"
     args = ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out_dir)]
@@ -140,7 +150,7 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
             "--filing-id",
             filing_id,
             "--receipt-id",
-            "R-1",
+            R1,
         ],
         capsys,
     )
@@ -148,17 +158,20 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
     code, out, err = cli(args, capsys)
     assert code == 0, err
     assert "Type 1 2, Type 2 1" in out
-    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections.xml"
-    xmlschema.XMLSchema(str(XSD_PATH)).validate(str(xml))
+    xml = out_dir / "irs" / "IRIS_1099R_2026_corrections_001.xml"
+    xsd.validate(str(xml))
     tree = etree.parse(str(xml))
     ns = {"i": NAMESPACE}
     details = tree.findall(".//i:Form1099RDetail", ns)
-    assert len(details) == 4
+    assert len(details) == 3  # one record per corrected return: the Type 2 is one record too
     assert all(d.findtext("i:CorrectedInd", namespaces=ns) == "1" for d in details)
+    previous = [d.find("i:PrevSubmittedRecRecipientGrp", ns) for d in details]
+    assert sorted(len(p) for p in previous) == [1, 1, 2]  # the Type 2 also names the previous TIN
     # the original transmission: one payer (SubmissionId 1), records numbered in account order
     filed = filings_table(Store(store), 2026).filter(pl.col("kind") == "original")
     expected = {
-        r["account_number"]: f"R-1|{r['submission_id']}|{r['record_id']}" for r in filed.iter_rows(named=True)
+        r["account_number"]: f"{R1}|{r['submission_id']}|{r['record_id']}"
+        for r in filed.iter_rows(named=True)
     }
     for d in details:
         acct = d.findtext("i:RecipientAccountNum", namespaces=ns)
@@ -239,7 +252,7 @@ def test_a_2025_year_first_filed_after_fire_closes_goes_to_iris(tmp_path, capsys
         ["file", "--store", str(store), "--tax-year", "2025", "--transmission-date", "2027-02-01"], capsys
     )
     assert code == 0, err
-    assert "IRIS file written" in out and "IRIS_1099R_2025.xml" in out
+    assert "IRIS file written" in out and "IRIS_1099R_2025_001.xml" in out
     assert set(filings_table(Store(store), 2025)["channel"]) == {"IRIS"}
 
 
@@ -342,7 +355,7 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
     assert cli(["file", "--store", str(store), "--tax-year", "2026"], capsys)[0] == 0
     first = filings_table(Store(store), 2026)["filing_id"][0]
     ack = ["acknowledge", "--store", str(store), "--tax-year", "2026"]
-    assert cli([*ack, "--filing-id", first, "--receipt-id", "R-1"], capsys)[0] == 0
+    assert cli([*ack, "--filing-id", first, "--receipt-id", R1], capsys)[0] == 0
     # PY2's TIN is fixed (a Type 2 of a filed return) and PY6..PY8 appear (late originals)
     for name in ("night2", "fix"):
         shutil.copytree(src[name], inbox / name)
@@ -357,8 +370,8 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
     assert late_id and late_id != manifest["filing_id"] and late_id in text
     filings = filings_table(Store(store), 2026)
     assert filings.filter(pl.col("filing_id") == late_id)["kind"].unique().to_list() == ["late_original"]
-    assert cli([*ack, "--filing-id", manifest["filing_id"], "--receipt-id", "R-2"], capsys)[0] == 0
-    assert cli([*ack, "--filing-id", late_id, "--receipt-id", "R-3"], capsys)[0] == 0
+    assert cli([*ack, "--filing-id", manifest["filing_id"], "--receipt-id", R2], capsys)[0] == 0
+    assert cli([*ack, "--filing-id", late_id, "--receipt-id", R3], capsys)[0] == 0
     # a late original's amount changes: its correction names the late transmission's receipt
     write_extract(
         inbox / "fix2",
@@ -380,6 +393,6 @@ def test_iris_late_originals_are_a_transmission_of_their_own_with_their_own_rece
         ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(out2)], capsys
     )
     assert code == 0, err
-    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections.xml"))
+    xml = etree.parse(str(out2 / "irs" / "IRIS_1099R_2026_corrections_001.xml"))
     ids = xml.findall(f".//{{{NAMESPACE}}}PrevSubmittedRecRecipientGrp/{{{NAMESPACE}}}UniqueRecordId")
-    assert [i.text.split("|")[0] for i in ids] == ["R-3"]
+    assert [i.text.split("|")[0] for i in ids] == [R3]

@@ -350,3 +350,52 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
     ).sort("form_id")
     unchanged = joined.filter(pl.col("_action") == "unchanged").height
     return CorrectionPlan(records, late, held, unchanged)
+
+
+#: The previous identity an IRIS correction carries where it changed (PrevSubmittedRecRecipientGrp).
+PREVIOUS_COLUMNS: dict[str, str] = {
+    "payee_tin": "prev_payee_tin",
+    "first_name": "prev_first_name",
+    "last_name": "prev_last_name",
+    "tin_type": "prev_tin_type",
+}
+
+
+def iris_corrections(records: pl.DataFrame) -> pl.DataFrame:
+    """The correction records of a plan (:func:`plan_corrections`) as IRIS takes them: ONE record
+    per corrected return. IRIS has no Type 1 / Type 2 pair: a correction is the complete correct
+    return with CorrectedInd 1 and PrevSubmittedRecRecipientGrp naming the original (its
+    UniqueRecordId) and, where they changed, the previous TIN and name (IRIS schema
+    PrevSubmittedRecRecipientGrpType; rule FTMFST008: a UniqueRecordId at most once per
+    transmission). So the first transaction of a Type 2 correction (``type2_void``: the return as
+    filed, zero amounts) is not sent; its TIN, name and kind of TIN go on the second
+    (``type2_correct``) as ``prev_payee_tin`` (where the TIN changed) and ``prev_first_name``,
+    ``prev_last_name``, ``prev_tin_type`` (where the name or kind changed). A return that should not
+    have been filed stays one record with zero amounts (``void``: VoidInd is fixed at 0 for Form
+    1099-R in IRIS). Other rows are unchanged, in the same order."""
+    previous = records.filter(pl.col("role") == "type2_void").select(
+        *LINEAGE, *(pl.col(c).alias(f"_was_{c}") for c in PREVIOUS_COLUMNS)
+    )
+    kept = records.filter(pl.col("role") != "type2_void").join(
+        previous, on=LINEAGE, how="left", maintain_order="left"
+    )
+    was = {c: pl.col(f"_was_{c}") for c in PREVIOUS_COLUMNS}
+    tin_changed = was["payee_tin"].is_not_null() & was["payee_tin"].ne_missing(pl.col("payee_tin"))
+    name_changed = was["last_name"].is_not_null() & (
+        was["first_name"].ne_missing(pl.col("first_name"))
+        | was["last_name"].ne_missing(pl.col("last_name"))
+        | tin_kind_differs_from(was["tin_type"])
+    )
+    return kept.with_columns(
+        pl.when(tin_changed).then(was["payee_tin"]).alias("prev_payee_tin"),
+        *(
+            pl.when(name_changed).then(was[c]).alias(PREVIOUS_COLUMNS[c])
+            for c in ("first_name", "last_name", "tin_type")
+        ),
+    ).drop(f"_was_{c}" for c in PREVIOUS_COLUMNS)
+
+
+def tin_kind_differs_from(previous: pl.Expr) -> pl.Expr:
+    """The kind of TIN (business or individual, as :func:`tin_kind_differs`) differs from ``previous``."""
+    kind = lambda e: e.str.to_lowercase().replace_strict(TYPE_OF_TIN, default=None)  # noqa: E731
+    return kind(pl.col("tin_type")).ne_missing(kind(previous))

@@ -1,6 +1,6 @@
 """The IRS file of a filing too large for memory, written payer group by payer group: what FIRE
 and IRIS share (the writers themselves: ``transforms.irs.fire.pub1220.iter_pub1220_groups`` and
-``transforms.irs.iris.iris_xml.iter_iris_xml_groups``).
+``transforms.irs.iris.iris_xml.iris_transmissions``).
 
 :func:`iter_pub1220` and :func:`iter_iris_xml` take the whole filing frame (every return joined with
 its payer and payee) in memory. The group writers give the same bytes from a lazy frame of the
@@ -146,11 +146,30 @@ class Findings:
     problems: list[Problem] = field(default_factory=list)  # filing_problems, merged
     early: FilingInputError | None = None  # raised after the problems, before the rest
 
-    def check(self, filing: pl.DataFrame, tax_year: int, first: bool) -> bool:
-        """Whether ``filing`` (a group) and every group before it are free of problems."""
+    def check(
+        self,
+        filing: pl.DataFrame,
+        tax_year: int,
+        first: bool,
+        more: Callable[[pl.DataFrame], list[Problem]] | None = None,
+    ) -> bool:
+        """Whether ``filing`` (a group) and every group before it are free of problems; ``more``:
+        a writer's own checks (ranked after :func:`filing_problems`'s)."""
         if first:
             check_columns(filing.columns)
-        self.problems = merge_problems(self.problems, filing_problems(filing, tax_year))
+        found = filing_problems(filing, tax_year)
+        if more is not None:
+            found = sorted(found + more(filing), key=lambda p: p.rank)
+        self.problems = merge_problems(self.problems, found)
+        return not self.problems and self.early is None
+
+    def add(self, problems: list[Problem]) -> None:
+        """Problems found in the returns after those checked so far."""
+        if problems:
+            self.problems = merge_problems(self.problems, problems)
+
+    @property
+    def clean(self) -> bool:
         return not self.problems and self.early is None
 
     def raise_first(self) -> None:

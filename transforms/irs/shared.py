@@ -26,6 +26,7 @@ from typing import NamedTuple
 import polars as pl
 import pyarrow as pa
 
+from transforms.irs.countries import IRS_COUNTRY_CODE
 from transforms.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
@@ -147,11 +148,7 @@ def alpha_text(expr: pl.Expr) -> pl.Expr:
     is applied to every text field so that one check covers the file.
     """
     return (
-        expr.cast(pl.String)
-        .fill_null("")
-        .str.replace_many(_TRANSLITERATE)
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}", "")
+        ascii_fold(expr)
         .str.to_uppercase()
         .str.replace_all(r"['.’()]", "")
         .str.replace_all(r"[^A-Z0-9&\- ]", " ")
@@ -176,6 +173,186 @@ def clean_text(series: pl.Series) -> pl.Series:
         rows = (~plain).arg_true()
         out = out.scatter(rows, pl.select(alpha_text(pl.lit(text.gather(rows)))).to_series())
     return out.alias(series.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and addresses as the IRS takes them (IRIS schema types; Pub 1220 name lines). Each function
+# normalises what can be normalised and gives null where the value cannot be made valid: the IRIS
+# writer refuses such a form, and the pre-filing checks can call the same functions
+# (:func:`unwritable_name_address`).
+# ---------------------------------------------------------------------------------------------
+
+#: Lengths of the IRIS schema types (IRS-IRefileTypes.xsd, TY2025 v1.2).
+PERSON_NAME_LENGTH = 20  # PersonFirstNameType, PersonLastNameType
+BUSINESS_NAME_LENGTH = 75  # BusinessNameLine1Type, BusinessNameLine2Type
+STREET_LENGTH = 35  # StreetAddressType
+CITY_LENGTH = 40  # CityType (ForeignAddressType/CityNm: 50)
+FOREIGN_CITY_LENGTH = 50
+
+
+def ascii_fold(expr: pl.Expr) -> pl.Expr:
+    """Text without accents (NFKD, marks dropped; Ø → O, ß → SS ...), case kept."""
+    return (
+        expr.cast(pl.String)
+        .fill_null("")
+        .str.replace_many(_TRANSLITERATE)
+        .str.normalize("NFKD")
+        .str.replace_all(r"\p{M}", "")
+    )
+
+
+def fit_words(text: pl.Expr, width: int, *, hyphens: bool = False) -> pl.Expr:
+    """The longest start of ``text`` made of whole words that is at most ``width`` characters: a
+    name or a street is cut at a word boundary, never inside a word (Pub 1220 B record: payee name
+    line 1 ends with a full word). Words are separated by spaces (and hyphens, ``hyphens=True``:
+    SMITH-JONES-WILLIAMS → SMITH-JONES). Null when even the first word is longer than ``width``."""
+    separators = " -" if hyphens else " "
+    head = text.str.slice(0, width + 1).str.replace(f"[{separators}][^{separators}]*$", "")
+    return (
+        pl.when(text.str.len_chars() <= width)
+        .then(text)
+        .when(head.str.len_chars() <= width)
+        .then(head.str.strip_chars_end(separators))
+        .otherwise(pl.lit(None, pl.String))
+    )
+
+
+def rest_after(text: pl.Expr, head: pl.Expr) -> pl.Expr:
+    """What follows ``head`` (a start of ``text`` from :func:`fit_words`) in ``text``, trimmed."""
+    return text.str.slice(head.str.len_chars()).str.strip_chars(" -")
+
+
+def person_name(expr: pl.Expr) -> pl.Expr:
+    """A first or last name as IRIS takes it (PersonFirstNameType / PersonLastNameType: letters,
+    hyphens and single spaces, at most 20 characters): :func:`alpha_text`, digits and "&" dropped,
+    cut at a word (or hyphen) boundary. "" when nothing is left; null when the first word is longer
+    than 20 letters."""
+    letters = alpha_text(expr).str.replace_all(r"[^A-Z\- ]", " ").str.replace_all(r" {2,}", " ")
+    return fit_words(letters.str.strip_chars(" "), PERSON_NAME_LENGTH, hyphens=True)
+
+
+def name_lines(text: pl.Expr, width: int = BUSINESS_NAME_LENGTH) -> tuple[pl.Expr, pl.Expr]:
+    """A name (already :func:`alpha_text`) on two lines of at most ``width`` characters, the first
+    ending with a full word (BusinessNameLine1Txt / 2Txt: 75; Pub 1220 payee name lines: 40). Line
+    1 is null when the name does not fit the two lines whole."""
+    line_1 = fit_words(text, width)
+    line_2 = rest_after(text, line_1.fill_null(""))
+    fits = line_1.is_not_null() & (line_2.str.len_chars() <= width)
+    return pl.when(fits).then(line_1), line_2
+
+
+def street_text(expr: pl.Expr) -> pl.Expr:
+    """A street address in the characters IRIS takes (StreetAddressType: letters, digits, "-" and
+    "/", single spaces, starting with a letter or digit): accents dropped, upper case, "&" → AND,
+    apostrophes and periods dropped, any other character a space."""
+    return (
+        ascii_fold(expr)
+        .str.to_uppercase()
+        .str.replace_all(r"['.’]", "")
+        .str.replace_all("&", " AND ", literal=True)
+        .str.replace_all(r"[^A-Z0-9/\- ]", " ")
+        .str.replace_all(r" {2,}", " ")
+        .str.strip_chars(" ")
+        .str.replace(r"^[/\- ]+", "")
+    )
+
+
+def street_lines(expr: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """:func:`street_text` on AddressLine1Txt and AddressLine2Txt (35 characters each): a long street
+    goes on into the second line at a word boundary. Line 1 is null when it does not fit both."""
+    return name_lines(street_text(expr), STREET_LENGTH)
+
+
+def city_name(expr: pl.Expr, width: int = CITY_LENGTH) -> pl.Expr:
+    """A city as IRIS takes it (CityType: letters and single spaces, at most 40; foreign: 50):
+    accents and periods dropped, hyphens, apostrophes and "&" as spaces (WINSTON-SALEM → WINSTON
+    SALEM, O'FALLON → O FALLON). Null when it holds a digit (29 PALMS: no valid form without the
+    USPS name) or is longer than ``width``."""
+    city = (
+        ascii_fold(expr)
+        .str.to_uppercase()
+        .str.replace_all(r"[.]", "")
+        .str.replace_all(r"[^A-Z0-9 ]", " ")
+        .str.replace_all(r" {2,}", " ")
+        .str.strip_chars(" ")
+    )
+    return pl.when(~city.str.contains(r"[0-9]") & (city.str.len_chars() <= width)).then(city)
+
+
+def iris_text(expr: pl.Expr, width: int) -> pl.Expr:
+    """Free text as IRIS takes it (TextType: visible characters separated by single spaces; at most
+    ``width``): accents dropped, any character but printable ASCII a space, case kept. Null when
+    longer than ``width``."""
+    text = (
+        ascii_fold(expr)
+        .str.replace_all(r"[^\x21-\x7E]", " ")
+        .str.replace_all(r" {2,}", " ")
+        .str.strip_chars(" ")
+    )
+    return pl.when(text.str.len_chars() <= width).then(text)
+
+
+def iris_country(country: pl.Expr) -> pl.Expr:
+    """The IRS's country code (IRIS CountryType) of an ISO 3166 alpha-2 code (the extract's
+    ``country``): ``transforms.irs.countries.IRS_COUNTRY_CODE``; null when the IRS list has none."""
+    code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return code.replace_strict(IRS_COUNTRY_CODE, default=None, return_dtype=pl.String)
+
+
+def phone_number(expr: pl.Expr) -> pl.Expr:
+    """A telephone number as IRIS takes it (ContactPhoneNumberType: 10 to 30 digits): its digits;
+    "" when there are none, null when there are fewer than 10 or more than 30."""
+    digits = digits_only(expr)
+    length = digits.str.len_chars()
+    return pl.when((length == 0) | length.is_between(10, 30)).then(digits)
+
+
+def unwritable_name_address() -> list[tuple[str, str, pl.Expr]]:
+    """The forms whose payee name or address IRIS cannot take even after normalisation, as
+    (rule, message, mask) over the filing frame's payee columns (``PAYEE_COLUMNS``): what the IRIS
+    writer refuses, for the pre-filing checks to report on each form (IRIS schema types of
+    IRS-IRefileTypes.xsd, TY2025 v1.2)."""
+    entity = pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
+    foreign = is_foreign_address(pl.col("country"))
+    first, last = person_name(pl.col("first_name")), person_name(pl.col("last_name"))
+    business, _ = name_lines(
+        pl.concat_str(
+            alpha_text(pl.col("last_name")), alpha_text(pl.col("first_name")), separator=" "
+        ).str.strip_chars(" ")
+    )
+    street, _ = street_lines(pl.col("address"))
+    city = (
+        pl.when(foreign)
+        .then(city_name(pl.col("city"), FOREIGN_CITY_LENGTH))
+        .otherwise(city_name(pl.col("city")))
+    )
+    return [
+        (
+            "iris_person_name",
+            "payee first or last name empty, or a word of it longer than 20 letters (IRIS PersonName)",
+            ~entity & (first.fill_null("").eq("") | last.fill_null("").eq("")),
+        ),
+        (
+            "iris_business_name",
+            "payee entity name longer than two lines of 75 (IRIS BusinessName)",
+            entity & business.is_null(),
+        ),
+        (
+            "iris_street",
+            "payee street empty or longer than two lines of 35 (IRIS AddressLine1Txt/2Txt)",
+            street.fill_null("").eq(""),
+        ),
+        (
+            "iris_city",
+            "payee city empty, with a digit, or too long (IRIS CityNm: letters only)",
+            ~foreign & city.fill_null("").eq("") | foreign & city.is_null(),
+        ),
+        (
+            "iris_country",
+            "payee country not on the IRS's country list (IRIS CountryCd)",
+            foreign & iris_country(pl.col("country")).is_null(),
+        ),
+    ]
 
 
 def digits_only(expr: pl.Expr) -> pl.Expr:
@@ -277,7 +454,7 @@ class Problem(NamedTuple):
         return f"{self.message}: form_id " + ", ".join(self.ids) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _problem(rank: int, message: str, frame: pl.DataFrame, mask: pl.Expr | pl.Series) -> Problem:
+def problem(rank: int, message: str, frame: pl.DataFrame, mask: pl.Expr | pl.Series) -> Problem:
     found = frame.filter(mask)
     return Problem(
         rank, message, found.get_column("form_id").cast(pl.String).head(EXAMPLES).to_list(), found.height
@@ -475,7 +652,7 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         if not isinstance(mask, pl.Expr)
     )
     problems = [
-        _problem(i, message, filing, masks[str(i)])
+        problem(i, message, filing, masks[str(i)])
         for i, (_, message) in enumerate(checks)
         if masks[str(i)].any()
     ]
@@ -497,7 +674,7 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
     ):
         dup = by_payer.with_columns(**keyed)
         message = "account_number not unique within a payer and correction kind"
-        problems.append(_problem(len(checks), message, dup, dup_mask))
+        problems.append(problem(len(checks), message, dup, dup_mask))
     payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
     if payer_details["_payer"].is_duplicated().any():
         message = "payer details (name, address, phone) differ between returns of one payer"

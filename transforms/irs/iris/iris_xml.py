@@ -1,39 +1,63 @@
-"""IRIS A2A XML for Form 1099-R (tax year 2026 on, and corrections once FIRE has closed).
+"""IRIS A2A XML for Form 1099-R (tax year 2026 on, and any transmission once FIRE has closed),
+element for element as the IRS's schema package says.
 
-Structure (irs-filing-formats.md §15.3, **unconfirmed**: the official XSDs are only given to IRIS
-TCC holders through the e-Services Secure Object Repository)::
+Authority: the IRS's IRIS A2A schema package (TY2025 v1.2: ``MSG/IRS-IRIntakeTransmissionMessage.xsd``,
+``COMMON/IRS-IRefileTypes.xsd``, ``FORM_TYPES/IRS-Form1099RType.xsd``) and its business rules
+(the ``.tsv`` files beside them; rule numbers cited below). ``tests/test_iris_xml.py`` validates
+what this module writes against that package::
 
     IRTransmission                      namespace urn:us:gov:treasury:irs:ir
-      IRTransmissionManifest            transmitter, TCC, contact, totals
-      IRSubmission1Grp                  one per payer (issuer)
-        IRSubmission1Header             issuer, FormTypeCd 1099R, form count and totals
+      IRTransmissionManifest            SchemaVersionNum (fixed by the XSD), UniqueTransmissionId,
+                                        TaxYr, PriorYearDataInd 0 (TMFST038), TransmissionTypeCd
+                                        O/C/R, TestCd, [OriginalReceiptId], TransmitterGrp,
+                                        VendorCd I, SoftwareId, counts, PaperSubmissionInd 0,
+                                        MediaSourceCd M, SubmissionChannelCd A2A
+      IRSubmission1Grp                  one per submission: a payer (a payer too large for one
+                                        transmission is several submissions, in several)
+        IRSubmission1Header             SubmissionId, [OriginalUniqueSubmissionId], TaxYr,
+                                        IssuerDetail, FormTypeCd 1099R, ParentFormTypeCd 1096,
+                                        CFSFElectionInd, TotalReportedRcpntFormCnt,
+                                        Form1099RTotalAmtGrp (its own order: box 4 first),
+                                        Form1099RTotalByStateGrp per CF/SF state (SHAREDIRFORM022)
         IRSubmission1Detail
-          Form1099RDetail               one per return
-
-Every element name lives in ``ELEMENT`` and every fixed code value in ``CODE`` below: correct them
-against the official schema there, without touching the logic. The box element names are those of
-§15.3 (from the MeF Form 1099-R schema); the manifest and header names follow public IRIS A2A
-implementations (unconfirmed). ``iris_1099r.xsd`` beside this module is the project's own description
-of this structure, not the IRS schema.
+          Form1099RDetail               one per return, in the XSD's order
 
 Choices:
 
-* one transmission is either all originals (TransmissionTypeCd "O") or all corrections ("C"):
-  a mixed frame is refused; corrections (``corrected`` "G" or "C") carry ``CorrectedInd`` 1 and
-  ``PrevSubmittedRecRecipientGrp/UniqueRecordId`` = the original record's IRIS id, taken from the
-  ``prev_unique_record_id`` column ("receipt id|submission id|record id" from the IRIS
-  acknowledgement), which is required for corrections;
+* a transmission holds originals (TransmissionTypeCd "O"), corrections ("C": ``corrected`` "G" or
+  "C", CorrectedInd 1, FTMFST003) or replacements ("R"), never a mix (FTMFST001): a mixed frame
+  is refused. A correction is ONE record per corrected return: CorrectedInd 1 and
+  PrevSubmittedRecRecipientGrp with the original's UniqueRecordId (``prev_unique_record_id``:
+  "receipt id|submission id|record id", required: SHAREDIRFORM006) and, where they changed, the
+  previous TIN and name (``prev_payee_tin``, ``prev_first_name``, ``prev_last_name``,
+  ``prev_tin_type``: :func:`transforms.corrections.iris_corrections` makes them). VoidInd is fixed
+  at 0 for 1099-R: a return that should not have been filed is corrected to zero amounts;
+* a replacement of a rejected transmission names it by ``original_receipt_id`` (manifest
+  OriginalReceiptId); a replacement of rejected submissions by the returns' column
+  ``original_unique_submission_id`` ("receipt id|submission id", each IRSubmission1Header's
+  OriginalUniqueSubmissionId, one submission per value); never both (FTMFST006);
+* names and addresses are normalised by ``transforms.irs.shared`` (case, accents, punctuation,
+  a long street on two lines, a name cut at a word); what cannot be made valid is refused, naming
+  the forms (the pre-filing checks report the same through ``unwritable_name_address``);
+  countries are the IRS's codes (``transforms.irs.countries``), not ISO's;
 * amounts are decimal dollars with two decimals made from integer cents by integer arithmetic;
-* ``TaxableAmt`` is left out when the taxable amount is not determined (box 2b, first box);
-* same input → same bytes: returns sorted (payer_tin, original/G/C, account_number); the unique
-  transmission id, when not given, is derived from a hash of the content;
-* no Python loop over returns: each ``Form1099RDetail`` and each payer's ``IRSubmission1Grp`` is
-  XML text built with polars string expressions from ``ELEMENT``, chunk by chunk, exactly as lxml
-  writes the document (``pretty_print``: two spaces per level, empty elements as ``<X/>``; values
-  escaped as lxml reads and writes them); the manifest is built with lxml. The document is never
-  parsed as a whole (millions of returns do not fit in memory as an lxml tree): tests compare the
-  text with lxml's serialization, and a value with a character XML does not allow is parsed with
-  lxml, which raises as it would for the whole document. :func:`iter_iris_xml` streams it.
+  box 9a is a ratio 0.00000-1.00000 (RatioType) from the whole percent; ``TaxableAmt`` is left out
+  when the taxable amount is not determined (box 2b, first box);
+* at most ``max_bytes`` (100 MB) a transmission: submissions go into a transmission in file order
+  while they fit, a payer that does not fit into what is left starts the next transmission, and a
+  payer too large for one transmission is cut into submissions that fill transmissions (each
+  submission has its own counts and totals; RecordIds restart at 1, SubmissionIds too in each
+  transmission). Every transmission has its own UniqueTransmissionId, derived from its content
+  (the SHA-256 of the document with the id left empty);
+* same input → same bytes, whatever the payer groups and chunks: returns in file order (payer,
+  original/G/C, account number), every size decided from the text itself;
+* no Python loop over returns: each ``Form1099RDetail`` is XML text built with polars string
+  expressions, chunk by chunk (two chunks at a time, on two threads), indented as lxml's
+  ``pretty_print`` would (two spaces per level); the manifest and the submission headers (a few per
+  transmission) are built with lxml.
+
+Memory: the returns of one payer group (``transforms.irs.grouped``), the text of the transmission
+being filled (at most ``max_bytes``) and of the submission being cut; never the whole filing.
 
 Privacy: error messages name returns by ``form_id`` only.
 """
@@ -41,167 +65,320 @@ Privacy: error messages name returns by ``form_id`` only.
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
 from lxml import etree
 
-from transforms.irs.grouped import Findings, GroupedFiling, groups_of
+from transforms.irs.grouped import Findings, GroupedFiling, groups_of, outline
 from transforms.irs.shared import (
-    CORRECTION_ORDER,
+    CITY_LENGTH,
+    FOREIGN_CITY_LENGTH,
+    PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
     FilingInputError,
+    Problem,
     Transmitter,
+    account_key,
     alpha_text,
     cfsf_state_codes,
-    clean_text,
+    city_name,
     digits_only,
     file_order,
+    iris_country,
+    iris_text,
     is_foreign_address,
     name_control,
+    name_lines,
+    person_name,
+    phone_number,
+    problem,
+    street_lines,
     string_buffer,
-    validate_filing,
 )
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
+#: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
+#: A newer package fixes another: the caller passes it (``IrisOptions.schema_version``).
+SCHEMA_VERSION = "2.0.3"
+#: A transmission's size limit (Pub 5718: at most 100 MB a transmission).
+MAX_TRANSMISSION_BYTES = 100_000_000
 
-#: Every XML element name, by the role it plays here. (unconfirmed: verify against the IRIS XSD.)
-ELEMENT: dict[str, str] = {
-    # Structure (irs-filing-formats.md §15.3).
-    "transmission": "IRTransmission",
-    "manifest": "IRTransmissionManifest",
-    "submission_group": "IRSubmission1Grp",
-    "submission_header": "IRSubmission1Header",
-    "submission_detail": "IRSubmission1Detail",
-    "form_detail": "Form1099RDetail",
-    # Manifest.
-    "unique_transmission_id": "UniqueTransmissionId",
-    "tax_year": "TaxYr",
-    "prior_year_data_ind": "PriorYearDataInd",
-    "transmission_type_cd": "TransmissionTypeCd",
-    "test_cd": "TestCd",
-    "transmitter_grp": "TransmitterGrp",
-    "tin": "TIN",
-    "tin_submitted_type_cd": "TINSubmittedTypeCd",
-    "transmitter_control_cd": "TransmitterControlCd",
-    "foreign_entity_ind": "ForeignEntityInd",
-    "company_grp": "CompanyGrp",
-    "contact_name_grp": "ContactNameGrp",
-    "person_nm": "PersonNm",
-    "contact_email": "ContactEmailAddressTxt",
-    "contact_phone": "ContactPhoneNum",
-    "vendor_cd": "VendorCd",
-    "total_issuer_form_cnt": "TotalIssuerFormCnt",
-    "total_recipient_form_cnt": "TotalRecipientFormCnt",
-    "paper_submission_ind": "PaperSubmissionInd",
-    "submission_channel_cd": "SubmissionChannelCd",
-    # Names and addresses.
-    "business_name": "BusinessName",
-    "business_name_line_1": "BusinessNameLine1Txt",
-    "business_name_line_2": "BusinessNameLine2Txt",
-    "business_name_control": "BusinessNameControlTxt",
-    "person_name": "PersonName",
-    "person_first_nm": "PersonFirstNm",
-    "person_last_nm": "PersonLastNm",
-    "person_name_control": "PersonNameControlTxt",
-    "mailing_address_grp": "MailingAddressGrp",
-    "us_address": "USAddress",
-    "foreign_address": "ForeignAddress",
-    "address_line_1": "AddressLine1Txt",
-    "city_nm": "CityNm",
-    "state_abbreviation_cd": "StateAbbreviationCd",
-    "zip_cd": "ZIPCd",
-    "province_or_state_nm": "ProvinceOrStateNm",
-    "country_cd": "CountryCd",
-    "foreign_postal_cd": "ForeignPostalCd",
-    "phone_num": "PhoneNum",
-    # Submission header.
-    "submission_id": "SubmissionId",
-    "issuer_detail": "IssuerDetail",
-    "form_type_cd": "FormTypeCd",
-    "parent_form_type_cd": "ParentFormTypeCd",
-    "cfsf_election_ind": "CFSFElectionInd",
-    "total_reported_rcpnt_form_cnt": "TotalReportedRcpntFormCnt",
-    "form_totals": "IRSubmission1FormTotals",
-    "form_total_amt_grp": "Form1099RTotalAmtGrp",
-    # Form 1099-R record (irs-filing-formats.md §15.3 table).
-    "record_id": "RecordId",
-    "cfsf_election_state_cd": "CFSFElectionStateCd",
-    "void_ind": "VoidInd",
-    "corrected_ind": "CorrectedInd",
-    "prev_submitted_grp": "PrevSubmittedRecRecipientGrp",
-    "unique_record_id": "UniqueRecordId",
-    "recipient_detail": "RecipientDetail",
-    "recipient_account_num": "RecipientAccountNum",
-    "gross_distribution_amt": "GrossDistributionAmt",  # box 1
-    "taxable_amt": "TaxableAmt",  # box 2a
-    "taxable_not_determined_ind": "TxblAmountNotDeterminedInd",  # box 2b first box
-    "total_distribution_ind": "TotalDistributionInd",  # box 2b second box
-    "capital_gain_amt": "CapitalGainAmt",  # box 3
-    "federal_income_tax_withheld_amt": "FederalIncomeTaxWithheldAmt",  # box 4
-    "employee_contributions_amt": "EmployeeContributionsAmt",  # box 5
-    "net_unrealized_appreciation_amt": "NetUnrlzdSecuritiesApprcnAmt",  # box 6
-    "distribution_cd": "F1099RDistributionCd",  # box 7
-    "ira_sep_simple_ind": "IRASEPSIMPLEInd",  # box 7 checkbox
-    "other_distribution_amt": "OtherDistributionAmt",  # box 8
-    "total_distribution_pct": "RcpntTotalDistributionPct",  # box 9a
-    "total_employee_contributions_amt": "TotalEmployeeContributionsAmt",  # box 9b
-    "irr_allocated_amt": "IRRAllocatedAmt",  # box 10
-    "roth_first_year": "DesignatedROTHAcctFirstYr",  # box 11
-    "fatca_filing_requirement_ind": "FATCAFilingRequirementInd",  # box 12
-    "payment_dt": "PaymentDt",  # box 13
-    "state_local_tax_grp": "StateLocalTaxGrp",  # boxes 14-19
-    "state_tax_grp": "StateTaxGrp",
-    "state_tax_withheld_amt": "StateTaxWithheldAmt",  # box 14
-    "payer_state_id_num": "PayerStateIdNum",  # box 15
-    "state_distribution_amt": "StateDistributionAmt",  # box 16
-    "local_tax_grp": "LocalTaxGrp",
-    "local_tax_withheld_amt": "LocalTaxWithheldAmt",  # box 17
-    "locality_nm": "LocalityNm",  # box 18
-    "local_distribution_amt": "LocalDistributionAmt",  # box 19
-}
-
-#: Fixed code values. (unconfirmed: verify against the IRIS XSD and business rules.)
-CODE: dict[str, str] = {
-    "form_type": "1099R",
-    "parent_form_type": "1096",
-    "business_tin": "BUSINESS_TIN",
-    "individual_tin": "INDIVIDUAL_TIN",
-    "original": "O",
-    "correction": "C",
-    "test": "T",
-    "production": "P",
-    "channel": "A2A",
-    "true": "1",
-    "false": "0",
-}
-
-#: Unique transmission id: "{UUID}:IRIS:{TCC}::A" (A = A2A channel). (unconfirmed, Pub 5718)
+#: Box 7 as IRIS takes it: the 120 values of ``Form1099RDistributionCd`` (FORM_TYPES/
+#: IRS-Form1099RType.xsd, TY2025 v1.2), one code or a pair in the order listed there.
+DISTRIBUTION_CODES: frozenset[str] = frozenset(  # noqa: SIM905 (the schema's list, as it reads)
+    [
+        "1",
+        "18",
+        "1B",
+        "1D",
+        "1K",
+        "1L",
+        "1M",
+        "1P",
+        "2",
+        "28",
+        "2B",
+        "2D",
+        "2K",
+        "2L",
+        "2M",
+        "2P",
+        "3",
+        "3D",
+        "4",
+        "48",
+        "4A",
+        "4B",
+        "4D",
+        "4G",
+        "4H",
+        "4K",
+        "4L",
+        "4M",
+        "4P",
+        "5",
+        "6",
+        "6W",
+        "7",
+        "7A",
+        "7B",
+        "7D",
+        "7K",
+        "7L",
+        "7M",
+        "8",
+        "81",
+        "82",
+        "84",
+        "8B",
+        "8J",
+        "8K",
+        "9",
+        "A",
+        "A4",
+        "A7",
+        "B",
+        "B1",
+        "B2",
+        "B4",
+        "B7",
+        "B8",
+        "BG",
+        "BL",
+        "BM",
+        "BP",
+        "BU",
+        "C",
+        "CD",
+        "D",
+        "D1",
+        "D2",
+        "D3",
+        "D4",
+        "D7",
+        "DC",
+        "E",
+        "F",
+        "G",
+        "G4",
+        "GB",
+        "GK",
+        "H",
+        "H4",
+        "J",
+        "J8",
+        "JP",
+        "JS",
+        "K",
+        "K1",
+        "K2",
+        "K4",
+        "K7",
+        "K8",
+        "KG",
+        "L",
+        "L1",
+        "L2",
+        "L4",
+        "L7",
+        "LB",
+        "M",
+        "M1",
+        "M2",
+        "M4",
+        "M7",
+        "MB",
+        "N",
+        "P",
+        "P1",
+        "P2",
+        "P4",
+        "PB",
+        "PJ",
+        "Q",
+        "R",
+        "S",
+        "SJ",
+        "T",
+        "U",
+        "UB",
+        "W",
+        "W6",
+        "Y4",
+        "Y7",
+        "YK",
+    ]
+)
+#: StateType of IRS-IRefileTypes.xsd: the states, DC, the possessions and the military "states".
+STATES: frozenset[str] = frozenset(  # noqa: SIM905 (the schema's list, as it reads)
+    [
+        "AL",
+        "AK",
+        "AS",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "MP",
+        "CT",
+        "DE",
+        "DC",
+        "FM",
+        "FL",
+        "GA",
+        "GU",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MH",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PW",
+        "PA",
+        "PR",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "VI",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AA",
+        "AE",
+        "AP",
+    ]
+)
+#: UniqueRecordIdType, UniqueSubmissionIdType and the manifest's OriginalReceiptId.
+RECEIPT_ID = r"[1-9][0-9]{3}-[0-9]{11}-[0-9a-zA-Z]{9}"
+UNIQUE_SUBMISSION_ID = RECEIPT_ID + r"\|[1-9][0-9]{0,7}"
+UNIQUE_RECORD_ID = UNIQUE_SUBMISSION_ID + r"\|[1-9][0-9]{0,7}"
+#: EnterpriseBusCorrelationIdType: "{UUID}:IRIS:{TCC}::A" (A = the A2A channel, TMFST032).
 UTID_FORMAT = "{uuid}:IRIS:{tcc}::A"
 
-#: Box amounts in the order they appear in Form1099RDetail and in the header totals.
-AMOUNT_ELEMENTS: tuple[tuple[str, str], ...] = (
-    ("box1_cents", "gross_distribution_amt"),
-    ("box2a_cents", "taxable_amt"),
-    ("box3_cents", "capital_gain_amt"),
-    ("box4_cents", "federal_income_tax_withheld_amt"),
-    ("box5_cents", "employee_contributions_amt"),
-    ("box6_cents", "net_unrealized_appreciation_amt"),
-    ("box8_cents", "other_distribution_amt"),
-    ("box9b_cents", "total_employee_contributions_amt"),
-    ("box10_cents", "irr_allocated_amt"),
+#: Box amounts of Form1099RDetail in its order, and the header totals in Form1099RTotalAmtGrp's.
+DETAIL_AMOUNTS: tuple[tuple[str, str], ...] = (
+    ("box1_cents", "GrossDistributionAmt"),
+    ("box2a_cents", "TaxableAmt"),
+    ("box3_cents", "CapitalGainAmt"),
+    ("box4_cents", "FederalIncomeTaxWithheldAmt"),
+    ("box5_cents", "EmployeeContributionsAmt"),
+    ("box6_cents", "NetUnrlzdSecuritiesApprcnAmt"),
+    ("box8_cents", "OtherDistributionAmt"),
+    ("box9b_cents", "TotalEmployeeContributionsAmt"),
+    ("box10_cents", "IRRAllocatedAmt"),
 )
+TOTAL_AMOUNTS: tuple[str, ...] = (
+    "box4_cents", "box1_cents", "box2a_cents", "box3_cents", "box5_cents", "box6_cents", "box8_cents",
+    "box9b_cents", "box10_cents",
+)  # fmt: skip
+AMOUNT_ELEMENT = dict(DETAIL_AMOUNTS)
 
-#: The project's XSD of this structure (not the IRS schema); transforms read no files, callers load it.
-XSD_PATH = Path(__file__).with_name("iris_1099r.xsd")
+#: Columns of the filing frame this writer reads besides ``REQUIRED_COLUMNS`` when they are there
+#: (see the module docstring): corrections' previous record and identity, replaced submissions.
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "prev_unique_record_id", "prev_payee_tin", "prev_first_name", "prev_last_name", "prev_tin_type",
+    "original_unique_submission_id",
+)  # fmt: skip
+
+#: Returns per chunk: the writer renders one chunk's values and XML text at a time.
+CHUNK_ROWS = 25_000
+#: Chunks rendered at the same time (polars releases the GIL).
+_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class IrisOptions:
+    """What a transmission needs beside its returns and transmitter.
+
+    ``software_id``: the SoftwareId the IRS issued for the software and tax year (its first two
+    digits are the tax year's last two: TMFST020); "" when none is configured (a test file).
+    ``schema_version``: the SchemaVersionNum the schema package fixes. ``original_receipt_id``: a
+    replacement of a rejected transmission (TransmissionTypeCd "R", manifest OriginalReceiptId).
+    ``max_bytes``: a transmission's size limit (None: one transmission whatever its size).
+    ``transmission_id``: the UniqueTransmissionId of a single transmission (None: from its content).
+    """
+
+    software_id: str = ""
+    schema_version: str = SCHEMA_VERSION
+    original_receipt_id: str | None = None
+    max_bytes: int | None = MAX_TRANSMISSION_BYTES
+    transmission_id: str | None = None
+
+
+@dataclass
+class Transmission:
+    """One transmission file: its bytes in pieces (manifest first), what the manifest and the
+    per-return index record about it."""
+
+    number: int  # 1, 2, ... in file order
+    unique_transmission_id: str
+    pieces: list  # bytes-like pieces, in order
+    returns: int
+    submissions: int
+    issuers: int
+    index: pl.DataFrame  # form_id, submission_id, record_id (file order)
+    parts: list[tuple[bytes, pl.Series, pl.Series]]  # per submission: header, record texts, form ids
+
+    @property
+    def size(self) -> int:
+        return sum(len(memoryview(p)) for p in self.pieces)
+
+    def data(self) -> bytes:
+        return b"".join(bytes(memoryview(p)) for p in self.pieces)
 
 
 def dollars_text(cents: int) -> str:
@@ -219,41 +396,25 @@ def dollars_expr(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def _q(role: str) -> str:
-    return f"{{{NAMESPACE}}}{ELEMENT[role]}"
-
-
-def _add(parent: etree._Element, role: str, text: object | None = None) -> etree._Element:
-    element = etree.SubElement(parent, _q(role))
-    if text is not None:
-        element.text = str(text)
-    return element
-
-
-def _indicator(value: bool | None) -> str:
-    return CODE["true"] if value else CODE["false"]
-
-
-def _us_address(parent: etree._Element, line: str, city: str, state: str, zip_code: str) -> None:
-    group = _add(_add(parent, "mailing_address_grp"), "us_address")
-    _add(group, "address_line_1", line)
-    _add(group, "city_nm", city)
-    _add(group, "state_abbreviation_cd", state)
-    _add(group, "zip_cd", zip_code)
+def ratio_expr(percent: pl.Expr) -> pl.Expr:
+    """A whole percent as the IRIS RatioType writes it (0.00000-1.00000, five decimals): 40 →
+    "0.40000", 100 → "1.00000" (box 9a, RcpntTotalDistributionPct)."""
+    p = percent.cast(pl.Int64)
+    return pl.concat_str(
+        (p // 100).cast(pl.String),
+        pl.lit("."),
+        (p % 100).cast(pl.String).str.pad_start(2, "0"),
+        pl.lit("000"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
-# XML text, built with polars expressions (no loop over returns). Every fragment exists in two
-# styles: compact (depth None: no whitespace between tags, empty elements as <X></X>; the
-# canonical form the transmission id is derived from) and indented (depth d: what lxml's
-# pretty_print writes for the element at depth d: one element per line, two spaces per level,
-# empty elements as <X/>). Values are escaped as lxml would write them after parsing them: CR LF
-# and CR become LF, then & < > are escaped.
+# XML text with polars expressions: one element per line, two spaces per level (what lxml's
+# pretty_print writes). Values are written escaped (& < >); normalised values hold no other
+# character XML treats specially.
 # ---------------------------------------------------------------------------------------------
 
 Piece = str | pl.Expr
-#: Characters XML 1.0 does not allow in a document.
-_NOT_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
 
 
 def _cat(pieces: list[Piece]) -> pl.Expr:
@@ -273,64 +434,22 @@ def _cat(pieces: list[Piece]) -> pl.Expr:
     return pl.concat_str(parts) if len(parts) > 1 else parts[0]
 
 
-def _xml_text(text: str) -> str:
-    return (
-        text.replace("\r\n", "\n")
-        .replace("\r", "\n")
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-    )
-
-
 def _escaped(value: pl.Expr) -> pl.Expr:
-    """Any text, as it is written in the document."""
     return (
-        value.cast(pl.String)
-        .str.replace_all("\r\n", "\n", literal=True)
-        .str.replace_all("\r", "\n", literal=True)
-        .str.replace_all("&", "&amp;", literal=True)
+        value.str.replace_all("&", "&amp;", literal=True)
         .str.replace_all("<", "&lt;", literal=True)
         .str.replace_all(">", "&gt;", literal=True)
     )
 
 
-def _alpha_escaped(value: pl.Expr) -> pl.Expr:
-    """Text from alpha_text (A-Z 0-9 space & -), as it is written in the document."""
-    return value.str.replace_all("&", "&amp;", literal=True)
+def _el(name: str, value: Piece, depth: int) -> list[Piece]:
+    """``<Name>value</Name>`` on its own line (``value`` written already)."""
+    return [f"{'  ' * depth}<{name}>", value, f"</{name}>\n"]
 
 
-def _plain(value: pl.Expr) -> pl.Expr:
-    """Digits, amounts, codes, flags: written as they are."""
-    return value.cast(pl.String)
-
-
-def _indent(depth: int | None) -> str:
-    return "" if depth is None else "  " * depth
-
-
-def _el(role: str, value: Piece, depth: int | None, *, may_be_empty: bool = True) -> list[Piece]:
-    """``<Name>value</Name>`` (value written already: see _escaped, _alpha_escaped, _plain)."""
-    name = ELEMENT[role]
-    if isinstance(value, str):
-        value = _xml_text(value)
-        if depth is not None and value == "":
-            return [f"{_indent(depth)}<{name}/>\n"]
-        may_be_empty = False
-    if depth is None:
-        return [f"<{name}>", value, f"</{name}>"]
-    opened, closed = f"{_indent(depth)}<{name}>", f"</{name}>\n"
-    if not may_be_empty:
-        return [opened, value, closed]
-    full = pl.concat_str(pl.lit(opened), value, pl.lit(closed))
-    return [pl.when(value == "").then(pl.lit(f"{_indent(depth)}<{name}/>\n")).otherwise(full)]
-
-
-def _group(role: str, depth: int | None, *children: list[Piece]) -> list[Piece]:
-    name = ELEMENT[role]
-    end = "" if depth is None else "\n"
-    inner = [piece for child in children for piece in child]
-    return [f"{_indent(depth)}<{name}>{end}", *inner, f"{_indent(depth)}</{name}>{end}"]
+def _group(name: str, depth: int, *children: list[Piece]) -> list[Piece]:
+    indent = "  " * depth
+    return [f"{indent}<{name}>\n", *(p for child in children for p in child), f"{indent}</{name}>\n"]
 
 
 def _when(condition: pl.Expr, fragment: list[Piece]) -> list[Piece]:
@@ -342,540 +461,615 @@ def _either(condition: pl.Expr, yes: list[Piece], no: list[Piece]) -> list[Piece
 
 
 def _flag(condition: pl.Expr) -> pl.Expr:
-    return pl.when(condition).then(pl.lit(CODE["true"])).otherwise(pl.lit(CODE["false"]))
+    return pl.when(condition).then(pl.lit("1")).otherwise(pl.lit("0"))
 
 
-def _below(depth: int | None, levels: int = 1) -> int | None:
-    return None if depth is None else depth + levels
-
-
-def _us_address_fragment(
-    line: pl.Expr, city: pl.Expr, state: pl.Expr, zip_code: pl.Expr, depth: int | None
-) -> list[Piece]:
-    inner = _below(depth)
-    return _group(
-        "us_address",
-        depth,
-        _el("address_line_1", line, inner),
-        _el("city_nm", city, inner),
-        _el("state_abbreviation_cd", state, inner),
-        _el("zip_cd", zip_code, inner),
-    )
-
-
-#: Depths of the elements repeated per payer and per return.
-_GROUP_DEPTH = 1
+#: Depth of Form1099RDetail: IRTransmission > IRSubmission1Grp > IRSubmission1Detail > here.
 _DETAIL_DEPTH = 3
 
+#: Name controls as IRIS takes them (PersonNameControlType, BusinessNameControlType).
+_PERSON_NAME_CONTROL = r"^[A-Z][A-Z\- ]{0,3}$"
+_BUSINESS_NAME_CONTROL = r"^[A-Z0-9\-&]{1,4}$"
 
-def _recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
-    """Per-return values for the XML, cleaned and formatted (in ``filing``'s row order)."""
+
+def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
+    """Per return, the values of its Form1099RDetail as IRIS takes them (in ``filing``'s row
+    order): normalised names and addresses (null where they cannot be made valid), IRS country
+    codes, codes and amounts."""
+    c = pl.col
     cfsf = cfsf_state_codes(tax_year)
-    is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
-    corrected = pl.col("corrected").cast(pl.String).fill_null("")
-    state = pl.col("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    prev = (
-        pl.col("prev_unique_record_id")
-        if "prev_unique_record_id" in filing.columns
-        else pl.lit(None, pl.String)
+    is_entity = c("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
+    foreign = is_foreign_address(c("country"))
+    state = c("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    entity_name = pl.concat_str(
+        alpha_text(c("last_name")), alpha_text(c("first_name")), separator=" "
+    ).str.strip_chars(" ")
+    business_1, business_2 = name_lines(entity_name)
+    street_1, street_2 = street_lines(c("address"))
+    names = filing.columns
+
+    def optional(column: str, expr: pl.Expr) -> pl.Expr:
+        return expr if column in names else pl.lit(None, pl.String)
+
+    prev_entity = optional("prev_tin_type", c("prev_tin_type").cast(pl.String).str.to_lowercase() == "ein")
+    prev_name = optional(
+        "prev_last_name",
+        pl.concat_str(
+            alpha_text(c("prev_last_name")), alpha_text(c("prev_first_name")), separator=" "
+        ).str.strip_chars(" "),
     )
-    text_columns = ("last_name", "first_name", "address", "city", "zip", "locality")
-    filing = filing.with_columns(clean_text(filing[c]).alias(f"_clean_{c}") for c in text_columns)
-    clean = {c: pl.col(f"_clean_{c}") for c in text_columns}
-    return filing.select(
-        pl.col("form_id").cast(pl.String),
-        digits_only(pl.col("payer_tin")).alias("payer_tin"),
-        corrected.alias("corrected"),
-        prev.cast(pl.String).alias("prev_unique_record_id"),
-        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase().alias("account_number"),
-        digits_only(pl.col("payee_tin")).alias("payee_tin"),
+    prev_business_1, prev_business_2 = name_lines(prev_name)
+    values = filing.select(
+        c("form_id").cast(pl.String),
+        digits_only(c("payer_tin")).alias("payer_tin"),
+        (c("corrected").cast(pl.String).fill_null("") != "").alias("corrected"),
+        optional("prev_unique_record_id", c("prev_unique_record_id").cast(pl.String)).alias(
+            "prev_unique_record_id"
+        ),
+        optional("prev_payee_tin", digits_only(c("prev_payee_tin"))).alias("prev_tin"),
+        optional("prev_last_name", person_name(c("prev_first_name"))).alias("prev_first"),
+        optional("prev_last_name", person_name(c("prev_last_name"))).alias("prev_last"),
+        prev_entity.cast(pl.Boolean).fill_null(False).alias("prev_entity"),
+        optional("prev_last_name", c("prev_last_name").is_not_null())
+        .cast(pl.Boolean)
+        .fill_null(False)
+        .alias("prev_named"),
+        prev_business_1.alias("prev_business_1"),
+        prev_business_2.alias("prev_business_2"),
+        optional("original_unique_submission_id", c("original_unique_submission_id").cast(pl.String)).alias(
+            "original_submission"
+        ),
+        account_key().alias("account_raw"),
+        iris_text(account_key(), 30).alias("account"),
+        digits_only(c("payee_tin")).alias("payee_tin"),
         is_entity.alias("is_entity"),
-        clean["last_name"].alias("last_name"),
-        clean["first_name"].alias("first_name"),
-        pl.concat_str(clean["last_name"], clean["first_name"], separator=" ")
-        .str.strip_chars(" ")
-        .alias("entity_name"),
-        clean["address"].alias("address"),
-        clean["city"].alias("city"),
-        pl.col("state_code")
+        name_control(c("last_name"), is_entity).alias("name_control"),
+        person_name(c("first_name")).alias("first_name"),
+        person_name(c("last_name")).alias("last_name"),
+        business_1.alias("business_1"),
+        business_2.alias("business_2"),
+        street_1.alias("street_1"),
+        street_2.alias("street_2"),
+        pl.when(foreign)
+        .then(city_name(c("city"), FOREIGN_CITY_LENGTH))
+        .otherwise(city_name(c("city"), CITY_LENGTH))
+        .alias("city"),
+        foreign.alias("foreign"),
+        c("state_code")
         .cast(pl.String)
         .fill_null("")
         .str.strip_chars()
         .str.to_uppercase()
         .alias("state_code"),
-        is_foreign_address(pl.col("country")).alias("foreign"),
-        digits_only(pl.col("zip")).alias("us_zip"),
-        clean["zip"].alias("foreign_postal"),
-        pl.col("country")
-        .cast(pl.String)
-        .fill_null("US")
-        .str.strip_chars()
-        .str.to_uppercase()
-        .alias("country"),
-        *(pl.col(column).cast(pl.Int64) for column, _ in AMOUNT_ELEMENTS),
-        pl.col("taxable_not_determined").fill_null(False),
-        pl.col("total_distribution").fill_null(False),
-        pl.col("ira_sep_simple").fill_null(False),
-        pl.col("distribution_codes").cast(pl.String).str.to_uppercase(),
-        pl.col("box9a_percent").cast(pl.Int64),
-        pl.col("box11_year").cast(pl.Int64),
-        pl.col("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
+        iris_text(c("state_code"), 17).alias("province"),
+        digits_only(c("zip")).alias("us_zip"),
+        iris_text(c("zip"), 16).alias("postal_code"),
+        iris_country(c("country")).alias("country"),
+        *(c(column).cast(pl.Int64) for column, _ in DETAIL_AMOUNTS),
+        c("taxable_not_determined").fill_null(False),
+        c("total_distribution").fill_null(False),
+        c("ira_sep_simple").fill_null(False),
+        c("distribution_codes").cast(pl.String).fill_null("").str.to_uppercase().alias("distribution_codes"),
+        c("box9a_percent").cast(pl.Int64),
+        c("box11_year").cast(pl.Int64),
+        c("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
         state.alias("state"),
-        state.replace_strict(cfsf, default=None, return_dtype=pl.String).is_not_null().alias("cfsf"),
-        pl.col("state_payer_id").cast(pl.String).fill_null("").str.strip_chars(),
-        *(pl.col(c).fill_null(0).cast(pl.Int64) for c in STATE_LOCAL_MONEY_COLUMNS),
-        clean["locality"].alias("locality"),
-    ).with_columns(
-        name_control(pl.col("last_name"), pl.col("is_entity"), clean_first=False).alias("name_control")
+        state.is_in(list(cfsf)).alias("cfsf"),
+        iris_text(c("state_payer_id"), 25).alias("state_payer_id"),
+        *(c(column).fill_null(0).cast(pl.Int64) for column in STATE_LOCAL_MONEY_COLUMNS),
+        iris_text(alpha_text(c("locality")), 20).alias("locality"),
+    )
+    return values.with_columns(
+        pl.when(c("is_entity"))
+        .then(pl.when(c("name_control").str.contains(_BUSINESS_NAME_CONTROL)).then(c("name_control")))
+        .otherwise(pl.when(c("name_control").str.contains(_PERSON_NAME_CONTROL)).then(c("name_control")))
+        .alias("name_control")
     )
 
 
-#: Per-return values written as they come (not from alpha_text, digits or numbers): they may hold
-#: any character, including ones XML does not allow.
-_RAW_VALUES = ("prev_unique_record_id", "account_number", "state_code", "country", "state", "state_payer_id")
+def _person_name(first: pl.Expr, last: pl.Expr, depth: int) -> list[Piece]:
+    return _group(
+        "PersonName", depth, _el("PersonFirstNm", first, depth + 1), _el("PersonLastNm", last, depth + 1)
+    )
 
 
-def _recipient_detail_fragment(depth: int | None) -> list[Piece]:
+def _business_name(line_1: pl.Expr, line_2: pl.Expr, depth: int) -> list[Piece]:
+    return _group(
+        "BusinessName",
+        depth,
+        _el("BusinessNameLine1Txt", _escaped(line_1), depth + 1),
+        _when(line_2 != "", _el("BusinessNameLine2Txt", _escaped(line_2), depth + 1)),
+    )
+
+
+def _recipient_detail(depth: int) -> list[Piece]:
     c = pl.col
-    inner, name_depth = _below(depth), _below(depth, 2)
-    entity_name = c("entity_name")
+    d1, d3 = depth + 1, depth + 3
+    control = c("name_control").fill_null("")
     business = [
-        *_when(
-            c("name_control") != "",
-            _el("business_name_control", _alpha_escaped(c("name_control")), inner, may_be_empty=False),
-        ),
-        *_group(
-            "business_name",
-            inner,
-            _el(
-                "business_name_line_1",
-                _alpha_escaped(entity_name.str.slice(0, 75).str.strip_chars(" ")),
-                name_depth,
-            ),
-            _when(
-                entity_name.str.len_chars() > 75,
-                _el(
-                    "business_name_line_2",
-                    _alpha_escaped(entity_name.str.slice(75, 75).str.strip_chars(" ")),
-                    name_depth,
-                ),
-            ),
-        ),
+        *_when(control != "", _el("BusinessNameControlTxt", _escaped(control), d1)),
+        *_business_name(c("business_1"), c("business_2"), d1),
     ]
     person = [
-        *_when(
-            c("name_control") != "",
-            _el("person_name_control", _alpha_escaped(c("name_control")), inner, may_be_empty=False),
-        ),
-        *_group(
-            "person_name",
-            inner,
-            _when(
-                c("first_name") != "",
-                _el("person_first_nm", _alpha_escaped(c("first_name")), name_depth, may_be_empty=False),
-            ),
-            _el("person_last_nm", _alpha_escaped(c("last_name")), name_depth),
-        ),
+        *_when(control != "", _el("PersonNameControlTxt", control, d1)),
+        *_person_name(c("first_name"), c("last_name"), d1),
     ]
-    address_depth = _below(depth, 2)
-    field_depth = _below(depth, 3)
-    foreign = _group(
-        "foreign_address",
-        address_depth,
-        _el("address_line_1", _alpha_escaped(c("address")), field_depth),
-        _el("city_nm", _alpha_escaped(c("city")), field_depth),
-        _when(
-            c("state_code") != "",
-            _el("province_or_state_nm", _escaped(c("state_code")), field_depth, may_be_empty=False),
-        ),
-        _el("country_cd", _escaped(c("country")), field_depth),
-        _when(
-            c("foreign_postal") != "",
-            _el("foreign_postal_cd", _alpha_escaped(c("foreign_postal")), field_depth, may_be_empty=False),
-        ),
+    lines = [
+        _el("AddressLine1Txt", c("street_1"), d3 + 1),
+        _when(c("street_2") != "", _el("AddressLine2Txt", c("street_2"), d3 + 1)),
+    ]
+    domestic = _group(
+        "USAddress",
+        d3,
+        *lines,
+        _el("CityNm", c("city"), d3 + 1),
+        _el("StateAbbreviationCd", c("state_code"), d3 + 1),
+        _el("ZIPCd", c("us_zip"), d3 + 1),
     )
-    domestic = _us_address_fragment(
-        _alpha_escaped(c("address")),
-        _alpha_escaped(c("city")),
-        _escaped(c("state_code")),
-        c("us_zip"),
-        address_depth,
+    foreign = _group(
+        "ForeignAddress",
+        d3,
+        *lines,
+        _when(c("city") != "", _el("CityNm", c("city"), d3 + 1)),
+        _when(c("province") != "", _el("ProvinceOrStateNm", _escaped(c("province")), d3 + 1)),
+        _el("CountryCd", c("country"), d3 + 1),
+        _when(c("postal_code") != "", _el("ForeignPostalCd", _escaped(c("postal_code")), d3 + 1)),
     )
     return _group(
-        "recipient_detail",
+        "RecipientDetail",
         depth,
-        _when(c("payee_tin") != "", _el("tin", c("payee_tin"), inner, may_be_empty=False)),
+        _when(c("payee_tin") != "", _el("TIN", c("payee_tin"), d1)),
         _el(
-            "tin_submitted_type_cd",
-            pl.when(c("is_entity"))
-            .then(pl.lit(CODE["business_tin"]))
-            .otherwise(pl.lit(CODE["individual_tin"])),
-            inner,
-            may_be_empty=False,
+            "TINSubmittedTypeCd",
+            pl.when(c("is_entity")).then(pl.lit("BUSINESS_TIN")).otherwise(pl.lit("INDIVIDUAL_TIN")),
+            d1,
         ),
         _either(c("is_entity"), business, person),
-        _group("mailing_address_grp", inner, _either(c("foreign"), foreign, domestic)),
+        _group("MailingAddressGrp", d1, _either(c("foreign"), foreign, domestic)),
     )
 
 
-def _form_detail_fragment(tax_year: int, depth: int | None) -> list[Piece]:
-    """One ``Form1099RDetail`` per return (boxes 1-19, irs-filing-formats.md §15.3)."""
+def _previous(depth: int) -> list[Piece]:
+    """PrevSubmittedRecRecipientGrp: the original's UniqueRecordId, the previous TIN and name where
+    they changed."""
     c = pl.col
-    d1, d2, d3 = _below(depth), _below(depth, 2), _below(depth, 3)
-    amount = {role: dollars_expr(c(column)) for column, role in AMOUNT_ELEMENTS}
-
-    def money(role: str, value: pl.Expr, at: int | None) -> list[Piece]:
-        return _el(role, value, at, may_be_empty=False)
-
-    codes = c("distribution_codes")
-    corrected = c("corrected") != ""
-    state_local = _group(
-        "state_local_tax_grp",
-        d1,
-        _el("state_abbreviation_cd", _escaped(c("state")), d2, may_be_empty=False),
-        _group(
-            "state_tax_grp",
-            d2,
-            money("state_tax_withheld_amt", dollars_expr(c("state_withholding_cents")), d3),
-            _when(
-                c("state_payer_id") != "",
-                _el("payer_state_id_num", _escaped(c("state_payer_id")), d3, may_be_empty=False),
+    d1 = depth + 1
+    return _group(
+        "PrevSubmittedRecRecipientGrp",
+        depth,
+        _el("UniqueRecordId", _escaped(c("prev_unique_record_id").fill_null("")), d1),
+        _when(c("prev_tin").fill_null("") != "", _el("TIN", c("prev_tin").fill_null(""), d1)),
+        _when(
+            c("prev_named"),
+            _either(
+                c("prev_entity"),
+                _business_name(c("prev_business_1").fill_null(""), c("prev_business_2").fill_null(""), d1),
+                _person_name(c("prev_first").fill_null(""), c("prev_last").fill_null(""), d1),
             ),
-            money("state_distribution_amt", dollars_expr(c("state_distribution_cents")), d3),
+        ),
+    )
+
+
+def _form_detail(tax_year: int, depth: int = _DETAIL_DEPTH) -> list[Piece]:
+    """One ``Form1099RDetail`` per return, in Form1099RDetailType's order."""
+    c = pl.col
+    d1, d2, d3 = depth + 1, depth + 2, depth + 3
+
+    def money(element: str, column: str, at: int = d1) -> list[Piece]:
+        return _el(element, dollars_expr(c(column)), at)
+
+    local = (c("locality") != "") | (c("local_withholding_cents") + c("local_distribution_cents") > 0)
+    state_local = _group(
+        "StateLocalTaxGrp",
+        d1,
+        _el("StateAbbreviationCd", c("state"), d2),
+        _group(
+            "StateTaxGrp",
+            d2,
+            _when(c("state_payer_id") != "", _el("StateIdNum", _escaped(c("state_payer_id")), d3)),
+            money("StateTaxWithheldAmt", "state_withholding_cents", d3),
+            money("StateDistributionAmt", "state_distribution_cents", d3),
         ),
         _when(
-            (c("locality") != "") | (c("local_withholding_cents") + c("local_distribution_cents") > 0),
+            local,
             _group(
-                "local_tax_grp",
+                "LocalTaxGrp",
                 d2,
-                money("local_tax_withheld_amt", dollars_expr(c("local_withholding_cents")), d3),
-                _when(
-                    c("locality") != "",
-                    _el("locality_nm", _alpha_escaped(c("locality")), d3, may_be_empty=False),
-                ),
-                money("local_distribution_amt", dollars_expr(c("local_distribution_cents")), d3),
+                money("LocalTaxWithheldAmt", "local_withholding_cents", d3),
+                _when(c("locality") != "", _el("LocalityNm", _escaped(c("locality")), d3)),
+                money("LocalDistributionAmt", "local_distribution_cents", d3),
             ),
         ),
     )
     return _group(
-        "form_detail",
+        "Form1099RDetail",
         depth,
-        _el("tax_year", str(tax_year), d1),
-        _el("record_id", _plain(c("record_id")), d1, may_be_empty=False),
-        _when(c("cfsf"), _el("cfsf_election_state_cd", _escaped(c("state")), d1, may_be_empty=False)),
-        _el("void_ind", CODE["false"], d1),
-        _el("corrected_ind", _flag(corrected), d1, may_be_empty=False),
-        _when(
-            corrected,
-            _group(
-                "prev_submitted_grp",
-                d1,
-                _el("unique_record_id", _escaped(c("prev_unique_record_id").fill_null("")), d2),
-            ),
-        ),
-        _recipient_detail_fragment(d1),
-        _el("recipient_account_num", _escaped(c("account_number")), d1),
-        money("gross_distribution_amt", amount["gross_distribution_amt"], d1),
-        # Box 2a is left blank when the taxable amount is not determined (box 2b, first box).
-        _when(~c("taxable_not_determined"), money("taxable_amt", amount["taxable_amt"], d1)),
-        _el("taxable_not_determined_ind", _flag(c("taxable_not_determined")), d1, may_be_empty=False),
-        _el("total_distribution_ind", _flag(c("total_distribution")), d1, may_be_empty=False),
-        money("capital_gain_amt", amount["capital_gain_amt"], d1),
-        money("federal_income_tax_withheld_amt", amount["federal_income_tax_withheld_amt"], d1),
-        money("employee_contributions_amt", amount["employee_contributions_amt"], d1),
-        money("net_unrealized_appreciation_amt", amount["net_unrealized_appreciation_amt"], d1),
-        _el("distribution_cd", _plain(codes.str.slice(0, 1)), d1),
-        _when(codes.str.len_chars() > 1, _el("distribution_cd", _plain(codes.str.slice(1, 1)), d1)),
-        _el("ira_sep_simple_ind", _flag(c("ira_sep_simple")), d1, may_be_empty=False),
-        money("other_distribution_amt", amount["other_distribution_amt"], d1),
-        # Box 9a: blank at 100 % or when not applicable, as in the FIRE record.
+        _el("TaxYr", str(tax_year), d1),
+        _el("RecordId", c("record_id").cast(pl.String), d1),
+        _when(c("cfsf"), _el("CFSFElectionStateCd", c("state"), d1)),
+        _el("VoidInd", "0", d1),
+        _el("CorrectedInd", _flag(c("corrected")), d1),
+        _when(c("corrected"), _previous(d1)),
+        _recipient_detail(d1),
+        _el("RecipientAccountNum", _escaped(c("account")), d1),
+        money("GrossDistributionAmt", "box1_cents"),
+        # Box 2a is left out when the taxable amount is not determined (box 2b, first box; F1099R006).
+        _when(~c("taxable_not_determined"), money("TaxableAmt", "box2a_cents")),
+        _el("TxblAmountNotDeterminedInd", _flag(c("taxable_not_determined")), d1),
+        _el("TotalDistributionInd", _flag(c("total_distribution")), d1),
+        money("CapitalGainAmt", "box3_cents"),
+        money("FederalIncomeTaxWithheldAmt", "box4_cents"),
+        money("EmployeeContributionsAmt", "box5_cents"),
+        money("NetUnrlzdSecuritiesApprcnAmt", "box6_cents"),
+        _el("Form1099RDistributionCd", c("distribution_codes"), d1),
+        _el("IRASEPSIMPLEInd", _flag(c("ira_sep_simple")), d1),
+        money("OtherDistributionAmt", "box8_cents"),
+        # Box 9a: left out at 100 % or when not applicable (as in the FIRE record).
         _when(
             c("box9a_percent").is_not_null() & (c("box9a_percent") != 100),
-            _el("total_distribution_pct", _plain(c("box9a_percent").fill_null(0)), d1, may_be_empty=False),
+            _el("RcpntTotalDistributionPct", ratio_expr(c("box9a_percent").fill_null(0)), d1),
         ),
-        money("total_employee_contributions_amt", amount["total_employee_contributions_amt"], d1),
-        money("irr_allocated_amt", amount["irr_allocated_amt"], d1),
+        money("TotalEmployeeContributionsAmt", "box9b_cents"),
+        money("IRRAllocatedAmt", "box10_cents"),
         _when(
             c("box11_year").is_not_null(),
-            _el("roth_first_year", _plain(c("box11_year").fill_null(0)), d1, may_be_empty=False),
+            _el("DesignatedROTHAcctFirstYr", c("box11_year").fill_null(0).cast(pl.String), d1),
         ),
-        _el("fatca_filing_requirement_ind", CODE["false"], d1),
-        _when(
-            c("box13_date").is_not_null(),
-            _el("payment_dt", _plain(c("box13_date").fill_null("")), d1, may_be_empty=False),
-        ),
+        _el("FATCAFilingRequirementInd", "0", d1),
+        _when(c("box13_date").is_not_null(), _el("PaymentDt", c("box13_date").fill_null(""), d1)),
         _when(c("state") != "", state_local),
     )
 
 
-def _payer_frame(filing: pl.DataFrame, tax_year: int, first_submission: int = 1) -> pl.DataFrame:
-    """One row per payer in file order: its returns' count and totals, issuer details and the XML
-    before and after its returns (IRSubmission1Grp, header, IRSubmission1Detail) in both styles."""
+# ---------------------------------------------------------------------------------------------
+# Checks: what IRIS cannot take even after normalisation (ranked after shared.filing_problems)
+# ---------------------------------------------------------------------------------------------
+
+
+def _value_checks() -> list[tuple[str, pl.Expr]]:
+    """What this writer refuses in a return (over :func:`recipient_values`), besides
+    :func:`transforms.irs.shared.filing_problems`: a payee name or address IRIS cannot take even
+    after normalisation (the masks ``transforms.irs.shared.unwritable_name_address`` gives the
+    pre-filing checks), a box 7 value the schema does not enumerate, an account number, state id or
+    locality IRIS cannot carry as it is, a correction without a valid UniqueRecordId."""
     c = pl.col
-    cfsf = cfsf_state_codes(tax_year)
-    state = c("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    totals = (
+    blank = lambda column: c(column).fill_null("") == ""  # noqa: E731
+    return [
+        (
+            "payee first or last name empty, or a word of it longer than 20 letters (IRIS PersonName) [iris_person_name]",
+            ~c("is_entity") & (blank("first_name") | blank("last_name")),
+        ),
+        (
+            "payee entity name longer than two lines of 75 (IRIS BusinessName) [iris_business_name]",
+            c("is_entity") & c("business_1").is_null(),
+        ),
+        (
+            "payee street empty or longer than two lines of 35 (IRIS AddressLine1Txt/2Txt) [iris_street]",
+            blank("street_1"),
+        ),
+        (
+            "payee city empty, with a digit, or too long (IRIS CityNm: letters only) [iris_city]",
+            (~c("foreign") & blank("city")) | (c("foreign") & c("city").is_null()),
+        ),
+        (
+            "payee country not on the IRS's country list (IRIS CountryCd) [iris_country]",
+            c("foreign") & c("country").is_null(),
+        ),
+        (
+            "distribution_codes not one of the values IRIS takes for box 7 (Form1099RDistributionCd)",
+            ~c("distribution_codes").is_in(sorted(DISTRIBUTION_CODES)),
+        ),
+        (
+            "account_number not IRIS text (visible characters, single spaces)",
+            c("account").ne_missing(c("account_raw")),
+        ),
+        ("state_payer_id longer than 25 characters (IRIS StateIdNum)", c("state_payer_id").is_null()),
+        ("locality longer than 20 characters (IRIS LocalityNm)", c("locality").is_null()),
+        (
+            "state not a state IRIS takes (StateAbbreviationCd)",
+            (c("state") != "") & ~c("state").is_in(sorted(STATES)),
+        ),
+        (
+            "U.S. payee state_code not a state IRIS takes (StateAbbreviationCd)",
+            ~c("foreign") & ~c("state_code").is_in(sorted(STATES)),
+        ),
+        (
+            "corrections need prev_unique_record_id, the original record's IRIS UniqueRecordId "
+            '("receipt id|submission id|record id")',
+            c("corrected") & ~c("prev_unique_record_id").fill_null("").str.contains(f"^{UNIQUE_RECORD_ID}$"),
+        ),
+        (
+            'original_unique_submission_id not a UniqueSubmissionId ("receipt id|submission id")',
+            c("original_submission").is_not_null()
+            & ~c("original_submission").str.contains(f"^{UNIQUE_SUBMISSION_ID}$"),
+        ),
+    ]
+
+
+#: Ranks of this writer's problems: after every rank of ``filing_problems``.
+_RANK = 100
+
+
+def value_problems(values: pl.DataFrame) -> list[Problem]:
+    """The problems :func:`_value_checks` finds in ``values`` (returns named by form_id)."""
+    checks = _value_checks()
+    masks = values.select(m.fill_null(True).alias(str(i)) for i, (_, m) in enumerate(checks))
+    return [
+        problem(_RANK + i, message, values, masks[str(i)])
+        for i, (message, _) in enumerate(checks)
+        if masks[str(i)].any()
+    ]
+
+
+def payer_problems(filing: pl.DataFrame) -> list[Problem]:
+    """Returns whose payer's name, street, city, state or phone IRIS cannot take (IssuerDetail)."""
+    payers = _payer_values(filing)
+    bad = payers.select(
+        pl.col("name_1").is_null()
+        | pl.col("street_1").fill_null("").eq("")
+        | pl.col("city").fill_null("").eq("")
+        | pl.col("phone").is_null()
+        | ~pl.col("state").is_in(sorted(STATES))
+    ).to_series()
+    if not bad.any():
+        return []
+    tins = payers.filter(bad)["payer_tin"].implode()
+    message = "payer name, street, city, state or phone that IRIS cannot take (IssuerDetail)"
+    return [problem(_RANK + 50, message, filing, digits_only(pl.col("payer_tin")).is_in(tins))]
+
+
+def _payer_values(filing: pl.DataFrame) -> pl.DataFrame:
+    """One row per payer (TIN digits, first return's details): IssuerDetail's values."""
+    c = pl.col
+    name_1, name_2 = name_lines(alpha_text(c("payer_name")))
+    street_1, street_2 = street_lines(c("payer_address"))
+    return (
         filing.lazy()
+        .select(digits_only(c("payer_tin")).alias("payer_tin"), *PAYER_COLUMNS)
+        .unique("payer_tin", keep="first", maintain_order=True)
         .select(
-            digits_only(c("payer_tin")).alias("payer_tin"),
-            state.replace_strict(cfsf, default=None, return_dtype=pl.String).is_not_null().alias("cfsf"),
-            *(c(column).cast(pl.Int64) for column, _ in AMOUNT_ELEMENTS),
-            c("taxable_not_determined").fill_null(False),
-        )
-        .group_by("payer_tin")
-        .agg(
-            pl.len().alias("count"),
-            c("cfsf").any().alias("cfsf"),
-            *(c(column).sum() for column, _ in AMOUNT_ELEMENTS if column != "box2a_cents"),
-            # TaxableAmt is left out of the returns whose taxable amount is not determined.
-            c("box2a_cents").filter(~c("taxable_not_determined")).sum().alias("box2a_cents"),
+            "payer_tin",
+            name_1.alias("name_1"),
+            name_2.alias("name_2"),
+            street_1.alias("street_1"),
+            street_2.alias("street_2"),
+            city_name(c("payer_city")).alias("city"),
+            c("payer_state")
+            .cast(pl.String)
+            .fill_null("")
+            .str.strip_chars()
+            .str.to_uppercase()
+            .alias("state"),
+            digits_only(c("payer_zip")).alias("zip"),
+            phone_number(c("payer_phone")).alias("phone"),
         )
         .collect()
     )
-    payers = (
-        filing.filter(pl.col("payer_tin").is_first_distinct())
-        .select(
-            digits_only(c("payer_tin")).alias("payer_tin"),
-            alpha_text(c("payer_name")).alias("payer_name"),
-            alpha_text(c("payer_address")).alias("payer_address"),
-            alpha_text(c("payer_city")).alias("payer_city"),
-            c("payer_state").cast(pl.String).str.to_uppercase().alias("payer_state"),
-            digits_only(c("payer_zip")).alias("payer_zip"),
-            digits_only(c("payer_phone")).alias("payer_phone"),
-        )
-        .unique("payer_tin", keep="first", maintain_order=True)
+
+
+def check_transmitter(transmitter: Transmitter, options: IrisOptions) -> None:
+    """Raise :class:`FilingInputError` when the manifest cannot carry the transmitter's settings
+    (TransmitterGrp's types; SoftwareIdType; OriginalReceiptId's pattern)."""
+    import re
+
+    problems = []
+    tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
+    if len(tin) != 9 or len(set(tin)) == 1:
+        problems.append("TIN must be 9 valid digits")
+    if not re.fullmatch(r"[A-Za-z0-9]{5}", transmitter.tcc):
+        problems.append("the TCC must be 5 letters or digits")
+    texts = pl.DataFrame(
+        {
+            "name": [transmitter.name],
+            "company": [transmitter.company_name],
+            "address": [transmitter.address],
+            "city": [transmitter.city],
+            "contact": [transmitter.contact_name],
+            "phone": [transmitter.contact_phone],
+        }
+    ).select(
+        name_lines(alpha_text(pl.col("name")))[0].alias("name"),
+        name_lines(alpha_text(pl.col("company")))[0].alias("company"),
+        street_lines(pl.col("address"))[0].alias("address"),
+        city_name(pl.col("city")).alias("city"),
+        _contact_name(pl.col("contact")).alias("contact"),
+        phone_number(pl.col("phone")).alias("phone"),
     )
-    frame = (
-        totals.join(payers, on="payer_tin", how="left")
-        .sort("payer_tin")
-        .with_columns(
-            pl.int_range(first_submission, first_submission + pl.len(), dtype=pl.Int64).alias("submission_id")
-        )
-    )
-
-    def header(depth: int | None) -> list[Piece]:
-        d1, d2, d3 = _below(depth), _below(depth, 2), _below(depth, 3)
-        return _group(
-            "submission_header",
-            depth,
-            _el("submission_id", _plain(c("submission_id")), d1, may_be_empty=False),
-            _el("tax_year", str(tax_year), d1),
-            _group(
-                "issuer_detail",
-                d1,
-                _el("foreign_entity_ind", CODE["false"], d2),
-                _el("tin", c("payer_tin"), d2),
-                _el("tin_submitted_type_cd", CODE["business_tin"], d2),
-                _group(
-                    "business_name",
-                    d2,
-                    _el(
-                        "business_name_line_1",
-                        _alpha_escaped(c("payer_name").str.slice(0, 75).str.strip_chars(" ")),
-                        d3,
-                    ),
-                    _when(
-                        c("payer_name").str.len_chars() > 75,
-                        _el(
-                            "business_name_line_2",
-                            _alpha_escaped(c("payer_name").str.slice(75, 75).str.strip_chars(" ")),
-                            d3,
-                        ),
-                    ),
-                ),
-                _group(
-                    "mailing_address_grp",
-                    d2,
-                    _us_address_fragment(
-                        _alpha_escaped(c("payer_address")),
-                        _alpha_escaped(c("payer_city")),
-                        _escaped(c("payer_state")),
-                        c("payer_zip"),
-                        d3,
-                    ),
-                ),
-                _when(c("payer_phone") != "", _el("phone_num", c("payer_phone"), d2, may_be_empty=False)),
-            ),
-            _el("form_type_cd", CODE["form_type"], d1),
-            _el("parent_form_type_cd", CODE["parent_form_type"], d1),
-            _el("cfsf_election_ind", _flag(c("cfsf")), d1, may_be_empty=False),
-            _el("total_reported_rcpnt_form_cnt", _plain(c("count")), d1, may_be_empty=False),
-            _group(
-                "form_totals",
-                d1,
-                _group(
-                    "form_total_amt_grp",
-                    d2,
-                    *(
-                        _el(role, dollars_expr(c(column)), d3, may_be_empty=False)
-                        for column, role in AMOUNT_ELEMENTS
-                    ),
-                ),
-            ),
-        )
-
-    def opening(depth: int | None) -> pl.Expr:
-        group, detail = ELEMENT["submission_group"], ELEMENT["submission_detail"]
-        end = "" if depth is None else "\n"
-        return _cat(
-            [
-                f"{_indent(depth)}<{group}>{end}",
-                *header(_below(depth)),
-                f"{_indent(_below(depth))}<{detail}>{end}",
-            ]
-        )
-
-    return frame.with_columns(
-        opening(None).alias("opening"),
-        opening(_GROUP_DEPTH).alias("opening_indented"),
-        (pl.col("count").cast(pl.Int64).cum_sum()).alias("end"),
-    )
+    for column, words in (
+        ("name", "name"), ("company", "company name"), ("address", "address"), ("city", "city"),
+        ("contact", "contact name"),
+    ):  # fmt: skip
+        if not texts[column][0]:
+            problems.append(f"the {words} cannot be written in IRIS")
+    if not texts["phone"][0]:
+        problems.append("the contact phone must be 10 to 30 digits")
+    if transmitter.state.upper() not in STATES or not re.fullmatch(r"[0-9]{5}([0-9]{4})?", transmitter.zip):
+        problems.append("state and ZIP code must be a U.S. state and 5 or 9 digits")
+    email = transmitter.contact_email.strip()
+    if email and not (len(email) <= 75 and re.fullmatch(r"[\x21-\x7E]+@[\x21-\x7E]+", email)):
+        problems.append("the contact e-mail is not an address IRIS takes")
+    if not re.fullmatch(r"[A-Za-z0-9]{0,10}", options.software_id):
+        problems.append("the software id must be at most 10 letters or digits")
+    if options.original_receipt_id is not None and not re.fullmatch(RECEIPT_ID, options.original_receipt_id):
+        problems.append("the original receipt id is not a receipt id (YYYY-99999999999-XXXXXXXXX)")
+    if problems:
+        raise FilingInputError("transmitter settings: " + "; ".join(problems))
 
 
-def _closing(depth: int | None) -> str:
-    group, detail = ELEMENT["submission_group"], ELEMENT["submission_detail"]
-    end = "" if depth is None else "\n"
-    return f"{_indent(_below(depth))}</{detail}>{end}{_indent(depth)}</{group}>{end}"
+def _contact_name(expr: pl.Expr) -> pl.Expr:
+    """PersonNameType (ContactNameGrp/PersonNm): letters, digits, ' and -, single spaces, 35 long."""
+    text = alpha_text(expr).str.replace_all("&", " ").str.replace_all(r" {2,}", " ").str.strip_chars(" ")
+    return pl.when(text.str.len_chars() <= 35).then(text)
 
 
-#: Returns per chunk: the writer holds the values and XML text of one chunk at a time.
-CHUNK_ROWS = 25_000
-#: Chunks built at the same time (polars releases the GIL).
-_WORKERS = 2
+# ---------------------------------------------------------------------------------------------
+# The manifest and the submission headers (lxml: a few per transmission)
+# ---------------------------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return f"{{{NAMESPACE}}}{name}"
+
+
+def _add(parent: etree._Element, name: str, text: object | None = None) -> etree._Element:
+    element = etree.SubElement(parent, _q(name))
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _us_address(
+    parent: etree._Element, line_1: str, line_2: str, city: str, state: str, zip_code: str
+) -> None:
+    address = _add(_add(parent, "MailingAddressGrp"), "USAddress")
+    _add(address, "AddressLine1Txt", line_1)
+    if line_2:
+        _add(address, "AddressLine2Txt", line_2)
+    _add(address, "CityNm", city)
+    _add(address, "StateAbbreviationCd", state)
+    _add(address, "ZIPCd", zip_code)
+
+
+def _business(parent: etree._Element, line_1: str, line_2: str) -> None:
+    name = _add(parent, "BusinessName")
+    _add(name, "BusinessNameLine1Txt", line_1)
+    if line_2:
+        _add(name, "BusinessNameLine2Txt", line_2)
 
 
 @dataclass(frozen=True)
-class _Document:
-    """The transmission but its returns: the manifest, the payers' XML and the returns' order."""
+class _Head:
+    """A transmission's manifest, to be written with its counts and id."""
 
-    filing: pl.DataFrame
+    transmitter: Transmitter
     tax_year: int
-    head_canonical: bytes  # canonical XML of the root and manifest, transmission id empty
-    payers: pl.DataFrame  # see _payer_frame
-    order: pl.Series  # row numbers of ``filing`` in file order (payer_tin, original/G/C, account)
-    manifest: etree._Element
-    root: etree._Element
+    test_file: bool
+    kind: str  # O, C or R
+    options: IrisOptions
 
-    def head(self, transmission_id: str) -> bytes:
+    def text(self, issuers: int, returns: int, transmission_id: str) -> bytes:
         """XML declaration, root start tag and the indented manifest."""
-        return head_text(self.manifest, self.root, transmission_id)
-
-    def pieces(self, styles: tuple[bool, ...], chunk_rows: int) -> Iterator[list[pa.Buffer]]:
-        """The returns (and their payers' XML) chunk by chunk, in each style (indented or not)."""
-        starts = iter(range(0, self.order.len(), chunk_rows))
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            pending = deque(
-                pool.submit(self._chunk, start, chunk_rows, styles) for start in islice(starts, _WORKERS)
-            )
-            while pending:
-                pieces = pending.popleft().result()
-                for start in islice(starts, 1):
-                    pending.append(pool.submit(self._chunk, start, chunk_rows, styles))
-                yield pieces
-
-    def _chunk(self, start: int, chunk_rows: int, styles: tuple[bool, ...]) -> list[pa.Buffer]:
-        rows = self.order.slice(start, chunk_rows)
-        part = self.filing.select(pl.all().gather(rows))
-        values = _recipient_values(part, self.tax_year)
-        del part  # memory: one chunk's values, then its text
-        position = pl.int_range(start, start + rows.len(), dtype=pl.Int64, eager=True)
-        payer = self.payers["end"].search_sorted(position, side="right")
-        first = self.payers["end"].gather(payer) - self.payers["count"].cast(pl.Int64).gather(payer)
-        values = values.with_columns(
-            (position - first + 1).alias("record_id"),
-            (position == first).alias("_first"),
-            (position == self.payers["end"].gather(payer) - 1).alias("_last"),
-            self.payers["opening"].gather(payer).alias("_opening"),
-            self.payers["opening_indented"].gather(payer).alias("_opening_indented"),
-        )
-        bad = values.select(
-            pl.any_horizontal(pl.col(c).str.contains(_NOT_XML) for c in _RAW_VALUES)
-        ).to_series()
-        if bad.any():
-            _raise_if_not_xml(values.filter(bad), self.tax_year)
-        # Lazy: the values both styles share are computed once (common subexpressions).
+        t, options = self.transmitter, self.options
         texts = (
-            values.lazy()
-            .select(
-                pl.concat_str(
-                    pl.when(pl.col("_first"))
-                    .then(pl.col("_opening_indented" if indented else "_opening"))
-                    .otherwise(pl.lit("")),
-                    _cat(_form_detail_fragment(self.tax_year, _DETAIL_DEPTH if indented else None)).fill_null(
-                        ""
-                    ),
-                    pl.when(pl.col("_last"))
-                    .then(pl.lit(_closing(_GROUP_DEPTH if indented else None)))
-                    .otherwise(pl.lit("")),
-                ).alias(str(i))
-                for i, indented in enumerate(styles)
+            pl.DataFrame(
+                {
+                    "name": [t.name],
+                    "company": [t.company_name],
+                    "address": [t.address],
+                    "city": [t.city],
+                    "contact": [t.contact_name],
+                }
             )
-            .collect()
+            .select(
+                *(e.alias(f"name_{i}") for i, e in enumerate(name_lines(alpha_text(pl.col("name"))))),
+                *(e.alias(f"company_{i}") for i, e in enumerate(name_lines(alpha_text(pl.col("company"))))),
+                *(e.alias(f"street_{i}") for i, e in enumerate(street_lines(pl.col("address")))),
+                city_name(pl.col("city")).alias("city"),
+                _contact_name(pl.col("contact")).alias("contact"),
+            )
+            .row(0)
         )
-        del values
-        return [string_buffer(texts[str(i)]) for i in range(len(styles))]
+        name_1, name_2, company_1, company_2, street_1, street_2, city, contact = texts
+        root = etree.Element(_q("IRTransmission"), nsmap={None: NAMESPACE})
+        manifest = _add(root, "IRTransmissionManifest")
+        _add(manifest, "SchemaVersionNum", options.schema_version)
+        _add(manifest, "UniqueTransmissionId", transmission_id)
+        _add(manifest, "TaxYr", self.tax_year)
+        _add(manifest, "PriorYearDataInd", "0")  # TMFST038
+        _add(manifest, "TransmissionTypeCd", self.kind)
+        _add(manifest, "TestCd", "T" if self.test_file else "P")
+        if options.original_receipt_id is not None:
+            _add(manifest, "OriginalReceiptId", options.original_receipt_id)
+        group = _add(manifest, "TransmitterGrp")
+        _add(group, "TIN", "".join(ch for ch in t.tin if ch.isdigit()))
+        _add(group, "TINSubmittedTypeCd", "BUSINESS_TIN")
+        _add(group, "TransmitterControlCd", t.tcc.upper())
+        _add(group, "ForeignEntityInd", "0")
+        _business(group, name_1, name_2)
+        company = _add(group, "CompanyGrp")
+        _business(company, company_1, company_2)
+        _us_address(
+            company, street_1, street_2, city, t.state.upper(), "".join(ch for ch in t.zip if ch.isdigit())
+        )
+        _add(_add(group, "ContactNameGrp"), "PersonNm", contact)
+        if t.contact_email.strip():
+            _add(group, "ContactEmailAddressTxt", t.contact_email.strip())
+        _add(group, "ContactPhoneNum", "".join(ch for ch in t.contact_phone if ch.isdigit()))
+        _add(manifest, "VendorCd", t.vendor_indicator)
+        _add(manifest, "SoftwareId", options.software_id)
+        _add(manifest, "TotalIssuerFormCnt", issuers)
+        _add(manifest, "TotalRecipientFormCnt", returns)
+        _add(manifest, "PaperSubmissionInd", "0")
+        _add(manifest, "MediaSourceCd", "M")
+        _add(manifest, "SubmissionChannelCd", "A2A")
+        text = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        return text[: -len(_CLOSING)]
 
 
-def head_text(manifest: etree._Element, root: etree._Element, transmission_id: str) -> bytes:
-    """XML declaration, root start tag and the indented manifest (``root`` holds ``manifest``)."""
-    manifest.find(_q("unique_transmission_id")).text = transmission_id
-    text = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    closing = f"</{ELEMENT['transmission']}>\n".encode()
-    if not text.endswith(closing):  # pragma: no cover - lxml always closes the root
-        raise AssertionError("unexpected serialization of the manifest")
-    return text[: -len(closing)]
+_CLOSING = b"</IRTransmission>\n"
+#: The UniqueTransmissionId of a transmission while its id is derived (same length as any id).
+_PLACEHOLDER_UUID = str(uuid.UUID(bytes=bytes(16), version=4))
 
 
-def _raise_if_not_xml(values: pl.DataFrame, tax_year: int) -> None:
-    """Parse the compact XML of returns whose values hold characters XML does not allow: raises
-    lxml's XMLSyntaxError when one of them is written in the document (as a whole parse would)."""
-    details = values.select(_cat(_form_detail_fragment(tax_year, None))).to_series().drop_nulls()
-    name = ELEMENT["transmission"]
-    etree.fromstring(f'<{name} xmlns="{NAMESPACE}">{"".join(details)}</{name}>'.encode())
+def _header(
+    payer: dict,
+    totals: dict,
+    states: list[dict],
+    *,
+    submission_id: int,
+    tax_year: int,
+    cfsf: bool,
+    original: str | None,
+) -> bytes:
+    """An IRSubmission1Header, indented at depth 2 (inside IRSubmission1Grp)."""
+    header = etree.Element(_q("IRSubmission1Header"), nsmap={None: NAMESPACE})
+    _add(header, "SubmissionId", submission_id)
+    if original is not None:
+        _add(header, "OriginalUniqueSubmissionId", original)
+    _add(header, "TaxYr", tax_year)
+    issuer = _add(header, "IssuerDetail")
+    _add(issuer, "ForeignEntityInd", "0")
+    _add(issuer, "TIN", payer["payer_tin"])
+    _add(issuer, "TINSubmittedTypeCd", "BUSINESS_TIN")
+    _business(issuer, payer["name_1"], payer["name_2"])
+    _us_address(issuer, payer["street_1"], payer["street_2"], payer["city"], payer["state"], payer["zip"])
+    if payer["phone"]:
+        _add(issuer, "PhoneNum", payer["phone"])
+    _add(header, "FormTypeCd", "1099R")
+    _add(header, "ParentFormTypeCd", "1096")
+    _add(header, "CFSFElectionInd", "1" if cfsf else "0")
+    _add(header, "TotalReportedRcpntFormCnt", totals["count"])
+    form_totals = _add(header, "IRSubmission1FormTotals")
+    amounts = _add(form_totals, "Form1099RTotalAmtGrp")
+    for column in TOTAL_AMOUNTS:
+        _add(amounts, AMOUNT_ELEMENT[column], dollars_text(totals[column]))
+    for state in states:  # SHAREDIRFORM022: one per CF/SF state of the submission
+        group = _add(form_totals, "Form1099RTotalByStateGrp")
+        _add(group, "StateAbbreviationCd", state["state"])
+        _add(group, "TotalReportedRcpntFormCnt", state["count"])
+        _add(group, "FederalIncomeTaxWithheldAmt", dollars_text(state["box4_cents"]))
+        _add(group, "StateTaxWithheldAmt", dollars_text(state["state_withholding_cents"]))
+        _add(group, "LocalTaxWithheldAmt", dollars_text(state["local_withholding_cents"]))
+        for column in TOTAL_AMOUNTS[1:]:
+            _add(group, AMOUNT_ELEMENT[column], dollars_text(state[column]))
+    text = etree.tostring(header, pretty_print=True).decode()
+    text = text.replace(f' xmlns="{NAMESPACE}"', "", 1)
+    return "".join(f"    {line}\n" for line in text.splitlines()).encode()
 
 
-def _document(
-    filing: pl.DataFrame, transmitter: Transmitter, *, tax_year: int, test_file: bool, prior_year: bool
-) -> _Document:
-    validate_filing(filing, tax_year)
-    check_transmitter(transmitter)
-    corrected = pl.col("corrected").cast(pl.String).fill_null("")
-    is_correction = transmission_kind(filing.select(corrected.unique()).to_series().to_list())
-    missing = missing_references(filing)
-    if missing:
-        raise references_error(missing)
-    order, payers = _body(filing, tax_year)
-    head = _manifest(
-        transmitter,
-        tax_year=tax_year,
-        test_file=test_file,
-        prior_year=prior_year,
-        is_correction=is_correction,
-        issuers=payers.height,
-        returns=filing.height,
-    )
-    return _Document(filing, tax_year, head[0], payers, order, head[1], head[2])
+_GROUP_OPEN = b"  <IRSubmission1Grp>\n"
+_DETAIL_OPEN = b"    <IRSubmission1Detail>\n"
+_DETAIL_CLOSE = b"    </IRSubmission1Detail>\n  </IRSubmission1Grp>\n"
 
 
-def record_ids(filing: pl.DataFrame) -> pl.DataFrame:
-    """``filing`` in file order with the ``submission_id`` (its payer's IRSubmission1Grp, payers in
-    TIN order from 1) and ``record_id`` (its place within its payer, from 1) this writer gives each
-    return of one transmission of ``filing``: the numbers the IRS's acknowledgement refers to."""
-    tin = digits_only(pl.col("payer_tin"))
-    return filing.select(pl.all().gather(file_order(filing))).with_columns(
-        tin.rank("dense").cast(pl.Int64).alias("submission_id"),
-        (pl.int_range(pl.len()).over(tin) + 1).cast(pl.Int64).alias("record_id"),
-    )
-
-
-def check_transmitter(transmitter: Transmitter) -> None:
-    tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
-    if len(tin) != 9 or len(set(tin)) == 1 or len(transmitter.tcc) != 5:
-        raise FilingInputError("transmitter settings: TIN must be 9 valid digits and the TCC 5 characters")
+# ---------------------------------------------------------------------------------------------
+# The writer: submissions into transmissions
+# ---------------------------------------------------------------------------------------------
 
 
 def transmission_kind(kinds: list[str | None]) -> bool:
-    """Whether a transmission whose returns have these ``corrected`` values is one of corrections."""
+    """Whether a transmission whose returns have these ``corrected`` values is one of corrections
+    (FTMFST001 / FTMFST003: CorrectedInd is the same on every form of a transmission)."""
     kinds = {kind or "" for kind in kinds}
     if "" in kinds and len(kinds) > 1:
         raise FilingInputError(
@@ -884,106 +1078,356 @@ def transmission_kind(kinds: list[str | None]) -> bool:
     return "" not in kinds
 
 
-def missing_references(filing: pl.DataFrame) -> list[str]:
-    """Form ids (the first five in file order) of corrections without ``prev_unique_record_id``."""
-    keys = [
-        digits_only(pl.col("payer_tin")),
-        pl.col("corrected")
-        .cast(pl.String)
-        .fill_null("")
-        .replace_strict(CORRECTION_ORDER, return_dtype=pl.Int8),
-        pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase(),
-    ]
-    corrected = pl.col("corrected").cast(pl.String).fill_null("")
-    prev = (
-        pl.col("prev_unique_record_id").cast(pl.String)
-        if "prev_unique_record_id" in filing.columns
-        else pl.lit(None, pl.String)
-    )
-    missing_ref = filing.filter((corrected != "") & (prev.fill_null("") == ""))
-    if not missing_ref.height:
-        return []
-    first = missing_ref.select(
-        pl.col("form_id").cast(pl.String), *(k.alias(f"_k{i}") for i, k in enumerate(keys))
-    )
-    return first.sort("_k0", "_k1", "_k2", maintain_order=True)["form_id"].head(5).to_list()
+#: Values of a return kept until its submission's header is written (for the totals).
+_TOTAL_COLUMNS = (
+    "form_id", "record_id", "payer_tin", "original_submission", "taxable_not_determined", "cfsf", "state",
+    *TOTAL_AMOUNTS, "state_withholding_cents", "local_withholding_cents",
+)  # fmt: skip
 
 
-def references_error(ids: list[str]) -> FilingInputError:
-    return FilingInputError(
-        "corrections need prev_unique_record_id (the original record's IRIS UniqueRecordId): form_id "
-        + ", ".join(ids[:5])
-    )
+@dataclass
+class _Submission:
+    """The records of one submission being filled (text pieces and their values, in file order)."""
+
+    key: tuple[str, str | None]  # payer TIN digits, original unique submission id
+    texts: list[pl.Series] = field(default_factory=list)
+    values: list[pl.DataFrame] = field(default_factory=list)
+    size: int = 0
+    returns: int = 0
+
+    def add(self, texts: pl.Series, values: pl.DataFrame, size: int) -> None:
+        self.texts.append(texts)
+        self.values.append(values)
+        self.size += size
+        self.returns += texts.len()
+
+    def cut(self, room: int) -> _Submission:
+        """The first records whose text fits in ``room`` bytes (at least one), taken out of this."""
+        texts = pl.concat(self.texts)
+        values = pl.concat(self.values)
+        sizes = texts.str.len_bytes().cast(pl.Int64).cum_sum()
+        take = max(1, int((sizes <= room).sum()))
+        first = _Submission(self.key, [texts.head(take)], [values.head(take)], int(sizes[take - 1]), take)
+        self.texts, self.values = [texts.slice(take)], [values.slice(take)]
+        self.size -= first.size
+        self.returns -= take
+        return first
 
 
-def _body(filing: pl.DataFrame, tax_year: int, first_submission: int = 1) -> tuple[pl.Series, pl.DataFrame]:
-    """The returns' file order and the payers' frame (:func:`_payer_frame`)."""
-    order = file_order(filing)
-    payers = _payer_frame(filing, tax_year, first_submission)
-    bad = payers.select(pl.col("payer_state").str.contains(_NOT_XML)).to_series()
-    if bad.any():  # as _raise_if_not_xml, for the payers' headers
-        name = ELEMENT["transmission"]
-        etree.fromstring(f'<{name} xmlns="{NAMESPACE}">{"".join(payers["opening"])}</{name}>'.encode())
-    return order, payers
+@dataclass
+class _Packer:
+    """Submissions into transmissions of at most ``max_bytes`` (see the module docstring)."""
+
+    head: _Head
+    payers: dict[str, dict]  # payer TIN digits → IssuerDetail values
+    head_bound: int  # the largest manifest any transmission of the filing can have
+    max_bytes: int | None
+    done: list[Transmission] = field(default_factory=list)
+    blocks: list[tuple[bytes, _Submission]] = field(default_factory=list)  # the open transmission
+    body: int = 0
+
+    def header(self, submission: _Submission, submission_id: int) -> bytes:
+        values = pl.concat(submission.values)
+        totals = values.select(
+            pl.len().alias("count"),
+            *(pl.col(c).sum() for c in TOTAL_AMOUNTS if c != "box2a_cents"),
+            # TaxableAmt is left out of the returns whose taxable amount is not determined.
+            pl.col("box2a_cents").filter(~pl.col("taxable_not_determined")).sum(),
+        ).row(0, named=True)
+        states = (
+            values.filter(pl.col("cfsf"))
+            .group_by("state")
+            .agg(
+                pl.len().alias("count"),
+                *(pl.col(c).sum() for c in TOTAL_AMOUNTS if c != "box2a_cents"),
+                pl.col("box2a_cents").filter(~pl.col("taxable_not_determined")).sum(),
+                pl.col("state_withholding_cents").sum(),
+                pl.col("local_withholding_cents").sum(),
+            )
+            .sort("state")
+            .to_dicts()
+        )
+        return _header(
+            self.payers[submission.key[0]],
+            totals,
+            states,
+            submission_id=submission_id,
+            tax_year=self.head.tax_year,
+            cfsf=bool(states),
+            original=submission.key[1],
+        )
+
+    def room(self) -> int | None:
+        """Bytes of records and headers an empty transmission has room for."""
+        if self.max_bytes is None:
+            return None
+        return self.max_bytes - self.head_bound - len(_CLOSING)
+
+    def wrapped(self, header: bytes, submission: _Submission) -> int:
+        return len(_GROUP_OPEN) + len(header) + len(_DETAIL_OPEN) + submission.size + len(_DETAIL_CLOSE)
+
+    def add(self, submission: _Submission) -> None:
+        """A whole submission: into the open transmission if it fits, else into the next."""
+        header = self.header(submission, len(self.blocks) + 1)
+        size = self.wrapped(header, submission)
+        room = self.room()
+        if self.blocks and room is not None and self.body + size > room:
+            self.close()
+            header = self.header(submission, 1)
+            size = self.wrapped(header, submission)
+        self.blocks.append((header, submission))
+        self.body += size
+
+    def overflow(self, pending: _Submission, header_bound: int) -> None:
+        """``pending`` (one payer's records so far) is too large for one transmission: the open
+        transmission is closed, and transmissions filled with submissions cut from ``pending``
+        while the rest does not fit an empty one."""
+        room = self.room()
+        assert room is not None
+        space = room - len(_GROUP_OPEN) - header_bound - len(_DETAIL_OPEN) - len(_DETAIL_CLOSE)
+        if space < 1:
+            raise FilingInputError("max_bytes leaves no room for a return in a transmission")
+        while pending.size > space:
+            if self.blocks:
+                self.close()
+            self.add(pending.cut(space))
+            self.close()
+
+    def close(self) -> None:
+        """The open transmission, finished: its manifest, id and index."""
+        if not self.blocks:
+            return
+        returns = sum(s.returns for _, s in self.blocks)
+        issuers = len({s.key[0] for _, s in self.blocks})
+        pieces: list = []
+        index = []
+        parts = []
+        for number, (header, submission) in enumerate(self.blocks, start=1):
+            pieces += [_GROUP_OPEN, header, _DETAIL_OPEN]
+            pieces += [string_buffer(t) for t in submission.texts if t.len()]
+            pieces.append(_DETAIL_CLOSE)
+            values = pl.concat(submission.values)
+            texts = pl.concat(submission.texts) if submission.texts else pl.Series([], dtype=pl.String)
+            parts.append((header, texts, values["form_id"]))
+            index.append(
+                pl.concat(submission.values).select(
+                    "form_id", pl.lit(number, pl.Int64).alias("submission_id"), "record_id"
+                )
+            )
+        pieces.append(_CLOSING)
+        transmission_id = self.head.options.transmission_id
+        if transmission_id is None:
+            digest = hashlib.sha256(self.head.text(issuers, returns, ""))
+            for piece in pieces:
+                digest.update(piece)
+            transmission_id = UTID_FORMAT.format(
+                uuid=uuid.UUID(bytes=digest.digest()[:16], version=4), tcc=self.head.transmitter.tcc.upper()
+            )
+        pieces.insert(0, self.head.text(issuers, returns, transmission_id))
+        self.done.append(
+            Transmission(
+                number=len(self.done) + 1,
+                unique_transmission_id=transmission_id,
+                pieces=pieces,
+                returns=returns,
+                submissions=len(self.blocks),
+                issuers=issuers,
+                index=pl.concat(index),
+                parts=parts,
+            )
+        )
+        self.blocks, self.body = [], 0
 
 
-def _manifest(
+def iris_transmissions(
+    filing: GroupedFiling, options: IrisOptions | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[Transmission]:
+    """The IRIS transmissions of a filing (payer group by payer group: ``filing.load``), each as
+    soon as it is complete. The returns are checked as they are rendered: a filing that cannot be
+    written raises :class:`FilingInputError` after the checks of its last group (the problems of
+    every group, as the whole-frame checks name them), and the transmissions yielded before the
+    first problem are to be discarded."""
+    options = options or IrisOptions()
+    returns, load, transmitter, tax_year, test_file, _, group_rows = filing.parts()
+    groups = groups_of(returns, group_rows, chunk_rows)
+    is_correction = transmission_kind(returns.kinds)
+    early: FilingInputError | None = None
+    try:
+        check_transmitter(transmitter, options)
+    except FilingInputError as error:  # raised after the returns' problems
+        early = error
+    if options.max_bytes is not None and options.transmission_id is not None:
+        raise FilingInputError("a transmission id is given for one transmission only: max_bytes must be None")
+
+    def generate() -> Iterator[Transmission]:
+        found = Findings(early=early)
+        packer: _Packer | None = None
+        for group in groups.to_dicts():
+            frame = load(group["raw_tins"])
+            if packer is None:
+                packer = _Packer(
+                    _head(frame, tax_year, transmitter, test_file, is_correction, options),
+                    {},
+                    0,
+                    options.max_bytes,
+                )
+                packer.head_bound = len(packer.head.text(returns.payers.height, returns.returns, _UTID_BOUND))
+            found.check(frame, tax_year, group["group"] == 0, payer_problems)
+            packer.payers = _payer_rows(frame)
+            for transmission in _pack_group(frame, tax_year, packer, chunk_rows, found):
+                if found.clean:
+                    yield transmission
+            del frame
+        found.raise_first()
+        assert packer is not None
+        packer.close()
+        yield from packer.done
+        packer.done.clear()
+
+    return generate()
+
+
+#: A UniqueTransmissionId's length (they all have it).
+_UTID_BOUND = UTID_FORMAT.format(uuid=_PLACEHOLDER_UUID, tcc="XXXXX")
+
+
+def _head(
+    frame: pl.DataFrame,
+    tax_year: int,
     transmitter: Transmitter,
-    *,
+    test_file: bool,
+    is_correction: bool,
+    options: IrisOptions,
+) -> _Head:
+    """The manifest's settings: the transmission type from the returns (O, C, or R for a
+    replacement: FTMFST001, FTMFST004, FTMFST006)."""
+    by_submission = "original_unique_submission_id" in frame.columns
+    if by_submission and options.original_receipt_id is not None:
+        raise FilingInputError(
+            "a replacement names either the original receipt id or the original submissions, never both (FTMFST006)"
+        )
+    replacement = by_submission or options.original_receipt_id is not None
+    if replacement and is_correction:
+        raise FilingInputError("a replacement transmission holds originals (FTMFST001)")
+    kind = "R" if replacement else "C" if is_correction else "O"
+    return _Head(transmitter, tax_year, test_file, kind, options)
+
+
+def _payer_rows(frame: pl.DataFrame) -> dict[str, dict]:
+    """IssuerDetail's values per payer TIN (digits)."""
+    rows = _payer_values(frame).to_dicts()
+    return {row["payer_tin"]: row for row in rows}
+
+
+def _pack_group(
+    frame: pl.DataFrame, tax_year: int, packer: _Packer, chunk_rows: int, found: Findings
+) -> Iterator[Transmission]:
+    """The records of one payer group, rendered chunk by chunk (two at a time), into ``packer``:
+    each transmission it closes is yielded. The problems of each chunk go to ``found``; once there
+    are any, nothing more is packed (the checks go on)."""
+    order = file_order(frame)
+    unit = digits_only(pl.col("payer_tin"))
+    if "original_unique_submission_id" in frame.columns:
+        unit = pl.concat_str(
+            unit, pl.lit("|"), pl.col("original_unique_submission_id").cast(pl.String).fill_null("")
+        )
+        keys = frame.select(unit.alias("k")).to_series().gather(order)
+        order = order.gather(keys.arg_sort(descending=False, nulls_last=False))
+    # RecordId: the return's place in its payer (or original submission), from 1 (unique within
+    # any submission cut from it: FS1H002).
+    units = frame.select(unit.alias("k")).to_series().gather(order).to_frame()
+    record_ids = units.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("k")).to_series()
+    pending: _Submission | None = None
+    for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows):
+        found.add(problems)
+        if not found.clean:
+            continue
+        keys = values.select(
+            (pl.col("payer_tin") + pl.lit("|") + pl.col("original_submission").fill_null("")).alias("k")
+        ).to_series()
+        starts = (keys != keys.shift(1)).fill_null(True).arg_true().to_list() + [keys.len()]
+        for start, end in zip(starts, starts[1:], strict=False):
+            row = values.row(start, named=True)
+            key = (row["payer_tin"], row["original_submission"])
+            if pending is not None and pending.key != key:
+                packer.add(pending)
+                pending = None
+            if pending is None:
+                pending = _Submission(key)
+            part = texts.slice(start, end - start)
+            pending.add(part, values.slice(start, end - start), int(part.str.len_bytes().sum()))
+            room = packer.room()
+            if room is not None and pending.size > room - _HEADER_MARGIN:
+                packer.overflow(pending, len(_header_bound(packer, frame, key)))
+            yield from packer.done
+            packer.done.clear()
+    if pending is not None and found.clean:
+        packer.add(pending)
+    yield from packer.done
+    packer.done.clear()
+
+
+#: More than any submission header takes (33 CF/SF state groups of about 1 KB, the issuer).
+_HEADER_MARGIN = 65_536
+
+
+def _header_bound(packer: _Packer, frame: pl.DataFrame, key: tuple[str, str | None]) -> bytes:
+    """The header of the whole payer (or original submission) with the largest SubmissionId: no
+    submission cut from it has a longer one (its totals and counts are no larger, its CF/SF states
+    among the payer's). Only for a payer too large for one transmission."""
+    rows = frame.filter(digits_only(pl.col("payer_tin")) == key[0])
+    if key[1] is not None:
+        rows = rows.filter(pl.col("original_unique_submission_id").cast(pl.String) == key[1])
+    values = recipient_values(rows, packer.head.tax_year).with_columns(pl.lit(1, pl.Int64).alias("record_id"))
+    return packer.header(_Submission(key, [], [values.select(_TOTAL_COLUMNS)]), 99_999_999)
+
+
+def _chunks(
+    frame: pl.DataFrame, order: pl.Series, record_ids: pl.Series, tax_year: int, chunk_rows: int
+) -> Iterator[tuple[pl.Series, pl.DataFrame, list[Problem]]]:
+    """Per chunk of ``chunk_rows`` returns in ``order``: their Form1099RDetail texts, the values
+    their submission's header totals need and the chunk's problems (:func:`value_problems`)."""
+    starts = iter(range(0, order.len(), chunk_rows))
+    detail = _cat(_form_detail(tax_year))
+
+    def render(start: int) -> tuple[pl.Series, pl.DataFrame, list[Problem]]:
+        rows = order.slice(start, chunk_rows)
+        values = recipient_values(frame.select(pl.all().gather(rows)), tax_year).with_columns(
+            record_ids.slice(start, chunk_rows).alias("record_id")
+        )
+        problems = value_problems(values)
+        if problems:
+            return pl.Series([], dtype=pl.String), values.clear(), problems
+        texts = values.lazy().select(detail.alias("text")).collect().to_series()
+        return texts, values.select(_TOTAL_COLUMNS), []
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        pending = deque(pool.submit(render, start) for start in islice(starts, _WORKERS))
+        while pending:
+            texts, values, problems = pending.popleft().result()
+            for start in islice(starts, 1):
+                pending.append(pool.submit(render, start))
+            yield texts, values, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# One transmission from a frame in memory
+# ---------------------------------------------------------------------------------------------
+
+
+def _one(
+    filing: pl.DataFrame,
+    transmitter: Transmitter,
     tax_year: int,
     test_file: bool,
-    prior_year: bool,
-    is_correction: bool,
-    issuers: int,
-    returns: int,
-) -> tuple[bytes, etree._Element, etree._Element]:
-    """The manifest: its canonical XML (root start tag and manifest, transmission id empty), the
-    manifest element and the root."""
-    tin = "".join(ch for ch in transmitter.tin if ch.isdigit())
-    root = etree.Element(_q("transmission"), nsmap={None: NAMESPACE})
-    manifest = _add(root, "manifest")
-    _add(manifest, "unique_transmission_id")
-    _add(manifest, "tax_year", tax_year)
-    _add(manifest, "prior_year_data_ind", _indicator(prior_year))
-    _add(manifest, "transmission_type_cd", CODE["correction"] if is_correction else CODE["original"])
-    _add(manifest, "test_cd", CODE["test"] if test_file else CODE["production"])
-    group = _add(manifest, "transmitter_grp")
-    _add(group, "tin", tin)
-    _add(group, "tin_submitted_type_cd", CODE["business_tin"])
-    _add(group, "transmitter_control_cd", transmitter.tcc.upper())
-    _add(group, "foreign_entity_ind", CODE["false"])
-    _add(_add(group, "business_name"), "business_name_line_1", _clean(transmitter.name))
-    company = _add(group, "company_grp")
-    _add(_add(company, "business_name"), "business_name_line_1", _clean(transmitter.company_name))
-    _us_address(
-        company,
-        _clean(transmitter.address),
-        _clean(transmitter.city),
-        transmitter.state.upper(),
-        "".join(ch for ch in transmitter.zip if ch.isdigit()),
+    options: IrisOptions,
+    chunk_rows: int,
+) -> Transmission:
+    grouped = GroupedFiling(
+        outline(filing.lazy(), tax_year), lambda _: filing, transmitter, tax_year, test_file, group_rows=2**62
     )
-    _add(_add(group, "contact_name_grp"), "person_nm", _clean(transmitter.contact_name))
-    if transmitter.contact_email:
-        _add(group, "contact_email", transmitter.contact_email.strip())
-    _add(group, "contact_phone", "".join(ch for ch in transmitter.contact_phone if ch.isdigit()))
-    _add(manifest, "vendor_cd", transmitter.vendor_indicator)
-    _add(manifest, "total_issuer_form_cnt", issuers)
-    _add(manifest, "total_recipient_form_cnt", returns)
-    _add(manifest, "paper_submission_ind", CODE["false"])
-    _add(manifest, "submission_channel_cd", CODE["channel"])
-    canonical = etree.tostring(root, method="c14n")
-    closing = f"</{ELEMENT['transmission']}>".encode()
-    if not canonical.endswith(closing):  # pragma: no cover - c14n always closes the root
-        raise AssertionError("unexpected canonical form of the manifest")
-    return canonical[: -len(closing)], manifest, root
-
-
-def _transmission_id(digest: bytes, tcc: str) -> str:
-    return UTID_FORMAT.format(uuid=_uuid(digest), tcc=tcc.upper())
-
-
-def _uuid(digest: bytes) -> str:
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    (transmission,) = iris_transmissions(grouped, options, chunk_rows)
+    return transmission
 
 
 def write_iris_xml(
@@ -992,37 +1436,14 @@ def write_iris_xml(
     *,
     tax_year: int,
     test_file: bool,
-    prior_year: bool = False,
-    transmission_id: str | None = None,
+    options: IrisOptions | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> bytes:
-    """IRIS A2A XML (UTF-8) of the returns in ``filing``: one IRSubmission1Grp per payer.
-
-    ``filing`` has the columns of :data:`transforms.irs.shared.REQUIRED_COLUMNS`, plus ``prev_unique_record_id`` for corrections. ``test_file`` sets
-    ``TestCd`` T (else P). ``transmission_id`` defaults to an id derived from the content (the
-    SHA-256 of the canonical XML with an empty UniqueTransmissionId).
-
-    One pass over the returns: the document is written with a placeholder id of the same length,
-    replaced at the end. Memory: the document plus one chunk of returns; :func:`iter_iris_xml`
-    streams it instead.
-    """
-    document = _document(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
-    placeholder = _uuid(bytes(16))
-    head = document.head(transmission_id or _transmission_id(bytes(16), transmitter.tcc))
-    buffer = io.BytesIO()
-    buffer.write(head)
-    closing = f"</{ELEMENT['transmission']}>"
-    digest = hashlib.sha256(document.head_canonical)
-    for pieces in document.pieces((True,) if transmission_id else (True, False), CHUNK_ROWS):
-        buffer.write(pieces[0])
-        if not transmission_id:
-            digest.update(pieces[1])
-    if not transmission_id:
-        digest.update(closing.encode())
-        buffer.seek(head.find(placeholder.encode()))  # the first one: the id comes first
-        buffer.write(_uuid(digest.digest()).encode())
-        buffer.seek(0, io.SEEK_END)
-    buffer.write(f"{closing}\n".encode())
-    return buffer.getvalue()
+    """One IRIS transmission (UTF-8) of the returns in ``filing`` (:data:`REQUIRED_COLUMNS`
+    of ``transforms.irs.shared``; see the module docstring for the optional columns), whatever its
+    size: ``options.max_bytes`` is not applied (:func:`iris_transmissions` splits a filing)."""
+    options = _single(options)
+    return _one(filing, transmitter, tax_year, test_file, options, chunk_rows).data()
 
 
 def iter_iris_xml(
@@ -1031,98 +1452,16 @@ def iter_iris_xml(
     *,
     tax_year: int,
     test_file: bool,
-    prior_year: bool = False,
-    transmission_id: str | None = None,
+    options: IrisOptions | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[bytes]:
-    """:func:`write_iris_xml`'s document in consecutive pieces, ``chunk_rows`` returns at a time,
-    for a transmission too large to hold in memory. Without ``transmission_id`` the returns are
-    gone through twice: once for the id (it comes first in the document), once to write them."""
-    if chunk_rows < 1:
-        raise ValueError("chunk_rows must be at least 1")
-    document = _document(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
-    closing = f"</{ELEMENT['transmission']}>"
-    if transmission_id is None:
-        digest = hashlib.sha256(document.head_canonical)
-        for (canonical,) in document.pieces((False,), chunk_rows):
-            digest.update(canonical)
-        digest.update(closing.encode())
-        transmission_id = _transmission_id(digest.digest(), transmitter.tcc)
-
-    def pieces() -> Iterator[bytes]:
-        yield document.head(transmission_id)
-        for (piece,) in document.pieces((True,), chunk_rows):
-            yield piece.to_pybytes()
-        yield f"{closing}\n".encode()
-
-    return pieces()
+    """:func:`write_iris_xml`'s document in consecutive pieces."""
+    options = _single(options)
+    transmission = _one(filing, transmitter, tax_year, test_file, options, chunk_rows)
+    return (bytes(memoryview(p)) for p in transmission.pieces)
 
 
-def _clean(text: str) -> str:
-    return pl.select(alpha_text(pl.lit(text))).item()
+def _single(options: IrisOptions | None) -> IrisOptions:
+    from dataclasses import replace
 
-
-def iter_iris_xml_groups(
-    filing: GroupedFiling, transmission_id: str | None = None, chunk_rows: int = CHUNK_ROWS
-) -> Iterator[bytes]:
-    """:func:`iter_iris_xml`'s document, payer group by payer group. The
-    first pass (checks, and the transmission id when not given) runs before this returns."""
-    returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
-    groups = groups_of(returns, group_rows, chunk_rows)
-    early: FilingInputError | None = None  # raised after the checks of the returns, as _document does
-    try:
-        check_transmitter(transmitter)
-        is_correction = transmission_kind(returns.kinds)
-    except FilingInputError as error:
-        early = error
-        is_correction = False
-    canonical, manifest, root = _manifest(
-        transmitter,
-        tax_year=tax_year,
-        test_file=test_file,
-        prior_year=prior_year,
-        is_correction=is_correction,
-        issuers=returns.payers.height,
-        returns=returns.returns,
-    )
-    closing = f"</{ELEMENT['transmission']}>"
-
-    def document(group: dict, filing: pl.DataFrame) -> _Document:
-        order, payers = _body(filing, tax_year, group["first_submission"])
-        return _Document(filing, tax_year, canonical, payers, order, manifest, root)
-
-    found = Findings(early=early)
-    missing: list[str] = []  # corrections without their IRIS record id
-    digest = hashlib.sha256(canonical)
-
-    def first_pass(group: dict) -> None:
-        filing = load(group["raw_tins"])
-        if not found.check(filing, tax_year, group["group"] == 0):
-            return
-        missing.extend(missing_references(filing)[: 5 - len(missing)])
-        if missing or transmission_id is not None:
-            return
-        for (piece,) in document(group, filing).pieces((False,), chunk_rows):
-            digest.update(piece)
-
-    def group_pieces(group: dict) -> Iterator[bytes]:
-        filing = load(group["raw_tins"])
-        for (piece,) in document(group, filing).pieces((True,), chunk_rows):
-            yield piece.to_pybytes()
-
-    for group in groups.to_dicts():
-        first_pass(group)
-    found.raise_first()
-    if missing:
-        raise references_error(missing)
-    if transmission_id is None:
-        digest.update(closing.encode())
-        transmission_id = _transmission_id(digest.digest(), transmitter.tcc)
-
-    def pieces() -> Iterator[bytes]:
-        yield head_text(manifest, root, transmission_id)
-        for group in groups.to_dicts():
-            yield from group_pieces(group)
-        yield f"{closing}\n".encode()
-
-    return pieces()
+    return replace(options or IrisOptions(), max_bytes=None)
