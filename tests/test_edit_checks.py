@@ -202,3 +202,94 @@ def test_the_945_tie_out_sums_withholding_per_payer_and_month():
             "disbursements": 2,
         }
     ]
+
+
+# ---- what the IRIS writer refuses (tax years filed through IRIS) ---------------------------------
+
+#: One payee per condition the IRIS writer refuses (payee_row changes), with the check that says so.
+IRIS_PAYEES = {
+    "no first name": ({"first_name": None}, "iris_person_name"),
+    "a last name of one 25-letter word": ({"last_name": "A" * 25}, "iris_person_name"),
+    "an entity name over two lines": ({"tin_type": "ein", "last_name": "Trust " * 30}, "iris_business_name"),
+    "a street of symbols": ({"address": "#$%"}, "iris_street"),
+    "a street over two lines": ({"address": "Long " * 20}, "iris_street"),
+    "a city with a digit": ({"city": "29 Palms"}, "iris_city"),
+    "a country not on the IRS list": ({"country": "PS", "state": None, "zip": "P607"}, "iris_country"),
+    "a state IRIS does not take": ({"state": "UM"}, "iris_payee_state"),
+}
+#: One plan or disbursement per condition (plan_row / dist_row changes).
+IRIS_PLANS = {
+    "a payer phone of 7 digits": ({"payer_phone": "5550100"}, "iris_payer"),
+    "a payer city with a digit": ({"payer_city": "29 Palms"}, "iris_payer"),
+}
+IRIS_LEGS = {
+    "a state id of 30 characters": ({"state": "CA", "state_payer_id": "X" * 30}, "iris_state_id"),
+    "a locality of 25 characters": ({"locality": "Y" * 25}, "iris_locality"),
+    "a box 15 state IRIS does not take": ({"state": "UM"}, "iris_state"),
+}
+
+
+def iris_case():
+    """Tax year 2026: one good form (payee G, plan PG), then one form per condition above."""
+    from builders import Case, contract_row, dist_row, participant_row, payee_row, plan_row
+
+    case = Case(tax_year=2026)
+    case.plans, case.payees, case.participants, case.contracts, case.distributions = [], [], [], [], []
+    expected = {}
+    rows = [("G", {}, {}, {}, None)]
+    rows += [(k, change, {}, {}, check) for k, (change, check) in IRIS_PAYEES.items()]
+    rows += [(k, {}, change, {}, check) for k, (change, check) in IRIS_PLANS.items()]
+    rows += [(k, {}, {}, change, check) for k, (change, check) in IRIS_LEGS.items()]
+    for i, (_what, payee, plan, leg, check) in enumerate(rows):
+        pid, tin = f"P{i}", f"{100000000 + i}"
+        case.plans.append(plan_row(pid, payer_tin=f"{200000000 + i}", **plan))
+        case.payees.append(payee_row(f"Y{i}", tin=tin, **payee))
+        case.participants.append(participant_row(f"T{i}", f"Y{i}", plan_id=pid))
+        case.contracts.append(contract_row(f"E{i}", "non_roth", 1_000_000, 0))
+        case.distributions.append(
+            dist_row(f"D{i}", f"E{i}", "non_roth", 100_000, participant_id=f"T{i}", payee_id=f"Y{i}",
+                     plan_id=pid, payment_date=date(2026, 6, 2), **leg)
+        )  # fmt: skip
+        expected[f"Y{i}"] = check
+    return case, expected
+
+
+def test_in_an_iris_year_each_form_the_iris_writer_would_refuse_has_its_blocking_check():
+    case, expected = iris_case()
+    run = Run(case)
+    checks = run_checks(run, p=TaxParameters.for_year(2026)).join(
+        run.forms.select("form_id", "payee_id"), on="form_id"
+    )
+    errors = checks.filter(pl.col("severity") == "error")
+    for payee_id, check in expected.items():
+        found = set(errors.filter(pl.col("payee_id") == payee_id)["check"])
+        assert (check in found) if check else not found, (payee_id, check, found)
+
+
+def test_the_iris_writer_takes_every_form_the_edit_checks_let_through_and_refuses_every_other():
+    from flows.filing import filing_frame
+    from transforms.irs.iris.iris_xml import write_iris_xml
+    from transforms.irs.shared import FilingInputError, Transmitter
+
+    case, _ = iris_case()
+    run = Run(case)
+    checks = run_checks(run, p=TaxParameters.for_year(2026))
+    filing = filing_frame(run.forms.lazy(), {k: v.lazy() for k, v in run.tables.items()}).collect()
+    transmitter = Transmitter("123456789", "AB12C", "Ops", "Ops", "1 Main St", "Springfield", "IL", "62701",
+                              "Tax Ops", "2175550100", "")  # fmt: skip
+    ok = filable(run.forms, checks)["form_id"]
+    assert ok.len() == 1  # the good form
+    write_iris_xml(
+        filing.filter(pl.col("form_id").is_in(ok.implode())), transmitter, tax_year=2026, test_file=True
+    )
+    for form_id in run.forms.filter(~pl.col("form_id").is_in(ok.implode()))["form_id"]:
+        with pytest.raises(FilingInputError, match=form_id):
+            write_iris_xml(
+                filing.filter(pl.col("form_id") == form_id), transmitter, tax_year=2026, test_file=True
+            )
+
+
+def test_in_a_fire_year_the_iris_conditions_are_not_checked():
+    run = Run(iris_case()[0])
+    assert not any(chk.name.startswith("iris_") for chk in edit_checks(P))
+    assert not run_checks(run, p=P)["check"].str.starts_with("iris_").any()

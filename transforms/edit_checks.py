@@ -20,7 +20,19 @@ import polars as pl
 
 from contracts.rules import tin_is_valid
 from transforms.box7 import is_valid_combination
-from transforms.irs.shared import DOMESTIC_COUNTRIES, clean_text, digits_only
+from transforms.irs.iris.iris_xml import DISTRIBUTION_CODES, STATES
+from transforms.irs.shared import (
+    DOMESTIC_COUNTRIES,
+    alpha_text,
+    city_name,
+    clean_text,
+    digits_only,
+    iris_text,
+    name_lines,
+    phone_number,
+    street_lines,
+    unwritable_name_address,
+)
 from transforms.params import TaxParameters
 
 NOT_ELIGIBLE_ROLLOVER = ("hardship", "required_minimum", "corrective", "deemed_loan")
@@ -217,6 +229,68 @@ def edit_checks(p: TaxParameters) -> list[EditCheck]:
             c("born_before_1936"),
             "i1099r code A; Form 1099-R box 3",
         ),
+        *iris_checks(p),
+    ]
+
+
+def iris_checks(p: TaxParameters) -> list[EditCheck]:
+    """What the IRIS writer refuses even after normalising (``transforms.irs.iris.iris_xml``:
+    ``value_problems``, ``payer_problems``; the schema types of IRS-IRefileTypes.xsd, TY2025 v1.2),
+    as errors in the tax years IRIS files (after ``fire_last_tax_year``): the form is blocked, the
+    run files the rest. The payee's and payer's facts come from :func:`party_facts`."""
+    if p.tax_year <= p.fire_last_tax_year:
+        return []
+    c = pl.col
+    where = "IRIS A2A TY2025 v1.2, IRS-IRefileTypes.xsd: "
+    payee = [
+        EditCheck(name, "error", message, c(name), where + message.rsplit("(", 1)[-1].rstrip(")"))
+        for name, message, _ in unwritable_name_address()
+    ]
+    return [
+        *payee,
+        EditCheck(
+            "iris_payee_state",
+            "error",
+            "a U.S. payee's state is not one IRIS takes (StateAbbreviationCd)",
+            c("iris_payee_state"),
+            where + "StateType",
+        ),
+        EditCheck(
+            "iris_payer",
+            "error",
+            "the payer's name, street, city, state or phone is not one IRIS takes (IssuerDetail)",
+            c("iris_payer"),
+            where + "BusinessNameLine1Type, StreetAddressType, CityType, StateType, ContactPhoneNumberType",
+        ),
+        EditCheck(
+            "iris_state",
+            "error",
+            "the box 15 state is not one IRIS takes (StateTaxGrp)",
+            (c("state").fill_null("") != "")
+            & ~c("state").fill_null("").str.to_uppercase().is_in(sorted(STATES)),
+            where + "StateType",
+        ),
+        EditCheck(
+            "iris_state_id",
+            "error",
+            "the payer's state number (box 15) is longer than IRIS takes (25 characters)",
+            iris_text(c("state_payer_id"), 25).is_null(),
+            where + "StateIdNum (TextType, 25)",
+        ),
+        EditCheck(
+            "iris_locality",
+            "error",
+            "the locality (box 18) is longer than IRIS takes (20 characters)",
+            iris_text(alpha_text(c("locality")), 20).is_null(),
+            where + "LocalityNm (20)",
+        ),
+        EditCheck(
+            "iris_distribution_code",
+            "error",
+            "box 7 is not one of the values IRIS takes",
+            ~c("distribution_codes").fill_null("").str.to_uppercase().is_in(sorted(DISTRIBUTION_CODES)),
+            where + "IRS-Form1099RType.xsd, Form1099RDistributionCd",
+        ),
     ]
 
 
@@ -299,12 +373,17 @@ def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | N
 
 #: The payer columns an IRS file carries once per payer (what ``payer_details_differ`` compares).
 PAYER_DETAILS = ("payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone")
+#: What a payee's and a payer's details say about a form (:func:`party_facts`); the ``iris_`` ones
+#: are computed in the tax years IRIS files only (false otherwise).
 PARTY_FACTS = (
     "payee_name_unusable",
     "payee_address_missing",
     "payee_us_address_incomplete",
     "payer_name_unusable",
     "payer_details_differ",
+    *(name for name, _, _ in unwritable_name_address()),
+    "iris_payee_state",
+    "iris_payer",
 )
 
 
@@ -324,10 +403,31 @@ def mark_payer_conflicts(plans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def party_facts(forms: pl.DataFrame, payees: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFrame:
+def _iris_payer(plans: pl.DataFrame) -> pl.Series:
+    """True where IRIS cannot take the plan's payer details (IssuerDetail): a name longer than two
+    lines of 75, no street or a street longer than two lines of 35, a city with a digit or none, a
+    state not on the schema's list, a phone of 1 to 9 or over 30 digits (the IRIS writer's
+    ``payer_problems``)."""
+    c = pl.col
+    name_1, _ = name_lines(alpha_text(c("payer_name")))
+    street_1, _ = street_lines(c("payer_address"))
+    state = c("payer_state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return plans.select(
+        name_1.is_null()
+        | street_1.fill_null("").eq("")
+        | city_name(c("payer_city")).fill_null("").eq("")
+        | phone_number(c("payer_phone")).is_null()
+        | ~state.is_in(sorted(STATES))
+    ).to_series()
+
+
+def party_facts(
+    forms: pl.DataFrame, payees: pl.DataFrame, plans: pl.DataFrame, *, iris: bool = False
+) -> pl.DataFrame:
     """Per form (in ``forms``' order), what the IRS files would make of its payee and payer:
-    :data:`PARTY_FACTS`. ``plans`` marked by :func:`mark_payer_conflicts` (marked here when not:
-    right when ``plans`` is every plan). Text is cleaned once per payee and per plan on the forms."""
+    :data:`PARTY_FACTS` (``iris``: with the IRIS writer's conditions). ``plans`` marked by
+    :func:`mark_payer_conflicts` (marked here when not: right when ``plans`` is every plan). Text is
+    cleaned once per payee and per plan on the forms."""
     if "payer_details_differ" not in plans.columns:
         plans = mark_payer_conflicts(plans)
     ids = forms.get_column("payee_id").unique().implode()
@@ -344,12 +444,23 @@ def party_facts(forms: pl.DataFrame, payees: pl.DataFrame, plans: pl.DataFrame) 
             "payee_us_address_incomplete": domestic & ~(state_ok & zip_ok),
         }
     )
+    state = who.get_column("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    payee_facts = payee_facts.with_columns(
+        who.select(
+            *(mask.fill_null(True).alias(name) for name, _, mask in unwritable_name_address()),
+            pl.lit(domestic & ~state.is_in(sorted(STATES))).alias("iris_payee_state"),
+        )
+        if iris
+        else [pl.lit(False).alias(name) for name, _, _ in unwritable_name_address()]
+        + [pl.lit(False).alias("iris_payee_state")]
+    )
     on_forms = plans.filter(pl.col("plan_id").is_in(forms.get_column("plan_id").unique().implode()))
     plan_facts = pl.DataFrame(
         {
             "plan_id": on_forms.get_column("plan_id"),
             "payer_name_unusable": _unusable(on_forms.get_column("payer_name")),
             "payer_details_differ": on_forms.get_column("payer_details_differ"),
+            "iris_payer": _iris_payer(on_forms) if iris else pl.repeat(False, on_forms.height, eager=True),
         }
     )
     return (
@@ -365,7 +476,7 @@ def run_edit_checks(
 ) -> pl.DataFrame:
     """edit_checks.parquet: one row per (form, failed check), with plan, severity and the IRIS rule.
     ``parties``: the ``payees`` and ``plans`` tables the forms come from (:func:`party_facts`)."""
-    facts = party_facts(forms, parties["payees"], parties["plans"])
+    facts = party_facts(forms, parties["payees"], parties["plans"], iris=p.tax_year > p.fire_last_tax_year)
     details = _details_by_row(forms, legs)
     if details is None:
         frame = (
