@@ -477,7 +477,7 @@ def test_a_payer_without_cfsf_states_leaves_a_position_6_blank_and_has_no_k_reco
 def test_a_foreign_payee_address_sets_287_and_fills_the_free_format_city_state_zip_area(data):
     foreign = next(r for r in records(data) if field(r, 21, 9) == "ACCT-0003")
     assert field(foreign, 287, 1) == "1"
-    assert field(foreign, 448, 51).rstrip() == "TORONTO ON M5V 3L9 CA"
+    assert field(foreign, 448, 51).rstrip() == "TORONTO ON M5V 3L9 CANADA"  # the country's name
     assert field(foreign, 368, 40).rstrip() == "200 KING ST W"
     domestic = next(r for r in records(data) if field(r, 21, 9) == "ACCT-0004")
     assert field(domestic, 287, 1) == " "
@@ -521,6 +521,32 @@ def test_an_estate_or_trust_payee_gets_a_blank_name_control_never_esta(filing, e
     data = write_pub1220(entity, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
     assert check_pub1220(data) == []
     assert read_pub1220(data).payees["payee_name_control"].to_list() == [control]
+
+
+@pytest.mark.parametrize(
+    ("country", "city", "province", "postal", "expected"),
+    [
+        ("GB", "London", "", "SW1A 1AA", "LONDON SW1A 1AA UNITED KINGDOM"),  # ISO GB, the IRS's UK
+        ("DE", "München", "BY", "80331", "MUNCHEN BY 80331 GERMANY"),  # ISO DE, the IRS's GM
+        ("KR", "Seoul", "", "04524", "SEOUL 04524 KOREA REPUBLIC OF"),
+        # a city and province too long for what the postal code and country leave are cut
+        ("AU", "Bundaberg North Burnett Region Queensland", "QLD", "4670", "BUNDABERG NORTH BURNETT REGION 4670 AUSTRALIA"),
+    ],
+)  # fmt: skip
+def test_a_foreign_address_ends_with_the_countrys_name_not_its_iso_code(
+    filing, country, city, province, postal, expected
+):
+    row = filing.filter(pl.col("form_id") == "F3")
+    for column, value in (("country", country), ("city", city), ("state_code", province), ("zip", postal)):
+        row = put(row, column, "F3", value)
+    data = write_pub1220(row, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert check_pub1220(data) == []
+    payee = read_pub1220(data).payees.row(0, named=True)
+    assert payee["foreign_country_indicator"] == "1"
+    free_format = (
+        payee["payee_city"].ljust(40) + payee["payee_state"].ljust(2) + payee["payee_zip"]
+    ).rstrip()
+    assert free_format == expected and len(free_format) <= 51
 
 
 def test_the_first_payee_name_line_ends_with_a_full_word(filing):

@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 
 from transforms.irs.countries import IRS_COUNTRY_CODE
+from transforms.irs.country_names import country_name
 from transforms.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +298,18 @@ def iris_country(country: pl.Expr) -> pl.Expr:
     ``country``): ``transforms.irs.countries.IRS_COUNTRY_CODE``; null when the IRS list has none."""
     code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
     return code.replace_strict(IRS_COUNTRY_CODE, default=None, return_dtype=pl.String)
+
+
+#: ISO 3166 alpha-2 code -> the IRS's name of the country (:func:`transforms.irs.country_names.country_name`).
+COUNTRY_NAME_BY_ISO: dict[str, str] = {iso: country_name(irs) for iso, irs in IRS_COUNTRY_CODE.items()}
+
+
+def country_name_of(country: pl.Expr) -> pl.Expr:
+    """The name of the country of an ISO 3166 alpha-2 code (the extract's ``country``), as the IRS's
+    schema package names it ("GB" -> "United Kingdom"; "DE" -> "Germany"); null when the IRS's list
+    has none. Publication 1220 ends a foreign address with the country's name, not a code."""
+    code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return code.replace_strict(COUNTRY_NAME_BY_ISO, default=None, return_dtype=pl.String)
 
 
 def phone_number(expr: pl.Expr) -> pl.Expr:

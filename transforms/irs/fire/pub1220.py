@@ -15,6 +15,8 @@ Choices made here (irs-filing-formats.md §17):
   only for the returns whose box 15 state is on the tax year's list (parameter
   ``cfsf_state_codes``; Missouri is not from 2025): A position 6 = "1", B 747-748 = the numeric
   code, one K record per state after the C record (``transforms.irs.shared.cfsf_code``);
+* a foreign payee's free-format address ends with the country's name, never its ISO code
+  (:func:`_foreign_address`); the first payee name line ends with a full word (:func:`_name_lines`);
 * the payee name control is blank for an estate or a trust (``transforms.irs.shared.name_control``:
   the IRS's rules for them need a person's surname the extract does not give).
 
@@ -61,6 +63,7 @@ from transforms.irs.shared import (
     cfsf_code,
     clean_text,
     correction_rank,
+    country_name_of,
     digits_only,
     file_order,
     is_foreign_address,
@@ -521,7 +524,7 @@ def _payee_values(
     # Each text column is cleaned once (alpha_text is the costly part of the writer).
     text_columns = ("last_name", "first_name", "address", "city")
     if foreign_rows:
-        text_columns += ("state_code", "zip", "country")
+        text_columns += ("state_code", "zip")
     filing = filing.with_columns(clean_text(filing[c]).alias(f"_clean_{c}") for c in text_columns)
     clean = {c: pl.col(f"_clean_{c}") for c in text_columns}
     is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
@@ -530,14 +533,9 @@ def _payee_values(
     domestic_state = pl.col("state_code").cast(pl.String).str.to_uppercase()
     domestic_zip = digits_only(pl.col("zip"))
     if foreign_rows:
-        # Foreign address: city, province/state, postal code and country as one 51-position
-        # free-format field over the city (40), state (2) and ZIP (9) fields (§5, §6).
-        free_format = (
-            pl.concat_str([clean["city"], clean["state_code"], clean["zip"], clean["country"]], separator=" ")
-            .str.replace_all(r" {2,}", " ")
-            .str.strip_chars(" ")
-            .str.pad_end(51)
-        )
+        # Foreign address: city, province/state, postal code and the country's name as one
+        # 51-position free-format field over the city (40), state (2) and ZIP (9) fields (§5, §6).
+        free_format = _foreign_address(clean["city"], clean["state_code"], clean["zip"], pl.col("country"))
         city = pl.when(foreign).then(free_format.str.slice(0, 40)).otherwise(clean["city"])
         state = pl.when(foreign).then(free_format.str.slice(40, 2)).otherwise(domestic_state)
         zip_code = pl.when(foreign).then(free_format.str.slice(42, 9)).otherwise(domestic_zip)
@@ -590,6 +588,36 @@ def _payee_values(
         cfsf_code(tax_year, cfsf_payers).alias("combined_federal_state_code"),
     ]
     return filing.select(v for v in values if v.meta.output_name() not in skip)
+
+
+#: Positions of the free-format foreign address (B 448-498: city 40, state 2, ZIP 9).
+FOREIGN_ADDRESS_WIDTH = 51
+
+
+def _foreign_address(city: pl.Expr, province: pl.Expr, postal: pl.Expr, country: pl.Expr) -> pl.Expr:
+    """A foreign payee's city, province or state, postal code and country as one free-format field
+    of 51 positions (Publication 1220, B record 287 and 448-498: "city, province or state, postal
+    code, and the name of the country"), the country by its name (``country_name_of``: "GB" ->
+    UNITED KINGDOM), not its ISO code; a code the IRS's list does not name stays as it is. The
+    postal code and the country are kept whole: a city and province too long for what is left are
+    cut after their last word that fits. Text already :func:`alpha_text` (but ``country``, the extract's code)."""
+
+    def words(*parts: pl.Expr) -> pl.Expr:
+        return pl.concat_str(parts, separator=" ").str.replace_all(r" {2,}", " ").str.strip_chars(" ")
+
+    name = alpha_text(country_name_of(country))
+    tail = words(postal, pl.when(name != "").then(name).otherwise(alpha_text(country)))
+    room = (FOREIGN_ADDRESS_WIDTH - 1 - tail.str.len_chars()).clip(0)
+    head = words(city, province)
+    at_word = head.str.slice(0, room + 1).str.replace(r" [^ ]*$", "")  # the words that fit
+    head = (
+        pl.when(head.str.len_chars() <= room)
+        .then(head)
+        .when(at_word.str.len_chars() <= room)
+        .then(at_word)
+        .otherwise(head.str.slice(0, room))
+    )
+    return words(head, tail).str.slice(0, FOREIGN_ADDRESS_WIDTH).str.pad_end(FOREIGN_ADDRESS_WIDTH)
 
 
 _NAME_LINES = ("payee_name_line_1", "payee_name_line_2")
