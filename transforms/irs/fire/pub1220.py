@@ -66,9 +66,11 @@ from transforms.irs.shared import (
     country_name_of,
     digits_only,
     file_order,
+    fit_words,
     is_foreign_address,
     name_control,
     payer_digits,
+    rest_after,
     string_buffer,
     validate_filing,
 )
@@ -609,14 +611,7 @@ def _foreign_address(city: pl.Expr, province: pl.Expr, postal: pl.Expr, country:
     tail = words(postal, pl.when(name != "").then(name).otherwise(alpha_text(country)))
     room = (FOREIGN_ADDRESS_WIDTH - 1 - tail.str.len_chars()).clip(0)
     head = words(city, province)
-    at_word = head.str.slice(0, room + 1).str.replace(r" [^ ]*$", "")  # the words that fit
-    head = (
-        pl.when(head.str.len_chars() <= room)
-        .then(head)
-        .when(at_word.str.len_chars() <= room)
-        .then(at_word)
-        .otherwise(head.str.slice(0, room))
-    )
+    head = fit_words(head, room).fill_null(head.str.slice(0, room))  # room: per row
     return words(head, tail).str.slice(0, FOREIGN_ADDRESS_WIDTH).str.pad_end(FOREIGN_ADDRESS_WIDTH)
 
 
@@ -628,10 +623,8 @@ def _name_lines(name: pl.Expr, width: int = 40) -> tuple[pl.Expr, pl.Expr]:
     line 1 ends with a full word (Publication 1220: "the first payee name line", never a word cut in
     two), the rest goes on the second line (cut at its 40th character). A first word longer than
     the line is cut: it cannot be put otherwise."""
-    head = name.str.slice(0, width + 1).str.replace(r" [^ ]*$", "")
-    line_1 = pl.when(name.str.len_chars() <= width).then(name).otherwise(head.str.slice(0, width))
-    line_2 = name.str.slice(line_1.str.len_chars()).str.strip_chars(" ").str.slice(0, width)
-    return line_1.str.strip_chars(" "), line_2.str.strip_chars(" ")
+    line_1 = fit_words(name, width).fill_null(name.str.slice(0, width))
+    return line_1, rest_after(name, line_1).str.slice(0, width).str.strip_chars(" ")
 
 
 def payee_records_frame(
