@@ -323,6 +323,7 @@ def _store_iris(
         schema_version=schema.version if schema else SCHEMA_VERSION,
         original_receipt_id=original_receipt_id,
         max_bytes=max_bytes,
+        prepared_for_irs=settings.configured and bool(software_id),
     )
     stem = _name("IRIS", filing.tax_year, suffix)
     keep = sink == "file"
@@ -369,6 +370,8 @@ def _store_iris(
                     "submissions": transmission.submissions,
                     "sha256": digest.hexdigest(),
                     "unique_transmission_id": transmission.unique_transmission_id,
+                    # IRIS business rules the IRS would only report (rule, forms, payer: no personal data)
+                    "business_rule_reports": [p.text() for p in transmission.rule_reports],
                 }
             )
             if index_writer is not None:

@@ -344,9 +344,95 @@ def test_problems_name_the_forms_and_the_payer_never_a_tin():
     assert "400000001" not in text and "123456780" not in text
 
 
-def test_a_placeholder_test_file_reports_the_test_tin_rules_instead_of_blocking():
-    m, s, r = original(manifest(TestCd="T"))
+def test_a_file_that_cannot_be_sent_reports_the_settings_rules_instead_of_blocking():
+    m, s, r = original(manifest(TestCd="T", SoftwareId=""))
     prepared = problems(m, s, r, prepared=True)
     placeholder = problems(m, s, r, prepared=False)
-    assert {p.rule for p in rejected(prepared)} == {"SMF027", "SHAREDIRFORM021"}
-    assert rejected(placeholder) == [] and {p.rule for p in placeholder} == {"SMF027", "SHAREDIRFORM021"}
+    settings_rules = {"TMFST020", "SMF027", "SHAREDIRFORM021"}
+    assert {p.rule for p in rejected(prepared)} == settings_rules
+    assert rejected(placeholder) == [] and {p.rule for p in placeholder} == settings_rules
+
+
+# ---- the IRIS writer calls the checks --------------------------------------------------------------
+
+
+def writer_transmissions(filing, transmitter, *, test_file, options):
+    from transforms.irs.grouped import GroupedFiling, outline
+    from transforms.irs.iris.iris_xml import iris_transmissions
+
+    grouped = GroupedFiling(
+        outline(filing.lazy(), 2025, transmitter.cfsf_approved_payers),
+        lambda _: filing,
+        transmitter,
+        2025,
+        test_file,
+        group_rows=2**62,
+    )
+    return list(iris_transmissions(grouped, options))
+
+
+def test_what_the_iris_writer_writes_breaks_no_business_rule():
+    from tests.test_iris_xml import corrections, originals
+    from tests.test_irs_pub1220 import TRANSMITTER
+    from transforms.irs.iris.iris_xml import IrisOptions
+
+    prepared = IrisOptions(software_id="25PRORATA1", prepared_for_irs=True)
+    for filing in (originals(), corrections()):
+        (transmission,) = writer_transmissions(filing, TRANSMITTER, test_file=False, options=prepared)
+        assert transmission.rule_reports == []
+
+
+def test_the_iris_writer_refuses_a_test_transmission_for_the_irs_with_real_tins_and_names_no_tin():
+    from tests.test_iris_xml import originals
+    from tests.test_irs_pub1220 import TRANSMITTER
+    from transforms.irs.iris.iris_xml import IrisOptions
+    from transforms.irs.shared import FilingInputError
+
+    prepared = IrisOptions(software_id="25PRORATA1", prepared_for_irs=True)
+    with pytest.raises(FilingInputError, match="SHAREDIRFORM021.*SMF027|SMF027.*SHAREDIRFORM021") as raised:
+        writer_transmissions(originals(), TRANSMITTER, test_file=True, options=prepared)
+    message = str(raised.value)
+    assert "form_id F1" in message and not re.search(r"\b[0-9]{9}\b", message)
+    placeholder = IrisOptions()  # no settings: the file cannot be sent, the rules are reported
+    (transmission,) = writer_transmissions(originals(), TRANSMITTER, test_file=True, options=placeholder)
+    assert {p.rule for p in transmission.rule_reports} == {"TMFST020", "SMF027", "SHAREDIRFORM021"}
+    assert {p.severity for p in transmission.rule_reports} == {"report"}
+
+
+def test_the_iris_writer_codes_cfsf_only_for_approved_payers_and_states_on_the_irs_list():
+    from dataclasses import replace
+
+    from lxml import etree
+
+    from tests.test_iris_xml import originals
+    from tests.test_irs_pub1220 import TRANSMITTER, put
+    from transforms.irs.iris.iris_xml import NAMESPACE, IrisOptions
+
+    options = IrisOptions(software_id="25PRORATA1", prepared_for_irs=True)
+    filing = put(put(originals(), "state", "F4", "MO"), "state_code", "F4", "MO")  # payer 1, Missouri
+
+    def coded(transmitter):
+        (t,) = writer_transmissions(filing, transmitter, test_file=False, options=options)
+        assert t.rule_reports == []
+        root = etree.fromstring(t.data())
+        ns = {"ir": NAMESPACE}
+        states = {
+            d.findtext("ir:RecipientAccountNum", namespaces=ns): d.findtext(
+                "ir:CFSFElectionStateCd", namespaces=ns
+            )
+            for d in root.iterfind(".//ir:Form1099RDetail", ns)
+        }
+        elected = {
+            h.findtext("ir:IssuerDetail/ir:TIN", namespaces=ns): h.findtext(
+                "ir:CFSFElectionInd", namespaces=ns
+            )
+            for h in root.iterfind(".//ir:IRSubmission1Header", ns)
+        }
+        return states, elected
+
+    states, elected = coded(TRANSMITTER)  # every payer approved
+    assert states["ACCT-0001"] == "CA" and states["ACCT-0004"] is None  # Missouri is not on the 2025 list
+    assert elected["123456780"] == "1"
+    states, elected = coded(replace(TRANSMITTER, cfsf_approved_payers=frozenset({"345678902"})))
+    assert states["ACCT-0001"] is None and states["ACCT-0009"] == "WI"
+    assert elected == {"123456780": "0", "234567891": "0", "345678902": "1"}

@@ -102,12 +102,18 @@ DECISIONS: dict[str, Decision] = {
     "TMFST017": _impl(IRS_REJECT, "transmitter ForeignEntityInd is 1 when its company address is foreign"),
     "TMFST018": _nc(IRS_REJECT, f"whether the SoftwareId exists {_IRS_DATABASE} of software ids"),
     "TMFST019": _nc(IRS_REJECT, f"whether the SoftwareId passed testing for production {_IRS_DATABASE}"),
-    "TMFST020": _impl(IRS_REJECT, "the SoftwareId's first two digits are the tax year's last two"),
+    "TMFST020": _impl(
+        IRS_REJECT,
+        "the SoftwareId's first two digits are the tax year's last two; a file without a SoftwareId "
+        "cannot be sent, so there the rule is reported (CONVENTIONS.md)",
+    ),
     "TMFST022": _impl(IRS_REPORT, "VendorGrp is present when VendorCd is V"),
     "TMFST023": _impl(IRS_REJECT, "vendor ForeignEntityInd is 1 when the vendor's address is foreign"),
     "TMFST024": _impl(IRS_REPORT, "a VendorGrp has a ContactNameGrp"),
     "TMFST025": _impl(IRS_REPORT, "a VendorGrp has a ContactPhoneNum"),
-    "TMFST026": _impl(IRS_REJECT, "TotalIssuerFormCnt equals the number of submissions (issuer headers)"),
+    "TMFST026": _impl(
+        IRS_REJECT, "TotalIssuerFormCnt equals the number of issuers (payer TINs) in the transmission"
+    ),
     "TMFST032": _impl(IRS_REJECT, "the UniqueTransmissionId ends with the A2A channel's A"),
     "TMFST038": _impl(IRS_REJECT, "PriorYearDataInd is 0"),
     "TMFST039": _impl(IRS_REJECT, "the TCC in the UniqueTransmissionId is the TransmitterControlCd"),
@@ -139,9 +145,9 @@ DECISIONS: dict[str, Decision] = {
     "SMF019": _impl(IRS_REPORT, "issuer ForeignEntityInd is 1 when the issuer's address is foreign"),
     "SMF027": _impl(
         IRS_REJECT,
-        "a test transmission (TestCd T) prepared for the IRS (settings with test_file = true) carries "
-        "issuer TINs beginning 000; a run without settings writes a placeholder test file that is "
-        "not sent, where the rule is reported (CONVENTIONS.md)",
+        "a test transmission (TestCd T) prepared for the IRS (settings with a TCC and a SoftwareId) "
+        "carries issuer TINs beginning 000; a file that cannot be sent (no settings, no SoftwareId) "
+        "gets the rule reported (CONVENTIONS.md)",
     ),
     "SMF029": _nc(IRS_REJECT, f"which form types the TCC may send {_IRS_DATABASE}"),
     "SMF030": _na(IRS_REJECT, "prorata writes no IRSubmission2Grp (Form 8809 extension request)"),
@@ -220,8 +226,8 @@ DECISIONS: dict[str, Decision] = {
     ),
     "SHAREDIRFORM021": _impl(
         IRS_REJECT,
-        "a test transmission prepared for the IRS (test_file = true) carries recipient TINs beginning "
-        "000 (as SMF027; CONVENTIONS.md)",
+        "a test transmission prepared for the IRS carries recipient TINs beginning 000 (as SMF027; "
+        "CONVENTIONS.md)",
     ),
     "SHAREDIRFORM022": _impl(
         IRS_REPORT, "a submission with forms coded for CF/SF has a Form1099RTotalByStateGrp for their states"
@@ -369,9 +375,9 @@ def _has(manifest, path: str) -> bool:
     return node is not None
 
 
-def manifest_problems(manifest, *, submissions: int, records: int) -> list[RuleProblem]:
-    """The transmission (manifest) rules; ``submissions`` and ``records``: how many the
-    transmission holds."""
+def manifest_problems(manifest, *, issuers: int, records: int) -> list[RuleProblem]:
+    """The transmission (manifest) rules; ``issuers`` (distinct issuer TINs) and ``records``: how
+    many the transmission holds."""
     m = lambda path: _text(manifest, path)  # noqa: E731
     out: list[RuleProblem] = []
 
@@ -410,8 +416,8 @@ def manifest_problems(manifest, *, submissions: int, records: int) -> list[RuleP
     rule("TMFST025", vendor and not m("VendorGrp/ContactPhoneNum"), "VendorGrp has no ContactPhoneNum")
     rule(
         "TMFST026",
-        m("TotalIssuerFormCnt") != str(submissions),
-        f"TotalIssuerFormCnt must be {submissions}, the number of submissions",
+        m("TotalIssuerFormCnt") != str(issuers),
+        f"TotalIssuerFormCnt must be {issuers}, the number of issuers",
     )
     rule("TMFST032", not utid.endswith("A"), "UniqueTransmissionId must end with A (the A2A channel)")
     parts = utid.split(":")
@@ -449,14 +455,16 @@ def transmission_problems(
 
     ``cfsf_approved_payers``: payer EINs (9 digits) approved for CF/SF (S1H002); ``cfsf_states``:
     the CF/SF states of the tax year (SHAREDIRFORM019_002); ``prepared_for_irs``: the transmission
-    is meant for the IRS (configured settings), so a test transmission must carry test TINs
-    (SMF027, SHAREDIRFORM021; a placeholder test file gets them as ``report``).
+    is meant for the IRS (settings with a TCC and a SoftwareId), so the rules of
+    :data:`SETTINGS_RULES` block; a file that cannot be sent (placeholder settings, no SoftwareId)
+    gets them as ``report``.
     """
     s = submissions.select(pl.col(c).cast(t) for c, t in SUBMISSION_COLUMNS.items())
     r = records.select(pl.col(c).cast(t) for c, t in RECORD_COLUMNS.items())
     kind, test = _text(manifest, "TransmissionTypeCd"), _text(manifest, "TestCd")
     tax_year = _text(manifest, "TaxYr")
-    out = manifest_problems(manifest, submissions=s.height, records=r.height)
+    issuers = s.get_column("IssuerTIN").n_unique()
+    out = manifest_problems(manifest, issuers=issuers, records=r.height)
     c = pl.col
     # Each record with its submission's header values (one join: a few submissions).
     first = s.unique("SubmissionId", keep="first", maintain_order=True)  # a repeated id is FTMFST010's
@@ -639,13 +647,15 @@ def transmission_problems(
         ),
     ]
     out += [p for p in checks if p is not None]
-    if not prepared_for_irs:  # a placeholder test file is not sent: the test-TIN rules only report
-        out = [p._replace(severity="report") if p.rule in _TEST_TIN_RULES else p for p in out]
+    if not prepared_for_irs:  # not to be sent: what only the settings can mend is reported
+        out = [p._replace(severity="report") if p.rule in SETTINGS_RULES else p for p in out]
     return sorted(out, key=lambda p: p.rule)
 
 
-#: Rules about test TINs in a test transmission (see :func:`transmission_problems`).
-_TEST_TIN_RULES = ("SMF027", "SHAREDIRFORM021")
+#: Rules only the transmitter's settings can mend (the SoftwareId; test TINs in a test
+#: transmission): blocking for a transmission prepared for the IRS, reported otherwise (see
+#: :func:`transmission_problems`).
+SETTINGS_RULES = ("TMFST020", "SMF027", "SHAREDIRFORM021")
 
 
 def rejected(problems: list[RuleProblem]) -> list[RuleProblem]:
