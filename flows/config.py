@@ -137,7 +137,7 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
     approved = _cfsf_approved_payers(raw.get("cfsf", {}), path)
     package, software_ids = _iris(path, raw.get("iris", {}))
-    return TransmitterSettings(
+    settings = TransmitterSettings(
         tin=str(t["tin"]),
         tcc=str(t["tcc"]).upper(),
         name=str(t["name"]),
@@ -155,6 +155,25 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         iris_schema_package=package,
         software_ids=software_ids,
     )
+    _writable(settings, path)
+    return settings
+
+
+def _writable(settings: TransmitterSettings, path: Path) -> None:
+    """The transmitter's details as both IRS writers check them (the FIRE T record, the IRIS
+    manifest's TransmitterGrp: a city of letters, a phone of 10 digits or more, ...): refused here,
+    one line, rather than by the writer at the end of the run."""
+    from flows.filing import transmitter  # at call time: flows.filing imports this module
+    from transforms.irs.fire.pub1220 import validate_transmitter
+    from transforms.irs.iris.iris_xml import IrisOptions, check_transmitter
+    from transforms.irs.shared import FilingInputError
+
+    t = transmitter(settings)
+    try:
+        validate_transmitter(t)
+        check_transmitter(t, IrisOptions())
+    except FilingInputError as error:
+        raise ConfigError(f"{path}: {error}") from None
 
 
 def _cfsf_approved_payers(cfsf: object, path: Path) -> frozenset[str]:

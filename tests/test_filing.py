@@ -88,6 +88,12 @@ def test_a_checked_prorata_toml_makes_a_production_file(seed_extract, tmp_path, 
             lambda s: s.replace("taxops@example.com", "taxöps@example.com"),
             "transmitter.contact_email must be an ASCII e-mail address",
         ),
+        # what the IRIS writer's TransmitterGrp cannot carry
+        (lambda s: s.replace('contact_phone = "2175550100"', 'contact_phone = "5550100"'), "contact phone"),
+        (
+            lambda s: s.replace('city = "Springfield"', 'city = "29 Palms"'),
+            "the city cannot be written in IRIS",
+        ),
     ],
 )
 def test_a_bad_prorata_toml_stops_the_run_with_one_line(seed_extract, tmp_path, capsys, edit, message):

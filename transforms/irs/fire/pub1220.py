@@ -445,7 +445,7 @@ def _value_schema(layout: tuple[Field, ...]) -> dict[str, pl.DataType]:
     return {f.name: dtypes.get(f.kind, pl.String) for f in layout if f.kind not in FILLER_KINDS}
 
 
-def _validate_transmitter(t: Transmitter) -> None:
+def validate_transmitter(t: Transmitter) -> None:
     problems = []
     tin = "".join(ch for ch in t.tin if ch.isdigit())
     if len(tin) != 9 or len(set(tin)) == 1:
@@ -720,7 +720,7 @@ def _pub1220_buffers(
     before this returns)."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    _validate_transmitter(transmitter)
+    validate_transmitter(transmitter)
     validate_filing(filing, tax_year)
     plan = _FilePlan.build(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
     return plan.pieces(filing, chunk_rows)
@@ -1086,7 +1086,7 @@ def _second_line(text: str) -> str:
 def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
     """:func:`iter_pub1220`'s file, payer group by payer group."""
     returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
-    _validate_transmitter(transmitter)
+    validate_transmitter(transmitter)
     groups = groups_of(returns, group_rows, chunk_rows)
     t_line, t_error = _render(
         T_LAYOUT,
