@@ -19,8 +19,11 @@ counts its bytes and SHA-256 without keeping it (the manifest then says ``"file"
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -339,13 +342,15 @@ def _store_iris(
     )
     if keep:
         (root / "irs").mkdir(parents=True, exist_ok=True)
+    checks: list[tuple[int, Path, pl.DataFrame, _Validation]] = []
     index_writer = pq.ParquetWriter(index_partial, INDEX_SCHEMA, compression="zstd") if keep else None
     try:
         for transmission in iris_transmissions(filing, options):
             name = f"{stem}_{transmission.number:03d}.xml"
             final = root / name
             partial = final.with_name(f".{final.name}.partial")
-            feed = SchemaFeed(schema.schema) if schema else None
+            big = keep and transmission.size >= PARALLEL_VALIDATION_BYTES
+            feed = SchemaFeed(schema.schema) if schema and not big else None
             digest, size = hashlib.sha256(), 0
             with partial.open("wb") if keep else _Discarded() as fh:
                 if keep:
@@ -357,10 +362,14 @@ def _store_iris(
                     if feed is not None:
                         feed.feed(piece)
             if feed is not None and feed.errors():
-                where = locate(schema.schema, bytes(memoryview(transmission.pieces[0])), transmission.parts)
-                raise FilingCheckError(
-                    f"IRIS transmission {transmission.number} failed the IRS schema "
-                    f"({schema.package.name}): {where}"
+                data = b"".join(bytes(memoryview(p)) for p in transmission.pieces)
+                raise _schema_error(schema, transmission.number, data, transmission.index)
+            if schema is not None and feed is None:  # validated in a process of its own, from its file
+                running = [c for c in checks if c[3].process.poll() is None]
+                if len(running) >= VALIDATORS:  # as many at once as there are cores
+                    _check(schema, *running[0])
+                checks.append(
+                    (transmission.number, partial, transmission.index, _Validation(schema.package, partial))
                 )
             info["transmissions"].append(
                 {
@@ -381,6 +390,8 @@ def _store_iris(
                 ).select(INDEX_SCHEMA.names)
                 index_writer.write_table(index.to_arrow().cast(INDEX_SCHEMA))
             del transmission
+        for check in checks:
+            _check(schema, *check)
         if index_writer is not None:
             index_writer.close()
             index_writer = None
@@ -388,6 +399,8 @@ def _store_iris(
         for partial, final in staged:
             os.replace(partial, final)
     finally:
+        for *_, check in checks:
+            check.stop()
         if index_writer is not None:
             index_writer.close()
         for partial, _ in staged:
@@ -401,6 +414,62 @@ def _store_iris(
         info["discarded_bytes"] = sum(t["bytes"] for t in info["transmissions"])
         info["sha256"] = info["transmissions"][0]["sha256"] if len(info["transmissions"]) == 1 else None
     return info
+
+
+#: A transmission this large (written to a file) is validated in a process of its own while the next
+#: is written: libxml2's validation holds the GIL; two cores then work at once.
+PARALLEL_VALIDATION_BYTES = 20_000_000
+
+
+#: Large transmissions validated at once (each in a process of its own): one per core.
+VALIDATORS = max(1, os.cpu_count() or 1)
+
+
+class _Validation:
+    """A large transmission validated against the schema in a process of its own, from its file
+    (``python -m flows.iris_schema PACKAGE FILE``), while the next is written: libxml2's validation
+    holds the GIL, so the cores work at once (``VALIDATORS`` at most)."""
+
+    def __init__(self, package: Path, path: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flows.iris_schema", str(package), str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.found: list[str] | None = None
+
+    def errors(self) -> list[str]:
+        if self.found is not None:
+            return self.found
+        out, err = self.process.communicate()
+        if self.process.returncode != 0:
+            raise FilingCheckError(
+                f"the IRIS schema check stopped: {err.decode(errors='replace').strip()[-300:]}"
+            )
+        self.found = json.loads(out)
+        return self.found
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _check(
+    schema: iris_schema.IrisSchema, number: int, partial: Path, index: pl.DataFrame, check: _Validation
+) -> None:
+    if check.errors():
+        raise _schema_error(schema, number, partial.read_bytes(), index)
+
+
+def _schema_error(
+    schema: iris_schema.IrisSchema, number: int, data: bytes, index: pl.DataFrame
+) -> FilingCheckError:
+    """The first return (form_id) and element a transmission breaks the schema on; no value."""
+    where = locate(schema.schema, data, index)
+    return FilingCheckError(
+        f"IRIS transmission {number} failed the IRS schema ({schema.package.name}): {where}"
+    )
 
 
 class _Discarded:

@@ -65,3 +65,21 @@ def configured(setting: str) -> IrisSchema | None:
     if not folder:
         return None
     return load(Path(folder).resolve())
+
+
+def validated(package: Path, path: Path) -> list[str]:
+    """The schema's findings on the transmission in ``path`` (without values), read in pieces."""
+    from transforms.irs.iris.schema_check import SchemaFeed
+
+    feed = SchemaFeed(load(package).schema)
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            feed.feed(chunk)
+    return feed.errors()
+
+
+if __name__ == "__main__":  # python -m flows.iris_schema PACKAGE FILE: the findings as JSON
+    import json
+    import sys
+
+    print(json.dumps(validated(Path(sys.argv[1]).resolve(), Path(sys.argv[2]))))

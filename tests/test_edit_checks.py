@@ -293,3 +293,57 @@ def test_in_a_fire_year_the_iris_conditions_are_not_checked():
     run = Run(iris_case()[0])
     assert not any(chk.name.startswith("iris_") for chk in edit_checks(P))
     assert not run_checks(run, p=P)["check"].str.starts_with("iris_").any()
+
+
+def test_the_plain_payee_shortcut_gives_the_iris_masks_exactly():
+    from transforms.edit_checks import _unwritable_payees
+    from transforms.irs.shared import unwritable_name_address
+
+    odd = pl.DataFrame(
+        {
+            "tin_type": ["ssn", "ein", "ssn", "ssn", "ssn", "ssn", "ein", "ssn", "ssn", "ssn"],
+            "first_name": ["Ann", None, "A" * 21, "Jo-Ann", "Ann", "Ann", "", "Ann", "Zoë", "Ann"],
+            "last_name": [
+                "Lee",
+                "Trust " * 30,
+                "Lee",
+                "O'Neil",
+                "Lee",
+                "Lee",
+                "Acme",
+                "Lee",
+                "Lee",
+                "A" * 20,
+            ],
+            "address": [
+                "1 Main St",
+                "2 Elm",
+                "3 Oak",
+                "4 Elm",
+                "",
+                "5 Elm " * 15,
+                "6 Elm",
+                "7 Elm",
+                "8 Elm",
+                "9 Elm",
+            ],
+            "city": [
+                "Boston",
+                "Boston",
+                "Boston",
+                "Boston",
+                "Boston",
+                "Boston",
+                "29 Palms",
+                "Paris",
+                "Boston",
+                "Boston",
+            ],
+            "country": ["US", "US", "US", "US", "US", "US", "US", "PS", "US", "US"],
+        }
+    )
+    full = odd.select(mask.fill_null(True).alias(name) for name, _, mask in unwritable_name_address())
+    assert _unwritable_payees(odd).equals(full)
+    assert full.select(pl.any_horizontal(pl.all())).to_series().to_list() == [
+        False, True, True, False, True, True, True, True, False, False,
+    ]  # fmt: skip

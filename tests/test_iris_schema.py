@@ -58,9 +58,14 @@ def test_the_schema_version_comes_from_the_package():
     assert iris_schema.load(IRIS_PACKAGE).version == iris_xml.SCHEMA_VERSION == "2.0.3"
 
 
+@pytest.mark.parametrize("in_a_process", [False, True], ids=["while written", "in a process of its own"])
 def test_a_transmission_that_fails_the_schema_is_not_kept_and_the_error_names_the_form_and_the_element(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, in_a_process
 ):
+    from flows import filing
+
+    if in_a_process:  # as a large transmission is validated: from its file, beside the writing
+        monkeypatch.setattr(filing, "PARALLEL_VALIDATION_BYTES", 0)
     # A normaliser that lets a city with digits through: the writer's checks pass, the schema not.
     strict = iris_xml.city_name
 
@@ -158,7 +163,7 @@ def test_a_bad_iris_table_is_one_line(tmp_path, table, words):
     assert words in str(error.value) and "\n" not in str(error.value)
 
 
-def test_a_production_iris_filing_without_the_tax_years_software_id_is_refused(tmp_path):
+def test_an_iris_filing_whose_tax_year_has_none_of_the_configured_software_ids_is_refused(tmp_path):
     settings = dataclasses.replace(TransmitterSettings.placeholder(), software_ids=("26ABCDEFGH",))
     with pytest.raises(Exception, match="TMFST020"):
         write_irs_file(tmp_path, originals(), settings, 2025, _after_fire())

@@ -464,7 +464,7 @@ def test_a_filing_larger_than_the_limit_is_split_into_transmissions_that_each_va
         seen += part.index["form_id"].to_list()
         ids.add(part.unique_transmission_id)
     assert sorted(seen) == sorted(filing["form_id"].to_list())  # every return exactly once
-    assert len(ids) == len(parts)
+    assert len(ids) == len(parts) and [p.number for p in parts] == list(range(1, len(parts) + 1))
     # whole payers where they fit: each payer's returns in one transmission
     by_payer = pl.DataFrame({"form_id": seen, "t": [p.number for p in parts for _ in range(p.returns)]}).join(
         filing.select("form_id", "payer_tin"), on="form_id"

@@ -933,3 +933,13 @@ def test_payer_details_that_differ_under_the_payer_ein_written_another_way_are_r
     )
     with pytest.raises(FilingInputError, match="payer details .* differ between returns of one payer"):
         write_pub1220(two, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+
+
+def test_payee_name_line_1_ends_with_a_full_word_and_the_rest_goes_on_line_2():
+    long = put(sample_filing(), "last_name", "F4", "Featherstonehaugh-Cholmondeley")
+    long = put(long, "first_name", "F4", "Alexandrina Victoria")
+    b = read_pub1220(write_pub1220(long, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)).payees
+    row = b.filter(pl.col("account_number") == "ACCT-0004").row(0, named=True)
+    # 51 characters: line 1 stops before the word that would cross position 40 (not "...ALEXANDRI")
+    assert row["payee_name_line_1"] == "FEATHERSTONEHAUGH-CHOLMONDELEY"
+    assert row["payee_name_line_2"] == "ALEXANDRINA VICTORIA"

@@ -22,7 +22,13 @@ from contracts.rules import tin_is_valid
 from transforms.box7 import is_valid_combination
 from transforms.irs.iris.iris_xml import DISTRIBUTION_CODES, STATES
 from transforms.irs.shared import (
+    CITY_LENGTH,
     DOMESTIC_COUNTRIES,
+    PERSON_NAME_LENGTH,
+    PLAIN_CITY,
+    PLAIN_NAME,
+    PLAIN_STREET,
+    STREET_LENGTH,
     alpha_text,
     city_name,
     clean_text,
@@ -421,6 +427,41 @@ def _iris_payer(plans: pl.DataFrame) -> pl.Series:
     ).to_series()
 
 
+def _plain_payee() -> pl.Expr:
+    """A payee whose names, street and city are already as IRIS takes them (``PLAIN_*`` patterns of
+    ``transforms.irs.shared``, within the schema's lengths): every name and address mask of
+    ``unwritable_name_address`` but the country's is false on it (each normalisation gives the value
+    back, upper-cased), so only the other payees need the costly masks."""
+    c = pl.col
+
+    def plain(column: str, pattern: str, width: int) -> pl.Expr:
+        text = c(column).cast(pl.String).fill_null("")
+        return text.str.contains(pattern) & (text.str.len_chars() <= width)
+
+    return (
+        plain("first_name", PLAIN_NAME, PERSON_NAME_LENGTH)
+        & plain("last_name", PLAIN_NAME, PERSON_NAME_LENGTH)
+        & plain("address", PLAIN_STREET, STREET_LENGTH)
+        & plain("city", PLAIN_CITY, CITY_LENGTH)
+    )
+
+
+def _unwritable_payees(who: pl.DataFrame) -> pl.DataFrame:
+    """``unwritable_name_address``'s masks over the payees ``who`` (in its order): evaluated on the
+    payees that are not plain (:func:`_plain_payee`), false on the others (the country's on all)."""
+    masks = unwritable_name_address()
+    plain = who.select(_plain_payee()).to_series()
+    out = pl.DataFrame({name: pl.repeat(False, who.height, eager=True) for name, _, _ in masks})
+    rows = (~plain).arg_true()
+    if rows.len():
+        rest = who[rows].select(mask.fill_null(True).alias(name) for name, _, mask in masks)
+        out = out.with_columns(
+            out.get_column(name).scatter(rows, rest.get_column(name)) for name in rest.columns
+        )
+    country = {name: mask for name, _, mask in masks}["iris_country"]
+    return out.with_columns(who.select(country.fill_null(True).alias("iris_country")))
+
+
 def party_facts(
     forms: pl.DataFrame, payees: pl.DataFrame, plans: pl.DataFrame, *, iris: bool = False
 ) -> pl.DataFrame:
@@ -446,10 +487,7 @@ def party_facts(
     )
     state = who.get_column("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
     payee_facts = payee_facts.with_columns(
-        who.select(
-            *(mask.fill_null(True).alias(name) for name, _, mask in unwritable_name_address()),
-            pl.lit(domestic & ~state.is_in(sorted(STATES))).alias("iris_payee_state"),
-        )
+        _unwritable_payees(who).with_columns(iris_payee_state=domestic & ~state.is_in(sorted(STATES)))
         if iris
         else [pl.lit(False).alias(name) for name, _, _ in unwritable_name_address()]
         + [pl.lit(False).alias("iris_payee_state")]

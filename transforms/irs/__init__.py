@@ -5,21 +5,31 @@ Pure functions: frames in, bytes out (and back). See ``shared/reference/irs-fili
 ``shared`` (the filing frame, payer, text rules, checks, order, Transmitter) and ``grouped`` (payer
 groups of a filing too large for memory) serve both systems; ``fire/`` and ``iris/`` each import
 from them and never from each other; ``channel`` says which system takes a transmission.
+
+The names below are imported when first used (the IRIS schema check runs in a process of its own
+that needs lxml, not polars).
 """
 
-from transforms.irs.fire.pub1220 import iter_pub1220, write_pub1220
-from transforms.irs.fire.pub1220_reader import Pub1220File, check_pub1220, read_pub1220
-from transforms.irs.iris.iris_xml import iter_iris_xml, write_iris_xml
-from transforms.irs.shared import FilingInputError, Transmitter
+from __future__ import annotations
 
-__all__ = [
-    "FilingInputError",
-    "Pub1220File",
-    "Transmitter",
-    "check_pub1220",
-    "iter_iris_xml",
-    "iter_pub1220",
-    "read_pub1220",
-    "write_iris_xml",
-    "write_pub1220",
-]
+import importlib
+
+_WHERE = {
+    "iter_pub1220": "transforms.irs.fire.pub1220",
+    "write_pub1220": "transforms.irs.fire.pub1220",
+    "Pub1220File": "transforms.irs.fire.pub1220_reader",
+    "check_pub1220": "transforms.irs.fire.pub1220_reader",
+    "read_pub1220": "transforms.irs.fire.pub1220_reader",
+    "iter_iris_xml": "transforms.irs.iris.iris_xml",
+    "write_iris_xml": "transforms.irs.iris.iris_xml",
+    "FilingInputError": "transforms.irs.shared",
+    "Transmitter": "transforms.irs.shared",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'transforms.irs' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

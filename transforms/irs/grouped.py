@@ -8,25 +8,25 @@ returns' form columns and a ``load`` function that collects the filing frame of 
 
 1. :func:`outline`, a cheap pass over three narrow columns (payer TIN, ``corrected``, box 15 state —
    aggregated by the streaming engine, never collected per return): per payer TIN its returns, A
-   records and K records (CF/SF states), hence every record sequence number (FIRE) and submission
-   id (IRIS), and the T, F and IRIS manifest counts;
+   records and K records (CF/SF states), hence every record sequence number (FIRE), and the T, F
+   and IRIS manifest counts (IRIS: the largest a transmission can have);
 2. :func:`payer_groups`: consecutive payers (file order) in groups of at most ``group_rows``
    returns; a payer with more returns than that is a group of its own (memory then follows that
    payer);
 3. per group: ``load`` collects its filing frame, :func:`filing_problems` checks it, and the
-   writers' own machinery renders its A, B, C and K records (FIRE) or its IRSubmission1Grp elements
-   (IRIS), numbered from where the previous group stopped.
+   writers' own machinery renders its A, B, C and K records (FIRE), numbered from where the
+   previous group stopped, or its submissions (IRIS), packed into transmissions of at most a size.
 
 Every check that involves more than one return stays within one payer TIN (account numbers unique
 per payer, payer details the same), so the groups' problems add up to the whole filing's
 (:func:`merge_problems`), and the error raised is the one the whole-frame writers raise — with one
-exception: an A, C or K record that cannot be rendered is counted within its group only, and an
-IRIS value with a character XML does not allow raises in its group, before the checks of later
-groups. A failed file stops being yielded at its first problem; the checks go on to the last group.
+exception: an A, C or K record that cannot be rendered is counted within its group only. A failed
+file stops being yielded at its first problem; the checks go on to the last group (IRIS checks its
+returns as it renders them, each group loaded once: transmissions yielded before the first problem
+are to be discarded, as ``flows.filing`` does).
 
-Memory: the returns of one group (and their records, chunk by chunk), never the whole filing.
-IRIS without a ``transmission_id`` goes through the groups twice, as :func:`iter_iris_xml` goes
-through the returns twice: once for the id, which comes first in the document, once to write.
+Memory: the returns of one group (and their records, chunk by chunk), never the whole filing; IRIS
+also holds the transmission being filled (at most its size limit).
 """
 
 from __future__ import annotations

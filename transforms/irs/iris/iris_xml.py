@@ -46,8 +46,8 @@ Choices:
 * at most ``max_bytes`` (100 MB) a transmission: submissions go into a transmission in file order
   while they fit, a payer that does not fit into what is left starts the next transmission, and a
   payer too large for one transmission is cut into submissions that fill transmissions (each
-  submission has its own counts and totals; RecordIds restart at 1, SubmissionIds too in each
-  transmission). Every transmission has its own UniqueTransmissionId, derived from its content
+  submission has its own counts and totals; SubmissionIds restart at 1 in each transmission; a
+  RecordId is the return's place in its payer, so unique in any submission cut from it: FS1H002). Every transmission has its own UniqueTransmissionId, derived from its content
   (the SHA-256 of the document with the id left empty);
 * same input → same bytes, whatever the payer groups and chunks: returns in file order (payer,
   original/G/C, account number), every size decided from the text itself;
@@ -65,6 +65,7 @@ Privacy: error messages name returns by ``form_id`` only.
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -87,7 +88,13 @@ from transforms.irs.shared import (
     CITY_LENGTH,
     FOREIGN_CITY_LENGTH,
     PAYER_COLUMNS,
+    PERSON_NAME_LENGTH,
+    PLAIN_CITY,
+    PLAIN_NAME,
+    PLAIN_STREET,
+    PLAIN_TEXT,
     STATE_LOCAL_MONEY_COLUMNS,
+    STREET_LENGTH,
     FilingInputError,
     Problem,
     Transmitter,
@@ -96,6 +103,7 @@ from transforms.irs.shared import (
     cfsf_state,
     cfsf_state_codes,
     city_name,
+    clean_text,
     digits_only,
     file_order,
     iris_country,
@@ -103,6 +111,7 @@ from transforms.irs.shared import (
     is_foreign_address,
     name_control,
     name_lines,
+    normalised,
     person_name,
     phone_number,
     problem,
@@ -114,202 +123,26 @@ NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
 #: A newer package fixes another: the caller passes it (``IrisOptions.schema_version``).
 SCHEMA_VERSION = "2.0.3"
-#: A transmission's size limit (Pub 5718: at most 100 MB a transmission).
+#: A transmission's size limit: at most 100 MB (shared/spec/outputs.md, "IRS files"; read as decimal
+#: megabytes, the smaller reading; the figure was not checked against Pub 5718 here).
 MAX_TRANSMISSION_BYTES = 100_000_000
 
 #: Box 7 as IRIS takes it: the 120 values of ``Form1099RDistributionCd`` (FORM_TYPES/
 #: IRS-Form1099RType.xsd, TY2025 v1.2), one code or a pair in the order listed there.
-DISTRIBUTION_CODES: frozenset[str] = frozenset(  # noqa: SIM905 (the schema's list, as it reads)
-    [
-        "1",
-        "18",
-        "1B",
-        "1D",
-        "1K",
-        "1L",
-        "1M",
-        "1P",
-        "2",
-        "28",
-        "2B",
-        "2D",
-        "2K",
-        "2L",
-        "2M",
-        "2P",
-        "3",
-        "3D",
-        "4",
-        "48",
-        "4A",
-        "4B",
-        "4D",
-        "4G",
-        "4H",
-        "4K",
-        "4L",
-        "4M",
-        "4P",
-        "5",
-        "6",
-        "6W",
-        "7",
-        "7A",
-        "7B",
-        "7D",
-        "7K",
-        "7L",
-        "7M",
-        "8",
-        "81",
-        "82",
-        "84",
-        "8B",
-        "8J",
-        "8K",
-        "9",
-        "A",
-        "A4",
-        "A7",
-        "B",
-        "B1",
-        "B2",
-        "B4",
-        "B7",
-        "B8",
-        "BG",
-        "BL",
-        "BM",
-        "BP",
-        "BU",
-        "C",
-        "CD",
-        "D",
-        "D1",
-        "D2",
-        "D3",
-        "D4",
-        "D7",
-        "DC",
-        "E",
-        "F",
-        "G",
-        "G4",
-        "GB",
-        "GK",
-        "H",
-        "H4",
-        "J",
-        "J8",
-        "JP",
-        "JS",
-        "K",
-        "K1",
-        "K2",
-        "K4",
-        "K7",
-        "K8",
-        "KG",
-        "L",
-        "L1",
-        "L2",
-        "L4",
-        "L7",
-        "LB",
-        "M",
-        "M1",
-        "M2",
-        "M4",
-        "M7",
-        "MB",
-        "N",
-        "P",
-        "P1",
-        "P2",
-        "P4",
-        "PB",
-        "PJ",
-        "Q",
-        "R",
-        "S",
-        "SJ",
-        "T",
-        "U",
-        "UB",
-        "W",
-        "W6",
-        "Y4",
-        "Y7",
-        "YK",
-    ]
+_DISTRIBUTION_CODES_LISTED = (
+    "1 18 1B 1D 1K 1L 1M 1P 2 28 2B 2D 2K 2L 2M 2P 3 3D 4 48 4A 4B 4D 4G 4H 4K 4L 4M 4P 5 6 6W "
+    "7 7A 7B 7D 7K 7L 7M 8 81 82 84 8B 8J 8K 9 A A4 A7 B B1 B2 B4 B7 B8 BG BL BM BP BU C CD D "
+    "D1 D2 D3 D4 D7 DC E F G G4 GB GK H H4 J J8 JP JS K K1 K2 K4 K7 K8 KG L L1 L2 L4 L7 LB M "
+    "M1 M2 M4 M7 MB N P P1 P2 P4 PB PJ Q R S SJ T U UB W W6 Y4 Y7 YK "
 )
+DISTRIBUTION_CODES: frozenset[str] = frozenset(_DISTRIBUTION_CODES_LISTED.split())
 #: StateType of IRS-IRefileTypes.xsd: the states, DC, the possessions and the military "states".
-STATES: frozenset[str] = frozenset(  # noqa: SIM905 (the schema's list, as it reads)
-    [
-        "AL",
-        "AK",
-        "AS",
-        "AZ",
-        "AR",
-        "CA",
-        "CO",
-        "MP",
-        "CT",
-        "DE",
-        "DC",
-        "FM",
-        "FL",
-        "GA",
-        "GU",
-        "HI",
-        "ID",
-        "IL",
-        "IN",
-        "IA",
-        "KS",
-        "KY",
-        "LA",
-        "ME",
-        "MH",
-        "MD",
-        "MA",
-        "MI",
-        "MN",
-        "MS",
-        "MO",
-        "MT",
-        "NE",
-        "NV",
-        "NH",
-        "NJ",
-        "NM",
-        "NY",
-        "NC",
-        "ND",
-        "OH",
-        "OK",
-        "OR",
-        "PW",
-        "PA",
-        "PR",
-        "RI",
-        "SC",
-        "SD",
-        "TN",
-        "TX",
-        "VI",
-        "UT",
-        "VT",
-        "VA",
-        "WA",
-        "WV",
-        "WI",
-        "WY",
-        "AA",
-        "AE",
-        "AP",
-    ]
+_STATES_LISTED = (
+    "AL AK AS AZ AR CA CO MP CT DE DC FM FL GA GU HI ID IL IN IA KS KY LA ME MH MD MA MI MN MS "
+    "MO MT NE NV NH NJ NM NY NC ND OH OK OR PW PA PR RI SC SD TN TX VI UT VT VA WA WV WI WY AA "
+    "AE AP "
 )
+STATES: frozenset[str] = frozenset(_STATES_LISTED.split())
 #: UniqueRecordIdType, UniqueSubmissionIdType and the manifest's OriginalReceiptId.
 RECEIPT_ID = r"[1-9][0-9]{3}-[0-9]{11}-[0-9a-zA-Z]{9}"
 UNIQUE_SUBMISSION_ID = RECEIPT_ID + r"\|[1-9][0-9]{0,7}"
@@ -384,7 +217,6 @@ class Transmission:
     submissions: int
     issuers: int
     index: pl.DataFrame  # form_id, submission_id, record_id (file order)
-    parts: list[tuple[bytes, pl.Series, pl.Series]]  # per submission: header, record texts, form ids
 
     @property
     def size(self) -> int:
@@ -496,11 +328,9 @@ def recipient_values(
     is_entity = c("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
     foreign = is_foreign_address(c("country"))
     state = c("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    entity_name = pl.concat_str(
-        alpha_text(c("last_name")), alpha_text(c("first_name")), separator=" "
-    ).str.strip_chars(" ")
-    business_1, business_2 = name_lines(entity_name)
-    street_1, street_2 = street_lines(c("address"))
+    filing = filing.with_columns(_normalised_columns(filing))
+    business_1, business_2 = c("_business_1"), c("_business_2")
+    street_1, street_2 = c("_street_1"), c("_street_2")
     names = filing.columns
 
     def optional(column: str, expr: pl.Expr) -> pl.Expr:
@@ -535,21 +365,18 @@ def recipient_values(
             "original_submission"
         ),
         optional("plan_id", c("plan_id").cast(pl.String)).alias("plan_id"),
-        account_key().alias("account_raw"),
-        iris_text(account_key(), 30).alias("account"),
+        c("_account_raw").alias("account_raw"),
+        c("_account").alias("account"),
         digits_only(c("payee_tin")).alias("payee_tin"),
         is_entity.alias("is_entity"),
-        name_control(c("last_name"), is_entity).alias("name_control"),
-        person_name(c("first_name")).alias("first_name"),
-        person_name(c("last_name")).alias("last_name"),
+        c("_name_control").alias("name_control"),
+        c("_first_name").alias("first_name"),
+        c("_last_name").alias("last_name"),
         business_1.alias("business_1"),
         business_2.alias("business_2"),
         street_1.alias("street_1"),
         street_2.alias("street_2"),
-        pl.when(foreign)
-        .then(city_name(c("city"), FOREIGN_CITY_LENGTH))
-        .otherwise(city_name(c("city"), CITY_LENGTH))
-        .alias("city"),
+        c("_city").alias("city"),
         foreign.alias("foreign"),
         c("state_code")
         .cast(pl.String)
@@ -557,9 +384,9 @@ def recipient_values(
         .str.strip_chars()
         .str.to_uppercase()
         .alias("state_code"),
-        iris_text(c("state_code"), 17).alias("province"),
+        pl.when(foreign).then(iris_text(c("state_code"), 17)).otherwise(pl.lit("")).alias("province"),
         digits_only(c("zip")).alias("us_zip"),
-        iris_text(c("zip"), 16).alias("postal_code"),
+        pl.when(foreign).then(iris_text(c("zip"), 16)).otherwise(pl.lit("")).alias("postal_code"),
         iris_country(c("country")).alias("country"),
         *(c(column).cast(pl.Int64) for column, _ in DETAIL_AMOUNTS),
         c("taxable_not_determined").fill_null(False),
@@ -571,9 +398,9 @@ def recipient_values(
         c("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
         state.alias("state"),
         cfsf_state(tax_year, cfsf_payers).is_not_null().alias("cfsf"),
-        iris_text(c("state_payer_id"), 25).alias("state_payer_id"),
+        c("_state_payer_id").alias("state_payer_id"),
         *(c(column).fill_null(0).cast(pl.Int64) for column in STATE_LOCAL_MONEY_COLUMNS),
-        iris_text(alpha_text(c("locality")), 20).alias("locality"),
+        c("_locality").alias("locality"),
     )
     return values.with_columns(
         pl.when(c("is_entity"))
@@ -581,6 +408,69 @@ def recipient_values(
         .otherwise(pl.when(c("name_control").str.contains(_PERSON_NAME_CONTROL)).then(c("name_control")))
         .alias("name_control")
     )
+
+
+def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
+    """The payee's names and address, the account number, state id and locality as IRIS takes them
+    (``transforms.irs.shared``'s functions, computed in full only on values that need more than
+    upper-casing: :func:`transforms.irs.shared.normalised`)."""
+    f = filing
+    entity = f.select(
+        pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
+    ).to_series()
+    foreign = f.select(is_foreign_address(pl.col("country"))).to_series()
+    last = clean_text(f["last_name"])
+    columns = [
+        normalised(f["first_name"], person_name, PLAIN_NAME, PERSON_NAME_LENGTH).alias("_first_name"),
+        normalised(f["last_name"], person_name, PLAIN_NAME, PERSON_NAME_LENGTH).alias("_last_name"),
+        normalised(f["address"], lambda e: street_lines(e)[0], PLAIN_STREET, STREET_LENGTH).alias(
+            "_street_1"
+        ),
+        normalised(f["city"], lambda e: city_name(e, CITY_LENGTH), PLAIN_CITY, CITY_LENGTH).alias("_city"),
+        f.select(account_key()).to_series().alias("_account_raw"),
+        normalised(
+            f.select(account_key()).to_series(), lambda e: iris_text(e, 30), PLAIN_TEXT, 30, upper=False
+        ).alias("_account"),
+        normalised(f["state_payer_id"], lambda e: iris_text(e, 25), PLAIN_TEXT, 25, upper=False).alias(
+            "_state_payer_id"
+        ),
+        normalised(clean_text(f["locality"]), lambda e: iris_text(e, 20), PLAIN_TEXT, 20, upper=False).alias(
+            "_locality"
+        ),
+    ]
+    street_1 = columns[2]
+    # the second street line: only where the first is not the whole street
+    long = (
+        street_1.fill_null("").str.len_chars() < f["address"].cast(pl.String).fill_null("").str.len_chars()
+    ).arg_true()
+    street_2 = pl.Series("_street_2", [""] * f.height, dtype=pl.String)
+    if long.len():
+        street_2 = street_2.scatter(
+            long, pl.select(street_lines(pl.lit(f["address"].gather(long)))[1]).to_series()
+        )
+    columns.append(street_2)
+    if foreign.any():  # a foreign city may be 50 letters long
+        rows = foreign.arg_true()
+        columns[3] = columns[3].scatter(
+            rows, pl.select(city_name(pl.lit(f["city"].gather(rows)), FOREIGN_CITY_LENGTH)).to_series()
+        )
+    # entities: their name on BusinessNameLine1Txt / 2Txt; persons: ""
+    lines = [pl.Series(n, [""] * f.height, dtype=pl.String) for n in ("_business_1", "_business_2")]
+    if entity.any():
+        rows = entity.arg_true()
+        name = pl.concat_str(
+            pl.lit(last.gather(rows)), pl.lit(clean_text(f["first_name"]).gather(rows)), separator=" "
+        ).str.strip_chars(" ")
+        found = pl.select(*(e.alias(str(i)) for i, e in enumerate(name_lines(name))))
+        lines = [line.scatter(rows, found[str(i)]) for i, line in enumerate(lines)]
+    control = (
+        pl.DataFrame({"last": last, "entity": entity})
+        .select(
+            name_control(pl.col("last"), pl.col("entity"), clean_first=False, entities=bool(entity.any()))
+        )
+        .to_series()
+    )
+    return [*columns, *lines, control.alias("_name_control")]
 
 
 def _person_name(first: pl.Expr, last: pl.Expr, depth: int) -> list[Piece]:
@@ -1140,7 +1030,8 @@ class _Packer:
     payers: dict[str, dict]  # payer TIN digits → IssuerDetail values
     head_bound: int  # the largest manifest any transmission of the filing can have
     max_bytes: int | None
-    done: list[Transmission] = field(default_factory=list)
+    done: list[Transmission] = field(default_factory=list)  # closed, not yet yielded
+    closed: int = 0  # transmissions closed so far
     blocks: list[tuple[bytes, _Submission]] = field(default_factory=list)  # the open transmission
     body: int = 0
 
@@ -1219,14 +1110,10 @@ class _Packer:
         issuers = len({s.key[0] for _, s in self.blocks})
         pieces: list = []
         index = []
-        parts = []
         for number, (header, submission) in enumerate(self.blocks, start=1):
             pieces += [_GROUP_OPEN, header, _DETAIL_OPEN]
             pieces += [string_buffer(t) for t in submission.texts if t.len()]
             pieces.append(_DETAIL_CLOSE)
-            values = pl.concat(submission.values)
-            texts = pl.concat(submission.texts) if submission.texts else pl.Series([], dtype=pl.String)
-            parts.append((header, texts, values["form_id"]))
             index.append(
                 pl.concat(submission.values).select(
                     "form_id", pl.lit(number, pl.Int64).alias("submission_id"), "record_id"
@@ -1242,7 +1129,7 @@ class _Packer:
                 uuid=uuid.UUID(bytes=digest.digest()[:16], version=4), tcc=self.head.transmitter.tcc.upper()
             )
         head = self.head.text(issuers, returns, transmission_id)
-        number = len(self.done) + 1
+        number = self.closed + 1
         problems = _business_rules(self.head, head, self.blocks)
         if rejected(problems):
             raise FilingInputError(
@@ -1260,10 +1147,10 @@ class _Packer:
                 submissions=len(self.blocks),
                 issuers=issuers,
                 index=pl.concat(index),
-                parts=parts,
             )
         )
         self.blocks, self.body = [], 0
+        self.closed += 1
 
 
 def _business_rules(
@@ -1428,6 +1315,7 @@ def _pack_group(
     record_ids = units.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("k")).to_series()
     pending: _Submission | None = None
     cfsf_payers = packer.head.transmitter.cfsf_approved_payers
+    bounds: dict[tuple[str, str | None], int] = {}  # header bounds of the payers too large
     for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows, cfsf_payers):
         found.add(problems)
         if not found.clean:
@@ -1448,7 +1336,9 @@ def _pack_group(
             pending.add(part, values.slice(start, end - start), int(part.str.len_bytes().sum()))
             room = packer.room()
             if room is not None and pending.size > room - _HEADER_MARGIN:
-                packer.overflow(pending, len(_header_bound(packer, frame, key)))
+                if key not in bounds:
+                    bounds[key] = len(_header_bound(packer, frame, key))
+                packer.overflow(pending, bounds[key])
             yield from packer.done
             packer.done.clear()
     if pending is not None and found.clean:
@@ -1539,7 +1429,11 @@ def write_iris_xml(
     of ``transforms.irs.shared``; see the module docstring for the optional columns), whatever its
     size: ``options.max_bytes`` is not applied (:func:`iris_transmissions` splits a filing)."""
     options = _single(options)
-    return _one(filing, transmitter, tax_year, test_file, options, chunk_rows).data()
+    transmission = _one(filing, transmitter, tax_year, test_file, options, chunk_rows)
+    buffer = io.BytesIO()
+    while transmission.pieces:  # each piece released once copied: the document is held once
+        buffer.write(transmission.pieces.pop(0))
+    return buffer.getvalue()
 
 
 def iter_iris_xml(

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import polars as pl
 from lxml import etree
 
+if TYPE_CHECKING:  # polars is not imported by the validating process (python -m flows.iris_schema)
+    import polars as pl
+
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
-#: Elements dropped from the parse tree once validated (one per return, whatever the form type).
-_RECORD = re.compile(r"\{" + re.escape(NAMESPACE) + r"\}Form[0-9A-Z]+Detail$")
+#: The element dropped from the parse tree once validated (one per return). Only its end is
+#: reported to Python (an event per element would cost more than the validation); other form
+#: types are validated all the same, just kept in the tree.
+_RECORD = f"{{{NAMESPACE}}}Form1099RDetail"
 
 
 class SchemaError(ValueError):
@@ -32,7 +37,7 @@ class SchemaFeed:
     """Validation of one document fed in pieces: :meth:`feed` each piece, then :meth:`errors`."""
 
     def __init__(self, schema: etree.XMLSchema):
-        self._parser = etree.XMLPullParser(events=("end",), schema=schema, huge_tree=True)
+        self._parser = etree.XMLPullParser(events=("end",), tag=_RECORD, schema=schema, huge_tree=True)
         self._failed: list[str] | None = None
 
     def feed(self, piece: bytes | memoryview) -> None:
@@ -44,11 +49,10 @@ class SchemaFeed:
             self._failed = _reasons(error.error_log) or [_clean(str(error))]
             return
         for _, element in self._parser.read_events():
-            if _RECORD.match(element.tag):
-                element.clear(keep_tail=True)
-                parent = element.getparent()
-                while element.getprevious() is not None:
-                    del parent[0]
+            element.clear(keep_tail=True)
+            parent = element.getparent()
+            while element.getprevious() is not None:
+                del parent[0]
 
     def errors(self) -> list[str]:
         """What the schema finds wrong (without values), or [] when the document is valid."""
@@ -98,12 +102,34 @@ def _first_error(schema: etree.XMLSchema, document: bytes) -> tuple[str, str] | 
     return where, _clean(entry.message)
 
 
-def locate(
-    schema: etree.XMLSchema, head: bytes, submissions: list[tuple[bytes, pl.Series, pl.Series]]
-) -> str:
-    """Where a transmission that failed first breaks the schema: ``head`` (declaration, root start
-    tag, manifest) and per submission its header and its records' texts and form ids. Each part
-    is validated wrapped in a document of its own; the records by halves (about twice their size)."""
+def parts_of(data: bytes, index: pl.DataFrame) -> tuple[bytes, list[tuple[bytes, list[str], list[str]]]]:
+    """A transmission written by ``transforms.irs.iris.iris_xml`` (one element per line) cut into
+    its manifest part (declaration, root start tag, manifest) and, per submission, its header, its
+    records' texts and their form ids (``index``: form_id, submission_id in file order)."""
+    group, detail, record = (
+        b"  <IRSubmission1Grp>\n",
+        b"    <IRSubmission1Detail>\n",
+        "      <Form1099RDetail>\n",
+    )
+    head, *groups = data.split(group)
+    ids = index.group_by("submission_id", maintain_order=True).agg("form_id").sort("submission_id")  # polars
+    parts = []
+    for (form_ids,), body in zip(ids.select("form_id").rows(), groups, strict=False):
+        header, _, records = body.partition(detail)
+        texts = [record + r for r in records.decode().split(record)[1:]]
+        if texts:  # the last record ends with the closing tags of its submission
+            texts[-1] = texts[-1][
+                : texts[-1].rindex("      </Form1099RDetail>\n") + len("      </Form1099RDetail>\n")
+            ]
+        parts.append((header, texts, form_ids))
+    return head, parts
+
+
+def locate(schema: etree.XMLSchema, data: bytes, index: pl.DataFrame) -> str:
+    """Where a transmission that failed first breaks the schema (``data``, its per-return ``index``):
+    its manifest, each submission's header and its records are validated wrapped in a document of
+    their own, the records by halves (about twice their size), down to the first failing record."""
+    head, submissions = parts_of(data, index)
     closing = b"</IRTransmission>\n"
     found = _first_error(schema, head + closing)
     if found is not None:
@@ -114,12 +140,12 @@ def locate(
         if found is not None:
             return f"submission {number}'s header, element {found[0]}: {found[1]}"
 
-        def document(start: int, end: int, opening: bytes = opening, texts: pl.Series = texts) -> bytes:
-            body = "".join(texts.slice(start, end - start)).encode()
+        def document(start: int, end: int, opening: bytes = opening, texts: list[str] = texts) -> bytes:
+            body = "".join(texts[start:end]).encode()
             detail = b"    <IRSubmission1Detail>\n" + body + b"    </IRSubmission1Detail>\n"
             return opening + detail + b"  </IRSubmission1Grp>\n" + closing
 
-        low, high = 0, texts.len()
+        low, high = 0, len(texts)
         if high == 0 or _first_error(schema, document(low, high)) is None:
             continue
         while high - low > 1:
