@@ -155,3 +155,13 @@ def test_a_form_the_iris_writer_would_refuse_is_blocked_and_the_run_files_the_re
     xml = transmission.read_text()
     assert all(form_id.upper() in xml for form_id in filed["form_id"])
     assert not any(form_id.upper() in xml for form_id in bad["form_id"])
+
+
+def test_plans_of_one_payer_ein_in_different_plan_batches_are_both_blocked(tmp_path):
+    from flows.pipeline import run_pipeline
+
+    kwargs, _ = CONDITIONS["two payer names for one EIN"]
+    extract = case_with(2025, **kwargs).write(tmp_path / "extract")
+    run_pipeline(extract, tmp_path / "out", batch_rows=1)  # one plan per batch
+    checks = pl.read_parquet(tmp_path / "out" / "edit_checks.parquet")
+    assert sorted(checks.filter(pl.col("check") == "payer_details_differ")["plan_id"]) == ["P1", "P2"]
