@@ -145,7 +145,8 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     eid = _dense_id(d.get_column("event_id")).cast(pl.UInt32)
     eid = pl.select(pl.when(d.get_column("event_id").is_not_null()).then(eid)).to_series().alias("_eid")
     dx = pl.concat([d, facts, eid.to_frame()], how="horizontal").with_columns(
-        pl.col("amount_cents").sum().over("_crow").alias("_draw"),
+        # Int128: two legs of 6·10^18 cents add up beyond Int64 and would wrap negative (and pass).
+        pl.col("amount_cents").cast(pl.Int128).sum().over("_crow").alias("_draw"),
         pl.col("_p_plan").is_not_null().alias("_known_part"),
         _event_mixed(d, eid).alias("_mixed"),
     )

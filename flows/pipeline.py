@@ -25,7 +25,7 @@ from flows.config import TransmitterSettings
 from flows.filing import filing_frame, write_irs_file, write_run_irs_file
 from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
 from flows.statements import keep_statements
-from transforms.edit_checks import filable, run_edit_checks, tieout_945
+from transforms.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
 from transforms.params import TaxParameters
 
@@ -200,6 +200,8 @@ def iter_batches(loaded: Loaded, max_rows: int | None = None) -> Iterator[dict[s
     for, so at most one batch's copy of the rows exists beside the tables. ``len`` is not known in
     advance: :func:`plan_partitions` tells how many there will be."""
     tables = loaded.validated.tables
+    # plans of one payer EIN may fall in different batches: their conflicts are marked on all plans
+    tables = {**tables, "plans": mark_payer_conflicts(tables["plans"])}
     batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
     if len(batches) <= 1:
         yield tables
@@ -221,7 +223,7 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
         result.forms,
         result.explain,
         _engine_quarantine(result, batch),
-        run_edit_checks(result.forms, result.legs, params),
+        run_edit_checks(result.forms, result.legs, params, batch),
         tieout_945(result.legs),
         {},
         {
