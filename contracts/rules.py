@@ -3,7 +3,7 @@
 Single-table rules become pandera checks (:mod:`contracts.schemas`); cross-table rules are polars
 expressions evaluated in :mod:`contracts.validate`. Both quarantine the row's whole event. The order
 of :data:`RULE_ORDER` decides which rule a row is reported under when it breaks several ("the first
-rule the row breaks", ``shared/spec/outputs.md``). Messages never quote a value: a TIN, a name or a
+rule the row breaks", ``docs/spec/outputs.md``). Messages never quote a value: a TIN, a name or a
 birth date must not reach the quarantine file, logs or the manifest.
 """
 
@@ -76,14 +76,14 @@ SINGLE_TABLE_RULES: tuple[RowRule, ...] = (
     RowRule(
         "distributions",
         "unknown_destination",
-        "destination is not one of the values extract.md lists",
+        "destination is not one of the values docs/spec/extract.md lists",
         "destination",
         _in("destination", DESTINATIONS),
     ),
     RowRule(
         "distributions",
         "unknown_reason",
-        "reason is not one of the values extract.md lists",
+        "reason is not one of the values docs/spec/extract.md lists",
         "reason",
         _in("reason", REASONS),
     ),

@@ -1,6 +1,6 @@
 """Validate an extract: every input row ends in the clean tables or in quarantine, exactly once.
 
-A row that breaks a rule takes its whole event into quarantine (``shared/spec/outputs.md``): the
+A row that breaks a rule takes its whole event into quarantine (``docs/spec/outputs.md``): the
 offending row under the first rule it breaks, the other rows of the event under
 ``event_quarantined``. Faulty rows of plans, payees and participants take every event that depends
 on them.
@@ -42,7 +42,7 @@ MIXED_COLUMNS = ("participant_id", "payee_id", "plan_id", "payment_date")
 
 @dataclass(frozen=True)
 class Validated:
-    """Clean rows of every table, and the quarantine (``outputs.md`` layout)."""
+    """Clean rows of every table, and the quarantine (``docs/spec/outputs.md`` layout)."""
 
     tables: dict[str, pl.DataFrame]
     quarantine: pl.DataFrame
@@ -119,7 +119,7 @@ class _Keys:
 
 
 def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, pl.DataFrame], _Keys]:
-    """The cross-table rules of extract.md: (_row, rule) failures of distributions, contracts and
+    """The cross-table rules of docs/spec/extract.md: (_row, rule) failures of distributions, contracts and
     participants."""
     d, c = t["distributions"], t["contracts"]
     parts, plans, payees, contract_rows = t["participants"], t["plans"], t["payees"], c

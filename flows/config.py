@@ -36,7 +36,7 @@ manifest says so). The SoftwareId written is the one whose first two digits are 
 two (IRIS rule TMFST020).
 
 Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
-file with placeholder transmitter details, and the manifest says so (outputs.md).
+file with placeholder transmitter details, and the manifest says so (docs/spec/outputs.md).
 """
 
 from __future__ import annotations

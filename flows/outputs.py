@@ -31,7 +31,7 @@ def read_manifest(folder: Path) -> dict | None:
 
 
 def is_extract(folder: Path) -> bool:
-    """The folder is a recordkeeper extract: its manifest.json has the extract keys (extract.md)."""
+    """The folder is a recordkeeper extract: its manifest.json has the extract keys (docs/spec/extract.md)."""
     manifest = read_manifest(folder)
     return manifest is not None and {"recordkeeper", "created_at"} <= manifest.keys()
 

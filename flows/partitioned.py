@@ -6,7 +6,7 @@ cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disburseme
 partition's rows are read from the extract's files, validated and split before the next partition
 is read: memory follows the partition, not the extract. The outputs are the same bytes as the whole-extract run.
 
-Why a partition validates exactly as the whole extract would. Every rule of ``extract.md`` reads
+Why a partition validates exactly as the whole extract would. Every rule of ``docs/spec/extract.md`` reads
 rows that end up together in one partition:
 
 - a partition holds whole plans, and with them every disbursement and participant row of those

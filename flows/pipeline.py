@@ -95,7 +95,7 @@ def load_and_validate(extract_dir: Path) -> Loaded:
 
 
 def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Quarantine rows for events the engine cannot report (outputs.md: ``codes_over_two``)."""
+    """Quarantine rows for events the engine cannot report (docs/spec/outputs.md: ``codes_over_two``)."""
     from contracts.rules import message_for
 
     if result.rejected.height == 0:
@@ -393,7 +393,7 @@ class Counts:
 
 
 def build_manifest(loaded: Loaded, computed: Computed | Counts, timings: dict[str, float]) -> dict:
-    """manifest.json (outputs.md): ids, hashes, counts, totals, version, timings — no personal data."""
+    """manifest.json (docs/spec/outputs.md): ids, hashes, counts, totals, version, timings — no personal data."""
     counts = computed if isinstance(computed, Counts) else Counts.of(computed, loaded.manifest.tax_year)
     q = counts.quarantine
     q_counts = dict(q.group_by("table").len().iter_rows()) if q.height else {}

@@ -10,7 +10,7 @@ Layout (docs/OPERATIONS.md)::
     STORE/ytd/TAX_YEAR/acknowledgements/  what the IRS said of each transmission, submission, record (flows/acks.py)
     STORE/ytd/TAX_YEAR/events/          the year's history: who did what, when (flows/history.py)
     STORE/ytd/TAX_YEAR/nightly/         a digest of the forms of the last two builds (flows/review.py)
-    STORE/outputs/TAX_YEAR/             the year's outputs (shared/spec/outputs.md), rebuilt by ``nightly``
+    STORE/outputs/TAX_YEAR/             the year's outputs (docs/spec/outputs.md), rebuilt by ``nightly``
     STORE/filings/TAX_YEAR/<filing_id>/ each prepared filing: its IRS transmissions, review, records
     STORE/.lock                         one writer at a time (flock)
 
@@ -20,7 +20,7 @@ rows of an extract that is not in the ledger are ignored by every reader, and de
 extract is ingested again. A process killed at any moment leaves the ledgered extracts whole.
 
 The live year (:func:`live_tables`): rows of ledgered extracts, less the rows of a superseded
-extract for the plans its successor covers (extract.md ``supersedes``), with the latest extract
+extract for the plans its successor covers (docs/spec/extract.md ``supersedes``), with the latest extract
 (ledger order) winning on each key — an event's disbursements and contract rows come whole from the
 latest extract that holds the event; then ``distribution_id``, ``plan_id``, ``payee_id``,
 ``participant_id`` and (``plan_id``, ``month``) are unique, latest first.
@@ -256,7 +256,7 @@ def ingest_extract(store: Store, folder: Path) -> Ingested:
 
 def _refuse_id_clashes(store: Store, year: int, folder: Path, distributions: pl.DataFrame) -> None:
     """The store is keyed by ``distribution_id`` and its year is run as one extract, whose events
-    and disbursements must have unique ids (extract.md): an ``event_id`` or ``distribution_id``
+    and disbursements must have unique ids (docs/spec/extract.md): an ``event_id`` or ``distribution_id``
     already live under another plan (another recordkeeper's numbering, say) is refused, with the
     ids and plans only, rather than one event silently replacing the other."""
     path = store.table(year, "distributions")
@@ -299,7 +299,7 @@ KEYS = {
 
 
 def _superseded(led: pl.DataFrame) -> pl.DataFrame:
-    """(extract_id, plan_id) pairs removed by a later extract's ``supersedes`` (extract.md)."""
+    """(extract_id, plan_id) pairs removed by a later extract's ``supersedes`` (docs/spec/extract.md)."""
     return (
         led.filter(pl.col("supersedes").is_not_null())
         .select(pl.col("supersedes").alias(EXTRACT_COL), pl.col("plan_ids").alias("plan_id"))
@@ -310,7 +310,7 @@ def _superseded(led: pl.DataFrame) -> pl.DataFrame:
 
 def live_order(led: pl.DataFrame) -> pl.DataFrame:
     """(``_extract_id``, ``_seq``): the order in which extracts win on a key — by the manifest's
-    ``created_at`` (extract.md: an ISO-8601 timestamp; a later extract replaces an earlier one's
+    ``created_at`` (docs/spec/extract.md: an ISO-8601 timestamp; a later extract replaces an earlier one's
     rows), then by the order they were ingested. An older extract delivered a night late does not
     override a newer one."""
     created = pl.col("created_at").str.to_datetime(time_zone="UTC", strict=False)
@@ -326,7 +326,7 @@ def _payee_rows_superseded(
 ) -> pl.LazyFrame:
     """(``_extract_id``, ``payee_id``, ``_gone``): a payee row of an extract is superseded when every
     plan the payee is paid from in that extract (or, for a payee with no payment in it, every plan
-    the extract covers) has been replaced by a later extract (extract.md ``supersedes``: every row
+    the extract covers) has been replaced by a later extract (docs/spec/extract.md ``supersedes``: every row
     of the earlier extract for the same plan_ids is replaced). Payees carry no plan_id, so this is
     how their rows follow the supersede rule."""
     covered = led.select(
@@ -409,7 +409,7 @@ def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
 
 
 def materialise(store: Store, tax_year: int, folder: Path) -> str:
-    """Write the live year as a canonical extract (extract.md) into ``folder``; returns its id."""
+    """Write the live year as a canonical extract (docs/spec/extract.md) into ``folder``; returns its id."""
     led = ledger(store, tax_year)
     if led.height == 0:
         raise StoreError(f"tax year {tax_year}: no extract in the store")

@@ -19,7 +19,7 @@ os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(IRIS_PACKAGE))
 
 @pytest.fixture(scope="session")
 def seed_extract() -> Path:
-    """The seed articles' examples (a copy of shared/examples/seed-cases, kept with the tests)."""
+    """The seed articles' examples (a copy of tests/data/seed-cases, kept with the tests)."""
     return Path(__file__).parent / "data" / "seed-cases" / "extract"
 
 

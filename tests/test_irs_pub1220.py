@@ -628,11 +628,13 @@ def test_check_catches_a_bad_sequence_number(data):
 
 def test_check_catches_a_distribution_code_pair_that_table_1_does_not_allow(data):
     b = records(data)[3]  # ACCT-0002, codes 7B
-    broken = with_record(data, 4, replace(b, 545, "3B"))  # B is not listed with 3 (tax-rules.md f.3)
+    broken = with_record(
+        data, 4, replace(b, 545, "3B")
+    )  # B is not listed with 3 (docs/reference/tax-rules.md f.3)
     problems = check_pub1220(broken)
     assert problems == [
         "record 4 (B, account ACCT-0002): positions 545-546 distribution codes: 3B is not an allowed "
-        "combination (tax-rules.md f.3)"
+        "combination (docs/reference/tax-rules.md f.3)"
     ]
 
 

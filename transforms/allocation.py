@@ -2,7 +2,7 @@
 
 All disbursements of an event are a single distribution (Notice 2014-54, §III, first paragraph). The
 pre-tax part of each money pool — the designated Roth account, and the rest of the plan — is
-assigned first to the direct rollovers, in the order ``shared/spec/extract.md`` fixes; the pre-tax
+assigned first to the direct rollovers, in the order ``docs/spec/extract.md`` fixes; the pre-tax
 money left is shared by the other legs in proportion to their amounts; basis takes what is left of
 each leg. The Roth account is allocated within itself and never mixed with non-Roth money
 (§402A(d)(4); T.D. 9769).
@@ -29,7 +29,7 @@ A = pl.col("amount_cents")
 SEG, SEG_START, SEG_END = "_seg", "_seg_start", "_seg_end"
 
 # Default order among direct rollovers without an election: non-Roth destinations first, so that no
-# Roth conversion is taxed by default (extract.md, "Allocation within an event").
+# Roth conversion is taxed by default (docs/spec/extract.md, "Allocation within an event").
 DESTINATION_RANK = {
     "rollover_ira": 0,
     "rollover_plan": 0,
@@ -46,7 +46,7 @@ def is_direct_rollover() -> pl.Expr:
 
 def rollover_priority(dense: bool = False) -> pl.Expr:
     """Order in which direct rollovers take pre-tax money (Notice 2014-54, §III: the recipient may
-    choose; ``extract.md`` convention otherwise), as one integer, lowest first: legs with a
+    choose; ``docs/spec/extract.md`` convention otherwise), as one integer, lowest first: legs with a
     ``rollover_order``, by that order, and legs with equal orders in the default order among
     themselves (traditional IRA and plan before Roth destinations); then the others, in the default
     order; then the legs that are not direct rollovers. Remaining ties go by ``distribution_id``
@@ -71,7 +71,7 @@ def rollover_priority(dense: bool = False) -> pl.Expr:
 
 
 def sort_for_allocation(legs: pl.DataFrame, pool_key: str) -> pl.DataFrame:
-    """Legs in allocation order (Notice 2014-54, §III; extract.md order): each pool — the rows
+    """Legs in allocation order (Notice 2014-54, §III; docs/spec/extract.md order): each pool — the rows
     sharing the integer ``pool_key`` — a run of consecutive rows in :func:`rollover_priority` order,
     ties kept in the frame's order (``legs`` must come in ``distribution_id`` order). Adds ``_seg``
     (the run's number, sorted), ``_seg_start`` and ``_seg_end``. One stable sort on one integer:
@@ -99,7 +99,7 @@ def sort_for_allocation(legs: pl.DataFrame, pool_key: str) -> pl.DataFrame:
 
 def sum_before_within(expr: pl.Expr) -> pl.Expr:
     """The sum of ``expr`` over the earlier rows of the same pool, in allocation order (Notice
-    2014-54, §III; extract.md order): the global running sum less its value where the pool's run
+    2014-54, §III; docs/spec/extract.md order): the global running sum less its value where the pool's run
     starts. Needs the frame of :func:`sort_for_allocation`. Integer sums wrap like polars' own
     ``sum`` does, so the difference is exact whenever the pool's sum is.
     """
@@ -188,14 +188,14 @@ def pretax_left_for_other_legs() -> pl.Expr:
 
 def proportional_share(wide: bool = True) -> pl.Expr:
     """A non-rollover leg's share of the pre-tax money left, in proportion to its amount, rounded
-    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5).
+    down to the cent (``docs/spec/extract.md`` convention; the Notice is silent, tax-rules c.3 step 5).
     ``wide``: see :func:`transforms.money.mul_div_floor`."""
     return mul_div_floor(pl.col("_left"), pl.col("_other"), pl.col("_other_total"), wide)
 
 
 def pretax_to_other_legs() -> pl.Expr:
     """The proportional share, plus one of the cents left over by rounding down for the first legs in
-    ``distribution_id`` order (``extract.md`` convention)."""
+    ``distribution_id`` order (``docs/spec/extract.md`` convention)."""
     leftover = pl.col("_left") - pl.col("_shared")
     return pl.col("_share") + pl.when(pl.col("_other_rank") <= leftover).then(1).otherwise(0)
 

@@ -19,7 +19,7 @@ def takes_whole_contract() -> pl.Expr:
     """The event pays out the whole vested value of the contract (D = V).
 
     A contract paid out whole recovers all its remaining basis, never more than the amount paid:
-    ``min(D, B)`` (``shared/spec/extract.md``, "Allocation within an event"; §72(e)(8)(B) with
+    ``min(D, B)`` (``docs/spec/extract.md``, "Allocation within an event"; §72(e)(8)(B) with
     the ratio IVC/AB applied to the whole balance; basis above value is capped at the amount).
     """
     return D == V
@@ -37,7 +37,7 @@ def pre1987_tier() -> pl.Expr:
 def prorata_basis(draw: pl.Expr, basis: pl.Expr, value: pl.Expr, wide: bool = True) -> pl.Expr:
     """IRC §72(e)(8)(B): the part of an amount received that "bears the same ratio to such amount as
     the investment in the contract bears to the account balance", rounded half-up to the cent and
-    capped at the draw and at the basis: ``min(D, B, (2·D·B + V) div (2·V))`` (``extract.md``).
+    capped at the draw and at the basis: ``min(D, B, (2·D·B + V) div (2·V))`` (``docs/spec/extract.md``).
     The account balance is the vested value (§72(e)(8)(C)). ``wide``: see
     :func:`transforms.money.mul_div_half_up`.
     """
@@ -49,7 +49,7 @@ def basis_recovered(tier: pl.Expr | None = None, wide: bool = True) -> pl.Expr:
 
     Whole contract: ``min(D, B)``. Otherwise the pre-1987 tier ``t`` first, then the rest of the
     draw pro rata with basis ``B − t`` and value ``V − t``. Project convention for the remainder
-    (``tax-rules.md`` b.5, open question 4; ``extract.md``): the balance after the first tier.
+    (``docs/reference/tax-rules.md`` b.5, open question 4; ``docs/spec/extract.md``): the balance after the first tier.
     ``tier`` may name a column already holding :func:`pre1987_tier` (faster on large frames);
     ``wide``: see :func:`transforms.money.mul_div_half_up`.
     """
@@ -60,13 +60,13 @@ def basis_recovered(tier: pl.Expr | None = None, wide: bool = True) -> pl.Expr:
 
 def corrective_distribution() -> pl.Expr:
     """The leg is a corrective distribution of excess deferrals, excess contributions or excess
-    aggregate contributions (§402(g)(2), §401(k)(8), §401(m)(6); extract.md reason ``corrective``)."""
+    aggregate contributions (§402(g)(2), §401(k)(8), §401(m)(6); docs/spec/extract.md reason ``corrective``)."""
     return pl.col("reason") == "corrective"
 
 
 def corrective_basis(corrective: pl.Expr, prorated: pl.Expr) -> pl.Expr:
     """A corrective distribution returns specific amounts, not a share of the account, so
-    §72(e)(8) does not pro-rate it (extract.md, ``corrective_basis_cents``): its basis is the part
+    §72(e)(8) does not pro-rate it (docs/spec/extract.md, ``corrective_basis_cents``): its basis is the part
     that returns after-tax or designated Roth contributions already taxed, and the rest — the
     excess pre-tax deferrals or contributions and the earnings on all of it (§402(g)(2)(A)(ii),
     §401(k)(8)(A)(i)) — is pre-tax. A corrective leg is an event of its own, so its draw on the

@@ -1,7 +1,7 @@
 """Form 1099-R boxes 2a, 5 and 10 and the foreign-source part of box 2a, per disbursement.
 
-Reporting recipes: ``shared/reference/tax-rules.md`` e.2 (Instructions for Forms 1099-R and 5498);
-conventions where the instructions are silent: ``shared/spec/outputs.md``.
+Reporting recipes: ``docs/reference/tax-rules.md`` e.2 (Instructions for Forms 1099-R and 5498);
+conventions where the instructions are silent: ``docs/spec/outputs.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def box2a_taxable_amount() -> pl.Expr:
 
 def box5_employee_contributions() -> pl.Expr:
     """Box 5: the basis recovered in the leg, on every kind of leg (i1099r box 5 "any basis recovery
-    amount"; outputs.md convention where the instructions are silent: rollovers and code H).
+    amount"; docs/spec/outputs.md convention where the instructions are silent: rollovers and code H).
     """
     return pl.col("basis_cents")
 
@@ -39,7 +39,7 @@ def box10_eligible() -> pl.Expr:
     """The legs box 10 can apply to (i1099r box 10: an in-plan Roth rollover amount is recaptured
     only on a nonqualified distribution, and box 10 stays empty on rollovers and whenever a §72(t)
     exception applies): Roth cash legs, not qualified, numeric code 1 — and never a corrective
-    distribution, to which §72(t) does not apply at all (§401(k)(8)(D), §402(g)(2)(C); outputs.md).
+    distribution, to which §72(t) does not apply at all (§401(k)(8)(D), §402(g)(2)(C); docs/spec/outputs.md).
     """
     return (
         ROTH
@@ -70,7 +70,7 @@ def box10_irr_recapture(eligible: pl.Expr | None = None, w: Windows = RUNS) -> p
 def foreign_source_part(wide: bool = True) -> pl.Expr:
     """Foreign-source part of box 2a: ``box2a × F / U`` rounded half-up, F and U summing
     ``foreign_source_cents`` and ``value_cents − basis_cents`` over the contracts of the leg's pool
-    that the event draws on (outputs.md; seed article 000: it lets the payee use foreign tax credits,
+    that the event draws on (docs/spec/outputs.md; seed article 000: it lets the payee use foreign tax credits,
     §904). Bounded by box 2a; 0 where U is not positive. ``wide``: see
     :func:`transforms.money.mul_div_half_up`.
     """

@@ -1,6 +1,6 @@
 """Box 7 distribution codes (Instructions for Forms 1099-R and 5498, Guide to Distribution Codes).
 
-Which code and the order of two codes follow ``shared/spec/outputs.md`` ("Which box 7 code");
+Which code and the order of two codes follow ``docs/spec/outputs.md`` ("Which box 7 code");
 every entry produced is checked against the cited table of :mod:`transforms.box7`.
 """
 
@@ -32,7 +32,7 @@ NUMERIC_CODES = ("1", "2", "3", "4", "7")
 def numeric_code(
     p: TaxParameters, at_59_half: pl.Expr | None = None, in_year_of_age: pl.Expr | None = None
 ) -> pl.Expr:
-    """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; outputs.md):
+    """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; docs/spec/outputs.md):
     4 death; 7 at 59½ or older; 3 disabled; 2 a §72(t) exception is known; otherwise 1.
     ``at_59_half`` may name a column already holding :func:`is_59_half_on_payment`, and
     ``in_year_of_age`` one holding :func:`transforms.exceptions.separation_in_year_of_age` (faster).
@@ -75,7 +75,7 @@ def distribution_codes(p: TaxParameters, num: pl.Expr | None = None, death: pl.E
     num = numeric_code(p) if num is None else num
     death = paid_because_of_death() if death is None else death
     # Table 1 pairs 3 only with D: for a disabled participant, 2 (an exception applies) stands in
-    # for 3 beside M, L and B — the convention outputs.md states for B, extended to M and L.
+    # for 3 beside M, L and B — the convention docs/spec/outputs.md states for B, extended to M and L.
     num_not_3 = pl.when(num == "3").then(pl.lit("2")).otherwise(num)
     non_roth_cash = (
         pl.when(REASON == "qualified_loan_offset")
@@ -111,7 +111,7 @@ def corrective_codes(death_prefix: pl.Expr) -> pl.Expr:
     """A corrective distribution of excess deferrals, excess contributions or excess aggregate
     contributions: 8 or P by its taxable year (:func:`corrective_code`), alone — §72(t) does not
     apply to them (§401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)), so no 1, 2 or 3 — with 4 for a
-    beneficiary (``death_prefix``), B for designated Roth money: 8B, BP (outputs.md, "Which box 7
+    beneficiary (``death_prefix``), B for designated Roth money: 8B, BP (docs/spec/outputs.md, "Which box 7
     code"). A beneficiary's Roth corrective distribution needs 4, 8 (or P) and B: three codes."""
     code = corrective_code()
     roth = pl.when(code == "8").then(pl.lit("8B")).otherwise(pl.lit("BP"))
@@ -166,7 +166,7 @@ def _domain_and_index(
 
 def code_table(p: TaxParameters, domains: dict[str, pl.Series]) -> pl.DataFrame:
     """Box 7 for every combination of the :data:`CODE_INPUTS` values in ``domains``, coded by
-    :func:`distribution_codes` itself (outputs.md, "Which box 7 code"): a few thousand rows at most,
+    :func:`distribution_codes` itself (docs/spec/outputs.md, "Which box 7 code"): a few thousand rows at most,
     however many legs, in the order of the combinations (the last input varies fastest).
     ``_corrective_8`` rows carry a payment date and a corrective year for which
     :func:`corrective_code` gives 8 (true) or P (false, or null)."""
@@ -190,7 +190,7 @@ def code_table(p: TaxParameters, domains: dict[str, pl.Series]) -> pl.DataFrame:
 def distribution_codes_by_table(
     p: TaxParameters, legs: pl.DataFrame, known: dict[str, tuple[str, ...]] | None = None
 ) -> pl.DataFrame:
-    """:func:`distribution_codes` for every leg (outputs.md), read from :func:`code_table` at the
+    """:func:`distribution_codes` for every leg (docs/spec/outputs.md), read from :func:`code_table` at the
     position of the leg's combination of inputs: the same strings, without building them leg by
     leg; and ``_codes_bad``, true where the entry cannot be reported (:func:`needs_three_codes` or
     not :func:`codes_are_valid`). ``legs`` holds the :data:`CODE_INPUTS` columns; ``known`` may
@@ -226,7 +226,7 @@ def _coded_table(p: TaxParameters, key: tuple[tuple[str, tuple], ...]) -> pl.Dat
 
 def needs_three_codes() -> pl.Expr:
     """More than two codes would be needed; box 7 takes at most two (i1099r 2023: "Enter a maximum
-    of two alphanumeric codes"). Such rows are quarantined under ``codes_over_two`` (outputs.md).
+    of two alphanumeric codes"). Such rows are quarantined under ``codes_over_two`` (docs/spec/outputs.md).
     """
     return pl.col("distribution_codes").str.len_chars() > 2
 

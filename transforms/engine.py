@@ -60,8 +60,10 @@ DISTRIBUTION_COLUMNS = [
 
 @dataclass(frozen=True)
 class EngineResult:
-    distributions: pl.DataFrame  # outputs.md distributions.parquet (plus the extract's extra columns)
-    forms: pl.DataFrame  # outputs.md forms.parquet
+    distributions: (
+        pl.DataFrame
+    )  # docs/spec/outputs.md distributions.parquet (plus the extract's extra columns)
+    forms: pl.DataFrame  # docs/spec/outputs.md forms.parquet
     explain: pl.DataFrame  # the facts of each rule trace (transforms.explain.FACT_COLUMNS)
     legs: pl.DataFrame  # working frame for reports (edit checks, tie-out); never written as is
     rejected: pl.DataFrame  # (distribution_id, event_id, rule) of events the engine cannot report
@@ -242,7 +244,7 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
         fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
     if not fast:
         return row_of(d, rows, CONTRACT, "_crow")
-    kinds = CONTRACTS  # validated contract kinds (extract.md); any other value: the general lookup
+    kinds = CONTRACTS  # validated contract kinds (docs/spec/extract.md); any other value: the general lookup
     width = len(kinds)
     kind_of_row = position_in(rows.get_column("contract"), kinds)
     if kind_of_row.null_count():
@@ -331,7 +333,7 @@ POOL_TOTALS = {
 
 def pool_parts() -> list[pl.Expr]:
     """Per leg, what its contract adds to the pool totals — once per contract the event draws on:
-    the pre-tax part of the draw, the foreign-source and untaxed amounts (outputs.md foreign-source
+    the pre-tax part of the draw, the foreign-source and untaxed amounts (docs/spec/outputs.md foreign-source
     formula) and the Roth recapture amounts. Summed over the pool by :func:`pool_totals`."""
     once = pl.col("_first_of_contract")
 
@@ -348,7 +350,7 @@ def pool_parts() -> list[pl.Expr]:
 
 def pool_totals(w: allocation.Windows = allocation.RUNS) -> list[pl.Expr]:
     """Per event and pool, over the contracts the event draws on (each counted once, see
-    :func:`pool_parts`): the pre-tax total, the foreign-source and untaxed totals (outputs.md
+    :func:`pool_parts`): the pre-tax total, the foreign-source and untaxed totals (docs/spec/outputs.md
     foreign-source formula) and the Roth recapture amounts. Frame in allocation order."""
     return [w.pool(pl.col(part)).alias(total) for total, part in POOL_TOTALS.items()]
 
@@ -356,7 +358,7 @@ def pool_totals(w: allocation.Windows = allocation.RUNS) -> list[pl.Expr]:
 def event_closes(w: allocation.Windows = allocation.RUNS) -> pl.Expr:
     """Per event: it draws every contract the payee holds down to zero. Each draw is at most its
     contract's value (contracts.validate), so this holds exactly when the event's total draw equals
-    the total value of its contract rows (i1099r box 2b; outputs.md). Frame in allocation order
+    the total value of its contract rows (i1099r box 2b; docs/spec/outputs.md). Frame in allocation order
     (``_ev_start`` marks each event's first row), or ``w`` :data:`transforms.allocation.ALONE`."""
     return (w.event(pl.col("amount_cents")) == pl.col("_held")).fill_null(False)
 
@@ -480,7 +482,7 @@ CODE_INPUTS = [
 
 
 def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
-    """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
+    """Box 7 of every leg (i1099r, Guide to Distribution Codes; docs/spec/outputs.md "Which box 7 code"):
     the numeric code, the 59½, death and corrective facts, ``distribution_codes`` and ``_codes_bad``
     (:func:`transforms.codes.distribution_codes_by_table`). ``frame``: the :data:`CODE_INPUTS` with
     the participant's facts (with ``_date_59_half`` and ``_separation_age``, as
@@ -506,7 +508,7 @@ KNOWN_CODE_VALUES = {
     "destination": DESTINATIONS,
     "reason": REASONS,
 }
-"""The values box 7's text inputs take in a validated extract (extract.md; :mod:`contracts.extract`)."""
+"""The values box 7's text inputs take in a validated extract (docs/spec/extract.md; :mod:`contracts.extract`)."""
 
 
 def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
@@ -570,7 +572,7 @@ def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters) -> Matched:
 def plan_major_accounts(part: pl.Series, plan: pl.Series, participants: int) -> pl.Series:
     """``_account``: for each disbursement, the number of its participant's account when the
     participants are numbered plan by plan (by plan row, then by their own row): a participant is in
-    one plan (extract.md), so the form key's packed integer (:mod:`transforms.forms`) can hold the
+    one plan (docs/spec/extract.md), so the form key's packed integer (:mod:`transforms.forms`) can hold the
     account without the plan and still keep each (tax_year, plan, payee) together. ``part`` itself
     when the participants already come plan by plan."""
     plan_of = (

@@ -15,7 +15,7 @@ from transforms.params import TaxParameters
 
 def date_reaching_59_half(p: TaxParameters) -> pl.Expr:
     """The day the participant reaches 59½: six calendar months after the 59th birthday
-    (IRC §72(t)(2)(A)(i); i1099r code 7; ``shared/spec/outputs.md``). Computed as 714 calendar
+    (IRC §72(t)(2)(A)(i); i1099r code 7; ``docs/spec/outputs.md``). Computed as 714 calendar
     months after birth, the day clamped to the month's end (born 31 Aug → end of February).
     """
     return pl.col("date_of_birth").dt.offset_by(f"{p.age_59_half_months}mo")

@@ -29,7 +29,7 @@ def mul_div_half_up(a: pl.Expr, b: pl.Expr, c: pl.Expr, wide: bool = True) -> pl
     """``a·b / c`` rounded half-up to the cent, exact: ``(2·a·b + c) div (2·c)``; 0 when ``c`` is 0.
     In Int128, or with ``wide=False`` in Int64 (operands below :data:`NARROW_LIMIT`).
 
-    Project convention (``shared/spec/extract.md``, "Allocation within an event"): the pro-rata
+    Project convention (``docs/spec/extract.md``, "Allocation within an event"): the pro-rata
     share is rounded half-up; no IRS source prescribes rounding.
     """
     if wide:
@@ -38,7 +38,7 @@ def mul_div_half_up(a: pl.Expr, b: pl.Expr, c: pl.Expr, wide: bool = True) -> pl
 
 
 def mul_div_floor(a: pl.Expr, b: pl.Expr, c: pl.Expr, wide: bool = True) -> pl.Expr:
-    """``a·b / c`` rounded down to the cent, exact; 0 when ``c`` is 0 (``extract.md`` convention).
+    """``a·b / c`` rounded down to the cent, exact; 0 when ``c`` is 0 (``docs/spec/extract.md`` convention).
     In Int128, or with ``wide=False`` in Int64 (operands below :data:`NARROW_LIMIT`)."""
     if wide:
         a, b, c = a.cast(WIDE), b.cast(WIDE), c.cast(WIDE)

@@ -32,7 +32,7 @@ from transforms.irs.country_names import country_name
 from transforms.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
-# Combined Federal/State Filing (irs-filing-formats.md §12)
+# Combined Federal/State Filing (docs/reference/irs-filing-formats.md §12)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -76,7 +76,7 @@ STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
     "local_withholding_cents", "local_distribution_cents",
 )  # fmt: skip
 
-#: forms.parquet columns the writers read (shared/spec/outputs.md).
+#: forms.parquet columns the writers read (docs/spec/outputs.md).
 FORM_COLUMNS: tuple[str, ...] = (
     "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
     "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
@@ -93,10 +93,10 @@ PAYEE_COLUMNS: tuple[str, ...] = (
 #: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
 REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
 
-#: Corrected Return Indicator values (irs-filing-formats.md §6, §13) in file order.
+#: Corrected Return Indicator values (docs/reference/irs-filing-formats.md §6, §13) in file order.
 CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
 
-#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (irs-filing-formats.md §6).
+#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (docs/reference/irs-filing-formats.md §6).
 TYPE_OF_TIN: dict[str, str] = {"ein": "1", "ssn": "2", "itin": "2", "atin": "2"}
 
 #: Country codes treated as a U.S. address: the United States and the possessions that have a USPS
@@ -132,7 +132,7 @@ class FilingInputError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Text rules (irs-filing-formats.md §3)
+# Text rules (docs/reference/irs-filing-formats.md §3)
 # ---------------------------------------------------------------------------------------------
 
 #: Letters that have no Unicode decomposition to ASCII.
@@ -144,7 +144,7 @@ def alpha_text(expr: pl.Expr) -> pl.Expr:
     """Upper-case ASCII text with only A-Z, 0-9, space, hyphen and ampersand.
 
     Publication 1220: alphanumeric fields upper case; payee name lines without punctuation, the
-    hyphen and the ampersand being the only special characters allowed (irs-filing-formats.md §3).
+    hyphen and the ampersand being the only special characters allowed (docs/reference/irs-filing-formats.md §3).
     Accents are dropped (NFKD), apostrophes, periods and brackets removed (O'NEIL → ONEIL,
     401(K) → 401K), any other character becomes a space; runs of spaces collapse. The same rule
     is applied to every text field so that one check covers the file.
@@ -400,7 +400,7 @@ def digits_only(expr: pl.Expr) -> pl.Expr:
 def payer_digits(filing: pl.DataFrame) -> pl.Series:
     """:func:`digits_only` of every return's ``payer_tin``: the payer, however its TIN is written.
 
-    The extract's contract takes 9 digits (``shared/spec/extract.md``, plans.payer_tin), but the
+    The extract's contract takes 9 digits (``docs/spec/extract.md``, plans.payer_tin), but the
     writers take any frame: "12-3456789" and "123456789" are one payer (one A record, one
     IRSubmission1Grp), and the FIRE and IRIS records carry the digits (A positions 12-20). Worked
     out once per TIN as written (a few payers, millions of returns), not once per return.
@@ -428,7 +428,7 @@ def name_control(
 ) -> pl.Expr:
     """Payee Name Control, B positions 7-10: the first four characters of the surname.
 
-    irs-filing-formats.md §6 (Pub 1220 B record 7-10): "if determinable, the first 4 characters of
+    docs/reference/irs-filing-formats.md §6 (Pub 1220 B record 7-10): "if determinable, the first 4 characters of
     the surname of the person whose TIN is in 12-20; shorter surnames left-justified,
     blank-filled; otherwise blanks". Blanks and punctuation are skipped (VAN DYKE → VAND, O'NEIL →
     ONEI); the hyphen is kept. For an entity (EIN) the first four significant characters of its

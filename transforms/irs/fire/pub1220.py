@@ -2,10 +2,10 @@
 
 Authority: Publication 1220, *Specifications for Electronic Filing of Forms 1097, 1098, 1099, 3921,
 3922, 5498, and W-2G* (Rev. 9-2025, tax year 2025), as transcribed in
-``shared/reference/irs-filing-formats.md`` §§2-14. Every position below is **(transcribed)**: verify
+``docs/reference/irs-filing-formats.md`` §§2-14. Every position below is **(transcribed)**: verify
 it against Publication 1220 before a production filing (open question 1 of that document).
 
-Choices made here (irs-filing-formats.md §17):
+Choices made here (docs/reference/irs-filing-formats.md §17):
 
 * positions 749-750 of every record hold CR LF, inside the 750 bytes (never appended after them);
 * one A record per (payer TIN, correction kind): originals, "G" and "C" returns under separate A
@@ -102,12 +102,12 @@ class Field(NamedTuple):
 
 
 #: Amount codes in Publication 1220 order: the 18 payment-amount slots of the B record and the 18
-#: control totals of the C and K records (irs-filing-formats.md §6, §9).
+#: control totals of the C and K records (docs/reference/irs-filing-formats.md §6, §9).
 AMOUNT_CODES: tuple[str, ...] = (
     "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F", "G", "H", "J",
 )  # fmt: skip
 
-#: Form 1099-R box behind each amount code (irs-filing-formats.md §5.1). Code 7 and C-J are unused
+#: Form 1099-R box behind each amount code (docs/reference/irs-filing-formats.md §5.1). Code 7 and C-J are unused
 #: (zeros). Code A (traditional IRA/SEP/SIMPLE or Roth conversion) repeats box 1 when the
 #: IRA/SEP/SIMPLE indicator is set, which never happens for employer plans (§17 rule 3).
 BOX_BY_AMOUNT_CODE: dict[str, str] = {
@@ -139,7 +139,7 @@ def _amount_slots(first: int, width: int, *, totals: bool) -> list[Field]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Record layouts (irs-filing-formats.md §4-§11, transcribed from Publication 1220)
+# Record layouts (docs/reference/irs-filing-formats.md §4-§11, transcribed from Publication 1220)
 # ---------------------------------------------------------------------------------------------
 
 T_LAYOUT: tuple[Field, ...] = (
@@ -190,7 +190,7 @@ A_LAYOUT: tuple[Field, ...] = (
     Field(21, 4, "payer_name_control", "alpha"),
     Field(25, 1, "last_filing_indicator", "alpha"),
     Field(26, 2, "type_of_return", "const", "9 "),
-    # 18 positions since TY2021 (16 before): open question 2 of irs-filing-formats.md.
+    # 18 positions since TY2021 (16 before): open question 2 of docs/reference/irs-filing-formats.md.
     Field(28, 18, "amount_codes", "alpha"),
     Field(46, 6, "blank_46", "blank"),
     Field(52, 1, "foreign_entity_indicator", "alpha"),
@@ -468,7 +468,7 @@ def validate_transmitter(t: Transmitter) -> None:
 # Record frames
 # ---------------------------------------------------------------------------------------------
 
-#: Amount codes no Form 1099-R box feeds (irs-filing-formats.md §5.1): zeros in every B record.
+#: Amount codes no Form 1099-R box feeds (docs/reference/irs-filing-formats.md §5.1): zeros in every B record.
 ZERO_AMOUNT_CODES: tuple[str, ...] = tuple(
     c for c in AMOUNT_CODES if c not in BOX_BY_AMOUNT_CODE and c != "A"
 )
@@ -1032,7 +1032,7 @@ def _check_sequence(seq: pl.Series, first: int, last: int) -> None:
 def _t_values(
     transmitter: Transmitter, tax_year: int, test_file: bool, prior_year: bool, returns: int
 ) -> dict[str, object]:
-    """The T record's values (irs-filing-formats.md §4)."""
+    """The T record's values (docs/reference/irs-filing-formats.md §4)."""
     return {
         "record_sequence_number": 1,
         "payment_year": tax_year,
@@ -1057,7 +1057,7 @@ def _t_values(
 
 
 def _f_values(last: int, a_records: int, returns: int) -> dict[str, object]:
-    """The F record's values (irs-filing-formats.md §10)."""
+    """The F record's values (docs/reference/irs-filing-formats.md §10)."""
     return {
         "record_sequence_number": last,
         "number_of_a_records": a_records,

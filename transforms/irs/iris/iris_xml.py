@@ -123,7 +123,7 @@ NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
 #: A newer package fixes another: the caller passes it (``IrisOptions.schema_version``).
 SCHEMA_VERSION = "2.0.3"
-#: A transmission's size limit: at most 100 MB (shared/spec/outputs.md, "IRS files"; read as decimal
+#: A transmission's size limit: at most 100 MB (docs/spec/outputs.md, "IRS files"; read as decimal
 #: megabytes, the smaller reading; the figure was not checked against Pub 5718 here).
 MAX_TRANSMISSION_BYTES = 100_000_000
 
