@@ -16,11 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from flows.errors import operator_errors, printable
+
 EXIT_BAD_INPUT = 2
 
 
 def _err(message: str) -> None:
-    print(f"prorata: error: {message}", file=sys.stderr)
+    print(f"prorata: error: {printable(message)}", file=sys.stderr)
 
 
 def _say(quiet: bool):
@@ -39,27 +41,35 @@ def _settings(args):
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from flows import nightly
+    from flows.server import ephemeral
 
     try:
         if args.no_prefect:
             report = nightly.run_nightly(
                 Path(args.inbox), Path(args.store), settings=_settings(args), progress=_say(args.quiet)
             )
-            print(report.text())
-            return 0 if report.ok else EXIT_BAD_INPUT
-        result = nightly.nightly_flow()(args.inbox, args.store, args.config)
-    except _operator_errors() as exc:
+            rebuilt = {}
+        else:
+            with ephemeral():
+                state = nightly.nightly_flow()(args.inbox, args.store, args.config, return_state=True)
+            result = state.result(raise_on_failure=False)  # the summary, also from a Failed state
+            if not isinstance(result, dict):  # the flow stopped on an error: raise it here
+                state.result()
+            report = nightly.NightlyReport(
+                ingested=result["ingested"],
+                skipped=result["skipped"],
+                faults=result["faults"],
+                warnings=result["warnings"],
+            )
+            rebuilt = result["rebuilt"]
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    report = nightly.NightlyReport(
-        ingested=result["ingested"],
-        skipped=result["skipped"],
-        faults=result["faults"],
-        warnings=result["warnings"],
-    )
     print(report.text())
-    for year, ytd in sorted(result["rebuilt"].items()):
-        print(f"  tax year {year}: outputs rebuilt ({ytd})")
+    for year, ytd in sorted(rebuilt.items()):
+        print(f"  tax year {year}: outputs rebuilt ({printable(ytd)})")
+    for fault in report.faults:  # each refusal on stderr too, where an operator's alert looks
+        _err(f"refused {fault}")
     return 0 if report.ok else EXIT_BAD_INPUT
 
 
@@ -73,20 +83,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    print(f"prorata serve: deployment '{kwargs['name']}' on cron '{args.cron}' (Ctrl-C stops)")
-    nightly.nightly_flow().serve(**kwargs)
+    print(f"prorata serve: deployment '{kwargs['name']}' on cron '{printable(args.cron)}' (Ctrl-C stops)")
+    from flows.server import ephemeral
+
+    with ephemeral():
+        nightly.nightly_flow().serve(**kwargs)
     return 0
-
-
-def _operator_errors() -> tuple[type[Exception], ...]:
-    """Faults an operator can act on: one line on stderr naming the file or id, exit status 2."""
-    from flows.config import ConfigError
-    from flows.filing import FilingCheckError
-    from flows.outputs import OutputError
-    from flows.store import StoreError
-    from transforms.irs import FilingInputError
-
-    return (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError)
 
 
 def cmd_file(args: argparse.Namespace) -> int:
@@ -100,10 +102,10 @@ def cmd_file(args: argparse.Namespace) -> int:
             settings=_settings(args),
             transmitted_on=args.transmission_date,
         )
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    line = f"prorata file: tax year {result.tax_year}: {result.message}"
+    line = f"prorata file: tax year {result.tax_year}: {printable(result.message)}"
     if result.status == "filed":
         line += (
             f"; filing {result.filing_id}, {result.counts['returns']:,} returns: {', '.join(result.files)}"
@@ -126,7 +128,7 @@ def cmd_corrections(args: argparse.Namespace) -> int:
             settings=_settings(args),
             transmitted_on=args.transmission_date,
         )
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     c = result.counts
@@ -146,10 +148,10 @@ def cmd_acknowledge(args: argparse.Namespace) -> int:
 
     try:
         acknowledge(Path(args.store), args.tax_year, args.filing_id, args.receipt_id)
-    except StoreError as exc:
+    except (StoreError, *operator_errors()) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    print(f"prorata acknowledge: receipt recorded for filing {args.filing_id}")
+    print(f"prorata acknowledge: receipt recorded for filing {printable(args.filing_id)}")
     return 0
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -100,3 +101,20 @@ def year_extracts(root: Path, tax_year: int = 2025) -> dict[str, Path]:
             extra_payees=tin_fix,
         ),
     }
+
+
+def year_inbox(root: Path, names: tuple[str, ...] = ("night1",), inbox: str = "inbox") -> Path:
+    """``root/inbox`` holding the extracts ``names`` of :func:`year_extracts`, a folder each."""
+    src = year_extracts(root / "src")
+    folder = root / inbox
+    folder.mkdir()
+    for name in names:
+        shutil.copytree(src[name], folder / name)
+    return folder
+
+
+def edit_manifest(folder: Path, **changes) -> Path:
+    """The extract's manifest.json with ``changes`` (keys set to the values given)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, **changes}))
+    return folder
