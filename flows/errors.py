@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -120,6 +121,13 @@ def operator_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def _ours() -> tuple[type[BaseException], ...]:
+    """The exceptions a Prefect body may raise as they are: ours, and Prefect's own (a failed or
+    cancelled run inside the flow, whose message is a state message — ours again)."""
+    prefect = sys.modules.get("prefect.exceptions")
+    return (*operator_errors(), InternalError, *((prefect.PrefectException,) if prefect else ()))
+
+
 def scrubbed(step: str) -> Callable[[F], F]:
     """Decorate the body of a Prefect task or flow: an exception whose text is not ours leaves it
     as :class:`InternalError` ("unexpected InvalidOperationError in split-plan-batch")."""
@@ -130,7 +138,7 @@ def scrubbed(step: str) -> Callable[[F], F]:
             kind = None
             try:
                 return fn(*args, **kwargs)
-            except (*operator_errors(), InternalError):
+            except _ours():
                 raise
             except Exception as exc:
                 kind = type(exc).__name__
