@@ -93,7 +93,7 @@ def test_a_filing_killed_at_arbitrary_moments_is_whole_or_absent_and_recorded_on
     assert killed_file(timed) == 0
     took = time.monotonic() - started
     kills = 0
-    for fraction in (0.7, 0.9):
+    for fraction in (0.5, 0.85):
         store = shutil.copytree(nightly_store, tmp_path / f"store-{fraction}")
         code = killed_file(store, after_seconds=took * fraction)
         kills += code == -signal.SIGKILL

@@ -62,21 +62,22 @@ def with_id(tmp_path: Path, source: Path, extract_id: str) -> Path:
     return edit_manifest(shutil.copytree(source, tmp_path / "extract"), extract_id=extract_id)
 
 
-def prorata(args: list[str], api_url: str, home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*PRORATA, *args], env=client_env(api_url, home), capture_output=True, text=True, timeout=600
-    )
+def prorata(args: list[str], capsys) -> subprocess.CompletedProcess:
+    """The command in this process, against the session's test server (the harness's settings)."""
+    from flows.cli import main
+
+    code = main(args)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
-def test_a_nightly_flow_that_refuses_an_extract_ends_failed_with_the_reason(prefect_test_api, tmp_path):
+def test_a_nightly_flow_that_refuses_an_extract_ends_failed_with_the_reason(
+    prefect_test_api, tmp_path, capsys
+):
     tag = uuid.uuid4().hex[:8]
     inbox, store = year_inbox(tmp_path, ("night1", "night2"), f"inbox-{tag}"), tmp_path / f"store-{tag}"
     edit_manifest(inbox / "night2", tax_year=2021)
-    proc = prorata(
-        ["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"],
-        prefect_test_api.api_url,
-        tmp_path / "home",
-    )
+    proc = prorata(["nightly", "--inbox", str(inbox), "--store", str(store), "--quiet"], capsys)
     assert proc.returncode == 2 and "prorata: error: refused " in proc.stderr
     run, tasks = flow_run(prefect_test_api.api_url, f"nightly inbox-{tag} into store-{tag}")
     assert run.state.type.value == "FAILED"
@@ -89,7 +90,7 @@ def test_a_nightly_flow_that_refuses_an_extract_ends_failed_with_the_reason(pref
 
 
 def test_a_run_whose_extract_has_a_table_level_fault_ends_failed_named_after_the_extract(
-    prefect_test_api, tmp_path
+    prefect_test_api, tmp_path, capsys
 ):
     extract_id = f"corrupt-{uuid.uuid4().hex[:8]}"
     extract = with_id(tmp_path, SAMPLE, extract_id)
@@ -102,9 +103,7 @@ def test_a_run_whose_extract_has_a_table_level_fault_ends_failed_named_after_the
         'contact_phone = "2175550100"\n'
     )
     proc = prorata(
-        ["run", str(extract), "--out", str(tmp_path / "out"), "--config", str(config), "--quiet"],
-        prefect_test_api.api_url,
-        tmp_path / "home",
+        ["run", str(extract), "--out", str(tmp_path / "out"), "--config", str(config), "--quiet"], capsys
     )
     assert proc.returncode == 2 and "a Parquet page fails its checksum" in proc.stderr
     run, tasks = flow_run(prefect_test_api.api_url, f"run {extract_id}")
