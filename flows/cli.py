@@ -329,10 +329,14 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_TERMINATED
         if not isinstance(exc, Exception) or args.debug:
             raise
-        from flows.errors import InternalError, operator_errors
+        from flows.errors import InternalError, operator_errors, os_errno
 
         if isinstance(exc, operator_errors()):  # a command that does not catch its own
             _err(str(exc))
+            return EXIT_BAD_INPUT
+        code = os_errno(exc)
+        if code is not None:  # a file-system fault no command caught: the path it names, or the target
+            _err(f"{getattr(exc, 'filename', None) or _target(args)}: {os.strerror(code)}")
             return EXIT_BAD_INPUT
         what = str(exc) if isinstance(exc, InternalError) else f"unexpected {type(exc).__name__}"
         _err(f"{what}; rerun with --debug for details")  # one clear line, never a traceback
@@ -341,6 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(umask)
         if sigterm is not None:
             signal.signal(signal.SIGTERM, sigterm)
+
+
+def _target(args: argparse.Namespace) -> str:
+    """The folder a command writes (for a file-system fault that names no path)."""
+    for name in ("dest", "out", "store", "out_dir"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return "."
 
 
 def _main_thread() -> bool:

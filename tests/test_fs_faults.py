@@ -179,3 +179,14 @@ def test_a_full_disk_under_the_store_stops_the_nightly_with_one_line_and_a_store
         assert again.returncode == 0, again.stderr
         assert "outputs rebuilt" in again.stdout  # the extract in (now or before the disk filled)
         assert "disbursements 5 out" in again.stdout
+
+
+def test_a_full_disk_under_the_statements_folder_is_one_line_naming_it(tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    assert (
+        here(["run", str(SAMPLE), "--out", str(out_dir), "--no-prefect", "--quiet"], capsys).returncode == 0
+    )
+    with tmpfs(tmp_path / "small", "64k") as mount:
+        proc = here(["statements", str(out_dir), "--dest", str(mount / "pdf"), "--quiet"], capsys)
+        assert one_line(proc) == f"prorata: error: {mount / 'pdf'}: No space left on device"
+        assert [p.name for p in (mount / "pdf").iterdir() if p.name.startswith(".")] == []  # no half PDF
