@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from flows import prefect_env
-from flows.errors import printable
+from flows.errors import DEBUG, printable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -315,6 +315,9 @@ def private_umask() -> int:
 def main(argv: list[str] | None = None) -> int:
     prefect_env.configure()
     args = build_parser().parse_args(argv)
+    debug_before = os.environ.get(DEBUG)
+    if args.debug:  # tracebacks as they are, from Prefect's tasks too (flows.errors.scrubbed)
+        os.environ[DEBUG] = "1"
     umask = private_umask()
     sigterm = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
@@ -343,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         os.umask(umask)
+        if debug_before is None:
+            os.environ.pop(DEBUG, None)
         if sigterm is not None:
             signal.signal(signal.SIGTERM, sigterm)
 

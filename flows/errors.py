@@ -128,9 +128,13 @@ def _ours() -> tuple[type[BaseException], ...]:
     return (*operator_errors(), InternalError, *((prefect.PrefectException,) if prefect else ()))
 
 
+DEBUG = "PRORATA_DEBUG"  # set by ``prorata --debug``: exceptions pass as they are (text and all)
+
+
 def scrubbed(step: str) -> Callable[[F], F]:
     """Decorate the body of a Prefect task or flow: an exception whose text is not ours leaves it
-    as :class:`InternalError` ("unexpected InvalidOperationError in split-plan-batch")."""
+    as :class:`InternalError` ("unexpected InvalidOperationError in split-plan-batch") — except
+    under ``prorata --debug``, whose point is the whole traceback (to Prefect too)."""
 
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
@@ -141,6 +145,8 @@ def scrubbed(step: str) -> Callable[[F], F]:
             except _ours():
                 raise
             except Exception as exc:
+                if os.environ.get(DEBUG):
+                    raise
                 kind = type(exc).__name__
             raise InternalError(kind, step)  # outside the except block: the original is not chained
 

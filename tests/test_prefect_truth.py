@@ -229,3 +229,24 @@ def test_a_polars_error_quoting_a_tin_reaches_neither_prefects_database_nor_its_
     assert str(caught.value) == "unexpected InvalidOperationError in split-plan-batch"
     assert storage.is_dir()  # Prefect did write the failed task's exception there
     assert leaked([prefect_test_api.home, storage], tins) == []
+
+
+def test_a_scrubbed_body_raises_only_its_own_text_unless_debugging(monkeypatch):
+    from flows.errors import DEBUG, InternalError, scrubbed
+    from flows.store import StoreError
+
+    def quoting():
+        raise ValueError("TIN 400000001 is not a number")
+
+    def ours():
+        raise StoreError("tax year 2025: no extract in the store")
+
+    with pytest.raises(InternalError) as caught:
+        scrubbed("step")(quoting)()
+    assert str(caught.value) == "unexpected ValueError in step"
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+    with pytest.raises(StoreError, match="no extract in the store"):
+        scrubbed("step")(ours)()
+    monkeypatch.setenv(DEBUG, "1")  # prorata --debug: the whole traceback is the point
+    with pytest.raises(ValueError, match="400000001"):
+        scrubbed("step")(quoting)()
