@@ -190,14 +190,19 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     cx = c.with_columns(
         first.get_column(name).gather(c_event) for name in ("_plan_type", "_sep", "_p_roth")
     ).with_columns(c_event.is_not_null().alias("_has_event"))
+    # a contract row of no disbursement's event is an orphan, and only that: the other rules read
+    # its event's facts (an empty distributions table leaves every contract row an orphan)
+    orphan = ~pl.col("_has_event").fill_null(False)
     c_checks = {
-        "orphan_contract_row": pl.col("_has_event").fill_null(False),
-        "after_tax_not_separately_accounted": (pl.col("contract") != "after_tax")
+        "orphan_contract_row": ~orphan,
+        "after_tax_not_separately_accounted": orphan
+        | (pl.col("contract") != "after_tax")
         | pl.col("_sep").fill_null(True),
-        "govt_457b_after_tax": (pl.col("_plan_type") != "457b_governmental")
+        "govt_457b_after_tax": orphan
+        | (pl.col("_plan_type") != "457b_governmental")
         | ((pl.col("contract") == "roth") | (pl.col("basis_cents") == 0))
         & (pl.col("contract") != "after_tax"),
-        "roth_without_first_year": (pl.col("contract") != "roth") | pl.col("_p_roth").is_not_null(),
+        "roth_without_first_year": orphan | (pl.col("contract") != "roth") | pl.col("_p_roth").is_not_null(),
     }
 
     p_checks = {

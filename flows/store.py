@@ -34,9 +34,8 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
+import re
 import shutil
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +45,8 @@ import polars as pl
 
 from contracts.extract import TABLES
 from contracts.loading import ROW, Manifest, read_extract
-from flows.outputs import write_json, write_parquet
+from flows.errors import crash_point, on_disk
+from flows.outputs import clean_stale, write_json, write_parquet
 
 DATA_TABLES = ("plans", "payees", "participants", "contracts", "distributions", "control_totals")
 EXTRACT_COL = "_extract_id"
@@ -69,11 +69,7 @@ class StoreError(Exception):
     """The store cannot do what was asked; ``str(err)`` is the one line for stderr."""
 
 
-def crash_point(name: str) -> None:
-    """Test hook (docs/OPERATIONS.md): ``PRORATA_CRASH_AFTER=name`` kills this process with SIGKILL
-    right after the step ``name`` — no cleanup, no finally blocks, as a power cut would."""
-    if os.environ.get("PRORATA_CRASH_AFTER") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+LEFTOVER = re.compile(r"^\.(?P<target>.+)\.(?:tmp|old)-[^/]+$")  # flows.outputs staging and old folders
 
 
 @dataclass(frozen=True)
@@ -104,8 +100,9 @@ class Store:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """One writer at a time: a second ``nightly`` (or ``file``) waits for none — it is refused."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fh = (self.root / ".lock").open("a+")
+        with on_disk(self.root, "cannot open the store"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = (self.root / ".lock").open("a+")
         try:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -116,12 +113,16 @@ class Store:
             fh.close()
 
     def clean_tmp(self) -> None:
-        """Leftovers of a killed run: the scratch folder and half-written output staging folders."""
+        """Leftovers of a killed run: the scratch folder, and the staging and old folders of the
+        outputs and filings (:func:`flows.outputs.clean_stale`: a live one is left alone, an
+        earlier result whose swap was cut short is put back)."""
         shutil.rmtree(self.tmp(), ignore_errors=True)
         for parent in (self.root / "outputs", self.root / "filings"):
             if parent.is_dir():
-                for p in parent.rglob(".*.tmp-*"):
-                    shutil.rmtree(p, ignore_errors=True)
+                for p in sorted(parent.rglob(".*-*")):
+                    hit = LEFTOVER.match(p.name)
+                    if hit and p.is_dir():
+                        clean_stale(p.parent / hit["target"])
 
 
 def is_delta(path: Path) -> bool:
@@ -139,11 +140,12 @@ def append_delta(
 ) -> None:
     """One atomic Delta commit appending ``frame`` (the table is created on first write);
     ``merge_schema``: columns the table lacks are added to it (earlier rows read them as null)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     options: dict = {"partition_by": partition_by} if partition_by and not is_delta(path) else {}
     if merge_schema and is_delta(path):
         options["schema_mode"] = "merge"
-    frame.write_delta(str(path), mode="append", delta_write_options=options or None)
+    with on_disk(path, "cannot write the store"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_delta(str(path), mode="append", delta_write_options=options or None)
 
 
 def _sql_text(value: str) -> str:
@@ -192,8 +194,8 @@ def ingest_extract(store: Store, folder: Path) -> Ingested:
     """Add one extract folder to the store (contracts.loading.ExtractError on a table-level fault:
     nothing is committed). An extract already in the ledger is skipped; one whose id is known with
     other file contents is refused."""
-    manifest, frames = read_extract(folder)
     hashes = file_hashes(folder)
+    manifest, frames = read_extract(folder, hashes)
     known = all_ledgered(store).filter(pl.col("extract_id") == manifest.extract_id)
     if known.height:
         if json.loads(known["file_hashes"][0]) != hashes:
@@ -414,6 +416,12 @@ def materialise(store: Store, tax_year: int, folder: Path) -> str:
     if led.height == 0:
         raise StoreError(f"tax year {tax_year}: no extract in the store")
     tables = live_tables(store, tax_year)
+    with on_disk(folder, "cannot write the year's extract"):
+        _write_extract(folder, tables, led, tax_year)
+    return ledger_id(led, tax_year)
+
+
+def _write_extract(folder: Path, tables: dict[str, pl.DataFrame], led: pl.DataFrame, tax_year: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         if name == "control_totals" and frame.height == 0:
@@ -430,7 +438,6 @@ def materialise(store: Store, tax_year: int, folder: Path) -> str:
         },
         folder / "manifest.json",
     )
-    return extract_id
 
 
 def outputs_current(store: Store, tax_year: int) -> bool:
