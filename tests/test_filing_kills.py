@@ -1,8 +1,9 @@
-"""A filing killed during its commit (issue 18): ``prorata file`` writes the IRS file into
-``STORE/filings/TAX_YEAR/FILING_ID`` (staged, swapped into place) and then appends the filing's rows
-to the store's Delta table, the commit point. Killed at any of those instants — around the swap of
-the filing's folder, between the folder and the table, at arbitrary moments — the store holds the
-whole filing or none, and the next ``file`` records exactly one."""
+"""A filing killed while it is prepared (issue 18): ``prorata file`` writes the IRS file into
+``STORE/filings/TAX_YEAR/FILING_ID`` (staged, swapped into place) and records the step; nothing is
+filed until ``prorata approve`` appends the filing's rows to the store's Delta table, the commit
+point (tests/test_crash_safety.py kills that one). Killed at any instant of the preparation — around
+the swap of the filing's folder, after it, at arbitrary moments — the store holds no filing, and the
+next ``file`` (which prepares it, or finds it prepared) and its approval record exactly one."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ops_builders import year_inbox
+from ops_builders import approve_pending, year_inbox
 
 from flows import store as st
 from flows.cli import main
@@ -63,8 +64,9 @@ def whole_or_none(store: Path) -> int:
 
 
 def files_once_more(store: Path, capsys) -> None:
-    assert main(file_command(store)) == 0
+    assert main(file_command(store)) == 0  # prepared now, or already by the killed run
     capsys.readouterr()
+    approve_pending(store, 2025)
     filings = filings_table(st.Store(store), 2025)
     assert filings.height == 5 and filings["filing_id"].n_unique() == 1
     folders = sorted(p.name for p in (store / "filings" / "2025").iterdir())
@@ -78,7 +80,7 @@ def test_a_filing_killed_at_an_instant_of_its_commit_is_recorded_once_by_the_nex
 ):
     store = shutil.copytree(nightly_store, tmp_path / "store")
     assert killed_file(store, crash_after=instant) == -signal.SIGKILL
-    assert whole_or_none(store) == 0  # not recorded: not filed
+    assert whole_or_none(store) == 0  # not approved: not filed
     files_once_more(store, capsys)
 
 
@@ -97,7 +99,6 @@ def test_a_filing_killed_at_arbitrary_moments_is_whole_or_absent_and_recorded_on
         store = shutil.copytree(nightly_store, tmp_path / f"store-{fraction}")
         code = killed_file(store, after_seconds=took * fraction)
         kills += code == -signal.SIGKILL
-        if whole_or_none(store):  # the commit was reached before the kill: nothing new to file
-            assert main(file_command(store)) == 0 and "already filed" in capsys.readouterr().out
+        assert whole_or_none(store) == 0  # preparing never files: only the approval does
         files_once_more(store, capsys)
     assert kills >= 1  # at least one was really killed part-way
