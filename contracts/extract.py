@@ -1,4 +1,4 @@
-"""The canonical extract (``shared/spec/extract.md``, version 1): its tables, columns and types.
+"""The canonical extract (``docs/spec/extract.md``, version 1): its tables, columns and types.
 
 This module declares each table once. :mod:`contracts.loading` reads and casts by these
 declarations; :mod:`contracts.schemas` builds the pandera schemas from them.

@@ -26,7 +26,7 @@ def _as(table: str, column: str) -> pl.DataType:
 
 JOINED_COLUMNS: dict[str, pl.DataType] = {
     **_from("distributions"),
-    # the participant (extract.md participants) and the date of birth of its own payee row
+    # the participant (docs/spec/extract.md participants) and the date of birth of its own payee row
     "participant_payee_id": _as("participants", "payee_id"),
     **_from("participants", "date_of_death", "disabled", "separation_date", "public_safety_employee"),
     **_from("participants", "roth_first_year"),

@@ -3,7 +3,7 @@
 Single-table rules become pandera checks (:mod:`contracts.schemas`); cross-table rules are polars
 expressions evaluated in :mod:`contracts.validate`. Both quarantine the row's whole event. The order
 of :data:`RULE_ORDER` decides which rule a row is reported under when it breaks several ("the first
-rule the row breaks", ``shared/spec/outputs.md``). Messages never quote a value: a TIN, a name or a
+rule the row breaks", ``docs/spec/outputs.md``). Messages never quote a value: a TIN, a name or a
 birth date must not reach the quarantine file, logs or the manifest.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from contracts.extract import CONTRACTS, DESTINATIONS, PLAN_TYPES, REASONS, TIN_TYPES, USPS_CODES
+from contracts.extract import CONTRACTS, DESTINATIONS, PLAN_TYPES, REASONS, TABLES, TIN_TYPES, USPS_CODES
 
 # [0-9], not \d: polars' (and Python's) \d also matches other scripts' digits ("١٢٣"), which no IRS
 # record can carry (Publication 1220: numeric fields are ASCII 0-9).
@@ -76,14 +76,14 @@ SINGLE_TABLE_RULES: tuple[RowRule, ...] = (
     RowRule(
         "distributions",
         "unknown_destination",
-        "destination is not one of the values extract.md lists",
+        "destination is not one of the values docs/spec/extract.md lists",
         "destination",
         _in("destination", DESTINATIONS),
     ),
     RowRule(
         "distributions",
         "unknown_reason",
-        "reason is not one of the values extract.md lists",
+        "reason is not one of the values docs/spec/extract.md lists",
         "reason",
         _in("reason", REASONS),
     ),
@@ -302,6 +302,27 @@ SINGLE_TABLE_RULES: tuple[RowRule, ...] = (
         lambda: (pl.col("contract") == "roth") | (pl.col("irr_recapture_cents") == 0),
     ),
 )
+
+
+def _identifier_rules() -> tuple[RowRule, ...]:
+    """docs/spec/extract.md, Conventions: "Identifiers are non-empty strings" — every required ``…_id`` column
+    of the tables validated row by row (an empty id would be reported, or matched, as an id)."""
+    return tuple(
+        RowRule(
+            table.name,
+            "empty_id",
+            f"{column.name} is empty: identifiers are non-empty strings",
+            column.name,
+            lambda c=column.name: pl.col(c).str.strip_chars() != "",
+        )
+        for table in TABLES.values()
+        if not table.optional_file
+        for column in table.columns
+        if column.name.endswith("_id") and column.required and not column.nullable
+    )
+
+
+SINGLE_TABLE_RULES = _identifier_rules() + SINGLE_TABLE_RULES
 
 # ---- cross-table rules (evaluated in contracts.validate) ---------------------------------------
 CROSS_TABLE_MESSAGES: dict[str, str] = {

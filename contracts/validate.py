@@ -1,6 +1,6 @@
 """Validate an extract: every input row ends in the clean tables or in quarantine, exactly once.
 
-A row that breaks a rule takes its whole event into quarantine (``shared/spec/outputs.md``): the
+A row that breaks a rule takes its whole event into quarantine (``docs/spec/outputs.md``): the
 offending row under the first rule it breaks, the other rows of the event under
 ``event_quarantined``. Faulty rows of plans, payees and participants take every event that depends
 on them.
@@ -42,7 +42,7 @@ MIXED_COLUMNS = ("participant_id", "payee_id", "plan_id", "payment_date")
 
 @dataclass(frozen=True)
 class Validated:
-    """Clean rows of every table, and the quarantine (``outputs.md`` layout)."""
+    """Clean rows of every table, and the quarantine (``docs/spec/outputs.md`` layout)."""
 
     tables: dict[str, pl.DataFrame]
     quarantine: pl.DataFrame
@@ -119,7 +119,7 @@ class _Keys:
 
 
 def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, pl.DataFrame], _Keys]:
-    """The cross-table rules of extract.md: (_row, rule) failures of distributions, contracts and
+    """The cross-table rules of docs/spec/extract.md: (_row, rule) failures of distributions, contracts and
     participants."""
     d, c = t["distributions"], t["contracts"]
     parts, plans, payees, contract_rows = t["participants"], t["plans"], t["payees"], c
@@ -145,7 +145,8 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     eid = _dense_id(d.get_column("event_id")).cast(pl.UInt32)
     eid = pl.select(pl.when(d.get_column("event_id").is_not_null()).then(eid)).to_series().alias("_eid")
     dx = pl.concat([d, facts, eid.to_frame()], how="horizontal").with_columns(
-        pl.col("amount_cents").sum().over("_crow").alias("_draw"),
+        # Int128: two legs of 6·10^18 cents add up beyond Int64 and would wrap negative (and pass).
+        pl.col("amount_cents").cast(pl.Int128).sum().over("_crow").alias("_draw"),
         pl.col("_p_plan").is_not_null().alias("_known_part"),
         _event_mixed(d, eid).alias("_mixed"),
     )
@@ -189,14 +190,19 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     cx = c.with_columns(
         first.get_column(name).gather(c_event) for name in ("_plan_type", "_sep", "_p_roth")
     ).with_columns(c_event.is_not_null().alias("_has_event"))
+    # a contract row of no disbursement's event is an orphan, and only that: the other rules read
+    # its event's facts (an empty distributions table leaves every contract row an orphan)
+    orphan = ~pl.col("_has_event").fill_null(False)
     c_checks = {
-        "orphan_contract_row": pl.col("_has_event").fill_null(False),
-        "after_tax_not_separately_accounted": (pl.col("contract") != "after_tax")
+        "orphan_contract_row": ~orphan,
+        "after_tax_not_separately_accounted": orphan
+        | (pl.col("contract") != "after_tax")
         | pl.col("_sep").fill_null(True),
-        "govt_457b_after_tax": (pl.col("_plan_type") != "457b_governmental")
+        "govt_457b_after_tax": orphan
+        | (pl.col("_plan_type") != "457b_governmental")
         | ((pl.col("contract") == "roth") | (pl.col("basis_cents") == 0))
         & (pl.col("contract") != "after_tax"),
-        "roth_without_first_year": (pl.col("contract") != "roth") | pl.col("_p_roth").is_not_null(),
+        "roth_without_first_year": orphan | (pl.col("contract") != "roth") | pl.col("_p_roth").is_not_null(),
     }
 
     p_checks = {

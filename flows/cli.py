@@ -5,25 +5,32 @@
     prorata explain DISTRIBUTION_ID --out OUT_DIR
     prorata reconcile --extract EXTRACT_DIR --run OUT_DIR --out DIR
 
-Errors are one line on stderr naming the file and the problem; exit status 2 for a bad extract or
-target folder, 1 for an unexpected failure (``--debug`` shows the traceback).
+Errors are one line on stderr naming the file and the problem; exit status 2 for a bad extract,
+target folder or file-system fault, 1 for an unexpected failure (``--debug`` shows the traceback),
+130 for Ctrl-C and 143 for SIGTERM (the outputs left as they were). Files are created readable by
+their owner only (``PRORATA_GROUP_READABLE=1``: and their group), whatever the umask.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 from flows import prefect_env
+from flows.errors import DEBUG, printable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def _err(message: str) -> None:
-    print(f"prorata: error: {message}", file=sys.stderr)
+    print(f"prorata: error: {printable(message)}", file=sys.stderr)
 
 
 def _progress(quiet: bool):
@@ -46,7 +53,7 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
     rows = manifest["rows"]["distributions"]
     t = manifest["totals"]
     lines = [
-        f"prorata run: extract {manifest['extract_id']} (tax year {manifest['tax_year']}), run {manifest['run_id']}",
+        f"prorata run: extract {printable(manifest['extract_id'])} (tax year {manifest['tax_year']}), run {manifest['run_id']}",
         f"  disbursements  in {rows['in']:,}   out {rows['out']:,}   quarantined {rows['quarantined']:,}",
         f"  forms 1099-R   {manifest['forms']['count']:,}"
         + (
@@ -71,6 +78,10 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
         )
         width = max(len(rule) for rule, _, _ in by_rule)
         lines += [f"    {rule:<{width}}  {d:>9,} disbursements  {n:>9,} rows" for rule, d, n in by_rule]
+    if rows["in"] == 0:
+        lines.append(
+            "  note           distributions.parquet has no rows: no disbursement, no form, nothing to file"
+        )
     secs = manifest.get("stage_seconds", {})
     if secs:
         lines.append("  stages         " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
@@ -93,7 +104,7 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
             f" sha256 {irs['sha256']}, {irs['returns']:,} returns"
         )
     lines.append(
-        f"  outputs        {out_dir}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, irs/, manifest.json)"
+        f"  outputs        {printable(out_dir)}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, irs/, manifest.json)"
     )
     from flows.statements import statements_note
 
@@ -104,17 +115,20 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from contracts.loading import ExtractError, precheck
-    from flows.config import ConfigError, load_settings
-    from flows.outputs import OutputError, check_parent, check_target
+    from contracts.loading import precheck
+    from flows.config import load_settings
+    from flows.errors import operator_errors
+    from flows.outputs import check_parent, check_target, check_writable
     from flows.progress import RunProgress
+    from transforms.irs import FilingInputError
 
     extract_dir, out_dir = Path(args.extract_dir), Path(args.out)
     say = RunProgress.for_cli(_progress(args.quiet), args.quiet)  # + a bar when stderr is a terminal
-    try:
+    try:  # the checks that need no data, before any work
         check_parent(out_dir)
         check_target(out_dir.resolve())
         precheck(extract_dir)
+        check_writable(out_dir)
         settings = load_settings(Path(args.config) if args.config else None)
         if args.no_prefect:
             from flows.pipeline import run_pipeline
@@ -122,27 +136,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             manifest = run_pipeline(
                 extract_dir, out_dir, progress=say, settings=settings, batch_rows=args.batch_rows
             ).manifest
-        elif args.dask_address or args.workers:
-            say("starting the Prefect flow on a Dask cluster")
-            from flows.run_flow import run_on_dask
-
-            manifest = run_on_dask(
-                extract_dir,
-                out_dir,
-                address=args.dask_address,
-                workers=args.workers,
-                progress=say,
-                settings=settings,
-                batch_rows=args.batch_rows,
-            )
         else:
-            say("starting the Prefect flow")
-            from flows.run_flow import prorata_run
+            from flows.server import ephemeral
 
-            manifest = prorata_run(
-                extract_dir, out_dir, progress=say, settings=settings, batch_rows=args.batch_rows
-            )
-    except (ExtractError, OutputError, ConfigError) as exc:
+            with ephemeral():
+                manifest = _run_flow(args, extract_dir, out_dir, say)
+    except FilingInputError as exc:  # the IRS writer refused a form the checks let through
+        _err(f"{out_dir / 'irs'}: {exc} (OUT_DIR is left as it was)")
+        return EXIT_BAD_INPUT
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     say.finish()
@@ -153,6 +155,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         folder = export_run(out_dir, args.export, extract_dir, personal=args.export_personal)
         print(f"  export         {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))})")
     return 0
+
+
+def _run_flow(args: argparse.Namespace, extract_dir: Path, out_dir: Path, say) -> dict:
+    """``prorata run`` as the Prefect flow (in this process, or its plan batches on Dask)."""
+    if args.dask_address or args.workers:
+        say("starting the Prefect flow on a Dask cluster")
+        from flows.run_flow import run_on_dask
+
+        return run_on_dask(
+            extract_dir,
+            out_dir,
+            address=args.dask_address,
+            workers=args.workers,
+            progress=say,
+            config=args.config,
+            batch_rows=args.batch_rows,
+        )
+    say("starting the Prefect flow")
+    from flows.run_flow import prorata_run
+
+    return prorata_run(extract_dir, out_dir, progress=say, config=args.config, batch_rows=args.batch_rows)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -297,10 +320,13 @@ def extract_changed(extract_dir: Path, run_dir: Path) -> list[str]:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from contracts.loading import ExtractError, precheck
+    import contextlib
+
+    from contracts.loading import precheck
+    from flows.errors import operator_errors
     from flows.outputs import OutputError, check_parent
     from flows.reconcile import reconcile_extract, reconcile_flow, summary_text
-    from flows.store import StoreError
+    from flows.server import ephemeral
 
     out_dir = Path(args.out)
     by_store = args.store is not None or args.tax_year is not None
@@ -312,12 +338,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     try:  # the target is checked by the reconciliation itself (never a run, an extract or a store)
         check_parent(out_dir)
         if by_store:
-            from flows.reconcile import reconcile_store
-            from flows.store import Store
+            from flows.store import Store, StoreError
 
             if not Path(args.store).is_dir():
                 raise StoreError(f"{args.store}: no such store folder; check the --store path")
-            manifest = reconcile_store(Path(args.store), args.tax_year, out_dir, prefect=not args.no_prefect)
             run_dir = Store(Path(args.store)).outputs(args.tax_year)
         else:
             precheck(Path(args.extract))
@@ -327,10 +351,18 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                     f"{args.extract}: not the extract that {args.run} was run on ({', '.join(changed)} "
                     "changed); run prorata run on it first"
                 )
-            run = reconcile_extract if args.no_prefect else reconcile_flow
-            manifest = run(Path(args.extract), Path(args.run), out_dir)
             run_dir = Path(args.run)
-    except (ExtractError, OutputError, StoreError) as exc:
+        with contextlib.nullcontext() if args.no_prefect else ephemeral():
+            if by_store:
+                from flows.reconcile import reconcile_store
+
+                manifest = reconcile_store(
+                    Path(args.store), args.tax_year, out_dir, prefect=not args.no_prefect
+                )
+            else:
+                run = reconcile_extract if args.no_prefect else reconcile_flow
+                manifest = run(Path(args.extract), Path(args.run), out_dir)
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     print(summary_text(manifest, out_dir))
@@ -543,6 +575,23 @@ def mistyped_folder(args: argparse.Namespace) -> str | None:
     return None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (staging folders removed, the
+    Prefect flow run reported as crashed, the temporary Prefect server stopped)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def private_umask() -> int:
+    """The umask for files holding TINs, names and addresses (the store, OUT_DIR, statements):
+    readable by their owner only — or also by their group with ``PRORATA_GROUP_READABLE=1`` —
+    whatever umask the command was started with. Returns the umask it replaces."""
+    group = os.environ.get("PRORATA_GROUP_READABLE", "").strip().lower() in ("1", "true", "yes")
+    return os.umask(0o027 if group else 0o077)
+
+
 def main(argv: list[str] | None = None) -> int:
     prefect_env.configure()
     args = build_parser().parse_args(argv)
@@ -550,16 +599,63 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         _err(problem)
         return EXIT_BAD_INPUT
+    debug_before = os.environ.get(DEBUG)
+    if args.debug:  # tracebacks as they are, from Prefect's tasks too (flows.errors.scrubbed)
+        os.environ[DEBUG] = "1"
+    umask = private_umask()
+    sigterm = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        _err("interrupted; OUT_DIR was left as it was")
-        return 130
-    except Exception as exc:  # one clear line, never a traceback (unless --debug)
-        if args.debug:
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        _err(("terminated" if terminated else "interrupted") + "; the outputs were left as they were")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except BaseException as exc:
+        if _is_termination(exc):  # Prefect's own SIGTERM handler, during a flow run
+            _err("terminated; the outputs were left as they were")
+            return EXIT_TERMINATED
+        if not isinstance(exc, Exception) or args.debug:
             raise
-        _err(f"unexpected {type(exc).__name__}; rerun with --debug for details")
+        from flows.errors import InternalError, operator_errors, os_errno
+
+        if isinstance(exc, operator_errors()):  # a command that does not catch its own
+            _err(str(exc))
+            return EXIT_BAD_INPUT
+        code = os_errno(exc)
+        if code is not None:  # a file-system fault no command caught: the path it names, or the target
+            _err(f"{getattr(exc, 'filename', None) or _target(args)}: {os.strerror(code)}")
+            return EXIT_BAD_INPUT
+        what = str(exc) if isinstance(exc, InternalError) else f"unexpected {type(exc).__name__}"
+        _err(f"{what}; rerun with --debug for details")  # one clear line, never a traceback
         return EXIT_INTERNAL
+    finally:
+        os.umask(umask)
+        if debug_before is None:
+            os.environ.pop(DEBUG, None)
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
+
+
+def _target(args: argparse.Namespace) -> str:
+    """The folder a command writes (for a file-system fault that names no path)."""
+    for name in ("dest", "out", "store", "out_dir"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return "."
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _is_termination(exc: BaseException) -> bool:
+    if "prefect.exceptions" not in sys.modules:  # no flow ran
+        return False
+    from prefect.exceptions import TerminationSignal
+
+    return isinstance(exc, TerminationSignal)
 
 
 if __name__ == "__main__":

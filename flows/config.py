@@ -14,6 +14,15 @@
     contact_email = "taxops@example.com"
     test_file = false          # true: T record position 28 = "T"
 
+    [cfsf]                     # optional: the Combined Federal/State Filing Program
+    approved_payers = ["123456789"]   # payer EINs the IRS approved for CF/SF (9 digits each)
+
+A payer is coded for CF/SF (FIRE: A position 6, B 747-748, K records; IRIS: CFSFElectionInd,
+CFSFElectionStateCd) only when its EIN is in ``cfsf.approved_payers`` (Publication 1220 Part A:
+approval through a CF/SF test file; IRIS rule S1H002: the TCC must take part in the program), and
+only for the states on the IRS's list of the tax year (parameter ``cfsf_state_codes``). Without a
+``[cfsf]`` table no payer is coded.
+
     [iris]                     # optional
     schema_package = "/srv/irs/iris-a2a-ty2025-v1.2"   # the IRS's IRIS A2A package (relative: to this file)
     software_id = ["25A1B2C3D4", "26A1B2C3D4"]        # issued by the IRS; one or a list, per tax year
@@ -27,7 +36,7 @@ manifest says so). The SoftwareId written is the one whose first two digits are 
 two (IRIS rule TMFST020).
 
 Looked up at ``--config PATH``, else ``./prorata.toml``. Without it the IRS file is written as a test
-file with placeholder transmitter details, and the manifest says so (outputs.md).
+file with placeholder transmitter details, and the manifest says so (docs/spec/outputs.md).
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ class TransmitterSettings:
     contact_email: str
     test_file: bool
     configured: bool  # False: placeholder settings, no prorata.toml
+    cfsf_approved_payers: frozenset[str] = frozenset()  # payer EINs (9 digits) approved for CF/SF
     iris_schema_package: str = ""  # [iris] schema_package ("" : PRORATA_IRIS_SCHEMA_PACKAGE or none)
     software_ids: tuple[str, ...] = ()  # [iris] software_id
 
@@ -90,11 +100,16 @@ class TransmitterSettings:
 
 
 CHECKS = {
-    "tin": (r"^[0-9]{9}$", "must be 9 digits"),
+    # 9 digits, not one digit repeated (Publication 1220: such a TIN counts as incorrect; the writers refuse it)
+    "tin": (r"^(?!(.)\1{8}$)[0-9]{9}$", "must be 9 digits, not one digit repeated"),
     "tcc": (r"^[A-Za-z0-9]{5}$", "must be 5 letters or digits"),
     "zip": (r"^[0-9]{5}([0-9]{4})?$", "must be 5 or 9 digits"),
     "contact_phone": (r"^[0-9]{7,15}$", "must be digits only"),
-    "contact_email": (r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$", "must be an e-mail address"),
+    # T record 359-408: 50 positions of ASCII (the FIRE writer refuses more)
+    "contact_email": (
+        r"^$|^(?=.{1,50}$)[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$",
+        "must be an ASCII e-mail address of at most 50 characters",
+    ),
 }
 REQUIRED = ("tin", "tcc", "name", "address", "city", "state", "zip", "contact_name", "contact_phone")
 
@@ -154,8 +169,9 @@ def load_settings(path: Path | None) -> TransmitterSettings:
             raise ConfigError(f"{path}: transmitter.{key} {words}")
     if str(t["state"]) not in USPS_CODES:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
+    approved = _cfsf_approved_payers(raw.get("cfsf", {}), path)
     package, software_ids = _iris(path, raw.get("iris", {}))
-    return TransmitterSettings(
+    settings = TransmitterSettings(
         tin=str(t["tin"]),
         tcc=str(t["tcc"]).upper(),
         name=str(t["name"]),
@@ -169,9 +185,46 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         contact_email=str(t.get("contact_email", "")),
         test_file=bool(t.get("test_file", False)),
         configured=True,
+        cfsf_approved_payers=approved,
         iris_schema_package=package,
         software_ids=software_ids,
     )
+    _writable(settings, path)
+    return settings
+
+
+def _writable(settings: TransmitterSettings, path: Path) -> None:
+    """The transmitter's details as both IRS writers check them (the FIRE T record, the IRIS
+    manifest's TransmitterGrp: a city of letters, a phone of 10 digits or more, ...): refused here,
+    one line, rather than by the writer at the end of the run."""
+    from flows.filing import transmitter  # at call time: flows.filing imports this module
+    from transforms.irs.fire.pub1220 import validate_transmitter
+    from transforms.irs.iris.iris_xml import IrisOptions, check_transmitter
+    from transforms.irs.shared import FilingInputError
+
+    t = transmitter(settings)
+    try:
+        validate_transmitter(t)
+        check_transmitter(t, IrisOptions())
+    except FilingInputError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _cfsf_approved_payers(cfsf: object, path: Path) -> frozenset[str]:
+    """``[cfsf] approved_payers``: the payer EINs approved for the Combined Federal/State Filing
+    Program, as 9 digits ("12-3456789" is "123456789", as the writers group payers)."""
+    if not isinstance(cfsf, dict):
+        raise ConfigError(f"{path}: cfsf must be a table ([cfsf])")
+    unknown = sorted(set(cfsf) - {"approved_payers"})
+    if unknown:
+        raise ConfigError(f"{path}: cfsf.{unknown[0]} is not a setting (cfsf takes approved_payers)")
+    payers = cfsf.get("approved_payers", [])
+    words = "must be a list of payer EINs, 9 digits each"
+    if not isinstance(payers, list) or not all(isinstance(p, str) for p in payers):
+        raise ConfigError(f"{path}: cfsf.approved_payers {words}")
+    if not all(re.fullmatch(r"[0-9]{2}-?[0-9]{7}", p) for p in payers):
+        raise ConfigError(f"{path}: cfsf.approved_payers {words}")
+    return frozenset(p.replace("-", "") for p in payers)
 
 
 def _iris(path: Path, iris: object) -> tuple[str, tuple[str, ...]]:

@@ -94,6 +94,7 @@ def transmitter(settings: TransmitterSettings) -> Transmitter:
         contact_name=settings.contact_name,
         contact_phone=settings.contact_phone,
         contact_email=settings.contact_email,
+        cfsf_approved_payers=settings.cfsf_approved_payers,
     )
 
 
@@ -135,7 +136,12 @@ def write_irs_file(
             lambda: iter_pub1220(filing, t, tax_year=tax_year, test_file=test_file, prior_year=prior_year),
         )
     grouped = GroupedFiling(
-        outline(filing.lazy(), tax_year), lambda _: filing, t, tax_year, test_file, group_rows=2**62
+        outline(filing.lazy(), tax_year, t.cfsf_approved_payers),
+        lambda _: filing,
+        t,
+        tax_year,
+        test_file,
+        group_rows=2**62,
     )
     return _store_iris(
         root,
@@ -180,7 +186,7 @@ def write_run_irs_file(
     sink = os.environ.get(SINK_ENV, "") or "file"
     if sink not in ("file", "discard"):
         raise ValueError(f"{SINK_ENV} must be 'file' or 'discard'")
-    summary = outline(forms.select("payer_tin", "state"), tax_year)
+    summary = outline(forms.select("payer_tin", "state"), tax_year, settings.cfsf_approved_payers)
     info = _info(settings, tax_year, None, summary.returns)
     if summary.returns == 0:
         return info
@@ -320,6 +326,7 @@ def _store_iris(
         schema_version=schema.version if schema else SCHEMA_VERSION,
         original_receipt_id=original_receipt_id,
         max_bytes=max_bytes,
+        prepared_for_irs=settings.configured and bool(software_id),
     )
     stem = _name("IRIS", filing.tax_year, suffix)
     keep = sink == "file"
@@ -372,6 +379,8 @@ def _store_iris(
                     "submissions": transmission.submissions,
                     "sha256": digest.hexdigest(),
                     "unique_transmission_id": transmission.unique_transmission_id,
+                    # IRIS business rules the IRS would only report (rule, forms, payer: no personal data)
+                    "business_rule_reports": [p.text() for p in transmission.rule_reports],
                 }
             )
             if index_writer is not None:

@@ -122,7 +122,7 @@ def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:
         .agg(
             (pl.col("contract") == "roth").any().alias("roth"),
             pl.col("destination").first(),
-            pl.col("participant_id").first(),  # one account per form (outputs.md forms, v2)
+            pl.col("participant_id").first(),  # one account per form (docs/spec/outputs.md forms, v2)
             pl.col(st.EXTRACT_COL).drop_nulls().unique().alias("extract_ids"),
         )
     )
@@ -651,7 +651,7 @@ def corrections_year(
     them; nothing is written when nothing changed. IRIS corrections point at the accepted original
     or latest accepted correction; a return without one is held and listed with the reason
     (transforms/references.py). ``transmitted_on`` (default today) decides FIRE or IRIS: corrections
-    go by transmission date (outputs.md, "IRS files")."""
+    go by transmission date (docs/spec/outputs.md, "IRS files")."""
     step = _Step.of(settings, transmitted_on, user, out)
     store = st.Store(store_root)
     with store.lock():

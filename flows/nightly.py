@@ -7,12 +7,17 @@ after the other extracts. Then every tax year that changed, or whose outputs are
 ledger (a run killed after an ingest), is rebuilt under ``STORE/outputs/TAX_YEAR/`` by the
 ``prorata run`` pipeline over the live year materialised as one canonical extract.
 
-As a Prefect flow (``prorata-nightly``) each ingest and each rebuild is a task; a task is retried
-only for transient I/O errors (:func:`transient_io`), never for a bad extract or a bug.
+As a Prefect flow (``prorata-nightly``, a run named after the inbox) each ingest (named after its
+extract) and each rebuild is a task; a task is retried only for transient I/O errors
+(:func:`transient_io`), never for a bad extract or a bug. A night that refused an extract ends
+in a Failed state whose message names the refusals (its summary is the state's data), so Prefect
+shows what the exit status says; tasks and flow raise only errors whose text is ours
+(:func:`flows.errors.scrubbed`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,19 +26,26 @@ from pathlib import Path
 from contracts.loading import ExtractError
 from flows import history
 from flows import store as st
+from flows.errors import printable, scrubbed
 
 Progress = Callable[[str], None]
 NOT_TRANSIENT = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+NOT_TRANSIENT_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def transient_io(task, task_run, state) -> bool:
     """Prefect ``retry_condition_fn``: retry on an OSError that may pass (a full or busy disk, a
-    network share), not on a missing file, a bad extract or a programming error."""
+    network share), not on a missing file, a missing permission, a read-only folder, a bad extract
+    or a programming error."""
     try:
         exc = state.result(raise_on_failure=False)
     except Exception:  # pragma: no cover - a state without a readable result
         return False
-    return isinstance(exc, OSError) and not isinstance(exc, NOT_TRANSIENT)
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, NOT_TRANSIENT)
+        and exc.errno not in NOT_TRANSIENT_ERRNOS
+    )
 
 
 @dataclass
@@ -49,19 +61,26 @@ class NightlyReport:
         return not self.faults
 
     def text(self) -> str:
+        """The night in a few lines: counts, the refusals and warnings (ids and paths escaped:
+        :func:`flows.errors.printable`)."""
         lines = [
             f"prorata nightly: {len(self.ingested)} extracts ingested, {len(self.skipped)} already in the store, "
             f"{len(self.faults)} refused"
         ]
-        lines += [f"  refused  {f}" for f in self.faults]
-        lines += [f"  warning  {w}" for w in self.warnings]
+        lines += [f"  refused  {printable(f)}" for f in self.faults]
+        lines += [f"  warning  {printable(w)}" for w in self.warnings]
         for year, m in sorted(self.rebuilt.items()):
             rows = m["rows"]["distributions"]
             lines.append(
-                f"  tax year {year}: outputs rebuilt ({m['extract_id']}): disbursements {rows['out']:,} out, "
+                f"  tax year {year}: outputs rebuilt ({printable(m['extract_id'])}): disbursements {rows['out']:,} out, "
                 f"{rows['quarantined']:,} quarantined; forms {m['forms']['count']:,}, to file {m['forms']['to_file']:,}"
             )
         return "\n".join(lines)
+
+    def refusal(self) -> str:
+        """One line for a Failed state: how many extracts were refused, and the first reason."""
+        more = f" (+{len(self.faults) - 1} more)" if len(self.faults) > 1 else ""
+        return f"{len(self.faults)} extract(s) refused: {printable(self.faults[0])}{more}"
 
 
 def run_nightly(
@@ -124,10 +143,34 @@ def run_nightly(
     return report
 
 
+def _ingest_name() -> str:
+    from prefect.runtime import task_run
+
+    from flows.run_flow import extract_label
+
+    return f"ingest {extract_label(task_run.parameters.get('folder'))}"
+
+
+def _rebuild_name() -> str:
+    from prefect.runtime import task_run
+
+    return f"rebuild tax year {task_run.parameters.get('tax_year')}"
+
+
+def _nightly_name() -> str:
+    from prefect.runtime import flow_run
+
+    inbox, store = (Path(str(flow_run.parameters.get(k) or "?")) for k in ("inbox", "store"))
+    return f"nightly {printable(inbox.name)} into {printable(store.name)}"
+
+
 def _flow():
     """The Prefect flow, built on first use (importing Prefect costs a second)."""
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
+    from prefect.states import Failed
+
+    from flows.prefect_env import FLOW_OPTIONS
 
     options = {
         "persist_result": False,
@@ -136,12 +179,22 @@ def _flow():
         "retry_delay_seconds": 2,
         "retry_condition_fn": transient_io,
     }
-    ingest_task = task(name="ingest-extract", **options)(st.ingest_extract)
-    rebuild_task = task(name="rebuild-year-outputs", **options)(st.rebuild_year)
+    ingest_task = task(name="ingest-extract", task_run_name=_ingest_name, **options)(
+        scrubbed("ingest-extract")(st.ingest_extract)
+    )
+    rebuild_task = task(name="rebuild-year-outputs", task_run_name=_rebuild_name, **options)(
+        scrubbed("rebuild-year-outputs")(st.rebuild_year)
+    )
 
-    @flow(name="prorata-nightly", persist_result=False, log_prints=False, validate_parameters=False)
-    def prorata_nightly(inbox: str, store: str, config: str | None = None) -> dict:
-        """Ingest every new extract of the inbox into the store, oldest first; rebuild the touched years."""
+    @flow(
+        name="prorata-nightly",
+        flow_run_name=_nightly_name,
+        **FLOW_OPTIONS,
+    )
+    @scrubbed("prorata-nightly")
+    def prorata_nightly(inbox: str, store: str, config: str | None = None):
+        """Ingest every new extract of the inbox into the store, oldest first; rebuild the touched
+        years. Returns the summary (:func:`summary`), as a Failed state when an extract was refused."""
         from flows.config import load_settings
 
         settings = load_settings(Path(config) if config else None)
@@ -153,6 +206,8 @@ def _flow():
         create_markdown_artifact(  # ids and counts only
             "```\n" + report.text() + "\n```", key="prorata-nightly-summary", description="nightly summary"
         )
+        if not report.ok:
+            return Failed(message=report.refusal(), data=summary(report))
         return summary(report)
 
     return prorata_nightly

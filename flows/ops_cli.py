@@ -22,11 +22,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from flows.errors import operator_errors, printable
+
 EXIT_BAD_INPUT = 2
 
 
 def _err(message: str) -> None:
-    print(f"prorata: error: {message}", file=sys.stderr)
+    print(f"prorata: error: {printable(message)}", file=sys.stderr)
 
 
 def _say(quiet: bool):
@@ -45,27 +47,35 @@ def _settings(args):
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from flows import nightly
+    from flows.server import ephemeral
 
     try:
         if args.no_prefect:
             report = nightly.run_nightly(
                 Path(args.inbox), Path(args.store), settings=_settings(args), progress=_say(args.quiet)
             )
-            print(report.text())
-            return 0 if report.ok else EXIT_BAD_INPUT
-        result = nightly.nightly_flow()(args.inbox, args.store, args.config)
-    except _operator_errors() as exc:
+            rebuilt = {}
+        else:
+            with ephemeral():
+                state = nightly.nightly_flow()(args.inbox, args.store, args.config, return_state=True)
+            result = state.result(raise_on_failure=False)  # the summary, also from a Failed state
+            if not isinstance(result, dict):  # the flow stopped on an error: raise it here
+                state.result()
+            report = nightly.NightlyReport(
+                ingested=result["ingested"],
+                skipped=result["skipped"],
+                faults=result["faults"],
+                warnings=result["warnings"],
+            )
+            rebuilt = result["rebuilt"]
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    report = nightly.NightlyReport(
-        ingested=result["ingested"],
-        skipped=result["skipped"],
-        faults=result["faults"],
-        warnings=result["warnings"],
-    )
     print(report.text())
-    for year, ytd in sorted(result["rebuilt"].items()):
-        print(f"  tax year {year}: outputs rebuilt ({ytd})")
+    for year, ytd in sorted(rebuilt.items()):
+        print(f"  tax year {year}: outputs rebuilt ({printable(ytd)})")
+    for fault in report.faults:  # each refusal on stderr too, where an operator's alert looks
+        _err(f"refused {fault}")
     return 0 if report.ok else EXIT_BAD_INPUT
 
 
@@ -79,29 +89,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    print(f"prorata serve: deployment '{kwargs['name']}' on cron '{args.cron}' (Ctrl-C stops)")
-    nightly.nightly_flow().serve(**kwargs)
+    print(f"prorata serve: deployment '{kwargs['name']}' on cron '{printable(args.cron)}' (Ctrl-C stops)")
+    from flows.server import ephemeral
+
+    with ephemeral():
+        nightly.nightly_flow().serve(**kwargs)
     return 0
-
-
-def _operator_errors() -> tuple[type[Exception], ...]:
-    """Faults an operator can act on: one line on stderr naming the file or id, exit status 2."""
-    from flows.config import ConfigError
-    from flows.filing import FilingCheckError
-    from flows.outputs import OutputError
-    from flows.store import StoreError
-    from transforms.irs import FilingInputError
-
-    return (StoreError, ConfigError, FilingInputError, FilingCheckError, OutputError)
 
 
 TEST_PREFIX = "TEST FILE: "
 
 
 def _print(lines: list[str], test_file: bool) -> None:
-    """Print the lines; a TEST filing says so on every line (it is a rehearsal, never filed)."""
+    """Print the lines (escaped: ids from an extract may hold control characters); a TEST filing
+    says so on every line (it is a rehearsal, never filed)."""
     for line in lines:
-        print((TEST_PREFIX if test_file else "") + line)
+        print((TEST_PREFIX if test_file else "") + printable(line))
 
 
 def _schema_package(args) -> Path | None:
@@ -136,7 +139,7 @@ def _prepare_step(name: str, args: argparse.Namespace, describe) -> int:
             transmitted_on=args.transmission_date,
             user=args.user,
         )
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     lines = [f"prorata {name}: tax year {result.tax_year}: {result.message}", *describe(result)]
@@ -200,7 +203,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         result = approve(
             Path(args.store), args.tax_year, args.filing_id, user=args.user, policy=_policy(args)
         )
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     _print(
@@ -217,7 +220,7 @@ def cmd_discard(args: argparse.Namespace) -> int:
         result = discard(
             Path(args.store), args.tax_year, args.filing_id, user=args.user, reason=args.reason or ""
         )
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     _print([f"prorata discard: tax year {result.tax_year}: {result.message}"], result.test_file)
@@ -255,7 +258,7 @@ def cmd_acknowledge(args: argparse.Namespace) -> int:
             raise StoreError("give the IRS response files (ACK.xml ...) or --filing-id and --receipt-id")
         files = [Path(f) for f in args.files]
         result = acks.read_responses(Path(args.store), args.tax_year, files, who, _schema_package(args))
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     lines = [
@@ -276,7 +279,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         status = year_status(Path(args.store), args.tax_year, on=args.date, test=args.test)
         page = write_page(status, Path(args.html_dir) if args.html_dir else Path(args.store) / "status")
-    except _operator_errors() as exc:
+    except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     _print([*status.lines(), f"  page: {page}"], status.test_file)

@@ -1,20 +1,43 @@
-"""Writing OUT_DIR atomically: everything goes to a temporary sibling folder first, and the folder
-replaces OUT_DIR only once complete. A failed run leaves OUT_DIR as it was (a complete earlier result
-or nothing); a folder that is not a prorata result is never replaced.
+"""Writing OUT_DIR atomically: everything goes to a staging folder beside OUT_DIR first, and the
+staging folder takes OUT_DIR's place in one step once complete.
+
+- **Only prorata's own folders are replaced.** OUT_DIR may be new, empty, or a folder prorata wrote:
+  its ``manifest.json`` is prorata's (by content: :class:`Kind`) and it holds only the files that
+  kind of folder has. Anything else is refused with one line before any work (exit status 2).
+- **OUT_DIR is the old or the new result at every instant.** The staging folder and OUT_DIR are
+  exchanged by one ``renameat2(RENAME_EXCHANGE)`` (Linux 3.15+: ext4, xfs, btrfs, tmpfs, …), after
+  the staged files are on disk (fsync); the old result, now at the staging path, is then removed.
+  Where the file system cannot exchange, two renames are used, rolled back on failure; a run killed
+  between them leaves the earlier result in ``.OUT_DIR.old-*``, which the next run restores.
+- **Leftovers of killed runs are cleaned.** A staging folder is locked (``flock``) by the process
+  that writes it; the next run removes every unlocked ``.OUT_DIR.tmp-*`` / ``.OUT_DIR.old-*`` beside
+  OUT_DIR (they hold names and addresses) before it starts (:func:`clean_stale`).
+- **File-system faults are one line.** A full disk, a read-only folder or a missing permission while
+  writing is a :class:`flows.errors.FileSystemFault` naming OUT_DIR; an OUT_DIR that is a mount
+  point, or whose folder cannot be written, is refused before the computation
+  (:func:`check_writable`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from flows.errors import crash_point, on_disk, printable
+
 MARKER = "manifest.json"
+SOFTWARE = "prorata"  # manifest.json "software": the folder is prorata's
 
 
 class OutputError(Exception):
@@ -30,21 +53,109 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-def is_extract(folder: Path) -> bool:
-    """The folder is a recordkeeper extract: its manifest.json has the extract keys (extract.md)."""
-    manifest = read_manifest(folder)
-    return manifest is not None and {"recordkeeper", "created_at"} <= manifest.keys()
+@dataclass(frozen=True)
+class Kind:
+    """A kind of folder prorata writes: how its manifest.json is recognised, and the names it holds."""
+
+    name: str
+    files: frozenset[str]
+    owns: Callable[[dict], bool]
 
 
-def check_target(out_dir: Path) -> None:
-    """Refuse early to overwrite a folder that holds something other than a prorata result
-    (an extract has a manifest.json too: it is never replaced)."""
-    if out_dir.exists() and (
-        not out_dir.is_dir()
-        or (any(out_dir.iterdir()) and not (out_dir / MARKER).is_file())
-        or is_extract(out_dir)
-    ):
-        raise OutputError(f"{out_dir}: exists and is not a prorata output folder; choose another --out")
+RUN_KEYS = frozenset({"run_id", "input_sha256", "software_version", "rows", "totals"})
+RUN = Kind(
+    "run",
+    frozenset(
+        {
+            MARKER,
+            "distributions.parquet",
+            "forms.parquet",
+            "quarantine.parquet",
+            "edit_checks.parquet",
+            "tieout_945.parquet",
+            "explain.parquet",
+            "recipients.parquet",
+            "payers.parquet",
+            "accounts.parquet",
+            "irs",
+            "statements",  # prorata statements OUT_DIR (its default --dest)
+            "export",  # prorata run --export
+        }
+    ),
+    # "software" since this version; the keys alone for a run written before it (a reconciliation's
+    # manifest has a "kind", and some of the run's keys)
+    lambda m: "kind" not in m and (m.get("software") == SOFTWARE and "run_id" in m or m.keys() >= RUN_KEYS),
+)
+FILING = Kind(
+    "filing",
+    frozenset(
+        {
+            MARKER,
+            "irs",
+            "records.parquet",
+            "corrections.parquet",
+            "held.parquet",
+            "review.html",
+            "review.csv",
+            "export",  # prorata corrections --export
+            "statements",  # prorata statements --corrections
+        }
+    ),
+    lambda m: "filing_id" in m and "kind" in m,
+)
+KINDS = (RUN, FILING)
+
+
+def foreign_reason(out_dir: Path, kinds: tuple[Kind, ...] = KINDS) -> str | None:
+    """Why ``out_dir`` may not be replaced by a folder of one of ``kinds`` (None: it may — it is
+    absent, empty, or prorata's, holding only that kind's names)."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return None
+    if not out_dir.is_dir():
+        return "exists and is not a folder"
+    try:
+        entries = sorted(p.name for p in out_dir.iterdir())
+    except OSError as exc:
+        return f"cannot be listed ({exc.strerror})"
+    if not entries:
+        return None
+    manifest = read_manifest(out_dir)
+    kind = next((k for k in kinds if manifest is not None and k.owns(manifest)), None)
+    if kind is None:
+        return "exists and is not a prorata output folder (no prorata manifest.json)"
+    foreign = [name for name in entries if name not in kind.files]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        return f"holds '{printable(foreign[0])}'{more}, which prorata did not write"
+    return None
+
+
+def check_target(out_dir: Path, kinds: tuple[Kind, ...] = (RUN,)) -> None:
+    """Refuse early to replace a folder that is not prorata's own (its manifest, its files)."""
+    reason = foreign_reason(out_dir, kinds)
+    if reason:
+        raise OutputError(f"{printable(out_dir)}: {reason}; choose another --out")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable(out_dir: Path) -> None:
+    """Before any work: OUT_DIR is not a mount point (it is replaced whole, by a rename within its
+    folder) and a folder can be created beside it."""
+    out_dir = out_dir.resolve()
+    if out_dir.is_dir() and os.path.ismount(out_dir):
+        raise OutputError(
+            f"{printable(out_dir)}: is a mount point, which cannot be replaced; give a folder inside it"
+        )
+    parent = _existing_ancestor(out_dir.parent)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out_dir.name}.probe-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{printable(parent)}: cannot create OUT_DIR here ({exc.strerror})") from None
 
 
 def check_parent(path: Path, option: str = "--out") -> None:
@@ -68,34 +179,195 @@ def write_json(data: dict, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-class StagedOutput:
-    """A temporary folder beside OUT_DIR, swapped into place by :meth:`commit`."""
+# ---- the swap -----------------------------------------------------------------------------------
 
-    def __init__(self, out_dir: Path, check: Callable[[Path], None] | None = None):
+_AT_FDCWD = -100
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+_CANNOT_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
+def _renameat2(src: Path, dst: Path, flags: int) -> None:
+    """Linux ``renameat2``; OSError(ENOSYS) where the C library does not have it."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS), str(src))
+    if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), ctypes.c_uint(flags)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(src), None, str(dst))
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two folders in one atomic step (``RENAME_EXCHANGE``)."""
+    _renameat2(a, b, RENAME_EXCHANGE)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Every file and folder under ``root`` on disk, so the swap never exposes unwritten data."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    """The process's umask (set for a moment to 0o077, stricter than any, to read it)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _lock(folder: Path) -> int:
+    """An exclusive ``flock`` on a folder, held until the descriptor is closed (or the process
+    dies): a locked staging folder belongs to a live run."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _try_lock(folder: Path) -> int | None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _leftovers(out_dir: Path) -> Iterator[tuple[str, Path]]:
+    """("tmp" | "old", path) for the staging and old folders of ``out_dir``, beside it."""
+    prefixes = {f".{out_dir.name}.tmp-": "tmp", f".{out_dir.name}.old-": "old"}
+    with contextlib.suppress(OSError):
+        for path in out_dir.parent.iterdir():
+            for prefix, what in prefixes.items():
+                if path.name.startswith(prefix) and path.is_dir() and not path.is_symlink():
+                    yield what, path
+
+
+def clean_stale(out_dir: Path, kinds: tuple[Kind, ...] = KINDS) -> list[str]:
+    """What killed runs left beside ``out_dir``: an earlier result (a folder of one of ``kinds``) in
+    ``.old-*`` is put back when OUT_DIR is gone; every other unlocked staging or old folder is
+    removed. Returns what was done."""
+    done = []
+    for what, path in sorted(_leftovers(out_dir), key=lambda wp: wp[0] != "old"):
+        fd = _try_lock(path)
+        if fd is None:  # a live run's folder
+            continue
+        try:
+            if what == "old" and not out_dir.exists() and foreign_reason(path, kinds) is None:
+                os.rename(path, out_dir)
+                done.append(f"restored {path.name}")
+            else:
+                shutil.rmtree(path)
+                done.append(f"removed {path.name}")
+        finally:
+            os.close(fd)
+    return done
+
+
+class StagedOutput:
+    """A staging folder beside OUT_DIR, swapped into place by :meth:`commit` (module docstring).
+
+    ``kinds``: the kinds of prorata folder OUT_DIR may already be (:func:`check_target`)."""
+
+    def __init__(self, out_dir: Path, kinds: tuple[Kind, ...] = KINDS):
         self.out_dir = out_dir.resolve()
-        (check or check_target)(self.out_dir)
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+        self.kinds = kinds
+        check_target(self.out_dir, kinds)
+        with on_disk(self.out_dir.parent, "cannot create the staging folder"):
+            self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+            clean_stale(self.out_dir, kinds)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+            self.path.chmod(0o777 & ~_umask())  # the future OUT_DIR: as the umask says (mkdtemp: 0700)
+        self._fd: int | None = _lock(self.path)
 
     def commit(self) -> None:
-        old = None
-        if self.out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.old-", dir=self.out_dir.parent))
-            os.rmdir(old)
-            os.replace(self.out_dir, old)
-        os.replace(self.path, self.out_dir)
-        if old is not None:
+        """Swap the staging folder into place (OUT_DIR is the old or the new result throughout),
+        then remove the old result."""
+        check_target(self.out_dir, self.kinds)  # nothing foreign appeared at OUT_DIR meanwhile
+        with on_disk(self.out_dir, "cannot put the new outputs in place"):
+            _fsync_tree(self.path)
+            crash_point("swap:staged")
+            if self.out_dir.exists():
+                self._replace()
+            else:
+                self._move_in()
+            _fsync_dir(self.out_dir.parent)
+        self._unlock()
+        crash_point("swap:done")
+
+    def _move_in(self) -> None:
+        try:
+            _renameat2(self.path, self.out_dir, RENAME_NOREPLACE)
+        except OSError as exc:
+            if exc.errno not in _CANNOT_EXCHANGE:
+                raise
+            os.rename(self.path, self.out_dir)
+
+    def _replace(self) -> None:
+        try:
+            exchange(self.path, self.out_dir)
+        except OSError as exc:
+            if exc.errno not in _CANNOT_EXCHANGE:
+                raise
+            self._replace_by_renames()
+            return
+        crash_point("swap:exchanged")  # the old result is at the staging path until removed
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _replace_by_renames(self) -> None:
+        """Where the file system cannot exchange: OUT_DIR to ``.old-*`` (locked), the staging folder
+        to OUT_DIR, the old folder removed; the first rename is undone if the second fails, and a
+        run killed between them is undone by the next (:func:`clean_stale`)."""
+        old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.old-", dir=self.out_dir.parent))
+        os.rmdir(old)
+        old_fd = _lock(self.out_dir)
+        try:
+            os.rename(self.out_dir, old)
+            crash_point("swap:old-aside")
+            try:
+                os.rename(self.path, self.out_dir)
+            except BaseException:
+                os.rename(old, self.out_dir)
+                raise
             shutil.rmtree(old, ignore_errors=True)
+        finally:
+            os.close(old_fd)
+
+    def _unlock(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        self._unlock()
 
     def __enter__(self) -> StagedOutput:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                self.discard()
+                raise
         else:
             self.discard()
 

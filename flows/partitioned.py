@@ -6,7 +6,7 @@ cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disburseme
 partition's rows are read from the extract's files, validated and split before the next partition
 is read: memory follows the partition, not the extract. The outputs are the same bytes as the whole-extract run.
 
-Why a partition validates exactly as the whole extract would. Every rule of ``extract.md`` reads
+Why a partition validates exactly as the whole extract would. Every rule of ``docs/spec/extract.md`` reads
 rows that end up together in one partition:
 
 - a partition holds whole plans, and with them every disbursement and participant row of those
@@ -36,7 +36,18 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from contracts.extract import TABLES
-from contracts.loading import ROW, ExtractError, Manifest, conform, precheck, read_table
+from contracts.loading import (
+    ROW,
+    ExtractError,
+    Manifest,
+    check_files,
+    check_page_checksums,
+    check_tax_year,
+    conform,
+    precheck,
+    read_table,
+    sheltered,
+)
 from contracts.validate import QUARANTINE_SCHEMA, ROW_TABLES, Validated, validate
 
 T = TypeVar("T")
@@ -68,7 +79,15 @@ def needs_partitions(extract_dir: Path, max_rows: int | None = None) -> bool:
 
 
 def _scan(extract_dir: Path, table: str) -> pl.LazyFrame:
-    return pl.scan_parquet(extract_dir / TABLES[table].file, row_index_name=ROW)
+    """The table's rows with ``_row`` (their number in the file) and its extra columns sheltered
+    (:func:`contracts.loading.sheltered`: a file's own ``_row`` column is an extra like any other)."""
+    path = extract_dir / TABLES[table].file
+    names = pq.read_schema(path).names
+    index = ROW
+    while index in names:  # a name the file does not use, until the extras are out of the way
+        index += "_"
+    renames = sheltered(names, TABLES[table])
+    return pl.scan_parquet(path, row_index_name=index).rename(renames).rename({index: ROW})
 
 
 def _text(column: str) -> pl.Expr:
@@ -238,7 +257,7 @@ def _read(lazy: pl.LazyFrame, extract_dir: Path, table: str) -> pl.DataFrame:
         frame = lazy.collect()
     except Exception as exc:
         raise ExtractError(str(path), f"not a readable Parquet file ({type(exc).__name__})") from None
-    return conform(frame, TABLES[table], str(path))
+    return conform(frame, TABLES[table], str(path), numbered=True)
 
 
 def partition_tables(extract_dir: Path, parts: Partitions, i: int) -> dict[str, pl.DataFrame]:
@@ -272,15 +291,19 @@ def partition_tables(extract_dir: Path, parts: Partitions, i: int) -> dict[str, 
     return tables
 
 
-def check_tables(extract_dir: Path) -> Manifest:
-    """The table-level checks a whole read makes before it reads a row: folder, manifest, files,
-    required columns (:func:`contracts.loading.precheck`) and the columns' types (on no rows);
-    the manifest."""
+def check_tables(extract_dir: Path, hashes: dict[str, str] | None = None) -> Manifest:
+    """The table-level checks a whole read makes: folder, manifest, files, required columns
+    (:func:`contracts.loading.precheck`), the files' SHA-256 against the manifest's ``files``
+    (``hashes``: already computed), the pages' checksums, the columns' types (on no rows) and the
+    payment dates against the manifest's tax year; the manifest."""
     manifest = precheck(extract_dir)
+    check_files(extract_dir, manifest, hashes)
     for table in TABLES.values():
         path = extract_dir / table.file
         if path.is_file():
+            check_page_checksums(path)
             conform(pl.read_parquet(path, n_rows=0), table, str(path))
+    check_tax_year(extract_dir, manifest, _scan(extract_dir, "distributions").select("payment_date"))
     return manifest
 
 

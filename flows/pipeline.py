@@ -18,15 +18,17 @@ from typing import Any
 import polars as pl
 
 from contracts.extract import TABLES
-from contracts.loading import Manifest, read_extract
+from contracts.loading import Manifest, file_hashes, read_extract, unsheltered
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows import partitioned
 from flows.config import TransmitterSettings
+from flows.errors import on_disk
 from flows.filing import filing_frame, write_irs_file, write_run_irs_file
-from flows.outputs import SortedParquetSink, StagedOutput, write_json, write_parquet
+from flows.outputs import RUN, SOFTWARE, SortedParquetSink, StagedOutput, write_json, write_parquet
 from flows.statements import keep_statements
-from transforms.edit_checks import filable, run_edit_checks, tieout_945
+from transforms.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
+from transforms.engine.legs import DISTRIBUTION_COLUMNS
 from transforms.params import TaxParameters
 
 Progress = Callable[[str], None]
@@ -38,19 +40,6 @@ def software_version() -> str:
         return version("prorata")
     except PackageNotFoundError:  # running from a source tree
         return "0+source"
-
-
-def file_hashes(extract_dir: Path) -> dict[str, str]:
-    """SHA-256 of every file of the extract, for the manifest and the run id."""
-    out = {}
-    for path in sorted(extract_dir.iterdir()):
-        if path.is_file():
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-            out[path.name] = digest.hexdigest()
-    return out
 
 
 @dataclass
@@ -85,7 +74,7 @@ def load_and_validate(extract_dir: Path) -> Loaded:
     """Stage 1: read every table (table-level faults raise ExtractError) and split off quarantine."""
     t0 = time.perf_counter()
     hashes = file_hashes(extract_dir) if extract_dir.is_dir() else {}
-    manifest, frames = read_extract(extract_dir)
+    manifest, frames = read_extract(extract_dir, hashes)
     t1 = time.perf_counter()
     validated = validate(frames, manifest.tax_year)
     rows_in = {name: frame.height for name, frame in frames.items()}
@@ -95,7 +84,7 @@ def load_and_validate(extract_dir: Path) -> Loaded:
 
 
 def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Quarantine rows for events the engine cannot report (outputs.md: ``codes_over_two``)."""
+    """Quarantine rows for events the engine cannot report (docs/spec/outputs.md: ``codes_over_two``)."""
     from contracts.rules import message_for
 
     if result.rejected.height == 0:
@@ -139,6 +128,7 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
 
 
 PARTITION_ROWS = int(os.environ.get("PRORATA_PARTITION_ROWS", "2000000"))
+WRITING = "cannot write the outputs (OUT_DIR is left as it was)"
 
 
 def engine_threads() -> int | None:
@@ -200,6 +190,8 @@ def iter_batches(loaded: Loaded, max_rows: int | None = None) -> Iterator[dict[s
     for, so at most one batch's copy of the rows exists beside the tables. ``len`` is not known in
     advance: :func:`plan_partitions` tells how many there will be."""
     tables = loaded.validated.tables
+    # plans of one payer EIN may fall in different batches: their conflicts are marked on all plans
+    tables = {**tables, "plans": mark_payer_conflicts(tables["plans"])}
     batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
     if len(batches) <= 1:
         yield tables
@@ -217,11 +209,11 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
     engine_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = BatchResult(
-        result.distributions,
+        unsheltered(result.distributions, DISTRIBUTION_COLUMNS),  # the extract's extra columns
         result.forms,
         result.explain,
         _engine_quarantine(result, batch),
-        run_edit_checks(result.forms, result.legs, params),
+        run_edit_checks(result.forms, result.legs, params, batch),
         tieout_945(result.legs),
         {},
         {
@@ -391,7 +383,7 @@ class Counts:
 
 
 def build_manifest(loaded: Loaded, computed: Computed | Counts, timings: dict[str, float]) -> dict:
-    """manifest.json (outputs.md): ids, hashes, counts, totals, version, timings — no personal data."""
+    """manifest.json (docs/spec/outputs.md): ids, hashes, counts, totals, version, timings — no personal data."""
     counts = computed if isinstance(computed, Counts) else Counts.of(computed, loaded.manifest.tax_year)
     q = counts.quarantine
     q_counts = dict(q.group_by("table").len().iter_rows()) if q.height else {}
@@ -419,6 +411,7 @@ def build_manifest(loaded: Loaded, computed: Computed | Counts, timings: dict[st
         },
         "edit_checks": {sev: dict(sorted(counts.checks[sev].items())) for sev in ("error", "warning")},
         "totals": dict(counts.totals),
+        "software": SOFTWARE,  # flows.outputs: the folder is prorata's own, to be replaced by the next run
         "software_version": software_version(),
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -434,7 +427,7 @@ def write_outputs(
     """Stage 3: write every output into a staging folder and swap it into place."""
     settings = settings or TransmitterSettings.placeholder()
     started = time.perf_counter()
-    with StagedOutput(out_dir) as staged:
+    with on_disk(out_dir, WRITING), StagedOutput(out_dir, (RUN,)) as staged:
         root = staged.path
         write_parquet(computed.distributions, root / "distributions.parquet")
         write_parquet(computed.forms, root / "forms.parquet")
@@ -486,7 +479,8 @@ class StreamedRun:
         self.loaded = loaded
         self.settings = settings or TransmitterSettings.placeholder()
         self.params = TaxParameters.for_year(loaded.manifest.tax_year)
-        self.staged = StagedOutput(out_dir)
+        self.out_dir = out_dir
+        self.staged = StagedOutput(out_dir, (RUN,))
         root = self.staged.path
         self.sinks = {
             name: SortedParquetSink(root / f"{name}.parquet", key) for name, key in self.SORTED.items()
@@ -507,6 +501,10 @@ class StreamedRun:
 
     def add(self, part: BatchResult) -> None:
         """One plan batch's outputs: written out, counted, dropped."""
+        with on_disk(self.out_dir, WRITING):
+            self._add(part)
+
+    def _add(self, part: BatchResult) -> None:
         t0 = time.perf_counter()
         checks = part.checks.sort("plan_id", "form_id", maintain_order=True)
         ids = part.forms.select("form_id")
@@ -539,6 +537,10 @@ class StreamedRun:
 
     def finish(self, timings: dict[str, float]) -> dict:
         """Everything else written, the manifest last; the folder swapped into place."""
+        with on_disk(self.out_dir, WRITING):
+            return self._finish(timings)
+
+    def _finish(self, timings: dict[str, float]) -> dict:
         started = time.perf_counter()
         root = self.staged.path
         self.loaded.validated.tables.clear()  # the batches are done: the outputs are read from here on
@@ -589,14 +591,15 @@ def loaded_shell(extract_dir: Path) -> Loaded:
     """What a run partitioned by :mod:`flows.partitioned` knows before it reads a row: the
     manifest, the files' hashes, the rows of every table (Parquet footers) and the control totals
     (small). Its quarantine is filled in once every partition is validated."""
-    manifest = partitioned.check_tables(extract_dir)
+    hashes = file_hashes(extract_dir)
+    manifest = partitioned.check_tables(extract_dir, hashes)
     rows_in = {
         name: partitioned.row_count(extract_dir, name)
         for name, table in TABLES.items()
         if (extract_dir / table.file).is_file()
     }
     empty = Validated(tables={}, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA))
-    return Loaded(manifest, empty, rows_in, file_hashes(extract_dir), partitioned.control_totals(extract_dir))
+    return Loaded(manifest, empty, rows_in, hashes, partitioned.control_totals(extract_dir))
 
 
 def read_partition(extract_dir: Path, manifest: Manifest, parts: partitioned.Partitions, i: int) -> Loaded:

@@ -24,3 +24,8 @@ QUIET_DEFAULTS = {
 def configure() -> None:
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
+
+
+FLOW_OPTIONS = {"persist_result": False, "log_prints": False, "validate_parameters": False}
+"""Every prorata flow: no persisted result (it could hold personal data), no captured prints, the
+parameters as given (paths)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.outputs import OutputError, StagedOutput, read_manifest, write_json, write_parquet
+from flows.outputs import Kind, OutputError, StagedOutput, read_manifest, write_json, write_parquet
 from flows.reconcile_html import money, render
 from transforms.reconcile import BREAK, Reconciliation, reconcile
 
@@ -33,6 +33,9 @@ FILES = (
     "reconciliation.html",
     "manifest.json",
 )
+RECONCILIATION = Kind(
+    "reconciliation", frozenset({*FILES, "export"}), lambda m: m.get("kind") == "prorata-reconciliation"
+)  # what the reconciliation's folder may hold (flows.outputs.StagedOutput replaces nothing else)
 ARTIFACT_KEY = "prorata-reconciliation"
 OUTPUT_COLUMNS = {
     "distributions": ["distribution_id", "event_id", "plan_id", "form_id", "amount_cents"],
@@ -76,7 +79,7 @@ def write_reconciliation(
         plans if plans is not None else pl.DataFrame(schema={"plan_id": pl.String, "plan_name": pl.String})
     )
     names = dict(plans.select("plan_id", "plan_name").iter_rows())
-    with StagedOutput(out_dir) as staged:
+    with StagedOutput(out_dir, (RECONCILIATION,)) as staged:
         root = staged.path
         write_parquet(rec.checks, root / "reconciliation.parquet")
         checks_report(rec.checks, plans).write_csv(root / "reconciliation.csv")
@@ -215,7 +218,15 @@ def reconcile_store(store_dir: Path, tax_year: int, out_dir: Path, *, prefect: b
         return reconcile_year(store_dir, tax_year, out_dir)
     from prefect import flow
 
-    @flow(name="prorata-reconcile-year", persist_result=False, log_prints=False, validate_parameters=False)
+    from flows.errors import scrubbed
+    from flows.prefect_env import FLOW_OPTIONS
+
+    @flow(
+        name="prorata-reconcile-year",
+        flow_run_name=f"reconcile tax year {tax_year}",
+        **FLOW_OPTIONS,
+    )
+    @scrubbed("prorata-reconcile-year")
     def prorata_reconcile_year(store_dir: Path, tax_year: int, out_dir: Path) -> dict:
         """Reconcile a store's tax year; markdown and table artifacts in the flow run."""
         return reconcile_year(store_dir, tax_year, out_dir)
@@ -223,10 +234,26 @@ def reconcile_store(store_dir: Path, tax_year: int, out_dir: Path, *, prefect: b
     return prorata_reconcile_year(store_dir, tax_year, out_dir)
 
 
+def _reconcile_name() -> str:
+    from prefect.runtime import flow_run
+
+    from flows.run_flow import extract_label
+
+    return f"reconcile {extract_label(flow_run.parameters.get('extract_dir'))}"
+
+
 def _flow():
     from prefect import flow
 
-    @flow(name="prorata-reconcile", persist_result=False, log_prints=False, validate_parameters=False)
+    from flows.errors import scrubbed
+    from flows.prefect_env import FLOW_OPTIONS
+
+    @flow(
+        name="prorata-reconcile",
+        flow_run_name=_reconcile_name,
+        **FLOW_OPTIONS,
+    )
+    @scrubbed("prorata-reconcile")
     def prorata_reconcile(extract_dir: Path, outputs_dir: Path, out_dir: Path) -> dict:
         """Reconcile an extract against a run; markdown and table artifacts in the flow run."""
         return reconcile_extract(extract_dir, outputs_dir, out_dir)

@@ -1,7 +1,11 @@
 """``prorata run`` as a Prefect flow of coarse tasks: read + validate, one split per plan batch, write.
 
 Tasks pass frames in memory and never persist results (a persisted frame of payees would write TINs
-to disk); nothing is cached, so a corrected extract at the same path is always read again.
+to disk); nothing is cached, so a corrected extract at the same path is always read again. Every task
+and the flow raise only errors whose text is ours (:func:`flows.errors.scrubbed`: an unexpected
+error is reduced to its type), so no value reaches Prefect's logs, states or result storage; the
+flow's parameters are paths and counts (the transmitter settings are read inside the flow from
+``config``, never passed to Prefect). A flow run is named after its extract (``run EXTRACT_ID``).
 
 On one machine the batches run one after another, so memory follows the largest batch. With a Dask
 cluster (``--dask-address`` or ``--workers N``) the batches are submitted to Prefect's
@@ -19,43 +23,77 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline
 from flows import progress as progress_view
+from flows.errors import printable, scrubbed
+from flows.prefect_env import FLOW_OPTIONS
 
 TASK_OPTIONS = {"persist_result": False, "cache_policy": NO_CACHE}
 
 
 @task(name="read-and-validate", **TASK_OPTIONS)
+@scrubbed("read-and-validate")
 def read_and_validate(extract_dir: Path) -> pipeline.Loaded:
     return pipeline.load_and_validate(extract_dir)
 
 
 @task(name="read-and-validate-partition", **TASK_OPTIONS)
+@scrubbed("read-and-validate-partition")
 def read_partition(extract_dir: Path, manifest, parts, i: int) -> pipeline.Loaded:
     return pipeline.read_partition(extract_dir, manifest, parts, i)
 
 
 @task(name="split-plan-batch", **TASK_OPTIONS)
+@scrubbed("split-plan-batch")
 def split_batch(batch: dict, tax_year: int) -> pipeline.BatchResult:
     return pipeline.compute_batch(batch, tax_year)
 
 
 @task(name="write-outputs", **TASK_OPTIONS)
+@scrubbed("write-outputs")
 def write(run: pipeline.StreamedRun, timings: dict) -> dict:
     return run.finish(timings)
 
 
-@flow(name="prorata-run", persist_result=False, log_prints=False, validate_parameters=False)
+def extract_label(extract_dir: Path | str | None) -> str:
+    """What a flow or task run is named after: the extract's id (escaped; the folder's name when
+    its manifest cannot be read)."""
+    from contracts.loading import ExtractError, Manifest
+
+    folder = Path(extract_dir or ".")
+    try:
+        name = Manifest.read(folder).extract_id
+    except ExtractError:
+        name = folder.name
+    return printable(name)[:120]
+
+
+def _flow_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"run {extract_label(flow_run.parameters.get('extract_dir'))}"
+
+
+@flow(
+    name="prorata-run",
+    flow_run_name=_flow_run_name,
+    **FLOW_OPTIONS,
+)
+@scrubbed("prorata-run")
 def prorata_run(
     extract_dir: Path,
     out_dir: Path,
     progress=None,
-    settings=None,
+    config: str | None = None,
     batch_rows: int | None = None,
     distributed: bool = False,
 ) -> dict:
     """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes).
+    ``config``: the transmitter settings file (flows.config: default ./prorata.toml).
 
     Each plan batch's outputs are written to the staging folder as soon as the batch is done
     (:class:`flows.pipeline.StreamedRun`), so memory follows one batch."""
+    from flows.config import load_settings
+
+    settings = load_settings(Path(config) if config else None)
     say = progress_view.for_flow(progress)  # terminal bar, Prefect progress artifact (flows/progress.py)
     local = (lambda t: t.fn) if distributed else (lambda t: t)  # I/O stays in this process on a cluster
     manifest = pipeline.stream_extract(
@@ -82,7 +120,7 @@ def run_on_dask(
     address: str | None = None,
     workers: int | None = None,
     progress=None,
-    settings=None,
+    config: str | None = None,
     batch_rows: int | None = None,
 ) -> dict:
     """The flow with its plan batches on a Dask cluster: an existing one at ``address``
@@ -101,5 +139,5 @@ def run_on_dask(
             }
         )
     return prorata_run.with_options(task_runner=runner)(
-        extract_dir, out_dir, progress=progress, settings=settings, batch_rows=batch_rows, distributed=True
+        extract_dir, out_dir, progress=progress, config=config, batch_rows=batch_rows, distributed=True
     )

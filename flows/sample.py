@@ -1,4 +1,4 @@
-"""Synthetic recordkeeper extracts in the canonical format (`../shared/spec/extract.md`).
+"""Synthetic recordkeeper extracts in the canonical format (`docs/spec/extract.md`).
 
 `generate_extract` writes one extract folder with the requested number of disbursements. It models
 what a recordkeeper sends, not what the engine computes: participants in several plans with their
@@ -42,7 +42,7 @@ from contracts.extract import CONTRACTS, DESTINATIONS, PLAN_TYPES, REASONS
 __all__ = ["FAULT_KINDS", "generate_extract"]
 
 # ---------------------------------------------------------------------------------------------
-# Vocabulary of the canonical format (extract.md), declared once in contracts.extract
+# Vocabulary of the canonical format (docs/spec/extract.md), declared once in contracts.extract
 # ---------------------------------------------------------------------------------------------
 NR, AT, RO = 0, 1, 2
 CASH, R_IRA, R_RIRA, R_PLAN, R_RPLAN, IRR = range(6)
@@ -511,7 +511,7 @@ def _template_tables() -> tuple[pl.Series, pl.Series, pl.DataFrame]:
     """Global search keys `class + cumulative weight` → template, and the template legs."""
     keys, ids = [], []
     # 0 cash only, 1 beneficiary / alternate payee, 2 participant, 3 corrective: one cash leg, an
-    # event of its own (extract.md, rule corrective_not_alone)
+    # event of its own (docs/spec/extract.md, rule corrective_not_alone)
     for group in range(4):
         for held_i, held in enumerate((1, 3, 5, 7)):
             cls = group * 4 + held_i
@@ -646,7 +646,7 @@ def _run_contracts(r: _Random, ev: pl.DataFrame, init: pl.DataFrame) -> pl.DataF
     """Values before each event and the amount each event draws, per contract.
 
     Events of a stream run in `pos` order; each sees what the earlier ones left: value minus the
-    draw, basis minus the basis recovered under extract.md's allocation rule (pre-1987 tier first
+    draw, basis minus the basis recovered under docs/spec/extract.md's allocation rule (pre-1987 tier first
     in a pre1987_recovery plan, then pro rata rounded half-up; min(D, B) when the draw empties
     the contract). The loop is over the position in the year (at most 12), never over rows."""
     sfx = ("nr", "at", "ro")

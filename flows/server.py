@@ -1,4 +1,5 @@
-"""A self-hosted Prefect server: started in the background, waited for until healthy, stopped.
+"""Prefect servers: a self-hosted one, started in the background, waited for until healthy, stopped;
+and the temporary one a command starts for itself when no server is configured (:func:`ephemeral`).
 
     python -m flows.server start --home .prefect-server --port 4200 [--database-url URL] [--no-ui]
     python -m flows.server stop  --home .prefect-server
@@ -13,20 +14,33 @@ test session the same way (``real_prefect_server``). The server's state lives un
 
 The process is started in its own session, so :func:`stop` ends exactly its process group (the
 server and the workers it spawned), found by the pid it recorded — never by name.
+
+**The temporary server of a command** (:func:`ephemeral`). Without ``PREFECT_API_URL``, Prefect
+would start its own server process as a child that outlives a command killed with SIGKILL or
+SIGTERM (and keeps the command's stdout open, so a supervisor reading it hangs), and that shares
+the terminal's process group, so Ctrl-C kills it before the flow run can report its end. The
+command starts it instead (``python -m flows.server child``): in a session of its own (Ctrl-C
+reaches only the command, which reports the run's end and then stops the server), with no handle
+on the command's stdin, stdout or stderr, and bound to the command's life — the kernel kills it when
+the command dies (``PR_SET_PDEATHSIG``), and a watchdog thread ends it if its parent pid changes
+(any platform, and a parent that died before the child armed itself).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,9 +197,151 @@ def stop(home: Path, timeout: float = 30.0) -> bool:
     return True
 
 
+# ---- the temporary server of a command ----------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+WATCH_SECONDS = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """In the server process: be killed when ``parent`` dies (module docstring)."""
+    with contextlib.suppress(Exception):  # Linux; elsewhere the watchdog alone
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def serve_child(parent: int, port: int) -> None:
+    """``python -m flows.server child``: Prefect's API on 127.0.0.1:``port`` (the app Prefect's own
+    temporary server runs), for as long as ``parent`` lives."""
+    die_with_parent(parent)
+    import uvicorn
+
+    uvicorn.run(
+        "prefect.server.api.server:create_app",
+        factory=True,
+        host=HOST,
+        port=port,
+        log_level="error",
+        lifespan="on",
+    )
+
+
+def _configured_api() -> tuple[str | None, bool]:
+    """The API URL Prefect's settings give (environment, profile, test harness), and whether
+    Prefect may start a temporary server when there is none."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    return settings.api.url, settings.server.ephemeral.enabled
+
+
+def _child_env() -> dict[str, str]:
+    from prefect.settings import get_current_settings
+
+    return {
+        **os.environ,
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+
+
+def _start_child(timeout: float) -> tuple[subprocess.Popen, str]:
+    env = _child_env()
+    for _attempt in range(3):  # the port may be taken between free_port() and the bind: try another
+        port = free_port()
+        api_url = f"http://{HOST}:{port}/api"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flows.server",
+                "child",
+                "--parent",
+                str(os.getpid()),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            if healthy(api_url, timeout=1.0):
+                return process, api_url
+            time.sleep(0.1)
+        _end(process)
+    raise RuntimeError("the temporary Prefect server did not start; set PREFECT_API_URL to a running server")
+
+
+def _end(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop the temporary server (its own process group): SIGTERM, then SIGKILL after ``grace``."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _drain_prefect_workers(timeout: float = 10.0) -> None:
+    """Send the flow run's last logs and events before the server goes."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=timeout, at_exit=False)
+
+
+@contextlib.contextmanager
+def ephemeral(timeout: float = 120.0) -> Iterator[str | None]:
+    """The Prefect API for the length of a command: the configured server (``PREFECT_API_URL``,
+    a profile, a test harness), else a temporary one bound to this process (module docstring),
+    stopped on the way out — however the block ends. Yields the API URL."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url, allowed = _configured_api()
+    if url or not allowed:
+        yield url
+        return
+    process, api_url = _start_child(timeout)
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = api_url  # for the processes the flow starts (Dask workers)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            try:
+                yield api_url
+            finally:
+                _drain_prefect_workers()
+    finally:
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
+        _end(process)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.server", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("action", choices=["start", "stop", "status", "child"])
+    parser.add_argument("--parent", type=int, help="child: the pid of the command it serves")
     parser.add_argument("--home", default=".prefect-server", help="PREFECT_HOME of the server")
     parser.add_argument("--port", type=int, default=4200)
     parser.add_argument(
@@ -193,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-ui", action="store_true")
     args = parser.parse_args(argv)
+    if args.action == "child":
+        serve_child(args.parent, args.port)
+        return 0
     home = Path(args.home)
     if args.action == "start":
         try:

@@ -10,7 +10,7 @@ Layout (docs/OPERATIONS.md)::
     STORE/ytd/TAX_YEAR/acknowledgements/  what the IRS said of each transmission, submission, record (flows/acks.py)
     STORE/ytd/TAX_YEAR/events/          the year's history: who did what, when (flows/history.py)
     STORE/ytd/TAX_YEAR/nightly/         a digest of the forms of the last two builds (flows/review.py)
-    STORE/outputs/TAX_YEAR/             the year's outputs (shared/spec/outputs.md), rebuilt by ``nightly``
+    STORE/outputs/TAX_YEAR/             the year's outputs (docs/spec/outputs.md), rebuilt by ``nightly``
     STORE/filings/TAX_YEAR/<filing_id>/ each prepared filing: its IRS transmissions, review, records
     STORE/.lock                         one writer at a time (flock)
 
@@ -20,7 +20,7 @@ rows of an extract that is not in the ledger are ignored by every reader, and de
 extract is ingested again. A process killed at any moment leaves the ledgered extracts whole.
 
 The live year (:func:`live_tables`): rows of ledgered extracts, less the rows of a superseded
-extract for the plans its successor covers (extract.md ``supersedes``), with the latest extract
+extract for the plans its successor covers (docs/spec/extract.md ``supersedes``), with the latest extract
 (ledger order) winning on each key — an event's disbursements and contract rows come whole from the
 latest extract that holds the event; then ``distribution_id``, ``plan_id``, ``payee_id``,
 ``participant_id`` and (``plan_id``, ``month``) are unique, latest first.
@@ -34,9 +34,8 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
+import re
 import shutil
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +45,8 @@ import polars as pl
 
 from contracts.extract import TABLES
 from contracts.loading import ROW, Manifest, read_extract
-from flows.outputs import write_json, write_parquet
+from flows.errors import crash_point, on_disk
+from flows.outputs import clean_stale, write_json, write_parquet
 
 DATA_TABLES = ("plans", "payees", "participants", "contracts", "distributions", "control_totals")
 EXTRACT_COL = "_extract_id"
@@ -69,11 +69,7 @@ class StoreError(Exception):
     """The store cannot do what was asked; ``str(err)`` is the one line for stderr."""
 
 
-def crash_point(name: str) -> None:
-    """Test hook (docs/OPERATIONS.md): ``PRORATA_CRASH_AFTER=name`` kills this process with SIGKILL
-    right after the step ``name`` — no cleanup, no finally blocks, as a power cut would."""
-    if os.environ.get("PRORATA_CRASH_AFTER") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+LEFTOVER = re.compile(r"^\.(?P<target>.+)\.(?:tmp|old)-[^/]+$")  # flows.outputs staging and old folders
 
 
 @dataclass(frozen=True)
@@ -104,8 +100,9 @@ class Store:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """One writer at a time: a second ``nightly`` (or ``file``) waits for none — it is refused."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fh = (self.root / ".lock").open("a+")
+        with on_disk(self.root, "cannot open the store"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = (self.root / ".lock").open("a+")
         try:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -116,12 +113,16 @@ class Store:
             fh.close()
 
     def clean_tmp(self) -> None:
-        """Leftovers of a killed run: the scratch folder and half-written output staging folders."""
+        """Leftovers of a killed run: the scratch folder, and the staging and old folders of the
+        outputs and filings (:func:`flows.outputs.clean_stale`: a live one is left alone, an
+        earlier result whose swap was cut short is put back)."""
         shutil.rmtree(self.tmp(), ignore_errors=True)
         for parent in (self.root / "outputs", self.root / "filings"):
             if parent.is_dir():
-                for p in parent.rglob(".*.tmp-*"):
-                    shutil.rmtree(p, ignore_errors=True)
+                for p in sorted(parent.rglob(".*-*")):
+                    hit = LEFTOVER.match(p.name)
+                    if hit and p.is_dir():
+                        clean_stale(p.parent / hit["target"])
 
 
 def is_delta(path: Path) -> bool:
@@ -139,11 +140,12 @@ def append_delta(
 ) -> None:
     """One atomic Delta commit appending ``frame`` (the table is created on first write);
     ``merge_schema``: columns the table lacks are added to it (earlier rows read them as null)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     options: dict = {"partition_by": partition_by} if partition_by and not is_delta(path) else {}
     if merge_schema and is_delta(path):
         options["schema_mode"] = "merge"
-    frame.write_delta(str(path), mode="append", delta_write_options=options or None)
+    with on_disk(path, "cannot write the store"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_delta(str(path), mode="append", delta_write_options=options or None)
 
 
 def _sql_text(value: str) -> str:
@@ -192,8 +194,8 @@ def ingest_extract(store: Store, folder: Path) -> Ingested:
     """Add one extract folder to the store (contracts.loading.ExtractError on a table-level fault:
     nothing is committed). An extract already in the ledger is skipped; one whose id is known with
     other file contents is refused."""
-    manifest, frames = read_extract(folder)
     hashes = file_hashes(folder)
+    manifest, frames = read_extract(folder, hashes)
     known = all_ledgered(store).filter(pl.col("extract_id") == manifest.extract_id)
     if known.height:
         if json.loads(known["file_hashes"][0]) != hashes:
@@ -256,7 +258,7 @@ def ingest_extract(store: Store, folder: Path) -> Ingested:
 
 def _refuse_id_clashes(store: Store, year: int, folder: Path, distributions: pl.DataFrame) -> None:
     """The store is keyed by ``distribution_id`` and its year is run as one extract, whose events
-    and disbursements must have unique ids (extract.md): an ``event_id`` or ``distribution_id``
+    and disbursements must have unique ids (docs/spec/extract.md): an ``event_id`` or ``distribution_id``
     already live under another plan (another recordkeeper's numbering, say) is refused, with the
     ids and plans only, rather than one event silently replacing the other."""
     path = store.table(year, "distributions")
@@ -299,7 +301,7 @@ KEYS = {
 
 
 def _superseded(led: pl.DataFrame) -> pl.DataFrame:
-    """(extract_id, plan_id) pairs removed by a later extract's ``supersedes`` (extract.md)."""
+    """(extract_id, plan_id) pairs removed by a later extract's ``supersedes`` (docs/spec/extract.md)."""
     return (
         led.filter(pl.col("supersedes").is_not_null())
         .select(pl.col("supersedes").alias(EXTRACT_COL), pl.col("plan_ids").alias("plan_id"))
@@ -310,7 +312,7 @@ def _superseded(led: pl.DataFrame) -> pl.DataFrame:
 
 def live_order(led: pl.DataFrame) -> pl.DataFrame:
     """(``_extract_id``, ``_seq``): the order in which extracts win on a key — by the manifest's
-    ``created_at`` (extract.md: an ISO-8601 timestamp; a later extract replaces an earlier one's
+    ``created_at`` (docs/spec/extract.md: an ISO-8601 timestamp; a later extract replaces an earlier one's
     rows), then by the order they were ingested. An older extract delivered a night late does not
     override a newer one."""
     created = pl.col("created_at").str.to_datetime(time_zone="UTC", strict=False)
@@ -326,7 +328,7 @@ def _payee_rows_superseded(
 ) -> pl.LazyFrame:
     """(``_extract_id``, ``payee_id``, ``_gone``): a payee row of an extract is superseded when every
     plan the payee is paid from in that extract (or, for a payee with no payment in it, every plan
-    the extract covers) has been replaced by a later extract (extract.md ``supersedes``: every row
+    the extract covers) has been replaced by a later extract (docs/spec/extract.md ``supersedes``: every row
     of the earlier extract for the same plan_ids is replaced). Payees carry no plan_id, so this is
     how their rows follow the supersede rule."""
     covered = led.select(
@@ -409,11 +411,17 @@ def live_tables(store: Store, tax_year: int) -> dict[str, pl.DataFrame]:
 
 
 def materialise(store: Store, tax_year: int, folder: Path) -> str:
-    """Write the live year as a canonical extract (extract.md) into ``folder``; returns its id."""
+    """Write the live year as a canonical extract (docs/spec/extract.md) into ``folder``; returns its id."""
     led = ledger(store, tax_year)
     if led.height == 0:
         raise StoreError(f"tax year {tax_year}: no extract in the store")
     tables = live_tables(store, tax_year)
+    with on_disk(folder, "cannot write the year's extract"):
+        _write_extract(folder, tables, led, tax_year)
+    return ledger_id(led, tax_year)
+
+
+def _write_extract(folder: Path, tables: dict[str, pl.DataFrame], led: pl.DataFrame, tax_year: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         if name == "control_totals" and frame.height == 0:
@@ -430,7 +438,6 @@ def materialise(store: Store, tax_year: int, folder: Path) -> str:
         },
         folder / "manifest.json",
     )
-    return extract_id
 
 
 def outputs_current(store: Store, tax_year: int) -> bool:

@@ -1,6 +1,7 @@
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -31,7 +32,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def seed_extract() -> Path:
-    """The seed articles' examples (a copy of shared/examples/seed-cases, kept with the tests)."""
+    """The seed articles' examples (a copy of tests/data/seed-cases, kept with the tests)."""
     return Path(__file__).parent / "data" / "seed-cases" / "extract"
 
 
@@ -42,6 +43,17 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_test_api(prefect_server) -> SimpleNamespace:
+    """The session's Prefect test server (:func:`prefect_server`) for tests that look into it:
+    ``api_url`` (for commands run in a process of their own) and ``home``, the folder of its
+    SQLite database."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    database = PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+    return SimpleNamespace(api_url=PREFECT_API_URL.value(), home=Path(database.split(":///", 1)[1]).parent)
 
 
 @pytest.fixture(scope="session")

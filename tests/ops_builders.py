@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -121,3 +122,20 @@ def approve_pending(store: Path, tax_year: int, user: str = "bob") -> str:
 #: A receipt id of the IRS's form (IRS-IR-TransStatusOrAckResponse.xsd, ReceiptIdType).
 def receipt(n: int) -> str:
     return f"2027-{n:011d}-abc{n:06d}"
+
+
+def year_inbox(root: Path, names: tuple[str, ...] = ("night1",), inbox: str = "inbox") -> Path:
+    """``root/inbox`` holding the extracts ``names`` of :func:`year_extracts`, a folder each."""
+    src = year_extracts(root / "src")
+    folder = root / inbox
+    folder.mkdir()
+    for name in names:
+        shutil.copytree(src[name], folder / name)
+    return folder
+
+
+def edit_manifest(folder: Path, **changes) -> Path:
+    """The extract's manifest.json with ``changes`` (keys set to the values given)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, **changes}))
+    return folder

@@ -82,7 +82,7 @@ def test_the_payees_rollover_order_election_overrides_the_default():
 
 
 def test_equal_rollover_orders_put_the_traditional_ira_before_a_roth_conversion_with_a_smaller_id():
-    # extract.md: legs with equal rollover_order fall back to the default order among themselves
+    # docs/spec/extract.md: legs with equal rollover_order fall back to the default order among themselves
     # (traditional before Roth), then distribution_id. The Roth IRA conversion "A-roth" sorts first
     # by id, but must not take the pre-tax money first: $80,000 of pre-tax money, $50,000 each.
     case = one_contract_case(

@@ -34,7 +34,7 @@ def test_reg_1_402a_1_a7_example_12000_of_23000_recovers_11400():
 
 
 def test_the_pro_rata_share_rounds_half_a_cent_up():
-    # 1 × 1 / 2 = 0.5 cent → 1 cent (half-up, extract.md)
+    # 1 × 1 / 2 = 0.5 cent → 1 cent (half-up, docs/spec/extract.md)
     assert recovered(1, 2, 1) == 1
     # 3 × 1 / 2 = 1.5 cents → 2 cents, capped by basis 1 → 1
     assert recovered(3, 6, 1) == 1

@@ -204,7 +204,7 @@ def every_box7_input() -> dict[str, pl.DataFrame]:
     return {name: conform(frame, TABLES[name]) for name, frame in tables.items()}
 
 
-# Why validation may refuse a combination: the moves the law does not allow (extract.md,
+# Why validation may refuse a combination: the moves the law does not allow (docs/spec/extract.md,
 # "Rules that cross tables"), each with its own rule.
 MOVES_THE_LAW_FORBIDS = {
     "non_roth_to_roth_plan",

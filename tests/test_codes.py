@@ -134,7 +134,7 @@ def test_a_disabled_participants_loan_offset_pairs_m_with_2_because_3_does_not_p
     ],
 )
 def test_corrective_distributions_are_coded_8_or_p_alone_by_the_taxable_year(dob, year, expected):
-    # outputs.md v2 (issue 14): never 18, 1P, 28 — §401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)
+    # docs/spec/outputs.md v2 (issue 14): never 18, 1P, 28 — §401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)
     case = cash_case(dob, date(2025, 3, 1), "corrective")
     case.distributions[0]["corrective_taxable_year"] = year
     assert codes_of(case) == expected

@@ -1,6 +1,6 @@
 """Corrective distributions (excess deferrals, excess contributions, excess aggregate contributions):
 codes 8 / P alone, 4 for a beneficiary, 8B / BP for Roth money, box 10 empty, never qualified, and a
-taxable amount that is not a pro-rata share (outputs.md "Which box 7 code"; extract.md
+taxable amount that is not a pro-rata share (docs/spec/outputs.md "Which box 7 code"; docs/spec/extract.md
 ``corrective_basis_cents``; issue 14, point 1)."""
 
 from datetime import date

@@ -1,4 +1,4 @@
-"""One form per account (outputs.md forms, version 2; issue 14, point 2): the form key gains
+"""One form per account (docs/spec/outputs.md forms, version 2; issue 14, point 2): the form key gains
 ``participant_id``; box 11 and box 2b per account; form ids change only for payees paid from more
 than one account; a store that filed version-1 forms carries on with corrections, not new returns."""
 

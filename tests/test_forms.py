@@ -1,5 +1,5 @@
 """Rule tests for box 2b "total distribution" and box 9a "your percentage of total distribution"
-(outputs.md forms; i1099r boxes 2b and 9a; Pub 1220 B 550-551), per account (issue 14, point 6)."""
+(docs/spec/outputs.md forms; i1099r boxes 2b and 9a; Pub 1220 B 550-551), per account (issue 14, point 6)."""
 
 from __future__ import annotations
 

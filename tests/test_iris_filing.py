@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import IRIS_PACKAGE
-from ops_builders import approve_pending
+from ops_builders import approve_pending, receipt
 
 from flows import iris_schema, pipeline
 from flows.cli import main
@@ -23,8 +23,6 @@ from flows.sample import generate_extract
 from flows.store import Store
 from transforms.irs.iris.iris_xml import MAX_TRANSMISSION_BYTES
 from transforms.irs.iris.schema_check import validate
-
-RECEIPT = "2027-12345678901-abcdef123"
 
 
 def _valid(folder: Path, info: dict) -> list[str]:
@@ -111,7 +109,10 @@ def year_2026(tmp_path: Path, capsys, disbursements: int) -> None:
     recorded = filings_table(Store(store), 2026)
     assert recorded["submission_id"].null_count() == 0 and recorded["record_id"].null_count() == 0
     ack = ["acknowledge", "--store", str(store), "--tax-year", "2026", "--filing-id", filing["filing_id"]]
-    assert _cli([*ack, "--receipt-id", RECEIPT], capsys)[0] == 0
+    # one receipt per transmission (a filing of more than 100 MB is several transmissions)
+    for n, sent in enumerate(filing["transmissions"]):
+        code, _, err = _cli([*ack, "--receipt-id", receipt(n + 1), "--transmission", sent["file"]], capsys)
+        assert code == 0, err
 
     _supersede(src, inbox / "fix", "fix-2026")
     assert _cli(nightly, capsys)[0] == 0

@@ -282,7 +282,7 @@ def test_the_taxable_amount_is_left_out_when_not_determined_and_the_entity_gets_
     assert text(trust, "ir:TxblAmountNotDeterminedInd") == "1"
     assert text(trust, "ir:PaymentDt") == "2025-06-30"
     assert text(trust, "ir:RecipientDetail/ir:TINSubmittedTypeCd") == "BUSINESS_TIN"
-    assert text(trust, "ir:RecipientDetail/ir:BusinessNameControlTxt") == "SMIT"
+    assert text(trust, "ir:RecipientDetail/ir:BusinessNameControlTxt") is None  # a trust: left out (blank)
     assert (
         text(trust, "ir:RecipientDetail/ir:BusinessName/ir:BusinessNameLine1Txt") == "THE SMITH FAMILY TRUST"
     )

@@ -9,6 +9,7 @@ of $1.5 billion.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace as dc_replace
 
 import polars as pl
 import pytest
@@ -40,6 +41,8 @@ TRANSMITTER = Transmitter(
     contact_name="Pat Ops",
     contact_phone="617-555-0199",
     contact_email="Filing.Ops@Example.com",
+    # the three payers of the sample are approved for the Combined Federal/State Filing Program
+    cfsf_approved_payers=frozenset({"123456780", "234567891", "345678902"}),
 )
 
 PAYERS = {
@@ -423,7 +426,44 @@ def test_a_state_outside_cfsf_gets_no_code_and_no_k_record(parsed):
 def test_dc_and_pennsylvania_take_part_in_cfsf_only_from_tax_year_2023():
     assert cfsf_state_codes(2022).get("PA") is None and cfsf_state_codes(2022).get("DC") is None
     assert cfsf_state_codes(2023)["PA"] == "42" and cfsf_state_codes(2023)["DC"] == "11"
-    assert len(cfsf_state_codes(2025)) == 32
+
+
+def test_the_cfsf_states_of_tax_year_2025_are_the_irs_list_without_missouri():
+    iris_list = (
+        "AL AZ AR CA CT CO DC DE GA HI ID IN KS LA MA MD ME MI MN MS MT NE NJ NM NC ND OH OK OR PA RI SC WI"
+    )
+    assert sorted(cfsf_state_codes(2025)) == sorted(iris_list.split())  # SHAREDIRFORM019_002
+    assert (cfsf_state_codes(2025)["OR"], cfsf_state_codes(2025)["RI"]) == ("41", "44")
+    assert "MO" in cfsf_state_codes(2024) and "MO" not in cfsf_state_codes(2025)
+
+
+def test_a_missouri_return_of_2025_is_not_coded_for_cfsf_even_for_an_approved_payer(filing):
+    mo = put(put(filing.filter(pl.col("form_id") == "F1"), "state", "F1", "MO"), "state_code", "F1", "MO")
+    parsed = read_pub1220(write_pub1220(mo, TRANSMITTER, tax_year=TAX_YEAR, test_file=True))
+    assert parsed.payees["combined_federal_state_code"].to_list() == [None]
+    assert parsed.payers["cfsf_indicator"].to_list() == [""] and parsed.state_totals.height == 0
+    mo_2024 = mo.with_columns(pl.lit(2024, pl.Int32).alias("tax_year"))  # Missouri took part in 2024
+    coded = write_pub1220(mo_2024, TRANSMITTER, tax_year=2024, test_file=True)
+    assert read_pub1220(coded).payees["combined_federal_state_code"].to_list() == ["29"]
+
+
+def test_a_payer_not_approved_for_cfsf_is_never_coded_for_it(filing):
+    only_one = dc_replace(TRANSMITTER, cfsf_approved_payers=frozenset({"234567891"}))
+    data = write_pub1220(filing, only_one, tax_year=TAX_YEAR, test_file=True)
+    assert check_pub1220(data) == []
+    parsed = read_pub1220(data)
+    coded = parsed.payees.filter(pl.col("combined_federal_state_code").is_not_null())
+    assert sorted(coded["account_number"].to_list()) == [
+        "ACCT-0005",
+        "ACCT-0006",
+    ]  # PA, MA of the approved payer
+    a = {r["payer_tin"]: r["cfsf_indicator"] for r in parsed.payers.iter_rows(named=True)}
+    assert a["123456780"] == "" and a["345678902"] == "" and "1" in [a["234567891"]]
+    assert sorted(parsed.state_totals["combined_federal_state_code"].to_list()) == ["25", "42"]
+    nobody = write_pub1220(
+        filing, dc_replace(TRANSMITTER, cfsf_approved_payers=frozenset()), tax_year=TAX_YEAR, test_file=True
+    )
+    assert b"K" not in bytes(r[0] for r in records(nobody))
 
 
 def test_a_payer_without_cfsf_states_leaves_a_position_6_blank_and_has_no_k_record(filing):
@@ -437,7 +477,7 @@ def test_a_payer_without_cfsf_states_leaves_a_position_6_blank_and_has_no_k_reco
 def test_a_foreign_payee_address_sets_287_and_fills_the_free_format_city_state_zip_area(data):
     foreign = next(r for r in records(data) if field(r, 21, 9) == "ACCT-0003")
     assert field(foreign, 287, 1) == "1"
-    assert field(foreign, 448, 51).rstrip() == "TORONTO ON M5V 3L9 CA"
+    assert field(foreign, 448, 51).rstrip() == "TORONTO ON M5V 3L9 CANADA"  # the country's name
     assert field(foreign, 368, 40).rstrip() == "200 KING ST W"
     domestic = next(r for r in records(data) if field(r, 21, 9) == "ACCT-0004")
     assert field(domestic, 287, 1) == " "
@@ -453,7 +493,7 @@ def test_a_foreign_payee_address_sets_287_and_fills_the_free_format_city_state_z
         ("ACCT-0002", "VAND", "VAN DYKE MARY"),  # blank skipped
         ("ACCT-0003", "TREM", "TREMBLAY EMILE"),  # accent dropped
         ("ACCT-0004", "NG  ", "NG LI"),  # short surname blank-filled
-        ("ACCT-0005", "SMIT", "THE SMITH FAMILY TRUST"),  # entity: leading THE dropped
+        ("ACCT-0005", "    ", "THE SMITH FAMILY TRUST"),  # a trust: the rules need a person's surname
         ("ACCT-0006", "SMIT", "SMITH-JONES ANA"),  # hyphen kept in the name line
     ],
 )
@@ -461,6 +501,72 @@ def test_the_payee_name_control_is_the_first_four_letters_of_the_surname(data, a
     record = next(r for r in records(data) if field(r, 21, 9) == account)
     assert field(record, 7, 4) == control
     assert field(record, 288, 40).rstrip() == name_line
+
+
+@pytest.mark.parametrize(
+    ("entity_name", "control"),
+    [
+        ("Estate of John Smith", ""),  # the decedent's surname: not a field of the extract
+        ("John Smith Estate", ""),
+        ("Mary Jones Revocable Trust", ""),  # a trust's rule depends on how it is named and its EIN
+        ("First Bank TTEE FBO Ann Lee", ""),
+        ("The Acme Corporation", "ACME"),  # a business: leading THE dropped
+        ("AT&T Retirement Services", "AT&T"),
+    ],
+)
+def test_an_estate_or_trust_payee_gets_a_blank_name_control_never_esta(filing, entity_name, control):
+    entity = put(
+        put(filing.filter(pl.col("form_id") == "F5"), "last_name", "F5", entity_name), "tin_type", "F5", "ein"
+    )
+    data = write_pub1220(entity, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert check_pub1220(data) == []
+    assert read_pub1220(data).payees["payee_name_control"].to_list() == [control]
+
+
+@pytest.mark.parametrize(
+    ("country", "city", "province", "postal", "expected"),
+    [
+        ("GB", "London", "", "SW1A 1AA", "LONDON SW1A 1AA UNITED KINGDOM"),  # ISO GB, the IRS's UK
+        ("DE", "München", "BY", "80331", "MUNCHEN BY 80331 GERMANY"),  # ISO DE, the IRS's GM
+        ("KR", "Seoul", "", "04524", "SEOUL 04524 KOREA REPUBLIC OF"),
+        # a city and province too long for what the postal code and country leave are cut
+        ("AU", "Bundaberg North Burnett Region Queensland", "QLD", "4670", "BUNDABERG NORTH BURNETT REGION 4670 AUSTRALIA"),
+    ],
+)  # fmt: skip
+def test_a_foreign_address_ends_with_the_countrys_name_not_its_iso_code(
+    filing, country, city, province, postal, expected
+):
+    row = filing.filter(pl.col("form_id") == "F3")
+    for column, value in (("country", country), ("city", city), ("state_code", province), ("zip", postal)):
+        row = put(row, column, "F3", value)
+    data = write_pub1220(row, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert check_pub1220(data) == []
+    payee = read_pub1220(data).payees.row(0, named=True)
+    assert payee["foreign_country_indicator"] == "1"
+    free_format = (
+        payee["payee_city"].ljust(40) + payee["payee_state"].ljust(2) + payee["payee_zip"]
+    ).rstrip()
+    assert free_format == expected and len(free_format) <= 51
+
+
+def test_the_first_payee_name_line_ends_with_a_full_word(filing):
+    long = put(
+        put(
+            filing.filter(pl.col("form_id") == "F1"),
+            "last_name",
+            "F1",
+            "Wolfeschlegelsteinhausen Bergerdorff",
+        ),
+        "first_name",
+        "F1",
+        "Hubert Blaine",
+    )
+    data = write_pub1220(long, TRANSMITTER, tax_year=TAX_YEAR, test_file=True)
+    assert check_pub1220(data) == []
+    payee = read_pub1220(data).payees.row(0, named=True)
+    # "... BERGERDORFF HUBERT" would cut HUBERT after 40 characters: line 1 stops before it
+    assert payee["payee_name_line_1"] == "WOLFESCHLEGELSTEINHAUSEN BERGERDORFF"
+    assert payee["payee_name_line_2"] == "HUBERT BLAINE"
 
 
 def test_text_is_upper_case_except_the_contact_email(data):
@@ -522,11 +628,13 @@ def test_check_catches_a_bad_sequence_number(data):
 
 def test_check_catches_a_distribution_code_pair_that_table_1_does_not_allow(data):
     b = records(data)[3]  # ACCT-0002, codes 7B
-    broken = with_record(data, 4, replace(b, 545, "3B"))  # B is not listed with 3 (tax-rules.md f.3)
+    broken = with_record(
+        data, 4, replace(b, 545, "3B")
+    )  # B is not listed with 3 (docs/reference/tax-rules.md f.3)
     problems = check_pub1220(broken)
     assert problems == [
         "record 4 (B, account ACCT-0002): positions 545-546 distribution codes: 3B is not an allowed "
-        "combination (tax-rules.md f.3)"
+        "combination (docs/reference/tax-rules.md f.3)"
     ]
 
 
@@ -598,7 +706,6 @@ def test_the_writer_refuses_duplicate_account_numbers_under_one_payer(filing):
 def test_the_writer_refuses_returns_of_another_tax_year_and_a_bad_transmitter_tin(filing):
     with pytest.raises(FilingInputError, match="tax_year differs"):
         write_pub1220(filing, TRANSMITTER, tax_year=2024, test_file=True)
-    from dataclasses import replace as dc_replace
 
     with pytest.raises(FilingInputError, match="transmitter TIN") as error:
         write_pub1220(filing, dc_replace(TRANSMITTER, tin="000000000"), tax_year=TAX_YEAR, test_file=True)

@@ -35,7 +35,7 @@ def half_up(numerator: int, denominator: int) -> int:
 
 
 def reference_basis(d: int, v: int, b: int, p: int, pre1987: bool) -> int:
-    """extract.md: min(D, B) for the whole contract; else the pre-1987 tier, then the rest pro rata
+    """docs/spec/extract.md: min(D, B) for the whole contract; else the pre-1987 tier, then the rest pro rata
     (D·B/V rounded half-up, capped at the draw and the basis) over the balance after the tier."""
     if d == v:
         return min(d, b)
@@ -47,7 +47,7 @@ def reference_basis(d: int, v: int, b: int, p: int, pre1987: bool) -> int:
 
 def reference_allocation(pretax: int, legs: list[dict]) -> dict[str, int]:
     rolls = [leg for leg in legs if leg["destination"] != "cash"]
-    rolls.sort(  # extract.md: elected orders, equal orders and the rest in the default order, then id
+    rolls.sort(  # docs/spec/extract.md: elected orders, equal orders and the rest in the default order, then id
         key=lambda leg: (
             leg["rollover_order"] is None,
             leg["rollover_order"] or 0,
@@ -198,7 +198,7 @@ def check_invariants(case: Case) -> None:
     ids = [leg["distribution_id"] for leg in case.distributions]
     out = d["distribution_id"].to_list()
     held = validated.quarantine.filter(pl.col("table") == "distributions")["key"].to_list()
-    # the engine sets aside the whole event of a leg it cannot code (outputs.md: codes_over_two)
+    # the engine sets aside the whole event of a leg it cannot code (docs/spec/outputs.md: codes_over_two)
     rejected_events = set(result.rejected["event_id"].to_list())
     rejected = [leg["distribution_id"] for leg in case.distributions if leg["event_id"] in rejected_events]
     assert sorted(out + held + rejected) == sorted(ids)

@@ -201,3 +201,18 @@ def test_a_payee_whose_tin_is_in_another_scripts_digits_is_quarantined_not_filed
     )
     assert payee_rules["PY1"] == "tin_format"
     assert "PY1" not in computed.forms["payee_id"].to_list()
+
+
+def test_two_legs_whose_sum_passes_int64_are_above_the_contract_value_not_wrapped_below_it():
+    # 2 × 6·10^18 cents = 1.2·10^19: beyond Int64 (9.2·10^18), an Int64 sum wraps negative and passes.
+    case = Case()
+    case.contracts = [contract_row("BIG", "non_roth", 9 * 10**18, 0)]
+    case.distributions = [
+        dist_row("BIG1", "BIG", "non_roth", 6 * 10**18),
+        dist_row("BIG2", "BIG", "non_roth", 6 * 10**18),
+    ]
+    q = case.validated().quarantine
+    assert dict(q.filter(pl.col("table") == "distributions").select("key", "rule").iter_rows()) == {
+        "BIG1": "amount_above_contract_value",
+        "BIG2": "amount_above_contract_value",
+    }

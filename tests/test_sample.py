@@ -1,4 +1,4 @@
-"""The sample-extract generator writes extracts that keep every rule of extract.md, cover the cases
+"""The sample-extract generator writes extracts that keep every rule of docs/spec/extract.md, cover the cases
 the engine must handle, are reproducible by seed, and carry the faults they are asked to carry.
 
 The rules are checked here with polars directly, independently of the generator's own code."""
@@ -227,7 +227,7 @@ def held_contracts(x) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# (1) A clean extract keeps every rule of extract.md
+# (1) A clean extract keeps every rule of docs/spec/extract.md
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fault", FAULT_KINDS)
 def test_a_clean_extract_has_none_of_the_faults_the_pipeline_quarantines(small, fault):

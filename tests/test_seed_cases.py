@@ -1,6 +1,6 @@
 """The seed articles' worked examples, end to end through the contracts and the engine.
 
-Expected values: shared/examples/seed-cases/README.md (dollars), with seed 002 corrected by
+Expected values: tests/data/seed-cases/README.md (dollars), with seed 002 corrected by
 §402A(d)(4): the Roth account is pro-rated alone.
 """
 

@@ -284,7 +284,9 @@ def test_the_prefect_nightly_flow_refuses_a_faulty_extract_and_ingests_the_rest(
     shutil.copytree(src["night1"], inbox / "night1")
     broken = shutil.copytree(src["night2"], inbox / "night2")
     (broken / "distributions.parquet").write_bytes(b"not parquet")
-    result = nightly_flow()(str(inbox), str(tmp_path / "store"))
+    state = nightly_flow()(str(inbox), str(tmp_path / "store"), return_state=True)
+    assert state.is_failed() and "1 extract(s) refused" in state.message  # Prefect shows the refusal
+    result = state.result(raise_on_failure=False)
     assert result["ingested"] == ["n1-2025"] and list(result["rebuilt"]) == ["2025"]
     assert (
         len(result["faults"]) == 1

@@ -1,7 +1,7 @@
 """Corrected Forms 1099-R: the returns that changed since they were filed (pure polars, no I/O).
 
 IRS rules (General Instructions for Certain Information Returns, "Error Type 1/2"; Publication 1220
-B record position 6; irs-filing-formats.md §13):
+B record position 6; docs/reference/irs-filing-formats.md §13):
 
 * **Type 1** — a wrong amount, code or checkbox, a wrong address, or a return that should not have
   been filed: one B record coded ``"G"`` with all the correct information and the **same account
@@ -56,7 +56,7 @@ from transforms.irs.shared import (
 #: Columns of a return as the writers take it (transforms/irs/shared.REQUIRED_COLUMNS, plus the
 #: plan and payee it belongs to).
 RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_COLUMNS, *PAYEE_COLUMNS)
-#: The pairing key of rule 3 (outputs.md's form key without the box 7 codes).
+#: The pairing key of rule 3 (docs/spec/outputs.md's form key without the box 7 codes).
 PAIR_KEY: tuple[str, ...] = tuple(c for c in FORM_KEY if c != "distribution_codes")
 #: The same for a lineage filed by version 1 of the forms table, which recorded no participant.
 PAIR_KEY_V1: tuple[str, ...] = tuple(c for c in PAIR_KEY if c != "participant_id")
@@ -259,7 +259,7 @@ def correction_kind() -> pl.Expr:
     when a federal amount, code, check box or the address differs, or the filed return was voided;
     ``state_only`` when only boxes 14-19 differ (not sent to the IRS: General Instructions,
     corrected returns); else ``unchanged`` (General Instructions for Certain Information Returns, "Error
-    Type 1" and "Error Type 2"; irs-filing-formats.md §13)."""
+    Type 1" and "Error Type 2"; docs/reference/irs-filing-formats.md §13)."""
     id_diff, _ = _differs(IDENTITY_COLUMNS)
     id_diff = id_diff | tin_kind_differs()
     value_diff, _ = _differs(FEDERAL_VALUE_COLUMNS)
@@ -279,7 +279,7 @@ def correction_kind() -> pl.Expr:
 
 def changed_fields() -> pl.Expr:
     """The names of the fields that differ between the current and the filed return (for the
-    analyst; names only, never values — outputs.md keeps personal data out of reports)."""
+    analyst; names only, never values — docs/spec/outputs.md keeps personal data out of reports)."""
     _, id_names = _differs(IDENTITY_COLUMNS)
     _, value_names = _differs(VALUE_COLUMNS)
     kind = pl.concat_list(pl.when(tin_kind_differs()).then(pl.lit("tin_type"))).list.drop_nulls()
@@ -289,7 +289,7 @@ def changed_fields() -> pl.Expr:
 def corrected_record(frame: pl.DataFrame, cols: list[str], corrected: str, role: str) -> pl.DataFrame:
     """The complete correct return under the ORIGINAL account number: a Type 1 record ("G") or the
     second transaction of a Type 2 correction ("C") (Pub 1220 B record position 6 and 21-40:
-    corrections are matched on the account number; irs-filing-formats.md §13)."""
+    corrections are matched on the account number; docs/reference/irs-filing-formats.md §13)."""
     return frame.select(
         *[
             pl.col("lineage_account").alias("account_number") if c == "account_number" else pl.col(c)
@@ -309,7 +309,7 @@ def zero_amount_record(frame: pl.DataFrame, cols: list[str], role: str, *, state
     """The return exactly as last filed with every amount zero, coded "G": the first transaction of
     a Type 2 correction, or a Type 1 correction of a return that should not have been filed
     (``state_row``: the lineage is voided from now on) (General Instructions for Certain
-    Information Returns; Pub 1220 B record position 6; irs-filing-formats.md §13)."""
+    Information Returns; Pub 1220 B record position 6; docs/reference/irs-filing-formats.md §13)."""
     return frame.select(
         *[pl.lit(0, pl.Int64).alias(c) if c in ZEROED else pl.col(c) for c in cols],
         "lineage_account",

@@ -165,6 +165,8 @@ def position_in(column: pl.Series, values: tuple[str, ...] | list[str]) -> pl.Se
     absent or null: a few comparisons per row for a small list, an enumeration otherwise."""
     if len(values) > SMALL_DOMAIN:
         return column.cast(pl.Enum(list(values)), strict=False).to_physical().cast(pl.UInt32)
+    if not values:  # nothing to find (a key column of nulls only): a literal alone would be one row
+        return pl.Series(column.name, [None] * column.len(), pl.UInt32)
     position = pl.lit(None, pl.UInt32)
     for i, value in reversed(list(enumerate(values))):
         position = pl.when(pl.col("_k") == value).then(pl.lit(i, pl.UInt32)).otherwise(position)

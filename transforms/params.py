@@ -76,6 +76,7 @@ class TaxParameters:
     ten_year_option_born_before: date
     recipient_statement_due: str
     irs_electronic_filing_due: str
+    cfsf_state_codes: tuple[tuple[str, str], ...]  # CF/SF states (USPS code, Pub 1220 numeric code)
     changes: tuple[tuple[str, date, Any], ...] = ()
 
     @classmethod
@@ -83,8 +84,9 @@ class TaxParameters:
         names = [f for f in cls.__dataclass_fields__ if f not in ("tax_year", "changes")]
         values, changes = {}, []
         for name in names:
-            values[name], within = resolve(name, tax_year)
-            changes += [(name, day, value) for day, value in within]
+            value, within = resolve(name, tax_year)
+            values[name] = _hashable(value)
+            changes += [(name, day, _hashable(later)) for day, later in within]
         return cls(tax_year=tax_year, changes=tuple(changes), **values)
 
     def changes_of(self, name: str) -> tuple[tuple[date, Any], ...]:
@@ -115,6 +117,11 @@ def supported_tax_years() -> range:
             break
         first = year
     return range(first, LAST_TAX_YEAR + 1)
+
+
+def _hashable(value):
+    """A table (TOML inline table) as sorted (key, value) pairs: parameters are hashed (caches)."""
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
 
 
 def all_parameters() -> dict[str, list[dict]]:

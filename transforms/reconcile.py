@@ -14,12 +14,12 @@ returns two frames:
 
 The checks (``difference = actual − expected``):
 
-``extract_vs_control``  per plan and month of ``payment_date`` (extract.md, control_totals): the
+``extract_vs_control``  per plan and month of ``payment_date`` (docs/spec/extract.md, control_totals): the
     extract's gross, federal withholding and count (every row, quarantined ones included: they
     left the trust all the same) against what the trustee reports. Without control totals the rows
     say ``no_control_totals`` and nothing breaks.
 ``extract_vs_outputs``  per plan: every extract disbursement is in the output or in quarantine
-    exactly once (outputs.md) — extract gross = reported + quarantined. Traced to the
+    exactly once (docs/spec/outputs.md) — extract gross = reported + quarantined. Traced to the
     disbursements missing, doubled, unknown to the extract, or reported with another amount.
 ``forms_vs_disbursements``  per plan: Σ box 1 and Σ box 4 of ``forms.parquet`` against the
     reported disbursements on those forms (box 1 from the output amounts, box 4 from the extract's
@@ -107,7 +107,7 @@ class Reconciliation:
 
 def month_of(date: pl.Expr) -> pl.Expr:
     """The month a disbursement counts in: the first day of its ``payment_date``'s month
-    (extract.md, control_totals ``month``; Form 945 deposits are by payment date)."""
+    (docs/spec/extract.md, control_totals ``month``; Form 945 deposits are by payment date)."""
     return date.dt.truncate("1mo")
 
 
@@ -128,7 +128,7 @@ def extract_disbursements(distributions: pl.DataFrame) -> pl.DataFrame:
 
 
 def dispositions(ext: pl.DataFrame, out: pl.DataFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
-    """Each extract disbursement's fate in the run (outputs.md: in the output or in quarantine,
+    """Each extract disbursement's fate in the run (docs/spec/outputs.md: in the output or in quarantine,
     exactly once): ``reported``, ``quarantined``, ``unaccounted`` (neither) or ``ambiguous``
     (more than once, or both). Reported rows get their output ``form_id``, ``plan_id`` and amount."""
     id_ = "distribution_id"
@@ -269,7 +269,7 @@ def _trace_rows(frame: pl.DataFrame, check: str) -> pl.DataFrame:
 
 def control_totals_check(disp: pl.DataFrame, control: pl.DataFrame | None) -> pl.DataFrame:
     """``extract_vs_control``: per plan and month, the extract's gross, federal withholding and
-    count against ``control_totals.parquet`` (extract.md: what the trustee says left the trust).
+    count against ``control_totals.parquet`` (docs/spec/extract.md: what the trustee says left the trust).
     Every extract row counts — quarantined ones were paid all the same; the reported and
     quarantined parts are shown beside it. A plan-month on one side only compares with 0; a plan
     without any control total (another recordkeeper's, say) is ``no_control_totals``."""
@@ -337,7 +337,7 @@ def control_totals_trace(disp: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame
 
 
 def conservation_check(disp: pl.DataFrame, extra: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``extract_vs_outputs``: per plan, extract = reported + quarantined (outputs.md: every input
+    """``extract_vs_outputs``: per plan, extract = reported + quarantined (docs/spec/outputs.md: every input
     disbursement in the output or in quarantine exactly once). Reported amounts are the output's,
     so a disbursement reported with another amount breaks too. Returns (rows, trace)."""
     rep = pl.col("disposition") == "reported"
@@ -410,7 +410,7 @@ def conservation_check(disp: pl.DataFrame, extra: pl.DataFrame) -> tuple[pl.Data
 def forms_check(
     disp: pl.DataFrame, extra: pl.DataFrame, forms: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``forms_vs_disbursements``: per plan, Σ box 1 and Σ box 4 of the forms (outputs.md: sums
+    """``forms_vs_disbursements``: per plan, Σ box 1 and Σ box 4 of the forms (docs/spec/outputs.md: sums
     over the form's disbursements) against the reported disbursements — box 1 from their output
     amounts, box 4 from their extract withholding. Compared form by form (a form without any
     disbursement breaks with nothing to trace); the plan's quarantined

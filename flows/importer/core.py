@@ -34,7 +34,15 @@ from contracts.extract import (
 from flows.importer import parse
 from flows.importer.mapping import ColumnSpec, Mapping, MappingError, TableSpec, load_mapping
 from flows.importer.readers import LINE, SourceFrame, SourceProblem, read_source
-from flows.outputs import OutputError, StagedOutput, check_parent, read_manifest, write_json, write_parquet
+from flows.outputs import (
+    MARKER,
+    Kind,
+    StagedOutput,
+    check_parent,
+    check_target,
+    write_json,
+    write_parquet,
+)
 
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("plans", "plan_type"): PLAN_TYPES,
@@ -247,19 +255,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "import"
 
 
+#: What ``prorata import`` writes: an extract folder it may replace on a later import (its
+#: manifest says ``imported``), never a recordkeeper's own extract or a run's outputs.
+IMPORTED = Kind(
+    "imported extract",
+    frozenset({MARKER, *(f"{table}.parquet" for table in TABLES)}),
+    lambda m: "imported" in m,
+)
+
+
 def check_import_target(out: Path) -> None:
     """The extract folder may be new, empty, or an earlier ``prorata import`` (replaced whole);
     never a recordkeeper's own extract, a run's outputs or any other folder. Its parent must exist."""
-    out = Path(out)
-    check_parent(out)
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a folder; choose another --out")
-    if any(out.iterdir()) and "imported" not in (read_manifest(out) or {}):
-        raise OutputError(
-            f"{out}: holds something other than an earlier prorata import; choose another --out"
-        )
+    check_parent(Path(out))
+    check_target(Path(out), (IMPORTED,))
 
 
 def import_extract(
@@ -356,7 +365,7 @@ def write_extract(
 ) -> dict:
     """The canonical tables and manifest.json, written into a staging folder and swapped into
     place: a reader sees the earlier extract or the new one, never half of one."""
-    with StagedOutput(Path(out), check=check_import_target) as staged:
+    with StagedOutput(Path(out), (IMPORTED,)) as staged:
         files = {}
         for name in TABLES:
             if name not in built:

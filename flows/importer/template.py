@@ -13,7 +13,7 @@ HEAD = """\
 # ({ constant = ... }) or a small SQL expression over the source's columns ({ expr = "..." }).
 # Options of a column: money = "dollars" | "cents", dates = ["%m/%d/%Y"], map = { "CODE" = "value" },
 # pad = 9 (zeros on the left, for identifiers a spreadsheet read as numbers).
-# Required columns must be mapped; optional ones (commented out below) take the default of extract.md.
+# Required columns must be mapped; optional ones (commented out below) take the default of docs/spec/extract.md.
 
 [extract]
 recordkeeper = "Your recordkeeper"

@@ -88,7 +88,7 @@ def _priority(dense: bool) -> pl.Expr:
 
 
 def sort_for_allocation(legs: pl.DataFrame, pool_key: str, p: TaxParameters) -> pl.DataFrame:
-    """Legs in allocation order (Notice 2014-54, §III; extract.md order): each pool — the rows
+    """Legs in allocation order (Notice 2014-54, §III; docs/spec/extract.md order): each pool — the rows
     sharing the integer ``pool_key`` — a run of consecutive rows in the rules' order, ties kept in
     the frame's order (``legs`` must come in ``distribution_id`` order). Adds ``_seg`` (the run's
     number, sorted), ``_seg_start`` and ``_seg_end``. One stable sort on one integer: much cheaper

@@ -50,7 +50,7 @@ REASON_WORDS = {
 
 
 def payee_role() -> pl.Expr:
-    """Who the payee is (extract.md): a beneficiary after death, a spouse or former spouse alternate
+    """Who the payee is (docs/spec/extract.md): a beneficiary after death, a spouse or former spouse alternate
     payee under a QDRO, else the participant (a non-spouse alternate payee's payment comes with the
     participant as payee)."""
     return (
@@ -89,7 +89,7 @@ def contract_block() -> pl.Expr:
     )
     corrective = pl.format(
         "A corrective distribution returns specific amounts and is not pro-rated under §72(e)(8) "
-        "(extract.md): {} of the {} drawn returns after-tax or Roth contributions already taxed, the "
+        "(docs/spec/extract.md): {} of the {} drawn returns after-tax or Roth contributions already taxed, the "
         "rest is pre-tax.",
         dollars(pl.col("contract_basis_recovered_cents")),
         dollars(D),

@@ -1,9 +1,9 @@
-"""Forms 1099-R: disbursements grouped by the key ``shared/spec/outputs.md`` fixes.
+"""Forms 1099-R: disbursements grouped by the key ``docs/spec/outputs.md`` fixes.
 
 One form per (tax_year, plan_id, participant_id, payee_id, Roth or non-Roth money, destination,
 distribution_codes, state) — a payee's payments of the year from one account with the same key add
 up on one form (tax-rules f.5: separate forms for rollover and non-rollover parts, for codes that
-do not combine, for Roth and non-Roth money; outputs.md v2: for each account a payee is paid from;
+do not combine, for Roth and non-Roth money; docs/spec/outputs.md v2: for each account a payee is paid from;
 a project convention for the rest).
 
 :func:`build_forms` works on integers: the key is packed into one 64-bit number (:func:`packed_key`),
@@ -42,7 +42,7 @@ FORM_ID_VERSION_ACCOUNTS = "1099R-v2"
 
 
 def form_key(several_accounts: pl.Expr | None = None) -> pl.Expr:
-    """The form key of outputs.md as one string (fields separated by the ASCII unit separator).
+    """The form key of docs/spec/outputs.md as one string (fields separated by the ASCII unit separator).
     Where ``several_accounts`` is false (default: everywhere) the key of version 1, without
     ``participant_id`` — the same string, so the same form id, as before forms were per account;
     where it is true (the payee is paid from more than one account in the plan and year), the
@@ -67,7 +67,7 @@ def form_key(several_accounts: pl.Expr | None = None) -> pl.Expr:
 
 def form_id(key_column: str = "_form_key") -> pl.Expr:
     """A stable id derived from the form key only, never from amounts: the first 20 hex digits of
-    SHA-256 over the key (outputs.md: "the same key always gives the same id"). SHA-256 through
+    SHA-256 over the key (docs/spec/outputs.md: "the same key always gives the same id"). SHA-256 through
     polars-hash is stable across versions, unlike ``Expr.hash``.
     """
     return plh.col(key_column).chash.sha2_256().str.slice(0, 20).alias("form_id")
@@ -83,7 +83,7 @@ def account_number() -> pl.Expr:
 
 def event_closes_account() -> pl.Expr:
     """Over one event's contract rows: every contract the payee holds is drawn down to zero — the
-    event closes out the account (i1099r box 2b "Total distribution"; outputs.md).
+    event closes out the account (i1099r box 2b "Total distribution"; docs/spec/outputs.md).
     """
     return (pl.col("draw_cents") == pl.col("value_cents")).all()
 
@@ -92,7 +92,7 @@ def event_closes_account() -> pl.Expr:
 
 
 def small_code(frame: pl.DataFrame, expr: pl.Expr) -> tuple[pl.Expr, int]:
-    """A field of the form key of outputs.md as a small integer: the position of its value among
+    """A field of the form key of docs/spec/outputs.md as a small integer: the position of its value among
     the sorted values present (null last), and how many codes there are. Exact: one code per value."""
     series = frame.select(expr).to_series()
     if series.dtype == pl.Boolean:
@@ -104,7 +104,7 @@ def small_code(frame: pl.DataFrame, expr: pl.Expr) -> tuple[pl.Expr, int]:
 
 def packed_key(parts: list[tuple[pl.Expr, int]]) -> pl.Expr | None:
     """Integers ``0 <= part < radix`` packed into one UInt64, first part most significant (so that
-    sorting by the packed key sorts by the parts in order; the form key of outputs.md and its
+    sorting by the packed key sorts by the parts in order; the form key of docs/spec/outputs.md and its
     (tax_year, plan_id, payee_id) prefix). ``None`` when the radixes do not fit in 63 bits."""
     total = 1
     for _, radix in parts:
@@ -145,7 +145,7 @@ def total_distribution(closes: pl.Expr, run: str) -> list[list[pl.Expr]]:
     """Box 2b "Total distribution" per (tax_year, plan_id, participant_id, payee_id) — the payee's
     share of one account, the rows of one ``run`` — broadcast to its legs: true when the payee's
     last event of the year from that account draws every contract it holds down to zero
-    (``closes``; outputs.md; i1099r: one or more distributions within one year that pay out the
+    (``closes``; docs/spec/outputs.md; i1099r: one or more distributions within one year that pay out the
     whole balance). Several events on the last date must all close out. Two stages of expressions
     (a window inside a window is very slow in polars).
     """
@@ -231,7 +231,7 @@ class Forms:
 
 
 def _form_key_codes(legs: pl.DataFrame) -> tuple[pl.Expr, int, pl.Expr, pl.Expr]:
-    """The packed form key of each leg (outputs.md), with the account of the payee — (tax_year,
+    """The packed form key of each leg (docs/spec/outputs.md), with the account of the payee — (tax_year,
     payee, account) — most significant; the radix of the rest; the (tax_year, plan_id) part; and
     the (tax_year, payee_id, plan_id) part, sorted wherever the key is. ``_account`` numbers the
     participants plan by plan (:func:`transforms.engine.legs.plan_major_accounts`): the participant
@@ -297,7 +297,7 @@ def _per_form(narrow: pl.DataFrame) -> pl.DataFrame:
 
 
 def _form_columns() -> list[pl.Expr]:
-    """The columns of forms.parquet (outputs.md) from the per-form figures."""
+    """The columns of forms.parquet (docs/spec/outputs.md) from the per-form figures."""
     zero = pl.lit(0, pl.Int64)
     td = pl.col("total_distribution").fill_null(False)
     # box 9a: a cash form and the payee's total distribution of her share of the account
@@ -334,7 +334,7 @@ def _form_id_order(form_ids: pl.Series) -> pl.Series:
 
 
 def build_forms(legs: pl.DataFrame) -> Forms:
-    """Aggregate disbursements into forms (outputs.md, forms.parquet), sorted by form_id; and the
+    """Aggregate disbursements into forms (docs/spec/outputs.md, forms.parquet), sorted by form_id; and the
     form id of every leg. ``legs`` holds :data:`LEG_COLUMNS`."""
     key, rest_radix, year_plan, year_payee_plan = _form_key_codes(legs)
     narrow = (

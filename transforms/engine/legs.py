@@ -63,14 +63,16 @@ DISTRIBUTION_COLUMNS = [
 
 
 DISTRIBUTION_INPUTS = frozenset(TABLES["distributions"].names)
-"""The extract's own columns of a disbursement (extract.md); any other is an extra column, carried
+"""The extract's own columns of a disbursement (docs/spec/extract.md); any other is an extra column, carried
 to distributions.parquet beside the engine's."""
 
 
 @dataclass(frozen=True)
 class EngineResult:
-    distributions: pl.DataFrame  # outputs.md distributions.parquet (plus the extract's extra columns)
-    forms: pl.DataFrame  # outputs.md forms.parquet
+    distributions: (
+        pl.DataFrame
+    )  # docs/spec/outputs.md distributions.parquet (plus the extract's extra columns)
+    forms: pl.DataFrame  # docs/spec/outputs.md forms.parquet
     explain: pl.DataFrame  # the facts of each rule trace (transforms.engine.explain.FACT_COLUMNS)
     legs: pl.DataFrame  # working frame for reports (edit checks, tie-out); never written as is
     rejected: pl.DataFrame  # (distribution_id, event_id, rule) of events the engine cannot report
@@ -252,7 +254,7 @@ def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
         fast = d_eid[-1] == eid[-1] and mine.filter(d_heads).equals(events.filter(heads))
     if not fast:
         return row_of(d, rows, CONTRACT, "_crow")
-    kinds = CONTRACTS  # validated contract kinds (extract.md); any other value: the general lookup
+    kinds = CONTRACTS  # validated contract kinds (docs/spec/extract.md); any other value: the general lookup
     width = len(kinds)
     kind_of_row = position_in(rows.get_column("contract"), kinds)
     if kind_of_row.null_count():
@@ -369,7 +371,7 @@ TABLE_ROWS = 100_000  # at most this many combinations are tabulated (validated 
 
 
 def box7(frame: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
-    """Box 7 of every leg (i1099r, Guide to Distribution Codes; outputs.md "Which box 7 code"):
+    """Box 7 of every leg (i1099r, Guide to Distribution Codes; docs/spec/outputs.md "Which box 7 code"):
     the :data:`CODE_FACTS`, ``distribution_codes`` and ``_codes_bad`` (:func:`codes_by_table`).
     ``frame``: the :data:`CODE_INPUTS` with the participant's facts (and those of
     :data:`PER_PARTICIPANT` computed once per participant, :func:`_participants`) and the plan type."""
@@ -420,7 +422,7 @@ KNOWN_CODE_VALUES = {
     "destination": DESTINATIONS,
     "reason": REASONS,
 }
-"""The values box 7's text inputs take in a validated extract (extract.md; :mod:`contracts.extract`)."""
+"""The values box 7's text inputs take in a validated extract (docs/spec/extract.md; :mod:`contracts.extract`)."""
 
 
 def uncodable(d: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
@@ -484,7 +486,7 @@ def match_legs(tables: dict[str, pl.DataFrame], p: TaxParameters) -> Matched:
 def plan_major_accounts(part: pl.Series, plan: pl.Series, participants: int) -> pl.Series:
     """``_account``: for each disbursement, the number of its participant's account when the
     participants are numbered plan by plan (by plan row, then by their own row): a participant is in
-    one plan (extract.md), so the form key's packed integer (:mod:`transforms.engine.forms`) can hold the
+    one plan (docs/spec/extract.md), so the form key's packed integer (:mod:`transforms.engine.forms`) can hold the
     account without the plan and still keep each (tax_year, plan, payee) together. ``part`` itself
     when the participants already come plan by plan."""
     plan_of = (

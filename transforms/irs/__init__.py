@@ -1,6 +1,6 @@
 """Electronic filing of Forms 1099-R: Publication 1220 (FIRE) files and IRIS A2A XML.
 
-Pure functions: frames in, bytes out (and back). See ``shared/reference/irs-filing-formats.md``.
+Pure functions: frames in, bytes out (and back). See ``docs/reference/irs-filing-formats.md``.
 
 ``shared`` (the filing frame, payer, text rules, checks, order, Transmitter) and ``grouped`` (payer
 groups of a filing too large for memory) serve both systems; ``fire/`` and ``iris/`` each import

@@ -13,7 +13,7 @@ IRIS = "IRIS"
 def filing_channel(tax_year: int, transmitted_on: date | None = None) -> str:
     """FIRE for tax years up to ``fire_last_tax_year`` while FIRE is open, IRIS otherwise.
 
-    outputs.md, "IRS files": the run's own file goes by tax year (Publication 1220 up to 2025, IRIS
+    docs/spec/outputs.md, "IRS files": the run's own file goes by tax year (Publication 1220 up to 2025, IRIS
     XML from 2026); corrections — and any later transmission — go by transmission date: through FIRE
     until it closes at the end of 2026, through IRIS after (IRS IRIS Working Group, 15 May 2025;
     parameters ``fire_last_tax_year`` and ``fire_last_transmission_date``). ``transmitted_on`` None

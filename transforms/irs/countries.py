@@ -1,4 +1,4 @@
-"""Countries as the IRS codes them: ISO 3166-1 alpha-2 (the extract's ``country``, extract.md) to the
+"""Countries as the IRS codes them: ISO 3166-1 alpha-2 (the extract's ``country``, docs/spec/extract.md) to the
 IRS's country code (IRIS ``CountryType``).
 
 The IRS's list is not ISO 3166: it follows the older FIPS 10-4 codes, so the same two letters can

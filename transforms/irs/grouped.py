@@ -69,16 +69,17 @@ class Outline:
         return int(self.payers["returns"].sum())
 
 
-def outline(returns: pl.LazyFrame, tax_year: int) -> Outline:
+def outline(returns: pl.LazyFrame, tax_year: int, cfsf_payers: frozenset[str] = frozenset()) -> Outline:
     """The cheap pass over ``returns`` (``payer_tin``, ``state``, optionally ``corrected``: "" when
-    absent), aggregated by the streaming engine."""
+    absent), aggregated by the streaming engine; ``cfsf_payers``: the payer EINs approved for CF/SF
+    (their K records are counted)."""
     names = returns.collect_schema().names()
     corrected = pl.col("corrected").cast(pl.String).fill_null("") if "corrected" in names else pl.lit("")
     by_state = (
         returns.select(
             pl.col("payer_tin").cast(pl.String).alias("raw_tin"),
             corrected.alias("corrected"),
-            cfsf_code(tax_year).alias("cfsf"),
+            cfsf_code(tax_year, cfsf_payers).alias("cfsf"),
         )
         .group_by("raw_tin", "corrected", "cfsf")
         .agg(pl.len().alias("returns"))

@@ -7,7 +7,8 @@ the text rules, the checks of a filing, the order of the returns in a file.
 * text: :func:`alpha_text` (upper-case ASCII, A-Z 0-9 space & -), :func:`digits_only`,
   :func:`name_control`, :func:`is_foreign_address`;
 * order: :func:`file_order` (payer TIN, original/G/C, account number), the order both writers use;
-* CF/SF: the states of the Combined Federal/State Filing program (:func:`cfsf_state_codes`);
+* CF/SF: the states of the Combined Federal/State Filing program (:func:`cfsf_state_codes`) and
+  the returns coded for it (:func:`cfsf_state`, :func:`cfsf_code`: approved payers only);
 * :class:`Transmitter` and :class:`FilingInputError`.
 
 Nothing here knows a record layout or an XML element: FIRE (``transforms.irs.fire``) and IRIS
@@ -27,33 +28,39 @@ import polars as pl
 import pyarrow as pa
 
 from transforms.irs.countries import IRS_COUNTRY_CODE
+from transforms.irs.country_names import country_name
+from transforms.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
-# Combined Federal/State Filing (irs-filing-formats.md §12)
+# Combined Federal/State Filing (docs/reference/irs-filing-formats.md §12)
 # ---------------------------------------------------------------------------------------------
-
-#: CF/SF participating states and their numeric codes. The 30 long-standing states are
-#: (transcribed); District of Columbia and Pennsylvania take part from TY2023 (secondary: IRS
-#: QuickAlert of 19 Jan 2023). Changes after TY2023 are (unconfirmed): open question 4.
-CFSF_STATE_CODES: dict[str, str] = {
-    "AL": "01", "AZ": "04", "AR": "05", "CA": "06", "CO": "07", "CT": "08", "DE": "10",
-    "DC": "11", "GA": "13", "HI": "15", "ID": "16", "IN": "18", "KS": "20", "LA": "22",
-    "ME": "23", "MD": "24", "MA": "25", "MI": "26", "MN": "27", "MS": "28", "MO": "29",
-    "MT": "30", "NE": "31", "NJ": "34", "NM": "35", "NC": "37", "ND": "38", "OH": "39",
-    "OK": "40", "PA": "42", "SC": "45", "WI": "55",
-}  # fmt: skip
-
-#: First tax year of participation where it is not "always" (irs-filing-formats.md §12).
-CFSF_FIRST_TAX_YEAR: dict[str, int] = {"DC": 2023, "PA": 2023}
 
 
 def cfsf_state_codes(tax_year: int) -> dict[str, str]:
-    """CF/SF states (USPS abbreviation → numeric code) taking part in ``tax_year``."""
-    return {
-        state: code
-        for state, code in CFSF_STATE_CODES.items()
-        if tax_year >= CFSF_FIRST_TAX_YEAR.get(state, 0)
-    }
+    """CF/SF states (USPS abbreviation → Publication 1220 numeric code) taking part in ``tax_year``:
+    the dated parameter ``cfsf_state_codes`` (transforms/parameters.toml; from tax year 2025 the
+    states of IRIS rule SHAREDIRFORM019_002)."""
+    return dict(TaxParameters.for_year(tax_year).cfsf_state_codes)
+
+
+def cfsf_state(tax_year: int, approved_payers: frozenset[str]) -> pl.Expr:
+    """The box 15 state a return is coded for under the Combined Federal/State Filing Program, null
+    when it is not: only for a payer approved for the program (``approved_payers``: 9-digit EINs,
+    ``Transmitter.cfsf_approved_payers``; Publication 1220 Part A, IRIS rule S1H002) and a state on
+    the tax year's list (:func:`cfsf_state_codes`; SHAREDIRFORM019_002). IRIS carries the state,
+    FIRE its number (:func:`cfsf_code`)."""
+    if not approved_payers:
+        return pl.lit(None, pl.String)
+    state = pl.col("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    approved = digits_only(pl.col("payer_tin")).is_in(sorted(approved_payers))
+    return pl.when(approved & state.is_in(sorted(cfsf_state_codes(tax_year)))).then(state)
+
+
+def cfsf_code(tax_year: int, approved_payers: frozenset[str]) -> pl.Expr:
+    """The Publication 1220 CF/SF code of a return (B and K positions 747-748): the number of
+    :func:`cfsf_state`, null when the return is not coded."""
+    codes = cfsf_state_codes(tax_year)
+    return cfsf_state(tax_year, approved_payers).replace_strict(codes, default=None, return_dtype=pl.String)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,7 +76,7 @@ STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
     "local_withholding_cents", "local_distribution_cents",
 )  # fmt: skip
 
-#: forms.parquet columns the writers read (shared/spec/outputs.md).
+#: forms.parquet columns the writers read (docs/spec/outputs.md).
 FORM_COLUMNS: tuple[str, ...] = (
     "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
     "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
@@ -86,10 +93,10 @@ PAYEE_COLUMNS: tuple[str, ...] = (
 #: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
 REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
 
-#: Corrected Return Indicator values (irs-filing-formats.md §6, §13) in file order.
+#: Corrected Return Indicator values (docs/reference/irs-filing-formats.md §6, §13) in file order.
 CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
 
-#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (irs-filing-formats.md §6).
+#: Type of TIN (B position 11): 1 = EIN; 2 = SSN, ITIN or ATIN (docs/reference/irs-filing-formats.md §6).
 TYPE_OF_TIN: dict[str, str] = {"ein": "1", "ssn": "2", "itin": "2", "atin": "2"}
 
 #: Country codes treated as a U.S. address: the United States and the possessions that have a USPS
@@ -115,6 +122,9 @@ class Transmitter:
     contact_phone: str
     contact_email: str
     vendor_indicator: str = "I"
+    #: Payer EINs (9 digits) approved for the Combined Federal/State Filing Program (prorata.toml
+    #: ``[cfsf] approved_payers``): only their returns are coded for CF/SF (:func:`cfsf_state`).
+    cfsf_approved_payers: frozenset[str] = frozenset()
 
 
 class FilingInputError(ValueError):
@@ -122,7 +132,7 @@ class FilingInputError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Text rules (irs-filing-formats.md §3)
+# Text rules (docs/reference/irs-filing-formats.md §3)
 # ---------------------------------------------------------------------------------------------
 
 #: Letters that have no Unicode decomposition to ASCII.
@@ -134,7 +144,7 @@ def alpha_text(expr: pl.Expr) -> pl.Expr:
     """Upper-case ASCII text with only A-Z, 0-9, space, hyphen and ampersand.
 
     Publication 1220: alphanumeric fields upper case; payee name lines without punctuation, the
-    hyphen and the ampersand being the only special characters allowed (irs-filing-formats.md §3).
+    hyphen and the ampersand being the only special characters allowed (docs/reference/irs-filing-formats.md §3).
     Accents are dropped (NFKD), apostrophes, periods and brackets removed (O'NEIL → ONEIL,
     401(K) → 401K), any other character becomes a space; runs of spaces collapse. The same rule
     is applied to every text field so that one check covers the file.
@@ -291,6 +301,18 @@ def iris_country(country: pl.Expr) -> pl.Expr:
     return code.replace_strict(IRS_COUNTRY_CODE, default=None, return_dtype=pl.String)
 
 
+#: ISO 3166 alpha-2 code -> the IRS's name of the country (:func:`transforms.irs.country_names.country_name`).
+COUNTRY_NAME_BY_ISO: dict[str, str] = {iso: country_name(irs) for iso, irs in IRS_COUNTRY_CODE.items()}
+
+
+def country_name_of(country: pl.Expr) -> pl.Expr:
+    """The name of the country of an ISO 3166 alpha-2 code (the extract's ``country``), as the IRS's
+    schema package names it ("GB" -> "United Kingdom"; "DE" -> "Germany"); null when the IRS's list
+    has none. Publication 1220 ends a foreign address with the country's name, not a code."""
+    code = country.cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
+    return code.replace_strict(COUNTRY_NAME_BY_ISO, default=None, return_dtype=pl.String)
+
+
 def phone_number(expr: pl.Expr) -> pl.Expr:
     """A telephone number as IRIS takes it (ContactPhoneNumberType: 10 to 30 digits): its digits;
     "" when there are none, null when there are fewer than 10 or more than 30."""
@@ -378,7 +400,7 @@ def digits_only(expr: pl.Expr) -> pl.Expr:
 def payer_digits(filing: pl.DataFrame) -> pl.Series:
     """:func:`digits_only` of every return's ``payer_tin``: the payer, however its TIN is written.
 
-    The extract's contract takes 9 digits (``shared/spec/extract.md``, plans.payer_tin), but the
+    The extract's contract takes 9 digits (``docs/spec/extract.md``, plans.payer_tin), but the
     writers take any frame: "12-3456789" and "123456789" are one payer (one A record, one
     IRSubmission1Grp), and the FIRE and IRIS records carry the digits (A positions 12-20). Worked
     out once per TIN as written (a few payers, millions of returns), not once per return.
@@ -395,18 +417,31 @@ def payer_digits(filing: pl.DataFrame) -> pl.Series:
     )
 
 
+#: Words of an entity's name after which the IRS's name-control rules need a person's surname the
+#: extract does not give (an estate's decedent, a trust's grantor or beneficiary): the name control
+#: is then left blank (see :func:`name_control`).
+NAME_CONTROL_NEEDS_A_PERSON = ("ESTATE", "ESTATES", "TRUST", "TRUSTS", "TRUSTEE", "TRUSTEES", "FBO")
+
+
 def name_control(
     surname: pl.Expr, is_entity: pl.Expr, *, clean_first: bool = True, entities: bool = True
 ) -> pl.Expr:
     """Payee Name Control, B positions 7-10: the first four characters of the surname.
 
-    irs-filing-formats.md §6: "the first 4 characters of the surname of the person whose TIN is in
-    12-20; shorter surnames left-justified, blank-filled". Blanks and punctuation are skipped
-    (VAN DYKE → VAND, O'NEIL → ONEI); the hyphen is kept. For an entity (EIN) the first four
-    significant characters of its name, the ampersand kept and a leading "THE" dropped when more
-    than one word follows (IRS name-control convention; the FIRE layout itself only asks for 4
-    characters or blanks). ``clean_first=False`` when ``surname`` is already :func:`alpha_text`;
-    ``entities=False`` when ``is_entity`` is true in no row (the entity rule is then not built).
+    docs/reference/irs-filing-formats.md §6 (Pub 1220 B record 7-10): "if determinable, the first 4 characters of
+    the surname of the person whose TIN is in 12-20; shorter surnames left-justified,
+    blank-filled; otherwise blanks". Blanks and punctuation are skipped (VAN DYKE → VAND, O'NEIL →
+    ONEI); the hyphen is kept. For an entity (EIN) the first four significant characters of its
+    name, the ampersand kept and a leading "THE" dropped when more than one word follows. Estates
+    and trusts are the exception: the IRS's rules take an estate's name control from the
+    decedent's surname ("ESTATE OF JOHN SMITH" → SMIT) and a trust's from the individual the trust
+    is named for, or from the trust's own name depending on how it is named and how its EIN was
+    obtained (IRS name-control rules: Publication 1586, ch. IX; Publication 4164) — facts the
+    extract's one name field does not give. Such a name (a word of
+    :data:`NAME_CONTROL_NEEDS_A_PERSON`) gets a blank name control, which Publication 1220 allows
+    when the name control cannot be determined ("ESTA" for every estate was wrong).
+    ``clean_first=False`` when ``surname`` is already :func:`alpha_text`; ``entities=False`` when
+    ``is_entity`` is true in no row (the entity rule is then not built).
     """
     cleaned = alpha_text(surname) if clean_first else surname
     person = cleaned.str.replace_all(r"[^A-Z0-9-]", "")
@@ -414,7 +449,13 @@ def name_control(
         entity_name = (
             pl.when(cleaned.str.contains(r"^THE \S+ \S")).then(cleaned.str.slice(4)).otherwise(cleaned)
         )
-        person = pl.when(is_entity).then(entity_name.str.replace_all(r"[^A-Z0-9&-]", "")).otherwise(person)
+        needs_a_person = cleaned.str.contains(rf"\b(?:{'|'.join(NAME_CONTROL_NEEDS_A_PERSON)})\b")
+        entity = (
+            pl.when(needs_a_person)
+            .then(pl.lit(""))
+            .otherwise(entity_name.str.replace_all(r"[^A-Z0-9&-]", ""))
+        )
+        person = pl.when(is_entity).then(entity).otherwise(person)
     return person.str.strip_chars_start("-&").str.slice(0, 4)
 
 
@@ -691,12 +732,6 @@ def correction_rank() -> pl.Expr:
 def account_key() -> pl.Expr:
     """The account number as the files carry it and sort by it: trimmed, upper case."""
     return pl.col("account_number").cast(pl.String).str.strip_chars().str.to_uppercase()
-
-
-def cfsf_code(tax_year: int) -> pl.Expr:
-    """The CF/SF code of the return's box 15 state (:func:`cfsf_state_codes`), null outside CF/SF."""
-    state = pl.col("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    return state.replace_strict(cfsf_state_codes(tax_year), default=None, return_dtype=pl.String)
 
 
 def file_order(filing: pl.DataFrame) -> pl.Series:

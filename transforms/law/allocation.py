@@ -2,7 +2,7 @@
 
 All disbursements of an event are a single distribution (Notice 2014-54, §III, first paragraph). The
 pre-tax part of each money pool — the designated Roth account, and the rest of the plan — is
-assigned first to the direct rollovers, in the order ``extract.md`` fixes; the pre-tax money left is
+assigned first to the direct rollovers, in the order ``docs/spec/extract.md`` fixes; the pre-tax money left is
 shared by the other legs in proportion to their amounts; basis takes what is left of each leg. The
 Roth account is allocated within itself and never mixed with non-Roth money (§402A(d)(4);
 T.D. 9769).
@@ -27,7 +27,7 @@ DESTINATION_RANK = {
     "in_plan_roth_rollover": 1,
 }
 """Default order among direct rollovers without an election: non-Roth destinations first, so that no
-Roth conversion is taxed by default (extract.md, "Allocation within an event")."""
+Roth conversion is taxed by default (docs/spec/extract.md, "Allocation within an event")."""
 NOT_A_ROLLOVER_RANK = 2
 ROLLOVER_RANKS = NOT_A_ROLLOVER_RANK + 1
 """How many values :func:`rollover_rank` takes."""
@@ -39,7 +39,7 @@ def is_direct_rollover(destination: pl.Expr) -> pl.Expr:
 
 
 def rollover_rank(destination: pl.Expr) -> pl.Expr:
-    """The default order of a leg among the legs of its pool (extract.md, "Allocation within an
+    """The default order of a leg among the legs of its pool (docs/spec/extract.md, "Allocation within an
     event"; Notice 2014-54, §III lets the recipient choose): traditional IRA and plan first (0),
     Roth destinations next (1), legs that are not direct rollovers last (2)."""
     rank = pl.lit(NOT_A_ROLLOVER_RANK, pl.Int64)
@@ -50,7 +50,7 @@ def rollover_rank(destination: pl.Expr) -> pl.Expr:
 
 def elected_rollover_order(rollover_order: pl.Expr, is_direct_rollover: pl.Expr) -> pl.Expr:
     """The order the recipient chose among the direct rollovers (Notice 2014-54, §III: the
-    recipient may choose which destination takes the pre-tax money first; extract.md
+    recipient may choose which destination takes the pre-tax money first; docs/spec/extract.md
     ``rollover_order``), null where none was chosen or the leg is not a direct rollover. Legs with
     an order come first, by that order, legs with equal orders by :func:`rollover_rank`; then the
     others by :func:`rollover_rank`; remaining ties by ``distribution_id``."""
@@ -85,7 +85,7 @@ def other_legs_before(other_leg: pl.Expr) -> Sum:
 
 def other_leg_rank(other_legs_before: pl.Expr, other_leg: pl.Expr) -> pl.Expr:
     """A leg that is not a direct rollover: its place (1, 2, ...) among those of its pool, in
-    ``distribution_id`` order (extract.md: who takes the cents left over by rounding)."""
+    ``distribution_id`` order (docs/spec/extract.md: who takes the cents left over by rounding)."""
     return other_legs_before + other_leg
 
 
@@ -135,13 +135,13 @@ def proportional_share_cents(
     pool_paid_otherwise_cents: pl.Expr,
 ) -> pl.Expr:
     """A non-rollover leg's share of the pre-tax money left, in proportion to its amount, rounded
-    down to the cent (``extract.md`` convention; the Notice is silent, tax-rules c.3 step 5)."""
+    down to the cent (``docs/spec/extract.md`` convention; the Notice is silent, tax-rules c.3 step 5)."""
     return mul_div_floor(pretax_left_for_other_legs_cents, paid_otherwise_cents, pool_paid_otherwise_cents)
 
 
 def pool_shared_cents(proportional_share_cents: pl.Expr) -> Sum:
     """The pre-tax money the pool's shares give out in all, before the cents left over by rounding
-    (``extract.md`` convention)."""
+    (``docs/spec/extract.md`` convention)."""
     return over_pool(proportional_share_cents)
 
 
@@ -152,7 +152,7 @@ def pretax_to_other_legs_cents(
     other_leg_rank: pl.Expr,
 ) -> pl.Expr:
     """The proportional share, plus one of the cents left over by rounding down for the first legs in
-    ``distribution_id`` order (``extract.md`` convention)."""
+    ``distribution_id`` order (``docs/spec/extract.md`` convention)."""
     leftover = pretax_left_for_other_legs_cents - pool_shared_cents
     return proportional_share_cents + pl.when(other_leg_rank <= leftover).then(1).otherwise(0)
 

@@ -26,7 +26,7 @@ def whole_contract(draw_cents: pl.Expr, value_cents: pl.Expr) -> pl.Expr:
     """The event pays out the whole vested value of the contract (D = V).
 
     A contract paid out whole recovers all its remaining basis, never more than the amount paid:
-    ``min(D, B)`` (``extract.md``, "Allocation within an event"; §72(e)(8)(B) with the ratio IVC/AB
+    ``min(D, B)`` (``docs/spec/extract.md``, "Allocation within an event"; §72(e)(8)(B) with the ratio IVC/AB
     applied to the whole balance; basis above value is capped at the amount).
     """
     return draw_cents == value_cents
@@ -34,7 +34,7 @@ def whole_contract(draw_cents: pl.Expr, value_cents: pl.Expr) -> pl.Expr:
 
 def corrective_distribution(reason: pl.Expr) -> pl.Expr:
     """The leg is a corrective distribution of excess deferrals, excess contributions or excess
-    aggregate contributions (§402(g)(2), §401(k)(8), §401(m)(6); extract.md reason ``corrective``)."""
+    aggregate contributions (§402(g)(2), §401(k)(8), §401(m)(6); docs/spec/extract.md reason ``corrective``)."""
     return reason == "corrective"
 
 
@@ -62,7 +62,7 @@ def pre1987_tier_cents(
 def _pro_rata(draw: pl.Expr, basis: pl.Expr, value: pl.Expr) -> pl.Expr:
     """IRC §72(e)(8)(B): the part of an amount received that "bears the same ratio to such amount as
     the investment in the contract bears to the account balance", rounded half-up to the cent and
-    capped at the draw and at the basis: ``min(D, B, (2·D·B + V) div (2·V))`` (``extract.md``).
+    capped at the draw and at the basis: ``min(D, B, (2·D·B + V) div (2·V))`` (``docs/spec/extract.md``).
     The account balance is the vested value (§72(e)(8)(C))."""
     return pl.min_horizontal(draw, basis, mul_div_half_up(draw, basis, value))
 
@@ -79,7 +79,7 @@ def prorated_basis_cents(
 
     Whole contract: ``min(D, B)``. Otherwise the pre-1987 tier ``t`` first, then the rest of the
     draw pro rata with basis ``B − t`` and value ``V − t``. Project convention for the remainder
-    (``tax-rules.md`` b.5, open question 4; ``extract.md``): the balance after the first tier.
+    (``docs/reference/tax-rules.md`` b.5, open question 4; ``docs/spec/extract.md``): the balance after the first tier.
     """
     t = pre1987_tier_cents
     partial = t + _pro_rata(draw_cents - t, contract_basis_cents - t, value_cents - t)
@@ -92,7 +92,7 @@ def contract_basis_recovered_cents(
     corrective_distribution: pl.Expr, corrective_basis_cents: pl.Expr, prorated_basis_cents: pl.Expr
 ) -> pl.Expr:
     """The basis the event's draw on the contract recovers. A corrective distribution returns
-    specific amounts, not a share of the account, so §72(e)(8) does not pro-rate it (extract.md,
+    specific amounts, not a share of the account, so §72(e)(8) does not pro-rate it (docs/spec/extract.md,
     ``corrective_basis_cents``): its basis is the part that returns after-tax or designated Roth
     contributions already taxed, and the rest — the excess pre-tax deferrals or contributions and
     the earnings on all of it (§402(g)(2)(A)(ii), §401(k)(8)(A)(i)) — is pre-tax. A corrective leg

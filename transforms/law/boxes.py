@@ -1,7 +1,7 @@
 """Form 1099-R boxes 2a, 5 and 10 and the foreign-source part of box 2a, per disbursement.
 
-Reporting recipes: ``tax-rules.md`` e.2 (Instructions for Forms 1099-R and 5498); conventions where
-the instructions are silent: ``outputs.md``.
+Reporting recipes: ``docs/reference/tax-rules.md`` e.2 (Instructions for Forms 1099-R and 5498); conventions where
+the instructions are silent: ``docs/spec/outputs.md``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def box2a_cents(
 
 def box5_cents(basis_cents: pl.Expr) -> pl.Expr:
     """Box 5, employee contributions: the basis recovered in the leg, on every kind of leg (i1099r
-    box 5 "any basis recovery amount"; outputs.md convention where the instructions are silent:
+    box 5 "any basis recovery amount"; docs/spec/outputs.md convention where the instructions are silent:
     rollovers and code H).
     """
     return basis_cents
@@ -43,7 +43,7 @@ def event_amount_cents(amount_cents: pl.Expr) -> Sum:
 
 def closes(event_amount_cents: pl.Expr, held_cents: pl.Expr) -> pl.Expr:
     """The event draws every contract the payee holds down to zero (i1099r box 2b "Total
-    distribution"; outputs.md). Each draw is at most its contract's value (extract.md), so this
+    distribution"; docs/spec/outputs.md). Each draw is at most its contract's value (docs/spec/extract.md), so this
     holds exactly when the event's total equals the total value of its contract rows
     (``held_cents``)."""
     return (event_amount_cents == held_cents).fill_null(False)
@@ -59,7 +59,7 @@ def box10_eligible(
     """The legs box 10 can apply to (i1099r box 10: an in-plan Roth rollover amount is recaptured
     only on a nonqualified distribution, and box 10 stays empty on rollovers and whenever a §72(t)
     exception applies): Roth cash legs, not qualified, numeric code 1 — and never a corrective
-    distribution, to which §72(t) does not apply at all (§401(k)(8)(D), §402(g)(2)(C); outputs.md).
+    distribution, to which §72(t) does not apply at all (§401(k)(8)(D), §402(g)(2)(C); docs/spec/outputs.md).
     """
     return (
         (contract == "roth")
@@ -110,13 +110,13 @@ def box10_cents(
 
 def pool_foreign_part_cents(first_of_contract: pl.Expr, contract_foreign_cents: pl.Expr) -> pl.Expr:
     """What the leg's contract adds to its pool's foreign-source amounts, once per contract the
-    event draws on (outputs.md foreign-source formula)."""
+    event draws on (docs/spec/outputs.md foreign-source formula)."""
     return pl.when(first_of_contract).then(contract_foreign_cents).otherwise(0)
 
 
 def pool_foreign_cents(pool_foreign_part_cents: pl.Expr) -> Sum:
     """F: the foreign-source amounts of the contracts of the leg's pool that the event draws on
-    (outputs.md foreign-source formula)."""
+    (docs/spec/outputs.md foreign-source formula)."""
     return over_pool(pool_foreign_part_cents)
 
 
@@ -124,12 +124,12 @@ def pool_untaxed_part_cents(
     first_of_contract: pl.Expr, value_cents: pl.Expr, contract_basis_cents: pl.Expr
 ) -> pl.Expr:
     """What the leg's contract adds to its pool's untaxed value, once per contract the event draws
-    on: value less basis (outputs.md foreign-source formula)."""
+    on: value less basis (docs/spec/outputs.md foreign-source formula)."""
     return pl.when(first_of_contract).then(value_cents - contract_basis_cents).otherwise(0)
 
 
 def pool_untaxed_cents(pool_untaxed_part_cents: pl.Expr) -> Sum:
-    """U: the untaxed value of the contracts of the leg's pool that the event draws on (outputs.md
+    """U: the untaxed value of the contracts of the leg's pool that the event draws on (docs/spec/outputs.md
     foreign-source formula)."""
     return over_pool(pool_untaxed_part_cents)
 
@@ -140,7 +140,7 @@ def foreign_source_cents(
 ) -> pl.Expr:
     """Foreign-source part of box 2a: ``box2a × F / U`` rounded half-up, F and U summing
     ``foreign_source_cents`` and ``value_cents − basis_cents`` over the contracts of the leg's pool
-    that the event draws on (outputs.md; seed article 000: it lets the payee use foreign tax
+    that the event draws on (docs/spec/outputs.md; seed article 000: it lets the payee use foreign tax
     credits, §904). Bounded by box 2a; 0 where U is not positive.
     """
     share = mul_div_half_up(box2a_cents, pool_foreign_cents, pool_untaxed_cents)

@@ -1,6 +1,6 @@
 """Box 7 distribution codes (Instructions for Forms 1099-R and 5498, Guide to Distribution Codes).
 
-Which code and the order of two codes follow ``outputs.md`` ("Which box 7 code"); every entry
+Which code and the order of two codes follow ``docs/spec/outputs.md`` ("Which box 7 code"); every entry
 produced is checked against the cited table of :mod:`transforms.law.box7`.
 """
 
@@ -20,7 +20,7 @@ def numeric_code(
     is_disabled: pl.Expr,
     known_72t_exception: pl.Expr,
 ) -> pl.Expr:
-    """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; outputs.md):
+    """The age/exception code, first match wins (i1099r codes 4, 7, 3, 2, 1; docs/spec/outputs.md):
     4 death; 7 at 59½ or older; 3 disabled; 2 a §72(t) exception is known; otherwise 1.
     """
     return (
@@ -53,7 +53,7 @@ def _corrective_codes(death_prefix: pl.Expr, roth: pl.Expr, code: pl.Expr) -> pl
     """A corrective distribution of excess deferrals, excess contributions or excess aggregate
     contributions: 8 or P by its taxable year (:func:`corrective_code`), alone — §72(t) does not
     apply to them (§401(k)(8)(D), §401(m)(7)(A), §402(g)(2)(C)), so no 1, 2 or 3 — with 4 for a
-    beneficiary (``death_prefix``), B for designated Roth money: 8B, BP (outputs.md, "Which box 7
+    beneficiary (``death_prefix``), B for designated Roth money: 8B, BP (docs/spec/outputs.md, "Which box 7
     code"). A beneficiary's Roth corrective distribution needs 4, 8 (or P) and B: three codes."""
     roth_code = pl.when(code == "8").then(pl.lit("8B")).otherwise(pl.lit("BP"))
     return death_prefix + pl.when(roth).then(roth_code).otherwise(code)
@@ -77,7 +77,7 @@ def distribution_codes(
     """
     roth = contract == "roth"
     # Table 1 pairs 3 only with D: for a disabled participant, 2 (an exception applies) stands in
-    # for 3 beside M, L and B — the convention outputs.md states for B, extended to M and L.
+    # for 3 beside M, L and B — the convention docs/spec/outputs.md states for B, extended to M and L.
     num_not_3 = pl.when(numeric_code == "3").then(pl.lit("2")).otherwise(numeric_code)
     non_roth_cash = (
         pl.when(reason == "qualified_loan_offset")
@@ -111,7 +111,7 @@ def distribution_codes(
 
 def needs_three_codes(distribution_codes: pl.Expr) -> pl.Expr:
     """More than two codes would be needed; box 7 takes at most two (i1099r 2023: "Enter a maximum
-    of two alphanumeric codes"). Such rows are quarantined under ``codes_over_two`` (outputs.md).
+    of two alphanumeric codes"). Such rows are quarantined under ``codes_over_two`` (docs/spec/outputs.md).
     """
     return distribution_codes.str.len_chars() > 2
 

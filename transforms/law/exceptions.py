@@ -13,7 +13,7 @@ import polars as pl
 
 def date_reaching_59_half(date_of_birth: pl.Expr, age_59_half_months: int) -> pl.Expr:
     """The day the participant reaches 59½: six calendar months after the 59th birthday
-    (IRC §72(t)(2)(A)(i); i1099r code 7; ``outputs.md``). Computed as 714 calendar months after
+    (IRC §72(t)(2)(A)(i); i1099r code 7; ``docs/spec/outputs.md``). Computed as 714 calendar months after
     birth, the day clamped to the month's end (born 31 Aug → end of February).
     """
     return date_of_birth.dt.offset_by(f"{age_59_half_months}mo")

@@ -1,6 +1,6 @@
 """Exact integer arithmetic on cents: the rounding conventions of the pro-rata shares.
 
-Amounts are integer cents (``extract.md``). A share ``a·b / c`` of an amount is computed exactly,
+Amounts are integer cents (``docs/spec/extract.md``). A share ``a·b / c`` of an amount is computed exactly,
 in the integer type of its operands, and rounded as the project's conventions say; the result is
 never larger than an amount, so it is brought back to Int64. A rule that multiplies two amounts is
 marked :func:`multiplies_amounts`: its product can exceed 64 bits (two $10 billion balances), so
@@ -28,12 +28,12 @@ def multiplies_amounts(rule: F) -> F:
 def mul_div_half_up(a: pl.Expr, b: pl.Expr, c: pl.Expr) -> pl.Expr:
     """``a·b / c`` rounded half-up to the cent, exact: ``(2·a·b + c) div (2·c)``; 0 when ``c`` is 0.
 
-    Project convention (``extract.md``, "Allocation within an event"): the pro-rata share is
+    Project convention (``docs/spec/extract.md``, "Allocation within an event"): the pro-rata share is
     rounded half-up; no IRS source prescribes rounding.
     """
     return pl.when(c > 0).then((2 * a * b + c) // (2 * c)).otherwise(0).cast(pl.Int64)
 
 
 def mul_div_floor(a: pl.Expr, b: pl.Expr, c: pl.Expr) -> pl.Expr:
-    """``a·b / c`` rounded down to the cent, exact; 0 when ``c`` is 0 (``extract.md`` convention)."""
+    """``a·b / c`` rounded down to the cent, exact; 0 when ``c`` is 0 (``docs/spec/extract.md`` convention)."""
     return pl.when(c > 0).then((a * b) // c).otherwise(0).cast(pl.Int64)

@@ -13,7 +13,7 @@ The legs a sum runs over:
 - :data:`POOL`: the legs of the event that draw on the same pool of money — the designated Roth
   account, or the rest of the plan (Notice 2014-54, §III; §402A(d)(4): never mixed);
 - :data:`EARLIER_IN_POOL`: the legs of the pool before this one in allocation order (Notice
-  2014-54, §III: direct rollovers take pre-tax money first, in the order ``extract.md`` fixes);
+  2014-54, §III: direct rollovers take pre-tax money first, in the order ``docs/spec/extract.md`` fixes);
 - :data:`EVENT`: every leg of the event — they are one distribution (Notice 2014-54, §III).
 """
 

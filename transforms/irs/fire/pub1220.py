@@ -2,17 +2,23 @@
 
 Authority: Publication 1220, *Specifications for Electronic Filing of Forms 1097, 1098, 1099, 3921,
 3922, 5498, and W-2G* (Rev. 9-2025, tax year 2025), as transcribed in
-``shared/reference/irs-filing-formats.md`` §§2-14. Every position below is **(transcribed)**: verify
+``docs/reference/irs-filing-formats.md`` §§2-14. Every position below is **(transcribed)**: verify
 it against Publication 1220 before a production filing (open question 1 of that document).
 
-Choices made here (irs-filing-formats.md §17):
+Choices made here (docs/reference/irs-filing-formats.md §17):
 
 * positions 749-750 of every record hold CR LF, inside the 750 bytes (never appended after them);
 * one A record per (payer TIN, correction kind): originals, "G" and "C" returns under separate A
   records (§2, §13), sorted original, G, C; B records sorted by account number inside each A;
-* Combined Federal/State Filing (§12) is used for every return whose box 15 state is a CF/SF
-  state in the tax year: A position 6 = "1", B 747-748 = the numeric code, one K record per state
-  after the C record.
+* Combined Federal/State Filing (§12) is used only for the payers the settings approve
+  (``Transmitter.cfsf_approved_payers``: Pub 1220 Part A, approval through a CF/SF test file) and
+  only for the returns whose box 15 state is on the tax year's list (parameter
+  ``cfsf_state_codes``; Missouri is not from 2025): A position 6 = "1", B 747-748 = the numeric
+  code, one K record per state after the C record (``transforms.irs.shared.cfsf_code``);
+* a foreign payee's free-format address ends with the country's name, never its ISO code
+  (:func:`_foreign_address`); the first payee name line ends with a full word (:func:`_name_lines`);
+* the payee name control is blank for an estate or a trust (``transforms.irs.shared.name_control``:
+  the IRS's rules for them need a person's surname the extract does not give).
 
 The record layouts are declared once, as data (``LAYOUTS``); the writer here and the reader and
 checker in :mod:`transforms.irs.fire.pub1220_reader` both use them. Every record is one polars
@@ -57,12 +63,14 @@ from transforms.irs.shared import (
     cfsf_code,
     clean_text,
     correction_rank,
+    country_name_of,
     digits_only,
     file_order,
+    fit_words,
     is_foreign_address,
     name_control,
-    name_lines,
     payer_digits,
+    rest_after,
     string_buffer,
     validate_filing,
 )
@@ -94,12 +102,12 @@ class Field(NamedTuple):
 
 
 #: Amount codes in Publication 1220 order: the 18 payment-amount slots of the B record and the 18
-#: control totals of the C and K records (irs-filing-formats.md §6, §9).
+#: control totals of the C and K records (docs/reference/irs-filing-formats.md §6, §9).
 AMOUNT_CODES: tuple[str, ...] = (
     "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F", "G", "H", "J",
 )  # fmt: skip
 
-#: Form 1099-R box behind each amount code (irs-filing-formats.md §5.1). Code 7 and C-J are unused
+#: Form 1099-R box behind each amount code (docs/reference/irs-filing-formats.md §5.1). Code 7 and C-J are unused
 #: (zeros). Code A (traditional IRA/SEP/SIMPLE or Roth conversion) repeats box 1 when the
 #: IRA/SEP/SIMPLE indicator is set, which never happens for employer plans (§17 rule 3).
 BOX_BY_AMOUNT_CODE: dict[str, str] = {
@@ -131,7 +139,7 @@ def _amount_slots(first: int, width: int, *, totals: bool) -> list[Field]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Record layouts (irs-filing-formats.md §4-§11, transcribed from Publication 1220)
+# Record layouts (docs/reference/irs-filing-formats.md §4-§11, transcribed from Publication 1220)
 # ---------------------------------------------------------------------------------------------
 
 T_LAYOUT: tuple[Field, ...] = (
@@ -182,7 +190,7 @@ A_LAYOUT: tuple[Field, ...] = (
     Field(21, 4, "payer_name_control", "alpha"),
     Field(25, 1, "last_filing_indicator", "alpha"),
     Field(26, 2, "type_of_return", "const", "9 "),
-    # 18 positions since TY2021 (16 before): open question 2 of irs-filing-formats.md.
+    # 18 positions since TY2021 (16 before): open question 2 of docs/reference/irs-filing-formats.md.
     Field(28, 18, "amount_codes", "alpha"),
     Field(46, 6, "blank_46", "blank"),
     Field(52, 1, "foreign_entity_indicator", "alpha"),
@@ -437,7 +445,7 @@ def _value_schema(layout: tuple[Field, ...]) -> dict[str, pl.DataType]:
     return {f.name: dtypes.get(f.kind, pl.String) for f in layout if f.kind not in FILLER_KINDS}
 
 
-def _validate_transmitter(t: Transmitter) -> None:
+def validate_transmitter(t: Transmitter) -> None:
     problems = []
     tin = "".join(ch for ch in t.tin if ch.isdigit())
     if len(tin) != 9 or len(set(tin)) == 1:
@@ -460,7 +468,7 @@ def _validate_transmitter(t: Transmitter) -> None:
 # Record frames
 # ---------------------------------------------------------------------------------------------
 
-#: Amount codes no Form 1099-R box feeds (irs-filing-formats.md §5.1): zeros in every B record.
+#: Amount codes no Form 1099-R box feeds (docs/reference/irs-filing-formats.md §5.1): zeros in every B record.
 ZERO_AMOUNT_CODES: tuple[str, ...] = tuple(
     c for c in AMOUNT_CODES if c not in BOX_BY_AMOUNT_CODE and c != "A"
 )
@@ -504,10 +512,13 @@ def _payee_values(
     skip: tuple[str, ...] = (),
     foreign_rows: bool = True,
     entity_rows: bool = True,
+    cfsf_payers: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """The B-record values of ``filing``'s returns in its row order (see :func:`payee_records_frame`).
 
-    ``skip``: fields left out (rendered as constants by the caller, or not rendered).
+    ``cfsf_payers``: payer EINs approved for CF/SF (``Transmitter.cfsf_approved_payers``; B
+    747-748 is blank for every other payer's returns). ``skip``: fields left out (rendered as
+    constants by the caller, or not rendered).
     ``foreign_rows=False`` when no return has a foreign address, ``entity_rows=False`` when no
     payee has an EIN: the free-format address or the entity name control are then not built (the
     values are the same).
@@ -515,24 +526,18 @@ def _payee_values(
     # Each text column is cleaned once (alpha_text is the costly part of the writer).
     text_columns = ("last_name", "first_name", "address", "city")
     if foreign_rows:
-        text_columns += ("state_code", "zip", "country")
+        text_columns += ("state_code", "zip")
     filing = filing.with_columns(clean_text(filing[c]).alias(f"_clean_{c}") for c in text_columns)
     clean = {c: pl.col(f"_clean_{c}") for c in text_columns}
     is_entity = pl.col("tin_type").str.to_lowercase() == "ein"
     foreign = is_foreign_address(pl.col("country"))
     full_name = pl.concat_str([clean["last_name"], clean["first_name"]], separator=" ").str.strip_chars(" ")
-    name_line_1, name_line_2 = name_lines(full_name, 40)
     domestic_state = pl.col("state_code").cast(pl.String).str.to_uppercase()
     domestic_zip = digits_only(pl.col("zip"))
     if foreign_rows:
-        # Foreign address: city, province/state, postal code and country as one 51-position
-        # free-format field over the city (40), state (2) and ZIP (9) fields (§5, §6).
-        free_format = (
-            pl.concat_str([clean["city"], clean["state_code"], clean["zip"], clean["country"]], separator=" ")
-            .str.replace_all(r" {2,}", " ")
-            .str.strip_chars(" ")
-            .str.pad_end(51)
-        )
+        # Foreign address: city, province/state, postal code and the country's name as one
+        # 51-position free-format field over the city (40), state (2) and ZIP (9) fields (§5, §6).
+        free_format = _foreign_address(clean["city"], clean["state_code"], clean["zip"], pl.col("country"))
         city = pl.when(foreign).then(free_format.str.slice(0, 40)).otherwise(clean["city"])
         state = pl.when(foreign).then(free_format.str.slice(40, 2)).otherwise(domestic_state)
         zip_code = pl.when(foreign).then(free_format.str.slice(42, 9)).otherwise(domestic_zip)
@@ -561,13 +566,7 @@ def _payee_values(
         pl.lit("").alias("payer_office_code"),
         *(expr.alias(name) for name, expr in _amount_exprs().items()),
         flag(foreign).alias("foreign_country_indicator"),
-        # Name line 1 ends with a full word, the rest on line 2 (transforms.irs.shared.name_lines);
-        # a name that does not fit two lines so is cut at 40 as before.
-        name_line_1.fill_null(full_name.str.slice(0, 40).str.strip_chars(" ")).alias("payee_name_line_1"),
-        pl.when(name_line_1.is_not_null())
-        .then(name_line_2)
-        .otherwise(full_name.str.slice(40, 40).str.strip_chars(" "))
-        .alias("payee_name_line_2"),
+        *(line.alias(name) for line, name in zip(_name_lines(full_name), _NAME_LINES, strict=True)),
         clean["address"].alias("payee_mailing_address"),
         city.alias("payee_city"),
         state.alias("payee_state"),
@@ -588,18 +587,56 @@ def _payee_values(
         pl.lit("").alias("special_data_entries"),
         pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
         pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
-        cfsf_code(tax_year).alias("combined_federal_state_code"),
+        cfsf_code(tax_year, cfsf_payers).alias("combined_federal_state_code"),
     ]
     return filing.select(v for v in values if v.meta.output_name() not in skip)
 
 
-def payee_records_frame(filing: pl.DataFrame, *, tax_year: int) -> pl.DataFrame:
+#: Positions of the free-format foreign address (B 448-498: city 40, state 2, ZIP 9).
+FOREIGN_ADDRESS_WIDTH = 51
+
+
+def _foreign_address(city: pl.Expr, province: pl.Expr, postal: pl.Expr, country: pl.Expr) -> pl.Expr:
+    """A foreign payee's city, province or state, postal code and country as one free-format field
+    of 51 positions (Publication 1220, B record 287 and 448-498: "city, province or state, postal
+    code, and the name of the country"), the country by its name (``country_name_of``: "GB" ->
+    UNITED KINGDOM), not its ISO code; a code the IRS's list does not name stays as it is. The
+    postal code and the country are kept whole: a city and province too long for what is left are
+    cut after their last word that fits. Text already :func:`alpha_text` (but ``country``, the extract's code)."""
+
+    def words(*parts: pl.Expr) -> pl.Expr:
+        return pl.concat_str(parts, separator=" ").str.replace_all(r" {2,}", " ").str.strip_chars(" ")
+
+    name = alpha_text(country_name_of(country))
+    tail = words(postal, pl.when(name != "").then(name).otherwise(alpha_text(country)))
+    room = (FOREIGN_ADDRESS_WIDTH - 1 - tail.str.len_chars()).clip(0)
+    head = words(city, province)
+    head = fit_words(head, room).fill_null(head.str.slice(0, room))  # room: per row
+    return words(head, tail).str.slice(0, FOREIGN_ADDRESS_WIDTH).str.pad_end(FOREIGN_ADDRESS_WIDTH)
+
+
+_NAME_LINES = ("payee_name_line_1", "payee_name_line_2")
+
+
+def _name_lines(name: pl.Expr, width: int = 40) -> tuple[pl.Expr, pl.Expr]:
+    """A payee name (already :func:`alpha_text`) on the two payee name lines (B 288-327, 328-367):
+    line 1 ends with a full word (Publication 1220: "the first payee name line", never a word cut in
+    two), the rest goes on the second line (cut at its 40th character). A first word longer than
+    the line is cut: it cannot be put otherwise."""
+    line_1 = fit_words(name, width).fill_null(name.str.slice(0, width))
+    return line_1, rest_after(name, line_1).str.slice(0, width).str.strip_chars(" ")
+
+
+def payee_records_frame(
+    filing: pl.DataFrame, *, tax_year: int, cfsf_payers: frozenset[str] = frozenset()
+) -> pl.DataFrame:
     """The B-record values of every return, columns named after ``B_LAYOUT`` fields.
 
     Also carries ``form_id``, ``payer_tin`` and ``correction_rank`` for grouping. Rows are sorted
     (payer_tin, original/G/C, account_number). Vectorized: no Python loop over returns.
     """
-    return _payee_values(filing, tax_year=tax_year).sort("payer_tin", "correction_rank", "account_number")
+    values = _payee_values(filing, tax_year=tax_year, cfsf_payers=cfsf_payers)
+    return values.sort("payer_tin", "correction_rank", "account_number")
 
 
 #: ``filing`` columns :func:`_payee_values` reads.
@@ -683,7 +720,7 @@ def _pub1220_buffers(
     before this returns)."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    _validate_transmitter(transmitter)
+    validate_transmitter(transmitter)
     validate_filing(filing, tax_year)
     plan = _FilePlan.build(filing, transmitter, tax_year=tax_year, test_file=test_file, prior_year=prior_year)
     return plan.pieces(filing, chunk_rows)
@@ -694,6 +731,7 @@ class _FilePlan:
     """Everything of a file but its B records: the other records' lines and the B sequence numbers."""
 
     tax_year: int
+    cfsf_payers: frozenset[str]  # payer EINs approved for CF/SF
     others: pl.DataFrame  # seq, line: the T, A, C, K and F records, sorted
     deferred_error: FilingInputError | None  # a C, K or F record that cannot be rendered
     group_ends: pl.Series  # per A record (in file order): B records up to and including its own
@@ -725,7 +763,7 @@ class _FilePlan:
             *(amounts[amount_field(code)].alias(amount_field(code)) for code in valued),
             pl.col("state_withholding_cents").fill_null(0).cast(pl.Int64).alias("state_income_tax_withheld"),
             pl.col("local_withholding_cents").fill_null(0).cast(pl.Int64).alias("local_income_tax_withheld"),
-            cfsf_code(tax_year).alias("combined_federal_state_code"),
+            cfsf_code(tax_year, transmitter.cfsf_approved_payers).alias("combined_federal_state_code"),
         )
         sums = [pl.col(amount_field(code)).sum().alias(total_field(code)) for code in valued]
         zero_totals = [pl.lit(0, pl.Int64).alias(total_field(code)) for code in ZERO_AMOUNT_CODES]
@@ -846,6 +884,7 @@ class _FilePlan:
             )
         return _FilePlan(
             tax_year=tax_year,
+            cfsf_payers=transmitter.cfsf_approved_payers,
             others=pl.concat(numbered).sort("seq"),
             deferred_error=deferred,
             group_ends=groups["b_end"],
@@ -925,6 +964,7 @@ class _FilePlan:
             skip=(*_B_CONSTANT_FIELDS, "form_id", "payer_tin", "correction_rank"),
             foreign_rows=foreign_rows,
             entity_rows=entity_rows,
+            cfsf_payers=self.cfsf_payers,
         )
         del part  # memory: one chunk's values, then its lines, then its bytes
         position = pl.int_range(start - 1, start + rows.len(), dtype=pl.Int64, eager=True)
@@ -992,7 +1032,7 @@ def _check_sequence(seq: pl.Series, first: int, last: int) -> None:
 def _t_values(
     transmitter: Transmitter, tax_year: int, test_file: bool, prior_year: bool, returns: int
 ) -> dict[str, object]:
-    """The T record's values (irs-filing-formats.md §4)."""
+    """The T record's values (docs/reference/irs-filing-formats.md §4)."""
     return {
         "record_sequence_number": 1,
         "payment_year": tax_year,
@@ -1017,7 +1057,7 @@ def _t_values(
 
 
 def _f_values(last: int, a_records: int, returns: int) -> dict[str, object]:
-    """The F record's values (irs-filing-formats.md §10)."""
+    """The F record's values (docs/reference/irs-filing-formats.md §10)."""
     return {
         "record_sequence_number": last,
         "number_of_a_records": a_records,
@@ -1046,7 +1086,7 @@ def _second_line(text: str) -> str:
 def iter_pub1220_groups(filing: GroupedFiling, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
     """:func:`iter_pub1220`'s file, payer group by payer group."""
     returns, load, transmitter, tax_year, test_file, prior_year, group_rows = filing.parts()
-    _validate_transmitter(transmitter)
+    validate_transmitter(transmitter)
     groups = groups_of(returns, group_rows, chunk_rows)
     t_line, t_error = _render(
         T_LAYOUT,

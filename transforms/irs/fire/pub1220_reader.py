@@ -13,7 +13,7 @@ fields; all rules are evaluated, with their messages, on the records that fail e
 records (T, A, C, K, F: a few per payer) are checked all together at the end, with the B records'
 counts and sums per payer.
 
-Authority: Publication 1220 as transcribed in ``shared/reference/irs-filing-formats.md`` §§2-13
+Authority: Publication 1220 as transcribed in ``docs/reference/irs-filing-formats.md`` §§2-13
 (transcribed); distribution codes from the one code table, :mod:`transforms.law.box7`.
 
 Privacy: messages name records by record number and account number only, never by TIN or name.
@@ -51,7 +51,7 @@ from transforms.irs.shared import cfsf_state_codes
 from transforms.law.box7 import codes_in_use, valid_combinations
 
 # ---------------------------------------------------------------------------------------------
-# Distribution codes (tax-rules.md §f.1-f.3; irs-filing-formats.md §8)
+# Distribution codes (docs/reference/tax-rules.md §f.1-f.3; docs/reference/irs-filing-formats.md §8)
 # ---------------------------------------------------------------------------------------------
 
 # The box 7 codes, their pairs and the codes that cannot stand alone, by payment year: the one code
@@ -495,7 +495,7 @@ _ALPHA = r"[ -`{-~]"  # printable, not lower case
 _NAME_FIRST = r"[A-Z0-9&\-]"
 _NAME = r"[A-Z0-9&\- ]"
 
-#: B fields whose B rules (irs-filing-formats.md §6, §7) narrow the field rule of their kind.
+#: B fields whose B rules (docs/reference/irs-filing-formats.md §6, §7) narrow the field rule of their kind.
 _B_CLEAN_FIELDS: dict[str, str] = {
     "corrected_return_indicator": "[ GC]",
     "type_of_tin": "[12 ]",
@@ -684,7 +684,9 @@ def _distribution_code_rules(b: pl.DataFrame, payment_year: int) -> list[_Rule]:
             & second.is_in(valid)
             & (first != second)
             & ~pair.is_in(sorted(allowed_code_pairs(payment_year))),
-            pl.format("{}: {} is not an allowed combination (tax-rules.md f.3)", pl.lit(where), codes),
+            pl.format(
+                "{}: {} is not an allowed combination (docs/reference/tax-rules.md f.3)", pl.lit(where), codes
+            ),
             key="distribution",
         ),
         _hits(
@@ -708,7 +710,7 @@ def _payment_year_rule(frame: pl.DataFrame, t_year: str | None, *, key: str | No
 
 def _b_rules(b: pl.DataFrame, t_year: str | None, payment_year: int) -> list[_Rule]:
     """The B rules of one record each, in the order of the checker's messages: field rules,
-    payment year, Form 1099-R rules (irs-filing-formats.md §5.1, §6, §7), distribution codes."""
+    payment year, Form 1099-R rules (docs/reference/irs-filing-formats.md §5.1, §6, §7), distribution codes."""
     cfsf_codes = sorted(cfsf_state_codes(payment_year).values()) if payment_year else []
     account = pl.col("account_number")
     return [

@@ -77,6 +77,13 @@ import polars as pl
 from lxml import etree
 
 from transforms.irs.grouped import Findings, GroupedFiling, groups_of, outline
+from transforms.irs.iris.iris_rules import (
+    RECORD_COLUMNS,
+    SUBMISSION_COLUMNS,
+    RuleProblem,
+    rejected,
+    transmission_problems,
+)
 from transforms.irs.shared import (
     CITY_LENGTH,
     FOREIGN_CITY_LENGTH,
@@ -93,6 +100,7 @@ from transforms.irs.shared import (
     Transmitter,
     account_key,
     alpha_text,
+    cfsf_state,
     cfsf_state_codes,
     city_name,
     clean_text,
@@ -115,7 +123,7 @@ NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
 #: A newer package fixes another: the caller passes it (``IrisOptions.schema_version``).
 SCHEMA_VERSION = "2.0.3"
-#: A transmission's size limit: at most 100 MB (shared/spec/outputs.md, "IRS files"; read as decimal
+#: A transmission's size limit: at most 100 MB (docs/spec/outputs.md, "IRS files"; read as decimal
 #: megabytes, the smaller reading; the figure was not checked against Pub 5718 here).
 MAX_TRANSMISSION_BYTES = 100_000_000
 
@@ -190,6 +198,9 @@ class IrisOptions:
     original_receipt_id: str | None = None
     max_bytes: int | None = MAX_TRANSMISSION_BYTES
     transmission_id: str | None = None
+    #: the transmission is prepared for the IRS (settings with a TCC and a SoftwareId): the business
+    #: rules only settings can mend block (``iris_rules.SETTINGS_RULES``); otherwise they report
+    prepared_for_irs: bool = False
 
 
 @dataclass
@@ -200,6 +211,8 @@ class Transmission:
     number: int  # 1, 2, ... in file order
     unique_transmission_id: str
     pieces: list  # bytes-like pieces, in order
+    #: the IRIS business rules it breaks that the IRS only reports (those it rejects raise)
+    rule_reports: list[RuleProblem]
     returns: int
     submissions: int
     issuers: int
@@ -304,12 +317,14 @@ _PERSON_NAME_CONTROL = r"^[A-Z][A-Z\- ]{0,3}$"
 _BUSINESS_NAME_CONTROL = r"^[A-Z0-9\-&]{1,4}$"
 
 
-def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
+def recipient_values(
+    filing: pl.DataFrame, tax_year: int, cfsf_payers: frozenset[str] = frozenset()
+) -> pl.DataFrame:
     """Per return, the values of its Form1099RDetail as IRIS takes them (in ``filing``'s row
     order): normalised names and addresses (null where they cannot be made valid), IRS country
-    codes, codes and amounts."""
+    codes, codes and amounts. ``cfsf_payers``: the payer EINs approved for CF/SF
+    (``Transmitter.cfsf_approved_payers``): only their returns are coded (S1H002)."""
     c = pl.col
-    cfsf = cfsf_state_codes(tax_year)
     is_entity = c("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
     foreign = is_foreign_address(c("country"))
     state = c("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
@@ -349,6 +364,7 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         optional("original_unique_submission_id", c("original_unique_submission_id").cast(pl.String)).alias(
             "original_submission"
         ),
+        optional("plan_id", c("plan_id").cast(pl.String)).alias("plan_id"),
         c("_account_raw").alias("account_raw"),
         c("_account").alias("account"),
         digits_only(c("payee_tin")).alias("payee_tin"),
@@ -381,7 +397,7 @@ def recipient_values(filing: pl.DataFrame, tax_year: int) -> pl.DataFrame:
         c("box11_year").cast(pl.Int64),
         c("box13_date").cast(pl.Date).dt.strftime("%Y-%m-%d"),
         state.alias("state"),
-        state.is_in(list(cfsf)).alias("cfsf"),
+        cfsf_state(tax_year, cfsf_payers).is_not_null().alias("cfsf"),
         c("_state_payer_id").alias("state_payer_id"),
         *(c(column).fill_null(0).cast(pl.Int64) for column in STATE_LOCAL_MONEY_COLUMNS),
         c("_locality").alias("locality"),
@@ -972,6 +988,8 @@ def transmission_kind(kinds: list[str | None]) -> bool:
 _TOTAL_COLUMNS = (
     "form_id", "record_id", "payer_tin", "original_submission", "taxable_not_determined", "cfsf", "state",
     *TOTAL_AMOUNTS, "state_withholding_cents", "local_withholding_cents",
+    # for the business rules over the transmission (transforms.irs.iris.iris_rules)
+    "plan_id", "corrected", "prev_unique_record_id", "payee_tin", "account",
 )  # fmt: skip
 
 
@@ -1110,12 +1128,21 @@ class _Packer:
             transmission_id = UTID_FORMAT.format(
                 uuid=uuid.UUID(bytes=digest.digest()[:16], version=4), tcc=self.head.transmitter.tcc.upper()
             )
-        pieces.insert(0, self.head.text(issuers, returns, transmission_id))
+        head = self.head.text(issuers, returns, transmission_id)
+        number = self.closed + 1
+        problems = _business_rules(self.head, head, self.blocks)
+        if rejected(problems):
+            raise FilingInputError(
+                f"IRIS transmission {number} breaks the IRS's business rules: "
+                + "; ".join(p.text() for p in rejected(problems))
+            )
+        pieces.insert(0, head)
         self.done.append(
             Transmission(
-                number=self.closed + 1,
+                number=number,
                 unique_transmission_id=transmission_id,
                 pieces=pieces,
+                rule_reports=problems,
                 returns=returns,
                 submissions=len(self.blocks),
                 issuers=issuers,
@@ -1124,6 +1151,68 @@ class _Packer:
         )
         self.blocks, self.body = [], 0
         self.closed += 1
+
+
+def _business_rules(
+    head: _Head, manifest_text: bytes, blocks: list[tuple[bytes, _Submission]]
+) -> list[RuleProblem]:
+    """The IRIS business rules a transmission about to be written breaks
+    (:func:`transforms.irs.iris.iris_rules.transmission_problems`): its manifest and submission
+    headers as written (parsed: a few small elements), its records from the values they were
+    written from."""
+    manifest = etree.fromstring(manifest_text + _CLOSING).find(_q("IRTransmissionManifest"))
+    headers, records = [], []
+    for number, (header, submission) in enumerate(blocks, start=1):
+        h = etree.fromstring(f'<r xmlns="{NAMESPACE}">'.encode() + header + b"</r>")[0]
+        values = pl.concat(submission.values)
+
+        def text(path: str, h: etree._Element = h) -> str | None:
+            node = h.find("/".join(_q(name) for name in path.split("/")))
+            return None if node is None else (node.text or "")
+
+        headers.append(
+            {
+                "SubmissionId": text("SubmissionId"),
+                "OriginalUniqueSubmissionId": text("OriginalUniqueSubmissionId"),
+                "TaxYr": int(text("TaxYr") or 0),
+                "FormTypeCd": text("FormTypeCd"),
+                "CFSFElectionInd": text("CFSFElectionInd"),
+                "TotalReportedRcpntFormCnt": int(text("TotalReportedRcpntFormCnt") or -1),
+                "TotalAmtGrp": text("IRSubmission1FormTotals/Form1099RTotalAmtGrp") is not None,
+                "TotalByStateCds": [
+                    g.findtext(_q("StateAbbreviationCd"))
+                    for g in h.iterfind(f"{_q('IRSubmission1FormTotals')}/{_q('Form1099RTotalByStateGrp')}")
+                ],
+                "IssuerTIN": text("IssuerDetail/TIN"),
+                "IssuerForeignEntityInd": text("IssuerDetail/ForeignEntityInd"),
+                "IssuerForeignAddress": text("IssuerDetail/MailingAddressGrp/ForeignAddress") is not None,
+                "IssuerPhoneNum": text("IssuerDetail/PhoneNum"),
+                "payer": ", ".join(sorted(values.get_column("plan_id").drop_nulls().unique()))
+                or f"submission {number}",
+            }
+        )
+        records.append(
+            values.select(
+                pl.lit(text("SubmissionId")).alias("SubmissionId"),
+                pl.col("record_id").cast(pl.String).alias("RecordId"),
+                "form_id",
+                pl.lit(head.tax_year, pl.Int64).alias("TaxYr"),
+                pl.when(pl.col("corrected")).then(pl.lit("1")).otherwise(pl.lit("0")).alias("CorrectedInd"),
+                pl.when(pl.col("corrected")).then(pl.col("prev_unique_record_id")).alias("UniqueRecordId"),
+                pl.col("corrected").alias("PrevSubmittedRecRecipientGrp"),
+                pl.when(pl.col("cfsf")).then(pl.col("state")).alias("CFSFElectionStateCd"),
+                pl.col("payee_tin").alias("RecipientTIN"),
+                pl.col("account").alias("RecipientAccountNum"),
+            )
+        )
+    return transmission_problems(
+        manifest,
+        pl.DataFrame(headers, schema=SUBMISSION_COLUMNS),
+        pl.concat(records) if records else pl.DataFrame(schema=RECORD_COLUMNS),
+        cfsf_approved_payers=head.transmitter.cfsf_approved_payers,
+        cfsf_states=cfsf_state_codes(head.tax_year),
+        prepared_for_irs=head.options.prepared_for_irs,
+    )
 
 
 def iris_transmissions(
@@ -1225,8 +1314,9 @@ def _pack_group(
     units = frame.select(unit.alias("k")).to_series().gather(order).to_frame()
     record_ids = units.select(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("k")).to_series()
     pending: _Submission | None = None
+    cfsf_payers = packer.head.transmitter.cfsf_approved_payers
     bounds: dict[tuple[str, str | None], int] = {}  # header bounds of the payers too large
-    for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows):
+    for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows, cfsf_payers):
         found.add(problems)
         if not found.clean:
             continue
@@ -1268,12 +1358,18 @@ def _header_bound(packer: _Packer, frame: pl.DataFrame, key: tuple[str, str | No
     rows = frame.filter(digits_only(pl.col("payer_tin")) == key[0])
     if key[1] is not None:
         rows = rows.filter(pl.col("original_unique_submission_id").cast(pl.String) == key[1])
-    values = recipient_values(rows, packer.head.tax_year).with_columns(pl.lit(1, pl.Int64).alias("record_id"))
+    values = recipient_values(rows, packer.head.tax_year, packer.head.transmitter.cfsf_approved_payers)
+    values = values.with_columns(pl.lit(1, pl.Int64).alias("record_id"))
     return packer.header(_Submission(key, [], [values.select(_TOTAL_COLUMNS)]), 99_999_999)
 
 
 def _chunks(
-    frame: pl.DataFrame, order: pl.Series, record_ids: pl.Series, tax_year: int, chunk_rows: int
+    frame: pl.DataFrame,
+    order: pl.Series,
+    record_ids: pl.Series,
+    tax_year: int,
+    chunk_rows: int,
+    cfsf_payers: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[pl.Series, pl.DataFrame, list[Problem]]]:
     """Per chunk of ``chunk_rows`` returns in ``order``: their Form1099RDetail texts, the values
     their submission's header totals need and the chunk's problems (:func:`value_problems`)."""
@@ -1282,7 +1378,7 @@ def _chunks(
 
     def render(start: int) -> tuple[pl.Series, pl.DataFrame, list[Problem]]:
         rows = order.slice(start, chunk_rows)
-        values = recipient_values(frame.select(pl.all().gather(rows)), tax_year).with_columns(
+        values = recipient_values(frame.select(pl.all().gather(rows)), tax_year, cfsf_payers).with_columns(
             record_ids.slice(start, chunk_rows).alias("record_id")
         )
         problems = value_problems(values)
