@@ -1,9 +1,9 @@
 # prorata — two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   creates .venv, builds the sample extract, runs `prorata run` end to end
 #   make test   creates .venv and runs the test suite (all of it: servers, browsers, Dask included)
-#   make check  the fast part, for the edit-test loop: rules, contracts, engine, writers, the CLI
-#               without Prefect (every test not marked prefect, server, browser, dask, kills, store
-#               or slow: pyproject.toml lists the marks)
+#   make check  the fast part, for the edit-test loop: the law, contracts, engine, IRS writers, the
+#               CLI and run I/O without Prefect, the layers and the golden hashes (the folders of
+#               CHECK_TESTS, every test not marked with one of CHECK_SKIPS: pyproject.toml lists them)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -36,9 +36,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest
 
-CHECK_MARKS := not (prefect or server or browser or dask or kills or store or slow)
+CHECK_TESTS := tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/meta tests/golden
+CHECK_SKIPS := not (prefect or server or browser or dask or kills or faults or store or slow)
 check: $(STAMP)
-	@$(BIN)/python -m pytest -m "$(CHECK_MARKS)"
+	@$(BIN)/python -m pytest $(CHECK_TESTS) -m "$(CHECK_SKIPS)"
 
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .

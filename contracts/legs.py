@@ -3,7 +3,7 @@
 The extract's tables are declared in :mod:`contracts.extract`. The engine joins each disbursement
 with its participant, its plan, its payee and its contract row, and adds a few columns of its own
 (:data:`ENGINE_COLUMNS`); the law's rules (``transforms/law``) read these columns by name, and
-nothing else besides the year's parameters and each other (``tests/test_meta.py`` checks that every
+nothing else besides the year's parameters and each other (``tests/meta/test_meta.py`` checks that every
 rule input is declared here). :func:`check_legs` holds the engine to the declaration where the
 joined legs reach the rules.
 """

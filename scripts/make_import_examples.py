@@ -11,7 +11,7 @@
   a sheet per table, a title above each header, amounts as numbers in dollars, dates as date cells,
   Yes/No flags and words for codes (mapping: ``harbor.toml``).
 
-``tests/test_import_examples.py`` imports both layouts and checks that ``prorata run`` gives the same
+``tests/flows/importer/test_import.py`` imports both layouts and checks that ``prorata run`` gives the same
 outputs as on ``canonical/``. Run this script only to change the examples; commit what it writes.
 """
 

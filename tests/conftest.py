@@ -1,12 +1,10 @@
 import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))
 
 from flows import prefect_env  # noqa: E402
 

@@ -16,7 +16,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from builders import contract_row, dist_row, frame, participant_row, payee_row, plan_row
+from tests.builders import contract_row, dist_row, frame, participant_row, payee_row, plan_row
 
 TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 

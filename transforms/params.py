@@ -26,7 +26,7 @@ LAST_TAX_YEAR = 2100
 """The last tax year a manifest may name: no rule prorata applies is known to end (a bound, not law)."""
 READ_PER_PAYMENT = frozenset({"public_safety_separation_age"})
 """The parameters the rules read per payment date, so that one may start or change within a year;
-any other parameter holds one value for the whole tax year (``tests/test_meta.py`` checks it)."""
+any other parameter holds one value for the whole tax year (``tests/meta/test_meta.py`` checks it)."""
 
 
 @cache

@@ -4,7 +4,8 @@
 import json
 
 import pytest
-from golden import make_golden
+
+from tests.golden import make_golden
 
 
 @pytest.fixture(scope="module")

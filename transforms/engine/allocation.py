@@ -7,7 +7,7 @@ no sort. The legs of the other events are sorted once in allocation order on one
 (:func:`sort_for_allocation`), so that each pool is a run of consecutive rows, and every sum is read
 from running sums at the runs' ends (:data:`RUNS`, :mod:`transforms.kernels.runs`) — no hashing, no
 window and no ordered window (all slow in polars). Both give the same numbers
-(``tests/test_engine_parts.py``).
+(``tests/engine/test_engine_parts.py``).
 """
 
 from __future__ import annotations

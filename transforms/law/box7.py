@@ -4,7 +4,7 @@ Authority: Instructions for Forms 1099-R and 5498, "Guide to Distribution Codes"
 ("Used with code (if applicable)"), transcribed with confidence labels in
 ``docs/reference/tax-rules.md`` §f.2–f.3; for what the IRS accepts, the IRIS A2A schema's
 enumeration of box 7 (``Form1099RDistributionCd``, TY2025 v1.2: 29 single codes and 47 pairs,
-``tests/test_box7_table.py`` compares this table with it). The relation "may be used with" is
+``tests/law/test_box7_table.py`` compares this table with it). The relation "may be used with" is
 symmetric: each row lists every code it pairs with, both ways. Code Y exists from tax year
 ``code_y_first_tax_year`` (parameters.toml) and never stands alone.
 

@@ -3,7 +3,7 @@ element for element as the IRS's schema package says.
 
 Authority: the IRS's IRIS A2A schema package (TY2025 v1.2: ``MSG/IRS-IRIntakeTransmissionMessage.xsd``,
 ``COMMON/IRS-IRefileTypes.xsd``, ``FORM_TYPES/IRS-Form1099RType.xsd``) and its business rules
-(the ``.tsv`` files beside them; rule numbers cited below). ``tests/test_iris_xml.py`` validates
+(the ``.tsv`` files beside them; rule numbers cited below). ``tests/irs/test_iris_xml.py`` validates
 what this module writes against that package::
 
     IRTransmission                      namespace urn:us:gov:treasury:irs:ir

@@ -7,7 +7,7 @@ document fails, :func:`locate` finds the first return that breaks the schema by 
 the transmission on their own (the manifest, each submission's header, halves of its records) and
 names it by ``form_id`` and the element's path; the message never quotes a value (TINs, names and
 addresses stay out of it). The IRS's own sample transmissions validate through the same code
-(``tests/test_iris_schema.py``).
+(``tests/irs/test_iris_schema.py``).
 """
 
 from __future__ import annotations

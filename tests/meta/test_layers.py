@@ -1,0 +1,193 @@
+"""The layers of prorata, from the bottom up, and the imports they allow.
+
+Every module of ``contracts/``, ``transforms/`` and ``flows/`` belongs to one layer (the longest
+prefix of :data:`LAYERS` that names it) and imports only from its own layer or the layers below.
+No module reaches itself through its imports: no cycle, even through an import inside a function
+(a cycle hidden in a function is still a cycle, only discovered later). Imports are read from the
+source (``ast``), so the test sees every import, wherever it stands.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("contracts", "transforms", "flows")
+
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    # generic polars machinery, no tax meaning: lookups by key
+    ("kernels", ("transforms.kernels", "transforms.lookup")),
+    # the law: rules, their dated parameters, the box 7 table, the rounding conventions
+    ("law", ("transforms.law", "transforms.params")),
+    # what crosses a boundary: the extract's tables, their rules, validation and quarantine
+    ("contracts", ("contracts",)),
+    # the IRS's formats: FIRE, IRIS and what they share (what the IRS accepts, as the law does)
+    ("irs", ("transforms.irs",)),
+    # the engine: the law evaluated over whole frames; forms, edit checks, explain
+    ("engine", ("transforms.engine", "transforms.edit_checks")),
+    # after the forms are filed: reconciliation, corrections, record statuses
+    ("season", ("transforms.reconcile", "transforms.corrections", "transforms.references")),
+    # orchestration, I/O, the command line
+    ("flows", ("flows",)),
+]
+
+KNOWN: set[tuple[str, str, str]] = {
+    # (importer, imported, why) found when this test was written, and after the merges of the
+    # reliability and irsrules branches: the edges of the cycles of flows/ (store -> pipeline ->
+    # statements -> filings -> store, acks <-> filings, outputs <-> errors, config <-> filing ...).
+    # Each goes as the code moves into its layer; the list must end empty.
+    ("flows.acks", "flows.filings", "cycle"),
+    ("flows.acks", "flows.history", "cycle"),
+    ("flows.acks", "flows.store", "cycle"),
+    ("flows.config", "flows.filing", "cycle"),
+    ("flows.errors", "flows.outputs", "cycle"),
+    ("flows.errors", "flows.store", "cycle"),
+    ("flows.exports", "flows.importer.core", "cycle"),
+    ("flows.filing", "flows.config", "cycle"),
+    ("flows.filings", "flows.acks", "cycle"),
+    ("flows.filings", "flows.history", "cycle"),
+    ("flows.filings", "flows.outputs", "cycle"),
+    ("flows.filings", "flows.review", "cycle"),
+    ("flows.filings", "flows.store", "cycle"),
+    ("flows.history", "flows.store", "cycle"),
+    ("flows.importer.core", "flows.outputs", "cycle"),
+    ("flows.outputs", "flows.errors", "cycle"),
+    ("flows.pipeline", "flows.errors", "cycle"),
+    ("flows.pipeline", "flows.outputs", "cycle"),
+    ("flows.pipeline", "flows.statements", "cycle"),
+    ("flows.review", "flows.outputs", "cycle"),
+    ("flows.review", "flows.store", "cycle"),
+    ("flows.statements", "flows.exports", "cycle"),
+    ("flows.statements", "flows.filings", "cycle"),
+    ("flows.statements", "flows.store", "cycle"),
+    ("flows.store", "flows.errors", "cycle"),
+    ("flows.store", "flows.outputs", "cycle"),
+    ("flows.store", "flows.pipeline", "cycle"),
+    ("flows.store", "flows.review", "cycle"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    """Every module of :data:`PACKAGES`, by dotted name; the packages' own (empty) ``__init__``
+    files aside: they hold no code and belong to no one layer."""
+    return {
+        module_name(path): path
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if module_name(path) not in PACKAGES
+    }
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of ours that ``path`` imports, anywhere in it: ``from a.b import c`` is an
+    import of ``a.b.c`` when that is a module, of ``a.b`` otherwise."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
+            ]
+        else:
+            continue
+        found |= {t for t in targets if t.split(".")[0] in PACKAGES and t != name}
+    return found
+
+
+def layer_of(name: str) -> int:
+    best, rank = -1, None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best:
+                best, rank = len(prefix), i
+    if rank is None:
+        raise AssertionError(f"{name} belongs to no layer: add it to LAYERS")
+    return rank
+
+
+def graph() -> dict[str, set[str]]:
+    found = modules()
+    return {name: imports_of(name, path, set(found)) for name, path in found.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def violations() -> set[tuple[str, str, str]]:
+    edges = graph()
+    found = set()
+    for importer, imported in ((a, b) for a, bs in edges.items() for b in bs):
+        if layer_of(imported) > layer_of(importer):
+            found.add((importer, imported, "upward"))
+    for component in cycles(edges):
+        members = set(component)
+        for importer in component:
+            for imported in edges[importer] & members:
+                found.add((importer, imported, "cycle"))
+    return found
+
+
+def test_every_module_belongs_to_a_layer():
+    for name in modules():
+        layer_of(name)
+    for package in PACKAGES:
+        assert not (ROOT / package / "__init__.py").read_text().strip(), package
+
+
+def test_no_module_imports_from_a_layer_above_it_or_in_a_cycle():
+    found = violations()
+    new = sorted(found - KNOWN)
+    gone = sorted(KNOWN - found)
+    assert not new, "imports against the layers:\n" + "\n".join(f"  {a} -> {b} ({why})" for a, b, why in new)
+    assert not gone, "fixed: remove from KNOWN:\n" + "\n".join(f"  {a} -> {b} ({why})" for a, b, why in gone)
+
+
+def test_the_layer_test_sees_an_upward_import_and_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert layer_of("flows.cli") > layer_of("transforms.engine") > layer_of("contracts.validate")
