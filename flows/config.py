@@ -47,28 +47,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.extract import USPS_CODES
+from flows.errors import OperatorError
+from transforms.irs.shared import Transmitter
 
 
-class ConfigError(Exception):
+class ConfigError(OperatorError):
     """The settings file is unusable; the message is one line for stderr."""
 
 
 @dataclass(frozen=True)
 class TransmitterSettings:
-    tin: str
-    tcc: str
-    name: str
-    company_name: str
-    address: str
-    city: str
-    state: str
-    zip: str
-    contact_name: str
-    contact_phone: str
-    contact_email: str
+    """What ``prorata.toml`` says about filing: the transmitter (the one transmitter of both IRS
+    writers, :class:`transforms.irs.shared.Transmitter`, with its CF/SF approved payers), whether
+    files are test files, and the IRIS schema package and SoftwareIds."""
+
+    transmitter: Transmitter
     test_file: bool
     configured: bool  # False: placeholder settings, no prorata.toml
-    cfsf_approved_payers: frozenset[str] = frozenset()  # payer EINs (9 digits) approved for CF/SF
     iris_schema_package: str = ""  # [iris] schema_package ("" : PRORATA_IRIS_SCHEMA_PACKAGE or none)
     software_ids: tuple[str, ...] = ()  # [iris] software_id
 
@@ -82,7 +77,7 @@ class TransmitterSettings:
 
     @classmethod
     def placeholder(cls) -> TransmitterSettings:
-        return cls(
+        placeholder = Transmitter(
             tin="000000001",
             tcc="TEST0",
             name="PRORATA TEST TRANSMITTER",
@@ -94,9 +89,8 @@ class TransmitterSettings:
             contact_name="NOT CONFIGURED",
             contact_phone="0000000000",
             contact_email="",
-            test_file=True,
-            configured=False,
         )
+        return cls(placeholder, test_file=True, configured=False)
 
 
 CHECKS = {
@@ -171,7 +165,7 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         raise ConfigError(f"{path}: transmitter.state must be a USPS state code")
     approved = _cfsf_approved_payers(raw.get("cfsf", {}), path)
     package, software_ids = _iris(path, raw.get("iris", {}))
-    settings = TransmitterSettings(
+    transmitter = Transmitter(
         tin=str(t["tin"]),
         tcc=str(t["tcc"]).upper(),
         name=str(t["name"]),
@@ -183,9 +177,12 @@ def load_settings(path: Path | None) -> TransmitterSettings:
         contact_name=str(t["contact_name"]),
         contact_phone=str(t["contact_phone"]),
         contact_email=str(t.get("contact_email", "")),
+        cfsf_approved_payers=approved,
+    )
+    settings = TransmitterSettings(
+        transmitter,
         test_file=bool(t.get("test_file", False)),
         configured=True,
-        cfsf_approved_payers=approved,
         iris_schema_package=package,
         software_ids=software_ids,
     )
@@ -197,12 +194,11 @@ def _writable(settings: TransmitterSettings, path: Path) -> None:
     """The transmitter's details as both IRS writers check them (the FIRE T record, the IRIS
     manifest's TransmitterGrp: a city of letters, a phone of 10 digits or more, ...): refused here,
     one line, rather than by the writer at the end of the run."""
-    from flows.filing import transmitter  # at call time: flows.filing imports this module
     from transforms.irs.fire.pub1220 import validate_transmitter
     from transforms.irs.iris.iris_xml import IrisOptions, check_transmitter
     from transforms.irs.shared import FilingInputError
 
-    t = transmitter(settings)
+    t = settings.transmitter
     try:
         validate_transmitter(t)
         check_transmitter(t, IrisOptions())

@@ -44,6 +44,12 @@ class FileSystemFault(OSError):
         return (type(self), (self.filename, self.errno, self.doing))
 
 
+class OperatorError(Exception):
+    """A fault an operator can act on (a settings file, OUT_DIR, the store, our own IRS file): its
+    text is ours — a file or an id and the problem, never a value —, one line on stderr, exit
+    status 2. Each such error of flows/ is a subclass."""
+
+
 class InternalError(Exception):
     """An unexpected failure, reduced to its type and the step it happened in (never its text)."""
 
@@ -104,21 +110,9 @@ def operator_errors() -> tuple[type[BaseException], ...]:
     """Faults an operator can act on: their text is ours (a file or id and the problem, never a
     value), one line on stderr, exit status 2."""
     from contracts.loading import ExtractError
-    from flows.config import ConfigError
-    from flows.filing import FilingCheckError
-    from flows.outputs import OutputError
-    from flows.store import StoreError
     from transforms.irs import FilingInputError
 
-    return (
-        ExtractError,
-        StoreError,
-        ConfigError,
-        FilingInputError,
-        FilingCheckError,
-        OutputError,
-        FileSystemFault,
-    )
+    return (ExtractError, FilingInputError, OperatorError, FileSystemFault)
 
 
 def _ours() -> tuple[type[BaseException], ...]:

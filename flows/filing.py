@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 
 from flows import iris_schema
 from flows.config import TransmitterSettings
-from transforms.irs import Transmitter, check_pub1220, iter_pub1220
+from flows.errors import OperatorError
+from transforms.irs import check_pub1220, iter_pub1220
 from transforms.irs.channel import filing_channel
 from transforms.irs.fire.pub1220 import iter_pub1220_groups
 from transforms.irs.grouped import GROUP_ROWS, GroupedFiling, outline, payer_groups
@@ -51,7 +52,7 @@ from transforms.irs.shared import FilingInputError
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
-class FilingCheckError(RuntimeError):
+class FilingCheckError(OperatorError, RuntimeError):
     """Our own Publication 1220 file failed our own checker, or an IRIS transmission the IRS's
     schema: nothing is written."""
 
@@ -78,23 +79,6 @@ def filing_frame(forms: Frame, tables: dict[str, Frame]) -> Frame:
         .join(payees, on="payee_id", how="left")
         .with_columns(pl.col("first_name").fill_null(""), pl.lit("").alias("corrected"))
         .sort("payer_tin", "account_number")
-    )
-
-
-def transmitter(settings: TransmitterSettings) -> Transmitter:
-    return Transmitter(
-        tin=settings.tin,
-        tcc=settings.tcc,
-        name=settings.name,
-        company_name=settings.company_name,
-        address=settings.address,
-        city=settings.city,
-        state=settings.state,
-        zip=settings.zip,
-        contact_name=settings.contact_name,
-        contact_phone=settings.contact_phone,
-        contact_email=settings.contact_email,
-        cfsf_approved_payers=settings.cfsf_approved_payers,
     )
 
 
@@ -125,7 +109,7 @@ def write_irs_file(
     info = _info(settings, tax_year, transmitted_on, filing.height)
     if filing.height == 0:
         return info
-    t = transmitter(settings)
+    t = settings.transmitter
     test_file = info["test_file"]
     prior_year = prior_year_data(tax_year, transmitted_on)
     if info["channel"] == "FIRE":
@@ -186,7 +170,7 @@ def write_run_irs_file(
     sink = os.environ.get(SINK_ENV, "") or "file"
     if sink not in ("file", "discard"):
         raise ValueError(f"{SINK_ENV} must be 'file' or 'discard'")
-    summary = outline(forms.select("payer_tin", "state"), tax_year, settings.cfsf_approved_payers)
+    summary = outline(forms.select("payer_tin", "state"), tax_year, settings.transmitter.cfsf_approved_payers)
     info = _info(settings, tax_year, None, summary.returns)
     if summary.returns == 0:
         return info
@@ -196,7 +180,7 @@ def write_run_irs_file(
     try:
         if groups.height > 1:
             load.spill(groups, spill)
-        t = transmitter(settings)
+        t = settings.transmitter
         filing = GroupedFiling(summary, load, t, tax_year, info["test_file"], group_rows=group_rows)
         if info["channel"] == "IRIS":
             return _store_iris(root, info, filing, settings, sink=sink)

@@ -34,13 +34,13 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.errors import crash_point, on_disk, printable
+from flows.errors import OperatorError, crash_point, on_disk, printable
 
 MARKER = "manifest.json"
 SOFTWARE = "prorata"  # manifest.json "software": the folder is prorata's
 
 
-class OutputError(Exception):
+class OutputError(OperatorError):
     """OUT_DIR cannot be written; the message is the one line for stderr."""
 
 

@@ -45,7 +45,7 @@ import polars as pl
 
 from contracts.extract import TABLES
 from contracts.loading import ROW, Manifest, read_extract
-from flows.errors import crash_point, on_disk
+from flows.errors import OperatorError, crash_point, on_disk
 from flows.outputs import clean_stale, write_json, write_parquet
 
 DATA_TABLES = ("plans", "payees", "participants", "contracts", "distributions", "control_totals")
@@ -65,7 +65,7 @@ LEDGER_SCHEMA = {
 }
 
 
-class StoreError(Exception):
+class StoreError(OperatorError):
     """The store cannot do what was asked; ``str(err)`` is the one line for stderr."""
 
 

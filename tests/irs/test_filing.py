@@ -134,9 +134,9 @@ def test_cfsf_approved_payers_are_read_as_nine_digits(tmp_path):
 
     cfg = tmp_path / "prorata.toml"
     cfg.write_text(GOOD_TOML + '\n[cfsf]\napproved_payers = ["12-3456780", "987654321"]\n')
-    assert load_settings(cfg).cfsf_approved_payers == frozenset({"123456780", "987654321"})
+    assert load_settings(cfg).transmitter.cfsf_approved_payers == frozenset({"123456780", "987654321"})
     cfg.write_text(GOOD_TOML)
-    assert load_settings(cfg).cfsf_approved_payers == frozenset()
+    assert load_settings(cfg).transmitter.cfsf_approved_payers == frozenset()
 
 
 @pytest.mark.parametrize(

@@ -262,7 +262,8 @@ def test_a_runs_file_from_lazy_staged_files_equals_the_file_of_the_whole_filing_
     folder, tax_year = staged
     forms, payers, recipients = scans(folder)
     every_payer = payers.select("payer_tin").collect()["payer_tin"]
-    settings = dataclasses.replace(settings, cfsf_approved_payers=frozenset(every_payer))  # K records
+    approved = dataclasses.replace(settings.transmitter, cfsf_approved_payers=frozenset(every_payer))
+    settings = dataclasses.replace(settings, transmitter=approved)  # K records
     whole_frame = filing_frame(forms, {"plans": payers, "payees": recipients}).collect()
     whole = write_irs_file(tmp_path / "whole", whole_frame, settings, tax_year)
     grouped = write_run_irs_file(

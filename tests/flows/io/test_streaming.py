@@ -12,7 +12,7 @@ import pytest
 
 from flows import pipeline
 from flows.config import TransmitterSettings
-from flows.filing import filing_frame, transmitter, write_irs_file
+from flows.filing import filing_frame, write_irs_file
 from flows.outputs import SortedParquetSink
 from flows.sample import generate_extract
 from transforms.edit_checks import filable
@@ -125,7 +125,7 @@ def test_the_irs_file_streamed_equals_the_file_written_in_one_piece(tmp_path, ta
     info = write_irs_file(tmp_path, filing, settings, tax_year)
     streamed = (tmp_path / info["file"]).read_bytes()
     one_piece = (write_pub1220 if tax_year <= 2025 else write_iris_xml)(
-        filing, transmitter(settings), tax_year=tax_year, test_file=True
+        filing, settings.transmitter, tax_year=tax_year, test_file=True
     )
     assert streamed == one_piece
     names = [Path(info["file"]).name] + ([Path(info["index"]).name] if tax_year > 2025 else [])
