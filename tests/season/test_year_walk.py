@@ -278,8 +278,12 @@ def test_a_test_file_is_a_rehearsal_and_never_the_years_production_filing(tmp_pa
     trial = file_year(store, 2025, transmitted_on=date(2026, 2, 1))  # no prorata.toml: a test file
     assert trial.status == "prepared" and trial.test_file
     approve_pending(store, 2025)
+    placeholder = TransmitterSettings.placeholder()
     real = dataclasses.replace(
-        TransmitterSettings.placeholder(), tcc="AB123", tin="123456789", configured=True, test_file=False
+        placeholder,
+        transmitter=dataclasses.replace(placeholder.transmitter, tcc="AB123", tin="123456789"),
+        configured=True,
+        test_file=False,
     )
     with pytest.raises(Exception, match="has not been filed in production"):
         corrections_year(store, 2025, tmp_path / "c", settings=real, transmitted_on=date(2026, 2, 2))
