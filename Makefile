@@ -62,11 +62,11 @@ PG_PORT ?= 54329
 PG_URL  := postgresql+asyncpg://prefect:prefect@127.0.0.1:$(PG_PORT)/prefect
 
 prefect-server: $(STAMP)
-	@$(BIN)/python -m flows.server start --home $(PREFECT_SERVER_HOME) --port $(PREFECT_SERVER_PORT)
+	@$(BIN)/python -m flows.prefect.server start --home $(PREFECT_SERVER_HOME) --port $(PREFECT_SERVER_PORT)
 
 prefect-server-stop: $(STAMP)
-	@$(BIN)/python -m flows.server stop --home $(PREFECT_SERVER_HOME)
-	@$(BIN)/python -m flows.server stop --home $(PREFECT_SERVER_HOME)-postgres >/dev/null
+	@$(BIN)/python -m flows.prefect.server stop --home $(PREFECT_SERVER_HOME)
+	@$(BIN)/python -m flows.prefect.server stop --home $(PREFECT_SERVER_HOME)-postgres >/dev/null
 
 postgres:
 	@scripts/postgres.sh start $(PG_DIR) $(PG_PORT)
@@ -75,7 +75,7 @@ postgres-stop:
 	@scripts/postgres.sh stop $(PG_DIR)
 
 prefect-server-postgres: $(STAMP) postgres
-	@$(BIN)/python -m flows.server start --home $(PREFECT_SERVER_HOME)-postgres --port $(PREFECT_SERVER_PORT) --database-url $(PG_URL)
+	@$(BIN)/python -m flows.prefect.server start --home $(PREFECT_SERVER_HOME)-postgres --port $(PREFECT_SERVER_PORT) --database-url $(PG_URL)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

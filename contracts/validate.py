@@ -222,7 +222,7 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
 
 def validate(tables: dict[str, pl.DataFrame], tax_year: int, keep_row: bool = False) -> Validated:
     """Split every table into clean rows and quarantine rows (``keep_row``: the quarantine keeps
-    ``_row``, the input row, for merging the quarantines of partitions, :mod:`flows.partitioned`)."""
+    ``_row``, the input row, for merging the quarantines of partitions, :mod:`flows.io.extract`)."""
     faults: dict[str, pl.DataFrame] = {}
     cross, keys = _cross_table(tables, tax_year)
     for name in ROW_TABLES:

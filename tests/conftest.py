@@ -6,12 +6,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from flows import prefect_env  # noqa: E402
+from flows.prefect import env as prefect_env  # noqa: E402
 
 prefect_env.configure()
 
 #: The IRS's IRIS A2A package, vendored unchanged: every IRIS transmission a test writes is validated
-#: against it (flows.iris_schema reads this variable when no prorata.toml names a package).
+#: against it (flows.io.iris_package reads this variable when no prorata.toml names a package).
 IRIS_PACKAGE = Path(__file__).parent / "data" / "iris-a2a-ty2025-v1.2"
 os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(IRIS_PACKAGE))
 
@@ -59,7 +59,7 @@ def real_prefect_server(tmp_path_factory):
     """A real, self-hosted Prefect server (``prefect server start``, SQLite under a temporary
     PREFECT_HOME, a free loopback port), the same way ``make prefect-server`` starts one; yields
     its API URL and stops it (its own process group) at the end of the session."""
-    from flows import server
+    from flows.prefect import server
 
     home = tmp_path_factory.mktemp("prefect-server-home")
     started = server.start(home, server.free_port(), ui=False, timeout=240)

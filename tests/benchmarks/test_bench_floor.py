@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from benchmarks import one_run
-from flows.pipeline import run_pipeline
+from flows.run.pipeline import run_pipeline
 from flows.sample import generate_extract
 
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.loading import carries_page_checksums
-from flows.cli import main
+from flows.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data" / "extract"
@@ -82,7 +82,7 @@ def test_200_corrupted_bytes_in_a_data_page_that_carries_a_checksum_stop_the_run
 def test_a_corrupted_page_is_found_in_an_extract_read_partition_by_partition(
     extract, tmp_path, capsys, monkeypatch
 ):
-    from flows import partitioned
+    from flows.io import extract as partitioned
 
     rewrite(extract, checksums=True)
     corrupt_data_page(extract / "distributions.parquet", "amount_cents")

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from tests.ops_builders import edit_manifest, year_inbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def no_prefect(extract: Path, out: Path) -> list[str]:
 def test_an_extra_column_named_like_an_internal_one_is_carried_untouched(
     tmp_path, capsys, monkeypatch, name, partitions
 ):
-    from flows import partitioned
+    from flows.io import extract as partitioned
 
     if partitions:  # the reader of extracts larger than memory, with its own row numbers
         monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 2)

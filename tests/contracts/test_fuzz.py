@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.extract import TABLES
-from flows.cli import main
+from flows.cli.main import main
 from tests.builders import contract_row, dist_row, participant_row, payee_row
 from tests.leaks import leaked
 from tests.ops_builders import _person, write_extract

@@ -4,7 +4,7 @@ from datetime import date
 
 import polars as pl
 
-from flows.pipeline import compute_split, load_and_validate, write_outputs
+from flows.run.pipeline import compute_split, load_and_validate, write_outputs
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row, plan_row
 
 

@@ -267,7 +267,7 @@ def test_in_an_iris_year_each_form_the_iris_writer_would_refuse_has_its_blocking
 
 
 def test_the_iris_writer_takes_every_form_the_edit_checks_let_through_and_refuses_every_other():
-    from flows.filing import filing_frame
+    from flows.irs.files import filing_frame
     from transforms.irs.iris.iris_xml import write_iris_xml
     from transforms.irs.shared import FilingInputError, Transmitter
 

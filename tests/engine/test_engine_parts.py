@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.pipeline import load_and_validate
+from flows.run.pipeline import load_and_validate
 from flows.sample import generate_extract
 from transforms.engine import allocation
 from transforms.engine import legs as engine
@@ -192,7 +192,7 @@ def test_the_separation_test_read_once_per_participant_gives_the_per_leg_code(
 
 
 def test_the_flows_read_the_engine_threads_from_the_environment(monkeypatch):
-    from flows.pipeline import engine_threads
+    from flows.run.pipeline import engine_threads
 
     monkeypatch.setenv("PRORATA_ENGINE_THREADS", "3")
     assert engine_threads() == 3
@@ -205,7 +205,7 @@ def test_the_flows_read_the_engine_threads_from_the_environment(monkeypatch):
 
 
 def test_chunked_frames_write_the_bytes_of_one_chunk(tmp_path: Path):
-    from flows.outputs import write_parquet
+    from flows.io.outputs import write_parquet
 
     frame = pl.DataFrame({"x": list(range(30_000)), "s": [f"v{i}" for i in range(30_000)]})
     chunked = pl.concat([frame.slice(0, 7_001), frame.slice(7_001)], rechunk=False)

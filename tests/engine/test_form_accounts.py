@@ -10,8 +10,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from flows.filing import filing_frame
-from flows.pipeline import parties
+from flows.irs.files import filing_frame
+from flows.run.pipeline import parties
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
 from tests.ops_builders import approve_pending
 from transforms.corrections import filed_state, plan_corrections
@@ -247,9 +247,9 @@ def test_a_store_that_filed_version_1_forms_carries_on_without_voids_or_duplicat
     no second original of the filed return. A rerun finds nothing to correct."""
     import shutil
 
-    from flows.cli import main
-    from flows.filings import filings_table
-    from flows.store import Store
+    from flows.cli.main import main
+    from flows.io.store import Store
+    from flows.season.filings import filings_table
 
     inbox, store = tmp_path / "inbox", tmp_path / "store"
     inbox.mkdir()

@@ -11,7 +11,7 @@ A safety net for moves that must not change behaviour: the same inputs give byte
   split in small plan batches (``PRORATA_READ_WHOLE_ROWS``, ``PRORATA_READ_PARTITION_ROWS``,
   ``PRORATA_PARTITION_ROWS``) — the same bytes as ``faulty-2025``, a check this file holds too.
 
-Every run is ``prorata run EXTRACT --out OUT --no-prefect --quiet`` (:func:`flows.cli.main`, the
+Every run is ``prorata run EXTRACT --out OUT --no-prefect --quiet`` (:func:`flows.cli.main.main`, the
 command's own entry point; the partitioned case in a process of its own, with its environment). The generated extracts' own files are hashed too (the generator is
 code that moves). ``manifest.json`` is hashed without its timings (``stage_seconds``), the one
 field that differs between two runs of the same extract.
@@ -75,7 +75,7 @@ def _prorata(*args: str, env: dict[str, str] | None = None) -> None:
     """``prorata ARGS``: in this process through the command's entry point, or, given ``env``, in a
     process of its own with that environment."""
     if env is None:
-        from flows.cli import main
+        from flows.cli.main import main
 
         os.environ["PRORATA_IRIS_SCHEMA_PACKAGE"] = str(IRIS_PACKAGE)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
@@ -84,7 +84,7 @@ def _prorata(*args: str, env: dict[str, str] | None = None) -> None:
             raise RuntimeError(f"prorata {' '.join(args)} failed ({status}): {err.getvalue().strip()}")
         return
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "flows.cli.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

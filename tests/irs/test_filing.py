@@ -6,7 +6,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
 from transforms.irs import check_pub1220, read_pub1220
 
@@ -108,7 +108,7 @@ def test_a_bad_prorata_toml_stops_the_run_with_one_line(seed_extract, tmp_path, 
 def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_the_irs_schema(tmp_path, capsys):
     import xmlschema
 
-    from flows.iris_schema import message_xsd
+    from flows.io.iris_package import message_xsd
     from tests.conftest import IRIS_PACKAGE
 
     case = Case(tax_year=2026)
@@ -130,7 +130,7 @@ def test_tax_year_2026_is_filed_as_iris_xml_that_validates_against_the_irs_schem
 
 
 def test_cfsf_approved_payers_are_read_as_nine_digits(tmp_path):
-    from flows.config import load_settings
+    from flows.settings import load_settings
 
     cfg = tmp_path / "prorata.toml"
     cfg.write_text(GOOD_TOML + '\n[cfsf]\napproved_payers = ["12-3456780", "987654321"]\n')

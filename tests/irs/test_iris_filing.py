@@ -14,11 +14,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import iris_schema, pipeline
-from flows.cli import main
-from flows.filings import filings_table
+from flows.cli.main import main
+from flows.io import iris_package as iris_schema
+from flows.io.store import Store
+from flows.run import pipeline
 from flows.sample import generate_extract
-from flows.store import Store
+from flows.season.filings import filings_table
 from tests.conftest import IRIS_PACKAGE
 from tests.ops_builders import approve_pending, receipt
 from transforms.irs.iris.iris_xml import MAX_TRANSMISSION_BYTES

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from lxml import etree
 
-from flows import iris_schema
-from flows.config import ConfigError, TransmitterSettings, load_settings
-from flows.filing import FilingCheckError, write_irs_file
+from flows.io import iris_package as iris_schema
+from flows.irs.files import FilingCheckError, write_irs_file
+from flows.settings import ConfigError, TransmitterSettings, load_settings
 from tests.conftest import IRIS_PACKAGE
 from tests.irs.test_filing import GOOD_TOML as GOOD
 from tests.irs.test_iris_xml import originals
@@ -62,7 +62,7 @@ def test_the_schema_version_comes_from_the_package():
 def test_a_transmission_that_fails_the_schema_is_not_kept_and_the_error_names_the_form_and_the_element(
     tmp_path, monkeypatch, in_a_process
 ):
-    from flows import filing
+    from flows.irs import files as filing
 
     if in_a_process:  # as a large transmission is validated: from its file, beside the writing
         monkeypatch.setattr(filing, "PARALLEL_VALIDATION_BYTES", 0)
@@ -110,7 +110,7 @@ def test_without_a_configured_package_the_file_is_written_and_the_manifest_says_
 
 
 def test_the_run_summary_says_plainly_when_the_iris_file_was_not_checked():
-    from flows.cli import summary_text
+    from flows.cli.main import summary_text
 
     manifest = {
         "rows": {"distributions": {"in": 1, "out": 1, "quarantined": 0}},

@@ -18,7 +18,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from flows.iris_schema import load, message_xsd
+from flows.io.iris_package import load, message_xsd
 from tests.conftest import IRIS_PACKAGE
 from tests.irs.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, put, sample_filing, two_plans_of_one_payer
 from transforms.corrections import iris_corrections

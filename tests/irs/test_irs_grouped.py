@@ -1,4 +1,4 @@
-"""The IRS file written payer group by payer group (transforms.irs.grouped, flows.filing.write_run_irs_file)
+"""The IRS file written payer group by payer group (transforms.irs.grouped, flows.irs.files.write_run_irs_file)
 gives the bytes of the whole-frame writers, for FIRE and IRIS, originals and corrections, whatever
 the size of the groups, and never collects more than one group's returns."""
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import pipeline
-from flows.cli import summary_text
-from flows.config import TransmitterSettings
-from flows.filing import GroupLoader, filing_frame, write_irs_file, write_run_irs_file
+from flows.cli.main import summary_text
+from flows.irs.files import GroupLoader, filing_frame, write_irs_file, write_run_irs_file
+from flows.run import pipeline
 from flows.sample import generate_extract
+from flows.settings import TransmitterSettings
 from tests.irs.test_iris_xml import corrections, originals
 from tests.irs.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing
 from transforms.edit_checks import filable
@@ -328,7 +328,7 @@ def test_a_run_with_the_discard_sink_says_in_its_manifest_that_the_file_was_not_
 def test_a_runs_file_in_many_groups_reads_each_group_from_its_own_spilled_file_then_removes_them(
     staged, tmp_path, monkeypatch
 ):
-    from flows import filing as filing_module
+    from flows.irs import files as filing_module
 
     folder, tax_year = staged
     loaders: list[GroupLoader] = []

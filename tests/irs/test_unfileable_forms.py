@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row, plan_row
 from transforms.irs import read_pub1220
 
@@ -160,7 +160,7 @@ def test_a_form_the_iris_writer_would_refuse_is_blocked_and_the_run_files_the_re
 
 
 def test_plans_of_one_payer_ein_in_different_plan_batches_are_both_blocked(tmp_path):
-    from flows.pipeline import run_pipeline
+    from flows.run.pipeline import run_pipeline
 
     kwargs, _ = CONDITIONS["two payer names for one EIN"]
     extract = case_with(2025, **kwargs).write(tmp_path / "extract")

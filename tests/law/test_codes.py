@@ -223,7 +223,7 @@ def test_the_engines_tabulated_codes_equal_the_rule_built_leg_by_leg_on_the_samp
     # each leg's own joined columns must give the same entry for every disbursement of the sample.
     from pathlib import Path
 
-    from flows.pipeline import load_and_validate
+    from flows.run.pipeline import load_and_validate
     from transforms.engine.legs import compute, joined
     from transforms.engine.resolver import Rules
     from transforms.params import TaxParameters

@@ -28,8 +28,26 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("transforms.engine", "transforms.edit_checks")),
     # after the forms are filed: reconciliation, corrections, record statuses
     ("season", ("transforms.reconcile", "transforms.corrections", "transforms.references")),
-    # orchestration, I/O, the command line
-    ("flows", ("flows",)),
+    # flows/: orchestration, I/O, the command line, in layers of their own
+    # faults as one line, what an operator can act on
+    ("flows.errors", ("flows.errors",)),
+    # disk: the extract, atomic outputs, the store and its history, the IRS schema package; the
+    # importer and the sample generator, which write extracts
+    ("flows.io", ("flows.io", "flows.importer", "flows.sample")),
+    # prorata.toml
+    ("flows.settings", ("flows.settings",)),
+    # the IRS files of a run or a filing
+    ("flows.irs", ("flows.irs",)),
+    # what people read: statements, reports, exports
+    ("flows.render", ("flows.render",)),
+    # the run: read, validate, compute, write; its reconciliation
+    ("flows.run", ("flows.run",)),
+    # the filing season over the store
+    ("flows.season", ("flows.season",)),
+    # Prefect: the flows, the schedule, the progress artifacts, the server
+    ("flows.prefect", ("flows.prefect",)),
+    # the command line: parsing, then the call
+    ("flows.cli", ("flows.cli",)),
 ]
 
 KNOWN: set[tuple[str, str, str]] = {
@@ -37,20 +55,25 @@ KNOWN: set[tuple[str, str, str]] = {
     # reliability and irsrules branches: the edges of the cycles of flows/ (store -> pipeline ->
     # statements -> filings -> store, acks <-> filings, outputs <-> errors, config <-> filing ...).
     # Each goes as the code moves into its layer; the list must end empty.
-    ("flows.acks", "flows.filings", "cycle"),
-    ("flows.acks", "flows.history", "cycle"),
-    ("flows.acks", "flows.store", "cycle"),
-    ("flows.filings", "flows.acks", "cycle"),
-    ("flows.filings", "flows.history", "cycle"),
-    ("flows.filings", "flows.review", "cycle"),
-    ("flows.filings", "flows.store", "cycle"),
-    ("flows.history", "flows.store", "cycle"),
-    ("flows.pipeline", "flows.statements", "cycle"),
-    ("flows.review", "flows.store", "cycle"),
-    ("flows.statements", "flows.filings", "cycle"),
-    ("flows.statements", "flows.store", "cycle"),
-    ("flows.store", "flows.pipeline", "cycle"),
-    ("flows.store", "flows.review", "cycle"),
+    ("flows.io.history", "flows.io.store", "cycle"),
+    ("flows.io.store", "flows.run.pipeline", "cycle"),
+    ("flows.io.store", "flows.run.pipeline", "upward"),
+    ("flows.io.store", "flows.season.review", "cycle"),
+    ("flows.io.store", "flows.season.review", "upward"),
+    ("flows.render.statements", "flows.io.store", "cycle"),
+    ("flows.render.statements", "flows.season.filings", "cycle"),
+    ("flows.render.statements", "flows.season.filings", "upward"),
+    ("flows.run.pipeline", "flows.render.statements", "cycle"),
+    ("flows.run.reconcile", "flows.prefect.env", "upward"),
+    ("flows.run.reconcile", "flows.prefect.run_flow", "upward"),
+    ("flows.season.acks", "flows.io.history", "cycle"),
+    ("flows.season.acks", "flows.io.store", "cycle"),
+    ("flows.season.acks", "flows.season.filings", "cycle"),
+    ("flows.season.filings", "flows.io.history", "cycle"),
+    ("flows.season.filings", "flows.io.store", "cycle"),
+    ("flows.season.filings", "flows.season.acks", "cycle"),
+    ("flows.season.filings", "flows.season.review", "cycle"),
+    ("flows.season.review", "flows.io.store", "cycle"),
 }
 
 
@@ -176,4 +199,4 @@ def test_no_module_imports_from_a_layer_above_it_or_in_a_cycle():
 
 def test_the_layer_test_sees_an_upward_import_and_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert layer_of("flows.cli") > layer_of("transforms.engine") > layer_of("contracts.validate")
+    assert layer_of("flows.cli.main") > layer_of("transforms.engine") > layer_of("contracts.validate")

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.filing import filing_frame
-from flows.pipeline import parties
+from flows.irs.files import filing_frame
+from flows.run.pipeline import parties
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
 from transforms.corrections import filed_state, plan_corrections
 
@@ -217,8 +217,8 @@ def test_a_change_to_state_boxes_only_sends_no_irs_correction_and_is_reported():
 def test_a_type_2_after_the_payer_moved_is_written_with_the_payers_current_details(tmp_path):
     from datetime import date
 
-    from flows.config import TransmitterSettings
-    from flows.filing import write_irs_file
+    from flows.irs.files import write_irs_file
+    from flows.settings import TransmitterSettings
     from transforms.irs import check_pub1220
     from transforms.irs.shared import REQUIRED_COLUMNS
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import history
-from flows import store as st
-from flows.filings import filings_table, pending_filings
+from flows.io import history
+from flows.io import store as st
+from flows.season.filings import filings_table, pending_filings
 from tests.ops_builders import year_extracts
 
 pytestmark = [pytest.mark.kills, pytest.mark.slow]
@@ -30,7 +30,7 @@ def prorata(args: list[str], crash_after: str | None = None, kill_after_seconds:
     if crash_after:
         env["PRORATA_CRASH_AFTER"] = crash_after
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "flows.cli.main", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

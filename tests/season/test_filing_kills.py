@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from flows import store as st
-from flows.cli import main
-from flows.filings import filings_table
+from flows.cli.main import main
+from flows.io import store as st
+from flows.season.filings import filings_table
 from tests.ops_builders import approve_pending, year_inbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def killed_file(store: Path, *, crash_after: str | None = None, after_seconds: f
     if crash_after:
         env["PRORATA_CRASH_AFTER"] = crash_after
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *file_command(store)],
+        [sys.executable, "-m", "flows.cli.main", *file_command(store)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

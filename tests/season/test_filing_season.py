@@ -10,11 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import history
-from flows.acks import acknowledgements
-from flows.cli import main
-from flows.filings import filings_table, pending_filings
-from flows.store import Store
+from flows.cli.main import main
+from flows.io import history
+from flows.io.store import Store
+from flows.season.acks import acknowledgements
+from flows.season.filings import filings_table, pending_filings
 from tests.ack_builders import STATUS_LIBRARY, Result, Submission, write_response
 from tests.builders import plan_row
 from tests.irs.test_filing import GOOD_TOML
@@ -229,7 +229,7 @@ def test_one_filing_awaits_approval_at_a_time_and_one_prepared_before_new_extrac
 def test_the_irs_sample_responses_are_valid_and_read_without_the_values_they_quote():
     from lxml import etree
 
-    from flows.acks import parse_response
+    from flows.season.acks import parse_response
 
     schema = etree.XMLSchema(etree.parse(str(STATUS_LIBRARY / "IRS-IR-TransStatusOrAckResponse.xsd")))
     samples = sorted(STATUS_LIBRARY.glob("Sample*Response*.xml"))

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 from lxml import etree
 
-from flows import history
-from flows.acks import acknowledgements
-from flows.cli import main
-from flows.filings import filings_table, pending_filings
-from flows.store import Store
+from flows.cli.main import main
+from flows.io import history
+from flows.io.store import Store
+from flows.season.acks import acknowledgements
+from flows.season.filings import filings_table, pending_filings
 from tests.ack_builders import INTAKE_XSD, Result, Submission, write_response
 from tests.builders import payee_row, plan_row
 from tests.ops_builders import _person, receipt, write_extract

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.loading import read_extract
-from flows.cli import main
-from flows.pipeline import run_pipeline
-from flows.reconcile import FILES, read_run_outputs, reconcile_run
+from flows.cli.main import main
+from flows.run.pipeline import run_pipeline
+from flows.run.reconcile import FILES, read_run_outputs, reconcile_run
 from flows.sample import generate_extract
 from transforms.reconcile import TRACE_COLUMNS, reconcile
 

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from contracts.loading import read_extract
-from flows.pipeline import run_pipeline
-from flows.reconcile import reconcile_run
+from flows.run.pipeline import run_pipeline
+from flows.run.reconcile import reconcile_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data" / "extract"

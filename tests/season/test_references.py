@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.acks import ACK_SCHEMA
+from flows.season.acks import ACK_SCHEMA
 from transforms.references import (
     correction_references,
     effective_filings,

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from contracts.loading import ExtractError
-from flows import store as st
-from flows.cli import main
-from flows.nightly import run_nightly, serve_arguments, transient_io
+from flows.cli.main import main
+from flows.io import store as st
+from flows.prefect.nightly import run_nightly, serve_arguments, transient_io
 from tests.builders import payee_row
 from tests.ops_builders import _person, write_extract, year_extracts
 
@@ -239,7 +239,7 @@ def test_a_second_writer_is_refused_while_the_store_is_locked(tmp_path):
 
 
 def test_serve_registers_the_nightly_flow_with_the_cron_schedule(tmp_path):
-    from flows.nightly import nightly_flow
+    from flows.prefect.nightly import nightly_flow
 
     kwargs = serve_arguments(tmp_path / "inbox", tmp_path / "store", "0 2 * * *")
     assert kwargs["cron"] == "0 2 * * *" and kwargs["name"] == "prorata-nightly"
@@ -276,7 +276,7 @@ def test_the_ledger_and_live_rows_hold_no_row_positions(tmp_path):
 
 @pytest.mark.prefect
 def test_the_prefect_nightly_flow_refuses_a_faulty_extract_and_ingests_the_rest(tmp_path, prefect_server):
-    from flows.nightly import nightly_flow
+    from flows.prefect.nightly import nightly_flow
 
     src = year_extracts(tmp_path / "src")
     inbox = tmp_path / "inbox"

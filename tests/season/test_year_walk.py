@@ -8,9 +8,9 @@ import shutil
 import polars as pl
 import pytest
 
-from flows.cli import main
-from flows.filings import filings_table
-from flows.store import Store
+from flows.cli.main import main
+from flows.io.store import Store
+from flows.season.filings import filings_table
 from tests.ops_builders import approve_pending, receipt, year_extracts
 from transforms.irs import check_pub1220, read_pub1220
 
@@ -124,7 +124,7 @@ def test_iris_corrections_for_2026_point_at_the_acknowledged_original_record(tmp
     import xmlschema
     from lxml import etree
 
-    from flows.iris_schema import message_xsd
+    from flows.io.iris_package import message_xsd
     from tests.conftest import IRIS_PACKAGE
     from transforms.irs.iris.iris_xml import NAMESPACE
 
@@ -264,8 +264,8 @@ def test_a_test_file_is_a_rehearsal_and_never_the_years_production_filing(tmp_pa
     import dataclasses
     from datetime import date
 
-    from flows.config import TransmitterSettings
-    from flows.filings import corrections_year, file_year
+    from flows.season.filings import corrections_year, file_year
+    from flows.settings import TransmitterSettings
 
     src = year_extracts(tmp_path / "src", 2025)
     inbox, store = tmp_path / "inbox", tmp_path / "store"
@@ -310,7 +310,7 @@ def test_corrections_never_replace_a_folder_that_is_not_an_earlier_filing(tmp_pa
 def test_a_2024_return_sent_through_fire_in_2026_is_marked_prior_year_data_and_a_2025_one_is_not():
     from datetime import date
 
-    from flows.filing import prior_year_data
+    from flows.irs.files import prior_year_data
 
     assert prior_year_data(2024, date(2026, 3, 1)) is True
     assert prior_year_data(2025, date(2026, 12, 31)) is False

@@ -19,7 +19,7 @@ from transforms.irs import check_pub1220, read_pub1220
 
 pytestmark = [pytest.mark.server]
 
-PRORATA = [sys.executable, "-m", "flows.cli"]
+PRORATA = [sys.executable, "-m", "flows.cli.main"]
 SECRETS = ("400000002", "400000092", "Case2", "Case7", "Elm St", "Columbus", "1980-01-15")
 
 

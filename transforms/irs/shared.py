@@ -738,7 +738,7 @@ def file_order(filing: pl.DataFrame) -> pl.Series:
     """Row numbers of ``filing`` in file order: payer TIN, original/G/C, account number.
 
     The three keys as one text (the TIN is 9 ASCII digits, the rank one digit: the same order),
-    not sorted again when the returns come in that order already (as ``flows.filing`` sorts them).
+    not sorted again when the returns come in that order already (as ``flows.irs.files`` sorts them).
     """
     tin = digits_only(pl.col("payer_tin"))
     keys = filing.lazy().select(

@@ -10,7 +10,7 @@ symmetric: each row lists every code it pairs with, both ways. Code Y exists fro
 
 This is the one copy of the codes and their meanings: the IRS writers' checker
 (:mod:`transforms.irs.fire.pub1220_reader`), the rule trace (:mod:`transforms.engine.explain`) and the
-recipient statements (``flows/statements.py``) read it.
+recipient statements (``flows/render/statements.py``) read it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -147,7 +147,7 @@ def test_the_installed_console_script_runs_end_to_end(seed_extract, tmp_path):
 def test_the_prefect_flow_writes_the_same_outputs_as_the_plain_pipeline(
     seed_extract, tmp_path, capsys, prefect_server
 ):
-    from flows.run_flow import prorata_run
+    from flows.prefect.run_flow import prorata_run
 
     manifest = prorata_run(seed_extract, tmp_path / "flow")
     assert manifest["rows"]["distributions"]["out"] == 8

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import build_parser, main
-from flows.pipeline import software_version
+from flows.cli.main import build_parser, main
+from flows.run.pipeline import software_version
 
 SEED = Path(__file__).parents[2] / "data" / "seed-cases" / "extract"
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.cli import main
+from flows.cli.main import main
 from flows.importer import parse
 from flows.importer.core import ImportProblems, import_extract
 from flows.importer.mapping import MappingError, parse_mapping

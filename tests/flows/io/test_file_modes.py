@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from tests.ops_builders import year_inbox
 
 ROOT = Path(__file__).resolve().parents[3]

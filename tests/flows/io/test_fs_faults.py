@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from tests.flows.io.test_output_swap import digest, leftovers
 from tests.ops_builders import year_inbox
 
@@ -40,7 +40,7 @@ def _without_dac_override() -> None:
 def prorata(args: list[str], *, permissions: bool = False) -> subprocess.CompletedProcess:
     """The command in its own process; ``permissions``: subject to file permissions even as root."""
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "flows.cli.main", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import outputs
-from flows.cli import main
+from flows.cli.main import main
+from flows.io import outputs
 
 ROOT = Path(__file__).resolve().parents[3]
 SEED = ROOT / "tests" / "data" / "seed-cases" / "extract"
@@ -37,7 +37,7 @@ def prorata(args: list[str], *, crash_after: str | None = None, prelude: str = "
     env["PYTHONPATH"] = str(ROOT)
     if crash_after:
         env["PRORATA_CRASH_AFTER"] = crash_after
-    code = f"{prelude}\nimport sys\nfrom flows.cli import main\nsys.exit(main({args!r}))"
+    code = f"{prelude}\nimport sys\nfrom flows.cli.main import main\nsys.exit(main({args!r}))"
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -154,7 +154,7 @@ def test_a_run_killed_around_the_exchange_leaves_the_old_or_the_new_result_and_t
 
 
 FALLBACK = """
-import errno, flows.outputs as o
+import errno, flows.io.outputs as o
 def cannot(a, b):
     raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")
 o.exchange = cannot
@@ -254,7 +254,16 @@ def test_runs_killed_at_arbitrary_moments_always_leave_a_whole_result(tmp_path, 
     killed = 0
     for line, pause in ((1, 0.0), (1, 0.5), (2, 0.0), (2, 0.4)):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "run", str(SAMPLE), "--out", str(out_dir), "--no-prefect"],
+            [
+                sys.executable,
+                "-m",
+                "flows.cli.main",
+                "run",
+                str(SAMPLE),
+                "--out",
+                str(out_dir),
+                "--no-prefect",
+            ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""An extract read partition by partition (flows/partitioned.py) gives the bytes of the whole-extract
+"""An extract read partition by partition (flows/io/extract.py) gives the bytes of the whole-extract
 read: the same quarantine, forms, IRS file and manifest — also when ids cross plans, when rows
 belong to no disbursement, and when a payee is shared by two plans."""
 
@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from contracts.loading import ExtractError, Manifest
-from flows import partitioned, pipeline
+from flows.io import extract as partitioned
+from flows.run import pipeline
 from flows.sample import generate_extract
 
 
@@ -174,7 +175,7 @@ def test_a_missing_column_stops_a_partitioned_run_before_any_row_is_read(
 
 
 def test_partition_progress_moves_the_bar_by_partition():
-    from flows.progress import percent_for
+    from flows.prefect.progress import percent_for
 
     assert (
         percent_for("partition 1/4 done")
@@ -188,7 +189,7 @@ def test_partition_progress_moves_the_bar_by_partition():
 def test_the_prefect_flow_reads_a_large_extract_in_partitions_with_the_same_bytes(
     tangled_extract, whole_run, tmp_path, monkeypatch, prefect_server
 ):
-    from flows.run_flow import prorata_run
+    from flows.prefect.run_flow import prorata_run
 
     monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 2_500)
     monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 2_500)

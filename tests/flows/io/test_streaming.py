@@ -10,11 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import pipeline
-from flows.config import TransmitterSettings
-from flows.filing import filing_frame, write_irs_file
-from flows.outputs import SortedParquetSink
+from flows.io.outputs import SortedParquetSink
+from flows.irs.files import filing_frame, write_irs_file
+from flows.run import pipeline
 from flows.sample import generate_extract
+from flows.settings import TransmitterSettings
 from transforms.edit_checks import filable
 from transforms.irs import check_pub1220, write_iris_xml, write_pub1220
 
@@ -137,7 +137,7 @@ def test_the_irs_file_streamed_equals_the_file_written_in_one_piece(tmp_path, ta
 def test_sorted_runs_out_of_order_merge_into_fixed_row_groups(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    from flows import outputs
+    from flows.io import outputs
 
     monkeypatch.setattr(outputs, "ROW_GROUP_ROWS", 7)
     runs = [
@@ -190,7 +190,7 @@ def test_a_failing_run_leaves_no_staging_folder_and_no_earlier_output_changed(
 def test_a_unique_sink_keeps_one_copy_of_a_row_that_comes_in_two_runs(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    from flows import outputs
+    from flows.io import outputs
 
     monkeypatch.setattr(outputs, "ROW_GROUP_ROWS", 3)
     runs = [

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 
 pytestmark = [pytest.mark.dask]
 
@@ -22,7 +22,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 @pytest.mark.prefect
 def test_a_two_worker_local_dask_cluster_gives_the_single_process_bytes(tmp_path, capsys, prefect_server):
-    from flows.run_flow import run_on_dask
+    from flows.prefect.run_flow import run_on_dask
 
     assert main(["run", str(SAMPLE), "--out", str(tmp_path / "single"), "--no-prefect", "--quiet"]) == 0
     manifest = run_on_dask(SAMPLE, tmp_path / "dask", workers=2, batch_rows=700)  # 8 plans → 8 batches

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.server]
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "sample_data" / "extract"
-PRORATA = [sys.executable, "-m", "flows.cli"]
+PRORATA = [sys.executable, "-m", "flows.cli.main"]
 
 
 def client_env(api_url: str, home: Path) -> dict[str, str]:
@@ -125,7 +125,7 @@ def test_prorata_run_against_a_prefect_server_on_postgresql(tmp_path):
 
     from prefect.client.orchestration import SyncPrefectClient
 
-    from flows import server
+    from flows.prefect import server
 
     # not under pytest's tmp_path: when run as root, the "postgres" user must reach the data folder
     base = Path(tempfile.mkdtemp(prefix="prorata-pg-"))

@@ -34,7 +34,7 @@ from tests.ops_builders import edit_manifest, year_inbox
 ROOT = Path(__file__).resolve().parents[3]
 SEED = ROOT / "tests" / "data" / "seed-cases" / "extract"
 SAMPLE = ROOT / "sample_data" / "extract"
-PRORATA = [sys.executable, "-m", "flows.cli"]
+PRORATA = [sys.executable, "-m", "flows.cli.main"]
 
 pytestmark = pytest.mark.prefect
 
@@ -65,7 +65,7 @@ def with_id(tmp_path: Path, source: Path, extract_id: str) -> Path:
 
 def prorata(args: list[str], capsys) -> subprocess.CompletedProcess:
     """The command in this process, against the session's test server (the harness's settings)."""
-    from flows.cli import main
+    from flows.cli.main import main
 
     code = main(args)
     out = capsys.readouterr()
@@ -128,7 +128,7 @@ def test_ctrl_c_during_a_prefect_run_stops_it_within_seconds_and_leaves_out_dir_
     extract_id = f"interrupted-{uuid.uuid4().hex[:8]}"
     extract = with_id(tmp_path, SAMPLE, extract_id)
     out_dir = tmp_path / "out"
-    from flows.cli import main
+    from flows.cli.main import main
 
     assert main(["run", str(SEED), "--out", str(out_dir), "--no-prefect", "--quiet"]) == 0
     before = digest(out_dir)
@@ -209,9 +209,9 @@ def test_a_polars_error_quoting_a_tin_reaches_neither_prefects_database_nor_its_
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
-    from flows import pipeline
     from flows.errors import InternalError
-    from flows.run_flow import prorata_run
+    from flows.prefect.run_flow import prorata_run
+    from flows.run import pipeline
 
     tins = pl.read_parquet(SEED / "payees.parquet")["tin"].to_list()
 
@@ -235,7 +235,7 @@ def test_a_polars_error_quoting_a_tin_reaches_neither_prefects_database_nor_its_
 
 def test_a_scrubbed_body_raises_only_its_own_text_unless_debugging(monkeypatch):
     from flows.errors import DEBUG, InternalError, scrubbed
-    from flows.store import StoreError
+    from flows.io.store import StoreError
 
     def quoting():
         raise ValueError("TIN 400000001 is not a number")

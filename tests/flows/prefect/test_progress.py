@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.progress import PROGRESS_KEY, SUMMARY_KEY, RunProgress, TerminalBar, percent_for
+from flows.prefect.progress import PROGRESS_KEY, SUMMARY_KEY, RunProgress, TerminalBar, percent_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "sample_data" / "extract"
@@ -62,7 +62,7 @@ def test_the_progress_artifact_reaches_100_on_a_run_updated_per_plan_batch(tmp_p
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from contracts.loading import read_extract
-    from flows.run_flow import prorata_run
+    from flows.prefect.run_flow import prorata_run
 
     p = RunProgress()
     manifest = prorata_run(SAMPLE, tmp_path / "out", progress=p, batch_rows=1500)
@@ -95,7 +95,7 @@ def _run_with_stderr(stderr, tmp_path: Path):
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "flows.cli.main",
             "run",
             str(SAMPLE),
             "--out",

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.cli import main
+from flows.cli.main import main
 from flows.sample import generate_extract
 
 ROOT = Path(__file__).resolve().parents[3]

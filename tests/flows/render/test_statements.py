@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from flows import statements
-from flows.cli import main
-from flows.statements import cmd_statements, dollars, pdf_safe, truncated_tin, write_statements
+from flows.cli.main import main
+from flows.render import statements
+from flows.render.statements import cmd_statements, dollars, pdf_safe, truncated_tin, write_statements
 
 SEED = Path(__file__).parents[2] / "data" / "seed-cases" / "extract"
 

@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from flows.cli import main
-from flows.statements import file_names, write_statements
+from flows.cli.main import main
+from flows.render.statements import file_names, write_statements
 from tests.ops_builders import approve_pending, year_extracts
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.cli import main
+from flows.cli.main import main
 from flows.sample import generate_extract
 
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_data" / "extract"

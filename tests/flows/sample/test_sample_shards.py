@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from flows import pipeline, sample
+from flows import sample
+from flows.run import pipeline
 
 
 def test_a_sharded_sample_has_exactly_n_rows_unique_ids_and_passes_validation(tmp_path, monkeypatch):

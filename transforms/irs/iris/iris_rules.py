@@ -204,7 +204,7 @@ DECISIONS: dict[str, Decision] = {
     "SHAREDIRFORM010_001": _nc(
         IRS_REJECT,
         "the UniqueRecordId does not carry the original's tax year; prorata's corrections come from "
-        "the same tax year's filed returns (flows/filings.py)",
+        "the same tax year's filed returns (flows/season/filings.py)",
     ),
     "SHAREDIRFORM014": _nc(IRS_REPORT, f"matching the recipient's TIN and person name {_IRS_DATABASE}"),
     "SHAREDIRFORM015": _nc(IRS_REPORT, f"matching the recipient's TIN and business name {_IRS_DATABASE}"),

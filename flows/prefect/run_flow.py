@@ -21,10 +21,10 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline
-from flows import progress as progress_view
 from flows.errors import printable, scrubbed
-from flows.prefect_env import FLOW_OPTIONS
+from flows.prefect import progress as progress_view
+from flows.prefect.env import FLOW_OPTIONS
+from flows.run import pipeline
 
 TASK_OPTIONS = {"persist_result": False, "cache_policy": NO_CACHE}
 
@@ -87,14 +87,16 @@ def prorata_run(
     distributed: bool = False,
 ) -> dict:
     """Read, validate, split and write one extract; returns the manifest (counts, totals, hashes).
-    ``config``: the transmitter settings file (flows.config: default ./prorata.toml).
+    ``config``: the transmitter settings file (flows.settings: default ./prorata.toml).
 
     Each plan batch's outputs are written to the staging folder as soon as the batch is done
-    (:class:`flows.pipeline.StreamedRun`), so memory follows one batch."""
-    from flows.config import load_settings
+    (:class:`flows.run.pipeline.StreamedRun`), so memory follows one batch."""
+    from flows.settings import load_settings
 
     settings = load_settings(Path(config) if config else None)
-    say = progress_view.for_flow(progress)  # terminal bar, Prefect progress artifact (flows/progress.py)
+    say = progress_view.for_flow(
+        progress
+    )  # terminal bar, Prefect progress artifact (flows/prefect/progress.py)
     local = (lambda t: t.fn) if distributed else (lambda t: t)  # I/O stays in this process on a cluster
     manifest = pipeline.stream_extract(
         extract_dir,

@@ -225,7 +225,7 @@ def _cfsf_approved_payers(cfsf: object, path: Path) -> frozenset[str]:
 
 def _iris(path: Path, iris: object) -> tuple[str, tuple[str, ...]]:
     """The ``[iris]`` table: the schema package's folder (checked: an IRIS package) and the SoftwareIds."""
-    from flows.iris_schema import SchemaPackageError, message_xsd
+    from flows.io.iris_package import SchemaPackageError, message_xsd
 
     if not isinstance(iris, dict):
         raise ConfigError(f"{path}: [iris] must be a table")

@@ -1,7 +1,7 @@
 """Read and validate an extract larger than memory, one partition of plans at a time.
 
 Up to :data:`READ_WHOLE_ROWS` disbursements the whole extract is read and validated at once
-(:func:`flows.pipeline.load_and_validate`). Above it, a narrow first pass over the key columns
+(:func:`flows.run.pipeline.load_and_validate`). Above it, a narrow first pass over the key columns
 cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disbursements, and each
 partition's rows are read from the extract's files, validated and split before the next partition
 is read: memory follows the partition, not the extract. The outputs are the same bytes as the whole-extract run.

@@ -2,9 +2,9 @@
 
 Nothing is filed by writing a file. ``prorata file``, ``prorata corrections`` and ``prorata replace``
 **prepare** a filing: its IRS transmissions, ``records.parquet`` (the rows the filing will add to the
-``filings`` table), a review (review.html, review.csv: flows/review.py) and a manifest, written
+``filings`` table), a review (review.html, review.csv: flows/season/review.py) and a manifest, written
 atomically into ``STORE/filings/TAX_YEAR/<filing_id>/`` (and ``--out``); the step is recorded in
-the year's history (flows/history.py) with who prepared it. A second person **approves** it
+the year's history (flows/io/history.py) with who prepared it. A second person **approves** it
 (``prorata approve``: refused when the approver is the preparer, unless ``[approval]
 one_person_team = true``): only then are its records appended to ``filings`` — the commit point —
 and the filing becomes the year's filing of record, the state later corrections compare with. A
@@ -20,7 +20,7 @@ extracts behind it (``extract_ids``), a hash of the payee's identity, the transm
 (``replaces``), and who prepared and approved it, when.
 
 FIRE (Publication 1220) for tax years up to ``fire_last_tax_year`` while FIRE is open, IRIS XML
-after (transforms/irs/channel.py). The IRS's acknowledgements (flows/acks.py) say which records were
+after (transforms/irs/channel.py). The IRS's acknowledgements (flows/season/acks.py) say which records were
 accepted: IRIS corrections point at the accepted original or latest accepted correction, rejected
 originals are replaced (transforms/references.py).
 """
@@ -36,12 +36,12 @@ from pathlib import Path
 import polars as pl
 import polars_hash as plh
 
-from flows import history
-from flows import store as st
-from flows.config import FilingPolicy, TransmitterSettings
-from flows.filing import filing_frame, write_irs_file
-from flows.outputs import StagedOutput, read_manifest, write_json, write_parquet
-from flows.review import changes_since_last_nightly, write_review
+from flows.io import history
+from flows.io import store as st
+from flows.io.outputs import StagedOutput, read_manifest, write_json, write_parquet
+from flows.irs.files import filing_frame, write_irs_file
+from flows.season.review import changes_since_last_nightly, write_review
+from flows.settings import FilingPolicy, TransmitterSettings
 from transforms.corrections import (
     LINEAGE,
     RETURN_COLUMNS,
@@ -180,7 +180,7 @@ def _transmissions(
     original_receipt_id: str | None = None,
     part: int = 0,
 ) -> tuple[dict, list[dict], pl.DataFrame]:
-    """The IRS transmission(s) of ``frame`` in ``root/irs/`` (flows.filing.write_irs_file: the Pub
+    """The IRS transmission(s) of ``frame`` in ``root/irs/`` (flows.irs.files.write_irs_file: the Pub
     1220 file read back by our checker; IRIS transmissions of at most 100 MB, each validated against
     the IRS's schema package, with a per-return index), named after their kind so several sit side
     by side (``part``: the how-manieth part of this kind in the filing, from 0). Returns the writer's
@@ -600,7 +600,7 @@ def pending_corrections(
     """The corrections and late originals the current forms call for, against what the IRS holds
     (the filings of record less rejected corrections), each IRIS correction with the record it
     points at; those without one are held with the reason (transforms/references.py)."""
-    from flows.acks import acknowledgements
+    from flows.season.acks import acknowledgements
 
     with_status = record_status(filings, acknowledgements(store, tax_year))
     state = filed_state(effective_filings(with_status))
@@ -722,7 +722,7 @@ def replace_year(
     with store.lock():
         every = filings_table(store, tax_year)
         filings = _same_kind_of_file(every, step.test)
-        from flows.acks import acknowledgements
+        from flows.season.acks import acknowledgements
 
         with_status = record_status(filings, acknowledgements(store, tax_year)) if filings.height else filings
         units = rejected_units(with_status) if filings.height else pl.DataFrame()

@@ -25,8 +25,8 @@ from pathlib import Path
 import polars as pl
 from lxml import etree
 
-from flows import history
-from flows import store as st
+from flows.io import history
+from flows.io import store as st
 from transforms.references import record_status, rejected_units
 
 NS = "urn:us:gov:treasury:irs:ir"
@@ -71,7 +71,7 @@ def acknowledgements(store: st.Store, tax_year: int) -> pl.DataFrame:
 
 
 #: The IRS's IRIS A2A package vendored with the tests (tests/data/iris-a2a-ty2025-v1.2/VENDORED.md).
-VENDORED_PACKAGE = Path(__file__).resolve().parents[1] / "tests" / "data" / "iris-a2a-ty2025-v1.2"
+VENDORED_PACKAGE = Path(__file__).resolve().parents[2] / "tests" / "data" / "iris-a2a-ty2025-v1.2"
 PACKAGE_ENV = "PRORATA_IRIS_SCHEMA_PACKAGE"
 
 
@@ -253,7 +253,7 @@ def read_responses(
     store_root: Path, tax_year: int, files: list[Path], who: str, package: Path | None = None
 ) -> AckResult:
     """Record the IRS responses ``files`` (module docstring); all or nothing."""
-    from flows.filings import filings_table
+    from flows.season.filings import filings_table
 
     store = st.Store(store_root)
     schema = response_schema(package)
@@ -331,7 +331,7 @@ def record_receipt(
     """The plain case: the receipt id (and status, Accepted unless said) of one transmission of a
     filing, as read from the IRS's screen. Returns the transmission's file name and whether it is
     a TEST filing."""
-    from flows.filings import filings_table
+    from flows.season.filings import filings_table
 
     receipt_id = receipt_id.strip()
     if not RECEIPT_ID.fullmatch(receipt_id):

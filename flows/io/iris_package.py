@@ -78,7 +78,7 @@ def validated(package: Path, path: Path) -> list[str]:
     return feed.errors()
 
 
-if __name__ == "__main__":  # python -m flows.iris_schema PACKAGE FILE: the findings as JSON
+if __name__ == "__main__":  # python -m flows.io.iris_package PACKAGE FILE: the findings as JSON
     import json
     import sys
 

@@ -875,7 +875,7 @@ def _write(rows, out_dir, dest, progress, by, account, facts, start) -> dict:
     else:
         folder = Path(dest) if dest is not None else out_dir / FOLDER
         result: dict = {}
-        from flows.exports import swap_folder
+        from flows.render.exports import swap_folder
 
         swap_folder(folder, lambda tmp: result.update(draw_all(rows, tmp, by, progress, facts)))
         counts = {**result, "files": [str(folder)]}
@@ -895,8 +895,8 @@ def correction_rows(store: Path, corrections_dir: Path) -> tuple[pl.DataFrame, P
     return that should not have been filed: zero amounts) with the CORRECTED box checked; Type 2's
     new return and a late original as plain statements (Instructions for Forms 1099: the new return
     of a two-step correction is not marked CORRECTED)."""
-    from flows import store as st
-    from flows.filings import filings_table
+    from flows.io import store as st
+    from flows.season.filings import filings_table
 
     m = json.loads((Path(corrections_dir) / "manifest.json").read_text(encoding="utf-8"))
     if m.get("kind") != "correction":
@@ -996,7 +996,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``prorata statements`` on the subparsers of :func:`flows.cli.build_parser`."""
+    """Register ``prorata statements`` on the subparsers of :func:`flows.cli.main.build_parser`."""
     p = sub.add_parser(
         "statements",
         help="write the recipient statements (Form 1099-R Copy B) as PDF",

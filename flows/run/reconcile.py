@@ -2,7 +2,7 @@
 
 :func:`reconcile_run` is the entry point (the year-to-date store calls it with the live year's
 tables); the checks themselves are pure polars in :mod:`transforms.reconcile`. Outputs, written
-atomically into their own folder (staging folder + rename, :class:`flows.outputs.StagedOutput`),
+atomically into their own folder (staging folder + rename, :class:`flows.io.outputs.StagedOutput`),
 with the same bytes for the same inputs:
 
 - ``reconciliation.parquet`` and ``reconciliation.csv``: the checks (one row per check, scope and measure);
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.outputs import Kind, OutputError, StagedOutput, read_manifest, write_json, write_parquet
-from flows.reconcile_html import money, render
+from flows.io.outputs import Kind, OutputError, StagedOutput, read_manifest, write_json, write_parquet
+from flows.render.reconcile_html import money, render
 from transforms.reconcile import BREAK, Reconciliation, reconcile
 
 FILES = (
@@ -35,7 +35,7 @@ FILES = (
 )
 RECONCILIATION = Kind(
     "reconciliation", frozenset({*FILES, "export"}), lambda m: m.get("kind") == "prorata-reconciliation"
-)  # what the reconciliation's folder may hold (flows.outputs.StagedOutput replaces nothing else)
+)  # what the reconciliation's folder may hold (flows.io.outputs.StagedOutput replaces nothing else)
 ARTIFACT_KEY = "prorata-reconciliation"
 OUTPUT_COLUMNS = {
     "distributions": ["distribution_id", "event_id", "plan_id", "form_id", "amount_cents"],
@@ -71,7 +71,7 @@ def write_reconciliation(
     """Every output into a staging folder, swapped into place; returns the manifest.
     ``reconciliation.csv`` is the report for people: checks in words, amounts in dollars, plan
     names beside plan ids (``plans``: plan_id, plan_name); the Parquet files keep cents and names."""
-    from flows.exports import checks_report
+    from flows.render.exports import checks_report
 
     summary = rec.summary()
     manifest = {"kind": "prorata-reconciliation", **facts, **summary, "files": list(FILES)}
@@ -194,7 +194,7 @@ def reconcile_year(store_dir: Path, tax_year: int, out_dir: Path) -> dict:
     """``prorata reconcile --store --tax-year --out`` without Prefect: the store's live year (the rows
     of every ledgered extract, supersedes applied) against the year's outputs in
     ``STORE/outputs/TAX_YEAR``. Refuses outputs built from an older ledger (run ``nightly`` first)."""
-    from flows.store import Store, StoreError, live_tables, outputs_current
+    from flows.io.store import Store, StoreError, live_tables, outputs_current
 
     store = Store(Path(store_dir))
     if not outputs_current(store, tax_year):
@@ -219,7 +219,7 @@ def reconcile_store(store_dir: Path, tax_year: int, out_dir: Path, *, prefect: b
     from prefect import flow
 
     from flows.errors import scrubbed
-    from flows.prefect_env import FLOW_OPTIONS
+    from flows.prefect.env import FLOW_OPTIONS
 
     @flow(
         name="prorata-reconcile-year",
@@ -237,7 +237,7 @@ def reconcile_store(store_dir: Path, tax_year: int, out_dir: Path, *, prefect: b
 def _reconcile_name() -> str:
     from prefect.runtime import flow_run
 
-    from flows.run_flow import extract_label
+    from flows.prefect.run_flow import extract_label
 
     return f"reconcile {extract_label(flow_run.parameters.get('extract_dir'))}"
 
@@ -246,7 +246,7 @@ def _flow():
     from prefect import flow
 
     from flows.errors import scrubbed
-    from flows.prefect_env import FLOW_OPTIONS
+    from flows.prefect.env import FLOW_OPTIONS
 
     @flow(
         name="prorata-reconcile",
@@ -276,7 +276,7 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
     lines = [head]
     if not s["control_totals"]:
         lines.append("  no control totals in the extract: monthly totals shown without a trustee figure")
-    from flows.reconcile_html import CHECK_WORDS
+    from flows.render.reconcile_html import CHECK_WORDS
 
     lines += [f"  {CHECK_WORDS.get(k, k)}: {v} break(s)" for k, v in s["breaks_by_check"].items()]
     lines.append(f"  outputs          {out_dir}/ ({', '.join(FILES)})")

@@ -33,9 +33,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows import iris_schema
-from flows.config import TransmitterSettings
 from flows.errors import OperatorError
+from flows.io import iris_package as iris_schema
+from flows.settings import TransmitterSettings
 from transforms.irs import check_pub1220, iter_pub1220
 from transforms.irs.channel import filing_channel
 from transforms.irs.fire.pub1220 import iter_pub1220_groups
@@ -411,12 +411,12 @@ VALIDATORS = max(1, os.cpu_count() or 1)
 
 class _Validation:
     """A large transmission validated against the schema in a process of its own, from its file
-    (``python -m flows.iris_schema PACKAGE FILE``), while the next is written: libxml2's validation
+    (``python -m flows.io.iris_package PACKAGE FILE``), while the next is written: libxml2's validation
     holds the GIL, so the cores work at once (``VALIDATORS`` at most)."""
 
     def __init__(self, package: Path, path: Path):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flows.iris_schema", str(package), str(path)],
+            [sys.executable, "-m", "flows.io.iris_package", str(package), str(path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

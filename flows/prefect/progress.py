@@ -1,5 +1,5 @@
 """Progress of a run: a terminal bar and a Prefect progress artifact, behind the pipeline's
-``Progress`` callback (``Callable[[str], None]``, :mod:`flows.pipeline`), and a summary artifact
+``Progress`` callback (``Callable[[str], None]``, :mod:`flows.run.pipeline`), and a summary artifact
 at the end.
 
 The pipeline and the flow report progress as messages ("read and validated …", "plan batch i/n
@@ -30,9 +30,7 @@ SUMMARY_KEY = "prorata-run-summary"
 
 READ_DONE, SPLIT_DONE = 20.0, 90.0
 _BATCH = re.compile(r"plan batch (\d+)/(\d+) done")
-_PARTITION = re.compile(
-    r"^partition (\d+)/(\d+) done"
-)  # a large extract: by partition (flows/partitioned.py)
+_PARTITION = re.compile(r"^partition (\d+)/(\d+) done")  # a large extract: by partition (flows/io/extract.py)
 
 
 def percent_for(message: str) -> float | None:

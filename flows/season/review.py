@@ -23,10 +23,10 @@ from pathlib import Path
 import polars as pl
 import polars_hash  # noqa: F401  (registers the .chash expression namespace)
 
-from flows import store as st
-from flows.outputs import write_parquet
-from flows.reconcile_html import CSS, money
-from flows.reconcile_html import _table as table
+from flows.io import store as st
+from flows.io.outputs import write_parquet
+from flows.render.reconcile_html import CSS, money
+from flows.render.reconcile_html import _table as table
 
 MONEY = {
     "box1_cents": "box 1 gross",

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from flows import prefect_env
 from flows.errors import DEBUG, printable
+from flows.prefect import env as prefect_env
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -48,7 +48,7 @@ def _dollars(cents: int) -> str:
 
 
 def summary_text(manifest: dict, out_dir: Path) -> str:
-    from flows.exports import quarantine_by_rule
+    from flows.render.exports import quarantine_by_rule
 
     rows = manifest["rows"]["distributions"]
     t = manifest["totals"]
@@ -106,7 +106,7 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
     lines.append(
         f"  outputs        {printable(out_dir)}/ (distributions, forms, quarantine, edit_checks, tieout_945, explain, irs/, manifest.json)"
     )
-    from flows.statements import statements_note
+    from flows.render.statements import statements_note
 
     note = statements_note(out_dir, manifest.get("run_id"))
     if note:
@@ -116,10 +116,10 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from contracts.loading import precheck
-    from flows.config import load_settings
     from flows.errors import operator_errors
-    from flows.outputs import check_parent, check_target, check_writable
-    from flows.progress import RunProgress
+    from flows.io.outputs import check_parent, check_target, check_writable
+    from flows.prefect.progress import RunProgress
+    from flows.settings import load_settings
     from transforms.irs import FilingInputError
 
     extract_dir, out_dir = Path(args.extract_dir), Path(args.out)
@@ -131,13 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_writable(out_dir)
         settings = load_settings(Path(args.config) if args.config else None)
         if args.no_prefect:
-            from flows.pipeline import run_pipeline
+            from flows.run.pipeline import run_pipeline
 
             manifest = run_pipeline(
                 extract_dir, out_dir, progress=say, settings=settings, batch_rows=args.batch_rows
             ).manifest
         else:
-            from flows.server import ephemeral
+            from flows.prefect.server import ephemeral
 
             with ephemeral():
                 manifest = _run_flow(args, extract_dir, out_dir, say)
@@ -150,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     say.finish()
     print(summary_text(manifest, out_dir))
     if args.export:
-        from flows.exports import export_run
+        from flows.render.exports import export_run
 
         folder = export_run(out_dir, args.export, extract_dir, personal=args.export_personal)
         print(f"  export         {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))})")
@@ -161,7 +161,7 @@ def _run_flow(args: argparse.Namespace, extract_dir: Path, out_dir: Path, say) -
     """``prorata run`` as the Prefect flow (in this process, or its plan batches on Dask)."""
     if args.dask_address or args.workers:
         say("starting the Prefect flow on a Dask cluster")
-        from flows.run_flow import run_on_dask
+        from flows.prefect.run_flow import run_on_dask
 
         return run_on_dask(
             extract_dir,
@@ -173,7 +173,7 @@ def _run_flow(args: argparse.Namespace, extract_dir: Path, out_dir: Path, say) -
             batch_rows=args.batch_rows,
         )
     say("starting the Prefect flow")
-    from flows.run_flow import prorata_run
+    from flows.prefect.run_flow import prorata_run
 
     return prorata_run(extract_dir, out_dir, progress=say, config=args.config, batch_rows=args.batch_rows)
 
@@ -202,7 +202,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     plan, form and account number) and a short block per step that applied."""
     import polars as pl
 
-    from flows.exports import recordkeeper_accounts
+    from flows.render.exports import recordkeeper_accounts
     from transforms.engine.explain import DESTINATION_WORDS, REASON_WORDS, explanation, payee_role
     from transforms.kernels.dollars import dollars
 
@@ -309,8 +309,8 @@ EXIT_BREAKS = 3  # prorata reconcile: the reconciliation was written and found b
 def extract_changed(extract_dir: Path, run_dir: Path) -> list[str]:
     """The files of ``extract_dir`` whose SHA-256 differs from what the run recorded
     (``input_sha256`` of its manifest), missing from it, or new to it."""
-    from flows.outputs import read_manifest
-    from flows.pipeline import file_hashes
+    from flows.io.outputs import read_manifest
+    from flows.run.pipeline import file_hashes
 
     recorded = (read_manifest(run_dir) or {}).get("input_sha256")
     if not isinstance(recorded, dict):
@@ -324,9 +324,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     from contracts.loading import precheck
     from flows.errors import operator_errors
-    from flows.outputs import OutputError, check_parent
-    from flows.reconcile import reconcile_extract, reconcile_flow, summary_text
-    from flows.server import ephemeral
+    from flows.io.outputs import OutputError, check_parent
+    from flows.prefect.server import ephemeral
+    from flows.run.reconcile import reconcile_extract, reconcile_flow, summary_text
 
     out_dir = Path(args.out)
     by_store = args.store is not None or args.tax_year is not None
@@ -338,7 +338,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     try:  # the target is checked by the reconciliation itself (never a run, an extract or a store)
         check_parent(out_dir)
         if by_store:
-            from flows.store import Store, StoreError
+            from flows.io.store import Store, StoreError
 
             if not Path(args.store).is_dir():
                 raise StoreError(f"{args.store}: no such store folder; check the --store path")
@@ -354,7 +354,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             run_dir = Path(args.run)
         with contextlib.nullcontext() if args.no_prefect else ephemeral():
             if by_store:
-                from flows.reconcile import reconcile_store
+                from flows.run.reconcile import reconcile_store
 
                 manifest = reconcile_store(
                     Path(args.store), args.tax_year, out_dir, prefect=not args.no_prefect
@@ -367,7 +367,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(summary_text(manifest, out_dir))
     if args.export:
-        from flows.exports import export_reconciliation
+        from flows.render.exports import export_reconciliation
 
         folder = export_reconciliation(out_dir, run_dir, args.export)
         print(f"  export           {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))})")
@@ -405,7 +405,7 @@ EXPORT_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from flows.pipeline import software_version
+    from flows.run.pipeline import software_version
 
     parser = argparse.ArgumentParser(
         prog="prorata",
@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.set_defaults(func=cmd_sample)
 
-    from flows.statements import add_parser as add_statements_parser
+    from flows.render.statements import add_parser as add_statements_parser
 
     add_statements_parser(sub)
 
@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_parser(sub)
 
-    from flows.ops_cli import add_parsers as add_ops_parsers
+    from flows.cli.ops import add_parsers as add_ops_parsers
 
     add_ops_parsers(sub)
     return parser
@@ -559,7 +559,7 @@ def mistyped_folder(args: argparse.Namespace) -> str | None:
     """A folder option whose parent does not exist (``--out``, ``--store``, ``--dest``), or a
     ``--store`` that does not exist for a command that reads one: the one line to print. A typo is
     an error, never a new tree of folders."""
-    from flows.outputs import OutputError, check_parent
+    from flows.io.outputs import OutputError, check_parent
 
     for option in ("out", "store", "dest"):
         value = getattr(args, option, None)

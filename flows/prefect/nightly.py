@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.loading import ExtractError
-from flows import history
-from flows import store as st
 from flows.errors import printable, scrubbed
+from flows.io import history
+from flows.io import store as st
 
 Progress = Callable[[str], None]
 NOT_TRANSIENT = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -146,7 +146,7 @@ def run_nightly(
 def _ingest_name() -> str:
     from prefect.runtime import task_run
 
-    from flows.run_flow import extract_label
+    from flows.prefect.run_flow import extract_label
 
     return f"ingest {extract_label(task_run.parameters.get('folder'))}"
 
@@ -170,7 +170,7 @@ def _flow():
     from prefect.cache_policies import NO_CACHE
     from prefect.states import Failed
 
-    from flows.prefect_env import FLOW_OPTIONS
+    from flows.prefect.env import FLOW_OPTIONS
 
     options = {
         "persist_result": False,
@@ -195,7 +195,7 @@ def _flow():
     def prorata_nightly(inbox: str, store: str, config: str | None = None):
         """Ingest every new extract of the inbox into the store, oldest first; rebuild the touched
         years. Returns the summary (:func:`summary`), as a Failed state when an extract was refused."""
-        from flows.config import load_settings
+        from flows.settings import load_settings
 
         settings = load_settings(Path(config) if config else None)
         report = run_nightly(

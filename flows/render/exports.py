@@ -31,7 +31,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.reconcile_html import CHECK_WORDS, MEASURE_WORDS
+from flows.render.reconcile_html import CHECK_WORDS, MEASURE_WORDS
 
 FORMATS = ("csv", "xlsx")
 FOLDER = "export"
@@ -372,7 +372,7 @@ def edit_check_sheets(out_dir: Path) -> dict[str, pl.DataFrame]:
 
 def summary_sheet(manifest: dict) -> pl.DataFrame:
     """The run's manifest as label and value, amounts in dollars."""
-    from flows.reconcile_html import money
+    from flows.render.reconcile_html import money
 
     rows = [
         ("Run", manifest.get("run_id")),

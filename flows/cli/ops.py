@@ -40,14 +40,14 @@ def _say(quiet: bool):
 
 
 def _settings(args):
-    from flows.config import load_settings
+    from flows.settings import load_settings
 
     return load_settings(Path(args.config) if getattr(args, "config", None) else None)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from flows import nightly
-    from flows.server import ephemeral
+    from flows.prefect import nightly
+    from flows.prefect.server import ephemeral
 
     try:
         if args.no_prefect:
@@ -80,7 +80,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows import nightly
+    from flows.prefect import nightly
 
     try:
         kwargs = nightly.serve_arguments(
@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_BAD_INPUT
     print(f"prorata serve: deployment '{kwargs['name']}' on cron '{printable(args.cron)}' (Ctrl-C stops)")
-    from flows.server import ephemeral
+    from flows.prefect.server import ephemeral
 
     with ephemeral():
         nightly.nightly_flow().serve(**kwargs)
@@ -114,7 +114,7 @@ def _schema_package(args) -> Path | None:
 
 
 def _policy(args):
-    from flows.config import load_policy
+    from flows.settings import load_policy
 
     return load_policy(Path(args.config) if getattr(args, "config", None) else None)
 
@@ -122,7 +122,7 @@ def _policy(args):
 def _prepare_step(name: str, args: argparse.Namespace, describe) -> int:
     """Run one of the commands that prepare a filing (``file``, ``corrections``, ``replace``) and
     print its result: ``describe(result)`` gives the lines after the first."""
-    from flows import filings
+    from flows.season import filings
 
     prepare = {
         "file": filings.file_year,
@@ -173,8 +173,8 @@ def cmd_corrections(args: argparse.Namespace) -> int:
         if result.status == "prepared":
             lines.append(f"  filing {result.filing_id}: {', '.join(result.files)} in {args.out}")
             if args.export:
-                from flows.exports import export_corrections
-                from flows.store import Store
+                from flows.io.store import Store
+                from flows.render.exports import export_corrections
 
                 outputs = Store(Path(args.store)).outputs(args.tax_year)
                 lines.append(f"  export: {export_corrections(Path(args.out), outputs, args.export)}/")
@@ -197,7 +197,7 @@ def cmd_replace(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from flows.filings import approve
+    from flows.season.filings import approve
 
     try:
         result = approve(
@@ -214,7 +214,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_discard(args: argparse.Namespace) -> int:
-    from flows.filings import discard
+    from flows.season.filings import discard
 
     try:
         result = discard(
@@ -228,9 +228,9 @@ def cmd_discard(args: argparse.Namespace) -> int:
 
 
 def cmd_acknowledge(args: argparse.Namespace) -> int:
-    from flows import acks
-    from flows.history import actor
-    from flows.store import StoreError
+    from flows.io.history import actor
+    from flows.io.store import StoreError
+    from flows.season import acks
 
     who = actor(args.user)
     try:
@@ -274,7 +274,7 @@ def cmd_acknowledge(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from flows.status import write_page, year_status
+    from flows.season.status import write_page, year_status
 
     try:
         status = year_status(Path(args.store), args.tax_year, on=args.date, test=args.test)
@@ -287,8 +287,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from flows import history
-    from flows.store import Store
+    from flows.io import history
+    from flows.io.store import Store
 
     print(f"prorata history: tax year {args.tax_year}")
     for line in history.text(history.events(Store(Path(args.store)), args.tax_year)):

@@ -1,6 +1,6 @@
 """The stages of ``prorata run`` as plain functions: read + validate, split, write.
 
-The Prefect flow (:mod:`flows.run_flow`) calls these same functions as tasks; tests call them
+The Prefect flow (:mod:`flows.prefect.run_flow`) calls these same functions as tasks; tests call them
 directly. Nothing here logs personal data: only ids, counts, totals and hashes.
 """
 
@@ -20,12 +20,12 @@ import polars as pl
 from contracts.extract import TABLES
 from contracts.loading import Manifest, file_hashes, read_extract, unsheltered
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
-from flows import partitioned
-from flows.config import TransmitterSettings
 from flows.errors import on_disk
-from flows.filing import filing_frame, write_irs_file, write_run_irs_file
-from flows.outputs import RUN, SOFTWARE, SortedParquetSink, StagedOutput, write_json, write_parquet
-from flows.statements import keep_statements
+from flows.io import extract as partitioned
+from flows.io.outputs import RUN, SOFTWARE, SortedParquetSink, StagedOutput, write_json, write_parquet
+from flows.irs.files import filing_frame, write_irs_file, write_run_irs_file
+from flows.render.statements import keep_statements
+from flows.settings import TransmitterSettings
 from transforms.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
 from transforms.engine.legs import DISTRIBUTION_COLUMNS
@@ -411,7 +411,7 @@ def build_manifest(loaded: Loaded, computed: Computed | Counts, timings: dict[st
         },
         "edit_checks": {sev: dict(sorted(counts.checks[sev].items())) for sev in ("error", "warning")},
         "totals": dict(counts.totals),
-        "software": SOFTWARE,  # flows.outputs: the folder is prorata's own, to be replaced by the next run
+        "software": SOFTWARE,  # flows.io.outputs: the folder is prorata's own, to be replaced by the next run
         "software_version": software_version(),
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -469,7 +469,7 @@ class StreamedRun:
     room for the IRS file.
 
     Orders: ``distributions`` and ``explain`` by distribution_id and ``forms`` by form_id (merged
-    across batches, :class:`flows.outputs.SortedParquetSink`); ``edit_checks`` by plan, then form id —
+    across batches, :class:`flows.io.outputs.SortedParquetSink`); ``edit_checks`` by plan, then form id —
     batches hold whole plans in plan_id order, so one batch after the other is that order already.
     """
 
@@ -486,7 +486,7 @@ class StreamedRun:
             name: SortedParquetSink(root / f"{name}.parquet", key) for name, key in self.SORTED.items()
         }
         # by plan, then form: batches come in plan order, except where plans that share ids are
-        # read together in one partition (flows/partitioned.py)
+        # read together in one partition (flows/io/extract.py)
         self.sinks["edit_checks"] = SortedParquetSink(root / "edit_checks.parquet", ["plan_id", "form_id"])
         # a payee of two plans comes in two batches: written once
         self.sinks["recipients"] = SortedParquetSink(root / "recipients.parquet", "payee_id", unique=True)
@@ -588,7 +588,7 @@ Submit = Callable[[dict[str, pl.DataFrame], int], Any]  # returns a future with 
 
 
 def loaded_shell(extract_dir: Path) -> Loaded:
-    """What a run partitioned by :mod:`flows.partitioned` knows before it reads a row: the
+    """What a run partitioned by :mod:`flows.io.extract` knows before it reads a row: the
     manifest, the files' hashes, the rows of every table (Parquet footers) and the control totals
     (small). Its quarantine is filled in once every partition is validated."""
     hashes = file_hashes(extract_dir)
@@ -603,7 +603,7 @@ def loaded_shell(extract_dir: Path) -> Loaded:
 
 
 def read_partition(extract_dir: Path, manifest: Manifest, parts: partitioned.Partitions, i: int) -> Loaded:
-    """Partition ``i`` read and validated (:func:`flows.partitioned.read_partition`)."""
+    """Partition ``i`` read and validated (:func:`flows.io.extract.read_partition`)."""
     read = partitioned.read_partition(extract_dir, manifest, parts, i)
     return Loaded(manifest, read.validated, {}, {}, {}, read.seconds)
 
@@ -624,8 +624,8 @@ def stream_extract(
 ) -> dict:
     """``prorata run`` streamed: read and validate, split plan batch by plan batch, write
     (:class:`StreamedRun`); returns the manifest. An extract of more than
-    :data:`flows.partitioned.READ_WHOLE_ROWS` disbursements is read, validated and split
-    partition by partition (:mod:`flows.partitioned`): the same outputs, memory bounded by a
+    :data:`flows.io.extract.READ_WHOLE_ROWS` disbursements is read, validated and split
+    partition by partition (:mod:`flows.io.extract`): the same outputs, memory bounded by a
     partition. ``load``, ``load_partition``, ``split`` and ``finish`` are the stages (the Prefect flow passes
     its tasks); with ``submit`` the batches of each partition are submitted together (Dask)."""
     say = progress or (lambda _msg: None)

@@ -6,10 +6,10 @@ Layout (docs/OPERATIONS.md)::
     STORE/ytd/TAX_YEAR/<table>/         plans, payees, participants, contracts, distributions (partitioned
                                         by plan_id), control_totals: the extract's canonical rows, append-only,
                                         each tagged with ``_extract_id``
-    STORE/ytd/TAX_YEAR/filings/         what was transmitted (flows/filings.py): one row per filed record
-    STORE/ytd/TAX_YEAR/acknowledgements/  what the IRS said of each transmission, submission, record (flows/acks.py)
-    STORE/ytd/TAX_YEAR/events/          the year's history: who did what, when (flows/history.py)
-    STORE/ytd/TAX_YEAR/nightly/         a digest of the forms of the last two builds (flows/review.py)
+    STORE/ytd/TAX_YEAR/filings/         what was transmitted (flows/season/filings.py): one row per filed record
+    STORE/ytd/TAX_YEAR/acknowledgements/  what the IRS said of each transmission, submission, record (flows/season/acks.py)
+    STORE/ytd/TAX_YEAR/events/          the year's history: who did what, when (flows/io/history.py)
+    STORE/ytd/TAX_YEAR/nightly/         a digest of the forms of the last two builds (flows/season/review.py)
     STORE/outputs/TAX_YEAR/             the year's outputs (docs/spec/outputs.md), rebuilt by ``nightly``
     STORE/filings/TAX_YEAR/<filing_id>/ each prepared filing: its IRS transmissions, review, records
     STORE/.lock                         one writer at a time (flock)
@@ -46,7 +46,7 @@ import polars as pl
 from contracts.extract import TABLES
 from contracts.loading import ROW, Manifest, read_extract
 from flows.errors import OperatorError, crash_point, on_disk
-from flows.outputs import clean_stale, write_json, write_parquet
+from flows.io.outputs import clean_stale, write_json, write_parquet
 
 DATA_TABLES = ("plans", "payees", "participants", "contracts", "distributions", "control_totals")
 EXTRACT_COL = "_extract_id"
@@ -69,7 +69,7 @@ class StoreError(OperatorError):
     """The store cannot do what was asked; ``str(err)`` is the one line for stderr."""
 
 
-LEFTOVER = re.compile(r"^\.(?P<target>.+)\.(?:tmp|old)-[^/]+$")  # flows.outputs staging and old folders
+LEFTOVER = re.compile(r"^\.(?P<target>.+)\.(?:tmp|old)-[^/]+$")  # flows.io.outputs staging and old folders
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Store:
 
     def clean_tmp(self) -> None:
         """Leftovers of a killed run: the scratch folder, and the staging and old folders of the
-        outputs and filings (:func:`flows.outputs.clean_stale`: a live one is left alone, an
+        outputs and filings (:func:`flows.io.outputs.clean_stale`: a live one is left alone, an
         earlier result whose swap was cut short is put back)."""
         shutil.rmtree(self.tmp(), ignore_errors=True)
         for parent in (self.root / "outputs", self.root / "filings"):
@@ -176,7 +176,7 @@ def ledger_id(led: pl.DataFrame, tax_year: int) -> str:
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
-    from flows.pipeline import file_hashes as hashes
+    from flows.run.pipeline import file_hashes as hashes
 
     return hashes(folder)
 
@@ -452,7 +452,7 @@ def outputs_current(store: Store, tax_year: int) -> bool:
 def rebuild_year(store: Store, tax_year: int, settings=None) -> dict:
     """Rebuild STORE/outputs/TAX_YEAR from the live year with the ``prorata run`` pipeline (it writes
     atomically: a killed rebuild leaves the previous outputs)."""
-    from flows.pipeline import run_pipeline
+    from flows.run.pipeline import run_pipeline
 
     store.tmp().mkdir(parents=True, exist_ok=True)
     folder = store.tmp() / f"extract-{tax_year}"
@@ -464,7 +464,7 @@ def rebuild_year(store: Store, tax_year: int, settings=None) -> dict:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     crash_point("rebuild:outputs")
-    from flows.review import snapshot_forms
+    from flows.season.review import snapshot_forms
 
     snapshot_forms(store, tax_year)
     return manifest

@@ -16,18 +16,18 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import history
-from flows import store as st
-from flows.acks import acknowledgements
-from flows.filings import (
+from flows.io import history
+from flows.io import store as st
+from flows.io.outputs import read_manifest
+from flows.render.reconcile_html import CSS
+from flows.render.reconcile_html import _table as table
+from flows.season.acks import acknowledgements
+from flows.season.filings import (
     filings_table,
     pending_corrections,
     pending_filings,
     today,
 )
-from flows.outputs import read_manifest
-from flows.reconcile_html import CSS
-from flows.reconcile_html import _table as table
 from transforms.law.deadlines import deadlines
 from transforms.references import record_status, rejected_units
 

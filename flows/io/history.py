@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from flows import store as st
+from flows.io import store as st
 
 EVENT_SCHEMA = {
     "event_seq": pl.Int64,

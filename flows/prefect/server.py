@@ -1,9 +1,9 @@
 """Prefect servers: a self-hosted one, started in the background, waited for until healthy, stopped;
 and the temporary one a command starts for itself when no server is configured (:func:`ephemeral`).
 
-    python -m flows.server start --home .prefect-server --port 4200 [--database-url URL] [--no-ui]
-    python -m flows.server stop  --home .prefect-server
-    python -m flows.server status --home .prefect-server
+    python -m flows.prefect.server start --home .prefect-server --port 4200 [--database-url URL] [--no-ui]
+    python -m flows.prefect.server stop  --home .prefect-server
+    python -m flows.prefect.server status --home .prefect-server
 
 ``make prefect-server`` / ``make prefect-server-stop`` call it; ``tests/conftest.py`` starts one per
 test session the same way (``real_prefect_server``). The server's state lives under ``--home``
@@ -19,7 +19,7 @@ server and the workers it spawned), found by the pid it recorded — never by na
 would start its own server process as a child that outlives a command killed with SIGKILL or
 SIGTERM (and keeps the command's stdout open, so a supervisor reading it hangs), and that shares
 the terminal's process group, so Ctrl-C kills it before the flow run can report its end. The
-command starts it instead (``python -m flows.server child``): in a session of its own (Ctrl-C
+command starts it instead (``python -m flows.prefect.server child``): in a session of its own (Ctrl-C
 reaches only the command, which reports the run's end and then stops the server), with no handle
 on the command's stdin, stdout or stderr, and bound to the command's life — the kernel kills it when
 the command dies (``PR_SET_PDEATHSIG``), and a watchdog thread ends it if its parent pid changes
@@ -219,7 +219,7 @@ def die_with_parent(parent: int) -> None:
 
 
 def serve_child(parent: int, port: int) -> None:
-    """``python -m flows.server child``: Prefect's API on 127.0.0.1:``port`` (the app Prefect's own
+    """``python -m flows.prefect.server child``: Prefect's API on 127.0.0.1:``port`` (the app Prefect's own
     temporary server runs), for as long as ``parent`` lives."""
     die_with_parent(parent)
     import uvicorn
@@ -264,7 +264,7 @@ def _start_child(timeout: float) -> tuple[subprocess.Popen, str]:
             [
                 sys.executable,
                 "-m",
-                "flows.server",
+                "flows.prefect.server",
                 "child",
                 "--parent",
                 str(os.getpid()),
@@ -339,7 +339,9 @@ def ephemeral(timeout: float = 120.0) -> Iterator[str | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.prefect.server", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("action", choices=["start", "stop", "status", "child"])
     parser.add_argument("--parent", type=int, help="child: the pid of the command it serves")
     parser.add_argument("--home", default=".prefect-server", help="PREFECT_HOME of the server")
