@@ -309,8 +309,8 @@ EXIT_BREAKS = 3  # prorata reconcile: the reconciliation was written and found b
 def extract_changed(extract_dir: Path, run_dir: Path) -> list[str]:
     """The files of ``extract_dir`` whose SHA-256 differs from what the run recorded
     (``input_sha256`` of its manifest), missing from it, or new to it."""
+    from contracts.loading import file_hashes
     from flows.io.outputs import read_manifest
-    from flows.run.pipeline import file_hashes
 
     recorded = (read_manifest(run_dir) or {}).get("input_sha256")
     if not isinstance(recorded, dict):
@@ -326,7 +326,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from flows.errors import operator_errors
     from flows.io.outputs import OutputError, check_parent
     from flows.prefect.server import ephemeral
-    from flows.run.reconcile import reconcile_extract, reconcile_flow, summary_text
+    from flows.run.reconcile import reconcile_extract, reconcile_year, summary_text
 
     out_dir = Path(args.out)
     by_store = args.store is not None or args.tax_year is not None
@@ -354,14 +354,18 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             run_dir = Path(args.run)
         with contextlib.nullcontext() if args.no_prefect else ephemeral():
             if by_store:
-                from flows.run.reconcile import reconcile_store
+                if args.no_prefect:
+                    manifest = reconcile_year(Path(args.store), args.tax_year, out_dir)
+                else:
+                    from flows.prefect.reconcile import prorata_reconcile_year
 
-                manifest = reconcile_store(
-                    Path(args.store), args.tax_year, out_dir, prefect=not args.no_prefect
-                )
+                    manifest = prorata_reconcile_year(Path(args.store), args.tax_year, out_dir)
+            elif args.no_prefect:
+                manifest = reconcile_extract(Path(args.extract), Path(args.run), out_dir)
             else:
-                run = reconcile_extract if args.no_prefect else reconcile_flow
-                manifest = run(Path(args.extract), Path(args.run), out_dir)
+                from flows.prefect.reconcile import prorata_reconcile
+
+                manifest = prorata_reconcile(Path(args.extract), Path(args.run), out_dir)
     except operator_errors() as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -490,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.set_defaults(func=cmd_sample)
 
-    from flows.render.statements import add_parser as add_statements_parser
+    from flows.cli.statements import add_parser as add_statements_parser
 
     add_statements_parser(sub)
 

@@ -547,3 +547,47 @@ class SortedParquetSink:
             self._writer.close()
             self._writer = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+STATEMENTS = "statements"
+"""The folder of a run's recipient statements (``prorata statements``), kept across reruns."""
+
+
+def keep_statements(out_dir: Path, staging: Path) -> None:
+    """A rerun into OUT_DIR keeps the statements already written there (they may have been
+    mailed): ``statements/`` is linked into the new folder before the swap (hard links: no copy of
+    the bytes; the old folder stays whole until the swap). Its manifest names the run they were
+    drawn from, so the run summary can say when they are older than the forms."""
+    old = Path(out_dir) / STATEMENTS
+    if not old.is_dir() or (Path(staging) / STATEMENTS).exists():
+        return
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(old, Path(staging) / STATEMENTS, copy_function=link)
+
+
+def swap_folder(target: Path, write) -> Path:
+    """Write a whole folder through ``write(tmp)`` beside ``target`` and swap it into place: a
+    reader finds the earlier folder or the new one, never a mix or half of one."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write(tmp)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rmdir(old)
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

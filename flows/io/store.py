@@ -44,7 +44,7 @@ from pathlib import Path
 import polars as pl
 
 from contracts.extract import TABLES
-from contracts.loading import ROW, Manifest, read_extract
+from contracts.loading import ROW, Manifest, file_hashes, read_extract
 from flows.errors import OperatorError, crash_point, on_disk
 from flows.io.outputs import clean_stale, write_json, write_parquet
 
@@ -173,12 +173,6 @@ def ledger_id(led: pl.DataFrame, tax_year: int) -> str:
 
 
 # ---- ingest -------------------------------------------------------------------------------------
-
-
-def file_hashes(folder: Path) -> dict[str, str]:
-    from flows.run.pipeline import file_hashes as hashes
-
-    return hashes(folder)
 
 
 @dataclass
@@ -449,25 +443,9 @@ def outputs_current(store: Store, tax_year: int) -> bool:
     return built == ledger_id(ledger(store, tax_year), tax_year)
 
 
-def rebuild_year(store: Store, tax_year: int, settings=None) -> dict:
-    """Rebuild STORE/outputs/TAX_YEAR from the live year with the ``prorata run`` pipeline (it writes
-    atomically: a killed rebuild leaves the previous outputs)."""
-    from flows.run.pipeline import run_pipeline
-
-    store.tmp().mkdir(parents=True, exist_ok=True)
-    folder = store.tmp() / f"extract-{tax_year}"
-    shutil.rmtree(folder, ignore_errors=True)
-    materialise(store, tax_year, folder)
-    crash_point("rebuild:materialised")
-    try:
-        manifest = run_pipeline(folder, store.outputs(tax_year), settings=settings).manifest
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    crash_point("rebuild:outputs")
-    from flows.season.review import snapshot_forms
-
-    snapshot_forms(store, tax_year)
-    return manifest
+def filings_table(store: Store, tax_year: int) -> pl.DataFrame:
+    """The filings of record (approved filings), one row per record sent."""
+    return read_delta(store.table(tax_year, "filings"))
 
 
 def inbox_extracts(inbox: Path) -> list[tuple[Path, Manifest | None]]:

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contracts.loading import ExtractError
+from contracts.loading import ExtractError, file_hashes
 from flows.errors import printable, scrubbed
 from flows.io import history
 from flows.io import store as st
+from flows.season.rebuild import rebuild_year
 
 Progress = Callable[[str], None]
 NOT_TRANSIENT = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -90,7 +91,7 @@ def run_nightly(
     settings=None,
     progress: Progress | None = None,
     ingest: Callable = st.ingest_extract,
-    rebuild: Callable = st.rebuild_year,
+    rebuild: Callable = rebuild_year,
 ) -> NightlyReport:
     """The nightly steps; ``ingest`` and ``rebuild`` are the plain functions or their Prefect tasks."""
     say = progress or (lambda _m: None)
@@ -106,7 +107,7 @@ def run_nightly(
         touched: set[int] = set()
         for folder, manifest in st.inbox_extracts(inbox):
             if manifest is not None and manifest.extract_id in known:
-                if json.loads(known[manifest.extract_id]) != st.file_hashes(folder):
+                if json.loads(known[manifest.extract_id]) != file_hashes(folder):
                     report.faults.append(
                         f"{folder}: extract_id {manifest.extract_id} is already in the store with other file contents"
                     )
@@ -130,7 +131,7 @@ def run_nightly(
                 )
                 report.ingested.append(result.extract_id)
                 touched.add(result.tax_year)
-                known[result.extract_id] = json.dumps(st.file_hashes(folder), sort_keys=True)
+                known[result.extract_id] = json.dumps(file_hashes(folder), sort_keys=True)
                 say(f"ingested {result.extract_id}: {result.rows.get('distributions', 0):,} disbursements")
             else:
                 report.skipped.append(result.extract_id)
@@ -183,7 +184,7 @@ def _flow():
         scrubbed("ingest-extract")(st.ingest_extract)
     )
     rebuild_task = task(name="rebuild-year-outputs", task_run_name=_rebuild_name, **options)(
-        scrubbed("rebuild-year-outputs")(st.rebuild_year)
+        scrubbed("rebuild-year-outputs")(rebuild_year)
     )
 
     @flow(

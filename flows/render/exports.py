@@ -23,14 +23,12 @@ which adds the name and the TIN. The export folder sits inside OUT_DIR and has i
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
+from flows.io.outputs import swap_folder
 from flows.render.reconcile_html import CHECK_WORDS, MEASURE_WORDS
 
 FORMATS = ("csv", "xlsx")
@@ -90,28 +88,6 @@ def write_sheets(
         )
     book.close()
     return [path.name]
-
-
-def swap_folder(target: Path, write) -> Path:
-    """Write a whole folder through ``write(tmp)`` beside ``target`` and swap it into place: a
-    reader finds the earlier folder or the new one, never a mix or half of one."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        write(tmp)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.rmdir(old)
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
 
 
 def swap_in(parent: Path, write) -> Path:

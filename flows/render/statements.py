@@ -20,11 +20,9 @@ that covers the box 7 codes actually on the page.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -35,6 +33,7 @@ from pathlib import Path
 import polars as pl
 from fpdf import FPDF
 
+from flows.io.outputs import STATEMENTS, swap_folder
 from transforms.law.box7 import recipient_note
 from transforms.params import TaxParameters
 
@@ -44,7 +43,6 @@ except ImportError:  # pragma: no cover
     _unidecode = None
 
 Progress = Callable[[str], None]
-EXIT_BAD_INPUT = 2
 PROGRESS_EVERY = 1000
 
 TITLE = (
@@ -648,7 +646,7 @@ class StatementError(Exception):
 # this many characters. Longer values are cut before any drawing, so time and memory stay flat
 # whatever the input (issue 18: a 32,000-character name once took 48 s and 1 GB).
 FIELD_CHARS = 160
-FOLDER = "statements"
+FOLDER = STATEMENTS
 
 
 def bounded(frame: pl.DataFrame) -> pl.DataFrame:
@@ -875,8 +873,6 @@ def _write(rows, out_dir, dest, progress, by, account, facts, start) -> dict:
     else:
         folder = Path(dest) if dest is not None else out_dir / FOLDER
         result: dict = {}
-        from flows.render.exports import swap_folder
-
         swap_folder(folder, lambda tmp: result.update(draw_all(rows, tmp, by, progress, facts)))
         counts = {**result, "files": [str(folder)]}
     seconds = time.perf_counter() - start
@@ -889,25 +885,13 @@ def _write(rows, out_dir, dest, progress, by, account, facts, start) -> dict:
     }
 
 
-def correction_rows(store: Path, corrections_dir: Path) -> tuple[pl.DataFrame, Path, dict]:
-    """The returns of a corrections filing as the IRS has them (the store's filings table), as
-    statement rows: a one-step correction (Type 1) and a voided return (Type 2's first record, or a
-    return that should not have been filed: zero amounts) with the CORRECTED box checked; Type 2's
-    new return and a late original as plain statements (Instructions for Forms 1099: the new return
-    of a two-step correction is not marked CORRECTED)."""
-    from flows.io import store as st
-    from flows.season.filings import filings_table
-
-    m = json.loads((Path(corrections_dir) / "manifest.json").read_text(encoding="utf-8"))
-    if m.get("kind") != "correction":
-        raise StatementError(f"{corrections_dir}: not the folder of a prorata corrections run")
-    tax_year = int(m["tax_year"])
-    ids = [i for i in (m.get("filing_id"), m.get("late_originals_filing_id")) if i]
-    s = st.Store(Path(store))
-    filed = filings_table(s, tax_year).filter(pl.col("filing_id").is_in(ids))
-    if filed.height == 0:
-        raise StatementError(f"{corrections_dir}: its filing {', '.join(ids)} is not in the store {store}")
-    outputs = s.outputs(tax_year)
+def corrected_statement_rows(filed: pl.DataFrame, outputs: Path) -> pl.DataFrame:
+    """The returns of a corrections filing as the IRS has them (``filed``: their rows of the store's
+    filings table), as statement rows: a one-step correction (Type 1) and a voided return (Type 2's
+    first record, or a return that should not have been filed: zero amounts) with the CORRECTED box
+    checked; Type 2's new return and a late original as plain statements (Instructions for Forms
+    1099: the new return of a two-step correction is not marked CORRECTED). ``outputs``: the year's
+    outputs, for the plan names and the recordkeeper's account numbers."""
     names = (
         pl.read_parquet(outputs / "payers.parquet", columns=["plan_id", "plan_name"])
         if (outputs / "payers.parquet").is_file()
@@ -924,49 +908,22 @@ def correction_rows(store: Path, corrections_dir: Path) -> tuple[pl.DataFrame, P
     if names is not None:
         rows = rows.join(names, on="plan_id", how="left")
     rows = rows.join(_recordkeeper_accounts(outputs), on="form_id", how="left")
-    facts = {
-        "kind": "prorata-statements",
-        "corrected": True,
-        "filing_id": m.get("filing_id"),
-        "tax_year": tax_year,
-    }
-    return _ordered(rows), outputs, facts
+    return _ordered(rows)
 
 
-def write_corrected_statements(
-    store: Path,
-    corrections_dir: Path,
-    *,
-    dest: Path | None = None,
-    progress: Progress | None = None,
-    by: str = "both",
+def write_rows(
+    rows: pl.DataFrame,
+    out_dir: Path,
+    folder: Path,
+    progress: Progress | None,
+    by: str,
+    facts: dict,
+    start: float | None = None,
 ) -> dict:
-    """Statements for the returns of a corrections run (:func:`correction_rows`), into ``dest``
-    (default ``CORRECTIONS_DIR/statements``)."""
-    start = time.perf_counter()
-    rows, _outputs, facts = correction_rows(store, corrections_dir)
-    folder = Path(dest) if dest is not None else Path(corrections_dir) / FOLDER
-    return _write(rows, Path(corrections_dir), folder, progress, by, None, facts, start)
-
-
-def keep_statements(out_dir: Path, staging: Path) -> None:
-    """A rerun into OUT_DIR keeps the statements already written there (they may have been
-    mailed): ``statements/`` is linked into the new folder before the swap (hard links: no copy of
-    the bytes; the old folder stays whole until the swap). Its manifest names the run they were
-    drawn from, so the run summary can say when they are older than the forms."""
-    import shutil
-
-    old = Path(out_dir) / FOLDER
-    if not old.is_dir() or (Path(staging) / FOLDER).exists():
-        return
-
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(old, Path(staging) / FOLDER, copy_function=link)
+    """Statements for ``rows`` (:func:`corrected_statement_rows`) into ``folder``, swapped into place
+    (``start``: when the work began, for the pages per second)."""
+    start = time.perf_counter() if start is None else start
+    return _write(rows, out_dir, folder, progress, by, None, facts, start)
 
 
 def statements_note(out_dir: Path, run_id: str | None) -> str | None:
@@ -981,96 +938,3 @@ def statements_note(out_dir: Path, run_id: str | None) -> str | None:
         f"  statements     {out_dir}/{FOLDER}/ kept from run {m.get('run_id') or '(unknown)'}: "
         "drawn from earlier forms; rerun prorata statements"
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# CLI hook: prorata statements --run OUT_DIR [--dest DIR] [--account NUMBER] [--corrections DIR --store STORE]
-# --------------------------------------------------------------------------------------------------
-
-EXAMPLES = """\
-examples:
-  prorata statements --run out/demo                         every plan's and every recipient's PDF
-  prorata statements --run out/keystone --account KRS-100003   one recipient's PDF, by account number
-  prorata statements --store STORE --corrections out/corr-1   corrected statements of a corrections run
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``prorata statements`` on the subparsers of :func:`flows.cli.main.build_parser`."""
-    p = sub.add_parser(
-        "statements",
-        help="write the recipient statements (Form 1099-R Copy B) as PDF",
-        description="Recipient statements (Form 1099-R Copy B): one PDF per plan and one per "
-        "recipient, with index.csv (file, plan, payee, form, account numbers; no name or TIN).",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("out_dir", nargs="?", help=argparse.SUPPRESS)  # the older positional OUT_DIR
-    p.add_argument("--run", metavar="OUT_DIR", help="the OUT_DIR of a prorata run")
-    p.add_argument("--dest", help="folder for the PDFs (default OUT_DIR/statements; its parent must exist)")
-    p.add_argument(
-        "--by",
-        choices=("both", "plan", "recipient"),
-        default="both",
-        help="one PDF per plan, per recipient, or both (default both)",
-    )
-    p.add_argument(
-        "--account", metavar="NUMBER", help="only the PDF of the recipient with this account number"
-    )
-    p.add_argument(
-        "--corrections", metavar="DIR", help="the folder of a prorata corrections run (with --store)"
-    )
-    p.add_argument("--store", help="the year-to-date store of that corrections run (with --corrections)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.set_defaults(func=cmd_statements)
-    return p
-
-
-def cmd_statements(args: argparse.Namespace) -> int:
-    run = getattr(args, "run", None) or getattr(args, "out_dir", None)
-    corrections = getattr(args, "corrections", None)
-    dest = Path(args.dest) if getattr(args, "dest", None) else None
-    if corrections is not None and not getattr(args, "store", None):
-        print(
-            "prorata: error: --corrections needs --store (the store the corrections were filed from)",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    if corrections is None and run is None:
-        print("prorata: error: prorata statements: give the run folder: --run OUT_DIR", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    start = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not getattr(args, "quiet", False):
-            print(f"  [{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    by = getattr(args, "by", "both") or "both"
-    try:
-        if corrections is not None:
-            result = write_corrected_statements(
-                Path(args.store), Path(corrections), dest=dest, progress=say, by=by
-            )
-            folder = dest if dest is not None else Path(corrections) / FOLDER
-        else:
-            out_dir = Path(run)
-            forms = out_dir / "forms.parquet"
-            if not forms.is_file():
-                raise StatementError(f"{forms}: not found; run 'prorata run' first")
-            account = getattr(args, "account", None)
-            result = write_statements(out_dir, dest=dest, progress=say, by=by, account=account)
-            folder = dest if dest is not None else out_dir / FOLDER
-    except StatementError as exc:
-        print(f"prorata: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if getattr(args, "account", None):
-        print(
-            f"prorata statements: {result['pages']:,} pages for account {args.account}: {', '.join(result['files'])}"
-        )
-        return 0
-    print(
-        f"prorata statements: {result['forms']:,} forms: {result['plans']:,} plan PDFs and "
-        f"{result['recipients']:,} recipient PDFs, {result['pages']:,} pages, {result['seconds']:.1f} s "
-        f"({result['pages_per_second']:,.0f} pages/s) -> {folder}/"
-    )
-    return 0

@@ -22,9 +22,16 @@ from contracts.loading import Manifest, file_hashes, read_extract, unsheltered
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows.errors import on_disk
 from flows.io import extract as partitioned
-from flows.io.outputs import RUN, SOFTWARE, SortedParquetSink, StagedOutput, write_json, write_parquet
+from flows.io.outputs import (
+    RUN,
+    SOFTWARE,
+    SortedParquetSink,
+    StagedOutput,
+    keep_statements,
+    write_json,
+    write_parquet,
+)
 from flows.irs.files import filing_frame, write_irs_file, write_run_irs_file
-from flows.render.statements import keep_statements
 from flows.settings import TransmitterSettings
 from transforms.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute

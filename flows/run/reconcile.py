@@ -212,60 +212,6 @@ def reconcile_year(store_dir: Path, tax_year: int, out_dir: Path) -> dict:
     return reconcile_run(tables, store.outputs(tax_year), out_dir)
 
 
-def reconcile_store(store_dir: Path, tax_year: int, out_dir: Path, *, prefect: bool = True) -> dict:
-    """The store's reconciliation, as the ``prorata-reconcile-year`` flow or in-process."""
-    if not prefect:
-        return reconcile_year(store_dir, tax_year, out_dir)
-    from prefect import flow
-
-    from flows.errors import scrubbed
-    from flows.prefect.env import FLOW_OPTIONS
-
-    @flow(
-        name="prorata-reconcile-year",
-        flow_run_name=f"reconcile tax year {tax_year}",
-        **FLOW_OPTIONS,
-    )
-    @scrubbed("prorata-reconcile-year")
-    def prorata_reconcile_year(store_dir: Path, tax_year: int, out_dir: Path) -> dict:
-        """Reconcile a store's tax year; markdown and table artifacts in the flow run."""
-        return reconcile_year(store_dir, tax_year, out_dir)
-
-    return prorata_reconcile_year(store_dir, tax_year, out_dir)
-
-
-def _reconcile_name() -> str:
-    from prefect.runtime import flow_run
-
-    from flows.prefect.run_flow import extract_label
-
-    return f"reconcile {extract_label(flow_run.parameters.get('extract_dir'))}"
-
-
-def _flow():
-    from prefect import flow
-
-    from flows.errors import scrubbed
-    from flows.prefect.env import FLOW_OPTIONS
-
-    @flow(
-        name="prorata-reconcile",
-        flow_run_name=_reconcile_name,
-        **FLOW_OPTIONS,
-    )
-    @scrubbed("prorata-reconcile")
-    def prorata_reconcile(extract_dir: Path, outputs_dir: Path, out_dir: Path) -> dict:
-        """Reconcile an extract against a run; markdown and table artifacts in the flow run."""
-        return reconcile_extract(extract_dir, outputs_dir, out_dir)
-
-    return prorata_reconcile
-
-
-def reconcile_flow(extract_dir: Path, outputs_dir: Path, out_dir: Path) -> dict:
-    """The same as a Prefect flow (``prorata-reconcile``)."""
-    return _flow()(extract_dir, outputs_dir, out_dir)
-
-
 def summary_text(manifest: dict, out_dir: Path) -> str:
     s = manifest
     head = f"prorata reconcile: {s['plans']} plan(s), " + (
@@ -287,8 +233,6 @@ __all__ = [
     "BREAK",
     "reconcile_run",
     "reconcile_extract",
-    "reconcile_flow",
     "reconcile_year",
-    "reconcile_store",
     "summary_text",
 ]

@@ -27,6 +27,7 @@ from lxml import etree
 
 from flows.io import history
 from flows.io import store as st
+from flows.io.store import filings_table
 from transforms.references import record_status, rejected_units
 
 NS = "urn:us:gov:treasury:irs:ir"
@@ -253,8 +254,6 @@ def read_responses(
     store_root: Path, tax_year: int, files: list[Path], who: str, package: Path | None = None
 ) -> AckResult:
     """Record the IRS responses ``files`` (module docstring); all or nothing."""
-    from flows.season.filings import filings_table
-
     store = st.Store(store_root)
     schema = response_schema(package)
     result = AckResult()
@@ -331,8 +330,6 @@ def record_receipt(
     """The plain case: the receipt id (and status, Accepted unless said) of one transmission of a
     filing, as read from the IRS's screen. Returns the transmission's file name and whether it is
     a TEST filing."""
-    from flows.season.filings import filings_table
-
     receipt_id = receipt_id.strip()
     if not RECEIPT_ID.fullmatch(receipt_id):
         raise st.StoreError(

@@ -39,6 +39,7 @@ import polars_hash as plh
 from flows.io import history
 from flows.io import store as st
 from flows.io.outputs import StagedOutput, read_manifest, write_json, write_parquet
+from flows.io.store import filings_table
 from flows.irs.files import filing_frame, write_irs_file
 from flows.season.review import changes_since_last_nightly, write_review
 from flows.settings import FilingPolicy, TransmitterSettings
@@ -84,11 +85,6 @@ class FilingResult:
 def today() -> date:
     """The transmission date when none is given: today, in UTC."""
     return datetime.now(UTC).date()
-
-
-def filings_table(store: st.Store, tax_year: int) -> pl.DataFrame:
-    """The filings of record (approved filings), one row per record sent."""
-    return st.read_delta(store.table(tax_year, "filings"))
 
 
 def current_forms(store: st.Store, tax_year: int) -> pl.DataFrame:

@@ -50,32 +50,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("flows.cli", ("flows.cli",)),
 ]
 
-KNOWN: set[tuple[str, str, str]] = {
-    # (importer, imported, why) found when this test was written, and after the merges of the
-    # reliability and irsrules branches: the edges of the cycles of flows/ (store -> pipeline ->
-    # statements -> filings -> store, acks <-> filings, outputs <-> errors, config <-> filing ...).
-    # Each goes as the code moves into its layer; the list must end empty.
-    ("flows.io.history", "flows.io.store", "cycle"),
-    ("flows.io.store", "flows.run.pipeline", "cycle"),
-    ("flows.io.store", "flows.run.pipeline", "upward"),
-    ("flows.io.store", "flows.season.review", "cycle"),
-    ("flows.io.store", "flows.season.review", "upward"),
-    ("flows.render.statements", "flows.io.store", "cycle"),
-    ("flows.render.statements", "flows.season.filings", "cycle"),
-    ("flows.render.statements", "flows.season.filings", "upward"),
-    ("flows.run.pipeline", "flows.render.statements", "cycle"),
-    ("flows.run.reconcile", "flows.prefect.env", "upward"),
-    ("flows.run.reconcile", "flows.prefect.run_flow", "upward"),
-    ("flows.season.acks", "flows.io.history", "cycle"),
-    ("flows.season.acks", "flows.io.store", "cycle"),
-    ("flows.season.acks", "flows.season.filings", "cycle"),
-    ("flows.season.filings", "flows.io.history", "cycle"),
-    ("flows.season.filings", "flows.io.store", "cycle"),
-    ("flows.season.filings", "flows.season.acks", "cycle"),
-    ("flows.season.filings", "flows.season.review", "cycle"),
-    ("flows.season.review", "flows.io.store", "cycle"),
-}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -190,11 +164,10 @@ def test_every_module_belongs_to_a_layer():
 
 
 def test_no_module_imports_from_a_layer_above_it_or_in_a_cycle():
-    found = violations()
-    new = sorted(found - KNOWN)
-    gone = sorted(KNOWN - found)
-    assert not new, "imports against the layers:\n" + "\n".join(f"  {a} -> {b} ({why})" for a, b, why in new)
-    assert not gone, "fixed: remove from KNOWN:\n" + "\n".join(f"  {a} -> {b} ({why})" for a, b, why in gone)
+    found = sorted(violations())
+    assert not found, "imports against the layers:\n" + "\n".join(
+        f"  {a} -> {b} ({why})" for a, b, why in found
+    )
 
 
 def test_the_layer_test_sees_an_upward_import_and_a_cycle():
