@@ -45,17 +45,23 @@ import polars_hash  # noqa: F401  (registers the .chash expression namespace)
 
 from transforms.engine.forms import FORM_KEY, form_id, form_key
 from transforms.irs.shared import (
-    FORM_COLUMNS,
     MONEY_COLUMNS,
-    PAYEE_COLUMNS,
-    PAYER_COLUMNS,
+    RETURN_FORM_COLUMNS,
+    RETURN_PAYEE_COLUMNS,
+    RETURN_PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
     TYPE_OF_TIN,
 )
 
 #: Columns of a return as the writers take it (transforms/irs/shared.REQUIRED_COLUMNS, plus the
 #: plan and payee it belongs to).
-RETURN_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, "plan_id", "payee_id", *PAYER_COLUMNS, *PAYEE_COLUMNS)
+RETURN_COLUMNS: tuple[str, ...] = (
+    *RETURN_FORM_COLUMNS,
+    "plan_id",
+    "payee_id",
+    *RETURN_PAYER_COLUMNS,
+    *RETURN_PAYEE_COLUMNS,
+)
 #: The pairing key of rule 3 (docs/spec/outputs.md's form key without the box 7 codes).
 PAIR_KEY: tuple[str, ...] = tuple(c for c in FORM_KEY if c != "distribution_codes")
 #: The same for a lineage filed by version 1 of the forms table, which recorded no participant.
@@ -339,11 +345,13 @@ def current_payer_details(records: pl.DataFrame, current: pl.DataFrame) -> pl.Da
     payer TIN (Pub 1220 A record), so a void or a Type 2 "G" record built from the return as filed
     takes the payer block of the current returns when the sponsor has moved since. A payer with no
     current return keeps the details as filed."""
-    now = current.select("payer_tin", *PAYER_COLUMNS).unique("payer_tin", keep="first", maintain_order=True)
+    now = current.select("payer_tin", *RETURN_PAYER_COLUMNS).unique(
+        "payer_tin", keep="first", maintain_order=True
+    )
     return (
-        records.join(now.rename({c: f"{c}_now" for c in PAYER_COLUMNS}), on="payer_tin", how="left")
-        .with_columns(pl.coalesce(f"{c}_now", c).alias(c) for c in PAYER_COLUMNS)
-        .drop(f"{c}_now" for c in PAYER_COLUMNS)
+        records.join(now.rename({c: f"{c}_now" for c in RETURN_PAYER_COLUMNS}), on="payer_tin", how="left")
+        .with_columns(pl.coalesce(f"{c}_now", c).alias(c) for c in RETURN_PAYER_COLUMNS)
+        .drop(f"{c}_now" for c in RETURN_PAYER_COLUMNS)
     )
 
 

@@ -19,6 +19,7 @@ import polars as pl
 
 from contracts.extract import TABLES
 from contracts.loading import Manifest, file_hashes, read_extract, unsheltered
+from contracts.outputs import DISTRIBUTIONS_COLUMNS, PAYERS_COLUMNS, RECIPIENTS_COLUMNS
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
 from flows.errors import on_disk
 from flows.io import extract as partitioned
@@ -35,7 +36,6 @@ from flows.irs.files import filing_frame, write_irs_file, write_run_irs_file
 from flows.settings import TransmitterSettings
 from transforms.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
-from transforms.engine.legs import DISTRIBUTION_COLUMNS
 from transforms.params import TaxParameters
 
 Progress = Callable[[str], None]
@@ -216,7 +216,7 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
     engine_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = BatchResult(
-        unsheltered(result.distributions, DISTRIBUTION_COLUMNS),  # the extract's extra columns
+        unsheltered(result.distributions, DISTRIBUTIONS_COLUMNS),  # the extract's extra columns
         result.forms,
         result.explain,
         _engine_quarantine(result, batch),
@@ -284,32 +284,6 @@ def _totals(forms: pl.DataFrame) -> dict[str, int]:
     return {f"{b}_cents": int(forms[f"{b}_cents"].sum()) for b in BOXES}
 
 
-RECIPIENT_COLUMNS = [
-    "payee_id",
-    "tin",
-    "tin_type",
-    "first_name",
-    "last_name",
-    "address",
-    "city",
-    "state",
-    "zip",
-    "country",
-]
-PAYER_COLUMNS = [
-    "plan_id",
-    "plan_name",
-    "plan_type",
-    "payer_tin",
-    "payer_name",
-    "payer_address",
-    "payer_city",
-    "payer_state",
-    "payer_zip",
-    "payer_phone",
-]
-
-
 def parties(tables: dict[str, pl.DataFrame], forms: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """The payee and payer blocks of the forms (recipients.parquet, payers.parquet), for the IRS
     file and the recipient statements; only parties that appear on a form."""
@@ -323,8 +297,8 @@ def parties_of(
     payees = tables["payees"].filter(pl.col("payee_id").is_in(payee_ids.implode()))
     plans = tables["plans"].filter(pl.col("plan_id").is_in(plan_ids.implode()))
     return {
-        "recipients": payees.select(RECIPIENT_COLUMNS).sort("payee_id"),
-        "payers": plans.select(PAYER_COLUMNS).sort("plan_id"),
+        "recipients": payees.select(RECIPIENTS_COLUMNS).sort("payee_id"),
+        "payers": plans.select(PAYERS_COLUMNS).sort("plan_id"),
     }
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import polars as pl
 import polars_hash as plh
 
+from contracts.outputs import FORMS_COLUMNS
 from transforms.kernels.runs import sum_over_runs
 
 FORM_KEY = [
@@ -225,7 +226,7 @@ every contract down to zero, i1099r box 2b)."""
 
 @dataclass(frozen=True)
 class Forms:
-    forms: pl.DataFrame  # forms.parquet (FORM_COLUMNS), sorted by form_id
+    forms: pl.DataFrame  # forms.parquet (FORMS_COLUMNS), sorted by form_id
     form_id: pl.Series  # per leg, in the legs' order
     form_row: pl.Series  # per leg, the row of its form in ``forms``
 
@@ -319,7 +320,7 @@ def _form_columns() -> list[pl.Expr]:
         .then(pl.col("box1_cents"))
         .otherwise(0),
     }
-    return [columns[name].alias(name) if name in columns else pl.col(name) for name in FORM_COLUMNS]
+    return [columns[name].alias(name) if name in columns else pl.col(name) for name in FORMS_COLUMNS]
 
 
 def _form_id_order(form_ids: pl.Series) -> pl.Series:
@@ -401,37 +402,3 @@ def build_forms(legs: pl.DataFrame) -> Forms:
     form_row = row_of_form.gather(form_of_leg)
     form_id_of_leg = forms.get_column("form_id").gather(form_row)
     return Forms(forms, form_id_of_leg.alias("form_id"), form_row.alias("_form_row"))
-
-
-FORM_COLUMNS = [
-    "form_id",
-    "tax_year",
-    "plan_id",
-    "payer_tin",
-    "payee_id",
-    "payee_tin",
-    "account_number",
-    "box1_cents",
-    "box2a_cents",
-    "box3_cents",
-    "box4_cents",
-    "box5_cents",
-    "box6_cents",
-    "box8_cents",
-    "box9b_cents",
-    "box10_cents",
-    "taxable_not_determined",
-    "total_distribution",
-    "distribution_codes",
-    "ira_sep_simple",
-    "box9a_percent",
-    "box11_year",
-    "box13_date",
-    "state",
-    "state_payer_id",
-    "state_withholding_cents",
-    "state_distribution_cents",
-    "locality",
-    "local_withholding_cents",
-    "local_distribution_cents",
-]

@@ -31,6 +31,7 @@ import polars as pl
 
 from contracts.extract import CONTRACTS, DESTINATIONS, REASONS, TABLES
 from contracts.legs import check_legs
+from contracts.outputs import DISTRIBUTIONS_COLUMNS
 from transforms.engine import explain, forms
 from transforms.engine.allocation import ALLOCATION_INPUTS, allocate
 from transforms.engine.resolver import Rules, inputs_of, law
@@ -40,27 +41,6 @@ from transforms.law import codes
 from transforms.law.scopes import CONTRACT as CONTRACT_SCOPE
 from transforms.lookup import position_in, row_of, run_marks
 from transforms.params import TaxParameters
-
-DISTRIBUTION_COLUMNS = [
-    "distribution_id",
-    "event_id",
-    "plan_id",
-    "participant_id",
-    "payee_id",
-    "tax_year",
-    "contract",
-    "destination",
-    "amount_cents",
-    "pretax_cents",
-    "basis_cents",
-    "box2a_cents",
-    "box5_cents",
-    "box10_cents",
-    "distribution_codes",
-    "form_id",
-    "foreign_source_cents",
-]
-
 
 DISTRIBUTION_INPUTS = frozenset(TABLES["distributions"].names)
 """The extract's own columns of a disbursement (docs/spec/extract.md); any other is an extra column, carried
@@ -599,7 +579,7 @@ def event_cuts(m: Matched, parts: int, min_rows: int = MIN_PART_ROWS) -> list[tu
 def _code_part(m: Matched, p: TaxParameters, extra: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     legs, rejected = facts_of(m, p)
     wanted = [
-        *DISTRIBUTION_COLUMNS,
+        *DISTRIBUTIONS_COLUMNS,
         *extra,
         *explain.FACT_COLUMNS,
         *forms.LEG_COLUMNS,
@@ -626,7 +606,7 @@ def split_and_code(
     extra = [
         c
         for c in tables["distributions"].columns
-        if c not in DISTRIBUTION_COLUMNS and c not in DISTRIBUTION_INPUTS and not c.startswith("_")
+        if c not in DISTRIBUTIONS_COLUMNS and c not in DISTRIBUTION_INPUTS and not c.startswith("_")
     ]
     threads = pl.thread_pool_size() if threads is None else max(1, threads)
     m = match_legs(tables, p)
@@ -648,7 +628,7 @@ def with_forms(coded: CodedLegs) -> EngineResult:
     kept = legs.with_columns(built.form_id, built.form_row).drop(
         "_pool_key", "_codes_bad", *(c for c in ALLOCATION_INPUTS if c.endswith("_part_cents")), *WORK_ONLY
     )
-    dist = kept.select(DISTRIBUTION_COLUMNS + coded.extra)
+    dist = kept.select(DISTRIBUTIONS_COLUMNS + coded.extra)
     why = kept.select(explain.FACT_COLUMNS)
     return EngineResult(
         distributions=dist, forms=built.forms, explain=why, legs=kept, rejected=coded.rejected

@@ -77,21 +77,26 @@ STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 #: forms.parquet columns the writers read (docs/spec/outputs.md).
-FORM_COLUMNS: tuple[str, ...] = (
+RETURN_FORM_COLUMNS: tuple[str, ...] = (
     "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
     "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
     "box9a_percent", "box11_year", "box13_date", "state", "state_payer_id",
     "state_withholding_cents", "state_distribution_cents", "locality",
     "local_withholding_cents", "local_distribution_cents",
 )  # fmt: skip
-PAYER_COLUMNS: tuple[str, ...] = (
+RETURN_PAYER_COLUMNS: tuple[str, ...] = (
     "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone",
 )  # fmt: skip
-PAYEE_COLUMNS: tuple[str, ...] = (
+RETURN_PAYEE_COLUMNS: tuple[str, ...] = (
     "tin_type", "first_name", "last_name", "address", "city", "state_code", "zip", "country",
 )  # fmt: skip
 #: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
-REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    *RETURN_FORM_COLUMNS,
+    *RETURN_PAYER_COLUMNS,
+    *RETURN_PAYEE_COLUMNS,
+    "corrected",
+)
 
 #: Corrected Return Indicator values (docs/reference/irs-filing-formats.md §6, §13) in file order.
 CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
@@ -346,7 +351,7 @@ PLAIN_TEXT = r"^[\x21-\x7E]+(?: [\x21-\x7E]+)*$"
 
 def unwritable_name_address() -> list[tuple[str, str, pl.Expr]]:
     """The forms whose payee name or address IRIS cannot take even after normalisation, as
-    (rule, message, mask) over the filing frame's payee columns (``PAYEE_COLUMNS``): what the IRIS
+    (rule, message, mask) over the filing frame's payee columns (``RETURN_PAYEE_COLUMNS``): what the IRIS
     writer refuses, for the pre-filing checks to report on each form (IRIS schema types of
     IRS-IRefileTypes.xsd, TY2025 v1.2)."""
     entity = pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
@@ -712,7 +717,9 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         dup = by_payer.with_columns(**keyed)
         message = "account_number not unique within a payer and correction kind"
         problems.append(problem(len(checks), message, dup, dup_mask))
-    payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
+    payer_details = (
+        by_payer.lazy().select("_payer", *RETURN_PAYER_COLUMNS).unique().collect(engine="streaming")
+    )
     if payer_details["_payer"].is_duplicated().any():
         message = "payer details (name, address, phone) differ between returns of one payer"
         problems.append(Problem(len(checks) + 1, message, None, 1))

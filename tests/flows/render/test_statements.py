@@ -12,8 +12,8 @@ import pytest
 from pypdf import PdfReader
 
 from flows.cli.main import main
-from flows.render import statements
 from flows.cli.statements import cmd_statements
+from flows.render import statements
 from flows.render.statements import dollars, pdf_safe, truncated_tin, write_statements
 
 SEED = Path(__file__).parents[2] / "data" / "seed-cases" / "extract"

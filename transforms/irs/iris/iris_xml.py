@@ -87,12 +87,12 @@ from transforms.irs.iris.iris_rules import (
 from transforms.irs.shared import (
     CITY_LENGTH,
     FOREIGN_CITY_LENGTH,
-    PAYER_COLUMNS,
     PERSON_NAME_LENGTH,
     PLAIN_CITY,
     PLAIN_NAME,
     PLAIN_STREET,
     PLAIN_TEXT,
+    RETURN_PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
     STREET_LENGTH,
     FilingInputError,
@@ -731,7 +731,7 @@ def _payer_values(filing: pl.DataFrame) -> pl.DataFrame:
     street_1, street_2 = street_lines(c("payer_address"))
     return (
         filing.lazy()
-        .select(digits_only(c("payer_tin")).alias("payer_tin"), *PAYER_COLUMNS)
+        .select(digits_only(c("payer_tin")).alias("payer_tin"), *RETURN_PAYER_COLUMNS)
         .unique("payer_tin", keep="first", maintain_order=True)
         .select(
             "payer_tin",
