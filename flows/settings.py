@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.extract import USPS_CODES
+from contracts.rules import TIN_TEXT_PATTERN
 from flows.errors import OperatorError
 from transforms.irs.shared import Transmitter
 
@@ -95,7 +96,7 @@ class TransmitterSettings:
 
 CHECKS = {
     # 9 digits, not one digit repeated (Publication 1220: such a TIN counts as incorrect; the writers refuse it)
-    "tin": (r"^(?!(.)\1{8}$)[0-9]{9}$", "must be 9 digits, not one digit repeated"),
+    "tin": (TIN_TEXT_PATTERN, "must be 9 digits, not one digit repeated"),
     "tcc": (r"^[A-Za-z0-9]{5}$", "must be 5 letters or digits"),
     "zip": (r"^[0-9]{5}([0-9]{4})?$", "must be 5 or 9 digits"),
     "contact_phone": (r"^[0-9]{7,15}$", "must be digits only"),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from flows.errors import DEBUG, printable
 from flows.prefect import env as prefect_env
+from transforms.kernels.dollars import dollars_text
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -43,10 +44,6 @@ def _progress(quiet: bool):
     return say
 
 
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}" if abs(cents) < 10**15 else f"{cents} cents"
-
-
 def summary_text(manifest: dict, out_dir: Path) -> str:
     from flows.render.exports import quarantine_by_rule
 
@@ -61,8 +58,8 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
             if manifest["forms"]["below_filing_threshold"]
             else ""
         ),
-        f"  box 1 {_dollars(t['box1_cents'])}   box 2a {_dollars(t['box2a_cents'])}   "
-        f"box 4 {_dollars(t['box4_cents'])}   box 5 {_dollars(t['box5_cents'])}   box 10 {_dollars(t['box10_cents'])}",
+        f"  box 1 {dollars_text(t['box1_cents'])}   box 2a {dollars_text(t['box2a_cents'])}   "
+        f"box 4 {dollars_text(t['box4_cents'])}   box 5 {dollars_text(t['box5_cents'])}   box 10 {dollars_text(t['box10_cents'])}",
     ]
     checks = manifest.get("edit_checks", {})
     errors, warnings = sum(checks.get("error", {}).values()), sum(checks.get("warning", {}).values())

@@ -30,6 +30,8 @@ import polars as pl
 
 from flows.io.outputs import swap_folder
 from flows.render.reconcile_html import CHECK_WORDS, MEASURE_WORDS
+from transforms.kernels.dollars import decimal_text
+from transforms.kernels.dollars import dollars as money_text
 
 FORMATS = ("csv", "xlsx")
 FOLDER = "export"
@@ -38,21 +40,13 @@ MONEY_FORMAT = "#,##0.00"
 
 def dollars(col: str | pl.Expr) -> pl.Expr:
     """Integer cents as an exact decimal number of dollars (``123456`` → ``1234.56``), through text
-    built with integer arithmetic — never a float."""
-    c = pl.col(col) if isinstance(col, str) else col
-    text = pl.format(
-        "{}{}.{}",
-        pl.when(c < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-        (c.abs() // 100).cast(pl.String),
-        (c.abs() % 100).cast(pl.String).str.zfill(2),
-    )
-    return text.cast(pl.Decimal(38, 2))
+    built with integer arithmetic (:func:`transforms.kernels.dollars.decimal_text`) — never a float."""
+    return decimal_text(pl.col(col) if isinstance(col, str) else col).cast(pl.Decimal(38, 2))
 
 
 def dollars_text(col: str | pl.Expr) -> pl.Expr:
-    """Cents as ``$1,234.56`` (for text columns that mix amounts and counts)."""
-    from transforms.kernels.dollars import dollars as money_text
-
+    """Cents as ``$1,234.56`` (:func:`transforms.kernels.dollars.dollars`; for text columns that mix
+    amounts and counts)."""
     return money_text(pl.col(col) if isinstance(col, str) else col)
 
 

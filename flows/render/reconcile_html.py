@@ -9,6 +9,7 @@ from html import escape
 
 import polars as pl
 
+from transforms.kernels.dollars import dollars_text
 from transforms.reconcile import BREAK, CHECKS, Reconciliation
 
 MAX_BREAK_ROWS = 50  # per plan in the page; the CSV and Parquet hold them all
@@ -26,12 +27,9 @@ COLORS = {"reported": "#4a6fa5", "quarantined": "#e0a030", "control": "#1d2430",
 
 
 def money(cents: int | None) -> str:
-    """Cents as dollars, exact: ``$1,234.56`` (``-`` for none)."""
-    if cents is None:
-        return "-"
-    sign = "-" if cents < 0 else ""
-    d, c = divmod(abs(int(cents)), 100)
-    return f"{sign}${d:,}.{c:02d}"
+    """An amount in the report: ``$1,234.56`` (:func:`transforms.kernels.dollars.dollars_text`), ``-``
+    for none."""
+    return dollars_text(cents, none="-")
 
 
 CHECK_WORDS = {

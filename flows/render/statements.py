@@ -34,6 +34,7 @@ import polars as pl
 from fpdf import FPDF
 
 from flows.io.outputs import STATEMENTS, swap_folder
+from transforms.kernels.dollars import dollars_text
 from transforms.law.box7 import recipient_note
 from transforms.params import TaxParameters
 
@@ -141,16 +142,6 @@ def pdf_safe(text: str | None) -> str:
         pending.append(ch)
     flush()
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
-
-
-def dollars(cents: int | None) -> str:
-    """Integer cents as dollars with thousands separators: 123456789 -> '$1,234,567.89' (no floats)."""
-    if cents is None:
-        return ""
-    cents = int(cents)
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{frac:02d}"
 
 
 def truncated_tin(tin: str | None, tin_type: str | None) -> str:
@@ -424,7 +415,7 @@ class _Page:
             self.pdf.text(x + (size - w) / 2, y + size - 0.5, "X")
 
     def amount(self, x: float, y: float, w: float, h: float, cents: int | None) -> None:
-        self.right(x + w - 1.5, y + h - 2.0, dollars(cents), "B", VALUE_PT)
+        self.right(x + w - 1.5, y + h - 2.0, dollars_text(cents), "B", VALUE_PT)
 
     # -- the statement -----------------------------------------------------------------------------
     def draw(self, row: dict) -> None:
@@ -602,16 +593,18 @@ class _Page:
         state = (row.get("state") or "").strip()
         state_w, state_d = row.get("state_withholding_cents") or 0, row.get("state_distribution_cents") or 0
         if state or state_w or state_d:
-            self.right(X0 + w - 1.5, base, dollars(state_w), "B", 8.5)
+            self.right(X0 + w - 1.5, base, dollars_text(state_w), "B", 8.5)
             self.text(X0 + w + 1.5, base, pdf_safe(state), "B", 8.5)
             self.fitted(X0 + w + 9.5, base, row.get("state_payer_id") or "", w - 11, "B", 8.5)
-            self.right(X0 + 3 * w - 1.5, base, dollars(state_d), "B", 8.5)
+            self.right(X0 + 3 * w - 1.5, base, dollars_text(state_d), "B", 8.5)
         locality = (row.get("locality") or "").strip()
         local_w = row.get("local_withholding_cents") or 0
         if locality or local_w:  # a local distribution without a locality names nothing
-            self.right(X0 + 4 * w - 1.5, base, dollars(local_w), "B", 8.5)
+            self.right(X0 + 4 * w - 1.5, base, dollars_text(local_w), "B", 8.5)
             self.fitted(X0 + 4 * w + 1.5, base, locality, w - 3, "B", 8.5)
-            self.right(X0 + 6 * w - 1.5, base, dollars(row.get("local_distribution_cents") or 0), "B", 8.5)
+            self.right(
+                X0 + 6 * w - 1.5, base, dollars_text(row.get("local_distribution_cents") or 0), "B", 8.5
+            )
         return y + h
 
     def _instructions(self, row: dict, y: float) -> None:

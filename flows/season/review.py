@@ -27,6 +27,7 @@ from flows.io import store as st
 from flows.io.outputs import write_parquet
 from flows.render.reconcile_html import CSS, money
 from flows.render.reconcile_html import _table as table
+from transforms.kernels.dollars import decimal_text
 
 MONEY = {
     "box1_cents": "box 1 gross",
@@ -133,23 +134,13 @@ def summary(rows: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _dollars(expr: pl.Expr) -> pl.Expr:
-    """Cents as decimal dollars, integer arithmetic: 123450 -> "1234.50"."""
-    cents = expr.cast(pl.Int64)
-    sign = pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    whole = cents.abs()
-    return pl.concat_str(
-        sign, (whole // 100).cast(pl.String), pl.lit("."), (whole % 100).cast(pl.String).str.pad_start(2, "0")
-    )
-
-
 def review_csv(table_: pl.DataFrame, test_file: bool, filing_id: str) -> pl.DataFrame:
     """review.csv: the summary in dollars, each row saying which filing and whether it is a TEST file."""
     return table_.select(
         pl.lit(filing_id).alias("filing_id"),
         pl.lit("TEST FILE" if test_file else "production").alias("file"),
         pl.exclude(*MONEY),
-        *[_dollars(pl.col(c)).alias(name.replace(" ", "_")) for c, name in MONEY.items()],
+        *[decimal_text(pl.col(c)).alias(name.replace(" ", "_")) for c, name in MONEY.items()],
     )
 
 

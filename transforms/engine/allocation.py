@@ -140,9 +140,8 @@ def alone_in_event(eid: pl.Series) -> pl.Series:
     each event's legs are together, a hash count otherwise."""
     if not eid.is_sorted():
         return eid.is_unique()
-    return pl.select(
-        ((eid != eid.shift(1)).fill_null(True) & (eid != eid.shift(-1)).fill_null(True)).alias("alone")
-    ).to_series()
+    key = pl.lit(eid)
+    return pl.select((run_starts(key) & run_ends(key)).alias("alone")).to_series()
 
 
 def allocate(legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:

@@ -26,7 +26,7 @@ import polars as pl
 import polars_hash as plh
 
 from contracts.outputs import FORMS_COLUMNS
-from transforms.kernels.runs import sum_over_runs
+from transforms.kernels.runs import run_starts, sum_over_runs
 
 FORM_KEY = [
     "tax_year",
@@ -129,10 +129,6 @@ def _dense(parts: list[tuple[pl.Expr, int]], rows: int) -> tuple[pl.Expr, int]:
         return key, radix
     ranked = pl.struct([part.alias(f"_p{i}") for i, (part, _) in enumerate(parts)]).rank("dense")
     return ranked.cast(pl.UInt64), rows + 1
-
-
-def _run_start(column: str) -> pl.Expr:
-    return (pl.col(column) != pl.col(column).shift(1)).fill_null(True)
 
 
 def _run_id(start: str) -> pl.Expr:
@@ -355,13 +351,13 @@ def build_forms(legs: pl.DataFrame) -> Forms:
         )
         .sort("_fkey")
         .with_columns(
-            _run_start("_fkey").alias("_fstart"),
+            run_starts(pl.col("_fkey")).alias("_fstart"),
             (pl.col("_fkey") // rest_radix).alias("_ppy"),
-            _run_start("_ypp").alias("_ystart"),
+            run_starts(pl.col("_ypp")).alias("_ystart"),
         )
         .with_columns(
             _run_id("_fstart").alias("_form"),
-            _run_start("_ppy").alias("_pstart"),
+            run_starts(pl.col("_ppy")).alias("_pstart"),
             _run_id("_ystart").alias("_ypp_run"),
         )
         .with_columns(_run_id("_pstart").alias("_ppy_run"))

@@ -36,7 +36,7 @@ from transforms.engine import explain, forms
 from transforms.engine.allocation import ALLOCATION_INPUTS, allocate
 from transforms.engine.resolver import Rules, inputs_of, law
 from transforms.kernels import tabulate
-from transforms.kernels.runs import sum_over_runs
+from transforms.kernels.runs import run_starts, sum_over_runs
 from transforms.law import codes
 from transforms.law.scopes import CONTRACT as CONTRACT_SCOPE
 from transforms.lookup import position_in, row_of, run_marks
@@ -295,7 +295,7 @@ def first_of_contract(contract_sorted: bool) -> pl.Expr:
     """True on one leg of each (event, contract) the event draws on, so that pool totals count each
     contract once."""
     crow = pl.col("_crow").set_sorted() if contract_sorted else pl.col("_crow")
-    return (crow != crow.shift(1)).fill_null(True) if contract_sorted else crow.is_first_distinct()
+    return run_starts(crow) if contract_sorted else crow.is_first_distinct()
 
 
 CONTRACT_FACTS = [

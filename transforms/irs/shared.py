@@ -27,6 +27,7 @@ from typing import NamedTuple
 import polars as pl
 import pyarrow as pa
 
+from contracts.rules import TIN_PATTERN, tin_is_valid
 from transforms.irs.countries import IRS_COUNTRY_CODE
 from transforms.irs.country_names import country_name
 from transforms.params import TaxParameters
@@ -585,8 +586,6 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
     """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
     checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
     being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
-    tin_ok = r"^[0-9]{9}$"
-    same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
     payer_tin = digits_only(pl.col("payer_tin"))
     payee_tin = digits_only(pl.col("payee_tin"))
     amounts_bad = pl.any_horizontal(
@@ -604,17 +603,17 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         (pl.col("form_id").is_null(), "form_id missing"),
         (pl.col("tax_year") != tax_year, f"tax_year differs from {tax_year} (one file, one tax year)"),
         (
-            _Distinct(~payer_tin.str.contains(tin_ok) | payer_tin.str.contains(same_digit), ("payer_tin",)),
+            _Distinct(~tin_is_valid(payer_tin), ("payer_tin",)),
             "payer TIN not 9 valid digits",
         ),
         (
             _Plain(
                 # blank: no TIN (Pub 1220 allows blanks); anything else must give 9 ASCII digits
                 (pl.col("payee_tin").cast(pl.String).fill_null("").str.strip_chars() != "")
-                & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
+                & ~tin_is_valid(payee_tin),
                 # 9 ASCII digits: digits_only keeps them as they are.
-                pl.col("payee_tin").cast(pl.String).str.contains(r"^[0-9]{9}$"),
-                pl.col("payee_tin").cast(pl.String).str.contains(same_digit),
+                pl.col("payee_tin").cast(pl.String).str.contains(TIN_PATTERN),
+                ~tin_is_valid(pl.col("payee_tin").cast(pl.String)),
             ),
             "payee TIN not 9 valid digits",
         ),

@@ -37,3 +37,25 @@ def dollars(cents: pl.Expr) -> pl.Expr:
         .otherwise(d.cast(pl.String))
     )
     return pl.format("{}${}.{}", sign, body, cts)
+
+
+def dollars_text(cents: int | None, none: str = "") -> str:
+    """Integer cents as text for people, exact: ``123456789`` → ``$1,234,567.89``; ``none`` for a
+    missing amount. The same text as :func:`dollars`, for one value."""
+    if cents is None:
+        return none
+    cents = int(cents)
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{frac:02d}"
+
+
+def decimal_text(cents: pl.Expr) -> pl.Expr:
+    """Cents as a plain decimal number of dollars, integer arithmetic only: ``123450`` → ``1234.50``,
+    ``-5`` → ``-0.05`` (for files a program reads: no ``$``, no grouping)."""
+    c = cents.cast(pl.Int64)
+    sign = pl.when(c < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    whole = c.abs()
+    return pl.concat_str(
+        sign, (whole // 100).cast(pl.String), pl.lit("."), (whole % 100).cast(pl.String).str.zfill(2)
+    )

@@ -14,7 +14,8 @@ from pypdf import PdfReader
 from flows.cli.main import main
 from flows.cli.statements import cmd_statements
 from flows.render import statements
-from flows.render.statements import dollars, pdf_safe, truncated_tin, write_statements
+from flows.render.statements import pdf_safe, truncated_tin, write_statements
+from transforms.kernels.dollars import dollars_text as dollars
 
 SEED = Path(__file__).parents[2] / "data" / "seed-cases" / "extract"
 

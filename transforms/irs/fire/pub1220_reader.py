@@ -35,6 +35,7 @@ from typing import NamedTuple
 import polars as pl
 import pyarrow as pa
 
+from contracts.rules import tin_is_valid
 from transforms.irs.fire.pub1220 import (
     AMOUNT_CODES,
     B_LAYOUT,
@@ -73,7 +74,6 @@ def codes_never_alone(payment_year: int) -> frozenset[str]:
     return frozenset(c.code for c in codes_in_use(payment_year) if not c.alone)
 
 
-_SAME_DIGITS = "^(" + "|".join(d * 9 for d in "0123456789") + ")$"
 _DOMESTIC_ZIP = r"^([0-9]{5} {4}|[0-9]{9})$"
 MAX_MESSAGES = 1000
 
@@ -475,7 +475,7 @@ def _field_rules(frame: pl.DataFrame, layout: tuple[Field, ...]) -> list[_Rule]:
                 out.append(
                     _hits(
                         frame,
-                        ~blank_ok & (~col.str.contains(r"^[0-9]{9}$") | col.str.contains(_SAME_DIGITS)),
+                        ~blank_ok & ~tin_is_valid(col),
                         f"{where} must be 9 digits, not all the same",
                         key="tin",
                     )

@@ -118,6 +118,7 @@ from transforms.irs.shared import (
     street_lines,
     string_buffer,
 )
+from transforms.kernels.runs import run_starts
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
@@ -1323,7 +1324,7 @@ def _pack_group(
         keys = values.select(
             (pl.col("payer_tin") + pl.lit("|") + pl.col("original_submission").fill_null("")).alias("k")
         ).to_series()
-        starts = (keys != keys.shift(1)).fill_null(True).arg_true().to_list() + [keys.len()]
+        starts = pl.select(run_starts(pl.lit(keys))).to_series().arg_true().to_list() + [keys.len()]
         for start, end in zip(starts, starts[1:], strict=False):
             row = values.row(start, named=True)
             key = (row["payer_tin"], row["original_submission"])
