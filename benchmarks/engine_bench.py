@@ -60,7 +60,7 @@ def measure_engine(extract_dir: Path) -> dict:
     """Rows, seconds of the engine alone, rows/s and peak RSS (GB) for one extract."""
     from flows.run.pipeline import engine_threads, load_and_validate
     from transforms.engine import split_and_code, with_forms
-    from transforms.params import TaxParameters
+    from transforms.law.params import TaxParameters
 
     loaded = load_and_validate(Path(extract_dir))
     try:

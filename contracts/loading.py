@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from contracts.extract import BOOL, DATE, INT, STR, TABLES, Table
-from transforms.params import supported_tax_years
+from transforms.law.params import supported_tax_years
 
 ROW = "_row"  # position of the row in its input file, carried for quarantine keys
 EXTRA = "extra:"  # prefix of the extract's extra columns while the pipeline works (module docstring)

@@ -19,7 +19,7 @@ from contracts.loading import conform
 from contracts.validate import validate
 from transforms.engine import EngineResult, compute
 from transforms.engine.resolver import Rules
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 TAX_YEAR = 2025
 PAY_DATE = date(2025, 6, 2)

@@ -126,7 +126,7 @@ def forms_sheet(out_dir: Path, personal: bool = False) -> pl.DataFrame:
     forms = pl.read_parquet(out_dir / "forms.parquet")
     checks = pl.read_parquet(out_dir / "edit_checks.parquet", columns=["form_id", "severity"])
     blocked = checks.filter(pl.col("severity") == "error").group_by("form_id").len("errors")
-    from transforms.params import TaxParameters
+    from transforms.law.params import TaxParameters
 
     years = forms.get_column("tax_year").unique().to_list()
     threshold = TaxParameters.for_year(int(years[0])).filing_threshold_cents if years else 1000

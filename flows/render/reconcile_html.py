@@ -10,7 +10,7 @@ from html import escape
 import polars as pl
 
 from transforms.kernels.dollars import dollars_text
-from transforms.reconcile import BREAK, CHECKS, Reconciliation
+from transforms.season.reconcile import BREAK, CHECKS, Reconciliation
 
 MAX_BREAK_ROWS = 50  # per plan in the page; the CSV and Parquet hold them all
 

@@ -36,7 +36,7 @@ from fpdf import FPDF
 from flows.io.outputs import STATEMENTS, swap_folder
 from transforms.kernels.dollars import dollars_text
 from transforms.law.box7 import recipient_note
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 try:  # pinned in requirements.lock (via prefect); without it, non-Latin letters print as "?"
     from text_unidecode import unidecode as _unidecode

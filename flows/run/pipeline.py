@@ -34,9 +34,9 @@ from flows.io.outputs import (
 )
 from flows.irs.files import filing_frame, write_irs_file, write_run_irs_file
 from flows.settings import TransmitterSettings
-from transforms.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.engine import EngineResult, compute
-from transforms.params import TaxParameters
+from transforms.engine.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
+from transforms.law.params import TaxParameters
 
 Progress = Callable[[str], None]
 BOXES = ["box1", "box2a", "box3", "box4", "box5", "box6", "box8", "box9b", "box10"]

@@ -1,7 +1,7 @@
 """``prorata reconcile``: the plan-sponsor reconciliation of one extract against one run's outputs.
 
 :func:`reconcile_run` is the entry point (the year-to-date store calls it with the live year's
-tables); the checks themselves are pure polars in :mod:`transforms.reconcile`. Outputs, written
+tables); the checks themselves are pure polars in :mod:`transforms.season.reconcile`. Outputs, written
 atomically into their own folder (staging folder + rename, :class:`flows.io.outputs.StagedOutput`),
 with the same bytes for the same inputs:
 
@@ -24,7 +24,7 @@ import polars as pl
 
 from flows.io.outputs import Kind, OutputError, StagedOutput, read_manifest, write_json, write_parquet
 from flows.render.reconcile_html import money, render
-from transforms.reconcile import BREAK, Reconciliation, reconcile
+from transforms.season.reconcile import BREAK, Reconciliation, reconcile
 
 FILES = (
     "reconciliation.parquet",

@@ -28,7 +28,7 @@ from lxml import etree
 from flows.io import history
 from flows.io import store as st
 from flows.io.store import filings_table
-from transforms.references import record_status, rejected_units
+from transforms.season.references import record_status, rejected_units
 
 NS = "urn:us:gov:treasury:irs:ir"
 RESPONSE_XSD = Path("IRS-IR-TransStatusOrAckResponse.xsd")

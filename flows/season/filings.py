@@ -22,7 +22,7 @@ extracts behind it (``extract_ids``), a hash of the payee's identity, the transm
 FIRE (Publication 1220) for tax years up to ``fire_last_tax_year`` while FIRE is open, IRIS XML
 after (transforms/irs/channel.py). The IRS's acknowledgements (flows/season/acks.py) say which records were
 accepted: IRIS corrections point at the accepted original or latest accepted correction, rejected
-originals are replaced (transforms/references.py).
+originals are replaced (transforms/season/references.py).
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ from flows.io.store import filings_table
 from flows.irs.files import filing_frame, write_irs_file
 from flows.season.review import changes_since_last_nightly, write_review
 from flows.settings import FilingPolicy, TransmitterSettings
-from transforms.corrections import (
+from transforms.engine.edit_checks import filable
+from transforms.irs.channel import filing_channel
+from transforms.irs.iris.iris_xml import OPTIONAL_COLUMNS as IRIS_OPTIONAL_COLUMNS
+from transforms.irs.shared import REQUIRED_COLUMNS
+from transforms.law.params import TaxParameters
+from transforms.season.corrections import (
     LINEAGE,
     RETURN_COLUMNS,
     filed_state,
@@ -51,12 +56,7 @@ from transforms.corrections import (
     pair,
     plan_corrections,
 )
-from transforms.edit_checks import filable
-from transforms.irs.channel import filing_channel
-from transforms.irs.iris.iris_xml import OPTIONAL_COLUMNS as IRIS_OPTIONAL_COLUMNS
-from transforms.irs.shared import REQUIRED_COLUMNS
-from transforms.params import TaxParameters
-from transforms.references import (
+from transforms.season.references import (
     HELD_ACTIONS,
     correction_references,
     effective_filings,
@@ -595,7 +595,7 @@ def pending_corrections(
 ) -> PendingCorrections:
     """The corrections and late originals the current forms call for, against what the IRS holds
     (the filings of record less rejected corrections), each IRIS correction with the record it
-    points at; those without one are held with the reason (transforms/references.py)."""
+    points at; those without one are held with the reason (transforms/season/references.py)."""
     from flows.season.acks import acknowledgements
 
     with_status = record_status(filings, acknowledgements(store, tax_year))
@@ -646,7 +646,7 @@ def corrections_year(
     """Prepare the corrections (and late originals) of the returns that changed since the IRS got
     them; nothing is written when nothing changed. IRIS corrections point at the accepted original
     or latest accepted correction; a return without one is held and listed with the reason
-    (transforms/references.py). ``transmitted_on`` (default today) decides FIRE or IRIS: corrections
+    (transforms/season/references.py). ``transmitted_on`` (default today) decides FIRE or IRIS: corrections
     go by transmission date (docs/spec/outputs.md, "IRS files")."""
     step = _Step.of(settings, transmitted_on, user, out)
     store = st.Store(store_root)
@@ -708,7 +708,7 @@ def replace_year(
     user: str | None = None,
 ) -> FilingResult:
     """Prepare the replacement of every rejected transmission or submission of originals not yet
-    replaced (transforms/references.py ``rejected_units``): each return as it is now (after the
+    replaced (transforms/season/references.py ``rejected_units``): each return as it is now (after the
     extract or settings were fixed), under its original account number, in a transmission of type
     "R" naming the rejected transmission's ``OriginalReceiptId`` or each rejected submission's
     ``OriginalUniqueSubmissionId`` (IRIS rules TMFST012/013, S1H027-029, FTMFST006) — and nothing

@@ -29,7 +29,7 @@ from flows.season.filings import (
     today,
 )
 from transforms.law.deadlines import deadlines
-from transforms.references import record_status, rejected_units
+from transforms.season.references import record_status, rejected_units
 
 STATUSES = (
     "accepted",

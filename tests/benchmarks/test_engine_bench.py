@@ -21,7 +21,7 @@ def result() -> dict:
 def test_the_engine_benchmark_reports_rows_seconds_and_peak_memory_of_the_engine(result):
     from flows.run.pipeline import load_and_validate
     from transforms.engine import compute
-    from transforms.params import TaxParameters
+    from transforms.law.params import TaxParameters
 
     loaded = load_and_validate(SAMPLE)
     forms = compute(loaded.validated.tables, TaxParameters.for_year(loaded.manifest.tax_year)).forms

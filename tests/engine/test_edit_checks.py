@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from tests.builders import one_contract_case
-from transforms.edit_checks import edit_checks, filable, max_amount_cents, run_edit_checks, tieout_945
+from transforms.engine.edit_checks import edit_checks, filable, max_amount_cents, run_edit_checks, tieout_945
 from transforms.irs.iris.iris_rules import DECISIONS, IMPLEMENTED, blocks
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 P = TaxParameters.for_year(2025)
 
@@ -296,7 +296,7 @@ def test_in_a_fire_year_the_iris_conditions_are_not_checked():
 
 
 def test_the_plain_payee_shortcut_gives_the_iris_masks_exactly():
-    from transforms.edit_checks import _unwritable_payees
+    from transforms.engine.edit_checks import _unwritable_payees
     from transforms.irs.shared import unwritable_name_address
 
     odd = pl.DataFrame(

@@ -19,7 +19,7 @@ from transforms.engine import legs as engine
 from transforms.engine.resolver import Rules
 from transforms.kernels.precision import NARROW_LIMIT, WIDE, fits_narrow
 from transforms.law.money import mul_div_floor, mul_div_half_up
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from flows.irs.files import filing_frame
 from flows.run.pipeline import parties
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
 from tests.ops_builders import approve_pending
-from transforms.corrections import filed_state, plan_corrections
+from transforms.season.corrections import filed_state, plan_corrections
 
 pytestmark = pytest.mark.store
 

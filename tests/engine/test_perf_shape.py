@@ -18,12 +18,12 @@ import pytest
 from contracts.loading import read_extract
 from contracts.schemas import NEIGHBOURS, duplicated
 from contracts.validate import _dense_id, validate
-from transforms import lookup
 from transforms.engine import forms
 from transforms.engine import legs as engine
 from transforms.engine.resolver import Rules
-from transforms.lookup import row_of
-from transforms.params import TaxParameters
+from transforms.kernels import lookup
+from transforms.kernels.lookup import row_of
+from transforms.law.params import TaxParameters
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "extract"
 

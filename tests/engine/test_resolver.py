@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from transforms.engine.resolver import Rules
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 P = TaxParameters.for_year(2025)
 

@@ -21,7 +21,6 @@ from lxml import etree
 from flows.io.iris_package import load, message_xsd
 from tests.conftest import IRIS_PACKAGE
 from tests.irs.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, put, sample_filing, two_plans_of_one_payer
-from transforms.corrections import iris_corrections
 from transforms.irs.grouped import GroupedFiling, outline
 from transforms.irs.iris.iris_xml import (
     DISTRIBUTION_CODES,
@@ -35,6 +34,7 @@ from transforms.irs.iris.iris_xml import (
 )
 from transforms.irs.iris.schema_check import validate
 from transforms.irs.shared import FilingInputError
+from transforms.season.corrections import iris_corrections
 
 NS = {"ir": NAMESPACE}
 RECEIPT = "2026-12345678901-abc123def"

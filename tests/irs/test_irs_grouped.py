@@ -18,7 +18,7 @@ from flows.sample import generate_extract
 from flows.settings import TransmitterSettings
 from tests.irs.test_iris_xml import corrections, originals
 from tests.irs.test_irs_pub1220 import TAX_YEAR, TRANSMITTER, sample_filing
-from transforms.edit_checks import filable
+from transforms.engine.edit_checks import filable
 from transforms.irs import FilingInputError, check_pub1220, iter_iris_xml, iter_pub1220, read_pub1220
 from transforms.irs.fire.pub1220 import iter_pub1220_groups
 from transforms.irs.grouped import GroupedFiling, outline, payer_groups

@@ -9,7 +9,7 @@ from tests.builders import Case, contract_row, dist_row, one_contract_case
 from transforms.engine.allocation import EV_START, RUNS, sort_for_allocation
 from transforms.engine.resolver import Rules
 from transforms.kernels.runs import run_starts
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 
 def allocate_pretax(legs: pl.DataFrame) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from contracts.loading import conform
 from contracts.validate import validate
 from transforms.engine import compute
 from transforms.law.box7 import BOX7_CODES, CODES, canonical_order, valid_combinations
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 XSD = (
     Path(__file__).parents[1]

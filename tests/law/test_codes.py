@@ -226,7 +226,7 @@ def test_the_engines_tabulated_codes_equal_the_rule_built_leg_by_leg_on_the_samp
     from flows.run.pipeline import load_and_validate
     from transforms.engine.legs import compute, joined
     from transforms.engine.resolver import Rules
-    from transforms.params import TaxParameters
+    from transforms.law.params import TaxParameters
 
     loaded = load_and_validate(Path(__file__).resolve().parents[2] / "sample_data" / "extract")
     tables, p = loaded.validated.tables, TaxParameters.for_year(loaded.manifest.tax_year)

@@ -10,7 +10,7 @@ import pytest
 from contracts.loading import read_extract
 from contracts.validate import validate
 from transforms.engine import compute
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 EXPECTED = {
     # distribution_id: (pretax, basis, box2a, box5, box7) in dollars

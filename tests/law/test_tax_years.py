@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
-from transforms.params import READ_PER_PAYMENT, TaxParameters, supported_tax_years
+from transforms.law.params import READ_PER_PAYMENT, TaxParameters, supported_tax_years
 
 YEARS = supported_tax_years()
 

@@ -16,18 +16,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("contracts", "transforms", "flows")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # generic polars machinery, no tax meaning: lookups by key
-    ("kernels", ("transforms.kernels", "transforms.lookup")),
+    # generic polars machinery, no tax meaning: lookups by key, sums over runs, precision, tables
+    ("kernels", ("transforms.kernels",)),
     # the law: rules, their dated parameters, the box 7 table, the rounding conventions
-    ("law", ("transforms.law", "transforms.params")),
+    ("law", ("transforms.law",)),
     # what crosses a boundary: the extract's tables, their rules, validation and quarantine
     ("contracts", ("contracts",)),
     # the IRS's formats: FIRE, IRIS and what they share (what the IRS accepts, as the law does)
     ("irs", ("transforms.irs",)),
     # the engine: the law evaluated over whole frames; forms, edit checks, explain
-    ("engine", ("transforms.engine", "transforms.edit_checks")),
+    ("engine", ("transforms.engine",)),
     # after the forms are filed: reconciliation, corrections, record statuses
-    ("season", ("transforms.reconcile", "transforms.corrections", "transforms.references")),
+    ("season", ("transforms.season",)),
     # flows/: orchestration, I/O, the command line, in layers of their own
     # faults as one line, what an operator can act on
     ("flows.errors", ("flows.errors",)),

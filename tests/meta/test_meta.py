@@ -12,7 +12,7 @@ from transforms.engine import forms
 from transforms.engine.resolver import PARAMETERS, RULE_MODULES, inputs_of, law
 from transforms.law import basis, money, scopes
 from transforms.law.box7 import BOX7_CODES, CODES
-from transforms.params import TaxParameters, all_parameters, supported_tax_years
+from transforms.law.params import TaxParameters, all_parameters, supported_tax_years
 
 CITED_MODULES = [*RULE_MODULES, scopes, forms]
 CITATION = re.compile(
@@ -77,7 +77,7 @@ def test_parameters_resolve_for_every_supported_tax_year(year):
 
 def test_every_parameter_in_the_file_is_declared_and_read_by_the_code():
     """parameters.toml holds no entry nobody reads: each is a field of TaxParameters, and each field
-    is read by a rule (an input of that name) or somewhere outside transforms/params.py (``p.name``,
+    is read by a rule (an input of that name) or somewhere outside transforms/law/params.py (``p.name``,
     or by name as a string)."""
     import pathlib
 

@@ -1,4 +1,4 @@
-"""Corrections as pure polars (transforms/corrections.py): Type 1, Type 2, voids, pairing, late originals."""
+"""Corrections as pure polars (transforms/season/corrections.py): Type 1, Type 2, voids, pairing, late originals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from flows.irs.files import filing_frame
 from flows.run.pipeline import parties
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
-from transforms.corrections import filed_state, plan_corrections
+from transforms.season.corrections import filed_state, plan_corrections
 
 
 def _current(
@@ -240,7 +240,7 @@ def test_a_type_2_after_the_payer_moved_is_written_with_the_payers_current_detai
 
 
 def test_a_form_whose_key_comes_back_after_a_code_fix_is_filed_under_a_new_account_number():
-    from transforms.corrections import filed_state, plan_corrections
+    from transforms.season.corrections import filed_state, plan_corrections
 
     first = _current(*BASE)
     filed = _as_filed(first)

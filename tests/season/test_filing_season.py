@@ -19,7 +19,7 @@ from tests.ack_builders import STATUS_LIBRARY, Result, Submission, write_respons
 from tests.builders import plan_row
 from tests.irs.test_filing import GOOD_TOML
 from tests.ops_builders import _person, receipt, write_extract
-from transforms.references import record_status, rejected_units
+from transforms.season.references import record_status, rejected_units
 
 pytestmark = pytest.mark.store
 

@@ -21,7 +21,7 @@ from flows.season.filings import filings_table, pending_filings
 from tests.ack_builders import INTAKE_XSD, Result, Submission, write_response
 from tests.builders import payee_row, plan_row
 from tests.ops_builders import _person, receipt, write_extract
-from transforms.references import record_status
+from transforms.season.references import record_status
 
 pytestmark = pytest.mark.store
 

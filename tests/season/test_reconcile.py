@@ -15,7 +15,7 @@ from flows.cli.main import main
 from flows.run.pipeline import run_pipeline
 from flows.run.reconcile import FILES, read_run_outputs, reconcile_run
 from flows.sample import generate_extract
-from transforms.reconcile import TRACE_COLUMNS, reconcile
+from transforms.season.reconcile import TRACE_COLUMNS, reconcile
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data" / "extract"
@@ -277,7 +277,7 @@ def OUTPUTS(out: Path) -> dict[str, pl.DataFrame]:
 def test_a_plan_without_any_control_totals_says_so_while_another_plans_are_checked():
     from datetime import date
 
-    from transforms.reconcile import control_totals_check, dispositions, extract_disbursements
+    from transforms.season.reconcile import control_totals_check, dispositions, extract_disbursements
 
     dist = pl.DataFrame(
         {

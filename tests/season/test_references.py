@@ -1,5 +1,5 @@
 """What the IRS said about each record, what a correction points at and what a replacement replaces
-(transforms/references.py): the IRIS rules, one sentence each."""
+(transforms/season/references.py): the IRIS rules, one sentence each."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.season.acks import ACK_SCHEMA
-from transforms.references import (
+from transforms.season.references import (
     correction_references,
     effective_filings,
     fire_original_after_fire_closed,

@@ -23,8 +23,8 @@ from transforms.kernels.runs import (
     sum_over_runs,
 )
 from transforms.law.allocation import ROLLOVER_RANKS
+from transforms.law.params import TaxParameters
 from transforms.law.scopes import EARLIER_IN_POOL, EVENT, POOL
-from transforms.params import TaxParameters
 
 SEG, SEG_START, SEG_END, EV_START = "_seg", "_seg_start", "_seg_end", "_ev_start"
 

@@ -15,7 +15,7 @@ columns copied onto the form).
 Form ids (:func:`form_key`): a payee paid from one account in the plan and year keeps the id of
 version 1 of the forms table, whose key had no ``participant_id``; only a payee paid from several
 accounts gets ids from the version-2 key, so filed forms keep their ids and account numbers
-wherever the new key does not split them (:mod:`transforms.corrections` pairs the others).
+wherever the new key does not split them (:mod:`transforms.season.corrections` pairs the others).
 """
 
 from __future__ import annotations

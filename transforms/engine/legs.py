@@ -36,11 +36,11 @@ from transforms.engine import explain, forms
 from transforms.engine.allocation import ALLOCATION_INPUTS, allocate
 from transforms.engine.resolver import Rules, inputs_of, law
 from transforms.kernels import tabulate
+from transforms.kernels.lookup import position_in, row_of, run_marks
 from transforms.kernels.runs import run_starts, sum_over_runs
 from transforms.law import codes
+from transforms.law.params import TaxParameters
 from transforms.law.scopes import CONTRACT as CONTRACT_SCOPE
-from transforms.lookup import position_in, row_of, run_marks
-from transforms.params import TaxParameters
 
 DISTRIBUTION_INPUTS = frozenset(TABLES["distributions"].names)
 """The extract's own columns of a disbursement (docs/spec/extract.md); any other is an extra column, carried
@@ -166,7 +166,7 @@ def read_columns(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
 def payee_rows(
     d: pl.DataFrame, tables: dict[str, pl.DataFrame], part: pl.Series, own: pl.Series
 ) -> pl.Series:
-    """``_payee``: for each disbursement, its payee's row, as :func:`transforms.lookup.row_of` finds
+    """``_payee``: for each disbursement, its payee's row, as :func:`transforms.kernels.lookup.row_of` finds
     it. Most disbursements pay the participant: their payee is the participant's own payee row
     (``own``, :func:`own_payee_rows`, read at ``part``); only the others are looked up."""
     participant_payee = tables["participants"].get_column("payee_id").gather(part)
@@ -195,7 +195,7 @@ def matched(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The disbursements in ``distribution_id`` order, and the row each one refers to in the
     participants, plans, payees and (given ``rows`` of :func:`contract_rows`) contract rows:
-    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.lookup.row_of`; the payees
+    ``_part``, ``_plan``, ``_payee``, ``_crow`` (:func:`transforms.kernels.lookup.row_of`; the payees
     through the participants' own payee rows, :func:`payee_rows`). One thread: :func:`match_legs`
     is the engine's."""
     d = in_distribution_order(tables["distributions"])
@@ -212,7 +212,7 @@ def matched(
 
 def contract_row_of(d: pl.DataFrame, rows: pl.DataFrame) -> pl.Series:
     """``_crow``: for each disbursement, the row of ``rows`` (:func:`contract_rows`) with its event
-    and contract, as :func:`transforms.lookup.row_of` finds it. When both frames list the same
+    and contract, as :func:`transforms.kernels.lookup.row_of` finds it. When both frames list the same
     events in the same order (a validated extract), the event numbers ``_eid`` of ``rows`` number the
     disbursements' events too, so (event, contract) is one small integer — the event number times
     the number of contract kinds plus the kind's position: each contract row is written at its
@@ -315,7 +315,7 @@ and the Roth test (§402A(d)(2)), computed on the legs in ``distribution_id`` or
 
 
 REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
-"""What the edit checks and the Form 945 tie-out read on the legs (:mod:`transforms.edit_checks`)."""
+"""What the edit checks and the Form 945 tie-out read on the legs (:mod:`transforms.engine.edit_checks`)."""
 WORK_COLUMNS = [*ALLOCATION_INPUTS, "contract_foreign_cents", "first_of_contract", "_codes_bad"]
 WORK_ONLY = ["box10_eligible", "first_of_contract", "held_cents"]
 """Columns the engine works with that no report reads: dropped before the legs are handed on."""

@@ -3,8 +3,8 @@
 A rule of :mod:`transforms.law` is a function whose parameters name what it reads (the Hamilton
 way). :class:`Rules` resolves each name, in this order:
 
-1. a parameter of the tax year (a field of :class:`transforms.params.TaxParameters`): its value;
-   one the rules read per payment date (:data:`transforms.params.READ_PER_PAYMENT`) is an
+1. a parameter of the tax year (a field of :class:`transforms.law.params.TaxParameters`): its value;
+   one the rules read per payment date (:data:`transforms.law.params.READ_PER_PAYMENT`) is an
    expression — of ``payment_date`` when the parameter changes within the year, else a literal;
 2. a column the frame already holds: that column. The engine computes some facts once, earlier and
    cheaper — the participant's 59½ date once per participant, the pool's totals over sorted runs —
@@ -34,8 +34,8 @@ import polars as pl
 
 from transforms.kernels.precision import WIDE, fits_narrow
 from transforms.law import allocation, basis, boxes, codes, exceptions, roth
+from transforms.law.params import READ_PER_PAYMENT, TaxParameters
 from transforms.law.scopes import Sum
-from transforms.params import READ_PER_PAYMENT, TaxParameters
 
 RULE_MODULES: tuple[ModuleType, ...] = (basis, allocation, boxes, roth, exceptions, codes)
 """The modules whose public functions are rules, each named after the column it gives."""

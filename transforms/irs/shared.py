@@ -30,7 +30,7 @@ import pyarrow as pa
 from contracts.rules import TIN_PATTERN, tin_is_valid
 from transforms.irs.countries import IRS_COUNTRY_CODE
 from transforms.irs.country_names import country_name
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
 # Combined Federal/State Filing (docs/reference/irs-filing-formats.md §12)
@@ -39,7 +39,7 @@ from transforms.params import TaxParameters
 
 def cfsf_state_codes(tax_year: int) -> dict[str, str]:
     """CF/SF states (USPS abbreviation → Publication 1220 numeric code) taking part in ``tax_year``:
-    the dated parameter ``cfsf_state_codes`` (transforms/parameters.toml; from tax year 2025 the
+    the dated parameter ``cfsf_state_codes`` (transforms/law/parameters.toml; from tax year 2025 the
     states of IRIS rule SHAREDIRFORM019_002)."""
     return dict(TaxParameters.for_year(tax_year).cfsf_state_codes)
 

@@ -4,5 +4,5 @@
 running sums; ``precision``: when Int64 products are exact and Int128 is not needed; ``tabulate``:
 a function of a few small-domain columns evaluated once per combination of their values and read
 back by position; ``keys``: several small integers packed into one sortable key, dense numbers of
-distinct values. Row lookups by key are ``transforms.lookup`` (to join this package).
+distinct values. Row lookups by key are ``transforms.kernels.lookup`` (to join this package).
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.lookup import position_in
+from transforms.kernels.lookup import position_in
 
 
 def domain(frame: pl.DataFrame, column: str) -> pl.Series:

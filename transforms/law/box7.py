@@ -20,7 +20,7 @@ from functools import cache
 
 import polars as pl
 
-from transforms.params import TaxParameters, parameter
+from transforms.law.params import TaxParameters, parameter
 
 
 @dataclass(frozen=True)

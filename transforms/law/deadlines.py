@@ -1,10 +1,10 @@
-"""The year's filing deadlines for Form 1099-R (dated parameters, transforms/parameters.toml)."""
+"""The year's filing deadlines for Form 1099-R (dated parameters, transforms/law/parameters.toml)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 
 def next_business_day(day: date) -> date:

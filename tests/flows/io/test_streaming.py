@@ -15,7 +15,7 @@ from flows.irs.files import filing_frame, write_irs_file
 from flows.run import pipeline
 from flows.sample import generate_extract
 from flows.settings import TransmitterSettings
-from transforms.edit_checks import filable
+from transforms.engine.edit_checks import filable
 from transforms.irs import check_pub1220, write_iris_xml, write_pub1220
 
 pytestmark = pytest.mark.slow  # alternative execution paths (batches, streaming) give the same bytes

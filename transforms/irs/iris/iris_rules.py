@@ -4,7 +4,7 @@ The rules are those of the IRS's IRIS A2A package, TY2025 v1.2 (``IRIS Form Rule
 transmission rules TMFST*, FTMFST*; shared submission rules SMF*; submission rules S1H*, SMD*,
 FS1H*; form rules SHAREDIRFORM*, F1099R*). :data:`DECISIONS` says, for every one of them, whether
 prorata checks it and where, or why not: ``implemented`` (an edit check on the form, in
-:mod:`transforms.edit_checks`, or a check over a whole transmission, here), ``not_applicable`` (it
+:mod:`transforms.engine.edit_checks`, or a check over a whole transmission, here), ``not_applicable`` (it
 concerns something prorata never writes) or ``not_checkable`` (it needs what only the IRS has: its
 database of TINs, TCCs, software ids, earlier submissions). docs/rules/iris-business-rules.md is the
 same table in words; a test keeps the two and the package's rule files in step.

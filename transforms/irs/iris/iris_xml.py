@@ -30,7 +30,7 @@ Choices:
   PrevSubmittedRecRecipientGrp with the original's UniqueRecordId (``prev_unique_record_id``:
   "receipt id|submission id|record id", required: SHAREDIRFORM006) and, where they changed, the
   previous TIN and name (``prev_payee_tin``, ``prev_first_name``, ``prev_last_name``,
-  ``prev_tin_type``: :func:`transforms.corrections.iris_corrections` makes them). VoidInd is fixed
+  ``prev_tin_type``: :func:`transforms.season.corrections.iris_corrections` makes them). VoidInd is fixed
   at 0 for 1099-R: a return that should not have been filed is corrected to zero amounts;
 * a replacement of a rejected transmission names it by ``original_receipt_id`` (manifest
   OriginalReceiptId); a replacement of rejected submissions by the returns' column

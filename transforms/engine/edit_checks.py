@@ -39,7 +39,7 @@ from transforms.irs.shared import (
     unwritable_name_address,
 )
 from transforms.law.box7 import is_valid_combination
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 NOT_ELIGIBLE_ROLLOVER = ("hardship", "required_minimum", "corrective", "deemed_loan")
 

@@ -25,7 +25,7 @@ from datetime import date
 
 import polars as pl
 
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 ACCEPTED = "accepted"
 ACCEPTED_WITH_ERRORS = "accepted with errors"
