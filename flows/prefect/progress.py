@@ -2,10 +2,11 @@
 ``Progress`` callback (``Callable[[str], None]``, :mod:`flows.run.pipeline`), and a summary artifact
 at the end.
 
-The pipeline and the flow report progress as messages ("read and validated …", "plan batch i/n
-done", "split … forms"); :class:`RunProgress` maps them onto a fraction of the run — read and
-validate 20 %, the plan batches 70 % (by batch), writing the last 10 % — and passes each message on
-to the callback it wraps (the CLI's timestamped lines), so nothing about the messages changes.
+The pipeline reports progress as structured events (:class:`flows.run.steps.Step`: a stage and
+how many of its parts are done, beside the text a person reads); :class:`RunProgress` maps them onto
+a fraction of the run — read and validate 20 %, the plan batches 70 % (by batch), writing the last
+10 % — and passes each event on to the callback it wraps (the CLI's timestamped lines print its
+text). Nothing parses the text.
 
 - :class:`TerminalBar` draws on stderr only when stderr is a terminal; otherwise it is silent (the
   timestamped lines stay, as before, for logs). No dependency: a dozen lines of ANSI.
@@ -19,32 +20,29 @@ Artifacts are a view: if the API refuses one, the run goes on and the bar keeps 
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
 
+from flows.run.steps import READ, SPLIT, Step
+
 PROGRESS_KEY = "prorata-run-progress"
 SUMMARY_KEY = "prorata-run-summary"
 
 READ_DONE, SPLIT_DONE = 20.0, 90.0
-_BATCH = re.compile(r"plan batch (\d+)/(\d+) done")
-_PARTITION = re.compile(r"^partition (\d+)/(\d+) done")  # a large extract: by partition (flows/io/extract.py)
 
 
-def percent_for(message: str) -> float | None:
-    """How far the run is after ``message`` (None: the message does not move it)."""
-    m = _BATCH.search(message) or _PARTITION.search(message)
-    if m:
-        i, n = int(m.group(1)), int(m.group(2))
-        return READ_DONE + (SPLIT_DONE - READ_DONE) * min(i, n) / max(n, 1)
-    if message.startswith("read and validated"):
-        return READ_DONE
-    if message.startswith("split "):
-        return SPLIT_DONE
-    if message.startswith("wrote "):
-        return 100.0
+def percent_for(event: str | Step) -> float | None:
+    """How far the run is after ``event`` (None: it does not move the run): a :class:`Step` of the
+    read is 20 %, the split's steps share the next 70 % by parts done; a plain message moves nothing."""
+    if not isinstance(event, Step):
+        return None
+    part = min(event.done, event.of) / max(event.of, 1)
+    if event.stage == READ:
+        return READ_DONE * part
+    if event.stage == SPLIT:
+        return READ_DONE + (SPLIT_DONE - READ_DONE) * part
     return None
 
 
@@ -112,17 +110,17 @@ class RunProgress:
     def for_cli(cls, sink: Callable[[str], None], quiet: bool) -> RunProgress:
         return cls(sink, TerminalBar(sys.stderr, quiet=quiet))
 
-    def __call__(self, message: str) -> None:
+    def __call__(self, event: str | Step) -> None:
         if self.bar:
             self.bar.clear()
         if self.sink:
-            self.sink(message)
-        pct = percent_for(message)
+            self.sink(event)
+        pct = percent_for(event)
         if pct is not None and pct > self.percent:
             self.percent = pct
             self._artifact(pct)
         if self.bar:
-            self.bar.draw(self.percent, message)
+            self.bar.draw(self.percent, str(event))
 
     def _artifact(self, pct: float) -> None:
         if self.artifact_failed or not _in_flow_run():

@@ -33,12 +33,12 @@ from flows.io.outputs import (
     write_parquet,
 )
 from flows.irs.files import filing_frame, write_irs_file, write_run_irs_file
+from flows.run.steps import READ, SPLIT, Progress, Step
 from flows.settings import TransmitterSettings
 from transforms.engine import EngineResult, compute
 from transforms.engine.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
 from transforms.law.params import TaxParameters
 
-Progress = Callable[[str], None]
 BOXES = ["box1", "box2a", "box3", "box4", "box5", "box6", "box8", "box9b", "box10"]
 
 
@@ -267,7 +267,7 @@ def compute_split(loaded: Loaded, progress: Progress | None = None, max_rows: in
     for i, batch in enumerate(batches, start=1):
         parts.append(compute_batch(batch, loaded.manifest.tax_year))
         if len(batches) > 1:
-            say(f"plan batch {i}/{len(batches)} done")
+            say(Step(f"plan batch {i}/{len(batches)} done", SPLIT, i, len(batches)))
     return combine(loaded, parts)
 
 
@@ -627,7 +627,7 @@ def stream_extract(
         sources = [shell]
         timings["read_validate"] = time.perf_counter() - t0
         timings.update(shell.seconds)
-        say(f"read and validated {shell.rows_in.get('distributions', 0):,} disbursements")
+        say(Step(f"read and validated {shell.rows_in.get('distributions', 0):,} disbursements", READ))
     t0 = time.perf_counter()
     tax_year = shell.manifest.tax_year
     quarantines: list[pl.DataFrame] = []
@@ -651,10 +651,10 @@ def stream_extract(
                     if batches > 1 and count:
                         say(f"partition {n}/{count}: plan batch {i}/{batches} split")
                     elif batches > 1:
-                        say(f"plan batch {i}/{batches} done")
+                        say(Step(f"plan batch {i}/{batches} done", SPLIT, i, batches))
             del source
             if count:
-                say(f"partition {n}/{count} done")
+                say(Step(f"partition {n}/{count} done", SPLIT, n, count))
         sources, parts = [], None  # the generator and the id hashes of the partitions: not needed to write
         if count:
             run.loaded = replace(
@@ -664,7 +664,7 @@ def stream_extract(
             timings["read_validate"] = timings["partition"] + read_s["read"] + read_s["validate"]
         timings["split"] = time.perf_counter() - t0 - (read_s["read"] + read_s["validate"])
         timings.update({k: v for k, v in run.seconds.items() if k != "partition_write"})
-        say(f"split {run.counts.distributions:,} disbursements into {run.counts.forms:,} forms")
+        say(Step(f"split {run.counts.distributions:,} disbursements into {run.counts.forms:,} forms", SPLIT))
         return finish(run, timings) if finish else run.finish(timings)
 
 

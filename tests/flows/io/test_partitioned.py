@@ -174,15 +174,19 @@ def test_a_missing_column_stops_a_partitioned_run_before_any_row_is_read(
     assert not (tmp_path / "out").exists()
 
 
-def test_partition_progress_moves_the_bar_by_partition():
+def test_a_partitioned_run_moves_the_bar_partition_by_partition(tangled_extract, tmp_path, monkeypatch):
     from flows.prefect.progress import percent_for
+    from flows.run.steps import Step
 
-    assert (
-        percent_for("partition 1/4 done")
-        < percent_for("partition 2/4 done")
-        < percent_for("partition 4/4 done")
-    )
-    assert percent_for("partition 2/4: plan batch 1/3 split") is None
+    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 1_000)
+    monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 1_000)
+    events: list = []
+    pipeline.run_pipeline(tangled_extract, tmp_path / "out", progress=events.append)
+    partitions = [e for e in events if isinstance(e, Step) and str(e).startswith("partition ")]
+    assert len(partitions) > 1
+    moves = [percent_for(e) for e in partitions]
+    assert moves == sorted(moves) and moves[-1] == 90
+    assert all(percent_for(e) is None for e in events if not isinstance(e, Step))
 
 
 @pytest.mark.prefect

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from flows.prefect.progress import PROGRESS_KEY, SUMMARY_KEY, RunProgress, TerminalBar, percent_for
+from flows.run.steps import READ, SPLIT, Step
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "sample_data" / "extract"
@@ -21,37 +22,47 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_messages_move_the_run_from_read_through_each_plan_batch_to_written():
-    assert percent_for("read and validated 5,000 disbursements") == 20
-    assert percent_for("plan batch 1/4 done") == pytest.approx(20 + 70 / 4)
-    assert percent_for("plan batch 4/4 done") == 90
-    assert percent_for("split 4,995 disbursements into 3,829 forms") == 90
+def test_steps_move_the_run_from_read_through_each_plan_batch_and_text_moves_nothing():
+    assert percent_for(Step("read and validated 5,000 disbursements", READ)) == 20
+    assert percent_for(Step("plan batch 1/4 done", SPLIT, 1, 4)) == pytest.approx(20 + 70 / 4)
+    assert percent_for(Step("plan batch 4/4 done", SPLIT, 4, 4)) == 90
+    assert percent_for(Step("split 4,995 disbursements into 3,829 forms", SPLIT)) == 90
     assert percent_for("starting the Prefect flow") is None
+    assert percent_for("plan batch 1/4 done") is None  # a message is text: nothing parses it
 
 
 def test_the_bar_draws_on_a_terminal_and_ends_at_100_percent():
     term, lines = Terminal(), []
     p = RunProgress(lines.append, TerminalBar(term))
-    for m in ("read and validated 10 disbursements", "plan batch 1/2 done", "plan batch 2/2 done"):
-        p(m)
+    steps = [
+        Step("read and validated 10 disbursements", READ),
+        Step("plan batch 1/2 done", SPLIT, 1, 2),
+        Step("plan batch 2/2 done", SPLIT, 2, 2),
+    ]
+    for step in steps:
+        p(step)
     p.finish()
     out = term.getvalue()
     assert "[" + "#" * 28 + "] 100%" in out and out.endswith("\n")
     assert " 55%  plan batch 1/2 done" in out
-    assert lines == ["read and validated 10 disbursements", "plan batch 1/2 done", "plan batch 2/2 done"]
+    assert [str(line) for line in lines] == [
+        "read and validated 10 disbursements",
+        "plan batch 1/2 done",
+        "plan batch 2/2 done",
+    ]
 
 
 def test_the_bar_is_silent_when_stderr_is_not_a_terminal_or_the_run_is_quiet():
     for bar in (TerminalBar(io.StringIO()), TerminalBar(Terminal(), quiet=True)):
         p = RunProgress(None, bar)
-        p("plan batch 1/1 done")
+        p(Step("plan batch 1/1 done", SPLIT, 1, 1))
         p.finish()
         assert bar.stream.getvalue() == ""
 
 
 def test_outside_a_flow_run_no_artifact_is_attempted():
     p = RunProgress()
-    p("plan batch 1/1 done")
+    p(Step("plan batch 1/1 done", SPLIT, 1, 1))
     p.finish({"anything": 1})
     assert p.sent == [] and p.artifact_id is None and p.artifact_failed is None
 
