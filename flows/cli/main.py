@@ -115,6 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from contracts.loading import precheck
     from flows.errors import operator_errors
     from flows.io.outputs import check_parent, check_target, check_writable
+    from flows.irs.files import check_settings
     from flows.prefect.progress import RunProgress
     from flows.settings import load_settings
     from transforms.irs import FilingInputError
@@ -124,9 +125,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:  # the checks that need no data, before any work
         check_parent(out_dir)
         check_target(out_dir.resolve())
-        precheck(extract_dir)
+        extract = precheck(extract_dir)
         check_writable(out_dir)
         settings = load_settings(Path(args.config) if args.config else None)
+        check_settings(settings, extract.tax_year)
         if args.no_prefect:
             from flows.run.pipeline import run_pipeline
 

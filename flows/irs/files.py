@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from flows.errors import OperatorError
 from flows.io import iris_package as iris_schema
-from flows.settings import TransmitterSettings
+from flows.settings import ConfigError, TransmitterSettings
 from transforms.irs import check_pub1220, iter_pub1220
 from transforms.irs.channel import filing_channel
 from transforms.irs.fire.pub1220 import iter_pub1220_groups
@@ -281,6 +281,17 @@ INDEX_SCHEMA = pa.schema(
         ("record_id", pa.int64()),
     ]
 )
+
+
+def check_settings(settings: TransmitterSettings, tax_year: int, transmitted_on: date | None = None) -> None:
+    """Before any work: settings the IRS file for ``tax_year`` cannot be written with are one line
+    naming ``prorata.toml`` (exit 2), not a failure at the end of the run. For IRIS: software ids
+    configured, but none for the tax year (IRIS rule TMFST020)."""
+    if filing_channel(tax_year, transmitted_on) == "IRIS" and settings.software_id(tax_year) is None:
+        raise ConfigError(
+            f"prorata.toml: [iris] software_id has none for tax year {tax_year} "
+            f"(the IRS's SoftwareId for it starts with {tax_year % 100:02d}: IRIS rule TMFST020)"
+        )
 
 
 def _store_iris(

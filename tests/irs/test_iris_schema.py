@@ -169,6 +169,27 @@ def test_an_iris_filing_whose_tax_year_has_none_of_the_configured_software_ids_i
         write_irs_file(tmp_path, originals(), settings, 2025, _after_fire())
 
 
+def test_a_run_whose_tax_year_has_none_of_the_configured_software_ids_is_refused_before_any_work(
+    tmp_path, capsys
+):
+    """The settings are checked before the extract is read: one line naming prorata.toml, exit 2,
+    and no OUT_DIR (not a failure at the end of the run, after the computation)."""
+    from flows.cli.main import main
+    from flows.sample import generate_extract
+
+    generate_extract(tmp_path / "x", 50, seed=3, tax_year=2026)
+    cfg = tmp_path / "prorata.toml"
+    cfg.write_text(GOOD + '[iris]\nsoftware_id = ["25ABCDEFGH"]\n')
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "x"), "--out", str(out), "--config", str(cfg), "--no-prefect", "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "prorata.toml" in err and "software_id" in err and "TMFST020" in err
+    assert not out.exists()
+    cfg.write_text(GOOD + '[iris]\nsoftware_id = ["25ABCDEFGH", "26ABCDEFGH"]\n')
+    assert main(args) == 0
+
+
 # --- tables transcribed from the package ---------------------------------------------------------
 
 

@@ -152,7 +152,7 @@ def test_an_import_that_fails_leaves_the_earlier_import_untouched_and_never_repl
     assert outputs(out) == before
     assert run(args, capsys)[0] == 0  # an earlier import is replaced whole
     code, _, err = run([*args[:-1], str(EXAMPLES / "canonical")], capsys)
-    assert code == 2 and "holds something other than an earlier prorata import" in err
+    assert code == 2 and "is not a prorata output folder" in err and "choose another --out" in err
     code, _, err = run([*args[:-1], str(tmp_path / "no-such-folder" / "extract")], capsys)
     assert code == 2 and "no such folder" in err
     assert not (tmp_path / "no-such-folder").exists()
