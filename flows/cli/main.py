@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from flows.errors import DEBUG, printable
+from flows.errors import DEBUG, Terminated, forget_signals, on_signal, printable
 from flows.prefect import env as prefect_env
 from transforms.kernels.dollars import dollars_text
 
@@ -578,15 +578,6 @@ def mistyped_folder(args: argparse.Namespace) -> str | None:
     return None
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (staging folders removed, the
-    Prefect flow run reported as crashed, the temporary Prefect server stopped)."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise Terminated()
-
-
 def private_umask() -> int:
     """The umask for files holding TINs, names and addresses (the store, OUT_DIR, statements):
     readable by their owner only — or also by their group with ``PRORATA_GROUP_READABLE=1`` —
@@ -606,7 +597,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug:  # tracebacks as they are, from Prefect's tasks too (flows.errors.scrubbed)
         os.environ[DEBUG] = "1"
     umask = private_umask()
-    sigterm = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    forget_signals()
+    handlers = (
+        {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if _main_thread()
+        else {}
+    )
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:
@@ -635,8 +631,8 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(umask)
         if debug_before is None:
             os.environ.pop(DEBUG, None)
-        if sigterm is not None:
-            signal.signal(signal.SIGTERM, sigterm)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _target(args: argparse.Namespace) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.errors import OperatorError, crash_point, on_disk, printable
+from flows.errors import OperatorError, crash_point, on_disk, printable, raise_if_signalled
 
 MARKER = "manifest.json"
 SOFTWARE = "prorata"  # manifest.json "software": the folder is prorata's
@@ -298,7 +298,9 @@ class StagedOutput:
 
     def commit(self) -> None:
         """Swap the staging folder into place (OUT_DIR is the old or the new result throughout),
-        then remove the old result."""
+        then remove the old result. A Ctrl-C or SIGTERM that arrived meanwhile stops it here, even
+        if Python dropped its exception (:func:`flows.errors.raise_if_signalled`)."""
+        raise_if_signalled()
         check_target(self.out_dir, self.kinds)  # nothing foreign appeared at OUT_DIR meanwhile
         with on_disk(self.out_dir, "cannot put the new outputs in place"):
             _fsync_tree(self.path)

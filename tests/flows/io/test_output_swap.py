@@ -280,3 +280,29 @@ def test_runs_killed_at_arbitrary_moments_always_leave_a_whole_result(tmp_path, 
     assert killed >= 3  # most of them really were killed part-way
     assert run(no_prefect_run(SEED, out_dir), capsys)[0] == 0
     assert digest(out_dir) == results["seed"] and leftovers(out_dir) == []
+
+
+def test_a_ctrl_c_that_python_dropped_in_a_finaliser_still_stops_the_run_before_the_swap(
+    tmp_path, capsys, monkeypatch, results
+):
+    """Python runs a signal handler between two bytecodes of the main thread; inside a finaliser its
+    KeyboardInterrupt is printed as "Exception ignored" and dropped. The command remembers the
+    signal: the run stops before its outputs are put in place, exit 130, the earlier result kept."""
+    from flows.errors import on_signal
+    from flows.run import pipeline
+
+    out_dir = tmp_path / "out"
+    assert run(no_prefect_run(SEED, out_dir), capsys)[0] == 0
+    real = pipeline.run_edit_checks
+
+    def dropped_ctrl_c(*args, **kwargs):
+        try:  # what a finaliser does with the handler's exception
+            on_signal(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_edit_checks", dropped_ctrl_c)
+    code, _, err = run(no_prefect_run(SAMPLE, out_dir), capsys)
+    assert (code, err) == (130, "prorata: error: interrupted; the outputs were left as they were\n")
+    assert digest(out_dir) == results["seed"] and leftovers(out_dir) == []
