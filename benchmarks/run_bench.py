@@ -44,7 +44,7 @@ def ensure_extract(data: Path, n: int) -> tuple[Path, float]:
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "flows.cli.main",
             "sample",
             "--disbursements",
             str(n),
@@ -123,7 +123,7 @@ def measure_statements(data: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "flows.cli.main",
             "run",
             "sample_data/extract",
             "--out",
@@ -133,7 +133,7 @@ def measure_statements(data: Path) -> dict:
         ]
     )
     code = (
-        "import json, sys; from pathlib import Path; from flows.statements import write_statements; "
+        "import json, sys; from pathlib import Path; from flows.render.statements import write_statements; "
         "print(json.dumps(write_statements(Path(sys.argv[1]))))"
     )
     return json.loads(sh([sys.executable, "-c", code, str(out)]).strip().splitlines()[-1])
@@ -205,7 +205,7 @@ def write_report(path: Path, results: dict) -> None:
         "split, the box 7 codes and the forms together (one pass of `transforms.engine.compute`); *write* "
         "is every output including the IRS file. The I/O floor is polars reading the same inputs and "
         "writing outputs of the same size, nothing else, a file at a time in slices of 10 M rows. Above 10 M "
-        "disbursements the run reads the extract in partitions of plans (`flows/partitioned.py`): *read* then "
+        "disbursements the run reads the extract in partitions of plans (`flows/io/extract.py`): *read* then "
         "includes the first pass over the ids. `make bench-100m` adds the 100 M row; its 59 GB FIRE file "
         "is streamed through our checker but not kept (`PRORATA_IRS_FILE_SINK=discard`: it does not fit "
         "the disk), so its *IRS file* time has no disk write and its floor writes no IRS file either.",
