@@ -5,6 +5,7 @@ errors at the exchange and between the two renames of the fallback swap."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -296,10 +297,8 @@ def test_a_ctrl_c_that_python_dropped_in_a_finaliser_still_stops_the_run_before_
     real = pipeline.run_edit_checks
 
     def dropped_ctrl_c(*args, **kwargs):
-        try:  # what a finaliser does with the handler's exception
+        with contextlib.suppress(KeyboardInterrupt):  # what a finaliser does with the exception
             on_signal(signal.SIGINT, None)
-        except KeyboardInterrupt:
-            pass
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "run_edit_checks", dropped_ctrl_c)
