@@ -638,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.pop(DEBUG, None)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        forget_signals()  # what this command was sent is not the next one's (tests run many in one process)
 
 
 def _target(args: argparse.Namespace) -> str:
