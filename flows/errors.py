@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from flows.environment import BadVariable, Environment, environment
+
 F = TypeVar("F", bound=Callable)
 
 
@@ -115,7 +117,7 @@ def operator_errors() -> tuple[type[BaseException], ...]:
     from contracts.loading import ExtractError
     from transforms.irs import FilingInputError
 
-    return (ExtractError, FilingInputError, OperatorError, FileSystemFault)
+    return (ExtractError, FilingInputError, OperatorError, FileSystemFault, BadVariable)
 
 
 def _ours() -> tuple[type[BaseException], ...]:
@@ -125,7 +127,9 @@ def _ours() -> tuple[type[BaseException], ...]:
     return (*operator_errors(), InternalError, *((prefect.PrefectException,) if prefect else ()))
 
 
-DEBUG = "PRORATA_DEBUG"  # set by ``prorata --debug``: exceptions pass as they are (text and all)
+DEBUG = Environment.variable(
+    "debug"
+)  # set by ``prorata --debug``: exceptions pass as they are (text and all)
 
 
 def scrubbed(step: str) -> Callable[[F], F]:
@@ -142,7 +146,7 @@ def scrubbed(step: str) -> Callable[[F], F]:
             except _ours():
                 raise
             except Exception as exc:
-                if os.environ.get(DEBUG):
+                if environment().debug:
                     raise
                 kind = type(exc).__name__
             raise InternalError(kind, step)  # outside the except block: the original is not chained
@@ -204,5 +208,5 @@ def raise_if_signalled() -> None:
 def crash_point(name: str) -> None:
     """Test hook (docs/OPERATIONS.md): ``PRORATA_CRASH_AFTER=name`` kills this process with SIGKILL
     right after the step ``name`` — no cleanup, no finally blocks, as a power cut would."""
-    if os.environ.get("PRORATA_CRASH_AFTER") == name:
+    if environment().crash_after == name:
         os.kill(os.getpid(), signal.SIGKILL)

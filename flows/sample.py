@@ -17,7 +17,7 @@ at most 12 —, templates, tables and fault kinds).
 With `fault_fraction > 0` about that fraction of the events is corrupted, cycling through
 `FAULT_KINDS`; the count per kind is returned, never written into the extract.
 
-Above `SHARD_ROWS` (2 million; `PRORATA_SAMPLE_SHARD_ROWS`) disbursements an extract is built as
+Above 2 million (`PRORATA_SAMPLE_SHARD_ROWS`) disbursements an extract is built as
 independent shards appended to the files one after the other (`_sharded`): memory follows one
 shard (about 2.8 GB), the rows come grouped by shard — each shard with its own plans, so Parquet
 statistics on `plan_id` separate the shards — and ids leave gaps between shards.
@@ -30,7 +30,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +37,7 @@ from types import MappingProxyType
 import polars as pl
 
 from contracts.extract import CONTRACTS, DESTINATIONS, PLAN_TYPES, REASONS
+from flows.environment import environment
 
 __all__ = ["FAULT_KINDS", "generate_extract"]
 
@@ -1054,7 +1054,7 @@ def generate_extract(
     """Write a canonical extract with exactly `n_disbursements` rows in distributions.parquet into
     `out_dir` and return row counts per table, the event count and the injected faults by kind.
 
-    Above :data:`SHARD_ROWS` disbursements the extract is built shard by shard (:func:`_sharded`),
+    Above ``PRORATA_SAMPLE_SHARD_ROWS`` disbursements the extract is built shard by shard (:func:`_sharded`),
     so memory follows one shard whatever the size."""
     if n_disbursements < 1:
         raise ValueError("n_disbursements must be at least 1")
@@ -1062,7 +1062,7 @@ def generate_extract(
         raise ValueError("fault_fraction must be between 0 and 1")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if n_disbursements > SHARD_ROWS:
+    if n_disbursements > environment().sample_shard_rows:
         counts = _sharded(out_dir, n_disbursements, seed, tax_year, fault_fraction)
     else:
         written: dict[str, int] = {}
@@ -1088,10 +1088,6 @@ def generate_extract(
     return counts
 
 
-#: Largest extract built in one piece; a larger one is built in shards of at most this many rows.
-SHARD_ROWS = int(os.environ.get("PRORATA_SAMPLE_SHARD_ROWS", "2000000"))
-
-
 def _sharded(out_dir: Path, n_disbursements: int, seed: int, ty: int, fault_fraction: float) -> dict:
     """An extract of many shards, each a complete small extract of its own plans, participants,
     payees and events (drawn with the seed and the shard number), appended to the files one after
@@ -1100,7 +1096,7 @@ def _sharded(out_dir: Path, n_disbursements: int, seed: int, ty: int, fault_frac
     memory follows one shard. The rows come grouped by shard, hence by plan ranges."""
     import pyarrow.parquet as pq
 
-    shards = math.ceil(n_disbursements / SHARD_ROWS)
+    shards = math.ceil(n_disbursements / environment().sample_shard_rows)
     sizes = [n_disbursements // shards + (1 if k < n_disbursements % shards else 0) for k in range(shards)]
     stride = 10 ** len(str(4 * max(sizes)))
     width = len(str(shards * stride))

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from flows.environment import BadVariable, environment
 from flows.errors import DEBUG, Terminated, forget_signals, on_signal, printable
 from flows.prefect import env as prefect_env
 from transforms.kernels.dollars import dollars_text
@@ -582,13 +583,17 @@ def private_umask() -> int:
     """The umask for files holding TINs, names and addresses (the store, OUT_DIR, statements):
     readable by their owner only — or also by their group with ``PRORATA_GROUP_READABLE=1`` —
     whatever umask the command was started with. Returns the umask it replaces."""
-    group = os.environ.get("PRORATA_GROUP_READABLE", "").strip().lower() in ("1", "true", "yes")
-    return os.umask(0o027 if group else 0o077)
+    return os.umask(0o027 if environment().group_readable else 0o077)
 
 
 def main(argv: list[str] | None = None) -> int:
     prefect_env.configure()
     args = build_parser().parse_args(argv)
+    try:  # a PRORATA_* variable that cannot mean anything stops the command before any work
+        environment()
+    except BadVariable as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     problem = mistyped_folder(args)
     if problem:
         _err(problem)

@@ -1,8 +1,8 @@
 """Read and validate an extract larger than memory, one partition of plans at a time.
 
-Up to :data:`READ_WHOLE_ROWS` disbursements the whole extract is read and validated at once
+Up to ``PRORATA_READ_WHOLE_ROWS`` (10 million) disbursements the whole extract is read and validated at once
 (:func:`flows.run.pipeline.load_and_validate`). Above it, a narrow first pass over the key columns
-cuts the plans into partitions of at most :data:`READ_PARTITION_ROWS` disbursements, and each
+cuts the plans into partitions of at most ``PRORATA_READ_PARTITION_ROWS`` (5 million) disbursements, and each
 partition's rows are read from the extract's files, validated and split before the next partition
 is read: memory follows the partition, not the extract. The outputs are the same bytes as the whole-extract run.
 
@@ -25,7 +25,6 @@ the same way in each: its quarantine record is kept once (:func:`merge_quarantin
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,14 +48,14 @@ from contracts.loading import (
     sheltered,
 )
 from contracts.validate import QUARANTINE_SCHEMA, ROW_TABLES, Validated, validate
+from flows.environment import environment
 
 T = TypeVar("T")
 
 NARROW_CHUNK_ROWS = 10_000_000  # rows of a table turned into integer ids at a time (first pass)
-READ_WHOLE_ROWS = int(os.environ.get("PRORATA_READ_WHOLE_ROWS", "10000000"))
-"""Disbursements above which an extract is read partition by partition."""
-READ_PARTITION_ROWS = int(os.environ.get("PRORATA_READ_PARTITION_ROWS", "5000000"))
-"""Disbursements per partition (docs/BENCHMARKS.md: at 20 M, 5 M partitions peak at 7.7 GB, 10 M at 13.6)."""
+# Disbursements above which an extract is read partition by partition, and per partition:
+# PRORATA_READ_WHOLE_ROWS, PRORATA_READ_PARTITION_ROWS (flows.environment; docs/BENCHMARKS.md: at
+# 20 M, 5 M partitions peak at 7.7 GB, 10 M at 13.6).
 
 _NULL_PLAN = "\x00null"  # the plan code of rows without a plan_id (never a real id: ids are printable)
 
@@ -68,12 +67,12 @@ def row_count(extract_dir: Path, table: str) -> int:
 
 
 def needs_partitions(extract_dir: Path, max_rows: int | None = None) -> bool:
-    """More disbursements than :data:`READ_WHOLE_ROWS`: read the extract partition by partition."""
+    """More disbursements than ``PRORATA_READ_WHOLE_ROWS``: read the extract partition by partition."""
     path = extract_dir / TABLES["distributions"].file
     if not path.is_file():
         return False
     try:
-        return row_count(extract_dir, "distributions") > (max_rows or READ_WHOLE_ROWS)
+        return row_count(extract_dir, "distributions") > (max_rows or environment().read_whole_rows)
     except Exception:  # an unreadable file: the whole-extract reader says what is wrong with it
         return False
 
@@ -188,7 +187,7 @@ def _narrow(extract_dir: Path, table: str, columns: list[pl.Expr]) -> pl.DataFra
 def plan_partitions_of(extract_dir: Path, max_rows: int | None = None) -> Partitions:
     """The narrow first pass: plans cut into partitions of at most ``max_rows`` disbursements (a
     group of linked plans larger than that is one partition), in plan_id order."""
-    max_rows = max_rows or READ_PARTITION_ROWS
+    max_rows = max_rows or environment().read_partition_rows
     keys = sorted(
         set().union(
             *(

@@ -10,14 +10,15 @@ Tests and CI use the copy vendored in ``tests/data/iris-a2a-ty2025-v1.2``.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
+from flows.environment import Environment, environment
+
 #: Where the package is when ``prorata.toml`` does not say.
-PACKAGE_ENV = "PRORATA_IRIS_SCHEMA_PACKAGE"
+PACKAGE_ENV = Environment.variable("iris_schema_package")
 MESSAGE_XSD = "MSG/IRS-IRIntakeTransmissionMessage.xsd"
 
 
@@ -61,7 +62,7 @@ def load(package: Path) -> IrisSchema:
 def configured(setting: str) -> IrisSchema | None:
     """The package of ``setting`` (``[iris] schema_package``), else of ``PRORATA_IRIS_SCHEMA_PACKAGE``,
     loaded; None when neither is set (the transmissions are then written unchecked)."""
-    folder = setting or os.environ.get(PACKAGE_ENV, "")
+    folder = setting or environment().iris_schema_package
     if not folder:
         return None
     return load(Path(folder).resolve())

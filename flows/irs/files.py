@@ -33,6 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.environment import environment
 from flows.errors import OperatorError
 from flows.io import iris_package as iris_schema
 from flows.settings import ConfigError, TransmitterSettings
@@ -144,12 +145,6 @@ def _name(channel: str, tax_year: int, suffix: str) -> str:
     return f"irs/{stem}.txt" if channel == "FIRE" else f"irs/{stem}"
 
 
-#: Benchmarks only: ``discard`` checks a run's IRS file without keeping it (see the module docstring).
-SINK_ENV = "PRORATA_IRS_FILE_SINK"
-#: Returns per payer group of a run's IRS file (:data:`transforms.irs.grouped.GROUP_ROWS` by default).
-GROUP_ROWS_ENV = "PRORATA_IRS_GROUP_ROWS"
-
-
 def write_run_irs_file(
     root: Path,
     forms: pl.LazyFrame,
@@ -166,10 +161,9 @@ def write_run_irs_file(
     group's file in ``root/.irs-groups``, see :meth:`GroupLoader.spill`). ``group_rows``:
     returns per group (``PRORATA_IRS_GROUP_ROWS``, else 2 million); one payer with more is one
     group."""
-    group_rows = group_rows or int(os.environ.get(GROUP_ROWS_ENV) or GROUP_ROWS)
-    sink = os.environ.get(SINK_ENV, "") or "file"
-    if sink not in ("file", "discard"):
-        raise ValueError(f"{SINK_ENV} must be 'file' or 'discard'")
+    env = environment()
+    group_rows = group_rows or env.irs_group_rows or GROUP_ROWS
+    sink = env.irs_file_sink
     summary = outline(forms.select("payer_tin", "state"), tax_year, settings.transmitter.cfsf_approved_payers)
     info = _info(settings, tax_year, None, summary.returns)
     if summary.returns == 0:

@@ -7,7 +7,6 @@ directly. Nothing here logs personal data: only ids, counts, totals and hashes.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from contracts.extract import TABLES
 from contracts.loading import Manifest, file_hashes, read_extract, unsheltered
 from contracts.outputs import DISTRIBUTIONS_COLUMNS, PAYERS_COLUMNS, RECIPIENTS_COLUMNS
 from contracts.validate import QUARANTINE_SCHEMA, Validated, validate
+from flows.environment import environment
 from flows.errors import on_disk
 from flows.io import extract as partitioned
 from flows.io.outputs import (
@@ -134,7 +134,6 @@ def _engine_quarantine(result: EngineResult, tables: dict[str, pl.DataFrame]) ->
     return pl.concat([dist_rows, contract_rows])
 
 
-PARTITION_ROWS = int(os.environ.get("PRORATA_PARTITION_ROWS", "2000000"))
 WRITING = "cannot write the outputs (OUT_DIR is left as it was)"
 
 
@@ -142,19 +141,14 @@ def engine_threads() -> int | None:
     """How many runs of events the engine splits and codes at once (``PRORATA_ENGINE_THREADS``;
     unset: polars' thread pool size, :func:`transforms.engine.split_and_code`). The outputs do not
     depend on it."""
-    raw = os.environ.get("PRORATA_ENGINE_THREADS", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"PRORATA_ENGINE_THREADS must be a whole number of threads, 1 or more (got {raw!r})")
-    return int(raw)
+    return environment().engine_threads
 
 
 def plan_partitions(distributions: pl.DataFrame, max_rows: int | None = None) -> list[list[str]]:
     """Plans packed, in plan_id order, into batches of at most ``max_rows`` disbursements (a larger
     plan is a batch of its own). Every rule works within one plan — an event, a form, a payee's
     total distribution, a participant's box 9a — so batches are computed independently."""
-    max_rows = max_rows or PARTITION_ROWS
+    max_rows = max_rows or environment().partition_rows
     return partitioned.pack(distributions.group_by("plan_id").len().sort("plan_id").rows(), max_rows)
 
 
@@ -199,7 +193,7 @@ def iter_batches(loaded: Loaded, max_rows: int | None = None) -> Iterator[dict[s
     tables = loaded.validated.tables
     # plans of one payer EIN may fall in different batches: their conflicts are marked on all plans
     tables = {**tables, "plans": mark_payer_conflicts(tables["plans"])}
-    batches = plan_partitions(tables["distributions"], max_rows or PARTITION_ROWS)
+    batches = plan_partitions(tables["distributions"], max_rows or environment().partition_rows)
     if len(batches) <= 1:
         yield tables
         return
@@ -605,7 +599,7 @@ def stream_extract(
 ) -> dict:
     """``prorata run`` streamed: read and validate, split plan batch by plan batch, write
     (:class:`StreamedRun`); returns the manifest. An extract of more than
-    :data:`flows.io.extract.READ_WHOLE_ROWS` disbursements is read, validated and split
+    ``PRORATA_READ_WHOLE_ROWS`` (10 million) disbursements is read, validated and split
     partition by partition (:mod:`flows.io.extract`): the same outputs, memory bounded by a
     partition. ``load``, ``load_partition``, ``split`` and ``finish`` are the stages (the Prefect flow passes
     its tasks); with ``submit`` the batches of each partition are submitted together (Dask)."""

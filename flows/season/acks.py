@@ -17,7 +17,6 @@ records are named by ``form_id``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import polars as pl
 from lxml import etree
 
+from flows.environment import environment
 from flows.io import history
 from flows.io import store as st
 from flows.io.store import filings_table
@@ -73,13 +73,12 @@ def acknowledgements(store: st.Store, tax_year: int) -> pl.DataFrame:
 
 #: The IRS's IRIS A2A package vendored with the tests (tests/data/iris-a2a-ty2025-v1.2/VENDORED.md).
 VENDORED_PACKAGE = Path(__file__).resolve().parents[2] / "tests" / "data" / "iris-a2a-ty2025-v1.2"
-PACKAGE_ENV = "PRORATA_IRIS_SCHEMA_PACKAGE"
 
 
 def response_schema(package: Path | None = None) -> etree.XMLSchema:
     """The status / acknowledgement response schema of the IRIS A2A package: ``package``, else
     ``PRORATA_IRIS_SCHEMA_PACKAGE``, else the copy vendored with the tests."""
-    package = package or Path(os.environ.get(PACKAGE_ENV) or VENDORED_PACKAGE)
+    package = package or Path(environment().iris_schema_package or VENDORED_PACKAGE)
     found = sorted(package.glob(f"**/{RESPONSE_XSD.name}"))
     if not found:
         raise st.StoreError(f"{package}: no IRIS status response schema ({RESPONSE_XSD.name}) in the package")

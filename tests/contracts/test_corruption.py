@@ -82,11 +82,10 @@ def test_200_corrupted_bytes_in_a_data_page_that_carries_a_checksum_stop_the_run
 def test_a_corrupted_page_is_found_in_an_extract_read_partition_by_partition(
     extract, tmp_path, capsys, monkeypatch
 ):
-    from flows.io import extract as partitioned
 
     rewrite(extract, checksums=True)
     corrupt_data_page(extract / "distributions.parquet", "amount_cents")
-    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 1000)  # 5,000 disbursements: partitions
+    monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(1000))  # 5,000 disbursements: partitions
     code, _, err = run(
         ["run", str(extract), "--out", str(tmp_path / "out"), "--no-prefect", "--quiet"], capsys
     )

@@ -46,10 +46,9 @@ def no_prefect(extract: Path, out: Path) -> list[str]:
 def test_an_extra_column_named_like_an_internal_one_is_carried_untouched(
     tmp_path, capsys, monkeypatch, name, partitions
 ):
-    from flows.io import extract as partitioned
 
     if partitions:  # the reader of extracts larger than memory, with its own row numbers
-        monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 2)
+        monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(2))
     extract = edited(
         tmp_path, "distributions", lambda d: d.with_columns((pl.int_range(pl.len()) * 7).alias(name))
     )

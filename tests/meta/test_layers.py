@@ -29,6 +29,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # after the forms are filed: reconciliation, corrections, record statuses
     ("season", ("transforms.season",)),
     # flows/: orchestration, I/O, the command line, in layers of their own
+    # the PRORATA_* variables, read in one place
+    ("flows.environment", ("flows.environment",)),
     # faults as one line, what an operator can act on
     ("flows.errors", ("flows.errors",)),
     # disk: the extract, atomic outputs, the store and its history, the IRS schema package; the

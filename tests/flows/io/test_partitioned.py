@@ -108,8 +108,8 @@ def test_the_tangled_extract_quarantines_what_crosses_plans(whole_run):
 def test_an_extract_read_in_partitions_gives_the_bytes_of_the_whole_read(
     tangled_extract, whole_run, tmp_path, monkeypatch, partition_rows
 ):
-    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", partition_rows)
-    monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", partition_rows)
+    monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(partition_rows))
+    monkeypatch.setenv("PRORATA_READ_PARTITION_ROWS", str(partition_rows))
     monkeypatch.setattr(partitioned, "NARROW_CHUNK_ROWS", 700)  # the first pass in many chunks
     assert partitioned.needs_partitions(tangled_extract)
     parts = partitioned.plan_partitions_of(tangled_extract)
@@ -168,7 +168,7 @@ def test_a_missing_column_stops_a_partitioned_run_before_any_row_is_read(
     pl.read_parquet(broken / "contracts.parquet").drop("value_cents").write_parquet(
         broken / "contracts.parquet"
     )
-    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 1_000)
+    monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(1_000))
     with pytest.raises(ExtractError, match="required column 'value_cents' is missing"):
         pipeline.run_pipeline(broken, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -178,8 +178,8 @@ def test_a_partitioned_run_moves_the_bar_partition_by_partition(tangled_extract,
     from flows.prefect.progress import percent_for
     from flows.run.steps import Step
 
-    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 1_000)
-    monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 1_000)
+    monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(1_000))
+    monkeypatch.setenv("PRORATA_READ_PARTITION_ROWS", str(1_000))
     events: list = []
     pipeline.run_pipeline(tangled_extract, tmp_path / "out", progress=events.append)
     partitions = [e for e in events if isinstance(e, Step) and str(e).startswith("partition ")]
@@ -195,8 +195,8 @@ def test_the_prefect_flow_reads_a_large_extract_in_partitions_with_the_same_byte
 ):
     from flows.prefect.run_flow import prorata_run
 
-    monkeypatch.setattr(partitioned, "READ_WHOLE_ROWS", 2_500)
-    monkeypatch.setattr(partitioned, "READ_PARTITION_ROWS", 2_500)
+    monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(2_500))
+    monkeypatch.setenv("PRORATA_READ_PARTITION_ROWS", str(2_500))
     manifest = prorata_run(tangled_extract, tmp_path / "flow")
     assert "partition" in manifest["stage_seconds"]
     files, manifest = contents(tmp_path / "flow")

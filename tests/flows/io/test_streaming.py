@@ -81,7 +81,7 @@ def test_a_partitioned_run_writes_the_bytes_of_a_single_partition_run(faulty_ext
 def test_the_pipeline_holds_one_partition_at_a_time_and_outputs_do_not_change(
     faulty_extract, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(pipeline, "PARTITION_ROWS", 1_500)
+    monkeypatch.setenv("PRORATA_PARTITION_ROWS", str(1_500))
     loaded = pipeline.load_and_validate(faulty_extract)
     plans = pipeline.plan_partitions(loaded.validated.tables["distributions"])
     largest_plan = loaded.validated.tables["distributions"].group_by("plan_id").len()["len"].max()
@@ -106,7 +106,7 @@ def test_the_pipeline_holds_one_partition_at_a_time_and_outputs_do_not_change(
     assert sum(seen) == loaded.validated.tables["distributions"].height
 
     monkeypatch.setattr(pipeline, "compute_batch", compute)
-    monkeypatch.setattr(pipeline, "PARTITION_ROWS", 10_000_000)
+    monkeypatch.setenv("PRORATA_PARTITION_ROWS", str(10_000_000))
     pipeline.run_pipeline(faulty_extract, tmp_path / "whole")
     tiny, whole = folder_contents(tmp_path / "tiny"), folder_contents(tmp_path / "whole")
     for name in PARQUETS:

@@ -9,7 +9,7 @@ from flows.run import pipeline
 
 
 def test_a_sharded_sample_has_exactly_n_rows_unique_ids_and_passes_validation(tmp_path, monkeypatch):
-    monkeypatch.setattr(sample, "SHARD_ROWS", 2_500)
+    monkeypatch.setenv("PRORATA_SAMPLE_SHARD_ROWS", str(2_500))
     counts = sample.generate_extract(tmp_path / "a", 6_000, seed=3)
     d = pl.read_parquet(tmp_path / "a" / "distributions.parquet")
     assert d.height == counts["distributions"] == 6_000
@@ -23,7 +23,7 @@ def test_a_sharded_sample_has_exactly_n_rows_unique_ids_and_passes_validation(tm
 
 
 def test_the_same_seed_gives_the_same_sharded_extract_byte_for_byte(tmp_path, monkeypatch):
-    monkeypatch.setattr(sample, "SHARD_ROWS", 2_000)
+    monkeypatch.setenv("PRORATA_SAMPLE_SHARD_ROWS", str(2_000))
     sample.generate_extract(tmp_path / "a", 5_000, seed=4, fault_fraction=0.05)
     sample.generate_extract(tmp_path / "b", 5_000, seed=4, fault_fraction=0.05)
     for path in sorted((tmp_path / "a").iterdir()):
