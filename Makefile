@@ -36,7 +36,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest
 
-CHECK_TESTS := tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/meta tests/golden
+CHECK_TESTS := tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/flows/test_environment.py tests/meta tests/golden
 CHECK_SKIPS := not (prefect or server or browser or dask or kills or faults or store or slow)
 check: $(STAMP)
 	@$(BIN)/python -m pytest $(CHECK_TESTS) -m "$(CHECK_SKIPS)"
