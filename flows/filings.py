@@ -857,22 +857,23 @@ def approve(
             raise st.StoreError(f"filing {filing_id} was discarded by {state['by']} at {state['at']}")
         manifest = _manifest_of(store, tax_year, filing_id)
         test = bool(manifest["test_file"])
+        tag = "TEST FILE: " if test else ""  # a TEST filing says so in every line, refusals too
         preparer = manifest["prepared_by"]
         if history.same_person(preparer, who) and not policy.one_person_team:
             raise st.StoreError(
-                f"filing {filing_id} was prepared by {preparer}: a second person approves it "
+                f"{tag}filing {filing_id} was prepared by {preparer}: a second person approves it "
                 "(or set [approval] one_person_team = true in prorata.toml)"
             )
         ytd_id = st.ledger_id(st.ledger(store, tax_year), tax_year)
         if ytd_id != manifest["ytd_id"]:
             raise st.StoreError(
-                f"filing {filing_id} was prepared from {manifest['ytd_id']}; the year is now {ytd_id} "
+                f"{tag}filing {filing_id} was prepared from {manifest['ytd_id']}; the year is now {ytd_id} "
                 "(new extracts): discard it and prepare it again"
             )
         base = _base_seq(_same_kind_of_file(every, test))
         if base != manifest["base_seq"]:
             raise st.StoreError(
-                f"another filing was approved since {filing_id} was prepared: discard it and prepare it again"
+                f"{tag}another filing was approved since {filing_id} was prepared: discard it and prepare it again"
             )
         records = pl.read_parquet(store.filings_dir(tax_year) / filing_id / "records.parquet")
         now = history.now()

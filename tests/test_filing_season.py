@@ -131,6 +131,8 @@ def test_a_test_file_says_so_on_every_line_and_never_becomes_the_production_fili
     _, store = year
     filing_id, out = _file(store, capsys, "--user", "alice")  # no prorata.toml: a TEST file
     assert out.strip() and all(line.startswith("TEST FILE: ") for line in out.splitlines())
+    code, _, err = _approve(store, filing_id, "alice", capsys)  # refused: its line says TEST FILE too
+    assert code == 2 and err.startswith("prorata: error: TEST FILE: filing ")
     code, out, _ = _approve(store, filing_id, "bob", capsys)
     assert code == 0 and all(line.startswith("TEST FILE: ") for line in out.splitlines())
     assert filings_table(Store(store), 2026)["test_file"].all()
