@@ -112,15 +112,19 @@ def _children(content: etree._Element) -> Iterator[etree._Element]:
 
 
 @functools.lru_cache(maxsize=8)
-def value_schema(package: Path, paths: tuple[tuple[str, ...], ...]) -> etree.XMLSchema:
+def value_schema(
+    package: Path, paths: tuple[tuple[str, ...], ...]
+) -> tuple[etree.XMLSchema, tuple[int, ...]]:
     """A schema of the package's namespace that includes the package's transmission schema and
-    declares, for each leaf ``paths[i]`` (element names from the document's root), a global element
-    ``S{i}`` whose declaration is the leaf's own, copied from the package (its type — named or
-    anonymous —, facets and fixed value), and a root ``ProrataValues`` that holds any number of
-    them: texts validated there are validated exactly as in their place in a transmission
-    (:class:`transforms.irs.iris.schema_check.RecordCheck`). Raises :class:`SchemaPackageError` when
-    a leaf is not found or the way to it holds what the proof does not cover (groups, extensions,
-    attributes, wildcards, references, imports)."""
+    declares, for each kind of leaf declaration ``k`` met on the leaves ``paths`` (element names from
+    the document's root), a global element ``S{k}`` whose declaration is the leaves' own, copied
+    from the package (its type — named or anonymous —, facets and fixed value; leaves whose
+    declarations are the same but for their names share one), and a root ``ProrataValues`` that
+    holds any number of each, in the order of ``k``: texts validated there are validated exactly
+    as in their place in a transmission (:class:`transforms.irs.iris.schema_check.RecordCheck`).
+    Returns the schema and each leaf's ``k``. Raises :class:`SchemaPackageError` when a leaf is not
+    found or the way to it holds what the proof does not cover (groups, extensions, attributes,
+    wildcards, references, imports)."""
     from copy import deepcopy
 
     from transforms.irs.iris.schema_check import NAMESPACE, VALUES_ROOT, slot_tag
@@ -142,13 +146,13 @@ def value_schema(package: Path, paths: tuple[tuple[str, ...], ...]) -> etree.XML
         attributeFormDefault="unqualified",
     )
     etree.SubElement(wrapper, f"{_XS}include", schemaLocation=xsd.name)
-    choice = etree.SubElement(
+    sequence = etree.SubElement(
         etree.SubElement(etree.SubElement(wrapper, f"{_XS}element", name=VALUES_ROOT), f"{_XS}complexType"),
-        f"{_XS}choice",
-        minOccurs="0",
-        maxOccurs="unbounded",
+        f"{_XS}sequence",
     )
-    for i, path in enumerate(paths):
+    kinds: dict[bytes, int] = {}
+    kind_of = []
+    for path in paths:
         declaration = top.get(path[0])
         for name in path[1:]:
             if declaration is None:
@@ -169,16 +173,24 @@ def value_schema(package: Path, paths: tuple[tuple[str, ...], ...]) -> etree.XML
         if declaration.get("nillable") == "true" or declaration.get("substitutionGroup"):
             raise SchemaPackageError(f"{'/'.join(path)}: nillable or substitutable")
         leaf = deepcopy(declaration)
-        for attribute in ("minOccurs", "maxOccurs"):
+        for attribute in ("minOccurs", "maxOccurs", "name"):
             leaf.attrib.pop(attribute, None)
-        leaf.set("name", slot_tag(i))
-        wrapper.append(leaf)
-        etree.SubElement(choice, f"{_XS}element", ref=slot_tag(i))
-    if any(slot_tag(i) in top or VALUES_ROOT in top for i in range(len(paths))):
+        for note in leaf.findall(f"{_XS}annotation"):
+            leaf.remove(note)
+        key = etree.tostring(leaf, method="c14n")
+        if key not in kinds:
+            kinds[key] = len(kinds)
+            leaf.set("name", slot_tag(kinds[key]))
+            wrapper.append(leaf)
+            etree.SubElement(
+                sequence, f"{_XS}element", ref=slot_tag(kinds[key]), minOccurs="0", maxOccurs="unbounded"
+            )
+        kind_of.append(kinds[key])
+    if any(slot_tag(i) in top or VALUES_ROOT in top for i in range(len(kinds))):
         raise SchemaPackageError(f"{xsd.name}: declares an element named like a value slot")
     document = etree.fromstring(etree.tostring(wrapper), base_url=str(xsd.with_name("prorata-values.xsd")))
     try:
-        return etree.XMLSchema(document)
+        return etree.XMLSchema(document), tuple(kind_of)
     except etree.XMLSchemaParseError as error:
         raise SchemaPackageError(
             f"{xsd.name}: the leaves' declarations do not make a schema ({error})"

@@ -117,7 +117,7 @@ from transforms.irs.shared import (
     phone_number,
     problem,
     street_lines,
-    string_buffer,
+    string_pieces,
 )
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
@@ -1216,7 +1216,7 @@ class _Packer:
         index = []
         for number, (header, submission) in enumerate(self.blocks, start=1):
             pieces += [_GROUP_OPEN, header, _DETAIL_OPEN]
-            pieces += [string_buffer(t) for t in submission.texts if t.len()]
+            pieces += [piece for t in submission.texts for piece in string_pieces(t)]
             pieces.append(_DETAIL_CLOSE)
             index.append(
                 pl.concat(submission.values).select(

@@ -172,9 +172,14 @@ RECORD_PATH = ("IRTransmission", "IRSubmission1Grp", "IRSubmission1Detail")
 VALUES_ROOT = "ProrataValues"
 
 
-def slot_tag(i: int) -> str:
-    """The element that carries leaf ``i``'s texts in a document of values."""
-    return f"S{i}"
+def slot_tag(kind: int) -> str:
+    """The element that carries the texts of the leaves of declaration ``kind`` in a document of values."""
+    return f"S{kind}"
+
+
+def _leaf(i: int) -> str:
+    """The column of leaf ``i``'s texts (:meth:`RecordCheck.slots`)."""
+    return f"L{i}"
 
 
 class RecordCheck:
@@ -202,10 +207,18 @@ class RecordCheck:
     (well-formed, XML characters, escapes, whitespace facets). A failure names the form_id and
     the element, never a value."""
 
-    def __init__(self, schema: etree.XMLSchema, values: etree.XMLSchema, paths: tuple[tuple[str, ...], ...]):
+    def __init__(
+        self,
+        schema: etree.XMLSchema,
+        values: etree.XMLSchema,
+        paths: tuple[tuple[str, ...], ...],
+        kinds: tuple[int, ...] | None = None,
+    ):
         self.schema = schema
         self.values_schema = values
         self.paths = paths  # the leaves' paths below the record's own element
+        #: each leaf's kind of declaration: the element ``S{kind}`` of the schema of values
+        self.kinds = kinds if kinds is not None else tuple(range(len(paths)))
 
     def slots(self, leaves, present_of) -> list[pl.Expr]:
         """Per leaf, its text where it is written (null where not): ``leaves`` are the template's."""
@@ -216,7 +229,7 @@ class RecordCheck:
         out = []
         for i, (_, text, present) in enumerate(leaves):
             value = pl.lit(text) if isinstance(text, str) else text
-            out.append(pl.when(present_of(present)).then(value).alias(slot_tag(i)))
+            out.append(pl.when(present_of(present)).then(value).alias(_leaf(i)))
         return out
 
     def values(self, slots: pl.DataFrame, form_ids: pl.Series) -> None:
@@ -225,16 +238,20 @@ class RecordCheck:
         and leaf that fail."""
         import polars as pl
 
-        columns = [
-            pl.concat_str(
-                pl.lit(f"<{slot_tag(i)}>"),
-                pl.col(slot_tag(i)).drop_nulls().unique(),
-                pl.lit(f"</{slot_tag(i)}>"),
+        leaves: dict[int, list[str]] = {}
+        for i, kind in enumerate(self.kinds):
+            leaves.setdefault(kind, []).append(_leaf(i))
+        columns = []
+        for kind in sorted(leaves):  # the order of the schema of values' sequence
+            texts = (
+                pl.col(leaves[kind][0]) if len(leaves[kind]) == 1 else pl.concat_list(leaves[kind]).explode()
             )
-            .str.join("")
-            .alias(slot_tag(i))
-            for i in range(len(self.paths))
-        ]
+            tag = slot_tag(kind)
+            columns.append(
+                pl.concat_str(pl.lit(f"<{tag}>"), texts.drop_nulls().unique(), pl.lit(f"</{tag}>"))
+                .str.join("")
+                .alias(tag)
+            )
         body = "".join(slots.select(columns).row(0))
         if self._valid(body):
             return
@@ -260,8 +277,8 @@ class RecordCheck:
         """The first record (in order) and leaf whose text fails its declaration (failures only)."""
         bad: dict[int, dict[str, str]] = {}  # leaf -> failing text -> why
         for i in range(len(self.paths)):
-            tag = slot_tag(i)
-            texts = slots.get_column(tag).drop_nulls().unique(maintain_order=True).to_list()
+            tag = slot_tag(self.kinds[i])
+            texts = slots.get_column(_leaf(i)).drop_nulls().unique(maintain_order=True).to_list()
             if self._valid("".join(f"<{tag}>{t}</{tag}>" for t in texts)):
                 continue
             for text in texts:
@@ -270,7 +287,7 @@ class RecordCheck:
                     bad.setdefault(i, {})[text] = why.replace(
                         f"element {tag}", f"element {self.paths[i][-1]}"
                     )
-        for row, values in enumerate(slots.select(slot_tag(i) for i in sorted(bad)).iter_rows()):
+        for row, values in enumerate(slots.select(_leaf(i) for i in sorted(bad)).iter_rows()):
             for i, text in zip(sorted(bad), values, strict=True):
                 if text in bad[i]:
                     where = "/".join((*RECORD_PATH, *self.paths[i]))
