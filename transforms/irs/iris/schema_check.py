@@ -287,11 +287,19 @@ class RecordCheck:
                     bad.setdefault(i, {})[text] = why.replace(
                         f"element {tag}", f"element {self.paths[i][-1]}"
                     )
-        for row, values in enumerate(slots.select(_leaf(i) for i in sorted(bad)).iter_rows()):
-            for i, text in zip(sorted(bad), values, strict=True):
-                if text in bad[i]:
-                    where = "/".join((*RECORD_PATH, *self.paths[i]))
-                    return f"form_id {form_ids[row]}, element {where}: {bad[i][text]}"
+        if bad:
+            import polars as pl
+
+            marks = slots.select(
+                pl.col(_leaf(i)).is_in(list(bad[i])).fill_null(False).alias(str(i)) for i in sorted(bad)
+            )
+            first = marks.with_row_index("_row").filter(pl.any_horizontal(pl.exclude("_row"))).head(1)
+            if first.height:
+                row = first.get_column("_row")[0]
+                i = next(i for i in sorted(bad) if first.get_column(str(i))[0])
+                text = slots.get_column(_leaf(i))[row]
+                where = "/".join((*RECORD_PATH, *self.paths[i]))
+                return f"form_id {form_ids[row]}, element {where}: {bad[i][text]}"
         return "the records' values as a whole (each one validates on its own)"  # pragma: no cover
 
     def skeleton(self, document: bytes, index: pl.DataFrame) -> None:
