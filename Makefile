@@ -1,13 +1,16 @@
 # prorata — two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   creates .venv, builds the sample extract, runs `prorata run` end to end
-#   make test   creates .venv and runs the test suite
+#   make test   creates .venv and runs the test suite (all of it: servers, browsers, Dask included)
+#   make check  the fast part, for the edit-test loop: the law, contracts, engine, IRS writers, the
+#               CLI and run I/O without Prefect, the layers and the golden hashes (the folders of
+#               CHECK_TESTS, every test not marked with one of CHECK_SKIPS: pyproject.toml lists them)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPLOG := $(VENV)/pip-install.log
 
-.PHONY: demo test lint bench bench-100m clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
+.PHONY: demo test check lint bench bench-100m clean env prefect-server prefect-server-stop postgres postgres-stop prefect-server-postgres
 
 env: $(STAMP)
 
@@ -33,6 +36,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest
 
+CHECK_TESTS := tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/meta tests/golden
+CHECK_SKIPS := not (prefect or server or browser or dask or kills or faults or store or slow)
+check: $(STAMP)
+	@$(BIN)/python -m pytest $(CHECK_TESTS) -m "$(CHECK_SKIPS)"
+
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
@@ -54,11 +62,11 @@ PG_PORT ?= 54329
 PG_URL  := postgresql+asyncpg://prefect:prefect@127.0.0.1:$(PG_PORT)/prefect
 
 prefect-server: $(STAMP)
-	@$(BIN)/python -m flows.server start --home $(PREFECT_SERVER_HOME) --port $(PREFECT_SERVER_PORT)
+	@$(BIN)/python -m flows.prefect.server start --home $(PREFECT_SERVER_HOME) --port $(PREFECT_SERVER_PORT)
 
 prefect-server-stop: $(STAMP)
-	@$(BIN)/python -m flows.server stop --home $(PREFECT_SERVER_HOME)
-	@$(BIN)/python -m flows.server stop --home $(PREFECT_SERVER_HOME)-postgres >/dev/null
+	@$(BIN)/python -m flows.prefect.server stop --home $(PREFECT_SERVER_HOME)
+	@$(BIN)/python -m flows.prefect.server stop --home $(PREFECT_SERVER_HOME)-postgres >/dev/null
 
 postgres:
 	@scripts/postgres.sh start $(PG_DIR) $(PG_PORT)
@@ -67,7 +75,7 @@ postgres-stop:
 	@scripts/postgres.sh stop $(PG_DIR)
 
 prefect-server-postgres: $(STAMP) postgres
-	@$(BIN)/python -m flows.server start --home $(PREFECT_SERVER_HOME)-postgres --port $(PREFECT_SERVER_PORT) --database-url $(PG_URL)
+	@$(BIN)/python -m flows.prefect.server start --home $(PREFECT_SERVER_HOME)-postgres --port $(PREFECT_SERVER_PORT) --database-url $(PG_URL)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -4,7 +4,7 @@
 
 Each extract is measured in a fresh process (one JSON line each). The extract is read and validated
 first (not timed); then :func:`transforms.engine.compute` runs over the validated tables, in the
-plan batches ``prorata run`` uses (:func:`flows.pipeline.split_batches`), and only that is timed.
+plan batches ``prorata run`` uses (:func:`flows.run.pipeline.split_batches`), and only that is timed.
 
 Issue 3's target is worded on "the split and codes": ``split_codes_s`` (and ``split_codes_rows_per_s``,
 ``split_codes_cpu_s``) times :func:`transforms.engine.split_and_code` — the row lookups, box 7, the
@@ -58,13 +58,13 @@ def _reset_hwm() -> bool:
 
 def measure_engine(extract_dir: Path) -> dict:
     """Rows, seconds of the engine alone, rows/s and peak RSS (GB) for one extract."""
-    from flows.pipeline import engine_threads, load_and_validate
+    from flows.run.pipeline import engine_threads, load_and_validate
     from transforms.engine import split_and_code, with_forms
-    from transforms.params import TaxParameters
+    from transforms.law.params import TaxParameters
 
     loaded = load_and_validate(Path(extract_dir))
     try:
-        from flows.pipeline import split_batches
+        from flows.run.pipeline import split_batches
 
         batches = split_batches(loaded)
     except ImportError:  # the flow's batching is not there: one batch

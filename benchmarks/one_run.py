@@ -222,7 +222,7 @@ def io_floor(extract_dir: Path, out_dir: Path) -> dict:
         for start in range(0, max(n, 1), FLOOR_CHUNK_ROWS):
             table = pl.scan_parquet(path).slice(start, FLOOR_CHUNK_ROWS).collect().to_arrow()  # untimed
             t0 = time.perf_counter()
-            if writer is None:  # the settings of flows.outputs (zstd 3, statistics, 1 M-row groups)
+            if writer is None:  # the settings of flows.io.outputs (zstd 3, statistics, 1 M-row groups)
                 writer = pq.ParquetWriter(
                     floor_dir / path.name, table.schema, compression="zstd", compression_level=3
                 )

@@ -7,7 +7,7 @@ Rows (each the median of ``--repeat`` fresh processes, wall time, with the load 
 
 - ``--no-prefect``: the same stages without Prefect;
 - *temporary server*: no ``PREFECT_API_URL``: the command starts Prefect's API for itself
-  (``flows.server.ephemeral``, started at the very start of the command: ``start_early``) and stops
+  (``flows.prefect.server.ephemeral``, started at the very start of the command: ``start_early``) and stops
   it on the way out — the default;
 - *configured server*: ``PREFECT_API_URL`` names a running server (``make prefect-server``), the
   production setting.
@@ -52,8 +52,8 @@ TIMELINE = r"""
 import json, sys, time
 T0 = time.perf_counter()
 marks = {}
-import flows.server as srv
-from flows import cli
+import flows.prefect.server as srv
+from flows.cli import main as cli
 def wrap(obj, name, key):
     orig = getattr(obj, name)
     def inner(*a, **k):
@@ -123,8 +123,8 @@ def measure(data: Path, repeat: int) -> dict:
         _timed([sys.executable, "-c", "import prefect.server.api.server"], env) for _ in range(repeat)
     ]
     child = [_child_start(env) for _ in range(repeat)]
-    # the production setting: a long-lived server (flows.server start), PREFECT_API_URL set
-    from flows import server
+    # the production setting: a long-lived server (flows.prefect.server start), PREFECT_API_URL set
+    from flows.prefect import server
 
     served = server.start(data / "prefect-server-home", ui=False)
     try:
@@ -165,8 +165,8 @@ def _child_start(env: dict) -> tuple[float, float]:
     """The temporary server alone: seconds until healthy, then its first API answer."""
     code = (
         "import json, time, urllib.request\n"
-        "from flows import prefect_env; prefect_env.configure()\n"
-        "from flows import server as s\n"
+        "from flows.prefect import env; env.configure()\n"
+        "from flows.prefect import server as s\n"
         "t = time.perf_counter(); e = s.Early(); p, url = e.take(); s._wait_healthy(p, url, 120)\n"
         "h = time.perf_counter() - t; t = time.perf_counter()\n"
         "urllib.request.urlopen(url + '/admin/version').read(); v = time.perf_counter() - t\n"

@@ -51,7 +51,7 @@ def ensure_extract(data: Path, n: int, tax_year: int) -> tuple[Path, float]:
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "flows.cli.main",
             "sample",
             "--disbursements",
             str(n),
@@ -136,7 +136,7 @@ def measure_statements(data: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "flows.cli",
+            "flows.cli.main",
             "run",
             "sample_data/extract",
             "--out",
@@ -146,7 +146,7 @@ def measure_statements(data: Path) -> dict:
         ]
     )
     code = (
-        "import json, sys; from pathlib import Path; from flows.statements import write_statements; "
+        "import json, sys; from pathlib import Path; from flows.render.statements import write_statements; "
         "print(json.dumps(write_statements(Path(sys.argv[1]))))"
     )
     return json.loads(sh([sys.executable, "-c", code, str(out)]).strip().splitlines()[-1])
@@ -277,7 +277,7 @@ def write_report(path: Path, results: dict) -> None:
         "each size: tax year 2026, IRIS, every transmission validated against the IRS's schema package (the "
         "vendored TY2025 v1.2); tax year 2025, FIRE (read back by our checker), is the second. Stage times "
         "are the run's own (`manifest.json` `stage_seconds`): *read + validate* (above 10 M disbursements the "
-        "extract is read in partitions of plans, `flows/partitioned.py`, and this includes the first pass "
+        "extract is read in partitions of plans, `flows/io/extract.py`, and this includes the first pass "
         "over the ids), *engine* (split, box 7 codes and forms), *edit checks*, *outputs* (every Parquet "
         "output), *IRS file* (written and checked), *write* (outputs and IRS file). The I/O floor is polars "
         "reading the same inputs and writing outputs of the same size (the IRS file as the same number of "

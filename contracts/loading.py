@@ -7,7 +7,7 @@ transit or on disk), a manifest whose ``tax_year`` none of the payment dates fal
 :class:`ExtractError`, whose message names the file and the problem and never quotes a value.
 Row-level faults are left for the contracts (:mod:`contracts.validate`) to quarantine.
 
-Extra columns (extract.md: allowed, carried through untouched) are renamed on reading with the
+Extra columns (docs/spec/extract.md: allowed, carried through untouched) are renamed on reading with the
 prefix :data:`EXTRA` (:func:`sheltered`), so that no extra column — ``_row`` or any other name —
 can meet a column the pipeline adds; :func:`unsheltered` gives them their names back in the outputs.
 """
@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from contracts.extract import BOOL, DATE, INT, STR, TABLES, Table
-from transforms.params import supported_tax_years
+from transforms.law.params import supported_tax_years
 
 ROW = "_row"  # position of the row in its input file, carried for quarantine keys
 EXTRA = "extra:"  # prefix of the extract's extra columns while the pipeline works (module docstring)
@@ -86,7 +86,7 @@ class Manifest:
 
 
 def _files(files: object, name: str) -> tuple[tuple[str, str], ...]:
-    """The manifest's optional ``files``: ``{file name: SHA-256 in hex}`` (extract.md)."""
+    """The manifest's optional ``files``: ``{file name: SHA-256 in hex}`` (docs/spec/extract.md)."""
     if files is None:
         return ()
     if not isinstance(files, dict) or not all(
@@ -232,7 +232,7 @@ def sheltered(columns: list[str], table: Table) -> dict[str, str]:
 
 def unsheltered(frame: pl.DataFrame, taken: list[str]) -> pl.DataFrame:
     """The extra columns of ``frame`` under their own names again; one whose name is ``taken`` (a
-    column of the output, which outputs.md defines) cannot be carried and is dropped."""
+    column of the output, which docs/spec/outputs.md defines) cannot be carried and is dropped."""
     extras = {c: c.removeprefix(EXTRA) for c in frame.columns if c.startswith(EXTRA)}
     if not extras:
         return frame
@@ -312,7 +312,7 @@ def read_extract(
 
 
 def check_tax_year(folder: Path, manifest: Manifest, distributions: pl.LazyFrame) -> None:
-    """extract.md, "Rules that cross tables": an extract none of whose payment dates falls in the
+    """docs/spec/extract.md, "Rules that cross tables": an extract none of whose payment dates falls in the
     manifest's ``tax_year`` has a wrong manifest — refused whole, not quarantined row by row. (Some
     dates outside the year are row faults: ``payment_outside_tax_year``.)"""
     years = (

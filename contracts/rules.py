@@ -22,8 +22,14 @@ TIN_PATTERN = r"^[0-9]{9}$"
 ZIP_PATTERN = r"^[0-9]{5}([0-9]{4})?$"
 
 
+TIN_TEXT_PATTERN = r"^(?!(.)\1{8}$)[0-9]{9}$"
+"""The same rule as :func:`tin_is_valid` for one text (Python ``re``: a settings file's TIN)."""
+
+
 def tin_is_valid(tin: pl.Expr) -> pl.Expr:
-    """Nine ASCII digits, not all the same digit (Publication 1220: such TINs count as incorrect)."""
+    """Nine ASCII digits, not all the same digit (Publication 1220: such TINs count as incorrect).
+    The one definition of a valid TIN: the extract's rules, the edit checks, the IRS writers and
+    the Publication 1220 reader use it (and :data:`TIN_TEXT_PATTERN` for one text)."""
     all_same = tin.str.slice(1) == tin.str.slice(0, 8)  # s[1:] == s[:-1] holds only for one repeated digit
     return tin.str.contains(TIN_PATTERN) & ~all_same
 
@@ -305,7 +311,7 @@ SINGLE_TABLE_RULES: tuple[RowRule, ...] = (
 
 
 def _identifier_rules() -> tuple[RowRule, ...]:
-    """extract.md, Conventions: "Identifiers are non-empty strings" — every required ``…_id`` column
+    """docs/spec/extract.md, Conventions: "Identifiers are non-empty strings" — every required ``…_id`` column
     of the tables validated row by row (an empty id would be reported, or matched, as an id)."""
     return tuple(
         RowRule(

@@ -6,7 +6,7 @@ offending row under the first rule it breaks, the other rows of the event under
 on them.
 
 The cross-table rules hash each key column once: every disbursement is matched with the row number
-of its participant, plan, payee and contract row (:func:`transforms.lookup.row_of`), and every event gets a number
+of its participant, plan, payee and contract row (:func:`transforms.kernels.lookup.row_of`), and every event gets a number
 (``_eid``, :func:`_dense_id`); the rules and the quarantine of whole events then work on those
 integers.
 """
@@ -23,8 +23,8 @@ from contracts.extract import TABLES
 from contracts.loading import ROW
 from contracts.rules import RULE_RANK, message_for
 from contracts.schemas import failures
-from transforms.lookup import row_of
-from transforms.params import TaxParameters
+from transforms.kernels.lookup import row_of
+from transforms.law.params import TaxParameters
 
 ROW_TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 QUARANTINE_SCHEMA = {
@@ -222,7 +222,7 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
 
 def validate(tables: dict[str, pl.DataFrame], tax_year: int, keep_row: bool = False) -> Validated:
     """Split every table into clean rows and quarantine rows (``keep_row``: the quarantine keeps
-    ``_row``, the input row, for merging the quarantines of partitions, :mod:`flows.partitioned`)."""
+    ``_row``, the input row, for merging the quarantines of partitions, :mod:`flows.io.extract`)."""
     faults: dict[str, pl.DataFrame] = {}
     cross, keys = _cross_table(tables, tax_year)
     for name in ROW_TABLES:

@@ -9,6 +9,9 @@
   ``persist_result``).
 - :func:`printable`: ids and paths from an extract or the command line, with control characters
   escaped, so an ``extract_id`` holding escape codes or a newline never reaches a terminal raw.
+- :func:`on_signal`, :func:`raise_if_signalled`: Ctrl-C and SIGTERM remembered, so that one Python
+  swallowed (raised inside a finaliser: "Exception ignored in ...") still stops the command before
+  its outputs are put in place.
 - :func:`crash_point`: the test hook that kills the process at a named step.
 """
 
@@ -42,6 +45,12 @@ class FileSystemFault(OSError):
 
     def __reduce__(self):
         return (type(self), (self.filename, self.errno, self.doing))
+
+
+class OperatorError(Exception):
+    """A fault an operator can act on (a settings file, OUT_DIR, the store, our own IRS file): its
+    text is ours — a file or an id and the problem, never a value —, one line on stderr, exit
+    status 2. Each such error of flows/ is a subclass."""
 
 
 class InternalError(Exception):
@@ -104,21 +113,9 @@ def operator_errors() -> tuple[type[BaseException], ...]:
     """Faults an operator can act on: their text is ours (a file or id and the problem, never a
     value), one line on stderr, exit status 2."""
     from contracts.loading import ExtractError
-    from flows.config import ConfigError
-    from flows.filing import FilingCheckError
-    from flows.outputs import OutputError
-    from flows.store import StoreError
     from transforms.irs import FilingInputError
 
-    return (
-        ExtractError,
-        StoreError,
-        ConfigError,
-        FilingInputError,
-        FilingCheckError,
-        OutputError,
-        FileSystemFault,
-    )
+    return (ExtractError, FilingInputError, OperatorError, FileSystemFault)
 
 
 def _ours() -> tuple[type[BaseException], ...]:
@@ -172,6 +169,36 @@ def printable(text: object) -> str:
     line separators) written as escapes: safe to print on a terminal, on one line."""
     s = str(text)
     return s if s.isprintable() else "".join(_escaped(ch) for ch in s)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (staging folders removed, the
+    Prefect flow run reported as crashed, the temporary Prefect server stopped)."""
+
+
+_signalled: set[int] = set()
+
+
+def on_signal(signum: int, frame: object) -> None:
+    """The command's handler of SIGINT and SIGTERM: remembered, then raised (``KeyboardInterrupt``,
+    :class:`Terminated`). Python runs a handler between two bytecodes of the main thread; when those
+    are a finaliser's, the exception is printed as "Exception ignored" and dropped — the memory is
+    what still stops the command (:func:`raise_if_signalled`)."""
+    _signalled.add(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def forget_signals() -> None:
+    """A new command starts uninterrupted (the tests run several in one process)."""
+    _signalled.clear()
+
+
+def raise_if_signalled() -> None:
+    """Raise the interruption again if one arrived (called before outputs are put in place)."""
+    if signal.SIGTERM in _signalled:
+        raise Terminated()
+    if _signalled:
+        raise KeyboardInterrupt()
 
 
 def crash_point(name: str) -> None:

@@ -11,7 +11,7 @@
   a sheet per table, a title above each header, amounts as numbers in dollars, dates as date cells,
   Yes/No flags and words for codes (mapping: ``harbor.toml``).
 
-``tests/test_import_examples.py`` imports both layouts and checks that ``prorata run`` gives the same
+``tests/flows/importer/test_import.py`` imports both layouts and checks that ``prorata run`` gives the same
 outputs as on ``canonical/``. Run this script only to change the examples; commit what it writes.
 """
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.sample import generate_extract  # noqa: E402
-from transforms.money import dollars as money_text  # noqa: E402
+from transforms.kernels.dollars import dollars as money_text  # noqa: E402
 
 HERE = ROOT / "sample_data" / "import"
 CANONICAL = HERE / "canonical"
@@ -82,7 +82,7 @@ HARBOR_SOURCE = {"non_roth": "Pre-tax", "after_tax": "After-tax", "roth": "Roth"
 
 
 def dollars(col: str) -> pl.Expr:
-    """Cents as "1,234.56" (integer arithmetic, transforms.money.dollars without the sign)."""
+    """Cents as "1,234.56" (integer arithmetic, transforms.kernels.dollars.dollars without the sign)."""
     return (
         pl.when(pl.col(col).is_null())
         .then(None)

@@ -18,10 +18,24 @@ from contracts.extract import TABLES
 from contracts.loading import conform
 from contracts.validate import validate
 from transforms.engine import EngineResult, compute
-from transforms.params import TaxParameters
+from transforms.engine.resolver import Rules
+from transforms.law.params import TaxParameters
 
 TAX_YEAR = 2025
 PAY_DATE = date(2025, 6, 2)
+
+
+def rule(name: str, tax_year: int = TAX_YEAR, windows: dict | None = None, **columns: list) -> list:
+    """The values rule ``name`` of ``transforms.law`` gives on a frame built from ``columns`` (one list
+    each), in ``tax_year``: evaluated eagerly as the engine does it (staged, in Int64 where that is
+    exact) and lazily as one expression (everything inlined, every product in Int128) — the two must
+    agree."""
+    rules = Rules(TaxParameters.for_year(tax_year), windows or {})
+    data = pl.DataFrame(columns)
+    eager = rules.columns(data, [name]).to_series()
+    lazy = data.lazy().select(rules.expr(name, data.schema)).collect().to_series()
+    assert eager.equals(lazy), (name, eager.to_list(), lazy.to_list())
+    return eager.to_list()
 
 
 def plan_row(plan_id: str = "P1", **kw) -> dict:

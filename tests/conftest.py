@@ -1,21 +1,31 @@
 import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))
 
-from flows import prefect_env  # noqa: E402
+from flows.prefect import env as prefect_env  # noqa: E402
 
 prefect_env.configure()
 
 #: The IRS's IRIS A2A package, vendored unchanged: every IRIS transmission a test writes is validated
-#: against it (flows.iris_schema reads this variable when no prorata.toml names a package).
+#: against it (flows.io.iris_package reads this variable when no prorata.toml names a package).
 IRIS_PACKAGE = Path(__file__).parent / "data" / "iris-a2a-ty2025-v1.2"
 os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(IRIS_PACKAGE))
+
+
+FIXTURE_MARKS = {"prefect_server": ("prefect",), "real_prefect_server": ("prefect", "server")}
+"""Tests that use these fixtures carry these marks, written or not (``make check`` leaves them out)."""
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marks in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                for mark in marks:
+                    item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +59,7 @@ def real_prefect_server(tmp_path_factory):
     """A real, self-hosted Prefect server (``prefect server start``, SQLite under a temporary
     PREFECT_HOME, a free loopback port), the same way ``make prefect-server`` starts one; yields
     its API URL and stops it (its own process group) at the end of the session."""
-    from flows import server
+    from flows.prefect import server
 
     home = tmp_path_factory.mktemp("prefect-server-home")
     started = server.start(home, server.free_port(), ui=False, timeout=240)

@@ -16,7 +16,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from builders import contract_row, dist_row, frame, participant_row, payee_row, plan_row
+from tests.builders import contract_row, dist_row, frame, participant_row, payee_row, plan_row
 
 TABLES = ("plans", "payees", "participants", "contracts", "distributions")
 
@@ -109,8 +109,8 @@ def year_extracts(root: Path, tax_year: int = 2025) -> dict[str, Path]:
 
 def approve_pending(store: Path, tax_year: int, user: str = "bob") -> str:
     """Approve the one filing of the year awaiting approval (prepared by someone else); its id."""
-    from flows.filings import approve, pending_filings
-    from flows.store import Store
+    from flows.io.store import Store
+    from flows.season.filings import approve, pending_filings
 
     pending = pending_filings(Store(store), tax_year)
     assert pending.height == 1, pending

@@ -32,7 +32,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from flows.importer.core import ImportProblems, import_extract
     from flows.importer.mapping import MappingError
     from flows.importer.template import template
-    from flows.outputs import OutputError, check_parent
+    from flows.io.outputs import OutputError, check_parent
 
     if args.template is not None:
         text = template()

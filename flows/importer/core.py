@@ -34,7 +34,7 @@ from contracts.extract import (
 from flows.importer import parse
 from flows.importer.mapping import ColumnSpec, Mapping, MappingError, TableSpec, load_mapping
 from flows.importer.readers import LINE, SourceFrame, SourceProblem, read_source
-from flows.outputs import (
+from flows.io.outputs import (
     MARKER,
     Kind,
     StagedOutput,
@@ -283,7 +283,7 @@ def import_extract(
     """Import ``source`` (a folder of the recordkeeper's files, or one file) through the mapping
     into the canonical extract ``out`` (``None``: check only, write nothing). Raises
     :class:`ImportProblems` with every problem, :class:`MappingError` for a wrong mapping and
-    :class:`flows.outputs.OutputError` for a target it must not replace."""
+    :class:`flows.io.outputs.OutputError` for a target it must not replace."""
     source = Path(source)
     if out is not None:
         check_import_target(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 FIRE = "FIRE"
 IRIS = "IRIS"

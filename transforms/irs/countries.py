@@ -5,7 +5,7 @@ The IRS's list is not ISO 3166: it follows the older FIPS 10-4 codes, so the sam
 name another country ("GB" is Gabon there, the United Kingdom is "UK"; "DE" is not a code at all,
 Germany is "GM"). The authority is the IRS's IRIS A2A schema package, ``COMMON/IRS-IRefileTypes.xsd``,
 ``CountryType`` (TY2025 v1.2): every code below is one of its values, with the country name it
-documents beside it (``tests/test_iris_schema.py`` proves both against the package).
+documents beside it (``tests/irs/test_iris_schema.py`` proves both against the package).
 
 Project choices (docs/CONVENTIONS.md): the IRS list has no entry of its own for French Guiana,
 Guadeloupe, Martinique, Reunion and Mayotte (overseas departments of France: FR), the Caribbean

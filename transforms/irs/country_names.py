@@ -1,7 +1,7 @@
 """The IRS's country names, by the IRS's country code (IRIS ``CountryType``).
 
 The names are those the IRS's IRIS A2A schema package documents for each code of ``CountryType``
-(``COMMON/IRS-IRefileTypes.xsd``, TY2025 v1.2); ``tests/test_country_names.py`` proves the table
+(``COMMON/IRS-IRefileTypes.xsd``, TY2025 v1.2); ``tests/irs/test_country_names.py`` proves the table
 against the package. The FIRE writer ends a foreign payee's free-format address with the country's
 name (Publication 1220, B record 287, 448-498: "city, province or state, postal code, and the name
 of the country"), not its code; :func:`country_name` gives the name it writes.

@@ -23,7 +23,7 @@ per payer, payer details the same), so the groups' problems add up to the whole 
 exception: an A, C or K record that cannot be rendered is counted within its group only. A failed
 file stops being yielded at its first problem; the checks go on to the last group (IRIS checks its
 returns as it renders them, each group loaded once: transmissions yielded before the first problem
-are to be discarded, as ``flows.filing`` does).
+are to be discarded, as ``flows.irs.files`` does).
 
 Memory: the returns of one group (and their records, chunk by chunk), never the whole filing; IRIS
 also holds the transmission being filled (at most its size limit).
@@ -51,7 +51,7 @@ from transforms.irs.shared import (
 #: Returns per payer group: the writers hold one group's filing frame at a time.
 GROUP_ROWS = 2_000_000
 
-#: ``load(payer_tins)``: the filing frame (``REQUIRED_COLUMNS``, as ``flows.filing.filing_frame``
+#: ``load(payer_tins)``: the filing frame (``REQUIRED_COLUMNS``, as ``flows.irs.files.filing_frame``
 #: builds it) of the returns whose ``payer_tin`` column is one of ``payer_tins`` (as written).
 Loader = Callable[[list[str]], pl.DataFrame]
 

@@ -27,9 +27,10 @@ from typing import NamedTuple
 import polars as pl
 import pyarrow as pa
 
+from contracts.rules import TIN_PATTERN, tin_is_valid
 from transforms.irs.countries import IRS_COUNTRY_CODE
 from transforms.irs.country_names import country_name
-from transforms.params import TaxParameters
+from transforms.law.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
 # Combined Federal/State Filing (docs/reference/irs-filing-formats.md §12)
@@ -38,7 +39,7 @@ from transforms.params import TaxParameters
 
 def cfsf_state_codes(tax_year: int) -> dict[str, str]:
     """CF/SF states (USPS abbreviation → Publication 1220 numeric code) taking part in ``tax_year``:
-    the dated parameter ``cfsf_state_codes`` (transforms/parameters.toml; from tax year 2025 the
+    the dated parameter ``cfsf_state_codes`` (transforms/law/parameters.toml; from tax year 2025 the
     states of IRIS rule SHAREDIRFORM019_002)."""
     return dict(TaxParameters.for_year(tax_year).cfsf_state_codes)
 
@@ -77,21 +78,26 @@ STATE_LOCAL_MONEY_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 #: forms.parquet columns the writers read (docs/spec/outputs.md).
-FORM_COLUMNS: tuple[str, ...] = (
+RETURN_FORM_COLUMNS: tuple[str, ...] = (
     "form_id", "tax_year", "payer_tin", "payee_tin", "account_number", *MONEY_COLUMNS,
     "taxable_not_determined", "total_distribution", "ira_sep_simple", "distribution_codes",
     "box9a_percent", "box11_year", "box13_date", "state", "state_payer_id",
     "state_withholding_cents", "state_distribution_cents", "locality",
     "local_withholding_cents", "local_distribution_cents",
 )  # fmt: skip
-PAYER_COLUMNS: tuple[str, ...] = (
+RETURN_PAYER_COLUMNS: tuple[str, ...] = (
     "payer_name", "payer_address", "payer_city", "payer_state", "payer_zip", "payer_phone",
 )  # fmt: skip
-PAYEE_COLUMNS: tuple[str, ...] = (
+RETURN_PAYEE_COLUMNS: tuple[str, ...] = (
     "tin_type", "first_name", "last_name", "address", "city", "state_code", "zip", "country",
 )  # fmt: skip
 #: Every column ``write_pub1220`` and ``write_iris_xml`` need in ``filing``.
-REQUIRED_COLUMNS: tuple[str, ...] = (*FORM_COLUMNS, *PAYER_COLUMNS, *PAYEE_COLUMNS, "corrected")
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    *RETURN_FORM_COLUMNS,
+    *RETURN_PAYER_COLUMNS,
+    *RETURN_PAYEE_COLUMNS,
+    "corrected",
+)
 
 #: Corrected Return Indicator values (docs/reference/irs-filing-formats.md §6, §13) in file order.
 CORRECTION_ORDER: dict[str, int] = {"": 0, "G": 1, "C": 2}
@@ -346,7 +352,7 @@ PLAIN_TEXT = r"^[\x21-\x7E]+(?: [\x21-\x7E]+)*$"
 
 def unwritable_name_address() -> list[tuple[str, str, pl.Expr]]:
     """The forms whose payee name or address IRIS cannot take even after normalisation, as
-    (rule, message, mask) over the filing frame's payee columns (``PAYEE_COLUMNS``): what the IRIS
+    (rule, message, mask) over the filing frame's payee columns (``RETURN_PAYEE_COLUMNS``): what the IRIS
     writer refuses, for the pre-filing checks to report on each form (IRIS schema types of
     IRS-IRefileTypes.xsd, TY2025 v1.2)."""
     entity = pl.col("tin_type").cast(pl.String).fill_null("").str.to_lowercase() == "ein"
@@ -580,8 +586,6 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
     """What :func:`validate_filing` finds wrong in ``filing`` (which has every required column);
     checks involving several returns stay within one payer TIN (see :func:`merge_problems`), a payer
     being its TIN's digits however written (:func:`payer_digits`), as the writers group returns."""
-    tin_ok = r"^[0-9]{9}$"
-    same_digit = r"^(0{9}|1{9}|2{9}|3{9}|4{9}|5{9}|6{9}|7{9}|8{9}|9{9})$"
     payer_tin = digits_only(pl.col("payer_tin"))
     payee_tin = digits_only(pl.col("payee_tin"))
     amounts_bad = pl.any_horizontal(
@@ -599,17 +603,17 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         (pl.col("form_id").is_null(), "form_id missing"),
         (pl.col("tax_year") != tax_year, f"tax_year differs from {tax_year} (one file, one tax year)"),
         (
-            _Distinct(~payer_tin.str.contains(tin_ok) | payer_tin.str.contains(same_digit), ("payer_tin",)),
+            _Distinct(~tin_is_valid(payer_tin), ("payer_tin",)),
             "payer TIN not 9 valid digits",
         ),
         (
             _Plain(
                 # blank: no TIN (Pub 1220 allows blanks); anything else must give 9 ASCII digits
                 (pl.col("payee_tin").cast(pl.String).fill_null("").str.strip_chars() != "")
-                & (~payee_tin.str.contains(tin_ok) | payee_tin.str.contains(same_digit)),
+                & ~tin_is_valid(payee_tin),
                 # 9 ASCII digits: digits_only keeps them as they are.
-                pl.col("payee_tin").cast(pl.String).str.contains(r"^[0-9]{9}$"),
-                pl.col("payee_tin").cast(pl.String).str.contains(same_digit),
+                pl.col("payee_tin").cast(pl.String).str.contains(TIN_PATTERN),
+                ~tin_is_valid(pl.col("payee_tin").cast(pl.String)),
             ),
             "payee TIN not 9 valid digits",
         ),
@@ -712,7 +716,9 @@ def filing_problems(filing: pl.DataFrame, tax_year: int) -> list[Problem]:
         dup = by_payer.with_columns(**keyed)
         message = "account_number not unique within a payer and correction kind"
         problems.append(problem(len(checks), message, dup, dup_mask))
-    payer_details = by_payer.lazy().select("_payer", *PAYER_COLUMNS).unique().collect(engine="streaming")
+    payer_details = (
+        by_payer.lazy().select("_payer", *RETURN_PAYER_COLUMNS).unique().collect(engine="streaming")
+    )
     if payer_details["_payer"].is_duplicated().any():
         message = "payer details (name, address, phone) differ between returns of one payer"
         problems.append(Problem(len(checks) + 1, message, None, 1))
@@ -738,7 +744,7 @@ def file_order(filing: pl.DataFrame) -> pl.Series:
     """Row numbers of ``filing`` in file order: payer TIN, original/G/C, account number.
 
     The three keys as one text (the TIN is 9 ASCII digits, the rank one digit: the same order),
-    not sorted again when the returns come in that order already (as ``flows.filing`` sorts them).
+    not sorted again when the returns come in that order already (as ``flows.irs.files`` sorts them).
     """
     tin = digits_only(pl.col("payer_tin"))
     keys = filing.lazy().select(

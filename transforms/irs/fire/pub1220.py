@@ -54,7 +54,7 @@ from transforms.irs.grouped import Findings, GroupedFiling, groups_of
 from transforms.irs.shared import (
     EXAMPLES,
     MONEY_COLUMNS,
-    PAYEE_COLUMNS,
+    RETURN_PAYEE_COLUMNS,
     TYPE_OF_TIN,
     FilingInputError,
     Transmitter,
@@ -644,7 +644,7 @@ _PAYEE_INPUT_COLUMNS: tuple[str, ...] = (
     "form_id", "payer_tin", "corrected", "payee_tin", "account_number", *MONEY_COLUMNS,
     "taxable_not_determined", "ira_sep_simple", "total_distribution", "distribution_codes",
     "box9a_percent", "box11_year", "box13_date", "state", "state_withholding_cents",
-    "local_withholding_cents", *PAYEE_COLUMNS,
+    "local_withholding_cents", *RETURN_PAYEE_COLUMNS,
 )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ records (T, A, C, K, F: a few per payer) are checked all together at the end, wi
 counts and sums per payer.
 
 Authority: Publication 1220 as transcribed in ``docs/reference/irs-filing-formats.md`` §§2-13
-(transcribed); distribution codes from the one code table, :mod:`transforms.box7`.
+(transcribed); distribution codes from the one code table, :mod:`transforms.law.box7`.
 
 Privacy: messages name records by record number and account number only, never by TIN or name.
 """
@@ -35,7 +35,7 @@ from typing import NamedTuple
 import polars as pl
 import pyarrow as pa
 
-from transforms.box7 import codes_in_use, valid_combinations
+from contracts.rules import tin_is_valid
 from transforms.irs.fire.pub1220 import (
     AMOUNT_CODES,
     B_LAYOUT,
@@ -49,17 +49,18 @@ from transforms.irs.fire.pub1220 import (
     total_field,
 )
 from transforms.irs.shared import cfsf_state_codes
+from transforms.law.box7 import codes_in_use, valid_combinations
 
 # ---------------------------------------------------------------------------------------------
 # Distribution codes (docs/reference/tax-rules.md §f.1-f.3; docs/reference/irs-filing-formats.md §8)
 # ---------------------------------------------------------------------------------------------
 
 # The box 7 codes, their pairs and the codes that cannot stand alone, by payment year: the one code
-# table, transforms/box7.py (i1099r Table 1 held to the IRIS enumeration of box 7; code Y from TY2025).
+# table, transforms/law/box7.py (i1099r Table 1 held to the IRIS enumeration of box 7; code Y from TY2025).
 
 
 def distribution_codes(payment_year: int) -> frozenset[str]:
-    """The box 7 codes valid in a B record of ``payment_year`` (transforms.box7)."""
+    """The box 7 codes valid in a B record of ``payment_year`` (transforms.law.box7)."""
     return frozenset(c.code for c in codes_in_use(payment_year))
 
 
@@ -73,7 +74,6 @@ def codes_never_alone(payment_year: int) -> frozenset[str]:
     return frozenset(c.code for c in codes_in_use(payment_year) if not c.alone)
 
 
-_SAME_DIGITS = "^(" + "|".join(d * 9 for d in "0123456789") + ")$"
 _DOMESTIC_ZIP = r"^([0-9]{5} {4}|[0-9]{9})$"
 MAX_MESSAGES = 1000
 
@@ -475,7 +475,7 @@ def _field_rules(frame: pl.DataFrame, layout: tuple[Field, ...]) -> list[_Rule]:
                 out.append(
                     _hits(
                         frame,
-                        ~blank_ok & (~col.str.contains(r"^[0-9]{9}$") | col.str.contains(_SAME_DIGITS)),
+                        ~blank_ok & ~tin_is_valid(col),
                         f"{where} must be 9 digits, not all the same",
                         key="tin",
                     )

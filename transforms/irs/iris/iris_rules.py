@@ -4,7 +4,7 @@ The rules are those of the IRS's IRIS A2A package, TY2025 v1.2 (``IRIS Form Rule
 transmission rules TMFST*, FTMFST*; shared submission rules SMF*; submission rules S1H*, SMD*,
 FS1H*; form rules SHAREDIRFORM*, F1099R*). :data:`DECISIONS` says, for every one of them, whether
 prorata checks it and where, or why not: ``implemented`` (an edit check on the form, in
-:mod:`transforms.edit_checks`, or a check over a whole transmission, here), ``not_applicable`` (it
+:mod:`transforms.engine.edit_checks`, or a check over a whole transmission, here), ``not_applicable`` (it
 concerns something prorata never writes) or ``not_checkable`` (it needs what only the IRS has: its
 database of TINs, TCCs, software ids, earlier submissions). docs/rules/iris-business-rules.md is the
 same table in words; a test keeps the two and the package's rule files in step.
@@ -204,7 +204,7 @@ DECISIONS: dict[str, Decision] = {
     "SHAREDIRFORM010_001": _nc(
         IRS_REJECT,
         "the UniqueRecordId does not carry the original's tax year; prorata's corrections come from "
-        "the same tax year's filed returns (flows/filings.py)",
+        "the same tax year's filed returns (flows/season/filings.py)",
     ),
     "SHAREDIRFORM014": _nc(IRS_REPORT, f"matching the recipient's TIN and person name {_IRS_DATABASE}"),
     "SHAREDIRFORM015": _nc(IRS_REPORT, f"matching the recipient's TIN and business name {_IRS_DATABASE}"),

@@ -3,7 +3,7 @@ element for element as the IRS's schema package says.
 
 Authority: the IRS's IRIS A2A schema package (TY2025 v1.2: ``MSG/IRS-IRIntakeTransmissionMessage.xsd``,
 ``COMMON/IRS-IRefileTypes.xsd``, ``FORM_TYPES/IRS-Form1099RType.xsd``) and its business rules
-(the ``.tsv`` files beside them; rule numbers cited below). ``tests/test_iris_xml.py`` validates
+(the ``.tsv`` files beside them; rule numbers cited below). ``tests/irs/test_iris_xml.py`` validates
 what this module writes against that package::
 
     IRTransmission                      namespace urn:us:gov:treasury:irs:ir
@@ -30,7 +30,7 @@ Choices:
   PrevSubmittedRecRecipientGrp with the original's UniqueRecordId (``prev_unique_record_id``:
   "receipt id|submission id|record id", required: SHAREDIRFORM006) and, where they changed, the
   previous TIN and name (``prev_payee_tin``, ``prev_first_name``, ``prev_last_name``,
-  ``prev_tin_type``: :func:`transforms.corrections.iris_corrections` makes them). VoidInd is fixed
+  ``prev_tin_type``: :func:`transforms.season.corrections.iris_corrections` makes them). VoidInd is fixed
   at 0 for 1099-R: a return that should not have been filed is corrected to zero amounts;
 * a replacement of a rejected transmission names it by ``original_receipt_id`` (manifest
   OriginalReceiptId); a replacement of rejected submissions by the returns' column
@@ -88,12 +88,12 @@ from transforms.irs.iris.schema_check import RecordCheck, SchemaError
 from transforms.irs.shared import (
     CITY_LENGTH,
     FOREIGN_CITY_LENGTH,
-    PAYER_COLUMNS,
     PERSON_NAME_LENGTH,
     PLAIN_CITY,
     PLAIN_NAME,
     PLAIN_STREET,
     PLAIN_TEXT,
+    RETURN_PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
     STREET_LENGTH,
     FilingInputError,
@@ -119,6 +119,7 @@ from transforms.irs.shared import (
     street_lines,
     string_pieces,
 )
+from transforms.kernels.runs import run_starts
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
@@ -835,7 +836,7 @@ def _payer_values(filing: pl.DataFrame) -> pl.DataFrame:
     street_1, street_2 = street_lines(c("payer_address"))
     return (
         filing.lazy()
-        .select(digits_only(c("payer_tin")).alias("payer_tin"), *PAYER_COLUMNS)
+        .select(digits_only(c("payer_tin")).alias("payer_tin"), *RETURN_PAYER_COLUMNS)
         .unique("payer_tin", keep="first", maintain_order=True)
         .select(
             "payer_tin",
@@ -1450,7 +1451,7 @@ def _pack_group(
         keys = values.select(
             (pl.col("payer_tin") + pl.lit("|") + pl.col("original_submission").fill_null("")).alias("k")
         ).to_series()
-        starts = (keys != keys.shift(1)).fill_null(True).arg_true().to_list() + [keys.len()]
+        starts = pl.select(run_starts(pl.lit(keys))).to_series().arg_true().to_list() + [keys.len()]
         for start, end in zip(starts, starts[1:], strict=False):
             row = values.row(start, named=True)
             key = (row["payer_tin"], row["original_submission"])

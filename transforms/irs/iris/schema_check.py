@@ -1,5 +1,5 @@
 """An IRIS transmission checked against the IRS's schema (an ``lxml.etree.XMLSchema`` of the package's
-``MSG/IRS-IRIntakeTransmissionMessage.xsd``, loaded by ``flows.iris_schema``) while it is written.
+``MSG/IRS-IRIntakeTransmissionMessage.xsd``, loaded by ``flows.io.iris_package``) while it is written.
 
 :class:`SchemaFeed` validates the bytes as they pass, piece by piece (lxml's validating pull
 parser; each record's element is dropped once parsed, so memory does not follow the file). When the
@@ -7,7 +7,7 @@ document fails, :func:`locate` finds the first return that breaks the schema by 
 the transmission on their own (the manifest, each submission's header, halves of its records) and
 names it by ``form_id`` and the element's path; the message never quotes a value (TINs, names and
 addresses stay out of it). The IRS's own sample transmissions validate through the same code
-(``tests/test_iris_schema.py``).
+(``tests/irs/test_iris_schema.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-if TYPE_CHECKING:  # polars is not imported by the validating process (python -m flows.iris_schema)
+if TYPE_CHECKING:  # polars is not imported by the validating process (python -m flows.io.iris_package)
     import polars as pl
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
@@ -168,7 +168,7 @@ def locate(schema: etree.XMLSchema, data: bytes, index: pl.DataFrame) -> str:
 
 #: Where a record lies in a transmission: its leaves' paths are given from the document's root.
 RECORD_PATH = ("IRTransmission", "IRSubmission1Grp", "IRSubmission1Detail")
-#: The element of the document that holds the leaves' values (:func:`flows.iris_schema.value_schema`).
+#: The element of the document that holds the leaves' values (:func:`flows.io.iris_package.value_schema`).
 VALUES_ROOT = "ProrataValues"
 
 
@@ -199,7 +199,7 @@ class RecordCheck:
        submission, the first record of each shape the submission holds, as written — validates
        against the package's schema (:meth:`skeleton`); and
     2. every text written in every leaf validates against that leaf's own declaration, copied
-       from the package into a schema of values (``flows.iris_schema.value_schema``): each
+       from the package into a schema of values (``flows.io.iris_package.value_schema``): each
        distinct text of a leaf, as written (escaped), in an element of its own (:meth:`values`).
 
     Both are libxml2's own validation against the package's own declarations: nothing of the
