@@ -11,8 +11,10 @@ extract is generated once (``prorata sample --seed 1 --tax-year Y``) and cached 
 Every measurement is a fresh process (:mod:`benchmarks.one_run`): the run end to end with each
 stage's time and peak memory, then the I/O floor on the same input and outputs of the same size.
 Prefect's fixed cost per command is measured apart (:mod:`benchmarks.prefect_cost`). Results are
-kept per size and tax year in ``--data/results.json``, so a later run of one size (the 100 M run)
-adds its row to the same report. Recipient PDFs are measured apart, in pages per second.
+kept per size and tax year in ``benchmarks/results.json`` (``--results``), so a later run of one
+size (the 100 M run) adds its row to the same report. The disk: each size's outputs are deleted
+before its run and after its floor, and the floor deletes the run's IRS files as it copies them
+(a 20 M IRIS filing is ~30 GB; it and a copy would not fit beside the extracts on 56 GB). Recipient PDFs are measured apart, in pages per second.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ def commit() -> str:
         return "unknown"
 
 
+COMMIT = "unknown"
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -108,11 +113,13 @@ def measure_size(data: Path, n: int, no_prefect: bool, tax_year: int = IRIS_YEAR
     folder, gen_s = ensure_extract(data, n, tax_year)
     print(f"size {n:,}, tax year {tax_year}: extract ready", flush=True)
     out = data / f"out-{n}"
+    shutil.rmtree(out, ignore_errors=True)  # the disk: no earlier outputs beside the run's
     run = one_run("run", folder, out, *(["--no-prefect"] if no_prefect else []))
     if run["returncode"] != 0:
         raise SystemExit(f"prorata run failed at {n:,}: {run['stderr_tail']}")
-    floor = one_run("floor", folder, out)
+    floor = one_run("floor", folder, out)  # deletes the run's IRS files as it copies them
     shutil.rmtree(out.with_name(out.name + "-floor"), ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
     engine = None
     if n <= ENGINE_MAX_ROWS and tax_year == IRIS_YEAR:  # issue 3: the engine alone at 1 M and 10 M
         line = sh([sys.executable, "-m", "benchmarks.engine_bench", "--one", str(folder)])
@@ -123,7 +130,7 @@ def measure_size(data: Path, n: int, no_prefect: bool, tax_year: int = IRIS_YEAR
         "engine_alone": engine,
         **{k: v for k, v in run.items() if not k.endswith("_tail")},
         **floor,
-        "commit": commit(),
+        "commit": COMMIT,
         "measured_at": _now(),
         "machine": machine(),
     }
@@ -160,13 +167,18 @@ def main() -> None:
     parser.add_argument("--data", default="bench_data")
     parser.add_argument("--report", default="docs/BENCHMARKS.md")
     parser.add_argument(
+        "--results", default="benchmarks/results.json", help="kept, committed beside the report"
+    )
+    parser.add_argument(
         "--no-prefect", action="store_true", help="time the stages without Prefect's start-up"
     )
     parser.add_argument("--no-statements", action="store_true")
     args = parser.parse_args()
+    global COMMIT
+    COMMIT = commit()  # the code measured: the tree as the benchmark starts
     data = ROOT / args.data
     data.mkdir(exist_ok=True)
-    store = data / "results.json"
+    store = ROOT / args.results
     results = json.loads(store.read_text()) if store.is_file() else {}
     results = {k: v for k, v in results.items() if not k.isdigit()}  # rows of before the tax years
     os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(SCHEMA_PACKAGE))  # every transmission validated
@@ -175,7 +187,7 @@ def main() -> None:
     if not args.no_prefect_cost:
         from benchmarks.prefect_cost import measure
 
-        results["prefect"] = {**measure(data, 5), "commit": commit(), "measured_at": _now()}
+        results["prefect"] = {**measure(data, 5), "commit": COMMIT, "measured_at": _now()}
         store.write_text(json.dumps(results, indent=1))
         print(json.dumps(results["prefect"]), flush=True)
     for n in sizes:
@@ -185,7 +197,7 @@ def main() -> None:
             store.write_text(json.dumps(results, indent=1))
             print(json.dumps({k: v for k, v in results[key].items() if k != "rss_timeline_mb"}), flush=True)
     if not args.no_statements:
-        results["statements"] = {**measure_statements(data), "commit": commit()}
+        results["statements"] = {**measure_statements(data), "commit": COMMIT}
         store.write_text(json.dumps(results, indent=1))
     write_report(ROOT / args.report, results)
 
