@@ -100,13 +100,16 @@ def write_irs_file(
     suffix: str = "",
     original_receipt_id: str | None = None,
     max_bytes: int = MAX_TRANSMISSION_BYTES,
+    full_validation: bool = False,
 ) -> dict:
     """Write the filing into ``root/irs/``; returns what the manifest records about it. The system
     (FIRE or IRIS) follows :func:`transforms.irs.channel.filing_channel`: by tax year for a run's
     own file, by ``transmitted_on`` for the store's filings and corrections. ``suffix`` goes into
     the file names (``corrections``, ``late_originals``); IRIS only: ``original_receipt_id`` makes
     a replacement of a rejected transmission (returns with ``original_unique_submission_id``: of
-    rejected submissions), ``max_bytes`` is a transmission's size limit."""
+    rejected submissions), ``max_bytes`` is a transmission's size limit, ``full_validation`` has
+    every byte of every transmission parsed by libxml2's validation against the package whatever
+    :data:`VALIDATION_ENV` says (a filing sent to the IRS: :mod:`flows.season.filings`)."""
     info = _info(settings, tax_year, transmitted_on, filing.height)
     if filing.height == 0:
         return info
@@ -136,6 +139,7 @@ def write_irs_file(
         suffix=suffix,
         original_receipt_id=original_receipt_id,
         max_bytes=max_bytes,
+        full_validation=full_validation,
     )
 
 
@@ -305,9 +309,11 @@ def _store_iris(
     original_receipt_id: str | None = None,
     max_bytes: int = MAX_TRANSMISSION_BYTES,
     sink: str = "file",
+    full_validation: bool = False,
 ) -> dict:
     """An IRIS filing's transmissions written to ``root/irs/<stem>_NNN.xml`` (at most ``max_bytes``
-    each), each validated against the configured IRS schema package as it is written, and its
+    each), each validated against the configured IRS schema package as it is written (its records
+    by shape and value, :func:`record_check`; ``full_validation``: the whole file), and its
     per-return index to ``root/irs/<stem>_index.parquet``; all renamed into place only once every
     transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept."""
     schema = iris_schema.configured(settings.iris_schema_package)
@@ -317,7 +323,7 @@ def _store_iris(
             f"no [iris] software_id for tax year {filing.tax_year} "
             f"(its first two digits must be {filing.tax_year % 100:02d}: IRIS rule TMFST020)"
         )
-    check = record_check(schema)
+    check = None if full_validation else record_check(schema)
     options = IrisOptions(
         software_id=software_id,
         schema_version=schema.version if schema else SCHEMA_VERSION,
@@ -418,7 +424,8 @@ def _store_iris(
 
 #: ``full``: every IRIS transmission parsed whole by libxml2's validation as it is written, instead of
 #: :class:`transforms.irs.iris.schema_check.RecordCheck` (its records by shape and by value: the same
-#: verdict, a tenth of the work; ``tests/test_iris_record_check.py``).
+#: verdict, a tenth of the work; ``tests/irs/test_iris_record_check.py``). A filing's own
+#: transmissions are always validated whole (``write_irs_file(full_validation=True)``).
 VALIDATION_ENV = "PRORATA_IRIS_VALIDATION"
 
 
