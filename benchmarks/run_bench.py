@@ -136,6 +136,40 @@ def measure_size(data: Path, n: int, no_prefect: bool, tax_year: int = IRIS_YEAR
     }
 
 
+VALIDATION_SIZE = 1_000_000  # the two validations of an IRIS transmission compared at this size
+
+
+def measure_validations(data: Path) -> dict:
+    """``prorata run --no-prefect`` on the 1 M tax-year-2026 extract twice, the transmissions
+    validated by their records' shape and values (what ``prorata run`` does) and whole
+    (``PRORATA_IRIS_VALIDATION=full``: what a filing's transmissions always get); each run's IRS
+    file stage, end to end and peak memory."""
+    folder, _ = ensure_extract(data, VALIDATION_SIZE, IRIS_YEAR)
+    out = data / "out-validation"
+    rows = {}
+    for name, value in (("records by shape and value", None), ("whole file", "full")):
+        shutil.rmtree(out, ignore_errors=True)
+        if value:
+            os.environ["PRORATA_IRIS_VALIDATION"] = value
+        try:
+            run = one_run("run", folder, out, "--no-prefect")
+        finally:
+            os.environ.pop("PRORATA_IRIS_VALIDATION", None)
+        if run["returncode"] != 0:
+            raise SystemExit(f"prorata run ({name}) failed: {run['stderr_tail']}")
+        rows[name] = {
+            "schema_validation": run["schema_validation"],
+            "irs_file_s": run["stages"]["irs_file"],
+            "wall_s": run["wall_s"],
+            "peak_tree_rss_mb": run["peak_tree_rss_mb"],
+            "irs_bytes": run["irs_bytes"],
+            "load_min": run["load_min"],
+            "load_max": run["load_max"],
+        }
+    shutil.rmtree(out, ignore_errors=True)
+    return {"n": VALIDATION_SIZE, "runs": rows, "commit": COMMIT, "measured_at": _now()}
+
+
 def measure_statements(data: Path) -> dict:
     """Recipient PDFs are measured apart: pages per second on the demo extract's forms."""
     out = data / "out-statements"
@@ -173,6 +207,9 @@ def main() -> None:
         "--no-prefect", action="store_true", help="time the stages without Prefect's start-up"
     )
     parser.add_argument("--no-statements", action="store_true")
+    parser.add_argument(
+        "--no-validations", action="store_true", help="leave out the two IRIS validations compared at 1 M"
+    )
     args = parser.parse_args()
     global COMMIT
     COMMIT = commit()  # the code measured: the tree as the benchmark starts
@@ -196,6 +233,9 @@ def main() -> None:
             results[key] = measure_size(data, n, args.no_prefect, year)
             store.write_text(json.dumps(results, indent=1))
             print(json.dumps({k: v for k, v in results[key].items() if k != "rss_timeline_mb"}), flush=True)
+    if not args.no_validations:
+        results["validations"] = measure_validations(data)
+        store.write_text(json.dumps(results, indent=1))
     if not args.no_statements:
         results["statements"] = {**measure_statements(data), "commit": COMMIT}
         store.write_text(json.dumps(results, indent=1))
@@ -254,6 +294,27 @@ def _prefect_lines(p: dict) -> list[str]:
         f"{p['configured_server_s']:.2f} s | **{p['fixed_cost_configured_s']:.2f} s** |",
         "",
         f"Where the seconds go (each measured on its own): {parts}.",
+    ]
+
+
+def _validation_lines(v: dict) -> list[str]:
+    runs = v["runs"]
+    return [
+        "## The two validations of an IRIS transmission",
+        "",
+        f"`prorata run --no-prefect` on the {v['n']:,}-disbursement tax-year-2026 extract "
+        f"({next(iter(runs.values()))['irs_bytes'] / 1e9:.2f} GB of transmissions), `{v['commit']}`, "
+        f"{v['measured_at']}: by records' shape and value (`prorata run`) and whole "
+        "(`PRORATA_IRIS_VALIDATION=full`; every filing's transmissions: `prorata file`, `corrections`, "
+        "`replace`, docs/OPERATIONS.md).",
+        "",
+        "| validation | IRS file stage (written and validated) | end to end | peak RSS (tree) | load avg |",
+        "|---|---:|---:|---:|---|",
+        *[
+            f"| {name} | {r['irs_file_s']:.1f} s | {r['wall_s']:.1f} s | {r['peak_tree_rss_mb'] / 1024:.2f} GB "
+            f"| {r['load_min']:.1f}–{r['load_max']:.1f} |"
+            for name, r in runs.items()
+        ],
     ]
 
 
@@ -326,6 +387,8 @@ def write_report(path: Path, results: dict) -> None:
             )
     if "prefect" in results:
         lines += ["", *_prefect_lines(results["prefect"])]
+    if "validations" in results:
+        lines += ["", *_validation_lines(results["validations"])]
     engine = [r for r in sizes if r.get("engine_alone")]
     if engine:
         lines += [
