@@ -12,7 +12,9 @@ run's own (manifest.json ``stage_seconds``).
 
 ``floor``: the I/O floor the run is compared with — polars reading the same input files (one at a
 time) and writing files of the same size as the run's outputs (the same frames, read back untimed
-one at a time; the IRS file as the same number of bytes), nothing else. A run whose IRS file was
+one at a time; the IRS file as the same number of bytes), nothing else. It deletes the run's IRS
+files as it goes (each one just before writing its copy): a 20 M IRIS filing and its copy would
+not fit the disk together. A run whose IRS file was
 streamed through the checker and not kept (``PRORATA_IRS_FILE_SINK=discard``, the 100 M run: the
 file does not fit the disk) has no IRS file to copy, and its floor writes none either.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -66,11 +69,13 @@ def load_1min() -> float:
 
 
 def monitored(args: list[str], env: dict | None = None) -> dict:
-    """Run ``args``; wall time, peak tree RSS (sampled), largest process's peak RSS, load average."""
+    """Run ``args``; wall time, peak tree RSS (sampled), largest process's peak RSS, load average,
+    and every sample (``samples``: seconds since the start, tree RSS in bytes) for :func:`stage_peaks`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     loads = [load_1min()]
     peak = 0
     timeline: list[tuple[float, float]] = []  # (seconds since start, tree RSS in MB) every 2 s
+    samples: list[tuple[float, int]] = []  # every sample
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stop = threading.Event()
@@ -81,6 +86,7 @@ def monitored(args: list[str], env: dict | None = None) -> dict:
         while not stop.is_set():
             rss = tree_rss_bytes(proc.pid)
             peak = max(peak, rss)
+            samples.append((time.perf_counter() - t0, rss))
             if ticks % 20 == 0:
                 timeline.append((round(time.perf_counter() - t0, 1), round(rss / 2**20)))
             if ticks % 50 == 0:
@@ -105,25 +111,88 @@ def monitored(args: list[str], env: dict | None = None) -> dict:
         "load_max": max(loads),
         "load_mean": sum(loads) / len(loads),
         "rss_timeline_mb": timeline,
+        "samples": samples,
         "stdout_tail": out.decode(errors="replace")[-400:],
         "stderr_tail": err.decode(errors="replace")[-400:],
+        "stderr_full": err.decode(errors="replace"),
     }
 
 
+PROGRESS = re.compile(r"^\s*\[\s*([0-9.]+) s\] (.*)$")
+
+
+def progress_marks(stderr: str) -> list[tuple[float, str]]:
+    """The run's progress lines (``[  12.3 s] message``): seconds since the command started, text."""
+    return [(float(m[1]), m[2]) for m in map(PROGRESS.match, stderr.splitlines()) if m]
+
+
+def stage_spans(marks: list[tuple[float, str]], stages: dict, wall: float) -> dict[str, tuple[float, float]]:
+    """When each stage ran, from the progress lines and the run's own stage times: *read + validate*
+    until "read and validated" (a partitioned run reads, validates and splits partition by
+    partition: one span until "split …"), *split* until "split … into … forms", then *outputs* and
+    *IRS file* for their ``stage_seconds``, one after the other; *start* is everything before the
+    first stage (imports, Prefect's server); *end* what follows the IRS file (the manifest, the
+    swap into place, Prefect's teardown)."""
+    read = next((t for t, m in marks if m.startswith("read and validated")), None)
+    split = next((t for t, m in marks if m.startswith("split ") and " forms" in m), None)
+    if split is None:
+        return {}
+    begin = max(0.0, (read if read is not None else split) - stages.get("read_validate", 0.0))
+    if read is None:  # partitioned: begin is where the first pass started
+        begin = max(0.0, split - stages.get("read_validate", 0.0) - stages.get("split", 0.0))
+    spans = {"start": (0.0, begin)}
+    if read is not None:
+        spans["read + validate"] = (begin, read)
+        spans["split"] = (read, split)
+    else:
+        spans["read + validate + split"] = (begin, split)
+    outputs_end = split + stages.get("outputs", 0.0)
+    irs_end = outputs_end + stages.get("irs_file", 0.0)
+    spans["outputs"] = (split, outputs_end)
+    spans["IRS file"] = (outputs_end, irs_end)
+    spans["end"] = (irs_end, wall)
+    return spans
+
+
+def stage_peaks(samples: list[tuple[float, int]], spans: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """The peak tree RSS (MB) sampled within each stage's span."""
+    peaks = {}
+    for name, (start, end) in spans.items():
+        inside = [rss for t, rss in samples if start <= t <= end]
+        peaks[name] = round(max(inside) / 2**20, 1) if inside else float("nan")
+    return peaks
+
+
 def run(extract_dir: Path, out_dir: Path, no_prefect: bool, prorata: str) -> dict:
-    args = [prorata, "run", str(extract_dir), "--out", str(out_dir), "--quiet"]
+    """``prorata run`` (progress on stderr: the stages' spans come from it); the manifest's figures,
+    each stage's span and peak memory."""
+    args = [prorata, "run", str(extract_dir), "--out", str(out_dir)]
     if no_prefect:
         args.append("--no-prefect")
     result = monitored(args)
+    samples = result.pop("samples")
     if result["returncode"] == 0:
         manifest = json.loads((out_dir / "manifest.json").read_text())
+        irs = manifest.get("irs_filing") or {}
+        spans = stage_spans(
+            progress_marks(result.pop("stderr_full")), manifest["stage_seconds"], result["wall_s"]
+        )
         result.update(
             rows=manifest["rows"]["distributions"]["in"],
             forms=manifest["forms"]["count"],
-            returns=(manifest.get("irs_filing") or {}).get("returns"),
+            returns=irs.get("returns"),
             stages=manifest["stage_seconds"],
+            tax_year=manifest["tax_year"],
+            channel=irs.get("channel"),
+            irs_bytes=sum(t["bytes"] for t in irs.get("transmissions", []))
+            or irs.get("discarded_bytes")
+            or sum(p.stat().st_size for p in (out_dir / "irs").glob("*") if p.suffix != ".parquet"),
+            schema_validation=irs.get("schema_validation"),
+            stage_spans=spans,
+            stage_peak_rss_mb=stage_peaks(samples, spans),
             prefect=not no_prefect,
         )
+    result.pop("stderr_full", None)
     return result
 
 
@@ -167,6 +236,7 @@ def io_floor(extract_dir: Path, out_dir: Path) -> dict:
         write_s += time.perf_counter() - t0
     for path in sorted((out_dir / "irs").glob("*")):
         size, block = path.stat().st_size, b"0" * (1 << 24)
+        path.unlink()  # the disk: a 20 M IRIS filing is ~30 GB; the run's copy is not needed again
         t0 = time.perf_counter()
         with (floor_dir / path.name).open("wb") as fh:
             for start in range(0, size, len(block)):

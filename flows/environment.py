@@ -23,6 +23,9 @@ PRORATA_IRS_FILE_SINK           irs_file_sink                ``file`` (default) 
                                                              IRS file checked, counted, not kept (bench)
 PRORATA_IRIS_SCHEMA_PACKAGE     iris_schema_package          the IRS's IRIS A2A package when prorata.toml
                                                              names none
+PRORATA_IRIS_VALIDATION         iris_validation              ``records`` (default): a run's IRIS file
+                                                             checked by records' shape and value;
+                                                             ``full``: parsed whole (a filing always is)
 PRORATA_SAMPLE_SHARD_ROWS       sample_shard_rows            ``prorata sample`` builds larger extracts in
                                                              shards of this many (2,000,000)
 PRORATA_GROUP_READABLE          group_readable               ``1``: outputs readable by the group too
@@ -57,6 +60,7 @@ class Environment:
     irs_group_rows: int | None = None
     irs_file_sink: str = "file"
     iris_schema_package: str = ""
+    iris_validation: str = "records"
     sample_shard_rows: int = 2_000_000
     group_readable: bool = False
     debug: bool = False
@@ -81,6 +85,12 @@ class Environment:
                 values[field.name] = _whole(cls.variable(field.name), raw)
             else:
                 values[field.name] = raw
+        if "iris_validation" in values:
+            values["iris_validation"] = str(values["iris_validation"]).lower()
+            if values["iris_validation"] not in ("records", "full"):
+                raise BadVariable(
+                    f"PRORATA_IRIS_VALIDATION must be records or full (got {values['iris_validation']!r})"
+                )
         if values.get("irs_file_sink", "file") not in ("file", "discard"):
             raise BadVariable(
                 f"PRORATA_IRS_FILE_SINK must be file or discard (got {values['irs_file_sink']!r})"

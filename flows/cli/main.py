@@ -113,6 +113,36 @@ def summary_text(manifest: dict, out_dir: Path) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from flows.prefect.server import start_early
+
+    # Prefect's temporary server starts first, beside the imports and checks below (flows/prefect/server.py)
+    with start_early(not args.no_prefect and not (args.dask_address or args.workers)) as early:
+        return _cmd_run(args, early)
+
+
+#: What a flow run imports on its first call (Prefect's engines, the validation's backends): imported
+#: while the temporary server starts instead of after it is up (``prorata run``).
+WARM_IMPORTS = (
+    "flows.prefect.run_flow",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.artifacts",
+    "prefect.concurrency",
+    "pyarrow.compute",
+    "pandera.backends.polars.container",
+    "pandera.strategies",
+    "fastapi",
+)
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    for module in WARM_IMPORTS:
+        importlib.import_module(module)
+
+
+def _cmd_run(args: argparse.Namespace, early) -> int:
     from contracts.loading import precheck
     from flows.errors import operator_errors
     from flows.io.outputs import check_parent, check_target, check_writable
@@ -139,7 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             from flows.prefect.server import ephemeral
 
-            with ephemeral():
+            _warm_imports()  # while the server starts
+
+            with ephemeral(early=early):
                 manifest = _run_flow(args, extract_dir, out_dir, say)
     except FilingInputError as exc:  # the IRS writer refused a form the checks let through
         _err(f"{out_dir / 'irs'}: {exc} (OUT_DIR is left as it was)")

@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.environment import environment
+from flows.environment import Environment, environment
 from flows.errors import OperatorError
 from flows.io import iris_package as iris_schema
 from flows.settings import ConfigError, TransmitterSettings
@@ -46,8 +46,9 @@ from transforms.irs.iris.iris_xml import (
     SCHEMA_VERSION,
     IrisOptions,
     iris_transmissions,
+    record_paths,
 )
-from transforms.irs.iris.schema_check import SchemaFeed, locate
+from transforms.irs.iris.schema_check import RECORD_PATH, RecordCheck, SchemaError, SchemaFeed, locate
 from transforms.irs.shared import FilingInputError
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
@@ -100,13 +101,16 @@ def write_irs_file(
     suffix: str = "",
     original_receipt_id: str | None = None,
     max_bytes: int = MAX_TRANSMISSION_BYTES,
+    full_validation: bool = False,
 ) -> dict:
     """Write the filing into ``root/irs/``; returns what the manifest records about it. The system
     (FIRE or IRIS) follows :func:`transforms.irs.channel.filing_channel`: by tax year for a run's
     own file, by ``transmitted_on`` for the store's filings and corrections. ``suffix`` goes into
     the file names (``corrections``, ``late_originals``); IRIS only: ``original_receipt_id`` makes
     a replacement of a rejected transmission (returns with ``original_unique_submission_id``: of
-    rejected submissions), ``max_bytes`` is a transmission's size limit."""
+    rejected submissions), ``max_bytes`` is a transmission's size limit, ``full_validation`` has
+    every byte of every transmission parsed by libxml2's validation against the package whatever
+    :data:`VALIDATION_ENV` says (a filing sent to the IRS: :mod:`flows.season.filings`)."""
     info = _info(settings, tax_year, transmitted_on, filing.height)
     if filing.height == 0:
         return info
@@ -136,6 +140,7 @@ def write_irs_file(
         suffix=suffix,
         original_receipt_id=original_receipt_id,
         max_bytes=max_bytes,
+        full_validation=full_validation,
     )
 
 
@@ -298,9 +303,11 @@ def _store_iris(
     original_receipt_id: str | None = None,
     max_bytes: int = MAX_TRANSMISSION_BYTES,
     sink: str = "file",
+    full_validation: bool = False,
 ) -> dict:
     """An IRIS filing's transmissions written to ``root/irs/<stem>_NNN.xml`` (at most ``max_bytes``
-    each), each validated against the configured IRS schema package as it is written, and its
+    each), each validated against the configured IRS schema package as it is written (its records
+    by shape and value, :func:`record_check`; ``full_validation``: the whole file), and its
     per-return index to ``root/irs/<stem>_index.parquet``; all renamed into place only once every
     transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept."""
     schema = iris_schema.configured(settings.iris_schema_package)
@@ -310,12 +317,14 @@ def _store_iris(
             f"no [iris] software_id for tax year {filing.tax_year} "
             f"(its first two digits must be {filing.tax_year % 100:02d}: IRIS rule TMFST020)"
         )
+    check = None if full_validation else record_check(schema)
     options = IrisOptions(
         software_id=software_id,
         schema_version=schema.version if schema else SCHEMA_VERSION,
         original_receipt_id=original_receipt_id,
         max_bytes=max_bytes,
         prepared_for_irs=settings.configured and bool(software_id),
+        record_check=check,
     )
     stem = _name("IRIS", filing.tax_year, suffix)
     keep = sink == "file"
@@ -326,6 +335,7 @@ def _store_iris(
         schema_checked=schema is not None,
         schema_package=schema.package.name if schema else None,
         schema_version=options.schema_version,
+        schema_validation=None if schema is None else "records by shape and value" if check else "whole file",
         software_id=software_id,
         transmissions=[],
     )
@@ -334,12 +344,13 @@ def _store_iris(
     checks: list[tuple[int, Path, pl.DataFrame, _Validation]] = []
     index_writer = pq.ParquetWriter(index_partial, INDEX_SCHEMA, compression="zstd") if keep else None
     try:
-        for transmission in iris_transmissions(filing, options):
+        for transmission in _schema_checked(iris_transmissions(filing, options), schema):
             name = f"{stem}_{transmission.number:03d}.xml"
             final = root / name
             partial = final.with_name(f".{final.name}.partial")
+            whole = schema is not None and check is None  # the whole file through libxml2
             big = keep and transmission.size >= PARALLEL_VALIDATION_BYTES
-            feed = SchemaFeed(schema.schema) if schema and not big else None
+            feed = SchemaFeed(schema.schema) if whole and not big else None
             digest, size = hashlib.sha256(), 0
             with partial.open("wb") if keep else _Discarded() as fh:
                 if keep:
@@ -353,7 +364,7 @@ def _store_iris(
             if feed is not None and feed.errors():
                 data = b"".join(bytes(memoryview(p)) for p in transmission.pieces)
                 raise _schema_error(schema, transmission.number, data, transmission.index)
-            if schema is not None and feed is None:  # validated in a process of its own, from its file
+            if whole and feed is None:  # validated in a process of its own, from its file
                 running = [c for c in checks if c[3].process.poll() is None]
                 if len(running) >= VALIDATORS:  # as many at once as there are cores
                     _check(schema, *running[0])
@@ -403,6 +414,38 @@ def _store_iris(
         info["discarded_bytes"] = sum(t["bytes"] for t in info["transmissions"])
         info["sha256"] = info["transmissions"][0]["sha256"] if len(info["transmissions"]) == 1 else None
     return info
+
+
+#: ``full``: every IRIS transmission parsed whole by libxml2's validation as it is written, instead of
+#: :class:`transforms.irs.iris.schema_check.RecordCheck` (its records by shape and by value: the same
+#: verdict, a tenth of the work; ``tests/irs/test_iris_record_check.py``). A filing's own
+#: transmissions are always validated whole (``write_irs_file(full_validation=True)``).
+VALIDATION_ENV = Environment.variable("iris_validation")
+
+
+def record_check(schema: iris_schema.IrisSchema | None) -> RecordCheck | None:
+    """The check of the transmissions' records by shape and by value, for ``schema``'s package;
+    None — the whole file validated — when ``PRORATA_IRIS_VALIDATION=full``, or when the package's
+    declarations are not of the kind the proof covers (:func:`flows.io.iris_package.value_schema`)."""
+    if schema is None or environment().iris_validation == "full":
+        return None
+    paths = record_paths()
+    try:
+        values, kinds = iris_schema.value_schema(schema.package, tuple((*RECORD_PATH, *p) for p in paths))
+    except iris_schema.SchemaPackageError:
+        return None
+    return RecordCheck(schema.schema, values, paths, kinds)
+
+
+def _schema_checked(transmissions: Iterable, schema: iris_schema.IrisSchema | None) -> Iterator:
+    """The writer's transmissions; its schema failures as :class:`FilingCheckError`."""
+    try:
+        yield from transmissions
+    except SchemaError as error:
+        assert schema is not None
+        raise FilingCheckError(
+            f"IRIS transmission failed the IRS schema ({schema.package.name}): {error}"
+        ) from None
 
 
 #: A transmission this large (written to a file) is validated in a process of its own while the next

@@ -243,47 +243,98 @@ def _configured_api() -> tuple[str | None, bool]:
     return settings.api.url, settings.server.ephemeral.enabled
 
 
+_CHILD_FIXED = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+
 def _child_env() -> dict[str, str]:
     from prefect.settings import get_current_settings
 
     return {
         **os.environ,
         **get_current_settings().to_environment_variables(exclude_unset=True),
-        "PREFECT_UI_ENABLED": "0",
-        "PREFECT__SERVER_EPHEMERAL": "1",
-        "PREFECT__SERVER_FINAL": "1",
+        **_CHILD_FIXED,
     }
 
 
-def _start_child(timeout: float) -> tuple[subprocess.Popen, str]:
-    env = _child_env()
-    for _attempt in range(3):  # the port may be taken between free_port() and the bind: try another
-        port = free_port()
-        api_url = f"http://{HOST}:{port}/api"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flows.prefect.server",
-                "child",
-                "--parent",
-                str(os.getpid()),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and time.monotonic() < deadline:
-            if healthy(api_url, timeout=1.0):
-                return process, api_url
-            time.sleep(0.1)
-        _end(process)
+def _spawn(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """The child server process on a free port (not waited for)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flows.prefect.server",
+            "child",
+            "--parent",
+            str(os.getpid()),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return process, f"http://{HOST}:{port}/api"
+
+
+def _wait_healthy(process: subprocess.Popen, api_url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if healthy(api_url, timeout=1.0):
+            return True
+        time.sleep(0.05)
+    _end(process)
+    return False
+
+
+def _start_child(timeout: float, early: Early | None = None) -> tuple[subprocess.Popen, str]:
+    env = early.env if early is not None else _child_env()
+    for attempt in range(3):  # the port may be taken between free_port() and the bind: try another
+        process, api_url = early.take() if early is not None and attempt == 0 else _spawn(env)
+        if _wait_healthy(process, api_url, timeout):
+            return process, api_url
     raise RuntimeError("the temporary Prefect server did not start; set PREFECT_API_URL to a running server")
+
+
+class Early:
+    """The temporary server started at the very start of a command (:func:`start_early`), before
+    the command imports Prefect and checks its inputs, so that the server's start-up (about 3 s of
+    imports in the child) runs beside the command's own; :func:`ephemeral` then waits for it, or
+    ends it when a server is configured after all (a profile's ``PREFECT_API_URL``). Ended at the
+    latest when the command's ``with`` block ends — the same process, bound to the command's
+    life the same way."""
+
+    def __init__(self) -> None:
+        self.env = {**os.environ, **_CHILD_FIXED}
+        self.process: subprocess.Popen | None
+        self.process, self.api_url = _spawn(self.env)
+
+    def take(self) -> tuple[subprocess.Popen, str]:
+        assert self.process is not None
+        process, self.process = self.process, None
+        return process, self.api_url
+
+    def end(self) -> None:
+        if self.process is not None:
+            _end(self.process, grace=2.0)
+            self.process = None
+
+    def __enter__(self) -> Early:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.end()
+
+
+def start_early(enabled: bool = True) -> contextlib.AbstractContextManager[Early | None]:
+    """The temporary server, started now when a command will need it and none is set in the
+    environment (``PREFECT_API_URL``): pass it to :func:`ephemeral`. Its environment is this
+    process's (Prefect's settings come from the same variables, profile and files as here)."""
+    if not enabled or os.environ.get("PREFECT_API_URL"):
+        return contextlib.nullcontext()
+    return Early()
 
 
 def _end(process: subprocess.Popen, grace: float = 10.0) -> None:
@@ -311,21 +362,27 @@ def _drain_prefect_workers(timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def ephemeral(timeout: float = 120.0) -> Iterator[str | None]:
+def ephemeral(timeout: float = 120.0, early: Early | None = None) -> Iterator[str | None]:
     """The Prefect API for the length of a command: the configured server (``PREFECT_API_URL``,
     a profile, a test harness), else a temporary one bound to this process (module docstring),
-    stopped on the way out — however the block ends. Yields the API URL."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    stopped on the way out — however the block ends. Yields the API URL. ``early``: the server
+    :func:`start_early` started, used (waited for) instead of starting one now."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     url, allowed = _configured_api()
     if url or not allowed:
+        if early is not None:
+            early.end()
         yield url
         return
-    process, api_url = _start_child(timeout)
+    process, api_url = _start_child(timeout, early)
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url  # for the processes the flow starts (Dask workers)
+    # No flow run heartbeats: they tell a long-lived server that a run is alive; this server dies
+    # with the run. (Prefect's heartbeat thread sleeps in 1 s steps and is joined at the flow's end.)
+    no_heartbeats = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with temporary_settings(updates={PREFECT_API_URL: api_url, **no_heartbeats}):
             try:
                 yield api_url
             finally:

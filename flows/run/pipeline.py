@@ -37,6 +37,7 @@ from flows.run.steps import READ, SPLIT, Progress, Step
 from flows.settings import TransmitterSettings
 from transforms.engine import EngineResult, compute
 from transforms.engine.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
+from transforms.irs.channel import filing_channel
 from transforms.law.params import TaxParameters
 
 BOXES = ["box1", "box2a", "box3", "box4", "box5", "box6", "box8", "box9b", "box10"]
@@ -450,7 +451,14 @@ class StreamedRun:
 
     SORTED = {"distributions": "distribution_id", "forms": "form_id", "explain": "distribution_id"}
 
-    def __init__(self, out_dir: Path, loaded: Loaded, settings: TransmitterSettings | None = None):
+    def __init__(
+        self,
+        out_dir: Path,
+        loaded: Loaded,
+        settings: TransmitterSettings | None = None,
+        irs_file: bool = True,
+    ):
+        self.irs_file = irs_file  # False: no irs/ (the store's rebuild: ``prorata file`` writes the filing)
         self.loaded = loaded
         self.settings = settings or TransmitterSettings.placeholder()
         self.params = TaxParameters.for_year(loaded.manifest.tax_year)
@@ -531,14 +539,21 @@ class StreamedRun:
         filed = pl.scan_parquet(root / "forms.parquet")
         if self.not_filed:
             filed = filed.join(pl.concat(self.not_filed).lazy(), on="form_id", how="anti")
-        irs = write_run_irs_file(  # group by group from the staged forms, payers and recipients
-            root,
-            filed,
-            pl.scan_parquet(root / "payers.parquet"),
-            pl.scan_parquet(root / "recipients.parquet"),
-            self.settings,
-            self.loaded.manifest.tax_year,
-        )
+        if self.irs_file:
+            irs = write_run_irs_file(  # group by group from the staged forms, payers and recipients
+                root,
+                filed,
+                pl.scan_parquet(root / "payers.parquet"),
+                pl.scan_parquet(root / "recipients.parquet"),
+                self.settings,
+                self.loaded.manifest.tax_year,
+            )
+        else:
+            irs = {
+                "channel": filing_channel(self.loaded.manifest.tax_year, None),
+                "file": None,
+                "written": False,
+            }
         timings["irs_file"] = time.perf_counter() - t0
         timings["write"] = time.perf_counter() - started + self.seconds["partition_write"]
         manifest = build_manifest(self.loaded, self.counts, timings)
@@ -596,10 +611,11 @@ def stream_extract(
     split: Split | None = None,
     submit: Submit | None = None,
     finish: Callable[[StreamedRun, dict[str, float]], dict] | None = None,
+    irs_file: bool = True,
 ) -> dict:
     """``prorata run`` streamed: read and validate, split plan batch by plan batch, write
-    (:class:`StreamedRun`); returns the manifest. An extract of more than
-    ``PRORATA_READ_WHOLE_ROWS`` (10 million) disbursements is read, validated and split
+    (:class:`StreamedRun`; ``irs_file=False``: without ``irs/``); returns the manifest. An extract of
+    more than ``PRORATA_READ_WHOLE_ROWS`` (10 million) disbursements is read, validated and split
     partition by partition (:mod:`flows.io.extract`): the same outputs, memory bounded by a
     partition. ``load``, ``load_partition``, ``split`` and ``finish`` are the stages (the Prefect flow passes
     its tasks); with ``submit`` the batches of each partition are submitted together (Dask)."""
@@ -626,7 +642,7 @@ def stream_extract(
     tax_year = shell.manifest.tax_year
     quarantines: list[pl.DataFrame] = []
     read_s = {"read": 0.0, "validate": 0.0}
-    with StreamedRun(out_dir, shell, settings) as run:
+    with StreamedRun(out_dir, shell, settings, irs_file) as run:
         for n, source in enumerate(sources, start=1):
             if count:
                 quarantines.append(source.validated.quarantine)
@@ -668,7 +684,10 @@ def run_pipeline(
     progress: Progress | None = None,
     settings: TransmitterSettings | None = None,
     batch_rows: int | None = None,
+    irs_file: bool = True,
 ) -> RunSummary:
-    """``prorata run`` without Prefect (:func:`stream_extract`)."""
-    manifest = stream_extract(extract_dir, out_dir, {}, progress, settings, batch_rows)
+    """``prorata run`` without Prefect (:func:`stream_extract`); ``irs_file=False``: the outputs
+    without ``irs/`` (the store's nightly rebuild: nobody files it, ``prorata file`` writes the
+    filing from these outputs)."""
+    manifest = stream_extract(extract_dir, out_dir, {}, progress, settings, batch_rows, irs_file=irs_file)
     return RunSummary(manifest, out_dir)

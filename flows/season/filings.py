@@ -177,8 +177,9 @@ def _transmissions(
     part: int = 0,
 ) -> tuple[dict, list[dict], pl.DataFrame]:
     """The IRS transmission(s) of ``frame`` in ``root/irs/`` (flows.irs.files.write_irs_file: the Pub
-    1220 file read back by our checker; IRIS transmissions of at most 100 MB, each validated against
-    the IRS's schema package, with a per-return index), named after their kind so several sit side
+    1220 file read back by our checker; IRIS transmissions of at most 100 MB, each validated whole —
+    every byte parsed by libxml2 against the IRS's schema package, never by the record check of
+    ``prorata run`` — with a per-return index), named after their kind so several sit side
     by side (``part``: the how-manieth part of this kind in the filing, from 0). Returns the writer's
     summary (write_irs_file's: files, index, schema checked), what the manifest says of each
     transmission, and ``frame`` with each record's ``transmission`` (file), ``utid``,
@@ -196,6 +197,7 @@ def _transmissions(
         transmitted_on,
         suffix=suffix,
         original_receipt_id=original_receipt_id,
+        full_validation=True,  # what is sent to the IRS: the whole file (docs/OPERATIONS.md)
     )
     if info["channel"] == "FIRE":
         return (
@@ -457,6 +459,7 @@ def _prepare(
         plans = pl.read_parquet(store.outputs(tax_year) / "payers.parquet", columns=["plan_id", "plan_name"])
         checks = pl.read_parquet(store.outputs(tax_year) / "edit_checks.parquet")
         files = [t["file"] for t in transmissions if t.get("file")]
+        validation = _schema_validation(transmissions)
         heading = {
             "filing": filing_id,
             "tax year": str(tax_year),
@@ -495,6 +498,7 @@ def _prepare(
                 "transmission_date": on.isoformat(),
                 "transmissions": transmissions,
                 "irs": irs,  # the writer's summary of each part (files, index, schema checked)
+                "schema_validation": validation,
                 "counts": counts,
                 "files": files,
             },
@@ -512,7 +516,13 @@ def _prepare(
         who,
         filing_id=filing_id,
         test_file=test,
-        detail={"kind": kind, "returns": records.height, "files": files, "held": held.height},
+        detail={
+            "kind": kind,
+            "returns": records.height,
+            "files": files,
+            "held": held.height,
+            "schema_validation": validation,
+        },
         at=now,
     )
     return FilingResult(
@@ -525,6 +535,14 @@ def _prepare(
         test,
         [f"review: {target / 'review.html'}", *_held_lines(held)],
     )
+
+
+def _schema_validation(transmissions: list[dict]) -> str | None:
+    """Which validation against the IRS's schema the filing's transmissions had: ``whole file``
+    (IRIS with a package: every one, :func:`_transmissions`), None for FIRE (read back by the
+    Publication 1220 checker) or IRIS without a package (``schema_checked: false``)."""
+    kinds = {t.get("schema_validation") for t in transmissions} - {None}
+    return ", ".join(sorted(kinds)) or None
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -67,6 +67,20 @@ def year(tmp_path, capsys):
     return inbox, store
 
 
+def _second_night(inbox: Path, store: Path, capsys, *people: dict) -> None:
+    """A second nightly the next day: ``people`` in extract n2."""
+    write_extract(
+        inbox / "n2",
+        list(people),
+        extract_id="n2-2026",
+        created_at="2027-01-06T02:00:00",
+        tax_year=2026,
+        plans=PLANS,
+    )
+    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
+    assert cli(nightly, capsys)[0] == 0
+
+
 def _file(store: Path, capsys, *extra: str) -> tuple[str, str]:
     code, out, err = cli(["file", "--store", str(store), "--tax-year", "2026", *extra], capsys)
     assert code == 0, err
@@ -447,16 +461,9 @@ def test_the_deadlines_are_31_january_and_31_march_moved_off_a_weekend(tax_year,
 def test_the_review_shows_what_changed_since_the_last_nightly(year, capsys):
     inbox, store = year
     before = pl.read_parquet(store / "outputs" / "2026" / "forms.parquet")
-    write_extract(
-        inbox / "n2",
-        [_person(1, 2026, amount=111_111), _person(6, 2026, amount=600_000, plan="P2")],
-        extract_id="n2-2026",
-        created_at="2027-01-06T02:00:00",
-        tax_year=2026,
-        plans=PLANS,
+    _second_night(
+        inbox, store, capsys, _person(1, 2026, amount=111_111), _person(6, 2026, amount=600_000, plan="P2")
     )
-    nightly = ["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"]
-    assert cli(nightly, capsys)[0] == 0
     filing_id, _ = _file(store, capsys, "--user", "alice")
     page = (store / "filings" / "2026" / filing_id / "review.html").read_text()
     after = pl.read_parquet(store / "outputs" / "2026" / "forms.parquet")
@@ -541,18 +548,8 @@ def test_two_rejected_transmissions_are_replaced_by_two_transmissions_each_namin
     inbox, store = year
     first, _ = _file(store, capsys, "--user", "alice")
     _approve(store, first, "bob", capsys)
-    write_extract(  # PY6 paid after the filing: a late original, in a transmission of its own
-        inbox / "n2",
-        [_person(6, 2026, amount=600_000, plan="P2")],
-        extract_id="n2-2026",
-        created_at="2027-01-06T02:00:00",
-        tax_year=2026,
-        plans=PLANS,
-    )
-    assert (
-        cli(["nightly", "--inbox", str(inbox), "--store", str(store), "--no-prefect", "--quiet"], capsys)[0]
-        == 0
-    )
+    # PY6 paid after the filing: a late original, in a transmission of its own
+    _second_night(inbox, store, capsys, _person(6, 2026, amount=600_000, plan="P2"))
     assert (
         cli(
             ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(tmp_path / "c")], capsys
@@ -582,3 +579,66 @@ def test_two_rejected_transmissions_are_replaced_by_two_transmissions_each_namin
         named[receipt_id] = len(tree.findall(".//i:Form1099RDetail", ns))
     assert named == {receipt(5): 5, receipt(6): 1}
     assert len({t["file"] for t in manifest["transmissions"]}) == 2
+
+
+def test_what_is_sent_to_the_irs_is_validated_whole_and_its_manifest_and_history_say_so(
+    year, tmp_path, capsys, monkeypatch
+):
+    """``prorata run`` proves its transmissions valid by their records' shape and values (the record
+    check); a filing's own transmissions — original, late originals, replacements — are parsed whole
+    by libxml2 against the package whatever PRORATA_IRIS_VALIDATION says, and the filing's manifest,
+    each transmission and the prepare step in the history say which validation ran."""
+    from flows.irs import files
+    from transforms.irs.iris.schema_check import SchemaFeed
+
+    monkeypatch.delenv(files.VALIDATION_ENV, raising=False)  # the default: the record check for runs
+    fed: list[int] = []
+
+    class Counted(SchemaFeed):
+        def __init__(self, schema):
+            super().__init__(schema)
+            fed.append(1)
+
+    def no_record_check(schema):
+        raise AssertionError("a filing's transmissions went through the record check")
+
+    monkeypatch.setattr(files, "SchemaFeed", Counted)
+    monkeypatch.setattr(files, "record_check", no_record_check)
+    inbox, store = year
+    first, _ = _file(store, capsys, "--user", "alice")
+    _approve(store, first, "bob", capsys)
+    _second_night(inbox, store, capsys, _person(6, 2026, amount=600_000, plan="P2"))  # a late original
+    args = ["corrections", "--store", str(store), "--tax-year", "2026", "--out", str(tmp_path / "c")]
+    assert cli(args, capsys)[0] == 0
+    second = pending_filings(Store(store), 2026)["filing_id"][0]
+    _approve(store, second, "bob", capsys)
+    utid = filings_table(Store(store), 2026).filter(pl.col("filing_id") == first)["utid"][0]
+    ack = write_response(tmp_path / "ack.xml", [Result(utid, "Rejected", receipt(7))])
+    assert cli(["acknowledge", "--store", str(store), "--tax-year", "2026", str(ack)], capsys)[0] == 0
+    args = ["replace", "--store", str(store), "--tax-year", "2026", "--out", str(tmp_path / "r")]
+    assert cli(args, capsys)[0] == 0
+    third = pending_filings(Store(store), 2026)["filing_id"][0]
+
+    manifests = [
+        json.loads((store / "filings" / "2026" / f / "manifest.json").read_text())
+        for f in (first, second, third)
+    ]
+    assert [m["kind"] for m in manifests] == ["original", "correction", "replacement"]
+    for manifest in manifests:
+        assert manifest["schema_validation"] == "whole file"
+        assert {t["schema_validation"] for t in manifest["transmissions"]} == {"whole file"}
+        assert all(part["schema_validation"] == "whole file" for part in manifest["irs"].values())
+    # each transmission parsed whole, in this process (they are small), and nothing else fed
+    assert len(fed) == sum(len(m["transmissions"]) for m in manifests) == 3
+    prepared = history.events(Store(store), 2026).filter(pl.col("action") == "prepare")
+    assert [json.loads(d)["schema_validation"] for d in prepared["detail"]] == ["whole file"] * 3
+
+    # prorata run, the same year's extract: the record check (and no whole-file parse)
+    monkeypatch.undo()
+    monkeypatch.delenv(files.VALIDATION_ENV, raising=False)
+    code, _, err = cli(
+        ["run", str(inbox / "n1"), "--out", str(tmp_path / "run"), "--no-prefect", "--quiet"], capsys
+    )
+    assert code == 0, err
+    run = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert run["irs_filing"]["schema_validation"] == "records by shape and value"

@@ -206,6 +206,22 @@ def test_the_year_outputs_equal_prorata_run_on_the_same_rows(tmp_path, capsys):
     assert manifest["extract_id"].startswith("ytd-2025-") and st.outputs_current(st.Store(store), 2025)
 
 
+def test_the_nightly_rebuild_writes_every_output_but_the_irs_file_that_prorata_file_writes(tmp_path):
+    """Nobody files the nightly's IRS file: the filing is prepared from the rebuilt outputs by
+    ``prorata file``. The rebuild skips it (the largest stage of a run), and its manifest says so."""
+    src = year_extracts(tmp_path / "src")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copytree(src["night1"], inbox / "night1")
+    store = tmp_path / "store"
+    assert run_nightly(inbox, store).ok
+    outputs = store / "outputs" / "2025"
+    assert not (outputs / "irs").exists() and (outputs / "forms.parquet").is_file()
+    manifest = json.loads((outputs / "manifest.json").read_text())
+    assert manifest["irs_filing"] == {"channel": "FIRE", "file": None, "written": False}
+    assert "irs_file" in manifest["stage_seconds"] and manifest["forms"]["to_file"] > 0
+
+
 def test_a_nightly_run_after_a_kill_between_ingest_and_rebuild_rebuilds_the_stale_year(tmp_path):
     src = year_extracts(tmp_path / "src")
     store = st.Store(tmp_path / "store")

@@ -762,6 +762,42 @@ def file_order(filing: pl.DataFrame) -> pl.Series:
     return pl.DataFrame(key).select(pl.arg_sort_by("key", maintain_order=True)).to_series()
 
 
+#: Above this many runs per string, :func:`string_pieces` copies instead (a piece per few strings).
+_MAX_PIECES_SHARE = 100
+
+
+def string_pieces(lines: pl.Series) -> list[pa.Buffer]:
+    """The strings of ``lines`` (no nulls) back to back as UTF-8, in pieces, without copying them:
+    slices of the data buffers of the Arrow string-view array polars holds them in, one per run of
+    strings stored one after the other (a string rendered by polars is appended to its buffer, so
+    a chunk's strings are a few runs). Strings of 12 bytes or fewer live in their views, not in a
+    buffer: such a series, or one whose strings are scattered, is copied (:func:`string_buffer`)."""
+    if lines.len() == 0:
+        return []
+    array = lines.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
+    if array.null_count or not pa.types.is_string_view(array.type):
+        return [string_buffer(lines)]
+    import pyarrow.compute as pc
+
+    words = pa.Array.from_buffers(
+        pa.int32(), 4 * len(array), [None, array.buffers()[1]], offset=4 * array.offset
+    )
+    views = pa.FixedSizeListArray.from_arrays(words, 4)  # length, prefix, buffer, offset
+    length, buffer, offset = (pc.list_element(views, k) for k in (0, 2, 3))
+    if pc.min(length).as_py() <= 12:  # inline strings: not in a data buffer
+        return [string_buffer(lines)]
+    end = pc.add(offset, length)
+    breaks = pc.or_(pc.not_equal(buffer[1:], buffer[:-1]), pc.not_equal(offset[1:], end[:-1]))
+    starts = [0, *(i + 1 for i in pc.indices_nonzero(breaks).to_pylist())]
+    if len(starts) * _MAX_PIECES_SHARE > len(array) and len(starts) > 16:
+        return [string_buffer(lines)]
+    data = array.buffers()[2:]
+    return [
+        data[buffer[first].as_py()].slice(offset[first].as_py(), end[last].as_py() - offset[first].as_py())
+        for first, last in zip(starts, [*(i - 1 for i in starts[1:]), len(array) - 1], strict=True)
+    ]
+
+
 def string_buffer(lines: pl.Series) -> pa.Buffer:
     """The strings of ``lines`` (no nulls) back to back as UTF-8, without copying them again: the
     data buffer of the Arrow large-string array polars hands over."""

@@ -84,6 +84,7 @@ from transforms.irs.iris.iris_rules import (
     rejected,
     transmission_problems,
 )
+from transforms.irs.iris.schema_check import RecordCheck, SchemaError
 from transforms.irs.shared import (
     CITY_LENGTH,
     FOREIGN_CITY_LENGTH,
@@ -116,7 +117,7 @@ from transforms.irs.shared import (
     phone_number,
     problem,
     street_lines,
-    string_buffer,
+    string_pieces,
 )
 from transforms.kernels.runs import run_starts
 
@@ -202,6 +203,10 @@ class IrisOptions:
     #: the transmission is prepared for the IRS (settings with a TCC and a SoftwareId): the business
     #: rules only settings can mend block (``iris_rules.SETTINGS_RULES``); otherwise they report
     prepared_for_irs: bool = False
+    #: every transmission validated against the IRS's schema as it is written, records by shape and
+    #: by value (:class:`transforms.irs.iris.schema_check.RecordCheck`, made for
+    #: :func:`record_paths`); a failure raises ``SchemaError``
+    record_check: RecordCheck | None = None
 
 
 @dataclass
@@ -263,6 +268,51 @@ def ratio_expr(percent: pl.Expr) -> pl.Expr:
 Piece = str | pl.Expr
 
 
+@dataclass(frozen=True)
+class _Leaf:
+    """``<name>value</name>`` on its own line (``value`` written already: escaped where it must be)."""
+
+    name: str
+    value: Piece
+    depth: int
+
+
+@dataclass(frozen=True)
+class _Group:
+    """An element of elements: its start tag, its children, its end tag, each on its own line."""
+
+    name: str
+    depth: int
+    children: tuple
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """``yes`` where ``condition`` holds, else ``no`` (nothing for an optional part)."""
+
+    condition: pl.Expr
+    yes: tuple
+    no: tuple = ()
+
+
+Node = _Leaf | _Group | _Choice
+
+
+def _pieces(nodes: tuple | list) -> list[Piece]:
+    """The text of ``nodes`` as literal text and expressions, in order."""
+    out: list[Piece] = []
+    for node in nodes:
+        if isinstance(node, _Leaf):
+            out += [f"{'  ' * node.depth}<{node.name}>", node.value, f"</{node.name}>\n"]
+        elif isinstance(node, _Group):
+            indent = "  " * node.depth
+            out += [f"{indent}<{node.name}>\n", *_pieces(node.children), f"{indent}</{node.name}>\n"]
+        else:
+            no = _cat(_pieces(node.no)) if node.no else pl.lit("")
+            out.append(pl.when(node.condition).then(_cat(_pieces(node.yes))).otherwise(no))
+    return out
+
+
 def _cat(pieces: list[Piece]) -> pl.Expr:
     """One ``concat_str`` of the pieces, runs of literal text merged."""
     parts: list[pl.Expr] = []
@@ -288,22 +338,61 @@ def _escaped(value: pl.Expr) -> pl.Expr:
     )
 
 
-def _el(name: str, value: Piece, depth: int) -> list[Piece]:
+def _el(name: str, value: Piece, depth: int) -> list[Node]:
     """``<Name>value</Name>`` on its own line (``value`` written already)."""
-    return [f"{'  ' * depth}<{name}>", value, f"</{name}>\n"]
+    return [_Leaf(name, value, depth)]
 
 
-def _group(name: str, depth: int, *children: list[Piece]) -> list[Piece]:
-    indent = "  " * depth
-    return [f"{indent}<{name}>\n", *(p for child in children for p in child), f"{indent}</{name}>\n"]
+def _group(name: str, depth: int, *children: list[Node]) -> list[Node]:
+    return [_Group(name, depth, tuple(n for child in children for n in child))]
 
 
-def _when(condition: pl.Expr, fragment: list[Piece]) -> list[Piece]:
-    return [pl.when(condition).then(_cat(fragment)).otherwise(pl.lit(""))]
+def _when(condition: pl.Expr, fragment: list[Node]) -> list[Node]:
+    return [_Choice(condition, tuple(fragment))]
 
 
-def _either(condition: pl.Expr, yes: list[Piece], no: list[Piece]) -> list[Piece]:
-    return [pl.when(condition).then(_cat(yes)).otherwise(_cat(no))]
+def _either(condition: pl.Expr, yes: list[Node], no: list[Node]) -> list[Node]:
+    return [_Choice(condition, tuple(yes), tuple(no))]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A record's text as one expression, and what makes a proof of it against the schema
+    (:mod:`transforms.irs.iris.schema_check`, :class:`RecordCheck`): every leaf element's path
+    below the record, the text written in it and when it is there; and every condition the text
+    depends on. Records with the same conditions have the same elements, line for line: only the
+    leaves' texts differ (the record's *shape*)."""
+
+    text: pl.Expr
+    leaves: tuple[tuple[tuple[str, ...], Piece, pl.Expr], ...]  # (path, text, present)
+    conditions: tuple[pl.Expr, ...]
+
+    @classmethod
+    def of(cls, nodes: list[Node]) -> Template:
+        leaves: list[tuple[tuple[str, ...], Piece, pl.Expr]] = []
+        conditions: list[pl.Expr] = []
+
+        def walk(nodes: tuple | list, path: tuple[str, ...], present: pl.Expr) -> None:
+            for node in nodes:
+                if isinstance(node, _Leaf):
+                    leaves.append(((*path, node.name), node.value, present))
+                elif isinstance(node, _Group):
+                    walk(node.children, (*path, node.name), present)
+                else:
+                    held = node.condition.fill_null(False)
+                    conditions.append(held)
+                    walk(node.yes, path, present & held)
+                    walk(node.no, path, present & ~held)
+
+        walk(nodes, (), pl.lit(True))
+        if len(conditions) > 63:
+            raise AssertionError("a record's shape is kept in 63 bits")  # pragma: no cover - internal
+        return cls(_cat(_pieces(nodes)), tuple(leaves), tuple(conditions))
+
+    def shape(self) -> pl.Expr:
+        """The record's shape as one integer: bit ``i`` is condition ``i``."""
+        bits = [c.cast(pl.Int64) * (1 << i) for i, c in enumerate(self.conditions)]
+        return pl.sum_horizontal(bits) if bits else pl.lit(0, pl.Int64)
 
 
 def _flag(condition: pl.Expr) -> pl.Expr:
@@ -626,6 +715,21 @@ def _form_detail(tax_year: int, depth: int = _DETAIL_DEPTH) -> list[Piece]:
         _when(c("box13_date").is_not_null(), _el("PaymentDt", c("box13_date").fill_null(""), d1)),
         _when(c("state") != "", state_local),
     )
+
+
+def record_template(tax_year: int) -> Template:
+    """The template every Form1099RDetail is rendered from (:class:`Template`)."""
+    return Template.of(_form_detail(tax_year))
+
+
+def record_paths() -> tuple[tuple[str, ...], ...]:
+    """The paths of a record's leaves below its submission's detail (the same for every tax year):
+    what a :class:`RecordCheck` is made for."""
+    return tuple(path for path, _, _ in record_template(2000).leaves)
+
+
+#: A record's shape, kept with the values of its submission (:class:`Template`).
+_SHAPE = "_shape"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1113,7 +1217,7 @@ class _Packer:
         index = []
         for number, (header, submission) in enumerate(self.blocks, start=1):
             pieces += [_GROUP_OPEN, header, _DETAIL_OPEN]
-            pieces += [string_buffer(t) for t in submission.texts if t.len()]
+            pieces += [piece for t in submission.texts for piece in string_pieces(t)]
             pieces.append(_DETAIL_CLOSE)
             index.append(
                 pl.concat(submission.values).select(
@@ -1137,6 +1241,8 @@ class _Packer:
                 f"IRIS transmission {number} breaks the IRS's business rules: "
                 + "; ".join(p.text() for p in rejected(problems))
             )
+        if self.head.options.record_check is not None:
+            self._check_skeleton(number, head)
         pieces.insert(0, head)
         self.done.append(
             Transmission(
@@ -1152,6 +1258,24 @@ class _Packer:
         )
         self.blocks, self.body = [], 0
         self.closed += 1
+
+    def _check_skeleton(self, number: int, head: bytes) -> None:
+        """The open transmission's manifest and headers as written, each submission with the first
+        record of each of its shapes, validated against the schema (:class:`RecordCheck`)."""
+        check = self.head.options.record_check
+        assert check is not None
+        document, index = [head], []
+        for submission_id, (header, submission) in enumerate(self.blocks, start=1):
+            values = pl.concat(submission.values).with_row_index("_at")
+            first = values.unique(_SHAPE, keep="first", maintain_order=True)
+            texts = pl.concat(submission.texts).gather(first.get_column("_at"))
+            document += [_GROUP_OPEN, header, _DETAIL_OPEN, "".join(texts).encode(), _DETAIL_CLOSE]
+            index.append(first.select("form_id", pl.lit(submission_id, pl.Int64).alias("submission_id")))
+        document.append(_CLOSING)
+        try:
+            check.skeleton(b"".join(document), pl.concat(index))
+        except SchemaError as error:
+            raise SchemaError(f"transmission {number}: {error}") from None
 
 
 def _business_rules(
@@ -1317,7 +1441,10 @@ def _pack_group(
     pending: _Submission | None = None
     cfsf_payers = packer.head.transmitter.cfsf_approved_payers
     bounds: dict[tuple[str, str | None], int] = {}  # header bounds of the payers too large
-    for texts, values, problems in _chunks(frame, order, record_ids, tax_year, chunk_rows, cfsf_payers):
+    chunks = _chunks(
+        frame, order, record_ids, tax_year, chunk_rows, cfsf_payers, packer.head.options.record_check
+    )
+    for texts, values, problems in chunks:
         found.add(problems)
         if not found.clean:
             continue
@@ -1371,11 +1498,17 @@ def _chunks(
     tax_year: int,
     chunk_rows: int,
     cfsf_payers: frozenset[str] = frozenset(),
+    check: RecordCheck | None = None,
 ) -> Iterator[tuple[pl.Series, pl.DataFrame, list[Problem]]]:
     """Per chunk of ``chunk_rows`` returns in ``order``: their Form1099RDetail texts, the values
-    their submission's header totals need and the chunk's problems (:func:`value_problems`)."""
+    their submission's header totals need (and each record's shape) and the chunk's problems
+    (:func:`value_problems`). With ``check``, every leaf's texts are validated against the schema
+    as the chunk is rendered (:meth:`RecordCheck.values`)."""
     starts = iter(range(0, order.len(), chunk_rows))
-    detail = _cat(_form_detail(tax_year))
+    template = record_template(tax_year)
+    columns = [template.text.alias("text"), template.shape().alias(_SHAPE)]
+    if check is not None:
+        columns += check.slots(template.leaves, lambda present: present)
 
     def render(start: int) -> tuple[pl.Series, pl.DataFrame, list[Problem]]:
         rows = order.slice(start, chunk_rows)
@@ -1385,8 +1518,10 @@ def _chunks(
         problems = value_problems(values)
         if problems:
             return pl.Series([], dtype=pl.String), values.clear(), problems
-        texts = values.lazy().select(detail.alias("text")).collect().to_series()
-        return texts, values.select(_TOTAL_COLUMNS), []
+        rendered = values.lazy().select(columns).collect()
+        if check is not None:  # every leaf's texts against the leaf's declaration (RecordCheck)
+            check.values(rendered.drop("text", _SHAPE), values.get_column("form_id"))
+        return rendered.get_column("text"), values.select(_TOTAL_COLUMNS).with_columns(rendered[_SHAPE]), []
 
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         pending = deque(pool.submit(render, start) for start in islice(starts, _WORKERS))

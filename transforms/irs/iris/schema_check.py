@@ -37,6 +37,7 @@ class SchemaFeed:
     """Validation of one document fed in pieces: :meth:`feed` each piece, then :meth:`errors`."""
 
     def __init__(self, schema: etree.XMLSchema):
+        etree.clear_error_log()  # a syntax error's log holds the thread's earlier errors too
         self._parser = etree.XMLPullParser(events=("end",), tag=_RECORD, schema=schema, huge_tree=True)
         self._failed: list[str] | None = None
 
@@ -93,7 +94,11 @@ def _path(element: etree._Element) -> str:
 
 def _first_error(schema: etree.XMLSchema, document: bytes) -> tuple[str, str] | None:
     """The path of the first element ``document`` (small) fails on, and why (no value)."""
-    tree = etree.fromstring(document, etree.XMLParser(huge_tree=True))
+    etree.clear_error_log()
+    try:
+        tree = etree.fromstring(document, etree.XMLParser(huge_tree=True))
+    except etree.XMLSyntaxError as error:  # not well-formed (a control character, a stray '<')
+        return "IRTransmission", (_reasons(error.error_log) or [_clean(str(error))])[0]
     if schema.validate(tree):
         return None
     entry = schema.error_log[0]
@@ -157,3 +162,149 @@ def locate(schema: etree.XMLSchema, data: bytes, index: pl.DataFrame) -> str:
         where, why = _first_error(schema, document(low, high))  # type: ignore[misc]
         return f"form_id {form_ids[low]} (submission {number}), element {where}: {why}"
     return "the document as a whole (each part validates on its own)"
+
+
+# ---- records proven valid by shape and by value --------------------------------------------------
+
+#: Where a record lies in a transmission: its leaves' paths are given from the document's root.
+RECORD_PATH = ("IRTransmission", "IRSubmission1Grp", "IRSubmission1Detail")
+#: The element of the document that holds the leaves' values (:func:`flows.io.iris_package.value_schema`).
+VALUES_ROOT = "ProrataValues"
+
+
+def slot_tag(kind: int) -> str:
+    """The element that carries the texts of the leaves of declaration ``kind`` in a document of values."""
+    return f"S{kind}"
+
+
+def _leaf(i: int) -> str:
+    """The column of leaf ``i``'s texts (:meth:`RecordCheck.slots`)."""
+    return f"L{i}"
+
+
+class RecordCheck:
+    """Every record of a transmission validated against the IRS's schema without parsing every record
+    (:func:`transforms.irs.iris.iris_xml.iris_transmissions` runs it while it writes).
+
+    The writer renders every record from one template (``iris_xml.Template``): literal tags, leaf
+    texts, and parts that are there or not by conditions. Records whose conditions are equal (one
+    *shape*) have the same elements, line for line; only the texts of their leaves differ. The
+    IRS's schema has no identity constraint (``xsd:unique``, ``xsd:key``), no attribute, no
+    ``xsi:type``, and the records' element is unbounded in its submission: whether a document is
+    valid is then whether its elements follow the content models — the same for records of one
+    shape — and whether each leaf's text is valid for the leaf's declaration (its simple type,
+    facets, fixed value). So a transmission is valid when
+
+    1. its *skeleton* — its own manifest and submission headers, as written, with, in each
+       submission, the first record of each shape the submission holds, as written — validates
+       against the package's schema (:meth:`skeleton`); and
+    2. every text written in every leaf validates against that leaf's own declaration, copied
+       from the package into a schema of values (``flows.io.iris_package.value_schema``): each
+       distinct text of a leaf, as written (escaped), in an element of its own (:meth:`values`).
+
+    Both are libxml2's own validation against the package's own declarations: nothing of the
+    schema is re-implemented, and the texts are validated as the bytes of the file carry them
+    (well-formed, XML characters, escapes, whitespace facets). A failure names the form_id and
+    the element, never a value."""
+
+    def __init__(
+        self,
+        schema: etree.XMLSchema,
+        values: etree.XMLSchema,
+        paths: tuple[tuple[str, ...], ...],
+        kinds: tuple[int, ...] | None = None,
+    ):
+        self.schema = schema
+        self.values_schema = values
+        self.paths = paths  # the leaves' paths below the record's own element
+        #: each leaf's kind of declaration: the element ``S{kind}`` of the schema of values
+        self.kinds = kinds if kinds is not None else tuple(range(len(paths)))
+
+    def slots(self, leaves, present_of) -> list[pl.Expr]:
+        """Per leaf, its text where it is written (null where not): ``leaves`` are the template's."""
+        import polars as pl
+
+        if tuple(path for path, _, _ in leaves) != self.paths:
+            raise AssertionError("the record check was made for another template")  # pragma: no cover
+        out = []
+        for i, (_, text, present) in enumerate(leaves):
+            value = pl.lit(text) if isinstance(text, str) else text
+            out.append(pl.when(present_of(present)).then(value).alias(_leaf(i)))
+        return out
+
+    def values(self, slots: pl.DataFrame, form_ids: pl.Series) -> None:
+        """Check 2 over one chunk of records: ``slots`` holds :meth:`slots`' columns (one row per
+        record, ``form_ids`` in the same order). Raises :class:`SchemaError` naming the first record
+        and leaf that fail."""
+        import polars as pl
+
+        leaves: dict[int, list[str]] = {}
+        for i, kind in enumerate(self.kinds):
+            leaves.setdefault(kind, []).append(_leaf(i))
+        columns = []
+        for kind in sorted(leaves):  # the order of the schema of values' sequence
+            texts = (
+                pl.col(leaves[kind][0]) if len(leaves[kind]) == 1 else pl.concat_list(leaves[kind]).explode()
+            )
+            tag = slot_tag(kind)
+            columns.append(
+                pl.concat_str(pl.lit(f"<{tag}>"), texts.drop_nulls().unique(), pl.lit(f"</{tag}>"))
+                .str.join("")
+                .alias(tag)
+            )
+        body = "".join(slots.select(columns).row(0))
+        if self._valid(body):
+            return
+        raise SchemaError(self._first_bad_value(slots, form_ids))
+
+    def _document(self, body: str) -> bytes:
+        return f'<{VALUES_ROOT} xmlns="{NAMESPACE}">{body}</{VALUES_ROOT}>'.encode()
+
+    def _valid(self, body: str) -> bool:
+        return self._why(body) is None
+
+    def _why(self, body: str) -> str | None:
+        etree.clear_error_log()
+        try:
+            tree = etree.fromstring(self._document(body), etree.XMLParser(huge_tree=True))
+        except etree.XMLSyntaxError as error:
+            return (_reasons(error.error_log) or [_clean(str(error))])[0]
+        if self.values_schema.validate(tree):
+            return None
+        return _clean(self.values_schema.error_log[0].message)
+
+    def _first_bad_value(self, slots: pl.DataFrame, form_ids: pl.Series) -> str:
+        """The first record (in order) and leaf whose text fails its declaration (failures only)."""
+        bad: dict[int, dict[str, str]] = {}  # leaf -> failing text -> why
+        for i in range(len(self.paths)):
+            tag = slot_tag(self.kinds[i])
+            texts = slots.get_column(_leaf(i)).drop_nulls().unique(maintain_order=True).to_list()
+            if self._valid("".join(f"<{tag}>{t}</{tag}>" for t in texts)):
+                continue
+            for text in texts:
+                why = self._why(f"<{tag}>{text}</{tag}>")
+                if why is not None:
+                    bad.setdefault(i, {})[text] = why.replace(
+                        f"element {tag}", f"element {self.paths[i][-1]}"
+                    )
+        if bad:
+            import polars as pl
+
+            marks = slots.select(
+                pl.col(_leaf(i)).is_in(list(bad[i])).fill_null(False).alias(str(i)) for i in sorted(bad)
+            )
+            first = marks.with_row_index("_row").filter(pl.any_horizontal(pl.exclude("_row"))).head(1)
+            if first.height:
+                row = first.get_column("_row")[0]
+                i = next(i for i in sorted(bad) if first.get_column(str(i))[0])
+                text = slots.get_column(_leaf(i))[row]
+                where = "/".join((*RECORD_PATH, *self.paths[i]))
+                return f"form_id {form_ids[row]}, element {where}: {bad[i][text]}"
+        return "the records' values as a whole (each one validates on its own)"  # pragma: no cover
+
+    def skeleton(self, document: bytes, index: pl.DataFrame) -> None:
+        """Check 1: ``document`` is a transmission's manifest and headers with the first record of
+        each shape of each submission (``index``: their form_id, submission_id in document order).
+        Raises :class:`SchemaError` naming where it fails."""
+        if validate(self.schema, [document]):
+            raise SchemaError(locate(self.schema, document, index))
