@@ -83,18 +83,12 @@ class Environment:
                 values[field.name] = raw.lower() in TRUE
             elif field.type.startswith("int"):
                 values[field.name] = _whole(cls.variable(field.name), raw)
+            elif field.name == "iris_validation":  # in any case, as it always was read
+                values[field.name] = _one_of(cls.variable(field.name), raw.lower(), ("records", "full"))
+            elif field.name == "irs_file_sink":
+                values[field.name] = _one_of(cls.variable(field.name), raw, ("file", "discard"))
             else:
                 values[field.name] = raw
-        if "iris_validation" in values:
-            values["iris_validation"] = str(values["iris_validation"]).lower()
-            if values["iris_validation"] not in ("records", "full"):
-                raise BadVariable(
-                    f"PRORATA_IRIS_VALIDATION must be records or full (got {values['iris_validation']!r})"
-                )
-        if values.get("irs_file_sink", "file") not in ("file", "discard"):
-            raise BadVariable(
-                f"PRORATA_IRS_FILE_SINK must be file or discard (got {values['irs_file_sink']!r})"
-            )
         return cls(**values)
 
 
@@ -102,6 +96,12 @@ def _whole(name: str, raw: str) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise BadVariable(f"{name} must be a whole number, 1 or more (got {raw!r})")
     return int(raw)
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise BadVariable(f"{name} must be {' or '.join(allowed)} (got {value!r})")
+    return value
 
 
 def environment() -> Environment:

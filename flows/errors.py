@@ -127,9 +127,8 @@ def _ours() -> tuple[type[BaseException], ...]:
     return (*operator_errors(), InternalError, *((prefect.PrefectException,) if prefect else ()))
 
 
-DEBUG = Environment.variable(
-    "debug"
-)  # set by ``prorata --debug``: exceptions pass as they are (text and all)
+#: Set by ``prorata --debug``: exceptions pass as they are (text and all).
+DEBUG = Environment.variable("debug")
 
 
 def scrubbed(step: str) -> Callable[[F], F]:

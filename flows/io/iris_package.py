@@ -16,10 +16,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from flows.environment import Environment, environment
+from flows.environment import environment
 
-#: Where the package is when ``prorata.toml`` does not say.
-PACKAGE_ENV = Environment.variable("iris_schema_package")
 MESSAGE_XSD = "MSG/IRS-IRIntakeTransmissionMessage.xsd"
 
 

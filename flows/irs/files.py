@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.environment import Environment, environment
+from flows.environment import environment
 from flows.errors import OperatorError
 from flows.io import iris_package as iris_schema
 from flows.settings import ConfigError, TransmitterSettings
@@ -110,7 +110,7 @@ def write_irs_file(
     a replacement of a rejected transmission (returns with ``original_unique_submission_id``: of
     rejected submissions), ``max_bytes`` is a transmission's size limit, ``full_validation`` has
     every byte of every transmission parsed by libxml2's validation against the package whatever
-    :data:`VALIDATION_ENV` says (a filing sent to the IRS: :mod:`flows.season.filings`)."""
+    ``PRORATA_IRIS_VALIDATION`` says (a filing sent to the IRS: :mod:`flows.season.filings`)."""
     info = _info(settings, tax_year, transmitted_on, filing.height)
     if filing.height == 0:
         return info
@@ -416,11 +416,10 @@ def _store_iris(
     return info
 
 
-#: ``full``: every IRIS transmission parsed whole by libxml2's validation as it is written, instead of
-#: :class:`transforms.irs.iris.schema_check.RecordCheck` (its records by shape and by value: the same
-#: verdict, a tenth of the work; ``tests/irs/test_iris_record_check.py``). A filing's own
-#: transmissions are always validated whole (``write_irs_file(full_validation=True)``).
-VALIDATION_ENV = Environment.variable("iris_validation")
+# PRORATA_IRIS_VALIDATION=full: every IRIS transmission parsed whole by libxml2's validation as it is
+# written, instead of :class:`transforms.irs.iris.schema_check.RecordCheck` (its records by shape and by
+# value: the same verdict, a tenth of the work; ``tests/irs/test_iris_record_check.py``). A filing's own
+# transmissions are always validated whole (``write_irs_file(full_validation=True)``).
 
 
 def record_check(schema: iris_schema.IrisSchema | None) -> RecordCheck | None:

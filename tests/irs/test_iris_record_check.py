@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flows.environment import Environment
 from flows.io import iris_package as iris_schema
 from flows.irs import files as filing_module
 from flows.irs.files import FilingCheckError, record_check, write_irs_file
@@ -28,9 +29,9 @@ AFTER_FIRE = date(2027, 2, 1)  # tax year 2025 through IRIS: the sample filing's
 def verdict(tmp_path, filing: pl.DataFrame, mode: str, monkeypatch) -> str:
     """``"valid"``, or the schema failure's text from the form named on (no value in it)."""
     if mode == "full":
-        monkeypatch.setenv(filing_module.VALIDATION_ENV, "full")
+        monkeypatch.setenv(Environment.variable("iris_validation"), "full")
     else:
-        monkeypatch.delenv(filing_module.VALIDATION_ENV, raising=False)
+        monkeypatch.delenv(Environment.variable("iris_validation"), raising=False)
     folder = tmp_path / mode
     try:
         info = write_irs_file(folder, filing, TransmitterSettings.placeholder(), 2025, AFTER_FIRE)

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from lxml import etree
 
+from flows.environment import Environment
 from flows.io import iris_package as iris_schema
 from flows.irs.files import FilingCheckError, write_irs_file
 from flows.settings import ConfigError, TransmitterSettings, load_settings
@@ -97,11 +98,11 @@ def _after_fire():
 def test_without_a_configured_package_the_file_is_written_and_the_manifest_says_it_was_not_checked(
     tmp_path, monkeypatch
 ):
-    monkeypatch.delenv(iris_schema.PACKAGE_ENV)
+    monkeypatch.delenv(Environment.variable("iris_schema_package"))
     info = write_irs_file(tmp_path, originals(), TransmitterSettings.placeholder(), 2025, _after_fire())
     assert info["schema_checked"] is False and info["schema_package"] is None
     assert (tmp_path / info["file"]).is_file()
-    monkeypatch.setenv(iris_schema.PACKAGE_ENV, str(IRIS_PACKAGE))
+    monkeypatch.setenv(Environment.variable("iris_schema_package"), str(IRIS_PACKAGE))
     checked = write_irs_file(
         tmp_path / "b", originals(), TransmitterSettings.placeholder(), 2025, _after_fire()
     )

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from flows.cli.main import main
+from flows.environment import Environment
 from flows.io import history
 from flows.io.store import Store
 from flows.season.acks import acknowledgements
@@ -591,7 +592,8 @@ def test_what_is_sent_to_the_irs_is_validated_whole_and_its_manifest_and_history
     from flows.irs import files
     from transforms.irs.iris.schema_check import SchemaFeed
 
-    monkeypatch.delenv(files.VALIDATION_ENV, raising=False)  # the default: the record check for runs
+    # the default: the record check for runs
+    monkeypatch.delenv(Environment.variable("iris_validation"), raising=False)
     fed: list[int] = []
 
     class Counted(SchemaFeed):
@@ -635,7 +637,7 @@ def test_what_is_sent_to_the_irs_is_validated_whole_and_its_manifest_and_history
 
     # prorata run, the same year's extract: the record check (and no whole-file parse)
     monkeypatch.undo()
-    monkeypatch.delenv(files.VALIDATION_ENV, raising=False)
+    monkeypatch.delenv(Environment.variable("iris_validation"), raising=False)
     code, _, err = cli(
         ["run", str(inbox / "n1"), "--out", str(tmp_path / "run"), "--no-prefect", "--quiet"], capsys
     )
