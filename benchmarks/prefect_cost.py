@@ -6,9 +6,13 @@ with and without Prefect, on a warm ``PREFECT_HOME``; and where the seconds go.
 Rows (each the median of ``--repeat`` fresh processes, wall time, with the load average):
 
 - ``--no-prefect``: the same stages without Prefect;
-- *temporary server*: no ``PREFECT_API_URL``: the command starts Prefect's API for itself
-  (``flows.prefect.server.ephemeral``, started at the very start of the command: ``start_early``) and stops
-  it on the way out — the default;
+- *temporary server, started*: no ``PREFECT_API_URL``, no temporary server running in the home
+  (stopped before each run): the command starts the home's shared server (``flows.prefect.server.Shared``,
+  at the very start of the command: ``start_early``), which stays up after it;
+- *temporary server, reused*: the next commands (the default, once a command has run in the last
+  ``PRORATA_PREFECT_SERVER_IDLE_MINUTES``): the server left by the one before;
+- *temporary server of the command* (``PRORATA_PREFECT_SERVER_IDLE_MINUTES=0``): the command starts
+  Prefect's API as its child and stops it on the way out (the only way before the shared server);
 - *configured server*: ``PREFECT_API_URL`` names a running server (``make prefect-server``), the
   production setting.
 
@@ -16,7 +20,7 @@ The fixed cost is each one's median less the ``--no-prefect`` median. The parts,
 its own: the command's ``import prefect``; the temporary server's ``import prefect.server.api.server``
 and its time until healthy (a child process started and polled as the command does); its first API
 answer (the server's own first-request work); the flow of three tasks less its stages
-(``flow overhead``), and the stop, from the command's own timeline.
+(``flow overhead``), and the stop, from the command's own timeline (with its own server, and reusing one).
 """
 
 from __future__ import annotations
@@ -64,12 +68,23 @@ def wrap(obj, name, key):
             marks[key + " end"] = time.perf_counter() - T0
     setattr(obj, name, inner)
 wrap(srv, "_wait_healthy", "wait")
-wrap(srv, "_end", "stop")
 wrap(cli, "_run_flow", "flow")
 rc = cli.main(sys.argv[1:])
 marks["exit"] = time.perf_counter() - T0
 print(json.dumps(marks))
 """
+
+
+def _timeline(run: list[str], env: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", TIMELINE, *run[1:]],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure(data: Path, repeat: int) -> dict:
@@ -94,38 +109,32 @@ def measure(data: Path, repeat: int) -> dict:
         )
     out = data / "out-prefect-cost"
     home = data / "prefect-home"
+    from flows.prefect import server
+
     base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env = {**base, "PREFECT_HOME": str(home)}
+    shared_env = {**base, "PREFECT_HOME": str(home), "PRORATA_PREFECT_SERVER_IDLE_MINUTES": "10"}
+    env = {**shared_env, "PRORATA_PREFECT_SERVER_IDLE_MINUTES": "0"}
     run = [PRORATA, "run", str(extract), "--out", str(out), "--quiet"]
     loads = [_load()]
     _timed(run, env)  # a warm home: the database created and migrated once
     no_prefect = [_timed([*run, "--no-prefect"], env) for _ in range(repeat)]
-    temporary = [_timed(run, env) for _ in range(repeat)]
+    started = []
+    for _ in range(repeat):
+        server.stop_shared(home)
+        started.append(_timed(run, shared_env))
+    reused = [_timed(run, shared_env) for _ in range(repeat)]
+    reused_timelines = [_timeline(run, shared_env) for _ in range(repeat)]
+    server.stop_shared(home)
+    own = [_timed(run, env) for _ in range(repeat)]
     loads.append(_load())
     stages = json.loads((out / "manifest.json").read_text())["stage_seconds"]
-    timelines = [
-        json.loads(
-            subprocess.run(
-                [sys.executable, "-c", TIMELINE, *run[1:]],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        for _ in range(repeat)
-    ]
+    timelines = [_timeline(run, env) for _ in range(repeat)]
     import_prefect = [_timed([sys.executable, "-c", "import prefect"], env) for _ in range(repeat)]
     import_server = [
         _timed([sys.executable, "-c", "import prefect.server.api.server"], env) for _ in range(repeat)
     ]
     child = [_child_start(env) for _ in range(repeat)]
     # the production setting: a long-lived server (flows.prefect.server start), PREFECT_API_URL set
-    from flows.prefect import server
-
     served = server.start(data / "prefect-server-home", ui=False)
     try:
         configured_env = {**env, "PREFECT_API_URL": served.api_url}
@@ -136,13 +145,15 @@ def measure(data: Path, repeat: int) -> dict:
     loads.append(_load())
     flow = [t["flow end"] - t["flow start"] for t in timelines]
     stage_s = sum(stages.get(k, 0.0) for k in ("read_validate", "split", "write"))
+    rows = {"started": started, "reused": reused, "own": own, "configured": configured}
     return {
         "repeat": repeat,
         "no_prefect_s": _median(no_prefect),
-        "temporary_server_s": _median(temporary),
-        "configured_server_s": _median(configured),
-        "fixed_cost_temporary_s": round(_median(temporary) - _median(no_prefect), 2),
-        "fixed_cost_configured_s": round(_median(configured) - _median(no_prefect), 2),
+        **{f"{name}_s": _median(times) for name, times in rows.items()},
+        **{
+            f"fixed_cost_{name}_s": round(_median(times) - _median(no_prefect), 2)
+            for name, times in rows.items()
+        },
         "parts": {
             "import prefect (command)": _median(import_prefect),
             "import prefect.server.api.server (server)": _median(import_server),
@@ -155,6 +166,15 @@ def measure(data: Path, repeat: int) -> dict:
             "flow of three tasks": _median(flow),
             "flow overhead (flow less its stages)": round(_median(flow) - stage_s, 2),
             "stop (drain and end the server)": _median([t["exit"] - t["flow end"] for t in timelines]),
+            "reused: waiting for the server": _median(
+                [t["wait end"] - t["wait start"] for t in reused_timelines]
+            ),
+            "reused: flow of three tasks": _median(
+                [t["flow end"] - t["flow start"] for t in reused_timelines]
+            ),
+            "reused: after the flow (drain, lease)": _median(
+                [t["exit"] - t["flow end"] for t in reused_timelines]
+            ),
         },
         "load_min": min(loads),
         "load_max": max(loads),
@@ -164,13 +184,13 @@ def measure(data: Path, repeat: int) -> dict:
 def _child_start(env: dict) -> tuple[float, float]:
     """The temporary server alone: seconds until healthy, then its first API answer."""
     code = (
-        "import json, time, urllib.request\n"
+        "import json, os, time, urllib.request\n"
         "from flows.prefect import env; env.configure()\n"
         "from flows.prefect import server as s\n"
-        "t = time.perf_counter(); e = s.Early(); p, url = e.take(); s._wait_healthy(p, url, 120)\n"
+        "t = time.perf_counter(); e = s.Early(dict(os.environ, **s._CHILD_FIXED)); url = e.wait(120)\n"
         "h = time.perf_counter() - t; t = time.perf_counter()\n"
         "urllib.request.urlopen(url + '/admin/version').read(); v = time.perf_counter() - t\n"
-        "s._end(p); print(json.dumps([h, v]))\n"
+        "e.end(); print(json.dumps([h, v]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True

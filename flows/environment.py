@@ -28,6 +28,11 @@ PRORATA_IRIS_VALIDATION         iris_validation              ``records`` (defaul
                                                              ``full``: parsed whole (a filing always is)
 PRORATA_SAMPLE_SHARD_ROWS       sample_shard_rows            ``prorata sample`` builds larger extracts in
                                                              shards of this many (2,000,000)
+PRORATA_PREFECT_SERVER_IDLE_MINUTES
+                                prefect_server_idle_minutes  minutes the temporary Prefect server of a
+                                                             PREFECT_HOME stays up after its last command
+                                                             (10; a decimal number; 0: it ends with the
+                                                             command that started it)
 PRORATA_GROUP_READABLE          group_readable               ``1``: outputs readable by the group too
 PRORATA_DEBUG                   debug                        set by ``prorata --debug``: exceptions as
                                                              they are
@@ -62,6 +67,7 @@ class Environment:
     iris_schema_package: str = ""
     iris_validation: str = "records"
     sample_shard_rows: int = 2_000_000
+    prefect_server_idle_minutes: float = 10.0
     group_readable: bool = False
     debug: bool = False
     crash_after: str = ""
@@ -81,6 +87,8 @@ class Environment:
                 continue
             if field.type == "bool":
                 values[field.name] = raw.lower() in TRUE
+            elif field.type == "float":
+                values[field.name] = _minutes(cls.variable(field.name), raw)
             elif field.type.startswith("int"):
                 values[field.name] = _whole(cls.variable(field.name), raw)
             elif field.name == "iris_validation":  # in any case, as it always was read
@@ -96,6 +104,16 @@ def _whole(name: str, raw: str) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise BadVariable(f"{name} must be a whole number, 1 or more (got {raw!r})")
     return int(raw)
+
+
+def _minutes(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < float("inf")):
+        raise BadVariable(f"{name} must be a number of minutes, 0 or more (got {raw!r})")
+    return value
 
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:

@@ -15,6 +15,10 @@ prefect_env.configure()
 IRIS_PACKAGE = Path(__file__).parent / "data" / "iris-a2a-ty2025-v1.2"
 os.environ.setdefault("PRORATA_IRIS_SCHEMA_PACKAGE", str(IRIS_PACKAGE))
 
+#: A command's temporary Prefect server ends with it (the commands the tests start, in this process or
+#: their own, leave no server behind); tests/flows/prefect/test_shared_server.py sets its own.
+os.environ["PRORATA_PREFECT_SERVER_IDLE_MINUTES"] = "0"
+
 
 FIXTURE_MARKS = {"prefect_server": ("prefect",), "real_prefect_server": ("prefect", "server")}
 """Tests that use these fixtures carry these marks, written or not (``make check`` leaves them out)."""

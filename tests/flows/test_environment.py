@@ -29,8 +29,10 @@ def test_each_variable_is_read_into_its_field_with_its_type():
             "PRORATA_GROUP_READABLE": "yes",
             "PRORATA_IRS_FILE_SINK": "discard",
             "PRORATA_CRASH_AFTER": "swap:staged",
+            "PRORATA_PREFECT_SERVER_IDLE_MINUTES": "0.25",
         }
     )
+    assert env.prefect_server_idle_minutes == 0.25
     assert (env.partition_rows, env.engine_threads, env.group_readable) == (1500, 3, True)
     assert (env.irs_file_sink, env.crash_after, env.read_whole_rows) == ("discard", "swap:staged", 10_000_000)
 
@@ -42,6 +44,9 @@ def test_each_variable_is_read_into_its_field_with_its_type():
         ("PRORATA_READ_WHOLE_ROWS", "1e6"),
         ("PRORATA_ENGINE_THREADS", "-2"),
         ("PRORATA_IRS_FILE_SINK", "s3"),
+        ("PRORATA_PREFECT_SERVER_IDLE_MINUTES", "-1"),
+        ("PRORATA_PREFECT_SERVER_IDLE_MINUTES", "nan"),
+        ("PRORATA_PREFECT_SERVER_IDLE_MINUTES", "soon"),
     ],
 )
 def test_a_value_a_variable_cannot_mean_is_refused_naming_the_variable(variable, value):
