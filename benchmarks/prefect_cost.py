@@ -3,7 +3,8 @@ with and without Prefect, on a warm ``PREFECT_HOME``; and where the seconds go.
 
     python -m benchmarks.prefect_cost [--data bench_data] [--repeat 5]
 
-Rows (each the median of ``--repeat`` fresh processes, wall time, with the load average):
+Rows (each the median of ``--repeat`` fresh processes, wall time, the rows measured in turn, with the
+load average):
 
 - ``--no-prefect``: the same stages without Prefect;
 - *temporary server, started*: no ``PREFECT_API_URL``, no temporary server running in the home
@@ -117,16 +118,30 @@ def measure(data: Path, repeat: int) -> dict:
     run = [PRORATA, "run", str(extract), "--out", str(out), "--quiet"]
     loads = [_load()]
     _timed(run, env)  # a warm home: the database created and migrated once
-    no_prefect = [_timed([*run, "--no-prefect"], env) for _ in range(repeat)]
-    started = []
-    for _ in range(repeat):
-        server.stop_shared(home)
-        started.append(_timed(run, shared_env))
-    reused = [_timed(run, shared_env) for _ in range(repeat)]
+    # the production setting: a long-lived server (flows.prefect.server start), PREFECT_API_URL set
+    served = server.start(data / "prefect-server-home", ui=False)
+    configured_env = {**env, "PREFECT_API_URL": served.api_url}
+    rows: dict[str, list[float]] = {
+        "no_prefect": [],
+        "started": [],
+        "reused": [],
+        "own": [],
+        "configured": [],
+    }
+    try:
+        _timed(run, configured_env)
+        for _ in range(repeat):  # the rows in turn, so that the load of a shared machine weighs on each
+            rows["no_prefect"].append(_timed([*run, "--no-prefect"], env))
+            server.stop_shared(home)
+            rows["started"].append(_timed(run, shared_env))
+            rows["reused"].append(_timed(run, shared_env))
+            rows["own"].append(_timed(run, env))
+            rows["configured"].append(_timed(run, configured_env))
+            loads.append(_load())
+    finally:
+        server.stop(data / "prefect-server-home")
     reused_timelines = [_timeline(run, shared_env) for _ in range(repeat)]
     server.stop_shared(home)
-    own = [_timed(run, env) for _ in range(repeat)]
-    loads.append(_load())
     stages = json.loads((out / "manifest.json").read_text())["stage_seconds"]
     timelines = [_timeline(run, env) for _ in range(repeat)]
     import_prefect = [_timed([sys.executable, "-c", "import prefect"], env) for _ in range(repeat)]
@@ -134,18 +149,10 @@ def measure(data: Path, repeat: int) -> dict:
         _timed([sys.executable, "-c", "import prefect.server.api.server"], env) for _ in range(repeat)
     ]
     child = [_child_start(env) for _ in range(repeat)]
-    # the production setting: a long-lived server (flows.prefect.server start), PREFECT_API_URL set
-    served = server.start(data / "prefect-server-home", ui=False)
-    try:
-        configured_env = {**env, "PREFECT_API_URL": served.api_url}
-        _timed(run, configured_env)
-        configured = [_timed(run, configured_env) for _ in range(repeat)]
-    finally:
-        server.stop(data / "prefect-server-home")
     loads.append(_load())
     flow = [t["flow end"] - t["flow start"] for t in timelines]
     stage_s = sum(stages.get(k, 0.0) for k in ("read_validate", "split", "write"))
-    rows = {"started": started, "reused": reused, "own": own, "configured": configured}
+    no_prefect = rows.pop("no_prefect")
     return {
         "repeat": repeat,
         "no_prefect_s": _median(no_prefect),

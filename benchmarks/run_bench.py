@@ -276,6 +276,15 @@ def _memory_row(r: dict) -> str:
     return f"| {r['n']:,} | {_system(r)} | " + " | ".join(cell(n) for n in STAGE_NAMES) + " |"
 
 
+PREFECT_ROWS = {
+    "started": "temporary server started (no `PREFECT_API_URL`, none running in the home)",
+    "reused": "temporary server reused (the next commands: the default)",
+    "own": "the command's own temporary server (`PRORATA_PREFECT_SERVER_IDLE_MINUTES=0`)",
+    "configured": "configured server (`PREFECT_API_URL`, `make prefect-server`: production)",
+}
+"""The rows of :func:`benchmarks.prefect_cost.measure`."""
+
+
 def _prefect_lines(p: dict) -> list[str]:
     parts = "; ".join(f"{k} {v:.2f} s" for k, v in p["parts"].items())
     return [
@@ -288,10 +297,10 @@ def _prefect_lines(p: dict) -> list[str]:
         "| setting | `prorata run` | fixed cost (less `--no-prefect`) |",
         "|---|---:|---:|",
         f"| `--no-prefect` | {p['no_prefect_s']:.2f} s | – |",
-        f"| temporary server (no `PREFECT_API_URL`: the default) | {p['temporary_server_s']:.2f} s | "
-        f"**{p['fixed_cost_temporary_s']:.2f} s** |",
-        f"| configured server (`PREFECT_API_URL`, `make prefect-server`: production) | "
-        f"{p['configured_server_s']:.2f} s | **{p['fixed_cost_configured_s']:.2f} s** |",
+        *(
+            f"| {label} | {p[f'{row}_s']:.2f} s | **{p[f'fixed_cost_{row}_s']:.2f} s** |"
+            for row, label in PREFECT_ROWS.items()
+        ),
         "",
         f"Where the seconds go (each measured on its own): {parts}.",
     ]
