@@ -311,7 +311,9 @@ def _store_iris(
     each), each validated against the configured IRS schema package as it is written (its records
     by shape and value, :func:`record_check`; ``full_validation``: the whole file), and its
     per-return index to ``root/irs/<stem>_index.parquet``; all renamed into place only once every
-    transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept."""
+    transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept.
+    A transmission is written and hashed on a thread of its own while the next one is rendered
+    (one at a time, recorded in order); validated whole, on this thread (lxml's parser's own)."""
     schema = iris_schema.configured(settings.iris_schema_package)
     software_id = settings.software_id(filing.tax_year)
     if software_id is None:
