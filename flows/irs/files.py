@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -45,6 +46,7 @@ from transforms.irs.iris.iris_xml import (
     MAX_TRANSMISSION_BYTES,
     SCHEMA_VERSION,
     IrisOptions,
+    Transmission,
     iris_transmissions,
     record_paths,
 )
@@ -309,7 +311,9 @@ def _store_iris(
     each), each validated against the configured IRS schema package as it is written (its records
     by shape and value, :func:`record_check`; ``full_validation``: the whole file), and its
     per-return index to ``root/irs/<stem>_index.parquet``; all renamed into place only once every
-    transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept."""
+    transmission is written and valid. ``sink="discard"``: validated, counted and hashed, not kept.
+    A transmission is written and hashed on a thread of its own while the next one is rendered
+    (one at a time, recorded in order); validated whole, on this thread (lxml's parser's own)."""
     schema = iris_schema.configured(settings.iris_schema_package)
     software_id = settings.software_id(filing.tax_year)
     if software_id is None:
@@ -343,6 +347,32 @@ def _store_iris(
         (root / "irs").mkdir(parents=True, exist_ok=True)
     checks: list[tuple[int, Path, pl.DataFrame, _Validation]] = []
     index_writer = pq.ParquetWriter(index_partial, INDEX_SCHEMA, compression="zstd") if keep else None
+    # Each transmission is written and hashed on a thread of its own while the next one is rendered
+    # (file writes and SHA-256 release the GIL); one at a time, recorded in order.
+    writer = ThreadPoolExecutor(max_workers=1)
+    pending: tuple[Future, Transmission, str] | None = None
+
+    def record(job: Future, transmission: Transmission, name: str) -> None:
+        size, sha256 = job.result()
+        info["transmissions"].append(
+            {
+                "file": name if keep else None,
+                "bytes": size,
+                "returns": transmission.returns,
+                "submissions": transmission.submissions,
+                "sha256": sha256,
+                "unique_transmission_id": transmission.unique_transmission_id,
+                # IRIS business rules the IRS would only report (rule, forms, payer: no personal data)
+                "business_rule_reports": [p.text() for p in transmission.rule_reports],
+            }
+        )
+        if index_writer is not None:
+            index = transmission.index.with_columns(
+                pl.lit(Path(name).name).alias("transmission"),
+                pl.lit(transmission.unique_transmission_id).alias("unique_transmission_id"),
+            ).select(INDEX_SCHEMA.names)
+            index_writer.write_table(index.to_arrow().cast(INDEX_SCHEMA))
+
     try:
         for transmission in _schema_checked(iris_transmissions(filing, options), schema):
             name = f"{stem}_{transmission.number:03d}.xml"
@@ -351,45 +381,32 @@ def _store_iris(
             whole = schema is not None and check is None  # the whole file through libxml2
             big = keep and transmission.size >= PARALLEL_VALIDATION_BYTES
             feed = SchemaFeed(schema.schema) if whole and not big else None
-            digest, size = hashlib.sha256(), 0
-            with partial.open("wb") if keep else _Discarded() as fh:
-                if keep:
-                    staged.append((partial, final))
-                for piece in transmission.pieces:
-                    fh.write(piece)
-                    digest.update(piece)
-                    size += len(memoryview(piece))
-                    if feed is not None:
-                        feed.feed(piece)
+            if keep:
+                staged.append((partial, final))
+            if pending is not None:
+                record(*pending)
+                pending = None
+            if not whole:
+                job = writer.submit(_put, transmission.pieces, partial if keep else None, None, release=True)
+                pending = (job, transmission, name)
+                continue
+            job = Future()  # here: lxml's parser (the feed) stays on the thread that made it
+            job.set_result(_put(transmission.pieces, partial if keep else None, feed, release=False))
             if feed is not None and feed.errors():
                 data = b"".join(bytes(memoryview(p)) for p in transmission.pieces)
                 raise _schema_error(schema, transmission.number, data, transmission.index)
-            if whole and feed is None:  # validated in a process of its own, from its file
+            if feed is None:  # validated in a process of its own, from its file
                 running = [c for c in checks if c[3].process.poll() is None]
                 if len(running) >= VALIDATORS:  # as many at once as there are cores
                     _check(schema, *running[0])
                 checks.append(
                     (transmission.number, partial, transmission.index, _Validation(schema.package, partial))
                 )
-            info["transmissions"].append(
-                {
-                    "file": name if keep else None,
-                    "bytes": size,
-                    "returns": transmission.returns,
-                    "submissions": transmission.submissions,
-                    "sha256": digest.hexdigest(),
-                    "unique_transmission_id": transmission.unique_transmission_id,
-                    # IRIS business rules the IRS would only report (rule, forms, payer: no personal data)
-                    "business_rule_reports": [p.text() for p in transmission.rule_reports],
-                }
-            )
-            if index_writer is not None:
-                index = transmission.index.with_columns(
-                    pl.lit(Path(name).name).alias("transmission"),
-                    pl.lit(transmission.unique_transmission_id).alias("unique_transmission_id"),
-                ).select(INDEX_SCHEMA.names)
-                index_writer.write_table(index.to_arrow().cast(INDEX_SCHEMA))
+            record(job, transmission, name)
             del transmission
+        if pending is not None:
+            record(*pending)
+            pending = None
         for check in checks:
             _check(schema, *check)
         if index_writer is not None:
@@ -399,6 +416,7 @@ def _store_iris(
         for partial, final in staged:
             os.replace(partial, final)
     finally:
+        writer.shutdown(wait=True)  # the transmission being written, before its file is removed
         for *_, check in checks:
             check.stop()
         if index_writer is not None:
@@ -414,6 +432,23 @@ def _store_iris(
         info["discarded_bytes"] = sum(t["bytes"] for t in info["transmissions"])
         info["sha256"] = info["transmissions"][0]["sha256"] if len(info["transmissions"]) == 1 else None
     return info
+
+
+def _put(pieces: list, path: Path | None, feed: SchemaFeed | None, *, release: bool) -> tuple[int, str]:
+    """A transmission's pieces written to ``path`` (None: discarded), hashed as they pass (the
+    manifest's ``sha256``: the file as written, never read back) and fed to ``feed``; its size and
+    SHA-256. ``release``: each piece let go once written (nothing reads the pieces after)."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") if path is not None else _Discarded() as fh:
+        for piece in pieces:
+            fh.write(piece)
+            digest.update(piece)
+            size += len(memoryview(piece))
+            if feed is not None:
+                feed.feed(piece)
+    if release:
+        pieces.clear()
+    return size, digest.hexdigest()
 
 
 # PRORATA_IRIS_VALIDATION=full: every IRIS transmission parsed whole by libxml2's validation as it is

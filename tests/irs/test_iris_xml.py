@@ -16,6 +16,8 @@ from dataclasses import replace
 import polars as pl
 import pytest
 import xmlschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from flows.io.iris_package import load, message_xsd
@@ -30,6 +32,7 @@ from transforms.irs.iris.iris_xml import (
     dollars_text,
     iris_transmissions,
     iter_iris_xml,
+    ratio_expr,
     write_iris_xml,
 )
 from transforms.irs.iris.schema_check import validate
@@ -218,6 +221,15 @@ def test_same_input_in_any_row_order_gives_identical_bytes_and_the_id_is_the_has
 def test_amounts_are_decimal_dollars_with_two_decimals_from_integer_cents(cents, dollars):
     assert dollars_text(cents) == dollars
     assert pl.select(dollars_expr(pl.lit(cents, pl.Int64))).item() == dollars
+
+
+@settings(max_examples=50, deadline=None)
+@given(cents=st.lists(st.integers(min_value=0, max_value=2**63 - 1), min_size=1, max_size=40))
+def test_the_vectorized_amounts_and_ratios_are_the_integer_texts_for_any_cents(cents):
+    series = pl.Series(cents, dtype=pl.Int64)
+    written = pl.select(dollars_expr(pl.lit(series)).alias("d"), ratio_expr(pl.lit(series)).alias("r"))
+    assert written["d"].to_list() == [dollars_text(c) for c in cents]
+    assert written["r"].to_list() == [f"{c // 100}.{c % 100:02d}000" for c in cents]
 
 
 def test_box_amounts_and_the_header_totals_in_form1099r_total_amt_grps_own_order(original_xml):

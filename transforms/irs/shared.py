@@ -333,14 +333,18 @@ def normalised(
     """``fn`` (one of the functions above) over ``values``, computed in full only on the values that
     are not already plain: on a value that matches ``plain`` and is at most ``width`` long, ``fn``
     gives the value itself (upper-cased, ``upper``) — most names, cities and streets — so the same
-    result costs a fraction (as :func:`clean_text` does for :func:`alpha_text`)."""
+    result costs a fraction (as :func:`clean_text` does for :func:`alpha_text`). ``fn`` works value
+    by value: it is computed once per distinct value of the rest (an empty state id or locality,
+    the same on most returns, is one value)."""
     text = values.cast(pl.String).fill_null("")
     simple = text.str.contains(plain) & (text.str.len_chars() <= width)
     out = text.str.to_uppercase() if upper else text
     if simple.all():
         return out.alias(values.name)
-    rows = (~simple).arg_true()
-    return out.scatter(rows, pl.select(fn(pl.lit(text.gather(rows)))).to_series()).alias(values.name)
+    rest = text.filter(~simple).unique()
+    done = pl.select(fn(pl.lit(rest))).to_series()
+    # a value is plain or not whatever its row: the plain values are never among ``rest``
+    return text.replace_strict(rest, done, default=out, return_dtype=pl.String).alias(values.name)
 
 
 #: Values the functions above leave as they are, but upper-cased (see :func:`normalised`).
