@@ -17,6 +17,7 @@ from pathlib import Path
 from lxml import etree
 
 from flows.environment import environment
+from transforms.irs.iris.schema_check import NAMESPACE, VALUES_ROOT, Declaration, slot_tag
 
 MESSAGE_XSD = "MSG/IRS-IRIntakeTransmissionMessage.xsd"
 
@@ -110,10 +111,48 @@ def _children(content: etree._Element) -> Iterator[etree._Element]:
             raise SchemaPackageError(f"a content model with {etree.QName(node).localname}")
 
 
+def _qualified(node: etree._Element, qname: str) -> tuple[str | None, str]:
+    """A QName attribute's namespace (by ``node``'s prefixes) and local name."""
+    prefix, _, local = qname.rpartition(":")
+    return node.nsmap.get(prefix or None), local
+
+
+def _declaration(leaf: etree._Element, simple: dict[str, etree._Element]) -> Declaration | None:
+    """What ``leaf`` (the package's leaf declaration) declares, as :class:`Declaration`: its built-in type
+    and the facets of each restriction on the way to it; None where the way holds anything else
+    (a list, a union, a type of another namespace, an attribute of the element not understood):
+    its texts are then all validated by libxml2."""
+    if not set(leaf.attrib) <= {"name", "minOccurs", "maxOccurs", "type", "fixed", "default"}:
+        return None
+    steps = []
+    node = leaf.find(f"{_XS}simpleType") if leaf.get("type") is None else None
+    reference, scope = leaf.get("type"), leaf  # a type's name and the element whose prefixes it uses
+    for _ in range(64):  # a chain of restrictions (the package's are a few long)
+        if node is None:
+            if reference is None:
+                return None
+            namespace, local = _qualified(scope, reference)
+            if namespace == XSD:
+                return Declaration(local, tuple(steps), leaf.get("fixed"), leaf.get("default"))
+            node = simple.get(local) if namespace == NAMESPACE else None
+            if node is None:
+                return None
+        parts = [c for c in node if isinstance(c.tag, str) and c.tag != f"{_XS}annotation"]
+        if len(parts) != 1 or parts[0].tag != f"{_XS}restriction" or parts[0].get("base") is None:
+            return None
+        restriction = parts[0]
+        facets = [c for c in restriction if isinstance(c.tag, str) and c.tag != f"{_XS}annotation"]
+        if any(not f.tag.startswith(_XS) or f.get("value") is None for f in facets):
+            return None
+        steps.append(tuple((etree.QName(f).localname, f.get("value")) for f in facets))
+        node, reference, scope = None, restriction.get("base"), restriction
+    return None
+
+
 @functools.lru_cache(maxsize=8)
 def value_schema(
     package: Path, paths: tuple[tuple[str, ...], ...]
-) -> tuple[etree.XMLSchema, tuple[int, ...]]:
+) -> tuple[etree.XMLSchema, tuple[int, ...], tuple[Declaration | None, ...]]:
     """A schema of the package's namespace that includes the package's transmission schema and
     declares, for each kind of leaf declaration ``k`` met on the leaves ``paths`` (element names from
     the document's root), a global element ``S{k}`` whose declaration is the leaves' own, copied
@@ -121,12 +160,11 @@ def value_schema(
     declarations are the same but for their names share one), and a root ``ProrataValues`` that
     holds any number of each, in the order of ``k``: texts validated there are validated exactly
     as in their place in a transmission (:class:`transforms.irs.iris.schema_check.RecordCheck`).
-    Returns the schema and each leaf's ``k``. Raises :class:`SchemaPackageError` when a leaf is not
+    Returns the schema, each leaf's ``k`` and each ``k``'s :class:`Declaration` (None where it is
+    not read: its texts then all go to libxml2). Raises :class:`SchemaPackageError` when a leaf is not
     found or the way to it holds what the proof does not cover (groups, extensions, attributes,
     wildcards, references, imports)."""
     from copy import deepcopy
-
-    from transforms.irs.iris.schema_check import NAMESPACE, VALUES_ROOT, slot_tag
 
     xsd = message_xsd(package)
     documents = _documents(xsd)
@@ -136,6 +174,8 @@ def value_schema(
         if root.get("elementFormDefault") not in (None, "qualified") and root is documents[0]:
             raise SchemaPackageError(f"{xsd.name}: unqualified elements")
     types = {t.get("name"): t for r in documents for t in r.iterfind(f"{_XS}complexType")}
+    simple = {t.get("name"): t for r in documents for t in r.iterfind(f"{_XS}simpleType")}
+    declarations: list[Declaration | None] = []
     top = {e.get("name"): e for r in documents for e in r.iterfind(f"{_XS}element")}
     wrapper = etree.Element(
         f"{_XS}schema",
@@ -179,6 +219,7 @@ def value_schema(
         key = etree.tostring(leaf, method="c14n")
         if key not in kinds:
             kinds[key] = len(kinds)
+            declarations.append(_declaration(declaration, simple))
             leaf.set("name", slot_tag(kinds[key]))
             wrapper.append(leaf)
             etree.SubElement(
@@ -189,7 +230,7 @@ def value_schema(
         raise SchemaPackageError(f"{xsd.name}: declares an element named like a value slot")
     document = etree.fromstring(etree.tostring(wrapper), base_url=str(xsd.with_name("prorata-values.xsd")))
     try:
-        return etree.XMLSchema(document), tuple(kind_of)
+        return etree.XMLSchema(document), tuple(kind_of), tuple(declarations)
     except etree.XMLSchemaParseError as error:
         raise SchemaPackageError(
             f"{xsd.name}: the leaves' declarations do not make a schema ({error})"

@@ -465,10 +465,12 @@ def record_check(schema: iris_schema.IrisSchema | None) -> RecordCheck | None:
         return None
     paths = record_paths()
     try:
-        values, kinds = iris_schema.value_schema(schema.package, tuple((*RECORD_PATH, *p) for p in paths))
+        values, kinds, declarations = iris_schema.value_schema(
+            schema.package, tuple((*RECORD_PATH, *p) for p in paths)
+        )
     except iris_schema.SchemaPackageError:
         return None
-    return RecordCheck(schema.schema, values, paths, kinds)
+    return RecordCheck(schema.schema, values, paths, kinds, declarations)
 
 
 def _schema_checked(transmissions: Iterable, schema: iris_schema.IrisSchema | None) -> Iterator:

@@ -12,8 +12,10 @@ addresses stay out of it). The IRS's own sample transmissions validate through t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -213,12 +215,15 @@ class RecordCheck:
         values: etree.XMLSchema,
         paths: tuple[tuple[str, ...], ...],
         kinds: tuple[int, ...] | None = None,
+        declarations: tuple[Declaration | None, ...] = (),
     ):
         self.schema = schema
         self.values_schema = values
         self.paths = paths  # the leaves' paths below the record's own element
         #: each leaf's kind of declaration: the element ``S{kind}`` of the schema of values
         self.kinds = kinds if kinds is not None else tuple(range(len(paths)))
+        #: each kind's declaration as read from the package (:func:`proven`; None: libxml2 alone)
+        self.declarations = declarations or (None,) * (max(self.kinds, default=-1) + 1)
 
     def slots(self, leaves, present_of) -> list[pl.Expr]:
         """Per leaf, its text where it is written (null where not): ``leaves`` are the template's."""
@@ -232,28 +237,35 @@ class RecordCheck:
             out.append(pl.when(present_of(present)).then(value).alias(_leaf(i)))
         return out
 
+    @functools.cached_property
+    def _doubtful(self) -> list[pl.Expr]:
+        """Per leaf (in the order of the schema of values' sequence), its distinct texts not
+        :func:`proven` valid, each in its slot's element, joined: one string per leaf."""
+        import polars as pl
+
+        columns = []
+        for i, kind in sorted(enumerate(self.kinds), key=lambda leaf: leaf[1]):
+            tag, text = slot_tag(kind), pl.col(_leaf(i))
+            valid = proven(self.declarations[kind], text)
+            doubtful = text if valid is None else text.filter(valid.not_().fill_null(True))
+            columns.append(
+                pl.concat_str(pl.lit(f"<{tag}>"), doubtful.drop_nulls().unique(), pl.lit(f"</{tag}>"))
+                .str.join("")
+                .alias(_leaf(i))
+            )
+        return columns
+
     def values(self, slots: pl.DataFrame, form_ids: pl.Series) -> None:
         """Check 2 over one chunk of records: ``slots`` holds :meth:`slots`' columns (one row per
         record, ``form_ids`` in the same order). Raises :class:`SchemaError` naming the first record
-        and leaf that fail."""
-        import polars as pl
+        and leaf that fail.
 
-        leaves: dict[int, list[str]] = {}
-        for i, kind in enumerate(self.kinds):
-            leaves.setdefault(kind, []).append(_leaf(i))
-        columns = []
-        for kind in sorted(leaves):  # the order of the schema of values' sequence
-            texts = (
-                pl.col(leaves[kind][0]) if len(leaves[kind]) == 1 else pl.concat_list(leaves[kind]).explode()
-            )
-            tag = slot_tag(kind)
-            columns.append(
-                pl.concat_str(pl.lit(f"<{tag}>"), texts.drop_nulls().unique(), pl.lit(f"</{tag}>"))
-                .str.join("")
-                .alias(tag)
-            )
-        body = "".join(slots.select(columns).row(0))
-        if self._valid(body):
+        A text :func:`proven` valid on the columns for its leaf's declaration is valid; every other
+        text (each distinct one per leaf and chunk; all of a declaration not translated) is validated
+        by libxml2 against the schema of values, as before. The verdict is then libxml2's, for
+        :func:`proven` holds only where libxml2 accepts (``tests/irs/test_iris_leaf_facets.py``)."""
+        body = "".join(slots.select(self._doubtful).row(0))
+        if not body or self._valid(body):
             return
         raise SchemaError(self._first_bad_value(slots, form_ids))
 
@@ -308,3 +320,263 @@ class RecordCheck:
         Raises :class:`SchemaError` naming where it fails."""
         if validate(self.schema, [document]):
             raise SchemaError(locate(self.schema, document, index))
+
+
+# ---- leaves' texts proven valid on the columns ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A leaf's declaration as the package writes it (``flows.io.iris_package.value_schema``): the
+    XSD built-in type its simple type derives from (``"string"``, ``"decimal"``, …), the facets of
+    each restriction on the way (``(facet, value)`` pairs, one tuple per restriction, the leaf's
+    own first), and the element's ``fixed`` and ``default`` values."""
+
+    builtin: str
+    steps: tuple[tuple[tuple[str, str], ...], ...]
+    fixed: str | None = None
+    default: str | None = None
+
+
+#: The characters a leaf's text may hold for the text, as written, to *be* its value: XML characters
+#: (XML 1.0 §2.2) but ``&``, ``<`` and ``>`` (markup, escapes, ``]]>``) and carriage return (§2.11
+#: turns it into a line feed). A text with any other character is left to libxml2.
+_WRITTEN_AS_IS = (
+    r"[\x{9}\x{A}\x{20}-\x{25}\x{27}-\x{3B}\x{3D}\x{3F}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]"
+)
+_AS_WRITTEN = f"^{_WRITTEN_AS_IS}*$"
+_NOTHING = r"[^\x{0}-\x{10FFFF}]"  # a class no character is in
+
+
+def _as_is(text: str) -> bool:
+    """Whether every character of ``text`` is in :data:`_WRITTEN_AS_IS`."""
+    return all(
+        c not in "&<>"
+        and (c in "\t\n" or " " <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000")
+        for c in text
+    )
+
+
+#: XSD single-character escapes (XML Schema Part 2, Appendix F: SingleCharEsc).
+_SINGLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"} | {c: c for c in "\\|.-^?*+{}()[]"}
+
+
+def _char(c: str) -> str:
+    """A character of a pattern: itself if a text holds it as written, else a class of nothing."""
+    return f"\\x{{{ord(c):X}}}" if _as_is(c) else _NOTHING
+
+
+def _class(pattern: str, i: int) -> tuple[str, int] | None:
+    """The character class starting at ``pattern[i]`` (``[``) as a Rust class, and the index after
+    it; None for what is not translated (negation, subtraction, multi-character escapes)."""
+    i += 1
+    if i < len(pattern) and pattern[i] == "^":
+        return None
+    items: list[str] = []  # single characters, then ranges built from them
+    out: list[str] = []
+    start = i
+    while i < len(pattern) and pattern[i] != "]":
+        c = pattern[i]
+        if c == "[":
+            return None
+        if c == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1] not in _SINGLE_ESCAPES:
+                return None
+            items.append(_SINGLE_ESCAPES[pattern[i + 1]])
+            i += 2
+            continue
+        if c == "-" and i != start and i + 1 < len(pattern) and pattern[i + 1] != "]":
+            # a range: the previous character to the next one
+            if not items or i + 1 >= len(pattern):
+                return None
+            low = items.pop()
+            nxt = pattern[i + 1]
+            if nxt in "[-":
+                return None  # subtraction, or an ambiguous '-'
+            if nxt == "\\":
+                if i + 2 >= len(pattern) or pattern[i + 2] not in _SINGLE_ESCAPES:
+                    return None
+                high, i = _SINGLE_ESCAPES[pattern[i + 2]], i + 3
+            else:
+                high, i = nxt, i + 2
+            if ord(high) < ord(low):
+                return None
+            out.append(f"\\x{{{ord(low):X}}}-\\x{{{ord(high):X}}}")
+            continue
+        items.append(c)
+        i += 1
+    if i >= len(pattern) or (not items and not out):
+        return None
+    out += [f"\\x{{{ord(c):X}}}" for c in items]
+    return "[" + "".join(out) + "&&" + _WRITTEN_AS_IS + "]", i + 1
+
+
+def xsd_regex(pattern: str) -> str | None:
+    """An XSD ``pattern`` (implicitly anchored; XML Schema Part 2, Appendix F) as a Rust regex
+    matching exactly the strings it matches that hold only characters written as themselves
+    (:data:`_WRITTEN_AS_IS`: classes intersected with it, other characters a class of nothing),
+    or None when it uses what is not translated here: ``.``,
+    multi-character escapes (``\\d``, ``\\s``, ``\\i``, ``\\c``, ``\\w``, ``\\p{..}``), negated classes,
+    class subtraction. Translated: characters (each written ``\\x{..}``, so ``^`` and ``$`` — ordinary
+    characters in XSD — stay characters), single-character escapes, classes of characters and
+    ranges, groups, branches, the quantifiers ``? * + {n} {n,} {n,m}``."""
+    out = []
+    i = 0
+    quantifiable = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "[":
+            found = _class(pattern, i)
+            if found is None:
+                return None
+            text, i = found
+            out.append(text)
+            quantifiable = True
+            continue
+        if c == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1] not in _SINGLE_ESCAPES:
+                return None
+            out.append(_char(_SINGLE_ESCAPES[pattern[i + 1]]))
+            i += 2
+            quantifiable = True
+            continue
+        if c in "*+?{":
+            if not quantifiable:
+                return None
+            if c == "{":
+                end = pattern.find("}", i)
+                match = re.fullmatch(r"(\d+)(,(\d*))?", pattern[i + 1 : end]) if end > 0 else None
+                if match is None or (match[3] and int(match[3]) < int(match[1])):
+                    return None
+                out.append(pattern[i : end + 1])
+                i = end + 1
+            else:
+                out.append(c)
+                i += 1
+            quantifiable = False  # XSD allows one quantifier per atom
+            continue
+        if c == "(":
+            out.append("(?:")
+            quantifiable = False
+        elif c == ")":
+            out.append(")")
+            quantifiable = True
+        elif c == "|":
+            out.append("|")
+            quantifiable = False
+        elif c in ".]}":
+            return None
+        else:
+            out.append(_char(c))
+            quantifiable = True
+        i += 1
+    return "^(?:" + "".join(out) + ")$"
+
+
+def _decimal_form(steps: tuple[tuple[tuple[str, str], ...], ...]) -> str | None:
+    """For a restriction of ``xsd:decimal`` by fractionDigits, totalDigits, minInclusive ≤ 0 and
+    maxInclusive: a regex of the plain forms (no sign, no blank, no leading zero, one integer digit
+    at least) every one of which is valid — at most f fraction digits but trailing zeros (the facets
+    count the digits of the value, XML Schema Part 2 §4.3.11–12), and at most L integer digits with
+    max(L, 1) + f ≤ totalDigits (a leading 0 counted or not) and 10^L − 10^−f ≤ maxInclusive.
+    Other forms (``+1``, ``01.5``, ``1.``, `` 1 ``, larger values) are not proven: left to libxml2."""
+    from decimal import Decimal, InvalidOperation
+
+    facets: dict[str, list[str]] = {}
+    for step in steps:
+        for name, value in step:
+            facets.setdefault(name, []).append(value)
+    if not set(facets) <= {"fractionDigits", "totalDigits", "minInclusive", "maxInclusive", "whiteSpace"}:
+        return None
+    if any(w != "collapse" for w in facets.get("whiteSpace", [])):
+        return None
+    try:
+        fraction = min(int(v) for v in facets["fractionDigits"])
+        total = min(int(v) for v in facets["totalDigits"])
+        low = [Decimal(v) for v in facets.get("minInclusive", [])]
+        high = min((Decimal(v) for v in facets.get("maxInclusive", [])), default=None)
+    except (KeyError, ValueError, InvalidOperation):
+        return None
+    if any(bound > 0 for bound in low) or (high is not None and high < 0):
+        return None
+    digits = total - fraction
+    while digits > 0 and high is not None and Decimal(10) ** digits - Decimal(10) ** -fraction > high:
+        digits -= 1
+    if fraction < 0 or max(digits, 1) + fraction > total:
+        return None
+    whole = "0" if digits == 0 else f"(?:0|[1-9][0-9]{{0,{digits - 1}}})"
+    part = f"(?:\\.[0-9]{{1,{fraction}}}0*)?" if fraction else "(?:\\.0+)?"  # trailing zeros: no digits
+    return f"^{whole}{part}$"
+
+
+#: String facets a text is checked against on the columns; any other facet leaves the leaf to libxml2.
+_STRING_FACETS = {"pattern", "enumeration", "length", "minLength", "maxLength", "whiteSpace"}
+
+
+def proven(declaration: Declaration | None, text: pl.Expr) -> pl.Expr | None:
+    """True where the written ``text`` is certainly valid for ``declaration`` (False or null: not
+    proven, libxml2 decides); None when the declaration is not translated (every text to libxml2).
+
+    Only a text that is its own value is proven: its characters are all :data:`_WRITTEN_AS_IS`
+    (checked by itself, or implied by a pattern's translation, an enumeration of such values or a
+    decimal form), so nothing in it is escaped, it is well-formed and neither end-of-line handling
+    nor whitespace changes it (``xsd:string`` preserves; the decimal forms have no blank). Then,
+    for a restriction of ``xsd:string``: at each restriction, one of its patterns (translated by
+    :func:`xsd_regex`) and one of its enumerations match and its lengths (in characters) hold;
+    the text equals the element's ``fixed`` value if it has one — or is empty, when the element has
+    a fixed or default value: an empty element takes that value (XML Schema Part 1, §3.3.4, Element
+    Locally Valid (Element) 5.1), valid for the schema to load. For a restriction of ``xsd:decimal``: one of the
+    plain forms of :func:`_decimal_form`. Any other facet, built-in type or fixed decimal: None."""
+    import polars as pl
+
+    if declaration is None:
+        return None
+    conditions = []
+    characters_checked = False
+    if declaration.builtin == "string":
+        for step in declaration.steps:
+            patterns, enumeration = [], []
+            for name, value in step:
+                if name not in _STRING_FACETS or (name == "whiteSpace" and value != "preserve"):
+                    return None
+                if name == "pattern":
+                    regex = xsd_regex(value)
+                    if regex is None:
+                        return None
+                    patterns.append(regex)
+                elif name == "enumeration":
+                    enumeration.append(value)
+                elif name != "whiteSpace":
+                    length, limit = text.str.len_chars(), int(value)
+                    conditions.append(
+                        {
+                            "length": length == limit,
+                            "minLength": length >= limit,
+                            "maxLength": length <= limit,
+                        }[name]
+                    )
+            if patterns:
+                conditions.append(text.str.contains("|".join(f"(?:{p})" for p in patterns)))
+                characters_checked = True
+            if enumeration:
+                conditions.append(text.is_in([v for v in enumeration if _as_is(v)]))
+                characters_checked = True
+        if declaration.fixed is not None:
+            if not _as_is(declaration.fixed):
+                return None
+            conditions.append(text == declaration.fixed)
+            characters_checked = True
+    elif declaration.builtin == "decimal" and declaration.fixed is None:
+        form = _decimal_form(declaration.steps)
+        if form is None:
+            return None
+        conditions.append(text.str.contains(form))
+        characters_checked = True
+    else:
+        return None
+    if not characters_checked:
+        conditions.append(text.str.contains(_AS_WRITTEN))
+    valid = pl.all_horizontal(conditions) if len(conditions) > 1 else conditions[0]
+    if declaration.fixed is not None or declaration.default is not None:
+        valid = valid | (text == "")  # an empty element takes the (valid) fixed or default value
+    return valid
