@@ -28,6 +28,7 @@ from flows.io.outputs import (
     SOFTWARE,
     SortedParquetSink,
     StagedOutput,
+    close_all,
     keep_statements,
     write_json,
     write_parquet,
@@ -530,8 +531,7 @@ class StreamedRun:
         self.counts.quarantine = pl.concat(
             [self.loaded.validated.quarantine, engine_quarantine(self.quarantine)]
         )
-        for sink in self.sinks.values():
-            sink.close()
+        close_all(self.sinks.values())
         write_parquet(self.counts.quarantine, root / "quarantine.parquet")
         write_parquet(tieout_945_merge(pl.concat(self.tieouts)), root / "tieout_945.parquet")
         timings["outputs"] = time.perf_counter() - started

@@ -210,3 +210,44 @@ def test_a_unique_sink_keeps_one_copy_of_a_row_that_comes_in_two_runs(tmp_path, 
     one.add(expected)
     one.close()
     assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "out.parquet").read_bytes()
+
+
+def _sinks_of_runs(folder: Path) -> list[SortedParquetSink]:
+    """Three sinks, each fed three runs out of key order (merged at close)."""
+    sinks = []
+    for n, name in enumerate(("a", "b", "c")):
+        sink = SortedParquetSink(folder / f"{name}.parquet", "k")
+        for part in range(3):
+            keys = [f"{i:04d}" for i in range(part, 30 + 10 * n, 3)]
+            sink.add(pl.DataFrame({"k": keys, "v": [len(k) + part for k in keys]}))
+        sinks.append(sink)
+    return sinks
+
+
+def test_sinks_closed_two_at_a_time_write_the_bytes_of_sinks_closed_one_by_one(tmp_path, monkeypatch):
+    from flows.io import outputs
+
+    monkeypatch.setattr(outputs, "ROW_GROUP_ROWS", 4)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    for sink in _sinks_of_runs(tmp_path / "one"):
+        sink.close()
+    outputs.close_all(_sinks_of_runs(tmp_path / "two"))
+    for name in ("a", "b", "c"):
+        assert (tmp_path / "two" / f"{name}.parquet").read_bytes() == (
+            tmp_path / "one" / f"{name}.parquet"
+        ).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["a.parquet", "b.parquet", "c.parquet"]
+
+
+def test_a_sink_that_fails_to_close_stops_close_all_with_its_error(tmp_path, monkeypatch):
+    from flows.io import outputs
+
+    sinks = _sinks_of_runs(tmp_path)
+
+    def breaks() -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sinks[1], "close", breaks)
+    with pytest.raises(OSError, match="No space left"):
+        outputs.close_all(sinks)
