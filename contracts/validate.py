@@ -24,6 +24,7 @@ from contracts.loading import ROW
 from contracts.rules import RULE_RANK, message_for
 from contracts.schemas import failures
 from transforms.kernels.lookup import row_of
+from transforms.kernels.runs import sum_over_runs
 from transforms.law.params import TaxParameters
 
 ROW_TABLES = ("plans", "payees", "participants", "contracts", "distributions")
@@ -56,6 +57,7 @@ def _key_expr(table: str) -> pl.Expr:
 def _failing(frame: pl.DataFrame, checks: dict[str, pl.Expr]) -> pl.DataFrame:
     """(_row, rule) for every row where a check expression is False."""
     flags = frame.select(ROW, *[(~e.fill_null(True)).alias(name) for name, e in checks.items()])
+    flags = flags.filter(pl.any_horizontal(*checks))  # the rows that break a rule
     parts = [flags.filter(pl.col(name)).select(ROW, pl.lit(name).alias("rule")) for name in checks]
     return pl.concat(parts)
 
@@ -144,9 +146,14 @@ def _cross_table(t: dict[str, pl.DataFrame], tax_year: int) -> tuple[dict[str, p
     )
     eid = _dense_id(d.get_column("event_id")).cast(pl.UInt32)
     eid = pl.select(pl.when(d.get_column("event_id").is_not_null()).then(eid)).to_series().alias("_eid")
+    # Int128: two legs of 6·10^18 cents add up beyond Int64 and would wrap negative (and pass).
+    draw = pl.col("amount_cents").cast(pl.Int128)
+    if not crow.null_count() and crow.is_sorted():  # each contract row's disbursements are one run
+        draw = sum_over_runs(draw, pl.col("_crow").rle_id())
+    else:
+        draw = draw.sum().over("_crow")
     dx = pl.concat([d, facts, eid.to_frame()], how="horizontal").with_columns(
-        # Int128: two legs of 6·10^18 cents add up beyond Int64 and would wrap negative (and pass).
-        pl.col("amount_cents").cast(pl.Int128).sum().over("_crow").alias("_draw"),
+        draw.alias("_draw"),
         pl.col("_p_plan").is_not_null().alias("_known_part"),
         _event_mixed(d, eid).alias("_mixed"),
     )

@@ -37,7 +37,13 @@ from flows.irs.files import filing_frame, write_irs_file, write_run_irs_file
 from flows.run.steps import READ, SPLIT, Progress, Step
 from flows.settings import TransmitterSettings
 from transforms.engine import EngineResult, compute
-from transforms.engine.edit_checks import filable, mark_payer_conflicts, run_edit_checks, tieout_945
+from transforms.engine.edit_checks import (
+    filable,
+    form_rows,
+    mark_payer_conflicts,
+    run_edit_checks,
+    tieout_945,
+)
 from transforms.irs.channel import filing_channel
 from transforms.law.params import TaxParameters
 
@@ -211,17 +217,20 @@ def compute_batch(batch: dict[str, pl.DataFrame], tax_year: int) -> BatchResult:
     result = compute(batch, params, engine_threads())
     engine_s = time.perf_counter() - t0
     t0 = time.perf_counter()
+    rows = form_rows(result.forms, result.legs)  # each form's plan, payee and participant rows in ``batch``
     out = BatchResult(
         unsheltered(result.distributions, DISTRIBUTIONS_COLUMNS),  # the extract's extra columns
         result.forms,
         result.explain,
         _engine_quarantine(result, batch),
-        run_edit_checks(result.forms, result.legs, params, batch),
+        run_edit_checks(result.forms, result.legs, params, batch, rows),
         tieout_945(result.legs),
         {},
         {
-            **parties_of(batch, result.forms.get_column("payee_id"), result.forms.get_column("plan_id")),
-            "accounts": accounts_of(batch, result.distributions),
+            **parties_of(
+                batch, result.forms.get_column("payee_id"), result.forms.get_column("plan_id"), rows
+            ),
+            "accounts": accounts_of(batch, result.distributions, result.forms, rows),
         },
     )
     out.seconds = {"engine": engine_s, "edit_checks": time.perf_counter() - t0}
@@ -287,9 +296,21 @@ def parties(tables: dict[str, pl.DataFrame], forms: pl.DataFrame) -> dict[str, p
 
 
 def parties_of(
-    tables: dict[str, pl.DataFrame], payee_ids: pl.Series, plan_ids: pl.Series
+    tables: dict[str, pl.DataFrame],
+    payee_ids: pl.Series,
+    plan_ids: pl.Series,
+    rows: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """:func:`parties` from the payee and plan ids on the forms."""
+    """:func:`parties` from the payee and plan ids on the forms; or from ``rows``, the rows of the
+    forms' payees and plans in ``tables`` as the engine matched them
+    (:func:`transforms.engine.edit_checks.form_rows`): validated tables have one row per id."""
+    if rows is not None:
+        return {
+            "recipients": _rows_by_key(
+                tables["payees"], rows.get_column("_payee"), "payee_id", RECIPIENTS_COLUMNS
+            ),
+            "payers": _rows_by_key(tables["plans"], rows.get_column("_plan"), "plan_id", PAYERS_COLUMNS),
+        }
     payees = tables["payees"].filter(pl.col("payee_id").is_in(payee_ids.implode()))
     plans = tables["plans"].filter(pl.col("plan_id").is_in(plan_ids.implode()))
     return {
@@ -298,17 +319,36 @@ def parties_of(
     }
 
 
+def _rows_by_key(table: pl.DataFrame, rows: pl.Series, key: str, columns: list[str]) -> pl.DataFrame:
+    """The ``columns`` of the rows of ``table`` that ``rows`` name, once each, sorted by ``key``."""
+    out = table.select(columns)[rows.unique().sort()]
+    return out if out.get_column(key).is_sorted() else out.sort(key)
+
+
 ACCOUNT_SCHEMA = {"form_id": pl.String, "recordkeeper_account": pl.String}
 
 
-def accounts_of(tables: dict[str, pl.DataFrame], distributions: pl.DataFrame) -> pl.DataFrame:
+def accounts_of(
+    tables: dict[str, pl.DataFrame],
+    distributions: pl.DataFrame,
+    forms: pl.DataFrame | None = None,
+    rows: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """``accounts.parquet``: form_id → the recordkeeper's own account number of the participant
     whose account the form reports (``participants.account_number``, an extension of the extract:
     docs/spec/extract.md), where the extract gives one. The statements print it in the
-    account-number box; ``prorata explain`` and ``statements --account`` find forms by it."""
+    account-number box; ``prorata explain`` and ``statements --account`` find forms by it. Given the
+    ``forms`` and their ``rows`` (:func:`transforms.engine.edit_checks.form_rows`), the participant
+    is read at each form's participant row; otherwise found from the form's first disbursement."""
     p = tables["participants"]
     if "account_number" not in p.columns or distributions.height == 0:
         return pl.DataFrame(schema=ACCOUNT_SCHEMA)
+    if forms is not None and rows is not None:
+        accounts = forms.select(
+            "form_id",
+            p.get_column("account_number").gather(rows.get_column("_part")).alias("recordkeeper_account"),
+        ).filter(pl.col("recordkeeper_account").is_not_null())
+        return accounts if accounts.get_column("form_id").is_sorted() else accounts.sort("form_id")
     given = p.select("participant_id", pl.col("account_number").alias("recordkeeper_account")).filter(
         pl.col("recordkeeper_account").is_not_null()
     )

@@ -14,6 +14,7 @@ test runs each through ``prorata run``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,17 +28,21 @@ from transforms.irs.shared import (
     PLAIN_CITY,
     PLAIN_NAME,
     PLAIN_STREET,
+    PLAIN_TEXT,
     STREET_LENGTH,
     alpha_text,
     city_name,
     clean_text,
     digits_only,
     iris_text,
+    is_foreign_address,
     name_lines,
+    normalised,
     phone_number,
     street_lines,
     unwritable_name_address,
 )
+from transforms.kernels.lookup import row_of
 from transforms.law.box7 import is_valid_combination
 from transforms.law.params import TaxParameters
 
@@ -281,14 +286,14 @@ def iris_checks(p: TaxParameters) -> list[EditCheck]:
             "iris_state_id",
             "error",
             "the payer's state number (box 15) is longer than IRIS takes (25 characters)",
-            iris_text(c("state_payer_id"), 25).is_null(),
+            c("iris_state_id"),
             where + "StateIdNum (TextType, 25)",
         ),
         EditCheck(
             "iris_locality",
             "error",
             "the locality (box 18) is longer than IRIS takes (20 characters)",
-            iris_text(alpha_text(c("locality")), 20).is_null(),
+            c("iris_locality"),
             where + "LocalityNm (20)",
         ),
         EditCheck(
@@ -339,11 +344,18 @@ def form_details(legs: pl.LazyFrame, p: TaxParameters) -> pl.LazyFrame:
 DETAILS = ["roth", "destination", "eligible_rollover", "born_before_1936", "payee_eligible_rollover_cents"]
 
 
-def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame | None:
-    """:func:`form_details` in the order of ``forms``, when the engine's legs say which row of
-    ``forms`` each leg is on (``_form_row``, checked against ``form_id``): integer group-bys, no
-    join on form ids. ``None`` otherwise."""
-    needed = {"_form_row", "_plan", "_payee", "form_id"}
+#: The rows :func:`form_rows` gives each form.
+ROWS = ("_plan", "_payee", "_part")
+
+
+def form_rows(forms: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame | None:
+    """Per form, in the order of ``forms``, the rows of its plan, payee and participant in the
+    tables the engine read (``_plan``, ``_payee``, ``_part``: :func:`transforms.engine.legs.matched`),
+    when the legs say which row of ``forms`` each leg is on (``_form_row``, checked against
+    ``form_id``) and every form has a leg. The form key holds the plan, the payee and the participant
+    (``transforms.engine.forms.FORM_KEY``), so the legs of a form name the same rows: each leg's are
+    written at its form's row and read back to prove it. ``None`` otherwise."""
+    needed = {"_form_row", *ROWS, "form_id"}
     if not needed <= set(legs.columns) or legs.height == 0:
         return None
     row = legs.get_column("_form_row")
@@ -351,13 +363,26 @@ def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -
         return None
     if not forms.get_column("form_id").gather(row).equals(legs.get_column("form_id")):
         return None
+    out = {}
+    for name in ROWS:
+        values = legs.get_column(name)
+        at_form = pl.repeat(None, forms.height, dtype=values.dtype, eager=True).scatter(row, values)
+        if at_form.null_count() or not at_form.gather(row).equals(values):
+            return None
+        out[name] = at_form
+    return pl.DataFrame(out)
+
+
+def _details_by_row(
+    forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters, rows: pl.DataFrame
+) -> pl.DataFrame:
+    """:func:`form_details` in the order of ``forms``, given :func:`form_rows`: integer group-bys,
+    no join on form ids."""
     eligible = _eligible()
     per_form = (
         legs.select(
             "_form_row",
             "tax_year",
-            "_plan",
-            "_payee",
             "roth",
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("_first"),
             eligible.alias("_eligible"),
@@ -366,17 +391,15 @@ def _details_by_row(forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters) -
         )
         .group_by("_form_row")
         .agg(
-            pl.col("tax_year", "_plan", "_payee", "roth", "_first").first(),
+            pl.col("tax_year", "roth", "_first").first(),
             pl.col("_eligible").all().alias("eligible_rollover"),
             pl.col("_born").any().fill_null(False).alias("born_before_1936"),
             pl.col("_eligible_cents").sum(),
         )
         .sort("_form_row")
     )
-    if per_form.height != forms.height:
-        return None
     payee = ["tax_year", "_plan", "_payee"]
-    return per_form.select(
+    return pl.concat([per_form, rows.select("_plan", "_payee")], how="horizontal").select(
         "roth",
         legs.get_column("destination").gather(per_form.get_column("_first")).alias("destination"),
         "eligible_rollover",
@@ -399,12 +422,23 @@ PARTY_FACTS = (
     "iris_payee_state",
     "iris_payer",
 )
+#: The payee columns :func:`party_facts` reads.
+PAYEE_COLUMNS = ("tin_type", "first_name", "last_name", "address", "city", "state", "zip", "country")
+#: What the IRIS writer would make of a form's own text (:func:`form_text_facts`).
+FORM_TEXT_FACTS = ("iris_state_id", "iris_locality")
 
 
 def _unusable(text: pl.Series) -> pl.Series:
     """True where ``text`` keeps no letter or digit once cleaned as the IRS files clean it
-    (:func:`transforms.irs.shared.clean_text`: accents dropped, upper case, only A-Z 0-9 & -)."""
-    return ~clean_text(text).str.contains(r"[A-Z0-9]")
+    (:func:`transforms.irs.shared.clean_text`: accents dropped, upper case, only A-Z 0-9 & -).
+    Cleaning keeps every ASCII letter and digit (upper-cased), so text that has one is usable as it
+    is: only the rest is cleaned."""
+    text = text.cast(pl.String).fill_null("")
+    bare = ~text.str.contains(r"[A-Za-z0-9]")
+    if not bare.any():
+        return bare
+    rows = bare.arg_true()
+    return bare.scatter(rows, ~clean_text(text.gather(rows)).str.contains(r"[A-Z0-9]"))
 
 
 def mark_payer_conflicts(plans: pl.DataFrame) -> pl.DataFrame:
@@ -455,85 +489,173 @@ def _plain_payee() -> pl.Expr:
 
 
 def _unwritable_payees(who: pl.DataFrame) -> pl.DataFrame:
-    """``unwritable_name_address``'s masks over the payees ``who`` (in its order): evaluated on the
-    payees that are not plain (:func:`_plain_payee`), false on the others (the country's on all)."""
-    masks = unwritable_name_address()
-    plain = who.select(_plain_payee()).to_series()
-    out = pl.DataFrame({name: pl.repeat(False, who.height, eager=True) for name, _, _ in masks})
-    rows = (~plain).arg_true()
-    if rows.len():
-        rest = who[rows].select(mask.fill_null(True).alias(name) for name, _, mask in masks)
-        out = out.with_columns(
-            out.get_column(name).scatter(rows, rest.get_column(name)) for name in rest.columns
-        )
-    country = {name: mask for name, _, mask in masks}["iris_country"]
-    return out.with_columns(who.select(country.fill_null(True).alias("iris_country")))
+    """``unwritable_name_address``'s masks over the payees ``who`` (in its order): the name and
+    address masks evaluated on the payees that are not plain (:func:`_plain_payee`), the country's
+    on those who live abroad (it is false on an address at home); false on the others."""
+    masks = {name: mask.fill_null(True) for name, _, mask in unwritable_name_address()}
+    out = pl.DataFrame({name: pl.repeat(False, who.height, eager=True) for name in masks})
+    country = masks.pop("iris_country")
+    for rows, where in (
+        (who.select(~_plain_payee()).to_series().arg_true(), masks),
+        (who.select(is_foreign_address(pl.col("country"))).to_series().arg_true(), {"iris_country": country}),
+    ):
+        if rows.len():
+            rest = who[rows].select(mask.alias(name) for name, mask in where.items())
+            out = out.with_columns(
+                out.get_column(name).scatter(rows, rest.get_column(name)) for name in where
+            )
+    return out
 
 
-def party_facts(
-    forms: pl.DataFrame, payees: pl.DataFrame, plans: pl.DataFrame, *, iris: bool = False
-) -> pl.DataFrame:
-    """Per form (in ``forms``' order), what the IRS files would make of its payee and payer:
-    :data:`PARTY_FACTS` (``iris``: with the IRIS writer's conditions). ``plans`` marked by
-    :func:`mark_payer_conflicts` (marked here when not: right when ``plans`` is every plan). Text is
-    cleaned once per payee and per plan on the forms."""
-    if "payer_details_differ" not in plans.columns:
-        plans = mark_payer_conflicts(plans)
-    ids = forms.get_column("payee_id").unique().implode()
-    who = payees.filter(pl.col("payee_id").is_in(ids)).unique("payee_id", keep="first")
+def _payee_facts(who: pl.DataFrame, iris: bool) -> pl.DataFrame:
+    """The payee columns of :data:`PARTY_FACTS`, one row per payee of ``who``."""
     country = who.get_column("country").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
     domestic = country.is_in(DOMESTIC_COUNTRIES) | (country == "")
     state_ok = who.get_column("state").cast(pl.String).fill_null("").str.contains(r"^[A-Za-z]{2}$")
     zip_ok = who.select(digits_only(pl.col("zip")).str.contains(r"^(?:[0-9]{5}|[0-9]{9})$")).to_series()
-    payee_facts = pl.DataFrame(
+    facts = pl.DataFrame(
         {
-            "payee_id": who.get_column("payee_id"),
             "payee_name_unusable": _unusable(who.get_column("last_name")),
             "payee_address_missing": _unusable(who.get_column("address")) | _unusable(who.get_column("city")),
             "payee_us_address_incomplete": domestic & ~(state_ok & zip_ok),
         }
     )
+    if not iris:
+        return facts.with_columns(
+            [pl.lit(False).alias(name) for name, _, _ in unwritable_name_address()]
+            + [pl.lit(False).alias("iris_payee_state")]
+        )
     state = who.get_column("state").cast(pl.String).fill_null("").str.strip_chars().str.to_uppercase()
-    payee_facts = payee_facts.with_columns(
+    return facts.with_columns(
         _unwritable_payees(who).with_columns(iris_payee_state=domestic & ~state.is_in(sorted(STATES)))
-        if iris
-        else [pl.lit(False).alias(name) for name, _, _ in unwritable_name_address()]
-        + [pl.lit(False).alias("iris_payee_state")]
     )
-    on_forms = plans.filter(pl.col("plan_id").is_in(forms.get_column("plan_id").unique().implode()))
-    plan_facts = pl.DataFrame(
+
+
+def _plan_facts(plans: pl.DataFrame, iris: bool) -> pl.DataFrame:
+    """The payer columns of :data:`PARTY_FACTS`, one row per plan of ``plans`` (marked by
+    :func:`mark_payer_conflicts`)."""
+    return pl.DataFrame(
         {
-            "plan_id": on_forms.get_column("plan_id"),
-            "payer_name_unusable": _unusable(on_forms.get_column("payer_name")),
-            "payer_details_differ": on_forms.get_column("payer_details_differ"),
-            "iris_payer": _iris_payer(on_forms) if iris else pl.repeat(False, on_forms.height, eager=True),
+            "payer_name_unusable": _unusable(plans.get_column("payer_name")),
+            "payer_details_differ": plans.get_column("payer_details_differ"),
+            "iris_payer": _iris_payer(plans) if iris else pl.repeat(False, plans.height, eager=True),
         }
     )
-    return (
-        forms.select("payee_id", "plan_id")
-        .join(payee_facts, on="payee_id", how="left", maintain_order="left")
-        .join(plan_facts, on="plan_id", how="left", maintain_order="left")
-        .select(pl.col(name).fill_null(True) for name in PARTY_FACTS)  # no payee or plan row: not fileable
+
+
+def _rows_on(forms: pl.DataFrame, table: pl.DataFrame, key: str, engine_rows: pl.Series | None) -> pl.Series:
+    """For each form, the row of ``table`` that its ``key`` names: the first row with it
+    (:func:`transforms.kernels.lookup.row_of`; null where there is none) — or ``engine_rows``, the
+    engine's own rows of the same table (found the same way), when they hold the forms' keys."""
+    if (
+        engine_rows is not None
+        and engine_rows.len() == forms.height
+        and not engine_rows.null_count()
+        and (engine_rows.len() == 0 or engine_rows.max() < table.height)
+        and table.get_column(key).gather(engine_rows).equals(forms.get_column(key))
+    ):
+        return engine_rows
+    return row_of(forms, table, [key])
+
+
+def _per_row(
+    rows: pl.Series, table: pl.DataFrame, facts: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """``facts`` of the rows of ``table`` that ``rows`` name, computed once per row named, in the
+    order of ``rows`` (null where ``rows`` is)."""
+    distinct = rows.drop_nulls().unique().sort()
+    found = facts(table[distinct])
+    if distinct.len() == 0:
+        return found.clear(rows.len())
+    at = pl.repeat(None, table.height, dtype=pl.UInt32, eager=True).scatter(
+        distinct, pl.int_range(distinct.len(), dtype=pl.UInt32, eager=True)
+    )
+    return found.select(pl.all().gather(at.gather(rows)))
+
+
+def party_facts(
+    forms: pl.DataFrame,
+    payees: pl.DataFrame,
+    plans: pl.DataFrame,
+    *,
+    iris: bool = False,
+    rows: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Per form (in ``forms``' order), what the IRS files would make of its payee and payer:
+    :data:`PARTY_FACTS` (``iris``: with the IRIS writer's conditions). ``plans`` marked by
+    :func:`mark_payer_conflicts` (marked here when not: right when ``plans`` is every plan).
+    ``rows``: the engine's rows of each form's payee and plan (``_payee``, ``_plan``:
+    :func:`form_rows`), used where they name the forms' ids. Text is cleaned once per payee
+    and per plan on the forms; a form without a payee or plan row is not fileable."""
+    if "payer_details_differ" not in plans.columns:
+        plans = mark_payer_conflicts(plans)
+    payee_row = _rows_on(forms, payees, "payee_id", None if rows is None else rows.get_column("_payee"))
+    plan_row = _rows_on(forms, plans, "plan_id", None if rows is None else rows.get_column("_plan"))
+    return pl.concat(
+        [
+            _per_row(payee_row, payees.select(PAYEE_COLUMNS), lambda who: _payee_facts(who, iris)),
+            _per_row(plan_row, plans, lambda on_forms: _plan_facts(on_forms, iris)),
+        ],
+        how="horizontal",
+    ).select(pl.col(name).fill_null(True) for name in PARTY_FACTS)
+
+
+def _refused(values: pl.Series, normalise: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """Where ``normalise`` (an IRS writer's normalisation of a text column) gives null on
+    ``values``, worked out on the values given only: every normalisation gives an empty or missing
+    value back as "" (most forms have no state number or locality)."""
+    given = values.fill_null("").ne("")
+    refused = pl.repeat(False, values.len(), eager=True)
+    if not given.any():
+        return refused
+    rows = given.arg_true()
+    return refused.scatter(rows, normalise(values.gather(rows)).is_null())
+
+
+def form_text_facts(forms: pl.DataFrame) -> pl.DataFrame:
+    """Per form, whether the IRIS writer would refuse its box 15 state number or its box 18
+    locality as too long once normalised (:data:`FORM_TEXT_FACTS`): the writer's own
+    normalisations (``transforms.irs.iris.iris_xml``: ``iris_text`` through
+    :func:`transforms.irs.shared.normalised`, the locality first cleaned by ``clean_text``)."""
+    return pl.DataFrame(
+        {
+            "iris_state_id": _refused(
+                forms.get_column("state_payer_id").cast(pl.String),
+                lambda v: normalised(v, lambda e: iris_text(e, 25), PLAIN_TEXT, 25, upper=False),
+            ),
+            "iris_locality": _refused(
+                forms.get_column("locality").cast(pl.String),
+                lambda v: normalised(clean_text(v), lambda e: iris_text(e, 20), PLAIN_TEXT, 20, upper=False),
+            ),
+        }
     )
 
 
 def run_edit_checks(
-    forms: pl.DataFrame, legs: pl.DataFrame, p: TaxParameters, parties: dict[str, pl.DataFrame]
+    forms: pl.DataFrame,
+    legs: pl.DataFrame,
+    p: TaxParameters,
+    parties: dict[str, pl.DataFrame],
+    rows: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """edit_checks.parquet: one row per (form, failed check), with plan, severity and the IRIS rule.
-    ``parties``: the ``payees`` and ``plans`` tables the forms come from (:func:`party_facts`)."""
-    facts = party_facts(forms, parties["payees"], parties["plans"], iris=p.tax_year > p.fire_last_tax_year)
-    details = _details_by_row(forms, legs, p)
-    if details is None:
+    ``parties``: the ``payees`` and ``plans`` tables the forms come from (:func:`party_facts`);
+    ``rows``: :func:`form_rows`, when the caller has them."""
+    iris = p.tax_year > p.fire_last_tax_year
+    rows = form_rows(forms, legs) if rows is None else rows
+    facts = party_facts(forms, parties["payees"], parties["plans"], iris=iris, rows=rows)
+    text = [form_text_facts(forms)] if iris else []
+    if rows is None:
         frame = (
-            pl.concat([forms, facts], how="horizontal")
+            pl.concat([forms, facts, *text], how="horizontal")
             .lazy()
             .join(
                 form_details(legs.lazy(), p).drop("tax_year", "plan_id", "payee_id"), on="form_id", how="left"
             )
         )
     else:
-        frame = pl.concat([forms, details, facts], how="horizontal").lazy()
+        details = _details_by_row(forms, legs, p, rows)
+        frame = pl.concat([forms, details, facts, *text], how="horizontal").lazy()
     checks = edit_checks(p)
     flags = frame.select(
         "plan_id",
@@ -541,6 +663,7 @@ def run_edit_checks(
         "account_number",
         *[chk.failing.fill_null(False).alias(chk.name) for chk in checks],
     ).collect()
+    flags = flags.filter(pl.any_horizontal(chk.name for chk in checks))  # the forms with a finding
     failed = [
         flags.filter(pl.col(chk.name)).select(
             "plan_id",
