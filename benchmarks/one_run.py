@@ -69,9 +69,11 @@ def load_1min() -> float:
 
 
 def monitored(args: list[str], env: dict | None = None) -> dict:
-    """Run ``args``; wall time, peak tree RSS (sampled), largest process's peak RSS, load average,
+    """Run ``args``; wall time, CPU time, peak tree RSS (sampled), largest process's peak RSS, load average,
     and every sample (``samples``: seconds since the start, tree RSS in bytes) for :func:`stage_peaks`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage.ru_maxrss
+    cpu_before = usage.ru_utime + usage.ru_stime
     loads = [load_1min()]
     peak = 0
     timeline: list[tuple[float, float]] = []  # (seconds since start, tree RSS in MB) every 2 s
@@ -101,10 +103,13 @@ def monitored(args: list[str], env: dict | None = None) -> dict:
     stop.set()
     sampler.join()
     loads.append(load_1min())
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    largest = usage.ru_maxrss
     return {
         "returncode": proc.returncode,
         "wall_s": wall,
+        # CPU seconds (user + system) of the command (not of a server it left running)
+        "cpu_s": usage.ru_utime + usage.ru_stime - cpu_before,
         "peak_tree_rss_mb": peak / 2**20,
         "peak_process_rss_mb": (largest if largest > before else float("nan")) / 1024,
         "load_min": min(loads),
