@@ -568,14 +568,22 @@ class SortedParquetSink:
 
 
 CLOSING_THREADS = 2  # sinks closed at once: a file's Parquet encoding (pyarrow) runs on one core
+#: A sink that merges more rows than this is closed alone: a merge holds its key column (and the
+#: order of its rows) for the whole file, so two at 100 M disbursements would not fit beside what the
+#: run holds (the 100 M run of ``d79a2b2``, closing two at a time, was killed by the kernel at 24 GB).
+MERGE_ROWS_TOGETHER = 25_000_000
 
 
 def close_all(sinks: Iterable[SortedParquetSink]) -> None:
     """Every sink closed, :data:`CLOSING_THREADS` at a time, the largest first: each file is
     encoded on one core by pyarrow (which lets go of the GIL), so two files put together at once
-    keep both cores busy. Each file is the same bytes as when closed alone. A failure is raised
+    keep both cores busy. A sink that merges more than :data:`MERGE_ROWS_TOGETHER` rows is closed
+    alone, before the others. Each file is the same bytes as when closed alone. A failure is raised
     once the closes under way are over; the sinks not yet begun are not closed."""
     order = sorted(sinks, key=lambda sink: -sink.rows)
+    for sink in [s for s in order if not s.ordered and s.rows > MERGE_ROWS_TOGETHER]:
+        sink.close()
+        order.remove(sink)
     with ThreadPoolExecutor(CLOSING_THREADS, thread_name_prefix="close") as pool:
         futures = [pool.submit(sink.close) for sink in order]
         try:
