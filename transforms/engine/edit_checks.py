@@ -28,16 +28,15 @@ from transforms.irs.shared import (
     PLAIN_CITY,
     PLAIN_NAME,
     PLAIN_STREET,
-    PLAIN_TEXT,
     STREET_LENGTH,
     alpha_text,
     city_name,
     clean_text,
     digits_only,
-    iris_text,
+    iris_locality,
+    iris_state_id,
     is_foreign_address,
     name_lines,
-    normalised,
     phone_number,
     street_lines,
     unwritable_name_address,
@@ -615,18 +614,11 @@ def _refused(values: pl.Series, normalise: Callable[[pl.Series], pl.Series]) -> 
 def form_text_facts(forms: pl.DataFrame) -> pl.DataFrame:
     """Per form, whether the IRIS writer would refuse its box 15 state number or its box 18
     locality as too long once normalised (:data:`FORM_TEXT_FACTS`): the writer's own
-    normalisations (``transforms.irs.iris.iris_xml``: ``iris_text`` through
-    :func:`transforms.irs.shared.normalised`, the locality first cleaned by ``clean_text``)."""
+    normalisations (:func:`transforms.irs.shared.iris_state_id`, :func:`transforms.irs.shared.iris_locality`)."""
     return pl.DataFrame(
         {
-            "iris_state_id": _refused(
-                forms.get_column("state_payer_id").cast(pl.String),
-                lambda v: normalised(v, lambda e: iris_text(e, 25), PLAIN_TEXT, 25, upper=False),
-            ),
-            "iris_locality": _refused(
-                forms.get_column("locality").cast(pl.String),
-                lambda v: normalised(clean_text(v), lambda e: iris_text(e, 20), PLAIN_TEXT, 20, upper=False),
-            ),
+            "iris_state_id": _refused(forms.get_column("state_payer_id").cast(pl.String), iris_state_id),
+            "iris_locality": _refused(forms.get_column("locality").cast(pl.String), iris_locality),
         }
     )
 

@@ -353,6 +353,24 @@ PLAIN_STREET = r"^[A-Za-z0-9]+(?: [A-Za-z0-9/\-]+)*$"
 PLAIN_CITY = r"^[A-Za-z]+(?: [A-Za-z]+)*$"
 PLAIN_TEXT = r"^[\x21-\x7E]+(?: [\x21-\x7E]+)*$"
 
+#: The longest box 15 state number and box 18 locality IRIS takes (``StateIdNum``: TextType of 25;
+#: ``LocalityNm``: 20).
+STATE_ID_LENGTH, LOCALITY_LENGTH = 25, 20
+
+
+def iris_state_id(values: pl.Series) -> pl.Series:
+    """Box 15's payer state number as the IRIS writer writes it (null: IRIS cannot take it)."""
+    return normalised(
+        values, lambda e: iris_text(e, STATE_ID_LENGTH), PLAIN_TEXT, STATE_ID_LENGTH, upper=False
+    )
+
+
+def iris_locality(values: pl.Series) -> pl.Series:
+    """Box 18's locality as the IRIS writer writes it, cleaned first (null: IRIS cannot take it)."""
+    return normalised(
+        clean_text(values), lambda e: iris_text(e, LOCALITY_LENGTH), PLAIN_TEXT, LOCALITY_LENGTH, upper=False
+    )
+
 
 def unwritable_name_address() -> list[tuple[str, str, pl.Expr]]:
     """The forms whose payee name or address IRIS cannot take even after normalisation, as

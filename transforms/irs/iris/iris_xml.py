@@ -110,6 +110,8 @@ from transforms.irs.shared import (
     digits_only,
     file_order,
     iris_country,
+    iris_locality,
+    iris_state_id,
     iris_text,
     is_foreign_address,
     name_control,
@@ -517,12 +519,8 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
         normalised(f["city"], lambda e: city_name(e, CITY_LENGTH), PLAIN_CITY, CITY_LENGTH).alias("_city"),
         account.alias("_account_raw"),
         normalised(account, lambda e: iris_text(e, 30), PLAIN_TEXT, 30, upper=False).alias("_account"),
-        normalised(f["state_payer_id"], lambda e: iris_text(e, 25), PLAIN_TEXT, 25, upper=False).alias(
-            "_state_payer_id"
-        ),
-        normalised(clean_text(f["locality"]), lambda e: iris_text(e, 20), PLAIN_TEXT, 20, upper=False).alias(
-            "_locality"
-        ),
+        iris_state_id(f["state_payer_id"]).alias("_state_payer_id"),
+        iris_locality(f["locality"]).alias("_locality"),
     ]
     street_1 = columns[2]
     # the second street line: only where the first is not the whole street
