@@ -1,7 +1,7 @@
 # prorata — two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   creates .venv, builds the sample extract, runs `prorata run` end to end
 #   make test   creates .venv and runs the test suite (all of it: servers, browsers, Dask included)
-#   make check  the fast part, for the edit-test loop: the law, contracts, engine, IRS writers, the
+#   make check  the fast part, for the edit-test loop: the kernels, the law, contracts, engine, IRS writers, the
 #               CLI and run I/O without Prefect, the layers and the golden hashes (the folders of
 #               CHECK_TESTS, every test not marked with one of CHECK_SKIPS: pyproject.toml lists them)
 PYTHON ?= python3
@@ -36,7 +36,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest
 
-CHECK_TESTS := tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/flows/test_environment.py tests/meta tests/golden
+CHECK_TESTS := tests/kernels tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/flows/test_environment.py tests/meta tests/golden
 CHECK_SKIPS := not (prefect or server or browser or dask or kills or faults or store or slow)
 check: $(STAMP)
 	@$(BIN)/python -m pytest $(CHECK_TESTS) -m "$(CHECK_SKIPS)"

@@ -4,6 +4,8 @@ from datetime import date
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.builders import one_contract_case
 from transforms.engine.edit_checks import edit_checks, filable, max_amount_cents, run_edit_checks, tieout_945
@@ -347,3 +349,16 @@ def test_the_plain_payee_shortcut_gives_the_iris_masks_exactly():
     assert full.select(pl.any_horizontal(pl.all())).to_series().to_list() == [
         False, True, True, False, True, True, True, True, False, False,
     ]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet="aZ09 é中'.-\x01", max_size=30)), max_size=12))
+def test_the_text_facts_computed_on_some_values_equal_those_computed_on_every_value(values):
+    from transforms.engine.edit_checks import _refused, _unusable
+    from transforms.irs.shared import clean_text, iris_locality, iris_state_id
+
+    text = pl.Series("v", values, dtype=pl.String)
+    every = clean_text(text)
+    assert _unusable(text).to_list() == (~every.str.contains(r"[A-Z0-9]")).to_list()
+    for normalise in (iris_state_id, iris_locality):
+        assert _refused(text, normalise).to_list() == normalise(text).is_null().to_list()

@@ -16,7 +16,9 @@ from transforms.irs.shared import (
     PLAIN_STREET,
     PLAIN_TEXT,
     STREET_LENGTH,
+    alpha_text,
     city_name,
+    clean_text,
     fit_words,
     iris_country,
     iris_text,
@@ -125,3 +127,11 @@ def test_the_fast_path_gives_what_the_full_functions_give(values):
     for fn, plain, width, upper in CASES:
         full = pl.select(fn(pl.lit(series.fill_null("")))).to_series()
         assert normalised(series, fn, plain, width, upper=upper).to_list() == full.to_list()
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), TEXT, st.text(max_size=8)), max_size=12))
+def test_clean_text_gives_alpha_text_of_every_value_cleaning_only_those_not_plain(values):
+    series = pl.Series("v", values, dtype=pl.String)
+    full = pl.select(alpha_text(pl.lit(series)).alias("v")).to_series()
+    assert clean_text(series).to_list() == full.to_list()

@@ -42,6 +42,7 @@ from transforms.irs.shared import (
     unwritable_name_address,
 )
 from transforms.kernels.lookup import row_of
+from transforms.kernels.subset import computed_where
 from transforms.law.box7 import is_valid_combination
 from transforms.law.params import TaxParameters
 
@@ -427,17 +428,23 @@ PAYEE_COLUMNS = ("tin_type", "first_name", "last_name", "address", "city", "stat
 FORM_TEXT_FACTS = ("iris_state_id", "iris_locality")
 
 
+def _false(values: pl.Series) -> pl.Series:
+    """False on every row of ``values``: the default of a fact worked out on some rows only."""
+    return pl.repeat(False, values.len(), eager=True)
+
+
 def _unusable(text: pl.Series) -> pl.Series:
     """True where ``text`` keeps no letter or digit once cleaned as the IRS files clean it
     (:func:`transforms.irs.shared.clean_text`: accents dropped, upper case, only A-Z 0-9 & -).
     Cleaning keeps every ASCII letter and digit (upper-cased), so text that has one is usable as it
     is: only the rest is cleaned."""
     text = text.cast(pl.String).fill_null("")
-    bare = ~text.str.contains(r"[A-Za-z0-9]")
-    if not bare.any():
-        return bare
-    rows = bare.arg_true()
-    return bare.scatter(rows, ~clean_text(text.gather(rows)).str.contains(r"[A-Z0-9]"))
+    return computed_where(
+        ~text.str.contains(r"[A-Za-z0-9]"),
+        text,
+        lambda bare: ~clean_text(bare).str.contains(r"[A-Z0-9]"),
+        _false,
+    )
 
 
 def mark_payer_conflicts(plans: pl.DataFrame) -> pl.DataFrame:
@@ -492,18 +499,22 @@ def _unwritable_payees(who: pl.DataFrame) -> pl.DataFrame:
     address masks evaluated on the payees that are not plain (:func:`_plain_payee`), the country's
     on those who live abroad (it is false on an address at home); false on the others."""
     masks = {name: mask.fill_null(True) for name, _, mask in unwritable_name_address()}
-    out = pl.DataFrame({name: pl.repeat(False, who.height, eager=True) for name in masks})
+    order = list(masks)
     country = masks.pop("iris_country")
-    for rows, where in (
-        (who.select(~_plain_payee()).to_series().arg_true(), masks),
-        (who.select(is_foreign_address(pl.col("country"))).to_series().arg_true(), {"iris_country": country}),
-    ):
-        if rows.len():
-            rest = who[rows].select(mask.alias(name) for name, mask in where.items())
-            out = out.with_columns(
-                out.get_column(name).scatter(rows, rest.get_column(name)) for name in where
-            )
-    return out
+
+    names = computed_where(
+        who.select(~_plain_payee()).to_series(),
+        who,
+        lambda odd: odd.select(mask.alias(name) for name, mask in masks.items()),
+        lambda every: every.select(pl.repeat(False, pl.len()).alias(name) for name in masks),
+    )
+    abroad = computed_where(
+        who.select(is_foreign_address(pl.col("country"))).to_series(),
+        who,
+        lambda foreign: foreign.select(country.alias("iris_country")),
+        lambda every: every.select(pl.repeat(False, pl.len()).alias("iris_country")),
+    )
+    return pl.concat([names, abroad], how="horizontal").select(order)
 
 
 def _payee_facts(who: pl.DataFrame, iris: bool) -> pl.DataFrame:
@@ -603,12 +614,12 @@ def _refused(values: pl.Series, normalise: Callable[[pl.Series], pl.Series]) -> 
     """Where ``normalise`` (an IRS writer's normalisation of a text column) gives null on
     ``values``, worked out on the values given only: every normalisation gives an empty or missing
     value back as "" (most forms have no state number or locality)."""
-    given = values.fill_null("").ne("")
-    refused = pl.repeat(False, values.len(), eager=True)
-    if not given.any():
-        return refused
-    rows = given.arg_true()
-    return refused.scatter(rows, normalise(values.gather(rows)).is_null())
+    return computed_where(
+        values.fill_null("").ne(""),
+        values,
+        lambda given: normalise(given).is_null(),
+        _false,
+    )
 
 
 def form_text_facts(forms: pl.DataFrame) -> pl.DataFrame:

@@ -30,6 +30,7 @@ import pyarrow as pa
 from contracts.rules import TIN_PATTERN, tin_is_valid
 from transforms.irs.countries import IRS_COUNTRY_CODE
 from transforms.irs.country_names import country_name
+from transforms.kernels.subset import computed_where
 from transforms.law.params import TaxParameters
 
 # ---------------------------------------------------------------------------------------------
@@ -175,12 +176,12 @@ def clean_text(series: pl.Series) -> pl.Series:
     upper-casing (most names, cities and addresses need nothing else): same result, a fraction of
     the cost."""
     text = series.cast(pl.String).fill_null("")
-    plain = text.str.contains(_PLAIN_TEXT)
-    out = text.str.to_uppercase()
-    if not plain.all():
-        rows = (~plain).arg_true()
-        out = out.scatter(rows, pl.select(alpha_text(pl.lit(text.gather(rows)))).to_series())
-    return out.alias(series.name)
+    return computed_where(
+        ~text.str.contains(_PLAIN_TEXT),
+        text,
+        lambda odd: pl.select(alpha_text(pl.lit(odd))).to_series(),
+        lambda plain: plain.str.to_uppercase(),
+    ).alias(series.name)
 
 
 # ---------------------------------------------------------------------------------------------
