@@ -45,6 +45,7 @@ from transforms.engine.edit_checks import (
     tieout_945,
 )
 from transforms.irs.channel import filing_channel
+from transforms.kernels.lookup import row_of
 from transforms.law.params import TaxParameters
 
 BOXES = ["box1", "box2a", "box3", "box4", "box5", "box6", "box8", "box9b", "box10"]
@@ -301,27 +302,35 @@ def parties_of(
     plan_ids: pl.Series,
     rows: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """:func:`parties` from the payee and plan ids on the forms; or from ``rows``, the rows of the
-    forms' payees and plans in ``tables`` as the engine matched them
-    (:func:`transforms.engine.edit_checks.form_rows`): validated tables have one row per id."""
-    if rows is not None:
-        return {
-            "recipients": _rows_by_key(
-                tables["payees"], rows.get_column("_payee"), "payee_id", RECIPIENTS_COLUMNS
-            ),
-            "payers": _rows_by_key(tables["plans"], rows.get_column("_plan"), "plan_id", PAYERS_COLUMNS),
-        }
-    payees = tables["payees"].filter(pl.col("payee_id").is_in(payee_ids.implode()))
-    plans = tables["plans"].filter(pl.col("plan_id").is_in(plan_ids.implode()))
+    """:func:`parties` from ``rows``, the rows of the forms' payees and plans in ``tables`` as the
+    engine matched them (:func:`transforms.engine.edit_checks.form_rows`); without them, from the
+    payee and plan ids on the forms, each found at the first row with it
+    (:func:`transforms.kernels.lookup.row_of`, as the engine finds them: validated tables have
+    one row per id)."""
+    if rows is None:
+        rows = pl.DataFrame(
+            {
+                "_payee": _rows_of(payee_ids, tables["payees"], "payee_id"),
+                "_plan": _rows_of(plan_ids, tables["plans"], "plan_id"),
+            }
+        )
     return {
-        "recipients": payees.select(RECIPIENTS_COLUMNS).sort("payee_id"),
-        "payers": plans.select(PAYERS_COLUMNS).sort("plan_id"),
+        "recipients": _rows_by_key(
+            tables["payees"], rows.get_column("_payee"), "payee_id", RECIPIENTS_COLUMNS
+        ),
+        "payers": _rows_by_key(tables["plans"], rows.get_column("_plan"), "plan_id", PAYERS_COLUMNS),
     }
 
 
+def _rows_of(ids: pl.Series, table: pl.DataFrame, key: str) -> pl.Series:
+    """For each of ``ids``, the first row of ``table`` whose ``key`` it is (null where none is)."""
+    return row_of(pl.DataFrame({key: ids}), table, [key])
+
+
 def _rows_by_key(table: pl.DataFrame, rows: pl.Series, key: str, columns: list[str]) -> pl.DataFrame:
-    """The ``columns`` of the rows of ``table`` that ``rows`` name, once each, sorted by ``key``."""
-    out = table.select(columns)[rows.unique().sort()]
+    """The ``columns`` of the rows of ``table`` that ``rows`` name (nulls name none), once each,
+    sorted by ``key``."""
+    out = table.select(columns)[rows.drop_nulls().unique().sort()]
     return out if out.get_column(key).is_sorted() else out.sort(key)
 
 
@@ -337,29 +346,25 @@ def accounts_of(
     """``accounts.parquet``: form_id → the recordkeeper's own account number of the participant
     whose account the form reports (``participants.account_number``, an extension of the extract:
     docs/spec/extract.md), where the extract gives one. The statements print it in the
-    account-number box; ``prorata explain`` and ``statements --account`` find forms by it. Given the
-    ``forms`` and their ``rows`` (:func:`transforms.engine.edit_checks.form_rows`), the participant
-    is read at each form's participant row; otherwise found from the form's first disbursement."""
+    account-number box; ``prorata explain`` and ``statements --account`` find forms by it. The
+    participant is read at each form's participant row: ``rows`` (:func:`transforms.engine.edit_checks.form_rows`)
+    of the ``forms``, when given; otherwise the first row of the participant of the form's first
+    disbursement (:func:`transforms.kernels.lookup.row_of`, as the engine finds it)."""
     p = tables["participants"]
     if "account_number" not in p.columns or distributions.height == 0:
         return pl.DataFrame(schema=ACCOUNT_SCHEMA)
-    if forms is not None and rows is not None:
-        accounts = forms.select(
-            "form_id",
-            p.get_column("account_number").gather(rows.get_column("_part")).alias("recordkeeper_account"),
-        ).filter(pl.col("recordkeeper_account").is_not_null())
-        return accounts if accounts.get_column("form_id").is_sorted() else accounts.sort("form_id")
-    given = p.select("participant_id", pl.col("account_number").alias("recordkeeper_account")).filter(
-        pl.col("recordkeeper_account").is_not_null()
-    )
-    return (
-        distributions.select("form_id", "participant_id", "distribution_id")
-        .sort("form_id", "distribution_id")
-        .unique("form_id", keep="first", maintain_order=True)
-        .join(given, on="participant_id", how="inner")
-        .select("form_id", "recordkeeper_account")
-        .sort("form_id")
-    )
+    if forms is None or rows is None:
+        forms = (
+            distributions.select("form_id", "participant_id", "distribution_id")
+            .sort("form_id", "distribution_id")
+            .unique("form_id", keep="first", maintain_order=True)
+        )
+        rows = pl.DataFrame({"_part": _rows_of(forms.get_column("participant_id"), p, "participant_id")})
+    accounts = forms.select(
+        "form_id",
+        p.get_column("account_number").gather(rows.get_column("_part")).alias("recordkeeper_account"),
+    ).filter(pl.col("recordkeeper_account").is_not_null())
+    return accounts if accounts.get_column("form_id").is_sorted() else accounts.sort("form_id")
 
 
 @dataclass
