@@ -33,8 +33,11 @@ demo: $(STAMP)
 	@$(BIN)/prorata run sample_data/extract --out out/demo
 	@echo "explain one disbursement:  $(BIN)/prorata explain D0000001 --run out/demo"
 
+# make test runs the tests in TEST_WORKERS processes (pytest-xdist; a test file stays in one worker, so
+# its module fixtures are built once): 2 fits CI's two cores; TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 CHECK_TESTS := tests/kernels tests/law tests/contracts tests/engine tests/irs tests/flows/cli tests/flows/io tests/flows/test_environment.py tests/meta tests/golden
 CHECK_SKIPS := not (prefect or server or browser or dask or kills or faults or store or slow)
