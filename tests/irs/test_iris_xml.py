@@ -46,6 +46,7 @@ from transforms.irs.shared import (
     city_name,
     is_foreign_address,
     name_lines,
+    street_lines,
 )
 from transforms.season.corrections import iris_corrections
 
@@ -566,7 +567,9 @@ PAYEES = st.lists(
 @given(PAYEES)
 @example([("ssn", "CA", "Ann", "Lee", "1 Main St", "Saint-Jean-sur-Richelieu de la Vallee du Haut")])
 @example([("ein", "US", "& Sons Holdings", "Ünited Wholesale " * 5, "", "Boston")])
-def test_a_foreign_city_and_an_entitys_name_lines_are_the_full_functions_of_every_payee(rows):
+@example([("ssn", "US", "Ann", "Lee", "A&B&C&D&E&F&G&H", "Boston")])  # "&" -> " AND ": 43 letters
+@example([("ssn", "US", "Ann", "Lee", "ßßßßßßßßßßßßßßßß ßßß", "Boston")])  # ß -> SS: 39 letters
+def test_the_payee_columns_worked_out_on_some_rows_are_the_full_functions_on_every_payee(rows):
     columns = ["tin_type", "country", "first_name", "last_name", "address", "city"]
     filing = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row").with_columns(
         account_number=pl.lit("A1"), state_payer_id=pl.lit(None, pl.String), locality=pl.lit(None, pl.String)
@@ -583,6 +586,7 @@ def test_a_foreign_city_and_an_entitys_name_lines_are_the_full_functions_of_ever
         .then(city_name(c("city"), FOREIGN_CITY_LENGTH))
         .otherwise(city_name(c("city"), CITY_LENGTH))
         .alias("_city"),
+        street_lines(c("address"))[1].alias("_street_2"),
         pl.when(entity).then(line_1).otherwise(pl.lit("")).alias("_business_1"),
         pl.when(entity).then(line_2).otherwise(pl.lit("")).alias("_business_2"),
     )

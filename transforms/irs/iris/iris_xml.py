@@ -529,11 +529,9 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
         iris_state_id(f["state_payer_id"]).alias("_state_payer_id"),
         iris_locality(f["locality"]).alias("_locality"),
     ]
-    address = f["address"].cast(pl.String).fill_null("")
-    # the second street line: only where the first is not the whole street
     columns.append(
         computed_where(
-            columns[2].fill_null("").str.len_chars() < address.str.len_chars(),
+            _street_may_go_on(f["address"], columns[2]),
             f["address"],
             lambda long: pl.select(street_lines(pl.lit(long))[1]).to_series(),
             _empty_text,
@@ -556,8 +554,23 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
     return [*columns, *lines, control.alias("_name_control")]
 
 
+def _street_may_go_on(address: pl.Series, street_1: pl.Series) -> pl.Series:
+    """True where the street ``address`` may have a second line (AddressLine2Txt) beyond its first,
+    ``street_1`` (:func:`transforms.irs.shared.street_lines`): where the first line is shorter than
+    the address, or the address has a character that :func:`transforms.irs.shared.street_text` may
+    make longer ("&" → " AND ", ß → SS, Æ → AE: any non-ASCII one). Elsewhere the street text is at
+    most as long as the address (ASCII characters are kept, dropped or made a space, one for one),
+    so a first line at least as long is the whole street and the second line is ""."""
+    text = address.cast(pl.String).fill_null("")
+    return (
+        (street_1.fill_null("").str.len_chars() < text.str.len_chars())
+        | (text.str.len_bytes() > text.str.len_chars())
+        | text.str.contains("&", literal=True)
+    )
+
+
 def _empty_text(values: pl.Series) -> pl.Series:
-    """ "" on every row of ``values``: the default of a text worked out on some rows only."""
+    """The empty text on every row of ``values``: the default of a text worked out on some rows only."""
     return pl.repeat("", values.len(), dtype=pl.String, eager=True)
 
 
