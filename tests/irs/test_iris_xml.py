@@ -16,9 +16,10 @@ from dataclasses import replace
 import polars as pl
 import pytest
 import xmlschema
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from polars.testing import assert_frame_equal
 
 from flows.io.iris_package import load, message_xsd
 from tests.conftest import IRIS_PACKAGE
@@ -28,6 +29,7 @@ from transforms.irs.iris.iris_xml import (
     DISTRIBUTION_CODES,
     NAMESPACE,
     IrisOptions,
+    _normalised_columns,
     dollars_expr,
     dollars_text,
     iris_transmissions,
@@ -36,7 +38,16 @@ from transforms.irs.iris.iris_xml import (
     write_iris_xml,
 )
 from transforms.irs.iris.schema_check import validate
-from transforms.irs.shared import FilingInputError
+from transforms.irs.shared import (
+    CITY_LENGTH,
+    FOREIGN_CITY_LENGTH,
+    FilingInputError,
+    alpha_text,
+    city_name,
+    is_foreign_address,
+    name_lines,
+    street_lines,
+)
 from transforms.season.corrections import iris_corrections
 
 NS = {"ir": NAMESPACE}
@@ -529,3 +540,54 @@ def test_a_transmission_id_can_be_given_only_for_a_single_transmission():
                 replace(IrisOptions(), transmission_id="x"),
             )
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# The payee columns worked out on some rows only (transforms.kernels.subset.computed_where) equal
+# the IRS functions computed on every row
+# ---------------------------------------------------------------------------------------------
+
+PAYEE_TEXT = st.text(alphabet=st.sampled_from(list("abAB zZ09-/&'.#éÜßÆ")), max_size=90)
+CITY_TEXT = st.text(alphabet=st.sampled_from(list("abAB zZ-'.éÜ")), min_size=30, max_size=60)
+PAYEES = st.lists(
+    st.tuples(
+        st.sampled_from(["ssn", "ein", "EIN", "itin", None]),  # tin_type
+        st.sampled_from(["US", "", " us ", "PR", "CA", "GB", None]),  # country
+        st.one_of(st.none(), PAYEE_TEXT),  # first_name
+        st.one_of(st.none(), PAYEE_TEXT),  # last_name
+        st.one_of(st.none(), PAYEE_TEXT),  # address
+        st.one_of(st.none(), PAYEE_TEXT, CITY_TEXT),  # city
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PAYEES)
+@example([("ssn", "CA", "Ann", "Lee", "1 Main St", "Saint-Jean-sur-Richelieu de la Vallee du Haut")])
+@example([("ein", "US", "& Sons Holdings", "Ünited Wholesale " * 5, "", "Boston")])
+@example([("ssn", "US", "Ann", "Lee", "A&B&C&D&E&F&G&H", "Boston")])  # "&" -> " AND ": 43 letters
+@example([("ssn", "US", "Ann", "Lee", "ßßßßßßßßßßßßßßßß ßßß", "Boston")])  # ß -> SS: 39 letters
+def test_the_payee_columns_worked_out_on_some_rows_are_the_full_functions_on_every_payee(rows):
+    columns = ["tin_type", "country", "first_name", "last_name", "address", "city"]
+    filing = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row").with_columns(
+        account_number=pl.lit("A1"), state_payer_id=pl.lit(None, pl.String), locality=pl.lit(None, pl.String)
+    )
+    got = pl.DataFrame(_normalised_columns(filing))
+    c = pl.col
+    entity = c("tin_type").fill_null("").str.to_lowercase() == "ein"
+    name = pl.concat_str(
+        alpha_text(c("last_name")), alpha_text(c("first_name")), separator=" "
+    ).str.strip_chars(" ")
+    line_1, line_2 = name_lines(name)
+    expected = filing.select(
+        pl.when(is_foreign_address(c("country")))
+        .then(city_name(c("city"), FOREIGN_CITY_LENGTH))
+        .otherwise(city_name(c("city"), CITY_LENGTH))
+        .alias("_city"),
+        street_lines(c("address"))[1].alias("_street_2"),
+        pl.when(entity).then(line_1).otherwise(pl.lit("")).alias("_business_1"),
+        pl.when(entity).then(line_2).otherwise(pl.lit("")).alias("_business_2"),
+    )
+    assert_frame_equal(got.select(expected.columns), expected)

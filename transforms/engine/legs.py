@@ -38,6 +38,7 @@ from transforms.engine.resolver import Rules, inputs_of, law
 from transforms.kernels import tabulate
 from transforms.kernels.lookup import position_in, row_of, run_marks
 from transforms.kernels.runs import run_starts, sum_over_runs
+from transforms.kernels.subset import computed_where
 from transforms.law import codes
 from transforms.law.params import TaxParameters
 from transforms.law.scopes import CONTRACT as CONTRACT_SCOPE
@@ -168,13 +169,16 @@ def payee_rows(
 ) -> pl.Series:
     """``_payee``: for each disbursement, its payee's row, as :func:`transforms.kernels.lookup.row_of` finds
     it. Most disbursements pay the participant: their payee is the participant's own payee row
-    (``own``, :func:`own_payee_rows`, read at ``part``); only the others are looked up."""
-    participant_payee = tables["participants"].get_column("payee_id").gather(part)
-    others = d.get_column("payee_id").eq(participant_payee).fill_null(False).not_()
-    rows = own.gather(part).alias("_payee")
-    if others.any():
-        rows = rows.scatter(others.arg_true(), row_of(d.filter(others), tables["payees"], ["payee_id"]))
-    return rows
+    (``own``, :func:`own_payee_rows`, read at ``part``); only the others are looked up
+    (:func:`transforms.kernels.subset.computed_where`)."""
+    payee = d.get_column("payee_id")
+    others = payee.eq(tables["participants"].get_column("payee_id").gather(part)).fill_null(False).not_()
+    return computed_where(
+        others,
+        payee,
+        lambda paid: row_of(paid.to_frame(), tables["payees"], ["payee_id"]),
+        lambda _: own.gather(part).alias("_payee"),
+    )
 
 
 LOOKUP_COLUMNS = ["distribution_id", "event_id", "participant_id", "plan_id", "payee_id", "contract"]

@@ -124,6 +124,7 @@ from transforms.irs.shared import (
     string_pieces,
 )
 from transforms.kernels.runs import run_starts
+from transforms.kernels.subset import computed_where
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
@@ -516,37 +517,33 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
         normalised(f["address"], lambda e: street_lines(e)[0], PLAIN_STREET, STREET_LENGTH).alias(
             "_street_1"
         ),
-        normalised(f["city"], lambda e: city_name(e, CITY_LENGTH), PLAIN_CITY, CITY_LENGTH).alias("_city"),
+        # a foreign city may be 50 letters long
+        computed_where(
+            foreign,
+            f["city"],
+            lambda abroad: pl.select(city_name(pl.lit(abroad), FOREIGN_CITY_LENGTH)).to_series(),
+            lambda every: normalised(every, lambda e: city_name(e, CITY_LENGTH), PLAIN_CITY, CITY_LENGTH),
+        ).alias("_city"),
         account.alias("_account_raw"),
         normalised(account, lambda e: iris_text(e, 30), PLAIN_TEXT, 30, upper=False).alias("_account"),
         iris_state_id(f["state_payer_id"]).alias("_state_payer_id"),
         iris_locality(f["locality"]).alias("_locality"),
     ]
-    street_1 = columns[2]
-    # the second street line: only where the first is not the whole street
-    long = (
-        street_1.fill_null("").str.len_chars() < f["address"].cast(pl.String).fill_null("").str.len_chars()
-    ).arg_true()
-    street_2 = pl.Series("_street_2", [""] * f.height, dtype=pl.String)
-    if long.len():
-        street_2 = street_2.scatter(
-            long, pl.select(street_lines(pl.lit(f["address"].gather(long)))[1]).to_series()
-        )
-    columns.append(street_2)
-    if foreign.any():  # a foreign city may be 50 letters long
-        rows = foreign.arg_true()
-        columns[3] = columns[3].scatter(
-            rows, pl.select(city_name(pl.lit(f["city"].gather(rows)), FOREIGN_CITY_LENGTH)).to_series()
-        )
+    columns.append(
+        computed_where(
+            _street_may_go_on(f["address"], columns[2]),
+            f["address"],
+            lambda long: pl.select(street_lines(pl.lit(long))[1]).to_series(),
+            _empty_text,
+        ).alias("_street_2")
+    )
     # entities: their name on BusinessNameLine1Txt / 2Txt; persons: ""
-    lines = [pl.Series(n, [""] * f.height, dtype=pl.String) for n in ("_business_1", "_business_2")]
-    if entity.any():
-        rows = entity.arg_true()
-        name = pl.concat_str(
-            pl.lit(last.gather(rows)), pl.lit(clean_text(f["first_name"]).gather(rows)), separator=" "
-        ).str.strip_chars(" ")
-        found = pl.select(*(e.alias(str(i)) for i, e in enumerate(name_lines(name))))
-        lines = [line.scatter(rows, found[str(i)]) for i, line in enumerate(lines)]
+    lines = computed_where(
+        entity,
+        pl.DataFrame([last.alias("last"), f["first_name"].alias("first")]),
+        _business_lines,
+        lambda every: every.select(pl.repeat("", pl.len()).alias(n) for n in ("_business_1", "_business_2")),
+    ).get_columns()
     control = (
         pl.DataFrame({"last": last, "entity": entity})
         .select(
@@ -555,6 +552,36 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
         .to_series()
     )
     return [*columns, *lines, control.alias("_name_control")]
+
+
+def _street_may_go_on(address: pl.Series, street_1: pl.Series) -> pl.Series:
+    """True where the street ``address`` may have a second line (AddressLine2Txt) beyond its first,
+    ``street_1`` (:func:`transforms.irs.shared.street_lines`): where the first line is shorter than
+    the address, or the address has a character that :func:`transforms.irs.shared.street_text` may
+    make longer ("&" → " AND ", ß → SS, Æ → AE: any non-ASCII one). Elsewhere the street text is at
+    most as long as the address (ASCII characters are kept, dropped or made a space, one for one),
+    so a first line at least as long is the whole street and the second line is ""."""
+    text = address.cast(pl.String).fill_null("")
+    return (
+        (street_1.fill_null("").str.len_chars() < text.str.len_chars())
+        | (text.str.len_bytes() > text.str.len_chars())
+        | text.str.contains("&", literal=True)
+    )
+
+
+def _empty_text(values: pl.Series) -> pl.Series:
+    """The empty text on every row of ``values``: the default of a text worked out on some rows only."""
+    return pl.repeat("", values.len(), dtype=pl.String, eager=True)
+
+
+def _business_lines(entities: pl.DataFrame) -> pl.DataFrame:
+    """An entity's name on BusinessNameLine1Txt and 2Txt (``_business_1``, ``_business_2``):
+    its last name (``last``, :func:`transforms.irs.shared.clean_text` already) then its first name
+    (``first``), on two lines of 75 (:func:`transforms.irs.shared.name_lines`)."""
+    name = pl.concat_str(
+        pl.lit(entities["last"]), pl.lit(clean_text(entities["first"])), separator=" "
+    ).str.strip_chars(" ")
+    return pl.select(e.alias(f"_business_{i}") for i, e in enumerate(name_lines(name), 1))
 
 
 def _person_name(first: pl.Expr, last: pl.Expr, depth: int) -> list[Piece]:
