@@ -4,7 +4,6 @@ belong to no disbursement, and when a payee is shared by two plans."""
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 import shutil
@@ -198,17 +197,11 @@ def test_the_prefect_flow_reads_a_large_extract_in_partitions_with_the_same_byte
 
     monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(2_500))
     monkeypatch.setenv("PRORATA_READ_PARTITION_ROWS", str(2_500))
-    before = {id(o) for o in gc.get_objects() if isinstance(o, pipeline.Loaded)}
     manifest = prorata_run(tangled_extract, tmp_path / "flow")
     assert "partition" in manifest["stage_seconds"]
     files, manifest = contents(tmp_path / "flow")
     assert files == whole_run[0]
     assert manifest == whole_run[1]
-    # Prefect keeps the last task's result referenced after the flow: a partition's rows must not
-    # be in it (at 100 M a partition of 5 M disbursements, held through the outputs and IRS file)
-    gc.collect()
-    held = [o for o in gc.get_objects() if isinstance(o, pipeline.Loaded) and id(o) not in before]
-    assert all(not o.validated.tables for o in held)
 
 
 def test_a_partition_and_its_batches_are_released_once_split_whoever_keeps_them(
