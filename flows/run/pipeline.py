@@ -189,6 +189,13 @@ class BatchResult:
     seconds: dict[str, float]
     parties: dict[str, pl.DataFrame] = field(default_factory=dict)  # recipients, payers of its forms
 
+    def release(self) -> None:
+        """Its frames dropped once written (:meth:`StreamedRun.add`): the object itself may outlive
+        the batch — Prefect keeps a task's last result referenced — but not the rows."""
+        for name in ("distributions", "forms", "explain", "quarantine", "checks", "tieout"):
+            setattr(self, name, getattr(self, name).clear())
+        self.parties = {}
+
 
 def split_batches(loaded: Loaded, max_rows: int | None = None) -> list[dict[str, pl.DataFrame]]:
     """The validated tables cut into independent plan batches (a single batch when small)."""
@@ -700,13 +707,16 @@ def stream_extract(
             else:
                 for i, batch in enumerate(iter_batches(source, batch_rows), start=1):
                     part = split(batch, tax_year)
+                    batch.clear()  # a task's arguments and result can outlive it (released)
                     del batch
                     run.add(part)
+                    part.release()
                     del part
                     if batches > 1 and count:
                         say(f"partition {n}/{count}: plan batch {i}/{batches} split")
                     elif batches > 1:
                         say(Step(f"plan batch {i}/{batches} done", SPLIT, i, batches))
+            source.validated.tables.clear()  # split: released, whoever still holds the Loaded
             del source
             if count:
                 say(Step(f"partition {n}/{count} done", SPLIT, n, count))

@@ -202,3 +202,33 @@ def test_the_prefect_flow_reads_a_large_extract_in_partitions_with_the_same_byte
     files, manifest = contents(tmp_path / "flow")
     assert files == whole_run[0]
     assert manifest == whole_run[1]
+
+
+def test_a_partition_and_its_batches_are_released_once_split_whoever_keeps_them(
+    tangled_extract, tmp_path, monkeypatch
+):
+    """The stages' arguments and results may be kept by their caller (Prefect keeps a task's last
+    result): each partition's tables, each batch and each batch's results are emptied once used."""
+    monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(2_500))
+    monkeypatch.setenv("PRORATA_READ_PARTITION_ROWS", str(2_500))
+    loads, batches, results = [], [], []
+
+    def load_partition(*args):
+        loads.append(pipeline.read_partition(*args))
+        return loads[-1]
+
+    def split(batch, tax_year):
+        batches.append(batch)
+        results.append(pipeline.compute_batch(batch, tax_year))
+        return results[-1]
+
+    pipeline.stream_extract(
+        tangled_extract, tmp_path / "out", {}, batch_rows=1_500, load_partition=load_partition, split=split
+    )
+    assert len(loads) > 1 and len(batches) > len(loads) - 1
+    assert all(not loaded.validated.tables for loaded in loads)
+    assert all(not batch for batch in batches)
+    frames = ("distributions", "forms", "explain", "quarantine", "checks", "tieout")
+    assert all(getattr(r, f).height == 0 for r in results for f in frames)
+    assert all(not r.parties for r in results)
+    assert pl.read_parquet(tmp_path / "out" / "forms.parquet").height > 0
