@@ -120,6 +120,13 @@ class Partitions:
     def all_payees(self) -> pl.Series:
         return pl.concat(self.payees) if self.payees else pl.Series([], dtype=pl.UInt64)
 
+    def release(self) -> None:
+        """Its id hashes dropped once every partition is read (about 1.2 GB at 100 M disbursements):
+        the object may outlive the read — Prefect keeps a task's arguments, as it keeps its
+        results — but not the hashes."""
+        self.events.clear()
+        self.payees.clear()
+
 
 def pack(sizes: Iterable[tuple[T, int]], max_rows: int) -> list[list[T]]:
     """Items, in order, packed into consecutive bins of at most ``max_rows`` rows (an item larger

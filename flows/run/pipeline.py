@@ -720,7 +720,9 @@ def stream_extract(
             del source
             if count:
                 say(Step(f"partition {n}/{count} done", SPLIT, n, count))
-        sources, parts = [], None  # the generator and the id hashes of the partitions: not needed to write
+        if parts is not None:  # the id hashes of the partitions: not needed to write
+            parts.release()
+        sources, parts = [], None
         if count:
             run.loaded = replace(
                 shell, validated=Validated({}, partitioned.merge_quarantine(quarantines)), seconds=read_s

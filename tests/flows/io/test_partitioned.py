@@ -211,10 +211,11 @@ def test_a_partition_and_its_batches_are_released_once_split_whoever_keeps_them(
     result): each partition's tables, each batch and each batch's results are emptied once used."""
     monkeypatch.setenv("PRORATA_READ_WHOLE_ROWS", str(2_500))
     monkeypatch.setenv("PRORATA_READ_PARTITION_ROWS", str(2_500))
-    loads, batches, results = [], [], []
+    loads, batches, results, parts = [], [], [], []
 
-    def load_partition(*args):
-        loads.append(pipeline.read_partition(*args))
+    def load_partition(extract_dir, manifest, partitions, i):
+        parts.append(partitions)
+        loads.append(pipeline.read_partition(extract_dir, manifest, partitions, i))
         return loads[-1]
 
     def split(batch, tax_year):
@@ -228,6 +229,7 @@ def test_a_partition_and_its_batches_are_released_once_split_whoever_keeps_them(
     assert len(loads) > 1 and len(batches) > len(loads) - 1
     assert all(not loaded.validated.tables for loaded in loads)
     assert all(not batch for batch in batches)
+    assert parts and all(not p.events and not p.payees for p in parts)  # the first pass's id hashes
     frames = ("distributions", "forms", "explain", "quarantine", "checks", "tieout")
     assert all(getattr(r, f).height == 0 for r in results for f in frames)
     assert all(not r.parties for r in results)
