@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
 
-from transforms.kernels.subset import computed_where
+from transforms.kernels.subset import computed_where, filled
 
 
 def mask(values: list[bool | None]) -> pl.Series:
@@ -157,3 +157,15 @@ def test_the_kernel_equals_the_function_computed_on_every_row_for_any_mask(rows)
         computed_where(where, frame, costly_frame, cheap_frame),
         default.select(everywhere(where, full[name], default[name]).alias(name) for name in default.columns),
     )
+
+
+def test_a_filled_default_is_its_value_on_every_row_as_a_series_or_as_named_columns():
+    values = pl.Series("v", ["a", "bb", "c"])
+    assert_series_equal(filled("")(values), pl.Series("repeat", ["", "", ""], pl.String), check_names=False)
+    assert filled(False)(pl.DataFrame({"x": [1, 2]})).to_list() == [False, False]
+    frame = filled(False, "one", "two")(values)
+    assert frame.columns == ["one", "two"] and frame.schema == {"one": pl.Boolean, "two": pl.Boolean}
+    assert frame.height == 3 and not frame.to_series(0).any() and not frame.to_series(1).any()
+    assert filled("", "line")(pl.DataFrame({"x": []})).schema == {"line": pl.String}
+    chosen = computed_where(mask([True, False, True]), values, lambda v: v.str.to_uppercase(), filled(""))
+    assert chosen.to_list() == ["A", "", "C"]

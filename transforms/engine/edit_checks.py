@@ -42,7 +42,7 @@ from transforms.irs.shared import (
     unwritable_name_address,
 )
 from transforms.kernels.lookup import row_of
-from transforms.kernels.subset import computed_where
+from transforms.kernels.subset import computed_where, filled
 from transforms.law.box7 import is_valid_combination
 from transforms.law.params import TaxParameters
 
@@ -428,11 +428,6 @@ PAYEE_COLUMNS = ("tin_type", "first_name", "last_name", "address", "city", "stat
 FORM_TEXT_FACTS = ("iris_state_id", "iris_locality")
 
 
-def _false(values: pl.Series) -> pl.Series:
-    """False on every row of ``values``: the default of a fact worked out on some rows only."""
-    return pl.repeat(False, values.len(), eager=True)
-
-
 def _unusable(text: pl.Series) -> pl.Series:
     """True where ``text`` keeps no letter or digit once cleaned as the IRS files clean it
     (:func:`transforms.irs.shared.clean_text`: accents dropped, upper case, only A-Z 0-9 & -).
@@ -443,7 +438,7 @@ def _unusable(text: pl.Series) -> pl.Series:
         ~text.str.contains(r"[A-Za-z0-9]"),
         text,
         lambda bare: ~clean_text(bare).str.contains(r"[A-Z0-9]"),
-        _false,
+        filled(False),
     )
 
 
@@ -506,13 +501,13 @@ def _unwritable_payees(who: pl.DataFrame) -> pl.DataFrame:
         who.select(~_plain_payee()).to_series(),
         who,
         lambda odd: odd.select(mask.alias(name) for name, mask in masks.items()),
-        lambda every: every.select(pl.repeat(False, pl.len()).alias(name) for name in masks),
+        filled(False, *masks),
     )
     abroad = computed_where(
         who.select(is_foreign_address(pl.col("country"))).to_series(),
         who,
         lambda foreign: foreign.select(country.alias("iris_country")),
-        lambda every: every.select(pl.repeat(False, pl.len()).alias("iris_country")),
+        filled(False, "iris_country"),
     )
     return pl.concat([names, abroad], how="horizontal").select(order)
 
@@ -618,7 +613,7 @@ def _refused(values: pl.Series, normalise: Callable[[pl.Series], pl.Series]) -> 
         values.fill_null("").ne(""),
         values,
         lambda given: normalise(given).is_null(),
-        _false,
+        filled(False),
     )
 
 

@@ -48,3 +48,15 @@ def computed_where(
     return out.with_columns(
         out.get_column(name).scatter(rows, done.get_column(name)) for name in done.columns
     )
+
+
+def filled(value: object, *names: str) -> Callable[[pl.Series | pl.DataFrame], pl.Series | pl.DataFrame]:
+    """A default for :func:`computed_where`: ``value`` on every row of the values it is given — a
+    Series, or, given ``names``, a frame with a column of each name (its type is ``value``'s)."""
+
+    def default(values: pl.Series | pl.DataFrame) -> pl.Series | pl.DataFrame:
+        if not names:
+            return pl.repeat(value, len(values), eager=True)
+        return pl.DataFrame({name: pl.repeat(value, len(values), eager=True) for name in names})
+
+    return default

@@ -124,7 +124,7 @@ from transforms.irs.shared import (
     string_pieces,
 )
 from transforms.kernels.runs import run_starts
-from transforms.kernels.subset import computed_where
+from transforms.kernels.subset import computed_where, filled
 
 NAMESPACE = "urn:us:gov:treasury:irs:ir"
 #: ``SchemaVersionNum``: the value the package's IRTransmissionManifestType fixes (TY2025 v1.2).
@@ -534,7 +534,7 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
             _street_may_go_on(f["address"], columns[2]),
             f["address"],
             lambda long: pl.select(street_lines(pl.lit(long))[1]).to_series(),
-            _empty_text,
+            filled(""),
         ).alias("_street_2")
     )
     # entities: their name on BusinessNameLine1Txt / 2Txt; persons: ""
@@ -542,7 +542,7 @@ def _normalised_columns(filing: pl.DataFrame) -> list[pl.Series]:
         entity,
         pl.DataFrame([last.alias("last"), f["first_name"].alias("first")]),
         _business_lines,
-        lambda every: every.select(pl.repeat("", pl.len()).alias(n) for n in ("_business_1", "_business_2")),
+        filled("", "_business_1", "_business_2"),
     ).get_columns()
     control = (
         pl.DataFrame({"last": last, "entity": entity})
@@ -567,11 +567,6 @@ def _street_may_go_on(address: pl.Series, street_1: pl.Series) -> pl.Series:
         | (text.str.len_bytes() > text.str.len_chars())
         | text.str.contains("&", literal=True)
     )
-
-
-def _empty_text(values: pl.Series) -> pl.Series:
-    """The empty text on every row of ``values``: the default of a text worked out on some rows only."""
-    return pl.repeat("", values.len(), dtype=pl.String, eager=True)
 
 
 def _business_lines(entities: pl.DataFrame) -> pl.DataFrame:
