@@ -379,20 +379,96 @@ ROW_GROUP_ROWS = 1_000_000  # every output file: row groups of exactly this many
 RUN_ROW_GROUP_ROWS = 65_536  # the temporary runs: small row groups, so a slice reads little
 
 
-def _group_bounds(total: int, keep: pl.Series | None) -> Iterator[tuple[int, int]]:
-    """Slices [start, end) of the merged rows that each hold :data:`ROW_GROUP_ROWS` kept rows (the
-    last fewer): every row when ``keep`` is None."""
-    if keep is None:
-        yield from ((s, min(s + ROW_GROUP_ROWS, total)) for s in range(0, total, ROW_GROUP_ROWS))
-        return
-    kept = keep.cast(pl.UInt64).cum_sum()
-    targets = pl.Series(range(ROW_GROUP_ROWS, int(kept[-1]) if total else 0, ROW_GROUP_ROWS), dtype=pl.UInt64)
-    ends = [int(i) + 1 for i in kept.search_sorted(targets, side="left")] + [total]
-    start = 0
-    for end in ends:
-        if end > start:
-            yield start, end
-        start = end
+MERGE_WINDOW_ROWS = 8_000_000
+"""Keys a merge holds at once, shared by its runs (each run's window is at least a run row group)."""
+
+
+def _merge_order(
+    read: Callable[[int, int, int], pl.DataFrame], heights: list[int], keys: list[str], unique: bool
+) -> Iterator[tuple[pl.Series, pl.Series | None]]:
+    """The runs merged by key, a piece at a time: which run each row comes from (``_run``, in the
+    merged order) and, with ``unique``, whether the row is kept (its key is not the key of the row
+    before it). ``read(run, offset, n)`` gives the key columns of ``n`` rows of a run from ``offset``.
+
+    The order is the stable sort of every run's rows one run after the other (ties: earlier runs
+    first, a run's rows in their order), found holding a window of each run's keys instead of all
+    of them: the windows are sorted together, and every row up to the *bound* is final — the bound is
+    the last row held of the run that still has rows on disk and whose last held key is the smallest
+    (ties: the earliest such run). A row after it either has a larger key, or the bound's key and a
+    later run than the bound's, so a row still on disk (of a run with a larger last key, or of the
+    bound's own run, or of a later run with the same key) cannot come before it. Keys are never null
+    (they are ids the contracts require)."""
+    window = max(RUN_ROW_GROUP_ROWS, MERGE_WINDOW_ROWS // max(len(heights), 1))
+    held: list[pl.DataFrame] = [read(i, 0, 0) for i in range(len(heights))]
+    read_to = [0] * len(heights)
+    last_key: pl.DataFrame | None = None  # the key of the last row given (unique)
+    while True:
+        for i, height in enumerate(heights):  # top up a run's window once it is half used
+            if read_to[i] < height and 2 * held[i].height < window:
+                more = read(i, read_to[i], window)
+                read_to[i] += more.height
+                held[i] = pl.concat([held[i], more]) if held[i].height else more
+        if not any(frame.height for frame in held):
+            return
+        pending = [i for i, height in enumerate(heights) if read_to[i] < height]
+        rows = pl.concat(
+            [
+                frame.with_columns(
+                    pl.lit(i, pl.UInt32).alias("_run"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_at")
+                )
+                for i, frame in enumerate(held)
+                if frame.height
+            ]
+        ).sort(keys, maintain_order=True)
+        if pending:
+            lasts = pl.concat(
+                [held[i].tail(1).with_columns(pl.lit(i, pl.UInt32).alias("_run")) for i in pending]
+            ).sort(keys, maintain_order=True)
+            run = lasts.item(0, "_run")
+            bound = (pl.col("_run") == run) & (pl.col("_at") == held[run].height - 1)
+            end = int(rows.select(bound.arg_max()).item()) + 1
+            rows = rows.slice(0, end)
+        for run, n in rows.get_column("_run").value_counts().rows():
+            held[run] = held[run].slice(n)
+        keep = None
+        if unique:  # a row whose key is the key of the row before it (in any piece): a copy
+            framed = rows.select(keys) if last_key is None else pl.concat([last_key, rows.select(keys)])
+            same = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in keys).fill_null(False)
+            keep = framed.select(~same).to_series().slice(framed.height - rows.height)
+            last_key = rows.select(keys).tail(1)
+        yield rows.get_column("_run"), keep
+
+
+def _row_groups(
+    pieces: Iterable[tuple[pl.Series, pl.Series | None]],
+) -> Iterator[tuple[pl.Series, pl.Series | None]]:
+    """The merged order cut into row groups of :data:`ROW_GROUP_ROWS` kept rows (the last fewer): a
+    group ends at its last kept row once a kept row follows it (rows dropped after it go with the
+    next group, and the last group takes what is left)."""
+    runs: list[pl.Series] = []
+    keeps: list[pl.Series] = []
+    kept = 0
+    for source, keep in pieces:
+        runs.append(source)
+        if keep is not None:
+            keeps.append(keep)
+        kept += source.len() if keep is None else int(keep.sum())
+        if kept <= ROW_GROUP_ROWS:
+            continue
+        source = pl.concat(runs)
+        keep = pl.concat(keeps) if keeps else None
+        while kept > ROW_GROUP_ROWS:
+            if keep is None:
+                end = ROW_GROUP_ROWS
+            else:
+                end = int(keep.cast(pl.UInt32).cum_sum().search_sorted(ROW_GROUP_ROWS, side="left")) + 1
+            yield source.slice(0, end), None if keep is None else keep.slice(0, end)
+            source = source.slice(end)
+            keep = None if keep is None else keep.slice(end)
+            kept -= ROW_GROUP_ROWS
+        runs, keeps = [source], ([] if keep is None else [keep])
+    if runs and sum(source.len() for source in runs):
+        yield pl.concat(runs), pl.concat(keeps) if keeps else None
 
 
 def _places(runs: pl.Series, base: list[int]) -> pl.Series:
@@ -515,26 +591,16 @@ class SortedParquetSink:
 
     def _merged(self) -> Iterator[pl.DataFrame]:
         """The runs' rows in key order, :data:`ROW_GROUP_ROWS` at a time: which run each row of the
-        file comes from is found on the key column alone (one stable sort of every run's keys, run
-        after run: ties stay in run order); each row group then takes the next rows of every run it
-        draws on (a run's rows stay in order) and puts them in place by position, without sorting
-        them again (:func:`_places`)."""
-        keys = pl.concat(
-            [
-                pl.scan_parquet(run).select(self._keys).with_columns(pl.lit(i, pl.UInt32).alias("_run"))
-                for i, run in enumerate(self.runs)
-            ]
-        ).collect()
-        keys = keys.sort(self._keys, maintain_order=True)
-        source = keys.get_column("_run")
-        keep = None
-        if self.unique:  # a row whose key is the key of the row before it: a copy, dropped
-            same = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in self._keys).fill_null(False)
-            keep = keys.select(~same).to_series()
-        del keys
+        file comes from is found on the key column alone (:func:`_merge_order`, a window of each
+        run's keys at a time); each row group then takes the next rows of every run it draws on (a
+        run's rows stay in order) and puts them in place by position, without sorting them again
+        (:func:`_places`)."""
+
+        def keys_of(run: int, offset: int, n: int) -> pl.DataFrame:
+            return pl.scan_parquet(self.runs[run]).select(self._keys).slice(offset, n).collect()
+
         offsets = [0] * len(self.runs)
-        for start, end in _group_bounds(source.len(), keep):
-            runs = source.slice(start, end - start)
+        for runs, keep in _row_groups(_merge_order(keys_of, self.heights, self._keys, self.unique)):
             pieces, base = [], [0] * len(self.runs)
             taken = 0
             for i, k in runs.value_counts().sort("_run").rows():
@@ -542,7 +608,7 @@ class SortedParquetSink:
                 offsets[i] += k
                 base[i], taken = taken, taken + k
             rows = pl.concat(pieces).gather(_places(runs, base))
-            yield rows if keep is None else rows.filter(keep.slice(start, end - start))
+            yield rows if keep is None else rows.filter(keep)
 
     def close(self) -> int:
         """Finish the file, remove the runs; the number of rows."""
@@ -568,22 +634,15 @@ class SortedParquetSink:
 
 
 CLOSING_THREADS = 2  # sinks closed at once: a file's Parquet encoding (pyarrow) runs on one core
-#: A sink that merges more rows than this is closed alone: a merge holds its key column (and the
-#: order of its rows) for the whole file, so two at 100 M disbursements would not fit beside what the
-#: run holds (the 100 M run of ``d79a2b2``, closing two at a time, was killed by the kernel at 24 GB).
-MERGE_ROWS_TOGETHER = 25_000_000
 
 
 def close_all(sinks: Iterable[SortedParquetSink]) -> None:
     """Every sink closed, :data:`CLOSING_THREADS` at a time, the largest first: each file is
     encoded on one core by pyarrow (which lets go of the GIL), so two files put together at once
-    keep both cores busy. A sink that merges more than :data:`MERGE_ROWS_TOGETHER` rows is closed
-    alone, before the others. Each file is the same bytes as when closed alone. A failure is raised
-    once the closes under way are over; the sinks not yet begun are not closed."""
+    keep both cores busy (a merge holds a window of its keys, :data:`MERGE_WINDOW_ROWS`, and one row
+    group, so two fit whatever the run's size). Each file is the same bytes as when closed alone. A
+    failure is raised once the closes under way are over; the sinks not yet begun are not closed."""
     order = sorted(sinks, key=lambda sink: -sink.rows)
-    for sink in [s for s in order if not s.ordered and s.rows > MERGE_ROWS_TOGETHER]:
-        sink.close()
-        order.remove(sink)
     with ThreadPoolExecutor(CLOSING_THREADS, thread_name_prefix="close") as pool:
         futures = [pool.submit(sink.close) for sink in order]
         try:

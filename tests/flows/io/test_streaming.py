@@ -251,38 +251,3 @@ def test_a_sink_that_fails_to_close_stops_close_all_with_its_error(tmp_path, mon
     monkeypatch.setattr(sinks[1], "close", breaks)
     with pytest.raises(OSError, match="No space left"):
         outputs.close_all(sinks)
-
-
-def test_a_sink_merging_more_rows_than_the_bound_is_closed_alone_before_the_others(tmp_path, monkeypatch):
-    import threading
-
-    from flows.io import outputs
-
-    monkeypatch.setattr(outputs, "ROW_GROUP_ROWS", 4)
-    monkeypatch.setattr(outputs, "MERGE_ROWS_TOGETHER", 35)  # sinks "b" (40 rows) and "c" (50) merge alone
-    sinks = _sinks_of_runs(tmp_path)
-    assert [s.rows for s in sinks] == [30, 40, 50] and not any(s.ordered for s in sinks)
-    open_now, events = [0], []
-    lock = threading.Lock()
-
-    def watched(sink: SortedParquetSink):
-        close = sink.close
-
-        def run() -> int:
-            with lock:
-                open_now[0] += 1
-                events.append((sink.path.name, open_now[0]))
-            try:
-                return close()
-            finally:
-                with lock:
-                    open_now[0] -= 1
-
-        return run
-
-    for sink in sinks:
-        monkeypatch.setattr(sink, "close", watched(sink))
-    outputs.close_all(sinks)
-    assert [name for name, _ in events] == ["c.parquet", "b.parquet", "a.parquet"]
-    assert [n for _, n in events[:2]] == [1, 1]  # each alone: nothing else was being closed
-    assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["a.parquet", "b.parquet", "c.parquet"]
