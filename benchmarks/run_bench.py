@@ -354,8 +354,8 @@ def write_report(path: Path, results: dict) -> None:
         "",
         "`make bench` (`benchmarks/run_bench.py`) runs `prorata run EXTRACT --out OUT` end to end on extracts "
         "from `prorata sample --seed 1 --tax-year Y`, each in a fresh process, through its Prefect flow, and "
-        "measures it from outside: wall time, peak resident memory of the whole process tree (sampled every "
-        "0.1 s), the 1-minute load average while it ran. The path users file from now on is the first row of "
+        "measures it from outside: wall time, peak resident memory of the whole process tree (GB here are "
+        "GiB, 2^30 bytes; sampled every 0.1 s), the 1-minute load average while it ran. The path users file from now on is the first row of "
         "each size: tax year 2026, IRIS, every transmission validated against the IRS's schema package (the "
         "vendored TY2025 v1.2); tax year 2025, FIRE (read back by our checker), is the second. Stage times "
         "are the run's own (`manifest.json` `stage_seconds`): *read + validate* (above 10 M disbursements the "
