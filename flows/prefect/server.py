@@ -640,6 +640,72 @@ def _drain_prefect_workers(timeout: float = 10.0) -> None:
             worker.drain_all(timeout=timeout, at_exit=False)
 
 
+PROCESS_TAG = "prorata-process"
+"""The prefix of the tag every flow run a command starts carries: ``prorata-process:HOST:PID:START``."""
+
+ORPHANS_READ = 200  # running flow runs looked at per command (a shared server has few at once)
+
+
+def process_tag(pid: int | None = None) -> str:
+    """The tag of the flow runs this process starts: its host, pid and start time (:func:`_birth`),
+    so a later command can tell that the process is gone even if its pid was reused."""
+    pid = os.getpid() if pid is None else pid
+    return f"{PROCESS_TAG}:{socket.gethostname()}:{pid}:{_birth(pid)}"
+
+
+def _orphaned(tags: list[str], host: str) -> int | None:
+    """The pid of the gone process of this host that started a run with ``tags``, else None."""
+    for tag in tags:
+        parts = tag.split(":")
+        if len(parts) == 4 and parts[0] == PROCESS_TAG and parts[1] == host and parts[2].isdigit():
+            return None if _same_process(int(parts[2]), parts[3]) else int(parts[2])
+    return None
+
+
+def end_orphaned_runs() -> int:
+    """Flow runs left Running or Pending by a command of this machine that is gone — killed with
+    SIGKILL, or the machine stopped: no code of it ran to report the end — set Crashed, with a message
+    saying so; the number set. Runs of other machines (a shared server) and of live processes are
+    left alone. Called as each command starts (:func:`ephemeral`), so the UI stops showing a run
+    that ended hours ago as running. Failures to reach the server are not the command's: ignored."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    host, ended = socket.gethostname(), 0
+    states = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
+    try:
+        with get_client(sync_client=True) as client:  # the API of the settings in force
+            for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(state=states), limit=ORPHANS_READ):
+                pid = _orphaned(run.tags, host)
+                if pid is None:
+                    continue
+                message = (
+                    f"Crashed: the command that ran it (process {pid} on {host}) ended without reporting "
+                    "— killed (SIGKILL) or the machine stopped; found by a later command"
+                )
+                client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+                ended += 1
+    except Exception:  # the server unreachable or refusing: the command goes on
+        return ended
+    return ended
+
+
+@contextlib.contextmanager
+def _settled(api_url: str | None) -> Iterator[None]:
+    """Orphaned runs ended (:func:`end_orphaned_runs`), then this command's flow runs tagged with
+    :func:`process_tag` while the block runs."""
+    if api_url is None:
+        yield
+        return
+    from prefect import tags
+
+    end_orphaned_runs()
+    with tags(process_tag()):
+        yield
+
+
 @contextlib.contextmanager
 def ephemeral(timeout: float = 120.0, early: Early | Shared | None = None) -> Iterator[str | None]:
     """The Prefect API for the length of a command: the configured server (``PREFECT_API_URL``,
@@ -653,7 +719,8 @@ def ephemeral(timeout: float = 120.0, early: Early | Shared | None = None) -> It
     if url or not allowed:
         if early is not None:
             early.discard()
-        yield url
+        with _settled(url):
+            yield url
         return
     server = early if early is not None else temporary_server(_child_env())
     before = os.environ.get("PREFECT_API_URL")
@@ -665,7 +732,8 @@ def ephemeral(timeout: float = 120.0, early: Early | Shared | None = None) -> It
         os.environ["PREFECT_API_URL"] = api_url  # for the processes the flow starts (Dask workers)
         with temporary_settings(updates={PREFECT_API_URL: api_url, **no_heartbeats}):
             try:
-                yield api_url
+                with _settled(api_url):
+                    yield api_url
             finally:
                 _drain_prefect_workers()
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -200,6 +201,67 @@ def test_no_prefect_server_outlives_a_command_that_is_killed(tmp_path_factory, h
     finally:
         for pid in _prefect_servers(token):  # only what this test started
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.kills
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="a process's start time comes from /proc")
+def test_a_run_whose_command_was_killed_is_set_crashed_by_the_next_command(
+    prefect_test_api, tmp_path, capsys
+):
+    """SIGKILL leaves no code to report the end: the flow run stayed Running for ever. The next
+    command on the machine finds its process gone and sets it Crashed, saying why."""
+    extract_id = f"killed-{uuid.uuid4().hex[:8]}"
+    extract = with_id(tmp_path, SAMPLE, extract_id)
+    proc = subprocess.Popen(
+        [*PRORATA, "run", str(extract), "--out", str(tmp_path / "out"), "--batch-rows", "300"],
+        env=client_env(prefect_test_api.api_url, tmp_path / "home"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in proc.stderr:
+        if "plan batch 1/" in line:
+            break
+    proc.kill()
+    proc.wait(timeout=60)
+    run, _ = flow_run(prefect_test_api.api_url, f"run {extract_id}")
+    assert run.state.type.value == "RUNNING"
+    (tag,) = [t for t in run.tags if t.startswith("prorata-process:")]
+    assert tag.startswith(f"prorata-process:{socket.gethostname()}:{proc.pid}:")
+    next_id = f"after-{uuid.uuid4().hex[:8]}"
+    assert (
+        prorata(
+            ["run", str(with_id(tmp_path / "next", SEED, next_id)), "--out", str(tmp_path / "o2"), "--quiet"],
+            capsys,
+        ).returncode
+        == 0
+    )
+    run, _ = flow_run(prefect_test_api.api_url, f"run {extract_id}")
+    assert run.state.type.value == "CRASHED"
+    assert f"process {proc.pid} on {socket.gethostname()}" in run.state.message
+    assert "killed (SIGKILL)" in run.state.message
+    after, _ = flow_run(prefect_test_api.api_url, f"run {next_id}")
+    assert after.state.type.value == "COMPLETED"  # its own run, from a live process, untouched
+
+
+def test_only_a_gone_process_of_this_machine_orphans_its_runs(monkeypatch):
+    from flows.prefect import server
+
+    host, me = socket.gethostname(), os.getpid()
+    mine = server.process_tag()
+    assert mine.startswith(f"prorata-process:{host}:{me}:") and server._birth(me)
+    assert server._orphaned(["nightly", mine], host) is None  # alive
+    born = mine.rsplit(":", 1)[1]
+    reused = f"prorata-process:{host}:{me}:{int(born) + 1}"  # the pid now names another process
+    assert server._orphaned([reused], host) == me
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert server._orphaned([f"prorata-process:{host}:{gone.pid}:{born}"], host) == gone.pid
+    assert (
+        server._orphaned([f"prorata-process:elsewhere:{gone.pid}:{born}"], host) is None
+    )  # not ours to judge
+    assert server._orphaned(["prorata-process", "prorata-process:x", "other"], host) is None
 
 
 def test_a_polars_error_quoting_a_tin_reaches_neither_prefects_database_nor_its_storage(
