@@ -66,6 +66,7 @@ class TaxParameters:
     public_safety_separation_age: int | None
     designated_roth_first_year: int
     roth_period_years: int
+    roth_pretax_first_to_direct_rollovers: bool
     filing_threshold_cents: int
     eligible_rollover_withholding_rate_pct: int
     withholding_de_minimis_cents: int
