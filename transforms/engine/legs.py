@@ -348,7 +348,13 @@ CODE_INPUTS = [
 """What box 7 reads on the disbursement itself; the rest comes from the participant and the plan."""
 
 
-CODE_FACTS = ["is_59_half_on_payment", "paid_because_of_death", "numeric_code", "corrective_code"]
+CODE_FACTS = [
+    "is_59_half_on_payment",
+    "paid_because_of_death",
+    "numeric_code",
+    "corrective_code",
+    "qualified_plan_loan_offset",
+]
 """The facts box 7 is coded from (besides the leg's contract, destination and reason)."""
 CODED = ["distribution_codes", "_codes_bad"]
 TABLE_ROWS = 100_000  # at most this many combinations are tabulated (validated extracts: under 10,000)

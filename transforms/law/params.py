@@ -73,6 +73,7 @@ class TaxParameters:
     early_distribution_tax_rate_pct: int
     fire_last_tax_year: int
     fire_last_transmission_date: date
+    code_m_first_tax_year: int
     code_y_first_tax_year: int
     ten_year_option_born_before: date
     recipient_statement_due: str
