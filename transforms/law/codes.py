@@ -80,8 +80,8 @@ def distribution_codes(
     ascending). i1099r: G direct rollover (4G for a beneficiary); H designated Roth account to a
     Roth IRA (4H); B with G for a Roth-to-Roth-account rollover; B with the numeric code for other
     Roth money (2 for 3, B is not paired with 3, Table 1); M qualified plan loan offset (from 2018,
-    :func:`qualified_plan_loan_offset`), L deemed loan (Roth: BM, BL; 2 for 3 beside them too); corrective distributions 8 or P alone, with 4 and
-    B as they apply. A case needing three codes gives ``"4BG"`` or ``"48B"``, which
+    :func:`qualified_plan_loan_offset`), L deemed loan (Roth: BM, BL; 2 for 3 beside them too);
+    corrective distributions 8 or P alone, with 4 and B as they apply. A case needing three codes gives ``"4BG"`` or ``"48B"``, which
     :func:`needs_three_codes` flags for quarantine.
     """
     roth = contract == "roth"
