@@ -628,6 +628,10 @@ FORM_FACTS = {
     "I6-b2-ira": (None, True),
     "H11-cash": (2022, False),
     "D9-rothira": (2023, True),
+    # The whole non-Roth account out, 80,000 of it by in-plan Roth rollover: the money stays in the
+    # account's designated Roth part, so the balance is not distributed (i1099r box 2b).
+    "E7-irr": (None, False),
+    "E7-cash": (None, False),
 }
 
 
