@@ -1,5 +1,6 @@
-"""The law's rarer paths, end to end through ``prorata run``: one extract of small cases written by hand
-from the law, and the boxes the law requires for each, derived by hand (not from prorata's output).
+"""The law's rarer paths, end to end through ``prorata run``: two extracts of small cases written by hand
+from the law (tax year 2025, and 2015 for rules the law has changed since), and the boxes the law
+requires for each, derived by hand (not from prorata's output).
 
 Every expected value cites its rule (``docs/reference/tax-rules.md`` sections; the spec where it fixes a
 convention the law leaves open). Money in cents; ``None`` means not asserted (the law is unsettled:
