@@ -99,7 +99,7 @@ def test_threads_give_the_rows_of_one_thread_when_the_tables_come_in_many_chunks
 def test_legs_alone_in_their_event_are_allocated_as_the_sorted_runs_allocate_them(validated):
     tables, p = validated
     legs, _ = engine.leg_facts(tables, p)
-    legs = Rules(p).evaluate(legs, ["box10_eligible"])
+    legs = Rules(p).evaluate(legs, ["box10_eligible", "takes_pretax_first"])
     alone = allocation.alone_in_event(legs.get_column("_eid"))
     assert 0 < alone.sum() < legs.height  # both kinds of events are present
     general = allocation.allocate_in_runs(legs.select(allocation.ALLOCATION_INPUTS), p)

@@ -55,6 +55,22 @@ def test_a_contract_the_event_does_not_draw_on_keeps_the_account_open():
     assert [f["total_distribution"] for f in forms_of(case).values()] == [False]
 
 
+def test_an_in_plan_roth_rollover_of_the_whole_account_is_not_a_total_distribution():
+    # The money stays in the participant's account, in its designated Roth part (Notice 2010-84): the
+    # balance is not distributed (i1099r box 2b: "the entire balance of the account is distributed"),
+    # also when the participant had no Roth account before the rollover.
+    case = Case()
+    case.contracts = [contract_row("E1", "non_roth", 1_000_000, 100_000)]
+    case.distributions = [
+        dist_row("IRR", "E1", "non_roth", 800_000, "in_plan_roth_rollover", reason="in_service"),
+        dist_row("C", "E1", "non_roth", 200_000, reason="in_service"),
+    ]
+    assert [f["total_distribution"] for f in case.run().forms.iter_rows(named=True)] == [False, False]
+    case.distributions = case.distributions[:1]
+    case.distributions[0]["amount_cents"] = 1_000_000  # a leg alone in its event
+    assert [f["total_distribution"] for f in case.run().forms.iter_rows(named=True)] == [False]
+
+
 def test_an_earlier_event_that_emptied_the_account_does_not_count_when_the_last_one_does_not():
     case = estate("ANN")
     case.contracts = [contract_row("E1", "non_roth", 300_000, 0), contract_row("E2", "non_roth", 500_000, 0)]

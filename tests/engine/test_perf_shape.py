@@ -206,7 +206,7 @@ def test_box7_read_from_the_table_of_combinations_equals_the_rule(table_rows, kn
             }
         )
     rules = Rules(p)
-    legs = rules.evaluate(pl.DataFrame(rows), ["corrective_code"])
+    legs = rules.evaluate(pl.DataFrame(rows), ["corrective_code", "qualified_plan_loan_offset"])
     direct = rules.columns(legs, ["distribution_codes", "needs_three_codes", "codes_are_valid"]).select(
         "distribution_codes", (pl.col("needs_three_codes") | ~pl.col("codes_are_valid")).alias("_codes_bad")
     )

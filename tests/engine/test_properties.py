@@ -46,8 +46,11 @@ def reference_basis(d: int, v: int, b: int, p: int, pre1987: bool) -> int:
     return t + min(d2, b2, share)
 
 
-def reference_allocation(pretax: int, legs: list[dict]) -> dict[str, int]:
-    rolls = [leg for leg in legs if leg["destination"] != "cash"]
+def reference_allocation(pretax: int, legs: list[dict], rollovers_first: bool = True) -> dict[str, int]:
+    """Notice 2014-54 as docs/spec/extract.md orders it; with ``rollovers_first`` false (a designated
+    Roth account before 2016, Reg. §1.402A-1 A-5(a) before T.D. 9769) every leg is a separate
+    distribution: all share the pre-tax money in proportion to their amounts, as cash legs do."""
+    rolls = [leg for leg in legs if leg["destination"] != "cash" and rollovers_first]
     rolls.sort(  # docs/spec/extract.md: elected orders, equal orders and the rest in the default order, then id
         key=lambda leg: (
             leg["rollover_order"] is None,
@@ -61,9 +64,7 @@ def reference_allocation(pretax: int, legs: list[dict]) -> dict[str, int]:
         take = min(leg["amount_cents"], left)
         out[leg["distribution_id"]] = take
         left -= take
-    cash = sorted(
-        (leg for leg in legs if leg["destination"] == "cash"), key=lambda leg: leg["distribution_id"].encode()
-    )
+    cash = sorted((leg for leg in legs if leg not in rolls), key=lambda leg: leg["distribution_id"].encode())
     total = sum(leg["amount_cents"] for leg in cash)
     shares = {leg["distribution_id"]: (left * leg["amount_cents"] // total if total else 0) for leg in cash}
     extra = left - sum(shares.values())
@@ -248,8 +249,11 @@ def check_invariants(case: Case) -> None:
             # the legs take the pool's basis and pre-tax money between them, no more
             assert sum(rows[leg["distribution_id"]]["basis_cents"] for leg in pool_legs) == basis
             assert basis <= sum(c["basis_cents"] for c in pool_contracts)
-            expected = reference_allocation(pretax, pool_legs)
+            rollovers_first = pool == "non_roth" or case.tax_year >= 2016
+            expected = reference_allocation(pretax, pool_legs, rollovers_first)
             assert {k: rows[k]["pretax_cents"] for k in expected} == expected
+            if not rollovers_first:
+                continue
             # rollovers take pre-tax money first: no cash leg has pre-tax while a rollover holds basis
             cash_pretax = any(
                 rows[leg["distribution_id"]]["pretax_cents"] > 0

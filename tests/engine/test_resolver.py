@@ -18,6 +18,7 @@ def legs() -> pl.DataFrame:
     return pl.DataFrame(
         {
             "destination": ["cash", "rollover_ira"],
+            "contract": ["non_roth", "non_roth"],
             "amount_cents": [300, 500],
             "reason": ["separation", "separation"],
         }
@@ -25,12 +26,12 @@ def legs() -> pl.DataFrame:
 
 
 def test_a_rule_read_by_two_others_is_computed_once_as_a_column_and_dropped_after():
-    # is_direct_rollover is read by rolled_over_cents and paid_otherwise_cents
+    # takes_pretax_first is read by rolled_over_cents and paid_otherwise_cents
     rules = Rules(P)
-    kept = rules.evaluate(legs(), ["rolled_over_cents", "paid_otherwise_cents"], keep=["is_direct_rollover"])
-    assert kept["is_direct_rollover"].to_list() == [False, True]
+    kept = rules.evaluate(legs(), ["rolled_over_cents", "paid_otherwise_cents"], keep=["takes_pretax_first"])
+    assert kept["takes_pretax_first"].to_list() == [False, True]
     done = rules.evaluate(legs(), ["rolled_over_cents", "paid_otherwise_cents"])
-    assert "is_direct_rollover" not in done.columns
+    assert "takes_pretax_first" not in done.columns
     assert done["rolled_over_cents"].to_list() == [0, 500] and done["paid_otherwise_cents"].to_list() == [
         300,
         0,
@@ -38,7 +39,7 @@ def test_a_rule_read_by_two_others_is_computed_once_as_a_column_and_dropped_afte
 
 
 def test_a_column_the_frame_holds_is_read_rather_than_computed_again():
-    frame = legs().with_columns(pl.Series("is_direct_rollover", [True, True]))  # computed elsewhere
+    frame = legs().with_columns(pl.Series("takes_pretax_first", [True, True]))  # computed elsewhere
     assert Rules(P).columns(frame, ["rolled_over_cents"]).to_series().to_list() == [300, 500]
 
 

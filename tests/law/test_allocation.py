@@ -160,6 +160,60 @@ def test_roth_money_is_allocated_within_the_roth_account_only():
     assert split(case) == {"N": (1_000_000, 0), "R": (40_000, 60_000)}
 
 
+def roth_rollover_and_cash(year: int) -> Case:
+    """A nonqualified Roth distribution in ``year``: $10,000 of a $20,000 account ($15,000 basis, so
+    $7,500 basis and $2,500 of earnings in the draw), $3,000 directly to a Roth IRA, $7,000 in cash."""
+    from datetime import date
+
+    case = Case(tax_year=year)
+    case.participants[0]["roth_first_year"] = max(year - 2, 2006)
+    case.contracts = [contract_row("E1", "roth", 2_000_000, 1_500_000)]
+    pay = {"payment_date": date(year, 6, 1)}
+    case.distributions = [
+        dist_row("ROTHIRA", "E1", "roth", 300_000, "rollover_roth_ira", **pay),
+        dist_row("CASH", "E1", "roth", 700_000, "cash", **pay),
+    ]
+    return case
+
+
+@pytest.mark.parametrize("year", [2006, 2014, 2015])
+def test_before_2016_a_roth_direct_rollover_is_a_separate_distribution_with_its_own_pro_rata_share(year):
+    # Reg. §1.402A-1, A-5(a) before T.D. 9769: "any amount paid in a direct rollover is treated as a
+    # separate distribution from any amount paid directly to the employee" — each takes 25 % earnings:
+    # Roth IRA $750 + $2,250 basis, cash $1,750 taxable + $5,250 basis (not all basis, as from 2016).
+    case = roth_rollover_and_cash(year)
+    assert split(case) == {"ROTHIRA": (75_000, 225_000), "CASH": (175_000, 525_000)}
+    assert case.row("CASH")["box2a_cents"] == 175_000
+
+
+def test_the_rule_trace_of_a_roth_direct_rollover_before_2016_says_it_is_a_separate_distribution():
+    from transforms.engine.explain import explanation
+
+    why = dict(
+        roth_rollover_and_cash(2015).run().explain.select("distribution_id", explanation()).iter_rows()
+    )
+    assert "separate distribution" in why["ROTHIRA"]
+    assert "goes first to its direct rollovers" not in why["ROTHIRA"]
+
+
+@pytest.mark.parametrize("year", [2016, 2025])
+def test_from_2016_a_roth_direct_rollover_takes_the_earnings_first(year):
+    # T.D. 9769 (distributions on or after 1 Jan 2016) with Notice 2014-54 §III: the $2,500 of earnings go
+    # first to the direct rollover; the cash leg is all basis.
+    assert split(roth_rollover_and_cash(year)) == {"ROTHIRA": (250_000, 50_000), "CASH": (0, 700_000)}
+
+
+def test_before_2016_non_roth_money_still_gives_pretax_first_to_the_direct_rollover():
+    # The old separate-distribution rule was the designated Roth account's (Reg. §1.402A-1, A-5(a));
+    # non-Roth money before 2015 follows "a reasonable interpretation" of §402(c)(2), which may be the
+    # Notice's own allocation (Notice 2014-54, effective date): prorata keeps it.
+    case = roth_rollover_and_cash(2012)
+    case.contracts = [contract_row("E1", "non_roth", 2_000_000, 1_500_000)]
+    for leg, dest in zip(case.distributions, ("rollover_ira", "cash"), strict=True):
+        leg["contract"], leg["destination"] = "non_roth", dest
+    assert split(case) == {"ROTHIRA": (250_000, 50_000), "CASH": (0, 700_000)}
+
+
 def test_in_plan_roth_rollover_is_a_direct_rollover_and_its_pretax_is_taxable():
     case = one_contract_case(
         "non_roth", 1_000_000, 200_000, [("IRR", 500_000, "in_plan_roth_rollover"), ("C", 500_000, "cash")]
@@ -174,6 +228,7 @@ def test_allocate_pretax_gives_the_same_split_whatever_the_order_of_the_legs(ord
         {
             "event_id": ["E", "E", "E"],
             "pool": ["non_roth"] * 3,
+            "contract": ["non_roth"] * 3,
             "distribution_id": ["a", "b", "c"],
             "destination": ["cash", "rollover_ira", "cash"],
             "rollover_order": [None, None, None],

@@ -126,6 +126,40 @@ def test_a_disabled_participants_loan_offset_pairs_m_with_2_because_3_does_not_p
     )
 
 
+def loan_offset_case(year: int, contract: str = "non_roth", **participant) -> Case:
+    case = one_contract_case(
+        contract,
+        1_000_000,
+        0,
+        [("D1", 100_000, "cash")],
+        dob=date(1980, 1, 1),
+        reason="qualified_loan_offset",
+        participant={"roth_first_year": 2006, **participant},
+    )
+    case.tax_year = year
+    case.distributions[0]["payment_date"] = date(year, 6, 2)
+    return case
+
+
+@pytest.mark.parametrize(
+    ("year", "participant", "non_roth", "roth"),
+    [
+        (2006, {}, "1", "1B"),
+        (2017, {}, "1", "1B"),
+        (2017, {"disabled": True}, "3", "2B"),
+        (2018, {}, "1M", "BM"),
+        (2018, {"disabled": True}, "2M", "BM"),
+    ],
+)
+def test_code_m_marks_a_qualified_plan_loan_offset_only_from_2018(year, participant, non_roth, roth):
+    # Code M (qualified plan loan offset) exists from the 2018 Form 1099-R: TCJA §13613 made the offset
+    # rollable to the tax-return due date for amounts treated as distributed in taxable years beginning
+    # after 31 Dec 2017. Before, a loan offset is reported "as you would any other actual distribution"
+    # (i1099r, plan loan offsets): the age/exception code alone (B with it for Roth money).
+    assert codes_of(loan_offset_case(year, **participant)) == non_roth
+    assert codes_of(loan_offset_case(year, "roth", **participant)) == roth
+
+
 @pytest.mark.parametrize(
     ("dob", "year", "expected"),
     [

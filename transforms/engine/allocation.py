@@ -47,6 +47,7 @@ ALLOCATION_INPUTS = [
     "amount_cents",
     "held_cents",
     "box10_eligible",
+    "takes_pretax_first",
     "pool_pretax_part_cents",
     "pool_foreign_part_cents",
     "pool_untaxed_part_cents",

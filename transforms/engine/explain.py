@@ -152,7 +152,24 @@ def allocation_block() -> pl.Expr:
             dollars(pl.col("basis_cents")),
         ),
     )
-    return _when(pl.col("pool_rollover_cents") > 0, text)
+    # A designated Roth account's direct rollover before 2016 takes no pre-tax money first
+    # (transforms.law.allocation.takes_pretax_first): the pool has no such rollovers.
+    separate = _block(
+        "Designated Roth direct rollover before 2016",
+        pl.lit(
+            "A direct rollover is a separate distribution from the amount paid to the recipient "
+            "(Treas. Reg. §1.402A-1, A-5(a), before T.D. 9769): it takes its pro-rata share of the "
+            "Roth account's earnings, not the earnings first."
+        ),
+    )
+    roth_rollover = (pl.col("pool") == "roth") & (pl.col("destination") != "cash")
+    return (
+        pl.when(pl.col("pool_rollover_cents") > 0)
+        .then(text)
+        .when(roth_rollover)
+        .then(separate)
+        .otherwise(pl.lit(None, pl.String))
+    )
 
 
 def roth_block() -> pl.Expr:

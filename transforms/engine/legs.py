@@ -321,7 +321,7 @@ and the Roth test (§402A(d)(2)), computed on the legs in ``distribution_id`` or
 REPORT_COLUMNS = ["reason", "date_of_birth", "payer_tin", "payment_date", "federal_withholding_cents"]
 """What the edit checks and the Form 945 tie-out read on the legs (:mod:`transforms.engine.edit_checks`)."""
 WORK_COLUMNS = [*ALLOCATION_INPUTS, "contract_foreign_cents", "first_of_contract", "_codes_bad"]
-WORK_ONLY = ["box10_eligible", "first_of_contract", "held_cents"]
+WORK_ONLY = ["box10_eligible", "takes_pretax_first", "first_of_contract", "held_cents"]
 """Columns the engine works with that no report reads: dropped before the legs are handed on."""
 
 
@@ -348,7 +348,13 @@ CODE_INPUTS = [
 """What box 7 reads on the disbursement itself; the rest comes from the participant and the plan."""
 
 
-CODE_FACTS = ["is_59_half_on_payment", "paid_because_of_death", "numeric_code", "corrective_code"]
+CODE_FACTS = [
+    "is_59_half_on_payment",
+    "paid_because_of_death",
+    "numeric_code",
+    "corrective_code",
+    "qualified_plan_loan_offset",
+]
 """The facts box 7 is coded from (besides the leg's contract, destination and reason)."""
 CODED = ["distribution_codes", "_codes_bad"]
 TABLE_ROWS = 100_000  # at most this many combinations are tabulated (validated extracts: under 10,000)
@@ -542,7 +548,7 @@ def split(legs: pl.DataFrame, p: TaxParameters) -> pl.DataFrame:
     """The Notice 2014-54 split of every leg and boxes 2a, 5, 10 and the foreign-source part
     (:mod:`transforms.law.allocation`, :mod:`transforms.law.boxes`; :mod:`transforms.engine.allocation`)."""
     rules = Rules(p)
-    legs = rules.evaluate(legs, ["box10_eligible"])
+    legs = rules.evaluate(legs, ["box10_eligible", "takes_pretax_first"])
     legs = pl.concat([legs, allocate(legs, p)], how="horizontal")
     return rules.evaluate(legs, ["box2a_cents", "box5_cents", "foreign_source_cents"])
 

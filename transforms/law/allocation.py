@@ -38,39 +38,56 @@ def is_direct_rollover(destination: pl.Expr) -> pl.Expr:
     return destination != "cash"
 
 
-def rollover_rank(destination: pl.Expr) -> pl.Expr:
+def takes_pretax_first(
+    is_direct_rollover: pl.Expr, contract: pl.Expr, roth_pretax_first_to_direct_rollovers: bool
+) -> pl.Expr:
+    """The leg is a direct rollover that takes its pool's pre-tax money before the other legs
+    (Notice 2014-54, §III; §402(c)(2), last sentence). Designated Roth account money paid before
+    2016 (``roth_pretax_first_to_direct_rollovers`` false) is the exception: Treas. Reg.
+    §1.402A-1, A-5(a), until T.D. 9769, treats "any amount paid in a direct rollover" as "a separate
+    distribution from any amount paid directly to the employee", so no leg of the Roth account goes
+    first — each takes a pro-rata share of its earnings (:func:`proportional_share_cents`)."""
+    if roth_pretax_first_to_direct_rollovers:
+        return is_direct_rollover
+    return is_direct_rollover & (contract != "roth")
+
+
+def rollover_rank(destination: pl.Expr, takes_pretax_first: pl.Expr) -> pl.Expr:
     """The default order of a leg among the legs of its pool (docs/spec/extract.md, "Allocation within an
     event"; Notice 2014-54, §III lets the recipient choose): traditional IRA and plan first (0),
-    Roth destinations next (1), legs that are not direct rollovers last (2)."""
+    Roth destinations next (1), legs that do not take pre-tax money first (:func:`takes_pretax_first`)
+    last (2)."""
     rank = pl.lit(NOT_A_ROLLOVER_RANK, pl.Int64)
     for destination_value, value in DESTINATION_RANK.items():  # a few comparisons: cheaper than a hash
         rank = pl.when(destination == destination_value).then(pl.lit(value, pl.Int64)).otherwise(rank)
-    return rank
+    return pl.when(takes_pretax_first).then(rank).otherwise(pl.lit(NOT_A_ROLLOVER_RANK, pl.Int64))
 
 
-def elected_rollover_order(rollover_order: pl.Expr, is_direct_rollover: pl.Expr) -> pl.Expr:
+def elected_rollover_order(rollover_order: pl.Expr, takes_pretax_first: pl.Expr) -> pl.Expr:
     """The order the recipient chose among the direct rollovers (Notice 2014-54, §III: the
     recipient may choose which destination takes the pre-tax money first; docs/spec/extract.md
     ``rollover_order``), null where none was chosen or the leg is not a direct rollover. Legs with
     an order come first, by that order, legs with equal orders by :func:`rollover_rank`; then the
     others by :func:`rollover_rank`; remaining ties by ``distribution_id``."""
-    return pl.when(rollover_order.is_not_null() & is_direct_rollover).then(rollover_order)
+    return pl.when(rollover_order.is_not_null() & takes_pretax_first).then(rollover_order)
 
 
-def rolled_over_cents(is_direct_rollover: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
-    """The leg's amount if it is a direct rollover, else 0 (Notice 2014-54, §III)."""
-    return pl.when(is_direct_rollover).then(amount_cents).otherwise(0)
+def rolled_over_cents(takes_pretax_first: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
+    """The leg's amount if it is a direct rollover that takes pre-tax money first, else 0 (Notice
+    2014-54, §III; :func:`takes_pretax_first`)."""
+    return pl.when(takes_pretax_first).then(amount_cents).otherwise(0)
 
 
-def paid_otherwise_cents(is_direct_rollover: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
-    """The leg's amount if it is not a direct rollover, else 0 (Notice 2014-54, §III)."""
-    return pl.when(is_direct_rollover).then(0).otherwise(amount_cents)
+def paid_otherwise_cents(takes_pretax_first: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
+    """The leg's amount if it shares the pre-tax money left pro rata, else 0 (Notice 2014-54, §III;
+    :func:`takes_pretax_first`)."""
+    return pl.when(takes_pretax_first).then(0).otherwise(amount_cents)
 
 
-def other_leg(is_direct_rollover: pl.Expr) -> pl.Expr:
-    """1 for a leg that is not a direct rollover, else 0: it shares the pre-tax money left (Notice
-    2014-54, §III)."""
-    return (~is_direct_rollover).cast(pl.Int64)
+def other_leg(takes_pretax_first: pl.Expr) -> pl.Expr:
+    """1 for a leg that shares the pre-tax money left, else 0 (Notice 2014-54, §III;
+    :func:`takes_pretax_first`)."""
+    return (~takes_pretax_first).cast(pl.Int64)
 
 
 def rolled_over_before_cents(rolled_over_cents: pl.Expr) -> Sum:
@@ -158,14 +175,14 @@ def pretax_to_other_legs_cents(
 
 
 def pretax_cents(
-    is_direct_rollover: pl.Expr,
+    takes_pretax_first: pl.Expr,
     pretax_to_direct_rollovers_cents: pl.Expr,
     pretax_to_other_legs_cents: pl.Expr,
 ) -> pl.Expr:
     """The leg's pre-tax part (Notice 2014-54, §III; §402A(d)(4)): the legs of a pool take exactly
     the pool's pre-tax money between them."""
     return (
-        pl.when(is_direct_rollover)
+        pl.when(takes_pretax_first)
         .then(pretax_to_direct_rollovers_cents)
         .otherwise(pretax_to_other_legs_cents)
         .cast(pl.Int64)

@@ -5,8 +5,9 @@ Authority: Instructions for Forms 1099-R and 5498, "Guide to Distribution Codes"
 ``docs/reference/tax-rules.md`` §f.2–f.3; for what the IRS accepts, the IRIS A2A schema's
 enumeration of box 7 (``Form1099RDistributionCd``, TY2025 v1.2: 29 single codes and 47 pairs,
 ``tests/law/test_box7_table.py`` compares this table with it). The relation "may be used with" is
-symmetric: each row lists every code it pairs with, both ways. Code Y exists from tax year
-``code_y_first_tax_year`` (parameters.toml) and never stands alone.
+symmetric: each row lists every code it pairs with, both ways. Code M exists from tax year
+``code_m_first_tax_year`` (2018), code Y from ``code_y_first_tax_year`` (parameters.toml), and Y
+never stands alone.
 
 This is the one copy of the codes and their meanings: the IRS writers' checker
 (:mod:`transforms.irs.fire.pub1220_reader`), the rule trace (:mod:`transforms.engine.explain`) and the
@@ -95,7 +96,7 @@ BOX7_CODES: tuple[Code, ...] = (
 # fmt: on
 
 CODES: dict[str, Code] = {c.code: c for c in BOX7_CODES}
-INTRODUCED = {"Y": "code_y_first_tax_year"}
+INTRODUCED = {"M": "code_m_first_tax_year", "Y": "code_y_first_tax_year"}
 """Codes that exist only from a tax year, and the parameter (parameters.toml) that names it."""
 
 
@@ -117,8 +118,9 @@ def _introduced_by(code: str, tax_year: int) -> bool:
 
 
 def codes_in_use(tax_year: int | None = None) -> tuple[Code, ...]:
-    """The codes of the table that exist in ``tax_year`` (every code when ``None``): code Y from
-    ``code_y_first_tax_year`` (i1099r 2025, What's New)."""
+    """The codes of the table that exist in ``tax_year`` (every code when ``None``): code M from
+    ``code_m_first_tax_year`` (Form 1099-R 2018, TCJA §13613), code Y from ``code_y_first_tax_year``
+    (i1099r 2025, What's New)."""
     if tax_year is None:
         return BOX7_CODES
     return tuple(c for c in BOX7_CODES if _introduced_by(c.code, tax_year))

@@ -41,12 +41,26 @@ def event_amount_cents(amount_cents: pl.Expr) -> Sum:
     return over_event(amount_cents)
 
 
-def closes(event_amount_cents: pl.Expr, held_cents: pl.Expr) -> pl.Expr:
-    """The event draws every contract the payee holds down to zero (i1099r box 2b "Total
-    distribution"; docs/spec/outputs.md). Each draw is at most its contract's value (docs/spec/extract.md), so this
-    holds exactly when the event's total equals the total value of its contract rows
-    (``held_cents``)."""
-    return (event_amount_cents == held_cents).fill_null(False)
+def kept_in_plan_cents(destination: pl.Expr, amount_cents: pl.Expr) -> pl.Expr:
+    """The leg's amount if it stays in the participant's account — an in-plan Roth rollover moves it
+    to the designated Roth account of the same plan (IRC §402A(c)(4); Notice 2010-84) — else 0."""
+    return pl.when(destination == "in_plan_roth_rollover").then(amount_cents).otherwise(0)
+
+
+def event_kept_in_plan_cents(kept_in_plan_cents: pl.Expr) -> Sum:
+    """What the event's in-plan Roth rollovers keep in the account, every leg of the event (i1099r box
+    2b; IRC §402A(c)(4))."""
+    return over_event(kept_in_plan_cents)
+
+
+def closes(event_amount_cents: pl.Expr, held_cents: pl.Expr, event_kept_in_plan_cents: pl.Expr) -> pl.Expr:
+    """The event pays out the whole balance of the account (i1099r box 2b "Total distribution": the
+    entire balance of the account is distributed; docs/spec/outputs.md): it draws every contract the
+    payee holds down to zero — each draw is at most its contract's value (docs/spec/extract.md), so
+    exactly when the event's total equals the total value of its contract rows (``held_cents``) —
+    and none of it stays in the plan by an in-plan Roth rollover (:func:`kept_in_plan_cents`), which
+    leaves the money in the account's designated Roth part even when there was none before."""
+    return ((event_amount_cents == held_cents) & (event_kept_in_plan_cents == 0)).fill_null(False)
 
 
 def box10_eligible(

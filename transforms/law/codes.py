@@ -59,6 +59,14 @@ def _corrective_codes(death_prefix: pl.Expr, roth: pl.Expr, code: pl.Expr) -> pl
     return death_prefix + pl.when(roth).then(roth_code).otherwise(code)
 
 
+def qualified_plan_loan_offset(reason: pl.Expr, tax_year: int, code_m_first_tax_year: int) -> pl.Expr:
+    """A qualified plan loan offset, coded M (i1099r code M; IRC §402(c)(3)(C), added by TCJA
+    §13613 for offsets treated as distributed in taxable years beginning after 31 Dec 2017). Before
+    ``code_m_first_tax_year`` there is no such offset and no code M: a loan offset is reported "as you
+    would any other actual distribution" (i1099r, plan loan offsets), so false in every earlier year."""
+    return (reason == "qualified_loan_offset") & pl.lit(tax_year >= code_m_first_tax_year)
+
+
 def distribution_codes(
     numeric_code: pl.Expr,
     paid_because_of_death: pl.Expr,
@@ -66,13 +74,14 @@ def distribution_codes(
     destination: pl.Expr,
     reason: pl.Expr,
     corrective_code: pl.Expr,
+    qualified_plan_loan_offset: pl.Expr,
 ) -> pl.Expr:
     """Box 7 for one disbursement, in the canonical order (a digit before a letter, otherwise
     ascending). i1099r: G direct rollover (4G for a beneficiary); H designated Roth account to a
     Roth IRA (4H); B with G for a Roth-to-Roth-account rollover; B with the numeric code for other
-    Roth money (2 for 3, B is not paired with 3, Table 1); M qualified plan loan offset, L deemed
-    loan (Roth: BM, BL; 2 for 3 beside them too); corrective distributions 8 or P alone, with 4 and
-    B as they apply. A case needing three codes gives ``"4BG"`` or ``"48B"``, which
+    Roth money (2 for 3, B is not paired with 3, Table 1); M qualified plan loan offset (from 2018,
+    :func:`qualified_plan_loan_offset`), L deemed loan (Roth: BM, BL; 2 for 3 beside them too);
+    corrective distributions 8 or P alone, with 4 and B as they apply. A case needing three codes gives ``"4BG"`` or ``"48B"``, which
     :func:`needs_three_codes` flags for quarantine.
     """
     roth = contract == "roth"
@@ -80,14 +89,14 @@ def distribution_codes(
     # for 3 beside M, L and B — the convention docs/spec/outputs.md states for B, extended to M and L.
     num_not_3 = pl.when(numeric_code == "3").then(pl.lit("2")).otherwise(numeric_code)
     non_roth_cash = (
-        pl.when(reason == "qualified_loan_offset")
+        pl.when(qualified_plan_loan_offset)
         .then(num_not_3 + "M")
         .when(reason == "deemed_loan")
         .then(num_not_3 + "L")
         .otherwise(numeric_code)
     )
     roth_cash = (
-        pl.when(reason == "qualified_loan_offset")
+        pl.when(qualified_plan_loan_offset)
         .then(pl.lit("BM"))
         .when(reason == "deemed_loan")
         .then(pl.lit("BL"))

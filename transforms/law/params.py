@@ -66,12 +66,14 @@ class TaxParameters:
     public_safety_separation_age: int | None
     designated_roth_first_year: int
     roth_period_years: int
+    roth_pretax_first_to_direct_rollovers: bool
     filing_threshold_cents: int
     eligible_rollover_withholding_rate_pct: int
     withholding_de_minimis_cents: int
     early_distribution_tax_rate_pct: int
     fire_last_tax_year: int
     fire_last_transmission_date: date
+    code_m_first_tax_year: int
     code_y_first_tax_year: int
     ten_year_option_born_before: date
     recipient_statement_due: str
