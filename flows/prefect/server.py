@@ -757,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (default SQLite)"
     )
     parser.add_argument("--no-ui", action="store_true")
+    parser.add_argument(
+        "--force", action="store_true", help="stop: even while commands use the temporary server"
+    )
     args = parser.parse_args(argv)
     if args.action == "child":
         serve_child(args.parent, args.port)
@@ -780,6 +783,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  log  {server.home}/server.log")
         return 0
     if args.action == "stop":
+        using = live_leases(home.resolve()) if home.is_dir() else []
+        if using and not args.force:
+            print(
+                f"temporary Prefect server not stopped: {len(using)} running command(s) use it "
+                f"(pid {', '.join(map(str, sorted(using)))}); stopping it now would lose their flow "
+                "runs' last states. Wait for them, or pass --force.",
+                file=sys.stderr,
+            )
+            return 1
         stopped, shared = stop(home), stop_shared(home)
         if stopped:
             print("Prefect server stopped")

@@ -6,6 +6,7 @@ ends the server now. (Every other test runs with the idle time 0: tests/conftest
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -135,3 +136,24 @@ def test_a_server_of_another_prefect_version_is_replaced_not_reused(home, tmp_pa
     new = _recorded(home)
     assert new["pid"] != old["pid"] and not server._pid_alive(old["pid"])
     assert new["prefect"] != "0.0.1"
+
+
+def test_stop_refuses_while_a_command_uses_the_server_unless_forced(home, tmp_path):
+    env = client_env(None, home, PRORATA_PREFECT_SERVER_IDLE_MINUTES="10")
+    assert _run(["run", str(SAMPLE), "--out", str(tmp_path / "out"), "--quiet"], env).returncode == 0
+    pid = _recorded(home)["pid"]
+    me = os.getpid()  # a command holding a lease, as a running `prorata run` does
+    (home / server.LEASES).mkdir(exist_ok=True)
+    (home / server.LEASES / str(me)).write_text(server._birth(me))
+
+    def stop(*extra: str) -> subprocess.CompletedProcess:
+        command = [*PRORATA[:1], "-m", "flows.prefect.server", "stop", "--home", str(home), *extra]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+    refused = stop()
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert f"1 running command(s) use it (pid {me})" in refused.stderr and "--force" in refused.stderr
+    assert server._pid_alive(pid) and _recorded(home)["pid"] == pid  # still serving
+    forced = stop("--force")
+    assert forced.returncode == 0 and forced.stdout == f"temporary Prefect server stopped (pid {pid})\n"
+    assert _gone(pid, within=10) and server.read_state(home) is None
