@@ -263,3 +263,17 @@ def test_an_ssn_recorded_again_as_an_itin_with_the_same_number_needs_no_correcti
     plan = _plan(filed, _edit(_current(*BASE), "PY1", tin_type="ein"))
     assert plan.counts()["type2"] == 1
     assert "tin_type" in plan.records.filter(pl.col("role") == "type2_correct")["changed"][0].to_list()
+
+
+def test_a_name_or_address_that_differs_only_in_case_or_accents_needs_no_correction():
+    # Both IRS writers fold accents and write upper case (Pub 1220 alphanumeric fields; the IRIS
+    # name and address types): "Name2" and "NAME2" are the same return, so there is no error to
+    # correct (General Instructions for Certain Information Returns, corrected returns).
+    filed = _as_filed(_current(*BASE))
+    current = _edit(_current(*BASE), "PY2", last_name="NAME2", first_name=" pat ")
+    current = _edit(current, "PY3", address="2 ELM ST", city="Colúmbus")
+    plan = _plan(filed, current)
+    assert plan.empty and plan.unchanged == 3
+    # a real change beside one of case is still corrected, and only it is named
+    plan = _plan(filed, _edit(current, "PY3", address="9 New Rd"))
+    assert plan.counts()["type1"] == 1 and plan.records["changed"][0].to_list() == ["address"]

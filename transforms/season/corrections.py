@@ -51,6 +51,7 @@ from transforms.irs.shared import (
     RETURN_PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
     TYPE_OF_TIN,
+    ascii_fold,
 )
 
 #: Columns of a return as the writers take it (transforms/irs/shared.REQUIRED_COLUMNS, plus the
@@ -139,10 +140,35 @@ def filed_state(filings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: The payee's name and address as text: the IRS files carry them folded (:func:`as_transmitted`).
+TRANSMITTED_TEXT_COLUMNS: frozenset[str] = frozenset({"first_name", "last_name", "address", "city"})
+
+
+def as_transmitted(expr: pl.Expr) -> pl.Expr:
+    """A payee's name or address line as every IRS file writes it: accents dropped, upper case,
+    no surrounding spaces (Pub 1220: alphanumeric fields in upper case, ``alpha_text``; IRIS:
+    ``person_name``, ``street_text``, ``city_name`` — each begins with these steps; null stays null).
+    A difference of case or accents alone changes no field the IRS receives, so it is no error to
+    correct (General Instructions for Certain Information Returns, corrected returns: a correction
+    is filed for an error on a return filed), like an SSN recorded again as an ITIN
+    (:func:`tin_kind_differs`)."""
+    return pl.when(expr.is_not_null()).then(ascii_fold(expr).str.to_uppercase().str.strip_chars(" "))
+
+
+def _compared(column: str) -> pl.Expr:
+    """``column`` as the comparison of current and filed returns sees it."""
+    return (
+        as_transmitted(pl.col(column))
+        if column.removesuffix("_f") in TRANSMITTED_TEXT_COLUMNS
+        else pl.col(column)
+    )
+
+
 def _differs(columns: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
     """Whether any of ``columns`` differs between current (plain name) and filed (``_f`` suffix),
-    nulls equal; and the list of the names that differ."""
-    flags = [pl.col(c).ne_missing(pl.col(f"{c}_f")) for c in columns]
+    nulls equal, names and address lines :func:`as_transmitted`; and the list of the names that
+    differ."""
+    flags = [_compared(c).ne_missing(_compared(f"{c}_f")) for c in columns]
     names = pl.concat_list(
         [pl.when(f).then(pl.lit(c)) for f, c in zip(flags, columns, strict=True)]
     ).list.drop_nulls()
@@ -468,8 +494,8 @@ def iris_corrections(records: pl.DataFrame) -> pl.DataFrame:
     was = {c: pl.col(f"_was_{c}") for c in PREVIOUS_COLUMNS}
     tin_changed = was["payee_tin"].is_not_null() & was["payee_tin"].ne_missing(pl.col("payee_tin"))
     name_changed = was["last_name"].is_not_null() & (
-        was["first_name"].ne_missing(pl.col("first_name"))
-        | was["last_name"].ne_missing(pl.col("last_name"))
+        as_transmitted(was["first_name"]).ne_missing(as_transmitted(pl.col("first_name")))
+        | as_transmitted(was["last_name"]).ne_missing(as_transmitted(pl.col("last_name")))
         | tin_kind_differs_from(was["tin_type"])
     )
     return kept.with_columns(
