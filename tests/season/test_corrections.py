@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from flows.irs.files import filing_frame
 from flows.run.pipeline import parties
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
-from transforms.season.corrections import filed_state, plan_corrections
+from transforms.season.corrections import PAYER_TIN_REASON, filed_state, plan_corrections
 
 
 def _current(
@@ -277,3 +277,17 @@ def test_a_name_or_address_that_differs_only_in_case_or_accents_needs_no_correct
     # a real change beside one of case is still corrected, and only it is named
     plan = _plan(filed, _edit(current, "PY3", address="9 New Rd"))
     assert plan.counts()["type1"] == 1 and plan.records["changed"][0].to_list() == ["address"]
+
+
+def test_a_wrong_payer_tin_sends_no_corrected_return_but_is_listed_for_a_letter_to_the_irs():
+    # General Instructions for Certain Information Returns: an error in the payer's name or TIN is
+    # not corrected by corrected returns; the payer writes to the IRS. Before: "nothing changed".
+    filed = _as_filed(_current(*BASE))
+    current = _current(*BASE).with_columns(pl.lit("123456789").alias("payer_tin"))
+    plan = _plan(filed, current)
+    assert plan.records.height == 0 and plan.late.height == 0
+    assert plan.held["reason"].unique().to_list() == [PAYER_TIN_REASON] and plan.held.height == 3
+    # an amount corrected beside it goes under the payer TIN the IRS holds, and the TIN is listed
+    plan = _plan(filed, _edit(current, "PY2", box1_cents=250_000))
+    assert plan.records["payer_tin"].to_list() == [filed["payer_tin"][0]]
+    assert plan.records["box1_cents"].to_list() == [250_000] and plan.held.height == 3

@@ -95,6 +95,11 @@ STATE_LOCAL_COLUMNS: tuple[str, ...] = ("state", "state_payer_id", *STATE_LOCAL_
 VALUE_COLUMNS: tuple[str, ...] = (*FEDERAL_VALUE_COLUMNS, *STATE_LOCAL_COLUMNS)
 ZEROED: tuple[str, ...] = (*MONEY_COLUMNS, *STATE_LOCAL_MONEY_COLUMNS)
 LINEAGE = ["payer_tin", "lineage_account"]
+#: A filed return whose payer TIN is now another: no corrected return corrects the payer's TIN or
+#: name — the payer writes to the IRS (General Instructions for Certain Information Returns,
+#: "Reporting incorrect payer name and/or TIN"); the return stays in its lineage, under the TIN the
+#: IRS holds, and is listed so that the letter is not forgotten.
+PAYER_TIN_REASON = "payer TIN differs from the return as filed: no corrected return is filed for it"
 
 
 @dataclass(frozen=True)
@@ -393,7 +398,11 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
         "voided",
         *(c for c in (*RETURN_COLUMNS, *FORM_DETAIL_COLUMNS) if c not in LINEAGE),
     ]
-    joined = pairs.join(current.select(*cols, "blocked"), on="form_id", how="inner").join(
+    joined = pairs.join(
+        current.select(*cols, "blocked", pl.col("payer_tin").alias("payer_tin_now")),
+        on="form_id",
+        how="inner",
+    ).join(
         state.select(filed_cols).rename({c: f"{c}_f" for c in filed_cols if c not in LINEAGE}),
         on=LINEAGE,
         how="inner",
@@ -451,6 +460,9 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
             ),
             clash.filter(~pl.col("blocked")).select(
                 "form_id", pl.lit("account number already used by a filed lineage").alias("reason")
+            ),
+            joined.filter(pl.col("payer_tin_now").ne_missing(pl.col("payer_tin"))).select(
+                "form_id", pl.lit(PAYER_TIN_REASON).alias("reason")
             ),
             joined.filter(pl.col("_action") == "state_only").select(
                 "form_id",
