@@ -291,3 +291,37 @@ def test_a_wrong_payer_tin_sends_no_corrected_return_but_is_listed_for_a_letter_
     plan = _plan(filed, _edit(current, "PY2", box1_cents=250_000))
     assert plan.records["payer_tin"].to_list() == [filed["payer_tin"][0]]
     assert plan.records["box1_cents"].to_list() == [250_000] and plan.held.height == 3
+
+
+def test_a_payment_reported_as_cash_that_was_a_direct_rollover_is_a_type_1_correction_of_its_return():
+    # One filed return, one current return of the same payee and account, another destination:
+    # a wrong code and amounts (Error Type 1, General Instructions for Certain Information
+    # Returns): one G record under the original account number, not a void and a late original.
+    filed = _as_filed(_current(*BASE))
+    current = _current(*BASE)
+    rollover = current.filter(pl.col("payee_id") == "PY2").with_columns(
+        pl.lit("rollover_ira").alias("destination"),
+        pl.lit("G").alias("distribution_codes"),
+        pl.lit(0, pl.Int64).alias("box2a_cents"),
+        pl.lit("F" * 20).alias("account_number"),
+        pl.lit("f" * 20).alias("form_id"),
+    )
+    current = pl.concat([current.filter(pl.col("payee_id") != "PY2"), rollover])
+    plan = _plan(filed, current)
+    assert plan.late.height == 0 and plan.counts()["void"] == 0 and plan.counts()["type1"] == 1
+    r = plan.records.row(0, named=True)
+    assert r["corrected"] == "G" and r["distribution_codes"] == "G" and r["box2a_cents"] == 0
+    assert r["account_number"] == filed.filter(pl.col("payee_id") == "PY2")["account_number"][0]
+    assert r["match"] == "same_account_but_destination"
+    # a filed cash return that became a cash and a rollover return is not guessed
+    split = pl.concat(
+        [
+            current,
+            current.filter(pl.col("payee_id") == "PY1").with_columns(
+                pl.lit("rollover_ira").alias("destination"),
+                pl.lit("e" * 20).alias("form_id"),
+                pl.lit("E" * 20).alias("account_number"),
+            ),
+        ]
+    )
+    assert _plan(filed, split).late["account_number"].to_list() == ["E" * 20]

@@ -26,7 +26,12 @@ account number (Pub 1220 B 21-40: corrections are matched on it). Pairing rule, 
 3. **same key but the codes**: (tax_year, plan_id, participant_id, payee_id, Roth or not,
    destination, state), when exactly one unmatched filed lineage and one unmatched current form
    share it — without ``participant_id`` for a lineage filed by version 1;
-4. **same key but codes and state**: the same without the state, 1:1 again.
+4. **same key but codes and state**: the same without the state, 1:1 again;
+5. **same account but destination**: (tax_year, plan_id, participant_id, payee_id, Roth or not),
+   1:1 again — a payment reported as cash that was a direct rollover (or the reverse) is a wrong
+   code and wrong amounts on the return filed, an Error Type 1 corrected under its account number,
+   not a return that should not have been filed (General Instructions for Certain Information
+   Returns, "Error Type 1").
 
 Ambiguous cases (one filed form split into two current forms by codes, two merged into one,
 several candidates on either side) are not guessed: the filed lineages left over are voided (Type 1
@@ -67,6 +72,9 @@ RETURN_COLUMNS: tuple[str, ...] = (
 PAIR_KEY: tuple[str, ...] = tuple(c for c in FORM_KEY if c != "distribution_codes")
 #: The same for a lineage filed by version 1 of the forms table, which recorded no participant.
 PAIR_KEY_V1: tuple[str, ...] = tuple(c for c in PAIR_KEY if c != "participant_id")
+#: The pairing key of rule 5: the payee's money of one kind (Roth or not) from one account — the
+#: form key without the destination, the codes and the state.
+ACCOUNT_KEY: tuple[str, ...] = tuple(c for c in PAIR_KEY if c not in ("destination", "state"))
 #: The current form's columns a filing records besides the return (transforms/engine/forms.py: the
 #: account of the form, from version 2 of the forms table on).
 FORM_DETAIL_COLUMNS: tuple[str, ...] = ("roth", "destination", "participant_id")
@@ -264,6 +272,8 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
         ("same_key_but_codes", list(PAIR_KEY_V1), filed_v1),
         ("same_key_but_codes_and_state", list(PAIR_KEY[:-1]), ~filed_v1),
         ("same_key_but_codes_and_state", list(PAIR_KEY_V1[:-1]), filed_v1),
+        ("same_account_but_destination", list(ACCOUNT_KEY), ~filed_v1),
+        ("same_account_but_destination", [c for c in ACCOUNT_KEY if c != "participant_id"], filed_v1),
     ]
     for rule, key, lineages in steps:
         f = open_state.join(matched_lineages, on=LINEAGE, how="anti")
