@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from flows.irs.files import filing_frame
 from flows.run.pipeline import parties
 from tests.builders import Case, contract_row, dist_row, participant_row, payee_row
-from transforms.season.corrections import filed_state, plan_corrections
+from transforms.season.corrections import PAYER_TIN_REASON, filed_state, plan_corrections
 
 
 def _current(
@@ -263,3 +263,65 @@ def test_an_ssn_recorded_again_as_an_itin_with_the_same_number_needs_no_correcti
     plan = _plan(filed, _edit(_current(*BASE), "PY1", tin_type="ein"))
     assert plan.counts()["type2"] == 1
     assert "tin_type" in plan.records.filter(pl.col("role") == "type2_correct")["changed"][0].to_list()
+
+
+def test_a_name_or_address_that_differs_only_in_case_or_accents_needs_no_correction():
+    # Both IRS writers fold accents and write upper case (Pub 1220 alphanumeric fields; the IRIS
+    # name and address types): "Name2" and "NAME2" are the same return, so there is no error to
+    # correct (General Instructions for Certain Information Returns, corrected returns).
+    filed = _as_filed(_current(*BASE))
+    current = _edit(_current(*BASE), "PY2", last_name="NAME2", first_name=" pat ")
+    current = _edit(current, "PY3", address="2 ELM ST", city="Colúmbus")
+    plan = _plan(filed, current)
+    assert plan.empty and plan.unchanged == 3
+    # a real change beside one of case is still corrected, and only it is named
+    plan = _plan(filed, _edit(current, "PY3", address="9 New Rd"))
+    assert plan.counts()["type1"] == 1 and plan.records["changed"][0].to_list() == ["address"]
+
+
+def test_a_wrong_payer_tin_sends_no_corrected_return_but_is_listed_for_a_letter_to_the_irs():
+    # General Instructions for Certain Information Returns: an error in the payer's name or TIN is
+    # not corrected by corrected returns; the payer writes to the IRS. Before: "nothing changed".
+    filed = _as_filed(_current(*BASE))
+    current = _current(*BASE).with_columns(pl.lit("123456789").alias("payer_tin"))
+    plan = _plan(filed, current)
+    assert plan.records.height == 0 and plan.late.height == 0
+    assert plan.held["reason"].unique().to_list() == [PAYER_TIN_REASON] and plan.held.height == 3
+    # an amount corrected beside it goes under the payer TIN the IRS holds, and the TIN is listed
+    plan = _plan(filed, _edit(current, "PY2", box1_cents=250_000))
+    assert plan.records["payer_tin"].to_list() == [filed["payer_tin"][0]]
+    assert plan.records["box1_cents"].to_list() == [250_000] and plan.held.height == 3
+
+
+def test_a_payment_reported_as_cash_that_was_a_direct_rollover_is_a_type_1_correction_of_its_return():
+    # One filed return, one current return of the same payee and account, another destination:
+    # a wrong code and amounts (Error Type 1, General Instructions for Certain Information
+    # Returns): one G record under the original account number, not a void and a late original.
+    filed = _as_filed(_current(*BASE))
+    current = _current(*BASE)
+    rollover = current.filter(pl.col("payee_id") == "PY2").with_columns(
+        pl.lit("rollover_ira").alias("destination"),
+        pl.lit("G").alias("distribution_codes"),
+        pl.lit(0, pl.Int64).alias("box2a_cents"),
+        pl.lit("F" * 20).alias("account_number"),
+        pl.lit("f" * 20).alias("form_id"),
+    )
+    current = pl.concat([current.filter(pl.col("payee_id") != "PY2"), rollover])
+    plan = _plan(filed, current)
+    assert plan.late.height == 0 and plan.counts()["void"] == 0 and plan.counts()["type1"] == 1
+    r = plan.records.row(0, named=True)
+    assert r["corrected"] == "G" and r["distribution_codes"] == "G" and r["box2a_cents"] == 0
+    assert r["account_number"] == filed.filter(pl.col("payee_id") == "PY2")["account_number"][0]
+    assert r["match"] == "same_account_but_destination"
+    # a filed cash return that became a cash and a rollover return is not guessed
+    split = pl.concat(
+        [
+            current,
+            current.filter(pl.col("payee_id") == "PY1").with_columns(
+                pl.lit("rollover_ira").alias("destination"),
+                pl.lit("e" * 20).alias("form_id"),
+                pl.lit("E" * 20).alias("account_number"),
+            ),
+        ]
+    )
+    assert _plan(filed, split).late["account_number"].to_list() == ["E" * 20]

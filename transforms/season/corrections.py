@@ -26,7 +26,12 @@ account number (Pub 1220 B 21-40: corrections are matched on it). Pairing rule, 
 3. **same key but the codes**: (tax_year, plan_id, participant_id, payee_id, Roth or not,
    destination, state), when exactly one unmatched filed lineage and one unmatched current form
    share it — without ``participant_id`` for a lineage filed by version 1;
-4. **same key but codes and state**: the same without the state, 1:1 again.
+4. **same key but codes and state**: the same without the state, 1:1 again;
+5. **same account but destination**: (tax_year, plan_id, participant_id, payee_id, Roth or not),
+   1:1 again — a payment reported as cash that was a direct rollover (or the reverse) is a wrong
+   code and wrong amounts on the return filed, an Error Type 1 corrected under its account number,
+   not a return that should not have been filed (General Instructions for Certain Information
+   Returns, "Error Type 1").
 
 Ambiguous cases (one filed form split into two current forms by codes, two merged into one,
 several candidates on either side) are not guessed: the filed lineages left over are voided (Type 1
@@ -51,6 +56,7 @@ from transforms.irs.shared import (
     RETURN_PAYER_COLUMNS,
     STATE_LOCAL_MONEY_COLUMNS,
     TYPE_OF_TIN,
+    ascii_fold,
 )
 
 #: Columns of a return as the writers take it (transforms/irs/shared.REQUIRED_COLUMNS, plus the
@@ -66,6 +72,9 @@ RETURN_COLUMNS: tuple[str, ...] = (
 PAIR_KEY: tuple[str, ...] = tuple(c for c in FORM_KEY if c != "distribution_codes")
 #: The same for a lineage filed by version 1 of the forms table, which recorded no participant.
 PAIR_KEY_V1: tuple[str, ...] = tuple(c for c in PAIR_KEY if c != "participant_id")
+#: The pairing key of rule 5: the payee's money of one kind (Roth or not) from one account — the
+#: form key without the destination, the codes and the state.
+ACCOUNT_KEY: tuple[str, ...] = tuple(c for c in PAIR_KEY if c not in ("destination", "state"))
 #: The current form's columns a filing records besides the return (transforms/engine/forms.py: the
 #: account of the form, from version 2 of the forms table on).
 FORM_DETAIL_COLUMNS: tuple[str, ...] = ("roth", "destination", "participant_id")
@@ -94,6 +103,11 @@ STATE_LOCAL_COLUMNS: tuple[str, ...] = ("state", "state_payer_id", *STATE_LOCAL_
 VALUE_COLUMNS: tuple[str, ...] = (*FEDERAL_VALUE_COLUMNS, *STATE_LOCAL_COLUMNS)
 ZEROED: tuple[str, ...] = (*MONEY_COLUMNS, *STATE_LOCAL_MONEY_COLUMNS)
 LINEAGE = ["payer_tin", "lineage_account"]
+#: A filed return whose payer TIN is now another: no corrected return corrects the payer's TIN or
+#: name — the payer writes to the IRS (General Instructions for Certain Information Returns,
+#: "Reporting incorrect payer name and/or TIN"); the return stays in its lineage, under the TIN the
+#: IRS holds, and is listed so that the letter is not forgotten.
+PAYER_TIN_REASON = "payer TIN differs from the return as filed: no corrected return is filed for it"
 
 
 @dataclass(frozen=True)
@@ -139,10 +153,35 @@ def filed_state(filings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: The payee's name and address as text: the IRS files carry them folded (:func:`as_transmitted`).
+TRANSMITTED_TEXT_COLUMNS: frozenset[str] = frozenset({"first_name", "last_name", "address", "city"})
+
+
+def as_transmitted(expr: pl.Expr) -> pl.Expr:
+    """A payee's name or address line as every IRS file writes it: accents dropped, upper case,
+    no surrounding spaces (Pub 1220: alphanumeric fields in upper case, ``alpha_text``; IRIS:
+    ``person_name``, ``street_text``, ``city_name`` — each begins with these steps; null stays null).
+    A difference of case or accents alone changes no field the IRS receives, so it is no error to
+    correct (General Instructions for Certain Information Returns, corrected returns: a correction
+    is filed for an error on a return filed), like an SSN recorded again as an ITIN
+    (:func:`tin_kind_differs`)."""
+    return pl.when(expr.is_not_null()).then(ascii_fold(expr).str.to_uppercase().str.strip_chars(" "))
+
+
+def _compared(column: str) -> pl.Expr:
+    """``column`` as the comparison of current and filed returns sees it."""
+    return (
+        as_transmitted(pl.col(column))
+        if column.removesuffix("_f") in TRANSMITTED_TEXT_COLUMNS
+        else pl.col(column)
+    )
+
+
 def _differs(columns: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
     """Whether any of ``columns`` differs between current (plain name) and filed (``_f`` suffix),
-    nulls equal; and the list of the names that differ."""
-    flags = [pl.col(c).ne_missing(pl.col(f"{c}_f")) for c in columns]
+    nulls equal, names and address lines :func:`as_transmitted`; and the list of the names that
+    differ."""
+    flags = [_compared(c).ne_missing(_compared(f"{c}_f")) for c in columns]
     names = pl.concat_list(
         [pl.when(f).then(pl.lit(c)) for f, c in zip(flags, columns, strict=True)]
     ).list.drop_nulls()
@@ -233,6 +272,8 @@ def pair(state: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
         ("same_key_but_codes", list(PAIR_KEY_V1), filed_v1),
         ("same_key_but_codes_and_state", list(PAIR_KEY[:-1]), ~filed_v1),
         ("same_key_but_codes_and_state", list(PAIR_KEY_V1[:-1]), filed_v1),
+        ("same_account_but_destination", list(ACCOUNT_KEY), ~filed_v1),
+        ("same_account_but_destination", [c for c in ACCOUNT_KEY if c != "participant_id"], filed_v1),
     ]
     for rule, key, lineages in steps:
         f = open_state.join(matched_lineages, on=LINEAGE, how="anti")
@@ -367,7 +408,11 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
         "voided",
         *(c for c in (*RETURN_COLUMNS, *FORM_DETAIL_COLUMNS) if c not in LINEAGE),
     ]
-    joined = pairs.join(current.select(*cols, "blocked"), on="form_id", how="inner").join(
+    joined = pairs.join(
+        current.select(*cols, "blocked", pl.col("payer_tin").alias("payer_tin_now")),
+        on="form_id",
+        how="inner",
+    ).join(
         state.select(filed_cols).rename({c: f"{c}_f" for c in filed_cols if c not in LINEAGE}),
         on=LINEAGE,
         how="inner",
@@ -426,6 +471,9 @@ def plan_corrections(state: pl.DataFrame, current: pl.DataFrame) -> CorrectionPl
             clash.filter(~pl.col("blocked")).select(
                 "form_id", pl.lit("account number already used by a filed lineage").alias("reason")
             ),
+            joined.filter(pl.col("payer_tin_now").ne_missing(pl.col("payer_tin"))).select(
+                "form_id", pl.lit(PAYER_TIN_REASON).alias("reason")
+            ),
             joined.filter(pl.col("_action") == "state_only").select(
                 "form_id",
                 pl.lit(
@@ -468,8 +516,8 @@ def iris_corrections(records: pl.DataFrame) -> pl.DataFrame:
     was = {c: pl.col(f"_was_{c}") for c in PREVIOUS_COLUMNS}
     tin_changed = was["payee_tin"].is_not_null() & was["payee_tin"].ne_missing(pl.col("payee_tin"))
     name_changed = was["last_name"].is_not_null() & (
-        was["first_name"].ne_missing(pl.col("first_name"))
-        | was["last_name"].ne_missing(pl.col("last_name"))
+        as_transmitted(was["first_name"]).ne_missing(as_transmitted(pl.col("first_name")))
+        | as_transmitted(was["last_name"]).ne_missing(as_transmitted(pl.col("last_name")))
         | tin_kind_differs_from(was["tin_type"])
     )
     return kept.with_columns(

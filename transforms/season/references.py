@@ -41,6 +41,7 @@ ORIGINAL_KINDS = ("original", "late_original", "replacement")
 HELD_ACTIONS: dict[str, str] = {
     "blocking edit check": "fix the extract so the edit check passes; the next run sends it",
     "state or local information only": "not sent to the IRS: correct it with the state",
+    "payer TIN differs from the return as filed": "write to the IRS: the payer's name and address, the error (the TIN reported), the tax year, the right payer TIN, the TCC, the type of return, the number of payees, the filing method, whether federal tax was withheld (General Instructions for Certain Information Returns, 'Reporting incorrect payer name and/or TIN')",
     "account number already used by a filed lineage": "call the support desk: two returns claim one account",
     "awaiting acknowledgement": "record the IRS acknowledgement of the earlier filing ('prorata acknowledge'), then run again",
     "original rejected": "the IRS rejected the original: run 'prorata replace' (after fixing the extract or settings)",
