@@ -675,20 +675,18 @@ def end_orphaned_runs() -> int:
 
     host, ended = socket.gethostname(), 0
     states = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))
-    try:
-        with get_client(sync_client=True) as client:  # the API of the settings in force
-            for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(state=states), limit=ORPHANS_READ):
-                pid = _orphaned(run.tags, host)
-                if pid is None:
-                    continue
-                message = (
-                    f"Crashed: the command that ran it (process {pid} on {host}) ended without reporting "
-                    "— killed (SIGKILL) or the machine stopped; found by a later command"
-                )
-                client.set_flow_run_state(run.id, Crashed(message=message), force=True)
-                ended += 1
-    except Exception:  # the server unreachable or refusing: the command goes on
-        return ended
+    # the server unreachable or refusing: the command goes on
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:  # the settings' API
+        for run in client.read_flow_runs(flow_run_filter=FlowRunFilter(state=states), limit=ORPHANS_READ):
+            pid = _orphaned(run.tags, host)
+            if pid is None:
+                continue
+            message = (
+                f"Crashed: the command that ran it (process {pid} on {host}) ended without reporting "
+                "— killed (SIGKILL) or the machine stopped; found by a later command"
+            )
+            client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+            ended += 1
     return ended
 
 

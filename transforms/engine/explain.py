@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.kernels.dollars import dollars
+from transforms.law.allocation import is_direct_rollover
 from transforms.law.box7 import BOX7_CODES
 
 CONTRACT_WORDS = {
@@ -162,7 +163,7 @@ def allocation_block() -> pl.Expr:
             "Roth account's earnings, not the earnings first."
         ),
     )
-    roth_rollover = (pl.col("pool") == "roth") & (pl.col("destination") != "cash")
+    roth_rollover = (pl.col("pool") == "roth") & is_direct_rollover(pl.col("destination"))
     return (
         pl.when(pl.col("pool_rollover_cents") > 0)
         .then(text)
